@@ -1,0 +1,64 @@
+//! AWS console deep links. The fragment formats are undocumented but stable
+//! and widely used; see the README's notification reference.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// `encodeURIComponent`'s unreserved set.
+const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// The region of an ARN (`arn:partition:service:region:...`).
+pub fn arn_region(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+pub fn execution_url(execution_arn: &str) -> Option<String> {
+    let region = arn_region(execution_arn)?;
+    Some(format!(
+        "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
+    ))
+}
+
+/// CloudWatch's logsV2 fragment double-encodes: `encodeURIComponent`, then
+/// every `%` becomes `$25`.
+pub fn log_stream_url(region: &str, group: &str, stream: &str) -> String {
+    let encode = |s: &str| {
+        utf8_percent_encode(s, URI_COMPONENT)
+            .to_string()
+            .replace('%', "$25")
+    };
+    format!(
+        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{}/log-events/{}",
+        encode(group),
+        encode(stream)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_url_double_encodes_slashes() {
+        assert_eq!(
+            log_stream_url("ap-northeast-1", "/aws/batch/job", "a/default/b"),
+            "https://ap-northeast-1.console.aws.amazon.com/cloudwatch/home?region=ap-northeast-1#logsV2:log-groups/log-group/$252Faws$252Fbatch$252Fjob/log-events/a$252Fdefault$252Fb"
+        );
+    }
+
+    #[test]
+    fn execution_url_needs_a_region() {
+        assert_eq!(execution_url("not-an-arn"), None);
+        assert!(execution_url("arn:aws:states:eu-west-1:1:execution:m:e")
+            .unwrap()
+            .starts_with("https://eu-west-1.console"));
+    }
+}

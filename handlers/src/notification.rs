@@ -1,0 +1,182 @@
+//! The notification document, schema version "1": the SNS message body for
+//! machine subscribers (SQS, Lambda, HTTPS, Firehose). Its shape is the
+//! contract documented in the README; fields are added, never renamed.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::event::{BatchJob, HandlerEvent};
+use crate::links;
+use crate::outcome::{Failure, FailureKind};
+
+pub const SCHEMA_VERSION: &str = "1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    Succeeded,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub version: String,
+    pub notification_id: String,
+    pub status: Status,
+    pub app_name: String,
+    pub stage: String,
+    pub batch_name: String,
+    pub job_name: String,
+    pub execution: Execution,
+    pub batch_job: Option<BatchJobSummary>,
+    pub error: Option<ErrorSummary>,
+    pub input: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    pub arn: Option<String>,
+    pub name: Option<String>,
+    pub started_at: Option<String>,
+    pub state_machine: Option<String>,
+    pub console_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchJobSummary {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub status_reason: Option<String>,
+    pub exit_code: Option<i64>,
+    pub attempts: usize,
+    pub started_at: Option<String>,
+    pub stopped_at: Option<String>,
+    pub duration_seconds: Option<f64>,
+    pub log_stream: Option<String>,
+    pub log_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorSummary {
+    pub error: String,
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl Notification {
+    /// A success: the job record is the Batch task's result.
+    pub fn succeeded(event: &HandlerEvent) -> Notification {
+        Notification::build(event, Status::Succeeded, event.state.batch.as_ref(), None)
+    }
+
+    pub fn failed(event: &HandlerEvent, failure: &Failure) -> Notification {
+        let error = ErrorSummary {
+            error: failure.error.clone(),
+            kind: failure.kind,
+            message: failure.message.clone(),
+        };
+        Notification::build(event, Status::Failed, failure.job.as_ref(), Some(error))
+    }
+
+    fn build(
+        event: &HandlerEvent,
+        status: Status,
+        job: Option<&BatchJob>,
+        error: Option<ErrorSummary>,
+    ) -> Notification {
+        let metadata = &event.state.metadata;
+        let context = event.context.clone().unwrap_or_default();
+        let execution = context.execution.unwrap_or_default();
+        let arn = execution.id;
+        let region = arn
+            .as_deref()
+            .or(job.and_then(|j| j.job_arn.as_deref()))
+            .and_then(links::arn_region)
+            .map(str::to_string);
+        Notification {
+            version: SCHEMA_VERSION.to_string(),
+            notification_id: notification_id(event, arn.as_deref(), status),
+            status,
+            app_name: metadata.app_name.clone(),
+            stage: metadata.stage.clone(),
+            batch_name: metadata.batch_name.clone(),
+            job_name: metadata.job_name.clone(),
+            execution: Execution {
+                console_url: arn.as_deref().and_then(links::execution_url),
+                arn,
+                name: execution.name,
+                started_at: execution.start_time,
+                state_machine: context.state_machine.and_then(|m| m.id.or(m.name)),
+            },
+            batch_job: job.map(|j| summarize(j, region.as_deref())),
+            error,
+            input: event.state.input.clone(),
+        }
+    }
+}
+
+/// Same execution and outcome, same id: a retried invocation (or the FIFO
+/// deduplication id built from it) never looks like a second event.
+fn notification_id(event: &HandlerEvent, execution_arn: Option<&str>, status: Status) -> String {
+    let mut hasher = Sha256::new();
+    match execution_arn {
+        Some(arn) => hasher.update(arn.as_bytes()),
+        None => hasher.update(serde_json::to_vec(&event.state).unwrap_or_default()),
+    }
+    hasher.update(b"\n");
+    hasher.update(status.as_str().as_bytes());
+    let digest = hasher.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+fn summarize(job: &BatchJob, region: Option<&str>) -> BatchJobSummary {
+    let started = job.started_at();
+    let stopped = job.stopped_at();
+    let log_stream = job.log_stream().map(str::to_string);
+    BatchJobSummary {
+        id: job.job_id.clone(),
+        name: job.job_name.clone(),
+        status: job.status.clone(),
+        status_reason: job.status_reason.clone(),
+        exit_code: job.exit_code(),
+        attempts: job.attempts.len(),
+        started_at: started.and_then(rfc3339),
+        stopped_at: stopped.and_then(rfc3339),
+        duration_seconds: match (started, stopped) {
+            (Some(a), Some(b)) if b >= a => Some((b - a) as f64 / 1000.0),
+            _ => None,
+        },
+        log_url: match (region, log_stream.as_deref()) {
+            (Some(region), Some(stream)) => {
+                Some(links::log_stream_url(region, job.log_group(), stream))
+            }
+            _ => None,
+        },
+        log_stream,
+    }
+}
+
+fn rfc3339(millis: i64) -> Option<String> {
+    DateTime::<Utc>::from_timestamp_millis(millis)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}

@@ -1,0 +1,82 @@
+//! Lambda wiring shared by both binaries: JSON logs, settings and SDK
+//! clients made once per cold start, and a deadline on each invocation.
+
+use std::time::{Duration, SystemTime};
+
+use aws_config::retry::RetryConfig;
+use aws_config::BehaviorVersion;
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde_json::Value;
+
+use crate::enrich::BatchDescriber;
+use crate::handler::{handle, HandlerError, HandlerKind, HandlerResponse};
+use crate::publish::{PublishError, SnsPublisher};
+use crate::settings::Settings;
+
+/// Time kept back from the Lambda deadline to report a failure cleanly.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+
+pub async fn run(kind: HandlerKind) -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let settings = Settings::from_env()
+        .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(5))
+        .load()
+        .await;
+    let publisher = SnsPublisher::new(
+        aws_sdk_sns::Client::new(&config),
+        settings.topic_arn.clone(),
+    );
+    let describer = settings
+        .enrich
+        .then(|| BatchDescriber::new(aws_sdk_batch::Client::new(&config)));
+    let (publisher, describer, format) = (&publisher, &describer, settings.format);
+
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let budget = event
+            .context
+            .deadline()
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+            .saturating_sub(DEADLINE_MARGIN);
+        let result: Result<HandlerResponse, HandlerError> = match tokio::time::timeout(
+            budget,
+            handle(kind, event.payload, publisher, describer, format),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(PublishError::Deadline {
+                topic_arn: publisher.topic_arn().to_string(),
+            }
+            .into()),
+        };
+        result.map_err(|err| {
+            tracing::error!(error_type = err.error_type(), error = %err, "invocation failed");
+            Diagnostic::from(err)
+        })
+    }))
+    .await
+}
+
+/// JSON lines on stderr, the shape CloudWatch's JSON log format expects.
+/// `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`) sets the level.
+fn init_tracing() {
+    let filter = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_string())
+        .to_ascii_lowercase();
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "{filter},aws_config=warn,aws_smithy_runtime=warn,aws_smithy_runtime_api=warn,hyper=warn"
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .init();
+}

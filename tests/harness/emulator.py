@@ -1,0 +1,1295 @@
+#!/usr/bin/env python3
+"""Local AWS emulator for the sjob tests: moto 5.2.x in-process, plus patches.
+
+Usage
+-----
+    python3 tests/harness/emulator.py [--port N] [--verbose] [--no-stdin-watch]
+
+* ``--port 0`` (the default) picks a free loopback port.  The server binds to
+  127.0.0.1 only.  Once it answers, exactly one line ``READY <port>`` is printed
+  to stdout (flushed); everything else goes to stderr.
+* The process runs until SIGTERM/SIGINT, or until its stdin reaches EOF when
+  stdin is a pipe or socket (so a test process that dies takes the emulator
+  with it: spawn it with a piped stdin and keep the write end open).  When
+  stdin is a terminal, /dev/null or a regular file it is ignored, so that the
+  emulator can also run in the background of a shell script or a CI job that
+  has no stdin.  ``--no-stdin-watch`` never watches stdin.
+* Point SDK clients at ``http://127.0.0.1:<port>`` with any credentials
+  (e.g. ``AWS_ACCESS_KEY_ID=testing``).  Nothing here ever talks to real AWS.
+
+moto is configured at start as if by ``POST /moto-api/config`` with
+``{"stepfunctions":{"execute_state_machine":true},"batch":{"use_docker":false},
+"lambda":{"use_docker":false}}`` (Step Functions executes definitions; Batch jobs
+and Lambda functions do not need Docker), and with
+``MOTO_IAM_LOAD_MANAGED_POLICIES=true`` (AWS-managed policy ARNs exist).
+
+Harness endpoints (served next to moto's API on the same port)
+---------------------------------------------------------------
+``GET  /_harness/health``
+    ``{"ok": true, "port": N}``.
+``POST /_harness/lambda``  body ``{"function_name": "f", "command": ["/path/bin", ...]}``
+    Registers a real Lambda binary for the function name ``f`` (registration may
+    come before or after CreateFunction).  ``"command": null`` unregisters.
+    Invocations of a registered function (Lambda Invoke API, and therefore also
+    Step Functions ``arn:aws:states:::lambda:invoke``) run the binary under a
+    one-shot AWS Lambda Runtime API; see ``LambdaRunner``.  The binary's
+    stdout/stderr is appended to the file named by ``SJOB_HARNESS_LAMBDA_LOG``
+    (read at each invocation) when set.
+``GET  /_harness/lambda``
+    ``{"f": ["/path/bin", ...], ...}``: the registrations.
+``GET  /_harness/lambda/invocations``
+    JSON list, oldest first, of ``{"function_name", "request_id", "event",
+    "response"}`` or ``{..., "error"}`` for every forwarded invocation.
+    ``DELETE`` on the same path clears the list.
+``POST /_harness/batch``  body ``{"fail": true|false}``
+    Whether Batch jobs submitted from now on end FAILED (exit code 1) or
+    SUCCEEDED (exit code 0).  ``GET`` returns the current setting.  The initial
+    value is "fail" when ``MOTO_SIMPLE_BATCH_FAIL_AFTER`` is set at start.
+``POST /_harness/reset``
+    Resets all moto backends (like ``POST /moto-api/reset``) and the harness
+    state except Lambda registrations (invocation log cleared, batch fail=false).
+
+Patches (each a function below, named after the moto gap it fixes)
+-------------------------------------------------------------------
+See ``apply_patches()`` for the list; every patch is documented where defined.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# Must be set before moto is imported: moto reads it when the IAM backend loads.
+os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+# Belt and braces: nothing in this process may reach for real credentials/IMDS.
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+MOTO_CONFIG = {
+    "stepfunctions": {"execute_state_machine": True},
+    "batch": {"use_docker": False},
+    "lambda": {"use_docker": False},
+}
+
+LOG = logging.getLogger("sjob-harness")
+
+
+# --------------------------------------------------------------------------
+# Harness state shared by the endpoints and the patches
+# --------------------------------------------------------------------------
+class HarnessState:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.port = 0
+        self.lambda_commands: dict[str, list[str]] = {}
+        self.invocations: list[dict[str, Any]] = []
+        self.batch_fail = bool(os.environ.get("MOTO_SIMPLE_BATCH_FAIL_AFTER"))
+
+    def lambda_command(self, function_name: str) -> list[str] | None:
+        with self.lock:
+            cmd = self.lambda_commands.get(function_name)
+            return list(cmd) if cmd else None
+
+    def record_invocation(self, record: dict[str, Any]) -> None:
+        with self.lock:
+            self.invocations.append(record)
+
+
+STATE = HarnessState()
+
+
+def _function_name_of(name_or_arn: str) -> str:
+    """`f`, `f:qual`, `123456789012:function:f` or a full ARN -> `f`."""
+    parts = name_or_arn.split(":")
+    if name_or_arn.startswith("arn:") and len(parts) >= 7:
+        return parts[6]
+    if len(parts) >= 3 and parts[1] == "function":
+        return parts[2]
+    return parts[0]
+
+
+# --------------------------------------------------------------------------
+# Patch a: Step Functions ValidateStateMachineDefinition
+# --------------------------------------------------------------------------
+def _diag(message: str, location: str) -> dict[str, str]:
+    return {
+        "severity": "ERROR",
+        "code": "SCHEMA_VALIDATION_FAILED",
+        "message": message,
+        "location": location,
+    }
+
+
+def _check_states_block(block: Any, location: str, diags: list[dict[str, str]]) -> None:
+    """Structural checks of one {StartAt, States} block (top level, Parallel
+    branch, Map ItemProcessor/Iterator), recursively."""
+    if not isinstance(block, dict):
+        diags.append(_diag("Expected an object", location))
+        return
+    states = block.get("States")
+    start_at = block.get("StartAt")
+    if start_at is None:
+        diags.append(_diag("The field 'StartAt' is required but was missing", location))
+    if not isinstance(states, dict) or not states:
+        diags.append(_diag("The field 'States' is required but was missing", location))
+        return
+    if start_at is not None and start_at not in states:
+        diags.append(
+            _diag(
+                f"Missing 'Next' target: {start_at}",
+                f"{location}/StartAt".lstrip("/"),
+            )
+        )
+    for name, st in states.items():
+        here = f"{location}/States/{name}".lstrip("/")
+        if not isinstance(st, dict):
+            diags.append(_diag("State must be an object", here))
+            continue
+        if "Type" not in st:
+            diags.append(_diag("The field 'Type' is required but was missing", here))
+        targets: list[tuple[str, Any]] = []
+        if "Next" in st:
+            targets.append((f"{here}/Next", st["Next"]))
+        if "Default" in st:
+            targets.append((f"{here}/Default", st["Default"]))
+        for i, choice in enumerate(st.get("Choices") or []):
+            if isinstance(choice, dict) and "Next" in choice:
+                targets.append((f"{here}/Choices[{i}]/Next", choice["Next"]))
+        for i, catcher in enumerate(st.get("Catch") or []):
+            if isinstance(catcher, dict) and "Next" in catcher:
+                targets.append((f"{here}/Catch[{i}]/Next", catcher["Next"]))
+        for loc, target in targets:
+            if target not in states:
+                diags.append(_diag(f"Missing 'Next' target: {target}", loc))
+        if st.get("Type") == "Parallel":
+            branches = st.get("Branches")
+            if not isinstance(branches, list) or not branches:
+                diags.append(
+                    _diag("The field 'Branches' is required but was missing", here)
+                )
+            else:
+                for i, branch in enumerate(branches):
+                    _check_states_block(branch, f"{here}/Branches[{i}]", diags)
+        if st.get("Type") == "Map":
+            for key in ("ItemProcessor", "Iterator"):
+                if key in st:
+                    _check_states_block(st[key], f"{here}/{key}", diags)
+
+
+def validate_asl_definition(definition: Any) -> dict[str, Any]:
+    """Result of ValidateStateMachineDefinition for `definition` (a string)."""
+    try:
+        doc = json.loads(definition) if isinstance(definition, str) else None
+    except ValueError as exc:
+        doc = None
+        err = str(exc)
+    else:
+        err = "Definition must be a JSON object"
+    if not isinstance(doc, dict):
+        return {
+            "result": "FAIL",
+            "diagnostics": [_diag(f"Invalid JSON: {err}", "")],
+            "truncated": False,
+        }
+    diags: list[dict[str, str]] = []
+    _check_states_block(doc, "", diags)
+    if not diags:
+        # Also run moto's own ASL parser, which CreateStateMachine uses: a
+        # definition that validates OK here must be creatable in moto.
+        try:
+            from moto.stepfunctions.parser.asl.parse.asl_parser import (
+                AmazonStateLanguageParser,
+            )
+
+            AmazonStateLanguageParser.parse(definition)
+        except Exception as exc:  # noqa: BLE001 - any parser error is a FAIL
+            diags.append(_diag(f"{type(exc).__name__}: {exc}", ""))
+    if diags:
+        return {"result": "FAIL", "diagnostics": diags, "truncated": False}
+    return {"result": "OK", "diagnostics": [], "truncated": False}
+
+
+def patch_sfn_validate_state_machine_definition() -> None:
+    """moto gap: `ValidateStateMachineDefinition` is not implemented (HTTP 500;
+    the Terraform provider retries it until timeout).  Structural validation:
+    JSON, StartAt/States present, StartAt and every Next/Default/Choices/Catch
+    target exist, recursively into Parallel branches and Map processors; then
+    moto's own ASL parser."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def validate_state_machine_definition(self: Any) -> ActionResult:
+        return ActionResult(validate_asl_definition(self._get_param("definition")))
+
+    StepFunctionResponse.validate_state_machine_definition = (  # type: ignore[attr-defined]
+        validate_state_machine_definition
+    )
+
+
+# --------------------------------------------------------------------------
+# Patch b: ListStateMachineVersions (and ListStateMachineAliases if missing)
+# --------------------------------------------------------------------------
+def patch_sfn_list_versions_and_aliases() -> None:
+    """moto gap: `ListStateMachineVersions` is not implemented (the Terraform
+    provider calls it on every read).  Returns the versions moto knows
+    (published with publish=true), newest first, else an empty list.
+    `ListStateMachineAliases` exists in moto 5.2.5; it gets the same empty
+    answer only if a future/older moto lacks it."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def list_state_machine_versions(self: Any) -> ActionResult:
+        arn = self._get_param("stateMachineArn")
+        versions: list[dict[str, Any]] = []
+        try:
+            sm = self.stepfunction_backend.describe_state_machine(arn)
+            for number in sorted(getattr(sm, "versions", {}) or {}, reverse=True):
+                v = sm.versions[number]
+                versions.append(
+                    {"stateMachineVersionArn": v.arn, "creationDate": v.creation_date}
+                )
+        except Exception:  # noqa: BLE001 - unknown machine: empty list
+            versions = []
+        return ActionResult({"stateMachineVersions": versions})
+
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions  # type: ignore[attr-defined]
+
+    if not hasattr(StepFunctionResponse, "list_state_machine_aliases"):
+
+        def list_state_machine_aliases(self: Any) -> ActionResult:
+            return ActionResult({"stateMachineAliases": []})
+
+        StepFunctionResponse.list_state_machine_aliases = list_state_machine_aliases  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------
+# Patch c: Batch service integration in the ASL interpreter
+# --------------------------------------------------------------------------
+def _batch_operation(action: str) -> Any:
+    import botocore.session
+
+    op = "".join(p[:1].upper() + p[1:] for p in action.split("_"))
+    model = botocore.session.get_session().get_service_model("batch")
+    return model.operation_model(op)
+
+
+def _pascal(key: str) -> str:
+    return key[:1].upper() + key[1:]
+
+
+def _to_sfn_response(value: Any, shape: Any) -> Any:
+    """Batch API (camelCase) -> Step Functions (PascalCase), in place, driven
+    by the botocore shape: structure member names are capitalised at every
+    level, map-valued members (tags, parameters, log options) keep their keys.
+    Keys the shape does not know are left alone, which makes this idempotent."""
+    from botocore.model import ListShape, MapShape, StructureShape
+
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        members = shape.members
+        for key in list(value.keys()):
+            lookup = key[:1].lower() + key[1:]
+            member = members.get(key) or members.get(lookup)
+            if member is None:
+                continue
+            item = value.pop(key)
+            value[_pascal(key)] = _to_sfn_response(item, member)
+    elif isinstance(shape, ListShape) and isinstance(value, list):
+        for i, item in enumerate(value):
+            value[i] = _to_sfn_response(item, shape.member)
+    elif isinstance(shape, MapShape) and isinstance(value, dict):
+        for key in list(value.keys()):
+            value[key] = _to_sfn_response(value[key], shape.value)
+    return value
+
+
+def _batch_client_error_cause(ex: Any) -> tuple[str, str]:
+    """botocore ClientError from Batch -> (Error, Cause) as Step Functions
+    reports them, e.g. ("Batch.ClientException", "Job queue x does not exist
+    (Service: AWSBatch; Status Code: 400; Error Code: ClientException;
+    Request ID: <uuid>; Proxy: null)")."""
+    code = ex.response.get("Error", {}).get("Code") or "ClientException"
+    message = ex.response.get("Error", {}).get("Message") or ""
+    meta = ex.response.get("ResponseMetadata", {})
+    status = meta.get("HTTPStatusCode", 400)
+    request_id = meta.get("RequestId") or ""
+    if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", request_id):
+        request_id = str(uuid.uuid4())  # moto's ids are not UUIDs; AWS's are
+    details = "; ".join(
+        [
+            "Service: AWSBatch",
+            f"Status Code: {status}",
+            f"Error Code: {code}",
+            f"Request ID: {request_id}",
+            "Proxy: null",
+        ]
+    )
+    return f"Batch.{code}", f"{message} ({details})"
+
+
+def patch_sfn_batch_integration() -> None:
+    """moto gap: the interpreter's `StateTaskService._normalise_parameters` and
+    `_normalise_response` are no-ops, so `batch:submitJob(.sync)` sends
+    PascalCase names to Batch (every task fails with States.Runtime) and
+    returns camelCase.  For the Batch service task:
+    * request: Step Functions' PascalCase -> Batch camelCase via the botocore
+      SubmitJob input shape (nested ContainerOverrides/Environment/...; map
+      members such as Parameters/Tags keep the user's keys);
+    * response: SubmitJob/DescribeJobs output -> PascalCase at every level,
+      map members keep their keys (see `_to_sfn_response`);
+    * the interpreter silently dropped PropagateTags, ShareIdentifier, ... :
+      the supported-parameter list is completed;
+    * `.sync` failure: Error "States.TaskFailed", Cause = *compact* JSON of the
+      PascalCase job record (moto used json.dumps with spaces);
+    * SubmitJob rejected by Batch: Error "Batch.<Code>", Cause
+      "<message> (Service: AWSBatch; Status Code: 400; ...; Proxy: null)"
+      (moto wrapped it in "Error executing request, Exception : ...").
+    The MANAGED_BY_AWS=STARTED_BY_STEP_FUNCTIONS variable is appended by moto
+    already (lower-case name/value keys, which the request mapping accepts).
+    """
+    from botocore.exceptions import ClientError
+
+    from moto.batch.utils import JobStatus
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+        CustomErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_batch as batch_mod,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+    cls = batch_mod.StateTaskServiceBatch
+
+    batch_mod._SUPPORTED_API_PARAM_BINDINGS["submitjob"].update(
+        {
+            "PropagateTags",
+            "ShareIdentifier",
+            "SchedulingPriorityOverride",
+            "EcsPropertiesOverride",
+            "EksPropertiesOverride",
+            "NodeOverrides",
+            "ConsumableResourcePropertiesOverride",
+        }
+    )
+
+    def _normalise_parameters(
+        self: Any,
+        parameters: dict,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        action = service_action_name or self.resource.api_action
+        self._to_boto_request(parameters, _batch_operation(action).input_shape)
+
+    def _normalise_response(
+        self: Any,
+        response: Any,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        action = service_action_name or self.resource.api_action
+        _to_sfn_response(response, _batch_operation(action).output_shape)
+
+    def _from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, ClientError):
+            error, cause = _batch_client_error_cause(ex)
+            return FailureEvent(
+                env=env,
+                error_name=CustomErrorName(error),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        error=error,
+                        cause=cause,
+                        resource=self._get_sfn_resource(),
+                        resourceType=self._get_sfn_resource_type(),
+                    )
+                ),
+            )
+        return original_from_error(self, env, ex)
+
+    def _build_sync_resolver(
+        self: Any,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict,
+        state_credentials: Any,
+    ) -> Any:
+        batch_client = boto_client_for(
+            service="batch",
+            region=resource_runtime_part.region,
+            state_credentials=state_credentials,
+        )
+        submission_output: dict = env.stack.pop()
+        job_id = submission_output["JobId"]
+
+        def _sync_resolver() -> dict | None:
+            resp = batch_client.describe_jobs(jobs=[job_id])
+            jobs = resp.get("jobs") or []
+            if not jobs:
+                return None
+            status = jobs[0].get("status")
+            if status not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+                return None
+            resp.pop("ResponseMetadata", None)
+            self._normalise_response(response=resp, service_action_name="describe_jobs")
+            job = resp["Jobs"][0]
+            if status == JobStatus.SUCCEEDED:
+                return job
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                            error=StatesErrorNameType.StatesTaskFailed.to_name(),
+                            cause=json.dumps(job, separators=(",", ":")),
+                        )
+                    ),
+                )
+            )
+
+        return _sync_resolver
+
+    original_from_error = cls.__mro__[1]._from_error
+    cls._normalise_parameters = _normalise_parameters
+    cls._normalise_response = _normalise_response
+    cls._from_error = _from_error
+    cls._build_sync_resolver = _build_sync_resolver
+
+
+# --------------------------------------------------------------------------
+# Patch d: States.* errors leaving a Parallel state
+# --------------------------------------------------------------------------
+def patch_sfn_parallel_states_errors() -> None:
+    """moto gap: a failing Parallel branch is re-raised as
+    `CustomErrorName(error)`, whose constructor rejects the `States.` prefix
+    (ValueError), so e.g. States.TaskFailed from a failed `.sync` job never
+    reaches the Parallel's Catch.  The branch error name is rebuilt as a
+    StatesErrorName for `States.*` names (so `ErrorEquals: ["States.TaskFailed"]`
+    matches too) and as a plain error name otherwise; Error and Cause are passed
+    through unchanged."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+        CustomErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_name import (
+        ErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import (
+        branches_decl,
+    )
+
+    class _AnyErrorName(ErrorName):
+        """An error name that may start with `States.` (unknown States.* names)."""
+
+    def branch_error_name(error_name: str | None) -> ErrorName:
+        if error_name is not None and error_name.startswith("States."):
+            try:
+                return StatesErrorName.from_name(error_name)
+            except ValueError:
+                return _AnyErrorName(error_name)
+        return CustomErrorName(error_name)
+
+    branches_decl.CustomErrorName = branch_error_name  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------
+# Patch e: Lambda invoke forwarding to real binaries (Runtime API)
+# --------------------------------------------------------------------------
+def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """Request body with Content-Length or chunked transfer encoding."""
+    if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
+        chunks = []
+        while True:
+            line = handler.rfile.readline().strip()
+            size = int(line.split(b";")[0] or b"0", 16)
+            if size == 0:
+                while handler.rfile.readline().strip():  # trailers
+                    pass
+                break
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline()
+        return b"".join(chunks)
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length else b""
+
+
+class LambdaRunner:
+    """One invocation of a registered binary under a one-shot Runtime API.
+
+    Serves GET /2018-06-01/runtime/invocation/next (the event, once; later
+    calls block until the runner ends), POST .../invocation/{id}/response,
+    POST .../invocation/{id}/error and POST /2018-06-01/runtime/init/error on a
+    fresh 127.0.0.1 port; spawns the binary with the function's environment;
+    kills it (its whole process group) after the response or the timeout."""
+
+    API = "/2018-06-01/runtime"
+
+    def __init__(self, fn: Any, command: list[str], payload: bytes, timeout: float):
+        self.fn = fn
+        self.command = command
+        self.payload = payload
+        self.timeout = timeout
+        self.request_id = str(uuid.uuid4())
+        self.done = threading.Event()
+        self.closing = threading.Event()
+        self.delivered = False
+        self.result: bytes | None = None
+        self.is_error = False
+
+    # -- Runtime API server ------------------------------------------------
+    def _make_server(self) -> ThreadingHTTPServer:
+        runner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt: str, *args: Any) -> None:
+                LOG.debug("runtime-api: " + fmt, *args)
+
+            def _reply(self, status: int, body: bytes = b"", headers: dict | None = None) -> None:
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                self.wfile.flush()
+
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path != f"{runner.API}/invocation/next":
+                    self._reply(404, b'{"errorMessage":"not found"}')
+                    return
+                if runner.delivered:
+                    # One-shot: the runtime loops for a second event; park it
+                    # until the runner kills the process.
+                    runner.closing.wait(runner.timeout + 5)
+                    self.close_connection = True
+                    self._reply(410, b'{"errorMessage":"runtime is shutting down"}')
+                    return
+                runner.delivered = True
+                deadline_ms = int((time.time() + runner.timeout) * 1000)
+                self._reply(
+                    200,
+                    runner.payload,
+                    {
+                        "Lambda-Runtime-Aws-Request-Id": runner.request_id,
+                        "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
+                        "Lambda-Runtime-Invoked-Function-Arn": runner.fn.function_arn,
+                        "Lambda-Runtime-Trace-Id": (
+                            f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};"
+                            "Parent=0000000000000000;Sampled=0"
+                        ),
+                    },
+                )
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = _read_body(self)
+                prefix = f"{runner.API}/invocation/{runner.request_id}/"
+                if self.path == prefix + "response":
+                    runner._finish(body, is_error=False)
+                elif self.path == prefix + "error" or self.path == f"{runner.API}/init/error":
+                    err_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
+                    runner._finish(_error_payload(body, err_type), is_error=True)
+                else:
+                    self._reply(404, b'{"errorMessage":"unknown request id or path"}')
+                    return
+                self._reply(202, b'{"status":"OK"}')
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        return server
+
+    def _finish(self, body: bytes, is_error: bool) -> None:
+        if self.done.is_set():
+            return
+        self.result = body
+        self.is_error = is_error
+        self.done.set()
+
+    # -- process -----------------------------------------------------------
+    def _environment(self, api_port: int) -> dict[str, str]:
+        fn = self.fn
+        region = fn.region
+        env = {
+            # Only a minimal part of the emulator's environment is inherited
+            # (never its AWS_* settings), like a real Lambda sandbox.
+            k: v
+            for k, v in os.environ.items()
+            if k in ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "TMPDIR", "RUST_LOG", "RUST_BACKTRACE")
+        }
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{STATE.port}",
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": region,
+                "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.function_name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": (
+                    f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+                ),
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "_HANDLER": fn.handler or "bootstrap",
+            }
+        )
+        # The function's own variables win (AWS_ENDPOINT_URL included: tests
+        # point it elsewhere to simulate an unreachable service).
+        env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
+        env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{api_port}"
+        return env
+
+    def run(self) -> tuple[bytes, bool]:
+        server = self._make_server()
+        api_port = server.server_address[1]
+        # Short poll interval: shutdown() waits for it after every invocation.
+        threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
+        out = tempfile.TemporaryFile()
+        started = time.time()
+        proc = None
+        try:
+            try:
+                proc = subprocess.Popen(
+                    self.command,
+                    env=self._environment(api_port),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                return _error_json("Runtime.InvalidEntrypoint", f"{exc}"), True
+            deadline = started + self.timeout
+            while not self.done.wait(0.02):
+                if proc.poll() is not None:
+                    # Exited: give an in-flight POST a moment to land.
+                    if self.done.wait(0.2):
+                        break
+                    return (
+                        _error_json(
+                            "Runtime.ExitError",
+                            f"RequestId: {self.request_id} Error: Runtime exited "
+                            f"with error: exit status {proc.returncode}",
+                        ),
+                        True,
+                    )
+                if time.time() > deadline:
+                    return (
+                        _error_json(
+                            "Sandbox.Timedout",
+                            f"RequestId: {self.request_id} Error: Task timed out "
+                            f"after {self.timeout:.2f} seconds",
+                        ),
+                        True,
+                    )
+            return self.result or b"", self.is_error
+        finally:
+            self.closing.set()
+            if proc is not None:
+                _kill_group(proc)
+            server.shutdown()
+            server.server_close()
+            self._append_log(out, started)
+            out.close()
+
+    def _append_log(self, out: Any, started: float) -> None:
+        path = os.environ.get("SJOB_HARNESS_LAMBDA_LOG")
+        if not path:
+            return
+        out.seek(0)
+        data = out.read()
+        header = (
+            f"=== {datetime.now(timezone.utc).isoformat()} {self.fn.function_name} "
+            f"request {self.request_id} ({time.time() - started:.3f}s) ===\n"
+        )
+        with _LOG_FILE_LOCK, open(path, "ab") as f:
+            f.write(header.encode())
+            f.write(data)
+            if data and not data.endswith(b"\n"):
+                f.write(b"\n")
+
+
+_LOG_FILE_LOCK = threading.Lock()
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Stop the binary we spawned (and anything it spawned in its session)."""
+    for sig, wait in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 5.0)):
+        if proc.poll() is not None:
+            break
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _error_json(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+def _error_payload(body: bytes, error_type_header: str | None) -> bytes:
+    """What a runtime posted to .../error, as the Invoke API returns it."""
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict):
+        if "errorType" not in doc and error_type_header:
+            doc["errorType"] = error_type_header
+        return json.dumps(doc, separators=(",", ":")).encode()
+    return _error_json(
+        error_type_header or "Runtime.Unknown", body.decode("utf-8", "replace")
+    )
+
+
+def _json_or_text(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+def forward_invocation(fn: Any, command: list[str], payload: bytes) -> tuple[bytes, bool]:
+    runner = LambdaRunner(fn, command, payload, float(fn.timeout or 3))
+    LOG.info("lambda %s: invoking %s (request %s)", fn.function_name, command[0], runner.request_id)
+    result, is_error = runner.run()
+    record = {
+        "function_name": fn.function_name,
+        "request_id": runner.request_id,
+        "event": _json_or_text(payload),
+    }
+    record["error" if is_error else "response"] = _json_or_text(result)
+    STATE.record_invocation(record)
+    LOG.info("lambda %s: %s", fn.function_name, "error" if is_error else "ok")
+    return result, is_error
+
+
+def patch_lambda_invoke_forwarding() -> None:
+    """moto gap: with use_docker=false Lambda never looks the function up and
+    just echoes the payload.  For functions registered via POST /_harness/lambda
+    the invocation runs the real binary (see LambdaRunner); an error post
+    becomes a function error (X-Amz-Function-Error: Unhandled), so the Invoke
+    API and Step Functions' lambda:invoke (Error = errorType, Cause = compact
+    payload JSON) behave as on AWS.  InvocationType=Event runs in the
+    background and answers 202; DryRun runs nothing.  Unregistered functions
+    keep moto's behaviour."""
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    original = LambdaSimpleBackend.invoke
+
+    def invoke(
+        self: Any,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> str | bytes | None:
+        command = STATE.lambda_command(_function_name_of(function_name))
+        if command is None:
+            return original(self, function_name, qualifier, body, headers, response_headers)
+        fn = self.get_function(function_name, qualifier)  # 404 if not created
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        payload = body or b"{}"
+        invocation_type = (headers.get("X-Amz-Invocation-Type") if headers else None) or (
+            "RequestResponse"
+        )
+        response_headers["x-amz-executed-version"] = "$LATEST"
+        if invocation_type == "DryRun":
+            return b""
+        if invocation_type == "Event":
+            threading.Thread(
+                target=forward_invocation, args=(fn, command, payload), daemon=True
+            ).start()
+            return b""
+        result, is_error = forward_invocation(fn, command, payload)
+        if is_error:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return result
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------
+# Patch f (+g): Batch job outcome and a realistic job record
+# --------------------------------------------------------------------------
+STATUS_REASON = "Essential container in task exited"
+
+
+def patch_batch_job_outcome() -> None:
+    """moto (batch_simple) finishes every job inside SubmitJob; it reads
+    MOTO_SIMPLE_BATCH_FAIL_AFTER per job, but a failed job looks nothing like
+    a real one.  Replaced `_mark_job_as_finished`: outcome from the harness
+    flag (POST /_harness/batch), never sleeps; both outcomes get exit code
+    (0/1) at top level and in the single attempt, StatusReason "Essential
+    container in task exited", a log stream name, StartedAt/StoppedAt."""
+    from moto.batch_simple.models import BatchSimpleBackend
+
+    def _mark_job_as_finished(self: Any, include_start_attempt: bool, job: Any) -> None:
+        self.backend._jobs[job.job_id] = job
+        job.job_started_at = datetime.now()
+        job.log_stream_name = job._stream_name
+        if include_start_attempt:
+            job._start_attempt()
+            # moto puts "TBD" and the job definition ARN here; a Fargate
+            # attempt has an ECS task ARN and no container instance.
+            container = job.latest_attempt["container"]
+            container["taskArn"] = (
+                f"arn:aws:ecs:{job.job_definition._region}:{self.account_id}:task/"
+                f"AWSBatch-{job.job_queue.name}/{uuid.uuid4().hex}"
+            )
+            if "FARGATE" in (job.job_definition.platform_capabilities or []):
+                container.pop("containerInstanceArn", None)
+        fail = STATE.batch_fail
+        job.exit_code = 1 if fail else 0
+        job.job_stopped_reason = STATUS_REASON
+        if job.latest_attempt is not None:
+            job.latest_attempt["container"]["exitCode"] = job.exit_code
+            job.latest_attempt["statusReason"] = STATUS_REASON
+        job._mark_stopped(success=not fail)
+
+    BatchSimpleBackend._mark_job_as_finished = _mark_job_as_finished  # type: ignore[method-assign]
+
+
+def patch_batch_job_description() -> None:
+    """moto gaps in Batch DescribeJobs (what `.sync` returns):
+    * the environment list of a job grows on every DescribeJobs call
+      (`_get_container_property` appends AWS_BATCH_JOB_ID and the job
+      definition's variables to the job's own override list); AWS_BATCH_JOB_ID
+      is dropped from the listing, as on AWS;
+    * `container.exitCode` is dropped by `describe()` (it overwrites the
+      container block of `describe_short()`);
+    * container details lack image, resourceRequirements (with overrides),
+      roles, log/network/Fargate configuration, taskArn;
+    * retryStrategy, propagateTags, platformCapabilities and SubmitJob's
+      retryStrategy/propagateTags are not recorded (see patch_batch_submit_job).
+    """
+    import copy
+
+    from moto.batch.models import Job
+
+    original_container_details = Job._container_details
+    original_describe = Job.describe
+    original_get_property = Job._get_container_property
+
+    def _get_container_property(self: Any, p: str, default: Any) -> Any:
+        if p == "environment":
+            saved = self.container_overrides
+            self.container_overrides = copy.deepcopy(saved)
+            try:
+                env = original_get_property(self, p, default)
+            finally:
+                self.container_overrides = saved
+            # AWS injects AWS_BATCH_* at run time; DescribeJobs does not list them.
+            return [e for e in env if e.get("name") != "AWS_BATCH_JOB_ID"]
+        return original_get_property(self, p, default)
+
+    def _container_details(self: Any) -> dict[str, Any]:
+        details = original_container_details(self)
+        props = self.job_definition.container_properties or {}
+        overrides = self.container_overrides or {}
+        for key in (
+            "image",
+            "jobRoleArn",
+            "executionRoleArn",
+            "logConfiguration",
+            "networkConfiguration",
+            "fargatePlatformConfiguration",
+            "runtimePlatform",
+            "ephemeralStorage",
+            "mountPoints",
+            "secrets",
+        ):
+            if key in props:
+                details[key] = copy.deepcopy(props[key])
+        requirements = overrides.get("resourceRequirements") or props.get(
+            "resourceRequirements"
+        )
+        if requirements:
+            details["resourceRequirements"] = copy.deepcopy(requirements)
+            # Fargate jobs carry no vcpus/memory fields, only requirements.
+            details.pop("vcpus", None)
+            details.pop("memory", None)
+        if self.exit_code is not None:
+            details["exitCode"] = self.exit_code
+        if self.latest_attempt is not None:
+            details["taskArn"] = self.latest_attempt["container"].get("taskArn")
+            details["networkInterfaces"] = []
+        return details
+
+    def describe(self: Any) -> dict[str, Any]:
+        result = original_describe(self)
+        jd = self.job_definition
+        retry = getattr(self, "harness_retry_strategy", None) or jd.retry_strategy
+        result["retryStrategy"] = copy.deepcopy(retry) if retry else {"attempts": 1}
+        propagate = getattr(self, "harness_propagate_tags", None)
+        result["propagateTags"] = bool(jd.propagate_tags if propagate is None else propagate)
+        if jd.platform_capabilities:
+            result["platformCapabilities"] = list(jd.platform_capabilities)
+        if self.job_stopped_reason is not None:
+            result["statusReason"] = self.job_stopped_reason
+        return result
+
+    Job._get_container_property = _get_container_property  # type: ignore[method-assign]
+    Job._container_details = _container_details  # type: ignore[method-assign]
+    Job.describe = describe  # type: ignore[method-assign]
+
+
+def patch_batch_submit_job() -> None:
+    """moto gap: SubmitJob ignores retryStrategy and propagateTags (they
+    never show up in DescribeJobs).  Recorded on the job after submission."""
+    from moto.batch.responses import BatchResponse
+
+    original = BatchResponse.submitjob
+
+    def submitjob(self: Any) -> str:
+        body = original(self)
+        job_id = json.loads(body)["jobId"]
+        job = self.batch_backend._jobs.get(job_id)
+        if job is not None:
+            job.harness_retry_strategy = self._get_param("retryStrategy")
+            job.harness_propagate_tags = self._get_param("propagateTags")
+        return body
+
+    BatchResponse.submitjob = submitjob  # type: ignore[method-assign]
+
+
+def patch_batch_optional_service_role() -> None:
+    """moto gap: CreateComputeEnvironment requires serviceRole ("ServiceRole is
+    required."), while on AWS it is optional and defaults to the Batch
+    service-linked role.  Without one, the service-linked role
+    AWSServiceRoleForBatch is created in moto's IAM (if missing) and used."""
+    from moto.batch.models import BatchBackend
+
+    original = BatchBackend.create_compute_environment
+
+    def create_compute_environment(
+        self: Any,
+        compute_environment_name: str,
+        _type: str,
+        state: str,
+        compute_resources: dict[str, Any],
+        service_role: str,
+        tags: dict[str, str] | None = None,
+    ) -> Any:
+        if not service_role:
+            iam = self.iam_backend
+            try:
+                role = iam.get_role("AWSServiceRoleForBatch")
+            except Exception:  # noqa: BLE001 - not created yet
+                role = iam.create_service_linked_role(
+                    "batch.amazonaws.com", "Service-linked role for AWS Batch", ""
+                )
+            service_role = role.arn
+        return original(
+            self, compute_environment_name, _type, state, compute_resources, service_role, tags
+        )
+
+    BatchBackend.create_compute_environment = create_compute_environment  # type: ignore[method-assign]
+
+
+def patch_sfn_execution_name() -> None:
+    """moto gap (executing backend): StartExecution without `name` names the
+    execution None -- ARN `...:execution:<machine>:None`, `$$.Execution.Name`
+    null -- and every later unnamed StartExecution with the same input is
+    "ExecutionAlreadyExists".  AWS generates a UUID name; so do we."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+
+    def start_execution(
+        self: Any,
+        state_machine_arn: str,
+        name: Any = None,
+        execution_input: Any = None,
+        trace_header: Any = None,
+    ) -> Any:
+        return original(
+            self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
+        )
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
+def _aws_timestamp(value: Any) -> Any:
+    """datetime -> "2024-01-02T03:04:05.678Z" (the context object's format)."""
+    from datetime import timedelta
+
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(value, datetime):
+        return value
+    if value.tzinfo is not None:
+        value = (value - (value.utcoffset() or timedelta(0))).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def patch_sfn_context_timestamps() -> None:
+    """moto gap: `$$.Execution.StartTime` and `$$.State.EnteredTime` are
+    Python isoformat strings ("2024-01-02T03:04:05.678901+00:00"); AWS sends
+    millisecond UTC with a Z ("2024-01-02T03:04:05.678Z")."""
+    import types
+
+    from moto.stepfunctions.parser.asl.component.state import state as state_mod
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    original_env = ExecutionWorker._get_evaluation_environment
+
+    def _get_evaluation_environment(self: Any) -> Any:
+        env = original_env(self)
+        execution = env.states.context_object.context_object_data["Execution"]
+        execution["StartTime"] = _aws_timestamp(execution.get("StartTime"))
+        return env
+
+    ExecutionWorker._get_evaluation_environment = _get_evaluation_environment  # type: ignore[method-assign]
+
+    import datetime as dt_mod
+
+    class _AwsDatetime(dt_mod.datetime):
+        def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+            return _aws_timestamp(dt_mod.datetime.fromtimestamp(self.timestamp(), dt_mod.timezone.utc))
+
+    # state.py only uses `datetime.datetime.now(tz=datetime.timezone.utc).isoformat()`.
+    state_mod.datetime = types.SimpleNamespace(  # type: ignore[attr-defined]
+        datetime=_AwsDatetime, timezone=dt_mod.timezone, timedelta=dt_mod.timedelta
+    )
+
+
+def apply_patches() -> None:
+    patch_sfn_validate_state_machine_definition()  # a
+    patch_sfn_list_versions_and_aliases()  # b
+    patch_sfn_batch_integration()  # c
+    patch_sfn_parallel_states_errors()  # d
+    patch_lambda_invoke_forwarding()  # e
+    patch_batch_job_outcome()  # f
+    patch_batch_job_description()  # g
+    patch_batch_submit_job()  # g
+    patch_batch_optional_service_role()  # g
+    patch_sfn_execution_name()  # g
+    patch_sfn_context_timestamps()  # g
+
+
+# --------------------------------------------------------------------------
+# Harness endpoints (WSGI middleware in front of moto's dispatcher)
+# --------------------------------------------------------------------------
+class HarnessApp:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/_harness"):
+            return self.inner(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            body = json.loads(raw) if raw else {}
+            status, doc = self.handle(method, path.rstrip("/"), body)
+        except (ValueError, KeyError, TypeError) as exc:
+            status, doc = 400, {"error": f"{type(exc).__name__}: {exc}"}
+        data = json.dumps(doc).encode()
+        start_response(
+            f"{status} {'OK' if status < 400 else 'Error'}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+        )
+        return [data]
+
+    @staticmethod
+    def handle(method: str, path: str, body: Any) -> tuple[int, Any]:
+        if path == "/_harness/health":
+            return 200, {"ok": True, "port": STATE.port}
+        if path == "/_harness/lambda":
+            if method == "GET":
+                with STATE.lock:
+                    return 200, dict(STATE.lambda_commands)
+            if method == "POST":
+                name = _function_name_of(body["function_name"])
+                command = body.get("command")
+                with STATE.lock:
+                    if command is None:
+                        STATE.lambda_commands.pop(name, None)
+                    else:
+                        if not isinstance(command, list) or not command or not all(
+                            isinstance(c, str) for c in command
+                        ):
+                            raise ValueError("command must be a non-empty list of strings")
+                        STATE.lambda_commands[name] = list(command)
+                LOG.info("lambda %s registered: %s", name, command)
+                return 200, {"function_name": name, "command": command}
+        if path == "/_harness/lambda/invocations":
+            with STATE.lock:
+                if method == "DELETE":
+                    STATE.invocations.clear()
+                    return 200, []
+                if method == "GET":
+                    return 200, list(STATE.invocations)
+        if path == "/_harness/batch":
+            if method == "POST":
+                fail = body["fail"]
+                if not isinstance(fail, bool):
+                    raise ValueError("fail must be true or false")
+                STATE.batch_fail = fail
+                LOG.info("batch: jobs will end %s", "FAILED" if fail else "SUCCEEDED")
+            if method in ("GET", "POST"):
+                return 200, {"fail": STATE.batch_fail}
+        if path == "/_harness/reset" and method == "POST":
+            from moto.moto_api._internal.models import moto_api_backend
+
+            moto_api_backend.reset()
+            moto_api_backend.set_config(MOTO_CONFIG)
+            with STATE.lock:
+                STATE.invocations.clear()
+            STATE.batch_fail = False
+            return 200, {"reset": True}
+        return 404, {"error": f"no harness endpoint {method} {path}"}
+
+
+# --------------------------------------------------------------------------
+# Server lifecycle
+# --------------------------------------------------------------------------
+def _stdin_is_watchable() -> bool:
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=0, help="0 = pick a free port")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "--no-stdin-watch", action="store_true", help="do not exit on stdin EOF"
+    )
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    if not args.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    from werkzeug.serving import make_server
+
+    from moto.moto_api._internal.models import moto_api_backend
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+
+    # Configure BEFORE anything can create a state machine (the executing
+    # Step Functions backend is a separate object from the default one).
+    moto_api_backend.set_config(MOTO_CONFIG)
+    apply_patches()
+
+    app = HarnessApp(DomainDispatcherApplication(create_backend_app))
+    server = make_server(
+        "127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler
+    )
+    port = server.server_address[1]
+    STATE.port = port
+    # moto's Step Functions interpreter calls Batch/Lambda through this port.
+    os.environ["MOTO_PORT"] = str(port)
+
+    stop = threading.Event()
+    threading.Thread(target=server.serve_forever, name="moto-server", daemon=True).start()
+
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/_harness/health", timeout=2
+            ) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        LOG.error("server did not answer")
+        return 1
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        LOG.info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    if not args.no_stdin_watch and _stdin_is_watchable():
+
+        def watch_stdin() -> None:
+            try:
+                while os.read(sys.stdin.fileno(), 4096):
+                    pass
+            except OSError:
+                pass
+            LOG.info("stdin closed: stopping")
+            stop.set()
+
+        threading.Thread(target=watch_stdin, name="stdin-watch", daemon=True).start()
+
+    sys.stdout.write(f"READY {port}\n")
+    sys.stdout.flush()
+    LOG.info("moto %s emulator on http://127.0.0.1:%d", _moto_version(), port)
+
+    while not stop.wait(0.5):
+        pass
+    server.shutdown()
+    return 0
+
+
+def _moto_version() -> str:
+    import moto
+
+    return getattr(moto, "__version__", "?")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
