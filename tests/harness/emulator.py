@@ -1277,6 +1277,8 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.stdout.write(f"READY {port}\n")
     sys.stdout.flush()
+    # moto print()s the odd diagnostic; keep stdout to the one READY line.
+    sys.stdout = sys.stderr
     LOG.info("moto %s emulator on http://127.0.0.1:%d", _moto_version(), port)
 
     while not stop.wait(0.5):
