@@ -1,1 +1,387 @@
-fn main() {}
+//! `sjob`: the command line over the `deployer` library. Parses arguments,
+//! sets up logging and error reporting, and dispatches; nothing else.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use deployer::config::{self, Config, ConfigError};
+use deployer::execution;
+use deployer::plan::{self, Plan};
+use deployer::render::definition::definition;
+use deployer::report::PlanReport;
+use deployer::schedule::{parse_timezone, Schedule};
+use deployer::session::{self, Session};
+use miette::{IntoDiagnostic, Result, WrapErr};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(
+    name = "sjob",
+    version,
+    about = "Scheduled AWS Batch jobs: validate, plan, deploy, run"
+)]
+struct Cli {
+    /// The config file.
+    #[arg(long, global = true, default_value = "sjob.toml", env = "SJOB_CONFIG")]
+    config: PathBuf,
+    /// Result format on stdout (logs and diagnostics follow it on stderr).
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    output: Output,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum What {
+    Asl,
+    Iam,
+    All,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check the config and report every problem with its place.
+    Validate,
+    /// Print the documents that would be deployed.
+    Render {
+        job: Option<String>,
+        #[arg(long, value_enum, default_value_t = What::All)]
+        what: What,
+    },
+    /// Compare the config with what exists in AWS.
+    Plan {
+        jobs: Vec<String>,
+        /// Exit 0 when nothing would change, 2 when something would, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Print the plan, then converge AWS to the config.
+    Deploy {
+        jobs: Vec<String>,
+        /// Also delete jobs that are no longer in the config.
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Delete everything sjob created for these jobs (all by default).
+    Destroy { jobs: Vec<String> },
+    /// Start an execution now.
+    Run {
+        job: String,
+        /// Execution input (JSON); the schedule's input by default.
+        #[arg(long)]
+        input: Option<String>,
+        /// Follow the execution to its end; exit 3 when it did not succeed.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Recent executions and next fire times.
+    Status {
+        job: Option<String>,
+        #[arg(long, default_value_t = 5)]
+        count: i32,
+    },
+    /// Schedule expressions.
+    Schedule {
+        #[command(subcommand)]
+        command: ScheduleCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScheduleCommand {
+    /// The next fire times of an expression or of a job's schedule.
+    Next {
+        /// `rate(...)`, `cron(...)`, `at(...)` or a job name from the config.
+        expression: String,
+        /// IANA timezone (a job's own zone by default, else UTC).
+        #[arg(long)]
+        tz: Option<String>,
+        #[arg(long, default_value_t = 5)]
+        count: usize,
+    },
+}
+
+/// Exit code for `run --wait` when the execution did not succeed.
+const EXIT_JOB_FAILED: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.output);
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    match runtime.block_on(dispatch(&cli)) {
+        Ok(code) => code,
+        Err(report) => {
+            if cli.output == Output::Json {
+                let mut rendered = String::new();
+                let _ =
+                    miette::JSONReportHandler::new().render_report(&mut rendered, report.as_ref());
+                eprintln!("{rendered}");
+            } else {
+                eprintln!("{report:?}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(output: Output) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SJOB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("deployer=info,sjob=info,warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match output {
+        Output::Json => builder.json().init(),
+        Output::Text => builder.without_time().init(),
+    }
+}
+
+fn load(cli: &Cli) -> Result<Config> {
+    config::load(&cli.config).map_err(|e| report_config_error(cli, e))
+}
+
+fn report_config_error(cli: &Cli, err: ConfigError) -> miette::Report {
+    if cli.output == Output::Json {
+        print_json(&json!({ "valid": false, "problems": err.records() }));
+    }
+    miette::Report::new(err)
+}
+
+fn print_json<T: Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("results serialise")
+    );
+}
+
+fn print<T: Serialize + std::fmt::Display>(output: Output, value: &T) {
+    match output {
+        Output::Json => print_json(value),
+        Output::Text => print!("{value}"),
+    }
+}
+
+async fn dispatch(cli: &Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Validate => {
+            let config = load(cli)?;
+            match cli.output {
+                Output::Json => print_json(
+                    &json!({ "valid": true, "jobs": config.jobs.keys().collect::<Vec<_>>() }),
+                ),
+                Output::Text => println!(
+                    "{}: {} job(s), valid",
+                    cli.config.display(),
+                    config.jobs.len()
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Render { job, what } => {
+            let session = Session::open(load(cli)?).await?;
+            let jobs = session.select(job.as_slice())?;
+            let mut rendered = serde_json::Map::new();
+            for job in jobs {
+                let stack = session.render(job);
+                let asl = definition(
+                    &session.config.app_name,
+                    &session.config.stage,
+                    job,
+                    &session.target,
+                );
+                let iam: serde_json::Map<String, Value> = stack
+                    .roles
+                    .iter()
+                    .map(|r| {
+                        (r.name.clone(), json!({"trust_policy": r.trust_policy, "policies": r.policies, "managed_policies": r.managed_policies}))
+                    })
+                    .collect();
+                let value = match what {
+                    What::Asl => asl,
+                    What::Iam => Value::Object(iam),
+                    What::All => json!({"state_machine": asl, "iam": iam, "names": {
+                        "state_machine": stack.names.job_name, "job_definition": stack.names.job_name,
+                        "schedule": stack.names.schedule, "log_group": stack.names.log_group,
+                    }}),
+                };
+                rendered.insert(job.batch_name.clone(), value);
+            }
+            let value = match (job, rendered.len()) {
+                (Some(_), 1) => rendered
+                    .into_iter()
+                    .next()
+                    .map(|(_, v)| v)
+                    .unwrap_or_default(),
+                _ => Value::Object(rendered),
+            };
+            print_json(&value);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan {
+            jobs,
+            detailed_exitcode,
+        } => {
+            let session = Session::open(load(cli)?).await?;
+            let plan = plan_for(&session, jobs).await?;
+            print(cli.output, &PlanReport::new(&plan, false));
+            Ok(if *detailed_exitcode && !plan.is_empty() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Deploy { jobs, prune } => {
+            let session = Session::open(load(cli)?).await?;
+            let plan = plan_for(&session, jobs).await?;
+            print(cli.output, &PlanReport::new(&plan, *prune));
+            deployer::apply::apply(&session.clients, &plan, *prune).await?;
+            tracing::info!("deploy complete");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Destroy { jobs } => {
+            let session = Session::open(load(cli)?).await?;
+            let mut targets: BTreeSet<String> = session
+                .select(jobs)?
+                .iter()
+                .map(|j| j.batch_name.clone())
+                .collect();
+            if jobs.is_empty() {
+                targets.extend(discover(&session).await?);
+            }
+            let plan = plan::plan(
+                &session.clients,
+                &session.config.app_name,
+                &session.config.stage,
+                &session.target,
+                Vec::new(),
+                targets,
+            )
+            .await?;
+            print(cli.output, &PlanReport::new(&plan, true));
+            deployer::apply::apply(&session.clients, &plan, true).await?;
+            tracing::info!("destroy complete");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { job, input, wait } => {
+            let session = Session::open(load(cli)?).await?;
+            let job = session.select(std::slice::from_ref(job))?[0];
+            let input = input
+                .as_deref()
+                .map(serde_json::from_str::<Value>)
+                .transpose()
+                .into_diagnostic()
+                .wrap_err("--input is not valid JSON")?;
+            let arn = execution::start(&session, job, input).await?;
+            tracing::info!(execution = %arn, "started");
+            let summary = if *wait {
+                execution::wait(&session, &job.batch_name, &arn).await?
+            } else {
+                execution::describe(&session, &job.batch_name, &arn).await?
+            };
+            match cli.output {
+                Output::Json => print_json(&summary),
+                Output::Text => println!("{}\n{summary}", summary.execution_arn),
+            }
+            Ok(if *wait && !summary.succeeded() {
+                ExitCode::from(EXIT_JOB_FAILED)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Status { job, count } => {
+            let session = Session::open(load(cli)?).await?;
+            let mut statuses = Vec::new();
+            for job in session.select(job.as_slice())? {
+                statuses.push(execution::status(&session, job, *count).await?);
+            }
+            match cli.output {
+                Output::Json => print_json(&statuses),
+                Output::Text => statuses.iter().for_each(|s| print!("{s}")),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schedule {
+            command:
+                ScheduleCommand::Next {
+                    expression,
+                    tz,
+                    count,
+                },
+        } => {
+            let (schedule, zone) = match Schedule::parse(expression) {
+                Ok(schedule) => (schedule, tz.clone().unwrap_or_else(|| "UTC".to_string())),
+                Err(parse_error) => {
+                    let config =
+                        config::load(&cli.config).map_err(|_| miette::miette!("{parse_error}"))?;
+                    let job = session::select(&config, std::slice::from_ref(expression))?[0];
+                    (
+                        job.schedule.clone(),
+                        tz.clone().unwrap_or_else(|| job.schedule_timezone.clone()),
+                    )
+                }
+            };
+            let zone_tz = parse_timezone(&zone)?;
+            let now = chrono::Utc::now();
+            let times: Vec<String> = schedule
+                .upcoming(now, zone_tz, now, *count)
+                .iter()
+                .map(|t| t.with_timezone(&zone_tz).to_rfc3339())
+                .collect();
+            match cli.output {
+                Output::Json => print_json(
+                    &json!({"expression": schedule.expression, "timezone": zone, "next": times}),
+                ),
+                Output::Text => times.iter().for_each(|t| println!("{t}")),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The plan for the named jobs, or for all jobs plus those deployed but no
+/// longer in the config.
+async fn plan_for(session: &Session, jobs: &[String]) -> Result<Plan> {
+    let stacks = session
+        .select(jobs)?
+        .into_iter()
+        .map(|j| session.render(j))
+        .collect();
+    let removed = if jobs.is_empty() {
+        discover(session).await?
+    } else {
+        BTreeSet::new()
+    };
+    Ok(plan::plan(
+        &session.clients,
+        &session.config.app_name,
+        &session.config.stage,
+        &session.target,
+        stacks,
+        removed,
+    )
+    .await?)
+}
+
+/// Jobs of this app and stage that exist in AWS but not in the config.
+async fn discover(session: &Session) -> Result<BTreeSet<String>> {
+    let found = plan::discover(
+        &session.clients,
+        &session.config.app_name,
+        &session.config.stage,
+    )
+    .await?;
+    Ok(found
+        .into_iter()
+        .filter(|name| !session.config.jobs.contains_key(name))
+        .collect())
+}

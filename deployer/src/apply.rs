@@ -1,0 +1,209 @@
+//! Carries out a [`Plan`]: jobs concurrently (bounded), and within a job the
+//! resources in dependency order (roles, then log group and job definition,
+//! then state machine, then schedule; the reverse to delete). Only resources
+//! with a change are touched. Every step is idempotent, so a re-run after an
+//! interruption converges.
+
+use futures::stream::{self, StreamExt};
+
+use crate::aws::{self, AwsError, Clients};
+use crate::plan::{Action, JobPlan, Kind, Plan, JOB_CONCURRENCY};
+use crate::render::Target;
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ApplyError {
+    #[error("{count} resource(s) exist under sjob's names but were not created by sjob: {names}")]
+    #[diagnostic(
+        code(sjob::apply::conflict),
+        help("nothing was changed; delete or rename them, or tag them `sjob:managed-by=sjob` to let sjob manage them")
+    )]
+    Conflicts { count: usize, names: String },
+    #[error(
+        "{failed} of {total} job(s) failed to converge; the others are done. Re-run to finish"
+    )]
+    #[diagnostic(code(sjob::apply::failed))]
+    Failed {
+        failed: usize,
+        total: usize,
+        #[related]
+        errors: Vec<JobError>,
+    },
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("job `{job}`")]
+pub struct JobError {
+    pub job: String,
+    #[source]
+    #[diagnostic_source]
+    pub source: AwsError,
+}
+
+/// Applies the plan. `include_removals` is false for a plain `deploy`:
+/// jobs gone from the config are then shown but kept.
+pub async fn apply(
+    clients: &Clients,
+    plan: &Plan,
+    include_removals: bool,
+) -> Result<(), ApplyError> {
+    let conflicts = plan.conflicts();
+    if !conflicts.is_empty() {
+        return Err(ApplyError::Conflicts {
+            count: conflicts.len(),
+            names: conflicts
+                .iter()
+                .map(|c| format!("{} {}", c.kind, c.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let jobs: Vec<&JobPlan> = plan
+        .jobs
+        .iter()
+        .filter(|j| j.desired.is_some() || include_removals)
+        .filter(|j| j.changes.iter().any(|c| c.action != Action::NoOp))
+        .collect();
+    let total = jobs.len();
+    let errors: Vec<JobError> = stream::iter(jobs)
+        .map(|job| async move {
+            let result = match &job.desired {
+                Some(_) => converge_job(clients, &plan.target, job).await,
+                None => remove_job(clients, &plan.target, job).await,
+            };
+            result.map_err(|source| JobError {
+                job: job.batch_name.clone(),
+                source,
+            })
+        })
+        .buffer_unordered(JOB_CONCURRENCY)
+        .filter_map(|r| async move { r.err() })
+        .collect()
+        .await;
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApplyError::Failed {
+            failed: errors.len(),
+            total,
+            errors,
+        })
+    }
+}
+
+fn pending(job: &JobPlan, kind: Kind, name: &str) -> bool {
+    job.changes.iter().any(|c| {
+        c.kind == kind
+            && c.name == name
+            && matches!(c.action, Action::Create | Action::Update { .. })
+    })
+}
+
+async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result<(), AwsError> {
+    let desired = job
+        .desired
+        .as_ref()
+        .expect("converge_job is given a desired stack");
+    let actual = &job.actual;
+
+    let roles = desired
+        .roles
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| pending(job, Kind::Role, &r.name))
+        .map(|(i, role)| {
+            let current = actual
+                .roles
+                .get(i)
+                .and_then(Option::as_ref)
+                .map(|o| &o.spec);
+            aws::iam::converge(&clients.iam, role, current)
+        });
+    futures::future::try_join_all(roles).await?;
+
+    let log_group = async {
+        if pending(job, Kind::LogGroup, &desired.log_group.name) {
+            let arn = target.log_group_arn(&desired.log_group.name);
+            let current = actual.log_group.as_ref().map(|o| &o.spec);
+            aws::logs::converge(&clients.logs, &desired.log_group, &arn, current).await?;
+        }
+        Ok::<_, AwsError>(())
+    };
+    let job_definition = async {
+        if pending(job, Kind::JobDefinition, &desired.job_definition.name) {
+            let retire = actual
+                .job_definition
+                .as_ref()
+                .map(|r| r.active_arns.clone())
+                .unwrap_or_default();
+            aws::batch::register(&clients.batch, &desired.job_definition, &retire).await?;
+        }
+        Ok::<_, AwsError>(())
+    };
+    tokio::try_join!(log_group, job_definition)?;
+
+    let machine = &desired.state_machine;
+    if pending(job, Kind::StateMachine, &machine.name) {
+        let current = actual.state_machine.as_ref().map(|o| &o.spec);
+        aws::sfn::converge(
+            &clients.sfn,
+            machine,
+            &target.state_machine_arn(&machine.name),
+            current,
+        )
+        .await?;
+    }
+    if pending(job, Kind::Schedule, &desired.schedule.name) {
+        aws::scheduler::converge(
+            &clients.scheduler,
+            &desired.schedule,
+            actual.schedule.is_some(),
+        )
+        .await?;
+    }
+    tracing::info!(job = %job.batch_name, "converged");
+    Ok(())
+}
+
+/// Deletes what sjob owns of a job, schedule first so nothing starts a
+/// half-deleted stack.
+async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result<(), AwsError> {
+    let deleting = |kind: Kind| {
+        job.changes
+            .iter()
+            .any(|c| c.kind == kind && c.action == Action::Delete)
+    };
+    let names = &job.names;
+    let actual = &job.actual;
+    if deleting(Kind::Schedule) {
+        aws::scheduler::delete(&clients.scheduler, &names.schedule).await?;
+    }
+    if deleting(Kind::StateMachine) {
+        aws::sfn::delete(
+            &clients.sfn,
+            &names.job_name,
+            &target.state_machine_arn(&names.job_name),
+        )
+        .await?;
+    }
+    if let Some(revisions) = actual
+        .job_definition
+        .as_ref()
+        .filter(|_| deleting(Kind::JobDefinition))
+    {
+        for arn in &revisions.active_arns {
+            aws::batch::deregister(&clients.batch, arn).await?;
+        }
+    }
+    if deleting(Kind::LogGroup) {
+        aws::logs::delete(&clients.logs, &names.log_group).await?;
+    }
+    let roles = actual
+        .roles
+        .iter()
+        .flatten()
+        .filter(|role| role.managed)
+        .map(|role| aws::iam::delete(&clients.iam, &role.spec));
+    futures::future::try_join_all(roles).await?;
+    tracing::info!(job = %job.batch_name, "removed");
+    Ok(())
+}

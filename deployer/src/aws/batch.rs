@@ -1,0 +1,187 @@
+//! The Batch job definition. Definitions are immutable revisions: a change
+//! registers a new one and retires the old, an unchanged config registers
+//! nothing.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_batch::types::{
+    AssignPublicIp, ContainerProperties, FargatePlatformConfiguration, JobDefinition,
+    JobDefinitionType, JobTimeout, KeyValuePair, NetworkConfiguration, PlatformCapability,
+    ResourceRequirement, ResourceType, RetryStrategy,
+};
+use aws_sdk_batch::Client;
+
+use super::AwsError;
+use crate::stack::{is_managed, JobDefinitionSpec, Observed};
+
+/// The revision that is live and every active revision (to retire).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revisions {
+    pub latest: Observed<JobDefinitionSpec>,
+    pub latest_arn: String,
+    pub revision: i32,
+    pub active_arns: Vec<String>,
+}
+
+pub async fn read(client: &Client, name: &str) -> Result<Option<Revisions>, AwsError> {
+    let mut definitions: Vec<JobDefinition> = Vec::new();
+    let mut pages = client
+        .describe_job_definitions()
+        .job_definition_name(name)
+        .status("ACTIVE")
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::call("DescribeJobDefinitions", name, e))?;
+        definitions.extend(page.job_definitions().iter().cloned());
+    }
+    definitions.sort_by_key(|d| d.revision);
+    let Some(latest) = definitions.last() else {
+        return Ok(None);
+    };
+    let tags = latest
+        .tags
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    Ok(Some(Revisions {
+        latest: Observed {
+            managed: is_managed(&tags),
+            spec: spec_of(name, latest, tags),
+        },
+        latest_arn: latest.job_definition_arn.clone().unwrap_or_default(),
+        revision: latest.revision.unwrap_or_default(),
+        active_arns: definitions
+            .iter()
+            .filter_map(|d| d.job_definition_arn.clone())
+            .collect(),
+    }))
+}
+
+fn spec_of(name: &str, definition: &JobDefinition, tags: crate::stack::Tags) -> JobDefinitionSpec {
+    let container = definition
+        .container_properties
+        .clone()
+        .unwrap_or_else(|| ContainerProperties::builder().build());
+    let requirement = |kind: ResourceType| {
+        container
+            .resource_requirements()
+            .iter()
+            .find(|r| r.r#type.as_ref() == Some(&kind))
+            .and_then(|r| r.value.clone())
+            .unwrap_or_default()
+    };
+    JobDefinitionSpec {
+        name: name.to_string(),
+        image: container.image.clone().unwrap_or_default(),
+        command: container.command.clone().unwrap_or_default(),
+        environment: container
+            .environment()
+            .iter()
+            .filter_map(|kv| Some((kv.name.clone()?, kv.value.clone().unwrap_or_default())))
+            .collect::<BTreeMap<_, _>>(),
+        vcpus: requirement(ResourceType::Vcpu),
+        memory: requirement(ResourceType::Memory),
+        job_role_arn: container.job_role_arn.clone().unwrap_or_default(),
+        execution_role_arn: container.execution_role_arn.clone().unwrap_or_default(),
+        assign_public_ip: container
+            .network_configuration
+            .as_ref()
+            .and_then(|n| n.assign_public_ip.as_ref())
+            == Some(&AssignPublicIp::Enabled),
+        attempts: definition
+            .retry_strategy
+            .as_ref()
+            .and_then(|r| r.attempts)
+            .unwrap_or(1) as u32,
+        timeout_seconds: definition
+            .timeout
+            .as_ref()
+            .and_then(|t| t.attempt_duration_seconds)
+            .map(|s| s as u32),
+        tags,
+    }
+}
+
+/// Registers a new revision and deregisters the ones it replaces.
+pub async fn register(
+    client: &Client,
+    desired: &JobDefinitionSpec,
+    retire: &[String],
+) -> Result<String, AwsError> {
+    let requirement = |kind: ResourceType, value: &str| {
+        ResourceRequirement::builder()
+            .r#type(kind)
+            .value(value)
+            .build()
+    };
+    let container = ContainerProperties::builder()
+        .image(&desired.image)
+        .set_command(Some(desired.command.clone()))
+        .set_environment(Some(
+            desired
+                .environment
+                .iter()
+                .map(|(k, v)| KeyValuePair::builder().name(k).value(v).build())
+                .collect(),
+        ))
+        .resource_requirements(requirement(ResourceType::Vcpu, &desired.vcpus))
+        .resource_requirements(requirement(ResourceType::Memory, &desired.memory))
+        .job_role_arn(&desired.job_role_arn)
+        .execution_role_arn(&desired.execution_role_arn)
+        .fargate_platform_configuration(
+            FargatePlatformConfiguration::builder()
+                .platform_version("LATEST")
+                .build(),
+        )
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .assign_public_ip(if desired.assign_public_ip {
+                    AssignPublicIp::Enabled
+                } else {
+                    AssignPublicIp::Disabled
+                })
+                .build(),
+        )
+        .build();
+    let mut request = client
+        .register_job_definition()
+        .job_definition_name(&desired.name)
+        .r#type(JobDefinitionType::Container)
+        .platform_capabilities(PlatformCapability::Fargate)
+        .container_properties(container)
+        .retry_strategy(
+            RetryStrategy::builder()
+                .attempts(desired.attempts as i32)
+                .build(),
+        )
+        .propagate_tags(true)
+        .set_tags(Some(desired.tags.clone().into_iter().collect()));
+    if let Some(seconds) = desired.timeout_seconds {
+        request = request.timeout(
+            JobTimeout::builder()
+                .attempt_duration_seconds(seconds as i32)
+                .build(),
+        );
+    }
+    let registered = request
+        .send()
+        .await
+        .map_err(|e| AwsError::call("RegisterJobDefinition", &desired.name, e))?;
+    let arn = registered.job_definition_arn.unwrap_or_default();
+    for old in retire.iter().filter(|old| **old != arn) {
+        deregister(client, old).await?;
+    }
+    Ok(arn)
+}
+
+pub async fn deregister(client: &Client, arn: &str) -> Result<(), AwsError> {
+    client
+        .deregister_job_definition()
+        .job_definition(arn)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::call("DeregisterJobDefinition", arn, e))
+}

@@ -1,0 +1,247 @@
+//! IAM roles with their inline policies and managed-policy attachments.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_iam::types::Tag;
+use aws_sdk_iam::Client;
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+
+use super::{error_code, AwsError};
+use crate::stack::{is_managed, Observed, RoleSpec, Tags};
+
+pub async fn read(client: &Client, name: &str) -> Result<Option<Observed<RoleSpec>>, AwsError> {
+    let role = match client.get_role().role_name(name).send().await {
+        Ok(out) => match out.role {
+            Some(role) => role,
+            None => return Ok(None),
+        },
+        Err(err) if error_code(&err) == Some("NoSuchEntity") => return Ok(None),
+        Err(err) => return Err(AwsError::call("GetRole", name, err)),
+    };
+    let tags: Tags = role
+        .tags()
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect();
+    let trust_policy = decode_policy(role.assume_role_policy_document.as_deref().unwrap_or("{}"));
+
+    let mut policies = BTreeMap::new();
+    let listed = client
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("ListRolePolicies", name, e))?;
+    for policy_name in listed.policy_names() {
+        let policy = client
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(policy_name)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("GetRolePolicy", format!("{name}/{policy_name}"), e))?;
+        policies.insert(policy_name.clone(), decode_policy(&policy.policy_document));
+    }
+    let attached = client
+        .list_attached_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("ListAttachedRolePolicies", name, e))?;
+    let managed_policies: BTreeSet<String> = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn.clone())
+        .collect();
+    Ok(Some(Observed {
+        managed: is_managed(&tags),
+        spec: RoleSpec {
+            name: name.to_string(),
+            trust_policy,
+            policies,
+            managed_policies,
+            tags,
+        },
+    }))
+}
+
+/// IAM returns documents URL-encoded; compare them as JSON values.
+fn decode_policy(document: &str) -> Value {
+    let decoded = percent_decode_str(document).decode_utf8_lossy();
+    serde_json::from_str(&decoded).unwrap_or(Value::String(decoded.into_owned()))
+}
+
+/// Creates the role or brings an existing one to `desired`, touching only
+/// what differs.
+pub async fn converge(
+    client: &Client,
+    desired: &RoleSpec,
+    actual: Option<&RoleSpec>,
+) -> Result<(), AwsError> {
+    let name = desired.name.as_str();
+    let empty = RoleSpec {
+        name: name.to_string(),
+        trust_policy: Value::Null,
+        policies: BTreeMap::new(),
+        managed_policies: BTreeSet::new(),
+        tags: Tags::new(),
+    };
+    let actual = match actual {
+        Some(actual) => actual,
+        None => {
+            let created = client
+                .create_role()
+                .role_name(name)
+                .assume_role_policy_document(desired.trust_policy.to_string())
+                .description("Managed by sjob")
+                .set_tags(Some(iam_tags(&desired.tags)))
+                .send()
+                .await;
+            match created {
+                Ok(_) => {}
+                // A concurrent or interrupted deploy got there first: converge it.
+                Err(err) if error_code(&err) == Some("EntityAlreadyExists") => {}
+                Err(err) => return Err(AwsError::call("CreateRole", name, err)),
+            }
+            &RoleSpec {
+                trust_policy: desired.trust_policy.clone(),
+                tags: desired.tags.clone(),
+                ..empty.clone()
+            }
+        }
+    };
+    if desired.trust_policy != actual.trust_policy {
+        client
+            .update_assume_role_policy()
+            .role_name(name)
+            .policy_document(desired.trust_policy.to_string())
+            .send()
+            .await
+            .map_err(|e| AwsError::call("UpdateAssumeRolePolicy", name, e))?;
+    }
+    for (policy_name, document) in &desired.policies {
+        if actual.policies.get(policy_name) != Some(document) {
+            client
+                .put_role_policy()
+                .role_name(name)
+                .policy_name(policy_name)
+                .policy_document(document.to_string())
+                .send()
+                .await
+                .map_err(|e| AwsError::call("PutRolePolicy", format!("{name}/{policy_name}"), e))?;
+        }
+    }
+    for policy_name in actual
+        .policies
+        .keys()
+        .filter(|p| !desired.policies.contains_key(*p))
+    {
+        client
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(policy_name)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("DeleteRolePolicy", format!("{name}/{policy_name}"), e))?;
+    }
+    for arn in desired
+        .managed_policies
+        .difference(&actual.managed_policies)
+    {
+        client
+            .attach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("AttachRolePolicy", format!("{name} {arn}"), e))?;
+    }
+    for arn in actual
+        .managed_policies
+        .difference(&desired.managed_policies)
+    {
+        detach(client, name, arn).await?;
+    }
+    if desired.tags != actual.tags {
+        let stale: Vec<String> = actual
+            .tags
+            .keys()
+            .filter(|k| !desired.tags.contains_key(*k))
+            .cloned()
+            .collect();
+        if !stale.is_empty() {
+            client
+                .untag_role()
+                .role_name(name)
+                .set_tag_keys(Some(stale))
+                .send()
+                .await
+                .map_err(|e| AwsError::call("UntagRole", name, e))?;
+        }
+        client
+            .tag_role()
+            .role_name(name)
+            .set_tags(Some(iam_tags(&desired.tags)))
+            .send()
+            .await
+            .map_err(|e| AwsError::call("TagRole", name, e))?;
+    }
+    Ok(())
+}
+
+/// Deletes a role after its inline policies and attachments; a role already
+/// gone is success.
+pub async fn delete(client: &Client, actual: &RoleSpec) -> Result<(), AwsError> {
+    let name = actual.name.as_str();
+    for policy_name in actual.policies.keys() {
+        match client
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(policy_name)
+            .send()
+            .await
+        {
+            Err(err) if error_code(&err) != Some("NoSuchEntity") => {
+                return Err(AwsError::call(
+                    "DeleteRolePolicy",
+                    format!("{name}/{policy_name}"),
+                    err,
+                ))
+            }
+            _ => {}
+        }
+    }
+    for arn in &actual.managed_policies {
+        detach(client, name, arn).await?;
+    }
+    match client.delete_role().role_name(name).send().await {
+        Err(err) if error_code(&err) != Some("NoSuchEntity") => {
+            Err(AwsError::call("DeleteRole", name, err))
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn detach(client: &Client, role: &str, arn: &str) -> Result<(), AwsError> {
+    match client
+        .detach_role_policy()
+        .role_name(role)
+        .policy_arn(arn)
+        .send()
+        .await
+    {
+        Err(err) if error_code(&err) != Some("NoSuchEntity") => Err(AwsError::call(
+            "DetachRolePolicy",
+            format!("{role} {arn}"),
+            err,
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn iam_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect()
+}

@@ -1,0 +1,182 @@
+//! AWS access, one module per service: each reads a resource into its
+//! `stack` spec (absent is `None`, not an error), and creates, updates or
+//! deletes it. SDK configuration and error mapping live here, once.
+
+pub mod batch;
+pub mod iam;
+pub mod logs;
+pub mod scheduler;
+pub mod sfn;
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata};
+
+/// One client per service we call, sharing one configuration.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub config: SdkConfig,
+    pub iam: aws_sdk_iam::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub batch: aws_sdk_batch::Client,
+    pub sfn: aws_sdk_sfn::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
+    pub sts: aws_sdk_sts::Client,
+}
+
+impl Clients {
+    /// Standard resolution (`AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
+    /// ...), with the config's region first when it names one. Throttling and
+    /// 5xx answers are retried with exponential backoff by the SDK.
+    pub async fn load(region: Option<&str>) -> Clients {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(8)
+                .with_initial_backoff(Duration::from_millis(200))
+                .with_max_backoff(Duration::from_secs(10)),
+        );
+        if let Some(region) = region {
+            loader = loader.region(Region::new(region.to_string()));
+        }
+        Clients::from_config(loader.load().await)
+    }
+
+    pub fn from_config(config: SdkConfig) -> Clients {
+        Clients {
+            iam: aws_sdk_iam::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            batch: aws_sdk_batch::Client::new(&config),
+            sfn: aws_sdk_sfn::Client::new(&config),
+            scheduler: aws_sdk_scheduler::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+            config,
+        }
+    }
+
+    pub fn region(&self) -> Option<String> {
+        self.config.region().map(|r| r.to_string())
+    }
+
+    /// The caller's account, for ARNs, when the config does not give it.
+    pub async fn account_id(&self) -> Result<String, AwsError> {
+        let identity = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::call("GetCallerIdentity", "(credentials)", e))?;
+        identity.account.ok_or_else(|| AwsError::Call {
+            action: "GetCallerIdentity",
+            resource: "(credentials)".into(),
+            message: "no account in the answer".into(),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum AwsError {
+    #[error("{action} {resource} failed: {message}")]
+    #[diagnostic(code(sjob::aws::call))]
+    Call {
+        action: &'static str,
+        resource: String,
+        message: String,
+    },
+    #[error("{kind} `{name}` exists but sjob did not create it (it lacks the `sjob:managed-by` tag), so sjob leaves it alone")]
+    #[diagnostic(
+        code(sjob::aws::not_managed),
+        help("rename the job, delete the resource, or tag it `sjob:managed-by=sjob` to let sjob manage it")
+    )]
+    NotManaged { kind: &'static str, name: String },
+    #[error(
+        "{action} {resource}: the new IAM role was still not usable after {seconds} s: {message}"
+    )]
+    #[diagnostic(code(sjob::aws::iam_propagation))]
+    RoleNotReady {
+        action: &'static str,
+        resource: String,
+        seconds: u64,
+        message: String,
+    },
+}
+
+impl AwsError {
+    pub fn call<E>(action: &'static str, resource: impl Into<String>, err: E) -> AwsError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        AwsError::Call {
+            action,
+            resource: resource.into(),
+            message: DisplayErrorContext(err).to_string(),
+        }
+    }
+}
+
+/// The service error code of an SDK error, if the service answered.
+pub fn error_code<E: ProvideErrorMetadata>(
+    err: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::http::Response,
+    >,
+) -> Option<&str> {
+    err.as_service_error().and_then(|e| e.code())
+}
+
+/// Retries `op` while AWS reports that a just-created role cannot be
+/// assumed yet (IAM is eventually consistent), for up to a minute.
+pub async fn wait_for_role<T, E, F, Fut>(
+    action: &'static str,
+    resource: &str,
+    mut op: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    const LIMIT: Duration = Duration::from_secs(60);
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match op().await {
+            Ok(value) => return Ok(value),
+            Err(err) => {
+                let message = DisplayErrorContext(&err).to_string();
+                let propagating = is_role_propagation(&message);
+                if !propagating {
+                    return Err(AwsError::Call {
+                        action,
+                        resource: resource.to_string(),
+                        message,
+                    });
+                }
+                if started.elapsed() >= LIMIT {
+                    return Err(AwsError::RoleNotReady {
+                        action,
+                        resource: resource.to_string(),
+                        seconds: LIMIT.as_secs(),
+                        message,
+                    });
+                }
+                tracing::info!(
+                    action,
+                    resource,
+                    "waiting for the new IAM role to propagate"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// The messages Step Functions and the Scheduler give for a role that IAM
+/// has not propagated yet.
+fn is_role_propagation(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    (m.contains("role") && (m.contains("assume") || m.contains("not authorized")))
+        || m.contains("the execution role you provided")
+}

@@ -1,0 +1,210 @@
+//! The Step Functions state machine. Definitions are validated with
+//! `ValidateStateMachineDefinition` before any create or update.
+
+use aws_sdk_sfn::types::{
+    CloudWatchLogsLogGroup, LogDestination, LogLevel, LoggingConfiguration, StateMachineType, Tag,
+    ValidateStateMachineDefinitionResultCode,
+};
+use aws_sdk_sfn::Client;
+use serde_json::Value;
+
+use super::{error_code, wait_for_role, AwsError};
+use crate::stack::{is_managed, Observed, StateMachineSpec, Tags};
+
+const NOT_FOUND: &[&str] = &["StateMachineDoesNotExist", "ResourceNotFound"];
+
+pub async fn read(
+    client: &Client,
+    name: &str,
+    arn: &str,
+) -> Result<Option<Observed<StateMachineSpec>>, AwsError> {
+    let machine = match client
+        .describe_state_machine()
+        .state_machine_arn(arn)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(err) if error_code(&err).is_some_and(|c| NOT_FOUND.contains(&c)) => return Ok(None),
+        Err(err) => return Err(AwsError::call("DescribeStateMachine", name, err)),
+    };
+    let tags = read_tags(client, arn).await?;
+    let log_destination = machine
+        .logging_configuration
+        .as_ref()
+        .and_then(|l| l.destinations().first())
+        .and_then(|d| d.cloud_watch_logs_log_group.as_ref())
+        .and_then(|g| g.log_group_arn.clone())
+        .unwrap_or_default();
+    Ok(Some(Observed {
+        managed: is_managed(&tags),
+        spec: StateMachineSpec {
+            name: name.to_string(),
+            definition: serde_json::from_str(&machine.definition)
+                .unwrap_or(Value::String(machine.definition)),
+            role_arn: machine.role_arn,
+            log_destination,
+            tags,
+        },
+    }))
+}
+
+async fn read_tags(client: &Client, arn: &str) -> Result<Tags, AwsError> {
+    let out = client
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("ListTagsForResource", arn, e))?;
+    Ok(out
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
+        .collect())
+}
+
+/// Asks Step Functions whether the definition is valid; errors name the
+/// problem and its location in the document.
+pub async fn validate(client: &Client, name: &str, definition: &Value) -> Result<(), AwsError> {
+    let out = client
+        .validate_state_machine_definition()
+        .definition(definition.to_string())
+        .r#type(StateMachineType::Standard)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("ValidateStateMachineDefinition", name, e))?;
+    if out.result == ValidateStateMachineDefinitionResultCode::Ok {
+        return Ok(());
+    }
+    let problems: Vec<String> = out
+        .diagnostics()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} at {}: {}",
+                d.code,
+                d.location.as_deref().unwrap_or("/"),
+                d.message
+            )
+        })
+        .collect();
+    Err(AwsError::Call {
+        action: "ValidateStateMachineDefinition",
+        resource: name.to_string(),
+        message: problems.join("; "),
+    })
+}
+
+fn logging(destination: &str) -> LoggingConfiguration {
+    LoggingConfiguration::builder()
+        .level(LogLevel::All)
+        .include_execution_data(true)
+        .destinations(
+            LogDestination::builder()
+                .cloud_watch_logs_log_group(
+                    CloudWatchLogsLogGroup::builder()
+                        .log_group_arn(destination)
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+pub async fn converge(
+    client: &Client,
+    desired: &StateMachineSpec,
+    arn: &str,
+    actual: Option<&StateMachineSpec>,
+) -> Result<(), AwsError> {
+    let name = desired.name.as_str();
+    let Some(actual) = actual else {
+        validate(client, name, &desired.definition).await?;
+        let tags: Vec<Tag> = desired
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        let created = wait_for_role("CreateStateMachine", name, || {
+            client
+                .create_state_machine()
+                .name(name)
+                .definition(desired.definition.to_string())
+                .role_arn(&desired.role_arn)
+                .r#type(StateMachineType::Standard)
+                .logging_configuration(logging(&desired.log_destination))
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
+        .await;
+        return match created {
+            Err(AwsError::Call { message, .. })
+                if message.contains("StateMachineAlreadyExists") =>
+            {
+                Box::pin(converge(client, desired, arn, None)).await
+            }
+            other => other.map(|_| ()),
+        };
+    };
+    if desired.definition != actual.definition
+        || desired.role_arn != actual.role_arn
+        || desired.log_destination != actual.log_destination
+    {
+        validate(client, name, &desired.definition).await?;
+        wait_for_role("UpdateStateMachine", name, || {
+            client
+                .update_state_machine()
+                .state_machine_arn(arn)
+                .definition(desired.definition.to_string())
+                .role_arn(&desired.role_arn)
+                .logging_configuration(logging(&desired.log_destination))
+                .send()
+        })
+        .await?;
+    }
+    if desired.tags != actual.tags {
+        let stale: Vec<String> = actual
+            .tags
+            .keys()
+            .filter(|k| !desired.tags.contains_key(*k))
+            .cloned()
+            .collect();
+        if !stale.is_empty() {
+            client
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(stale))
+                .send()
+                .await
+                .map_err(|e| AwsError::call("UntagResource", name, e))?;
+        }
+        client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(
+                desired
+                    .tags
+                    .iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| AwsError::call("TagResource", name, e))?;
+    }
+    Ok(())
+}
+
+pub async fn delete(client: &Client, name: &str, arn: &str) -> Result<(), AwsError> {
+    match client
+        .delete_state_machine()
+        .state_machine_arn(arn)
+        .send()
+        .await
+    {
+        Err(err) if !error_code(&err).is_some_and(|c| NOT_FOUND.contains(&c)) => {
+            Err(AwsError::call("DeleteStateMachine", name, err))
+        }
+        _ => Ok(()),
+    }
+}

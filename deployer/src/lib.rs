@@ -1,0 +1,13 @@
+//! The sjob engine: config, rendering, planning and applying a scheduled-job
+//! stack, and running its executions. `main.rs` is a thin CLI over it.
+
+pub mod apply;
+pub mod aws;
+pub mod config;
+pub mod execution;
+pub mod plan;
+pub mod render;
+pub mod report;
+pub mod schedule;
+pub mod session;
+pub mod stack;

@@ -1,0 +1,282 @@
+//! Desired versus actual: read what exists for each job, compare it with the
+//! rendered stack, and list the changes. Pure after the reads; `plan` never
+//! writes, `deploy` hands the plan to `apply`.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use crate::aws::batch::Revisions;
+use crate::aws::scheduler::ScheduleRecord;
+use crate::aws::{self, AwsError, Clients};
+use crate::render::names::JobNames;
+use crate::render::Target;
+use crate::stack::{Diff, JobStack, LogGroupSpec, Observed, RoleSpec, StateMachineSpec};
+
+/// How many jobs are read or applied at once: enough to overlap latency,
+/// few enough to stay clear of AWS API rate limits.
+pub const JOB_CONCURRENCY: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Role,
+    LogGroup,
+    JobDefinition,
+    StateMachine,
+    Schedule,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Role => "role",
+            Kind::LogGroup => "log group",
+            Kind::JobDefinition => "job definition",
+            Kind::StateMachine => "state machine",
+            Kind::Schedule => "schedule",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update {
+        fields: Vec<String>,
+    },
+    Delete,
+    NoOp,
+    /// Exists under sjob's name but sjob did not create it.
+    Conflict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub job: String,
+    pub kind: Kind,
+    pub name: String,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+/// What exists for one job.
+#[derive(Debug, Clone, Default)]
+pub struct ActualJob {
+    /// In [`JobNames::roles`] order.
+    pub roles: Vec<Option<Observed<RoleSpec>>>,
+    pub log_group: Option<Observed<LogGroupSpec>>,
+    pub job_definition: Option<Revisions>,
+    pub state_machine: Option<Observed<StateMachineSpec>>,
+    pub schedule: Option<ScheduleRecord>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobPlan {
+    pub batch_name: String,
+    pub names: JobNames,
+    /// `None`: the job is to be removed (pruned or destroyed).
+    pub desired: Option<JobStack>,
+    pub actual: ActualJob,
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub app_name: String,
+    pub stage: String,
+    pub target: Target,
+    pub jobs: Vec<JobPlan>,
+}
+
+impl Plan {
+    pub fn changes(&self) -> impl Iterator<Item = &Change> {
+        self.jobs.iter().flat_map(|j| j.changes.iter())
+    }
+
+    /// True when applying would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.changes().all(|c| c.action == Action::NoOp)
+    }
+
+    pub fn conflicts(&self) -> Vec<&Change> {
+        self.changes()
+            .filter(|c| c.action == Action::Conflict)
+            .collect()
+    }
+}
+
+/// Reads every resource of one job, concurrently.
+pub async fn read_job(
+    clients: &Clients,
+    target: &Target,
+    names: &JobNames,
+) -> Result<ActualJob, AwsError> {
+    let log_group_arn = target.log_group_arn(&names.log_group);
+    let machine_arn = target.state_machine_arn(&names.job_name);
+    let roles = futures::future::try_join_all(
+        names
+            .roles()
+            .into_iter()
+            .map(|role| aws::iam::read(&clients.iam, role)),
+    );
+    let log_group = aws::logs::read(&clients.logs, &names.log_group, &log_group_arn);
+    let job_definition = aws::batch::read(&clients.batch, &names.job_name);
+    let state_machine = aws::sfn::read(&clients.sfn, &names.job_name, &machine_arn);
+    let schedule = aws::scheduler::read(&clients.scheduler, &names.schedule, &machine_arn);
+    let (roles, log_group, job_definition, state_machine, schedule) =
+        tokio::try_join!(roles, log_group, job_definition, state_machine, schedule)?;
+    Ok(ActualJob {
+        roles,
+        log_group,
+        job_definition,
+        state_machine,
+        schedule,
+    })
+}
+
+/// Reads and diffs each job. `removed` are jobs sjob deployed that are to go.
+pub async fn plan(
+    clients: &Clients,
+    app_name: &str,
+    stage: &str,
+    target: &Target,
+    desired: Vec<JobStack>,
+    removed: BTreeSet<String>,
+) -> Result<Plan, AwsError> {
+    let wanted = desired
+        .into_iter()
+        .map(|stack| (stack.batch_name.clone(), Some(stack)));
+    let gone = removed.into_iter().map(|name| (name, None));
+    let jobs: Vec<JobPlan> = stream::iter(wanted.chain(gone))
+        .map(|(batch_name, stack)| async move {
+            let names = JobNames::new(app_name, stage, &batch_name);
+            let actual = read_job(clients, target, &names).await?;
+            let changes = diff(&batch_name, &names, stack.as_ref(), &actual);
+            Ok::<_, AwsError>(JobPlan {
+                batch_name,
+                names,
+                desired: stack,
+                actual,
+                changes,
+            })
+        })
+        .buffered(JOB_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(Plan {
+        app_name: app_name.to_string(),
+        stage: stage.to_string(),
+        target: target.clone(),
+        jobs,
+    })
+}
+
+/// The jobs of this app and stage that exist in AWS, found by name.
+pub async fn discover(
+    clients: &Clients,
+    app_name: &str,
+    stage: &str,
+) -> Result<BTreeSet<String>, AwsError> {
+    let mut found = BTreeSet::new();
+    let mut machines = clients.sfn.list_state_machines().into_paginator().send();
+    while let Some(page) = machines.next().await {
+        let page = page.map_err(|e| AwsError::call("ListStateMachines", "(all)", e))?;
+        found.extend(
+            page.state_machines()
+                .iter()
+                .filter_map(|m| JobNames::batch_name_of(app_name, stage, &m.name)),
+        );
+    }
+    let mut roles = clients.iam.list_roles().into_paginator().send();
+    while let Some(page) = roles.next().await {
+        let page = page.map_err(|e| AwsError::call("ListRoles", "(all)", e))?;
+        found.extend(
+            page.roles()
+                .iter()
+                .filter_map(|r| JobNames::batch_name_of(app_name, stage, &r.role_name)),
+        );
+    }
+    Ok(found)
+}
+
+/// The changes for one job, in apply order (deletes in reverse).
+pub fn diff(
+    job: &str,
+    names: &JobNames,
+    desired: Option<&JobStack>,
+    actual: &ActualJob,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let mut push = |kind: Kind, name: &str, action: Option<Action>| {
+        if let Some(action) = action {
+            changes.push(Change {
+                job: job.to_string(),
+                kind,
+                name: name.to_string(),
+                action,
+            });
+        }
+    };
+    for (i, role) in names.roles().into_iter().enumerate() {
+        let desired_role = desired.map(|d| &d.roles[i]);
+        push(
+            Kind::Role,
+            role,
+            action(desired_role, actual.roles.get(i).and_then(Option::as_ref)),
+        );
+    }
+    push(
+        Kind::LogGroup,
+        &names.log_group,
+        action(desired.map(|d| &d.log_group), actual.log_group.as_ref()),
+    );
+    push(
+        Kind::JobDefinition,
+        &names.job_name,
+        action(
+            desired.map(|d| &d.job_definition),
+            actual.job_definition.as_ref().map(|r| &r.latest),
+        ),
+    );
+    push(
+        Kind::StateMachine,
+        &names.job_name,
+        action(
+            desired.map(|d| &d.state_machine),
+            actual.state_machine.as_ref(),
+        ),
+    );
+    push(
+        Kind::Schedule,
+        &names.schedule,
+        action(
+            desired.map(|d| &d.schedule),
+            actual.schedule.as_ref().map(|s| &s.observed),
+        ),
+    );
+    if desired.is_none() {
+        changes.reverse();
+    }
+    changes
+}
+
+fn action<T: Diff>(desired: Option<&T>, actual: Option<&Observed<T>>) -> Option<Action> {
+    match (desired, actual) {
+        (Some(_), None) => Some(Action::Create),
+        (Some(_), Some(actual)) if !actual.managed => Some(Action::Conflict),
+        (Some(desired), Some(actual)) => {
+            let fields = desired.diff(&actual.spec);
+            Some(if fields.is_empty() {
+                Action::NoOp
+            } else {
+                Action::Update { fields }
+            })
+        }
+        (None, Some(actual)) if actual.managed => Some(Action::Delete),
+        _ => None,
+    }
+}

@@ -1,0 +1,134 @@
+//! IAM documents for one job, least privilege. The only `"Resource": "*"`
+//! statements are where AWS supports nothing narrower, each noted below.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::names::JobNames;
+use super::Target;
+use crate::config::Job;
+
+/// AWS-managed policy the ECS task execution role needs to pull the image
+/// and write container logs (AWS maintains its action list).
+pub const TASK_EXECUTION_MANAGED_POLICY: &str =
+    "policy/service-role/AmazonECSTaskExecutionRolePolicy";
+
+/// The rule Step Functions manages to follow `.sync` Batch jobs.
+const BATCH_SYNC_RULE: &str = "rule/StepFunctionsGetEventsForBatchJobsRule";
+
+/// A role's trust policy for one AWS service.
+pub fn trust_policy(service: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": service },
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+fn policy(statements: Vec<Value>) -> Value {
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// Inline policies of the Step Functions role, by name.
+pub fn state_machine_policies(
+    job: &Job,
+    names: &JobNames,
+    target: &Target,
+) -> BTreeMap<String, Value> {
+    let job_definition = target.job_definition_arn(&names.job_name);
+    let invoke_targets: Vec<String> = [&job.success_handler_arn, &job.error_handler_arn]
+        .iter()
+        .flat_map(|arn| [arn.to_string(), format!("{arn}:*")])
+        .collect();
+    BTreeMap::from([
+        (
+            names.batch_policy.clone(),
+            policy(vec![
+                json!({
+                    "Sid": "SubmitThisJob",
+                    "Effect": "Allow",
+                    "Action": "batch:SubmitJob",
+                    "Resource": [job_definition.clone(), format!("{job_definition}:*"), job.batch_job_queue_arn.clone()]
+                }),
+                json!({
+                    "Sid": "StopThisJobsRuns",
+                    "Effect": "Allow",
+                    "Action": "batch:TerminateJob",
+                    "Resource": target.arn("batch", "job/*")
+                }),
+                // DescribeJobs supports no resource-level permissions.
+                json!({
+                    "Sid": "FollowJobs",
+                    "Effect": "Allow",
+                    "Action": "batch:DescribeJobs",
+                    "Resource": "*"
+                }),
+                json!({
+                    "Sid": "ManagedSyncRule",
+                    "Effect": "Allow",
+                    "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                    "Resource": target.arn("events", BATCH_SYNC_RULE)
+                }),
+            ]),
+        ),
+        (
+            names.invoke_policy.clone(),
+            policy(vec![json!({
+                "Sid": "InvokeHandlers",
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": invoke_targets
+            })]),
+        ),
+        (
+            names.logs_policy.clone(),
+            // Log delivery for Step Functions requires `*`: these actions do
+            // not support resource-level permissions (Step Functions docs,
+            // "IAM policies for logging to CloudWatch Logs").
+            policy(vec![json!({
+                "Sid": "ExecutionLogDelivery",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogDelivery",
+                    "logs:GetLogDelivery",
+                    "logs:UpdateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:DescribeResourcePolicies",
+                    "logs:DescribeLogGroups"
+                ],
+                "Resource": "*"
+            })]),
+        ),
+    ])
+}
+
+/// The scheduler role may start this state machine and nothing else.
+pub fn scheduler_policies(names: &JobNames, target: &Target) -> BTreeMap<String, Value> {
+    BTreeMap::from([(
+        names.scheduler_policy.clone(),
+        policy(vec![json!({
+            "Sid": "StartThisStateMachine",
+            "Effect": "Allow",
+            "Action": "states:StartExecution",
+            "Resource": target.state_machine_arn(&names.job_name)
+        })]),
+    )])
+}
+
+/// The job's own permissions: exactly the configured statements (the seed
+/// granted S3 and SNS on `*`; sjob grants nothing by default).
+pub fn task_policies(job: &Job, names: &JobNames) -> BTreeMap<String, Value> {
+    if job.task_policy_statements.is_empty() {
+        return BTreeMap::new();
+    }
+    BTreeMap::from([(
+        names.task_policy.clone(),
+        policy(job.task_policy_statements.clone()),
+    )])
+}

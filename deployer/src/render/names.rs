@@ -1,0 +1,149 @@
+//! Resource names: the seed module's, in one place. `validate` checks their
+//! lengths, `render`, `plan` and `deploy` use them, and `infra/` gets them
+//! through `sjob render`.
+
+/// Every name sjob gives one job's resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobNames {
+    /// `{app}-{stage}-{batch}-ScheduledJob`: the state machine, the Batch job
+    /// definition and the Batch job name.
+    pub job_name: String,
+    pub schedule: String,
+    pub log_group: String,
+    pub exec_role: String,
+    pub task_role: String,
+    pub scheduler_role: String,
+    pub sfn_role: String,
+    pub task_policy: String,
+    pub scheduler_policy: String,
+    pub batch_policy: String,
+    pub invoke_policy: String,
+    pub logs_policy: String,
+}
+
+/// A name and the longest AWS accepts for that kind of resource.
+pub struct NameLimit<'a> {
+    pub what: &'static str,
+    pub name: &'a str,
+    pub max: usize,
+}
+
+impl JobNames {
+    pub fn new(app_name: &str, stage: &str, batch_name: &str) -> JobNames {
+        let job_name = format!("{app_name}-{stage}-{batch_name}-ScheduledJob");
+        let n = |suffix: &str| format!("{job_name}-{suffix}");
+        JobNames {
+            schedule: n("Scheduler"),
+            log_group: format!("{app_name}/{stage}/scheduled/{batch_name}"),
+            exec_role: n("EcsTaskExecRole"),
+            task_role: n("EcsTaskRole"),
+            scheduler_role: n("PipesRole"),
+            sfn_role: n("BatchSfnRole"),
+            task_policy: n("EcsTaskRolePolicy"),
+            scheduler_policy: n("SchedulerTargetPolicy"),
+            batch_policy: n("BatchJobManagementAccessPolicy"),
+            invoke_policy: n("InvokeHandlersPolicy"),
+            logs_policy: n("CloudWatchLogsDeliveryFullAccessPolicy"),
+            job_name,
+        }
+    }
+
+    /// The prefix of every job's state machine name in one app and stage.
+    pub fn job_prefix(app_name: &str, stage: &str) -> String {
+        format!("{app_name}-{stage}-")
+    }
+
+    /// The batch name back from a state machine or role name, if it is one of ours.
+    pub fn batch_name_of(app_name: &str, stage: &str, resource_name: &str) -> Option<String> {
+        let rest = resource_name.strip_prefix(&Self::job_prefix(app_name, stage))?;
+        let end = rest.find("-ScheduledJob")?;
+        let batch = &rest[..end];
+        let tail = &rest[end + "-ScheduledJob".len()..];
+        (!batch.is_empty() && (tail.is_empty() || tail.starts_with('-'))).then(|| batch.to_string())
+    }
+
+    /// The four roles, in the order stacks list them.
+    pub fn roles(&self) -> [&str; 4] {
+        [
+            &self.exec_role,
+            &self.task_role,
+            &self.sfn_role,
+            &self.scheduler_role,
+        ]
+    }
+
+    /// Names with AWS length limits, for validation.
+    pub fn limits(&self) -> Vec<NameLimit<'_>> {
+        let role = |name| NameLimit {
+            what: "IAM role name",
+            name,
+            max: 64,
+        };
+        let policy = |name| NameLimit {
+            what: "IAM policy name",
+            name,
+            max: 128,
+        };
+        vec![
+            NameLimit {
+                what: "state machine name",
+                name: &self.job_name,
+                max: 80,
+            },
+            NameLimit {
+                what: "Batch job definition name",
+                name: &self.job_name,
+                max: 128,
+            },
+            NameLimit {
+                what: "schedule name",
+                name: &self.schedule,
+                max: 64,
+            },
+            NameLimit {
+                what: "log group name",
+                name: &self.log_group,
+                max: 512,
+            },
+            role(&self.exec_role),
+            role(&self.task_role),
+            role(&self.scheduler_role),
+            role(&self.sfn_role),
+            policy(&self.task_policy),
+            policy(&self.scheduler_policy),
+            policy(&self.batch_policy),
+            policy(&self.invoke_policy),
+            policy(&self.logs_policy),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_seed_modules() {
+        let n = JobNames::new("myapp", "dev", "crawler");
+        assert_eq!(n.job_name, "myapp-dev-crawler-ScheduledJob");
+        assert_eq!(n.schedule, "myapp-dev-crawler-ScheduledJob-Scheduler");
+        assert_eq!(n.log_group, "myapp/dev/scheduled/crawler");
+        assert_eq!(n.sfn_role, "myapp-dev-crawler-ScheduledJob-BatchSfnRole");
+        assert_eq!(n.scheduler_role, "myapp-dev-crawler-ScheduledJob-PipesRole");
+    }
+
+    #[test]
+    fn batch_name_is_recovered_from_any_resource_name() {
+        let of = |n| JobNames::batch_name_of("myapp", "dev", n);
+        assert_eq!(
+            of("myapp-dev-crawler-ScheduledJob").as_deref(),
+            Some("crawler")
+        );
+        assert_eq!(
+            of("myapp-dev-a-b-ScheduledJob-EcsTaskRole").as_deref(),
+            Some("a-b")
+        );
+        assert_eq!(of("myapp-prod-crawler-ScheduledJob"), None);
+        assert_eq!(of("myapp-dev-crawler-ScheduledJobX"), None);
+    }
+}

@@ -1,0 +1,111 @@
+//! How plans print: `Display` for people, `Serialize` for `--output json`
+//! (the wire format documented in the README's CLI reference).
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::plan::{Action, Change, Plan};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub unchanged: usize,
+    pub conflict: usize,
+}
+
+/// A plan as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanReport<'a> {
+    pub app_name: &'a str,
+    pub stage: &'a str,
+    pub region: &'a str,
+    pub account_id: &'a str,
+    pub changes: Vec<&'a Change>,
+    /// Jobs deployed by sjob that the config no longer has.
+    pub removed_jobs: Vec<&'a str>,
+    /// Whether removed jobs' resources are deleted by this run.
+    pub prune: bool,
+    pub summary: Summary,
+}
+
+impl<'a> PlanReport<'a> {
+    pub fn new(plan: &'a Plan, prune: bool) -> Self {
+        let mut summary = Summary::default();
+        for change in plan.changes() {
+            match change.action {
+                Action::Create => summary.create += 1,
+                Action::Update { .. } => summary.update += 1,
+                Action::Delete => summary.delete += 1,
+                Action::NoOp => summary.unchanged += 1,
+                Action::Conflict => summary.conflict += 1,
+            }
+        }
+        PlanReport {
+            app_name: &plan.app_name,
+            stage: &plan.stage,
+            region: &plan.target.region,
+            account_id: &plan.target.account_id,
+            changes: plan.changes().collect(),
+            removed_jobs: plan
+                .jobs
+                .iter()
+                .filter(|j| j.desired.is_none())
+                .map(|j| j.batch_name.as_str())
+                .collect(),
+            prune,
+            summary,
+        }
+    }
+}
+
+impl fmt::Display for PlanReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}/{} in {} (account {})",
+            self.app_name, self.stage, self.region, self.account_id
+        )?;
+        let mut current_job: Option<&str> = None;
+        for change in self.changes.iter().filter(|c| c.action != Action::NoOp) {
+            if current_job != Some(change.job.as_str()) {
+                current_job = Some(&change.job);
+                let note = if self.removed_jobs.contains(&change.job.as_str()) {
+                    if self.prune {
+                        "  (not in the config: deleting)"
+                    } else {
+                        "  (not in the config: `deploy --prune` deletes it)"
+                    }
+                } else {
+                    ""
+                };
+                writeln!(f, "\n  {}{note}", change.job)?;
+            }
+            let (sign, detail) = match &change.action {
+                Action::Create => ("+", String::new()),
+                Action::Update { fields } => ("~", format!("  ({})", fields.join(", "))),
+                Action::Delete => ("-", String::new()),
+                Action::Conflict => ("!", "  (exists, not created by sjob)".to_string()),
+                Action::NoOp => continue,
+            };
+            writeln!(
+                f,
+                "    {sign} {:<15} {}{detail}",
+                change.kind.to_string(),
+                change.name
+            )?;
+        }
+        let s = &self.summary;
+        write!(
+            f,
+            "\n{} to create, {} to update, {} to delete, {} unchanged",
+            s.create, s.update, s.delete, s.unchanged
+        )?;
+        if s.conflict > 0 {
+            write!(f, ", {} in conflict", s.conflict)?;
+        }
+        writeln!(f, ".")
+    }
+}

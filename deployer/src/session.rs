@@ -1,0 +1,76 @@
+//! A loaded config bound to an AWS account and region.
+
+use crate::aws::{AwsError, Clients};
+use crate::config::Config;
+use crate::render::Target;
+use crate::stack::JobStack;
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SessionError {
+    #[error("no AWS region: set `region` in the config, or AWS_REGION / AWS_PROFILE")]
+    #[diagnostic(code(sjob::session::region))]
+    NoRegion,
+    #[error("cannot find the AWS account: set `account_id` in the config, or provide credentials")]
+    #[diagnostic(code(sjob::session::account))]
+    NoAccount(#[source] AwsError),
+    #[error("unknown job `{0}`; the config has: {1}")]
+    #[diagnostic(code(sjob::session::job))]
+    UnknownJob(String, String),
+}
+
+pub struct Session {
+    pub config: Config,
+    pub clients: Clients,
+    pub target: Target,
+}
+
+impl Session {
+    pub async fn open(config: Config) -> Result<Session, SessionError> {
+        let clients = Clients::load(config.region.as_deref()).await;
+        let region = clients.region().ok_or(SessionError::NoRegion)?;
+        let account_id = match &config.account_id {
+            Some(id) => id.clone(),
+            None => clients
+                .account_id()
+                .await
+                .map_err(SessionError::NoAccount)?,
+        };
+        Ok(Session {
+            config,
+            clients,
+            target: Target { account_id, region },
+        })
+    }
+
+    /// The named jobs (all when `names` is empty), checking each exists.
+    pub fn select<'a>(
+        &'a self,
+        names: &[String],
+    ) -> Result<Vec<&'a crate::config::Job>, SessionError> {
+        select(&self.config, names)
+    }
+
+    pub fn render(&self, job: &crate::config::Job) -> JobStack {
+        JobStack::render(&self.config, job, &self.target)
+    }
+}
+
+pub fn select<'a>(
+    config: &'a Config,
+    names: &[String],
+) -> Result<Vec<&'a crate::config::Job>, SessionError> {
+    if names.is_empty() {
+        return Ok(config.jobs.values().collect());
+    }
+    names
+        .iter()
+        .map(|name| {
+            config.jobs.get(name).ok_or_else(|| {
+                SessionError::UnknownJob(
+                    name.clone(),
+                    config.jobs.keys().cloned().collect::<Vec<_>>().join(", "),
+                )
+            })
+        })
+        .collect()
+}
