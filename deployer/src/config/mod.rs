@@ -6,7 +6,7 @@ mod model;
 mod tree;
 mod validate;
 
-pub use diagnostic::{ConfigError, Problem};
+pub use diagnostic::{ConfigError, Problem, ProblemRecord};
 pub use model::*;
 
 use std::path::Path;

@@ -1,0 +1,181 @@
+//! Config validation: each bad config gets its specific message at its key
+//! and line, and every problem in a file is reported at once.
+
+use std::path::Path;
+
+use deployer::config::{parse, ProblemRecord};
+
+const VALID: &str = r#"
+app_name = "myapp"
+stage    = "dev"
+region   = "ap-northeast-1"
+
+[defaults]
+batch_job_queue_arn = "arn:aws:batch:ap-northeast-1:123456789012:job-queue/myapp-dev-Batch"
+success_handler_arn = "arn:aws:lambda:ap-northeast-1:123456789012:function:myapp-dev-BatchSuccessHandler"
+error_handler_arn   = "arn:aws:lambda:ap-northeast-1:123456789012:function:myapp-dev-BatchErrorHandler"
+image_uri           = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/myapp"
+env                 = { STAGE = "dev" }
+
+[jobs.crawler]
+command             = ["python", "/opt/app/job/crawler.py"]
+vcpus               = "1"
+memory              = 2048
+schedule_expression = "rate(5 minutes)"
+sfn_input           = { message = "hello" }
+env                 = { DB_NAME = "dev" }
+"#;
+
+fn problems(text: &str) -> Vec<ProblemRecord> {
+    parse(Path::new("sjob.toml"), text)
+        .expect_err("the config is invalid")
+        .records()
+}
+
+/// The config with `line` replaced (matched on its key) or appended to the job.
+fn with(key: &str, line: &str) -> String {
+    let mut replaced = false;
+    let mut out: Vec<String> = VALID
+        .lines()
+        .map(|l| {
+            if l.split('=').next().map(str::trim) == Some(key) && !replaced {
+                replaced = true;
+                line.to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    if !replaced {
+        out.push(line.to_string());
+    }
+    out.join("\n")
+}
+
+#[test]
+fn the_example_is_valid_and_defaults_apply() {
+    let config = parse(Path::new("sjob.toml"), VALID).unwrap();
+    let job = &config.jobs["crawler"];
+    assert_eq!(job.memory, "2048");
+    assert_eq!(job.schedule_timezone, "Asia/Tokyo");
+    assert_eq!(job.image_tag, "latest");
+    assert_eq!(job.retry_attempts, 1);
+    assert_eq!(job.log_retention_days, 365);
+    assert!(job.enabled);
+    assert_eq!(job.env.get("STAGE").map(String::as_str), Some("dev"));
+    assert_eq!(job.env.get("DB_NAME").map(String::as_str), Some("dev"));
+    assert_eq!(job.sfn_input, serde_json::json!({"message": "hello"}));
+}
+
+#[test]
+fn each_bad_value_gets_its_own_message() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("memory", "memroy = 2048", "jobs.crawler.memroy", "unknown key `memroy`"),
+        ("schedule_expression", r#"schedule_expression = "cron(0 3 * * *)""#, "jobs.crawler.schedule_expression",
+            "cron needs 6 fields (minutes hours day-of-month month day-of-week year), found 5"),
+        ("schedule_expression", r#"schedule_expression = "cron(0 3 * * * *)""#, "jobs.crawler.schedule_expression",
+            "exactly one of day-of-month and day-of-week must be `?` (e.g. cron(0 3 * * ? *) or cron(0 3 ? * MON *))"),
+        ("schedule_expression", r#"schedule_expression = "rate(1 hours)""#, "jobs.crawler.schedule_expression",
+            "AWS requires `1 hour`, not `1 hours`"),
+        ("schedule_timezone", r#"schedule_timezone = "Mars/Olympus""#, "jobs.crawler.schedule_timezone",
+            "`Mars/Olympus` is not an IANA timezone (e.g. UTC, Asia/Tokyo, Europe/Berlin)"),
+        ("memory", "memory = 1000", "jobs.crawler.memory", "Fargate does not offer 1000 MiB with 1 vCPU"),
+        ("vcpus", r#"vcpus = "3""#, "jobs.crawler.memory", "Fargate does not offer 3 vCPU; it offers 0.25, 0.5, 1, 2, 4, 8 and 16"),
+        ("command", "command = []", "jobs.crawler.command", "the command is empty"),
+        ("batch_job_queue_arn", r#"batch_job_queue_arn = "arn:aws:batch:ap-northeast-1:1234:job-queue/q""#,
+            "defaults.batch_job_queue_arn", "`arn:aws:batch:ap-northeast-1:1234:job-queue/q` is not a batch ARN"),
+        ("success_handler_arn", r#"success_handler_arn = "myapp-dev-BatchSuccessHandler""#,
+            "defaults.success_handler_arn", "`myapp-dev-BatchSuccessHandler` is not a lambda ARN"),
+        ("env", r#"env = { "1BAD" = "x" }"#, "defaults.env.1BAD", "`1BAD` is not a valid environment variable name"),
+        ("env", r#"env = { SJOB_INPUT = "x" }"#, "defaults.env.SJOB_INPUT", "`SJOB_INPUT` is reserved (AWS_BATCH* by Batch, SJOB_* by sjob)"),
+        ("timeout_seconds", "timeout_seconds = 30", "jobs.crawler.timeout_seconds", "expected a whole number at least 60 (Batch's minimum)"),
+        ("retry_attempts", "retry_attempts = 11", "jobs.crawler.retry_attempts", "expected a whole number 1 to 10"),
+        ("log_retention_days", "log_retention_days = 42", "jobs.crawler.log_retention_days", "not a retention period CloudWatch Logs accepts"),
+        ("enabled", r#"enabled = "yes""#, "jobs.crawler.enabled", "expected true or false, found a string"),
+        ("sfn_input", r#"sfn_input = "hello""#, "jobs.crawler.sfn_input", "expected a table (the execution input object), found a string"),
+        ("region", r#"region = "Tokyo""#, "region", "`Tokyo` is not an AWS region name"),
+        ("stage", r#"stage = "dev env""#, "stage", "`dev env` may only hold letters, digits, `-` and `_`"),
+    ];
+    for (key, line, problem_key, message) in cases {
+        let found = problems(&with(key, line));
+        assert_eq!(found.len(), 1, "{line}: {found:#?}");
+        assert_eq!(
+            (found[0].key.as_str(), found[0].message.as_str()),
+            (*problem_key, *message),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn names_too_long_for_aws_are_caught_before_deploying() {
+    let long = "a".repeat(40);
+    let found = problems(&VALID.replace("[jobs.crawler]", &format!("[jobs.{long}]")));
+    let messages: Vec<&str> = found.iter().map(|p| p.message.as_str()).collect();
+    assert!(messages.iter().any(|m| m.starts_with(&format!(
+        "the IAM role name `myapp-dev-{long}-ScheduledJob-EcsTaskExecRole` would be 79 characters; AWS allows 64"
+    ))), "{messages:#?}");
+    assert!(
+        messages.iter().any(|m| m.starts_with("the schedule name")),
+        "{messages:#?}"
+    );
+    assert!(found.iter().all(|p| p.line == 13), "{found:#?}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_its_line() {
+    let text = r#"app_name = "myapp"
+stage = "dev"
+colour = "blue"
+
+[jobs.crawler]
+command = []
+schedule_expression = "every now and then"
+image_uri = "img"
+batch_job_queue_arn = "arn:aws:batch:ap-northeast-1:123456789012:job-queue/q"
+success_handler_arn = "arn:aws:lambda:ap-northeast-1:123456789012:function:s"
+"#;
+    let found = problems(text);
+    let summary: Vec<(usize, &str)> = found.iter().map(|p| (p.line, p.key.as_str())).collect();
+    assert_eq!(
+        summary,
+        vec![
+            (3, "colour"),
+            (5, "jobs.crawler.error_handler_arn"),
+            (6, "jobs.crawler.command"),
+            (7, "jobs.crawler.schedule_expression"),
+        ]
+    );
+    assert_eq!(
+        found[0].help.as_deref(),
+        Some("allowed keys: app_name, stage, region, account_id, defaults, jobs")
+    );
+}
+
+#[test]
+fn a_toml_syntax_error_points_at_its_place() {
+    let found = problems("app_name = \"myapp\"\nstage = \n");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].line, 2);
+    assert!(
+        found[0].message.starts_with("invalid TOML"),
+        "{}",
+        found[0].message
+    );
+}
+
+#[test]
+fn the_rendered_diagnostic_shows_the_file_and_the_offending_line() {
+    let err = parse(
+        Path::new("conf/sjob.toml"),
+        &with("memory", "memroy = 2048"),
+    )
+    .unwrap_err();
+    let mut out = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .render_report(&mut out, &err)
+        .unwrap();
+    assert!(out.contains("conf/sjob.toml"), "{out}");
+    assert!(out.contains("memroy = 2048"), "{out}");
+    assert!(out.contains("did you mean `memory`?"), "{out}");
+}

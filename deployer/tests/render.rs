@@ -1,0 +1,239 @@
+//! What `render` produces: the seed's state machine with its defects fixed,
+//! least-privilege policies with the config's account and region, and a plan
+//! that is empty when AWS already matches.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use deployer::config::{parse, Config};
+use deployer::plan::{diff, Action, ActualJob};
+use deployer::render::definition::definition;
+use deployer::render::Target;
+use deployer::stack::{JobStack, Observed};
+use serde_json::{json, Value};
+
+fn config() -> Config {
+    let text = r#"
+app_name = "myapp"
+stage = "dev"
+[jobs.crawler]
+command = ["python", "/opt/app/job/crawler.py"]
+schedule_expression = "rate(5 minutes)"
+image_uri = "210987654321.dkr.ecr.eu-west-1.amazonaws.com/myapp"
+batch_job_queue_arn = "arn:aws:batch:eu-west-1:210987654321:job-queue/myapp-dev-Batch"
+success_handler_arn = "arn:aws:lambda:eu-west-1:210987654321:function:myapp-dev-BatchSuccessHandler"
+error_handler_arn = "arn:aws:lambda:eu-west-1:210987654321:function:myapp-dev-BatchErrorHandler"
+env = { DB_NAME = "dev" }
+task_policy_statements = [{ Effect = "Allow", Action = ["s3:GetObject"], Resource = "arn:aws:s3:::myapp-dev-input/*" }]
+"#;
+    parse(Path::new("sjob.toml"), text).unwrap()
+}
+
+fn target() -> Target {
+    Target {
+        account_id: "210987654321".into(),
+        region: "eu-west-1".into(),
+    }
+}
+
+fn observed<T>(spec: T) -> Option<Observed<T>> {
+    Some(Observed {
+        spec,
+        managed: true,
+    })
+}
+
+fn stack() -> JobStack {
+    let config = config();
+    JobStack::render(&config, &config.jobs["crawler"], &target())
+}
+
+#[test]
+fn the_state_machine_keeps_the_seeds_shape_and_payload() {
+    let config = config();
+    let asl = definition("myapp", "dev", &config.jobs["crawler"], &target());
+    let states = &asl["States"];
+    assert_eq!(asl["StartAt"], "ExtractInputParameters");
+    assert_eq!(
+        states["ExtractInputParameters"]["Parameters"]["input.$"],
+        "$"
+    );
+    let metadata: handlers::event::Metadata =
+        serde_json::from_value(states["ExtractInputParameters"]["Parameters"]["metadata"].clone())
+            .unwrap();
+    assert_eq!(metadata.job_name, "myapp-dev-crawler-ScheduledJob");
+    assert_eq!(metadata.command, ["python", "/opt/app/job/crawler.py"]);
+    assert_eq!(metadata.memory.as_deref(), Some("2048"));
+    let branch = &states["BatchGroup"]["Branches"][0]["States"];
+    assert_eq!(
+        branch["Batch"]["Resource"],
+        "arn:aws:states:::batch:submitJob.sync"
+    );
+    assert_eq!(branch["Batch"]["ResultPath"], "$.batch");
+    for (state, handler) in [
+        (&branch["OnSuccess"], "myapp-dev-BatchSuccessHandler"),
+        (&states["ErrorHandler"], "myapp-dev-BatchErrorHandler"),
+    ] {
+        assert_eq!(
+            state["Parameters"]["Payload"],
+            json!({"state.$": "$", "context.$": "$$"})
+        );
+        assert!(state["Parameters"]["FunctionName"]
+            .as_str()
+            .unwrap()
+            .ends_with(handler));
+    }
+    assert_eq!(
+        states["BatchGroup"]["Catch"],
+        json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "ErrorHandler"}])
+    );
+}
+
+#[test]
+fn the_seeds_defects_are_fixed() {
+    let config = config();
+    let asl = definition("myapp", "dev", &config.jobs["crawler"], &target());
+    let batch = &asl["States"]["BatchGroup"]["Branches"][0]["States"]["Batch"]["Parameters"];
+    // The input reaches the container as JSON text, never as a Batch parameter.
+    assert!(batch.get("Parameters").is_none());
+    assert_eq!(
+        batch["ContainerOverrides"]["Environment"][0],
+        json!({"Name": "SJOB_INPUT", "Value.$": "States.JsonToString($.input)"})
+    );
+    // Transient Lambda errors and failed publishes are retried on OnSuccess.
+    let retry = &asl["States"]["BatchGroup"]["Branches"][0]["States"]["OnSuccess"]["Retry"][0];
+    let retried: Vec<&str> = retry["ErrorEquals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(retried.contains(&"Lambda.ServiceException") && retried.contains(&"PublishFailed"));
+    // A failure ends the execution FAILED.
+    assert_eq!(asl["States"]["ErrorHandler"]["Next"], "JobFailed");
+    assert_eq!(asl["States"]["JobFailed"]["Type"], "Fail");
+}
+
+/// Every `"Resource": "*"` in every policy, as `(policy, action)`.
+fn wildcard_grants(stack: &JobStack) -> BTreeSet<(String, String)> {
+    let mut found = BTreeSet::new();
+    for role in &stack.roles {
+        for (name, document) in &role.policies {
+            for statement in document["Statement"].as_array().unwrap() {
+                if statement["Resource"] == "*" {
+                    let actions = match &statement["Action"] {
+                        Value::Array(a) => {
+                            a.iter().map(|v| v.as_str().unwrap().to_string()).collect()
+                        }
+                        other => vec![other.as_str().unwrap().to_string()],
+                    };
+                    found.extend(actions.into_iter().map(|a| (name.clone(), a)));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn policies_are_least_privilege_in_the_configured_account_and_region() {
+    let stack = stack();
+    let wildcard_actions: BTreeSet<String> = wildcard_grants(&stack)
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect();
+    // Only the actions AWS offers no resource-level permission for.
+    assert!(
+        wildcard_actions
+            .iter()
+            .all(|a| a == "batch:DescribeJobs" || a.starts_with("logs:")),
+        "{wildcard_actions:?}"
+    );
+    let sfn = stack
+        .roles
+        .iter()
+        .find(|r| r.name.ends_with("-BatchSfnRole"))
+        .unwrap();
+    let submit = &sfn.policies["myapp-dev-crawler-ScheduledJob-BatchJobManagementAccessPolicy"]
+        ["Statement"][0];
+    assert_eq!(submit["Action"], "batch:SubmitJob");
+    assert_eq!(
+        submit["Resource"],
+        json!([
+            "arn:aws:batch:eu-west-1:210987654321:job-definition/myapp-dev-crawler-ScheduledJob",
+            "arn:aws:batch:eu-west-1:210987654321:job-definition/myapp-dev-crawler-ScheduledJob:*",
+            "arn:aws:batch:eu-west-1:210987654321:job-queue/myapp-dev-Batch"
+        ])
+    );
+    let invoke = &sfn.policies["myapp-dev-crawler-ScheduledJob-InvokeHandlersPolicy"]["Statement"]
+        [0]["Resource"];
+    assert_eq!(invoke.as_array().unwrap().len(), 4);
+    let scheduler = stack
+        .roles
+        .iter()
+        .find(|r| r.name.ends_with("-PipesRole"))
+        .unwrap();
+    assert_eq!(
+        scheduler.policies["myapp-dev-crawler-ScheduledJob-SchedulerTargetPolicy"]["Statement"][0]
+            ["Resource"],
+        "arn:aws:states:eu-west-1:210987654321:stateMachine:myapp-dev-crawler-ScheduledJob"
+    );
+    let task = stack
+        .roles
+        .iter()
+        .find(|r| r.name.ends_with("-EcsTaskRole"))
+        .unwrap();
+    assert_eq!(
+        task.policies["myapp-dev-crawler-ScheduledJob-EcsTaskRolePolicy"]["Statement"][0]
+            ["Resource"],
+        "arn:aws:s3:::myapp-dev-input/*"
+    );
+}
+
+#[test]
+fn a_stack_that_matches_aws_plans_no_changes() {
+    let stack = stack();
+    let actual = ActualJob {
+        roles: stack.roles.iter().cloned().map(observed).collect(),
+        log_group: observed(stack.log_group.clone()),
+        job_definition: None,
+        state_machine: observed(stack.state_machine.clone()),
+        schedule: None,
+    };
+    let changes = diff("crawler", &stack.names, Some(&stack), &actual);
+    assert_eq!(changes.len(), 8);
+    for change in &changes {
+        let expected = match change.kind {
+            deployer::plan::Kind::JobDefinition | deployer::plan::Kind::Schedule => Action::Create,
+            _ => Action::NoOp,
+        };
+        assert_eq!(change.action, expected, "{change:?}");
+    }
+
+    let mut drifted = actual.clone();
+    drifted.log_group.as_mut().unwrap().spec.retention_days = Some(7);
+    drifted.state_machine.as_mut().unwrap().managed = false;
+    let changes = diff("crawler", &stack.names, Some(&stack), &drifted);
+    let log_group = changes
+        .iter()
+        .find(|c| c.kind == deployer::plan::Kind::LogGroup)
+        .unwrap();
+    assert_eq!(
+        log_group.action,
+        Action::Update {
+            fields: vec!["retention_days".into()]
+        }
+    );
+    let machine = changes
+        .iter()
+        .find(|c| c.kind == deployer::plan::Kind::StateMachine)
+        .unwrap();
+    assert_eq!(machine.action, Action::Conflict);
+
+    let removal = diff("crawler", &stack.names, None, &actual);
+    assert_eq!(
+        removal.first().map(|c| c.kind),
+        Some(deployer::plan::Kind::StateMachine)
+    );
+    assert!(removal.iter().all(|c| c.action == Action::Delete));
+}
