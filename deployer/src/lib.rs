@@ -5,6 +5,7 @@ pub mod apply;
 pub mod aws;
 pub mod config;
 pub mod execution;
+pub mod local;
 pub mod plan;
 pub mod render;
 pub mod report;

@@ -8,9 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use deployer::config::{self, Config, ConfigError};
 use deployer::execution;
+use deployer::local::deliver::{self, Delivery};
+use deployer::local::{self as local_run, process, SimulatedOutcome};
 use deployer::plan::{self, Plan};
 use deployer::render::definition::definition;
-use deployer::report::PlanReport;
+use deployer::report::{Mode, PlanReport};
 use deployer::schedule::{parse_timezone, Schedule};
 use deployer::session::{self, Session};
 use miette::{IntoDiagnostic, Result, WrapErr};
@@ -89,10 +91,81 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         count: i32,
     },
+    /// Run jobs, their schedules and their handlers on this machine.
+    Local {
+        #[command(subcommand)]
+        command: LocalCommand,
+    },
+    /// Print (or send) the exact handler event for an outcome.
+    Simulate {
+        job: String,
+        #[arg(long, value_enum)]
+        outcome: SimulatedOutcome,
+        /// Execution input (JSON); the schedule's input by default.
+        #[arg(long)]
+        input: Option<String>,
+        /// Invoke the handler through the Lambda Invoke API at this endpoint
+        /// (`cargo lambda watch` serves http://127.0.0.1:9000).
+        #[arg(long, num_args = 0..=1, default_missing_value = LAMBDA_WATCH_ENDPOINT)]
+        invoke: Option<String>,
+    },
     /// Schedule expressions.
     Schedule {
         #[command(subcommand)]
         command: ScheduleCommand,
+    },
+}
+
+/// Where `sjob local` sends the handler event.
+#[derive(clap::Args)]
+struct DeliveryArgs {
+    /// Invoke the handler binaries through the Lambda Invoke API at this
+    /// endpoint instead of in-process (`cargo lambda watch`'s by default).
+    #[arg(long, num_args = 0..=1, default_missing_value = LAMBDA_WATCH_ENDPOINT)]
+    lambda_endpoint: Option<String>,
+    /// Publish to this SNS topic (AWS settings and AWS_ENDPOINT_URL apply)
+    /// instead of the local outbox.
+    #[arg(long, env = "SNS_TOPIC_ARN")]
+    topic_arn: Option<String>,
+    /// The local outbox (JSON lines); `.sjob/notifications.jsonl` beside the config by default.
+    #[arg(long)]
+    outbox: Option<PathBuf>,
+}
+
+impl DeliveryArgs {
+    fn delivery(&self, config: &Config) -> Delivery {
+        match (&self.lambda_endpoint, &self.topic_arn) {
+            (Some(endpoint), _) => Delivery::Lambda(endpoint.clone()),
+            (None, Some(topic)) => Delivery::Sns(topic.clone()),
+            (None, None) => {
+                Delivery::Outbox(self.outbox.clone().unwrap_or_else(|| {
+                    process::state_dir(&config.path).join("notifications.jsonl")
+                }))
+            }
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum LocalCommand {
+    /// Run a job's command here, then deliver the event its outcome produces
+    /// to the matching handler. Exits with the job's exit code.
+    Run {
+        job: String,
+        /// Execution input (JSON); the schedule's input by default.
+        #[arg(long)]
+        input: Option<String>,
+        #[command(flatten)]
+        delivery: DeliveryArgs,
+    },
+    /// Fire the jobs' schedules in the foreground until Ctrl-C.
+    Schedule {
+        jobs: Vec<String>,
+        /// Seconds to wait for running jobs after Ctrl-C before killing them.
+        #[arg(long, default_value_t = 30)]
+        grace: u64,
+        #[command(flatten)]
+        delivery: DeliveryArgs,
     },
 }
 
@@ -112,6 +185,9 @@ enum ScheduleCommand {
 
 /// Exit code for `run --wait` when the execution did not succeed.
 const EXIT_JOB_FAILED: u8 = 3;
+/// Exit code of `local run` when the command could not start (as a shell's).
+const EXIT_CANNOT_START: u8 = 127;
+const LAMBDA_WATCH_ENDPOINT: &str = "http://127.0.0.1:9000";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -136,7 +212,9 @@ fn main() -> ExitCode {
 fn init_logging(output: Output) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SJOB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("deployer=info,sjob=info,warn"));
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false);
@@ -233,7 +311,7 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
         } => {
             let session = Session::open(load(cli)?).await?;
             let plan = plan_for(&session, jobs).await?;
-            print(cli.output, &PlanReport::new(&plan, false));
+            print(cli.output, &PlanReport::new(&plan, Mode::Keep));
             Ok(if *detailed_exitcode && !plan.is_empty() {
                 ExitCode::from(2)
             } else {
@@ -243,7 +321,10 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Deploy { jobs, prune } => {
             let session = Session::open(load(cli)?).await?;
             let plan = plan_for(&session, jobs).await?;
-            print(cli.output, &PlanReport::new(&plan, *prune));
+            print(
+                cli.output,
+                &PlanReport::new(&plan, if *prune { Mode::Prune } else { Mode::Keep }),
+            );
             deployer::apply::apply(&session.clients, &plan, *prune).await?;
             tracing::info!("deploy complete");
             Ok(ExitCode::SUCCESS)
@@ -267,7 +348,7 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
                 targets,
             )
             .await?;
-            print(cli.output, &PlanReport::new(&plan, true));
+            print(cli.output, &PlanReport::new(&plan, Mode::Destroy));
             deployer::apply::apply(&session.clients, &plan, true).await?;
             tracing::info!("destroy complete");
             Ok(ExitCode::SUCCESS)
@@ -275,13 +356,7 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Run { job, input, wait } => {
             let session = Session::open(load(cli)?).await?;
             let job = session.select(std::slice::from_ref(job))?[0];
-            let input = input
-                .as_deref()
-                .map(serde_json::from_str::<Value>)
-                .transpose()
-                .into_diagnostic()
-                .wrap_err("--input is not valid JSON")?;
-            let arn = execution::start(&session, job, input).await?;
+            let arn = execution::start(&session, job, parse_input(input)?).await?;
             tracing::info!(execution = %arn, "started");
             let summary = if *wait {
                 execution::wait(&session, &job.batch_name, &arn).await?
@@ -307,6 +382,85 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
             match cli.output {
                 Output::Json => print_json(&statuses),
                 Output::Text => statuses.iter().for_each(|s| print!("{s}")),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Local {
+            command:
+                LocalCommand::Run {
+                    job,
+                    input,
+                    delivery,
+                },
+        } => {
+            let config = load(cli)?;
+            let job = session::select(&config, std::slice::from_ref(job))?[0];
+            let run = local_run::run(
+                &config,
+                job,
+                parse_input(input)?,
+                &delivery.delivery(&config),
+            )
+            .await?;
+            match cli.output {
+                Output::Json => print_json(&run),
+                Output::Text => {
+                    eprintln!(
+                        "{} {} after {} attempt(s); log: {}; {} answered {}",
+                        run.job,
+                        run.status,
+                        run.attempts,
+                        run.log_file,
+                        run.handler,
+                        run.handler_response
+                    );
+                    if let Some(text) = &run.notification_text {
+                        print!("{text}");
+                    }
+                }
+            }
+            Ok(match run.exit_code {
+                Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+                None => ExitCode::from(EXIT_CANNOT_START),
+            })
+        }
+        Command::Local {
+            command:
+                LocalCommand::Schedule {
+                    jobs,
+                    grace,
+                    delivery,
+                },
+        } => {
+            let config = load(cli)?;
+            let selected = session::select(&config, jobs)?
+                .into_iter()
+                .cloned()
+                .collect();
+            let delivery = delivery.delivery(&config);
+            local_run::scheduler::serve(
+                &config,
+                selected,
+                delivery,
+                std::time::Duration::from_secs(*grace),
+            )
+            .await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulate {
+            job,
+            outcome,
+            input,
+            invoke,
+        } => {
+            let config = load(cli)?;
+            let job = session::select(&config, std::slice::from_ref(job))?[0];
+            let (kind, event) = local_run::simulate(&config, job, *outcome, parse_input(input)?);
+            match invoke {
+                None => print_json(&event),
+                Some(endpoint) => print_json(
+                    &deliver::invoke(endpoint, deliver::function_name(kind), event).await?,
+                ),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -346,6 +500,15 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn parse_input(input: &Option<String>) -> Result<Option<Value>> {
+    input
+        .as_deref()
+        .map(serde_json::from_str::<Value>)
+        .transpose()
+        .into_diagnostic()
+        .wrap_err("--input is not valid JSON")
 }
 
 /// The plan for the named jobs, or for all jobs plus those deployed but no

@@ -14,6 +14,20 @@ pub struct Summary {
     pub delete: usize,
     pub unchanged: usize,
     pub conflict: usize,
+    /// Deletes of jobs gone from the config that this run keeps (no `--prune`).
+    pub kept: usize,
+}
+
+/// What the plan is shown for; it decides how removals read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// `plan`, or `deploy` without `--prune`: removed jobs are kept.
+    Keep,
+    /// `deploy --prune`: removed jobs are deleted.
+    Prune,
+    /// `destroy`: every job in the plan is deleted.
+    Destroy,
 }
 
 /// A plan as reported.
@@ -26,18 +40,18 @@ pub struct PlanReport<'a> {
     pub changes: Vec<&'a Change>,
     /// Jobs deployed by sjob that the config no longer has.
     pub removed_jobs: Vec<&'a str>,
-    /// Whether removed jobs' resources are deleted by this run.
-    pub prune: bool,
+    pub mode: Mode,
     pub summary: Summary,
 }
 
 impl<'a> PlanReport<'a> {
-    pub fn new(plan: &'a Plan, prune: bool) -> Self {
+    pub fn new(plan: &'a Plan, mode: Mode) -> Self {
         let mut summary = Summary::default();
         for change in plan.changes() {
             match change.action {
                 Action::Create => summary.create += 1,
                 Action::Update { .. } => summary.update += 1,
+                Action::Delete if mode == Mode::Keep => summary.kept += 1,
                 Action::Delete => summary.delete += 1,
                 Action::NoOp => summary.unchanged += 1,
                 Action::Conflict => summary.conflict += 1,
@@ -55,7 +69,7 @@ impl<'a> PlanReport<'a> {
                 .filter(|j| j.desired.is_none())
                 .map(|j| j.batch_name.as_str())
                 .collect(),
-            prune,
+            mode,
             summary,
         }
     }
@@ -72,14 +86,11 @@ impl fmt::Display for PlanReport<'_> {
         for change in self.changes.iter().filter(|c| c.action != Action::NoOp) {
             if current_job != Some(change.job.as_str()) {
                 current_job = Some(&change.job);
-                let note = if self.removed_jobs.contains(&change.job.as_str()) {
-                    if self.prune {
-                        "  (not in the config: deleting)"
-                    } else {
-                        "  (not in the config: `deploy --prune` deletes it)"
-                    }
-                } else {
-                    ""
+                let note = match (self.mode, self.removed_jobs.contains(&change.job.as_str())) {
+                    (_, false) => "",
+                    (Mode::Keep, true) => "  (not in the config: `deploy --prune` deletes it)",
+                    (Mode::Prune, true) => "  (not in the config: deleting)",
+                    (Mode::Destroy, true) => "  (deleting)",
                 };
                 writeln!(f, "\n  {}{note}", change.job)?;
             }
@@ -103,6 +114,9 @@ impl fmt::Display for PlanReport<'_> {
             "\n{} to create, {} to update, {} to delete, {} unchanged",
             s.create, s.update, s.delete, s.unchanged
         )?;
+        if s.kept > 0 {
+            write!(f, ", {} kept until `deploy --prune`", s.kept)?;
+        }
         if s.conflict > 0 {
             write!(f, ", {} in conflict", s.conflict)?;
         }

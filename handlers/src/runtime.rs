@@ -34,23 +34,17 @@ pub async fn run(kind: HandlerKind) -> Result<(), lambda_runtime::Error> {
     let (publisher, describer, format) = (&publisher, &describer, settings.format);
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let budget = event
-            .context
-            .deadline()
-            .duration_since(SystemTime::now())
-            .unwrap_or_default()
-            .saturating_sub(DEADLINE_MARGIN);
-        let result: Result<HandlerResponse, HandlerError> = match tokio::time::timeout(
-            budget,
-            handle(kind, event.payload, publisher, describer, format),
-        )
-        .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(PublishError::Deadline {
-                topic_arn: publisher.topic_arn().to_string(),
-            }
-            .into()),
+        let budget = invocation_budget(event.context.deadline(), SystemTime::now());
+        let work = handle(kind, event.payload, publisher, describer, format);
+        let result: Result<HandlerResponse, HandlerError> = match budget {
+            Some(budget) => match tokio::time::timeout(budget, work).await {
+                Ok(result) => result,
+                Err(_) => Err(PublishError::Deadline {
+                    topic_arn: publisher.topic_arn().to_string(),
+                }
+                .into()),
+            },
+            None => work.await,
         };
         result.map_err(|err| {
             tracing::error!(error_type = err.error_type(), error = %err, "invocation failed");
@@ -58,6 +52,18 @@ pub async fn run(kind: HandlerKind) -> Result<(), lambda_runtime::Error> {
         })
     }))
     .await
+}
+
+/// How long an invocation may work before reporting failure: the time left
+/// until its deadline, less [`DEADLINE_MARGIN`]. `None` for a deadline that
+/// is not in the future: Lambda never sends one, but `cargo lambda watch`
+/// (1.9) sends the constant `600000` (a duration, read as a time: 1970),
+/// which would otherwise fail every local invocation at once.
+fn invocation_budget(deadline: SystemTime, now: SystemTime) -> Option<Duration> {
+    deadline
+        .duration_since(now)
+        .ok()
+        .map(|left| left.saturating_sub(DEADLINE_MARGIN))
 }
 
 /// JSON lines on stderr, the shape CloudWatch's JSON log format expects.
@@ -79,4 +85,20 @@ fn init_tracing() {
         .with_span_list(false)
         .with_target(false)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_keeps_a_margin_and_ignores_a_deadline_already_past() {
+        let now = SystemTime::now();
+        assert_eq!(
+            invocation_budget(now + Duration::from_secs(10), now),
+            Some(Duration::from_millis(9_500))
+        );
+        let cargo_lambda_watch = SystemTime::UNIX_EPOCH + Duration::from_millis(600_000);
+        assert_eq!(invocation_budget(cargo_lambda_watch, now), None);
+    }
 }

@@ -1028,6 +1028,33 @@ def patch_batch_optional_service_role() -> None:
     BatchBackend.create_compute_environment = create_compute_environment  # type: ignore[method-assign]
 
 
+def patch_batch_job_definition_arn_without_revision() -> None:
+    """moto gap: SubmitJob (and so Step Functions' `batch:submitJob`) rejects a
+    job definition ARN without a revision, `arn:aws:batch:<region>:<account>:
+    job-definition/<name>` ("Job definition ... does not exist"): moto splits
+    every identifier that is not a full revision ARN at its first `:` as
+    `<name>:<revision>`.  AWS accepts that ARN and uses the latest ACTIVE
+    revision; so do we.  Names, `<name>:<revision>` and revision ARNs are
+    resolved by moto as before."""
+    from moto.batch.models import BatchBackend
+
+    original = BatchBackend.get_job_definition
+    unversioned_arn = re.compile(r"arn:[^:]+:batch:[^:]*:[^:]*:job-definition/([^:/]+)")
+
+    def get_job_definition(self: Any, identifier: str) -> Any:
+        match = unversioned_arn.fullmatch(identifier or "")
+        if match is None:
+            return original(self, identifier)
+        active = [
+            d
+            for d in self._job_definitions.values()
+            if d.name == match.group(1) and d.status == "ACTIVE"
+        ]
+        return max(active, key=lambda d: d.revision, default=None)
+
+    BatchBackend.get_job_definition = get_job_definition  # type: ignore[method-assign]
+
+
 def patch_sfn_execution_name() -> None:
     """moto gap (executing backend): StartExecution without `name` names the
     execution None -- ARN `...:execution:<machine>:None`, `$$.Execution.Name`
@@ -1108,6 +1135,7 @@ def apply_patches() -> None:
     patch_batch_job_description()  # g
     patch_batch_submit_job()  # g
     patch_batch_optional_service_role()  # g
+    patch_batch_job_definition_arn_without_revision()  # g
     patch_sfn_execution_name()  # g
     patch_sfn_context_timestamps()  # g
 

@@ -76,6 +76,9 @@ pub struct ProblemRecord {
 
 impl ConfigError {
     pub(super) fn invalid(path: &Path, text: &str, mut problems: Vec<Problem>) -> ConfigError {
+        // A `[defaults]` value is checked for each job inheriting it: report it once.
+        let mut seen = std::collections::HashSet::new();
+        problems.retain(|p| seen.insert((p.span.clone(), p.key.clone(), p.message.clone())));
         problems.sort_by_key(|p| p.span.start);
         let name = path.display().to_string();
         let source = NamedSource::new(&name, text.to_string());

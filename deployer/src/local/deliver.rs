@@ -1,0 +1,182 @@
+//! Where a local run's handler event goes: the handlers' library in-process
+//! (publishing to a local outbox file, or to SNS when a topic is given), or
+//! a Lambda Invoke API such as `cargo lambda watch` serves.
+
+use std::path::PathBuf;
+
+use aws_config::BehaviorVersion;
+use chrono::Utc;
+use handlers::message::{BodyFormat, Publication};
+use handlers::publish::{PublishError, Publisher, SnsPublisher};
+use handlers::{HandlerKind, HandlerResponse};
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// In-process; the notification is printed and appended to this file.
+    Outbox(PathBuf),
+    /// In-process; published to this SNS topic (the usual AWS settings and
+    /// `AWS_ENDPOINT_URL` apply).
+    Sns(String),
+    /// Through the Lambda Invoke API at this endpoint.
+    Lambda(String),
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    #[diagnostic(code(sjob::local::handler))]
+    Handler(#[from] handlers::HandlerError),
+    #[error("invoking {function} at {endpoint} failed: {message}")]
+    #[diagnostic(
+        code(sjob::local::invoke),
+        help("is `cargo lambda watch` running there?")
+    )]
+    Invoke {
+        function: String,
+        endpoint: String,
+        message: String,
+    },
+    #[error("{function} returned an error: {payload}")]
+    #[diagnostic(code(sjob::local::function_error))]
+    FunctionError { function: String, payload: String },
+}
+
+/// Appends each notification to a JSON-lines file and keeps its text.
+struct Outbox {
+    path: PathBuf,
+    text: std::sync::Mutex<Option<String>>,
+}
+
+impl Publisher for Outbox {
+    async fn publish(&self, publication: &Publication) -> Result<String, PublishError> {
+        let local =
+            |e: std::io::Error| PublishError::Local(format!("{}: {e}", self.path.display()));
+        let envelope: Value = serde_json::from_str(&publication.message).unwrap_or_default();
+        let document: Value = envelope["sqs"]
+            .as_str()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default();
+        let id = format!(
+            "local-{}",
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        );
+        let line = json!({
+            "message_id": id,
+            "published_at": Utc::now().to_rfc3339(),
+            "subject": publication.subject,
+            "attributes": publication.attributes.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+            "notification": document,
+        });
+        if let Some(parent) = self.path.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(local)?;
+        }
+        let mut file = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .await
+            .map_err(local)?;
+        file.write_all(format!("{line}\n").as_bytes())
+            .await
+            .map_err(local)?;
+        *self.text.lock().expect("the outbox lock is never poisoned") =
+            envelope["default"].as_str().map(str::to_string);
+        Ok(id)
+    }
+}
+
+/// The handler binary's name, which is also its function name under
+/// `cargo lambda watch`.
+pub fn function_name(kind: HandlerKind) -> &'static str {
+    match kind {
+        HandlerKind::Success => "success-handler",
+        HandlerKind::Error => "error-handler",
+    }
+}
+
+/// What the handler answered, and the notification's text when it was
+/// written to the outbox (for the terminal).
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub response: Value,
+    pub text: Option<String>,
+}
+
+/// Delivers the event to the handler.
+pub async fn deliver(
+    delivery: &Delivery,
+    kind: HandlerKind,
+    event: Value,
+) -> Result<Delivered, DeliveryError> {
+    let answered =
+        |response: HandlerResponse| serde_json::to_value(response).expect("a response serialises");
+    match delivery {
+        Delivery::Outbox(path) => {
+            let outbox = Outbox {
+                path: path.clone(),
+                text: Default::default(),
+            };
+            let response =
+                handlers::handle(kind, event, &outbox, &(), BodyFormat::Document).await?;
+            Ok(Delivered {
+                response: answered(response),
+                text: outbox.text.into_inner().unwrap_or_default(),
+            })
+        }
+        Delivery::Sns(topic) => {
+            let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+            let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), topic.clone());
+            let response =
+                handlers::handle(kind, event, &publisher, &(), BodyFormat::Document).await?;
+            Ok(Delivered {
+                response: answered(response),
+                text: None,
+            })
+        }
+        Delivery::Lambda(endpoint) => Ok(Delivered {
+            response: invoke(endpoint, function_name(kind), event).await?,
+            text: None,
+        }),
+    }
+}
+
+/// Calls the Lambda Invoke API at `endpoint` (no AWS account involved:
+/// local servers accept any credentials).
+pub async fn invoke(endpoint: &str, function: &str, event: Value) -> Result<Value, DeliveryError> {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "sjob-local",
+        ))
+        .load()
+        .await;
+    let out = aws_sdk_lambda::Client::new(&config)
+        .invoke()
+        .function_name(function)
+        .payload(aws_smithy_types::Blob::new(event.to_string()))
+        .send()
+        .await
+        .map_err(|e| DeliveryError::Invoke {
+            function: function.to_string(),
+            endpoint: endpoint.to_string(),
+            message: aws_sdk_lambda::error::DisplayErrorContext(e).to_string(),
+        })?;
+    let payload = out
+        .payload
+        .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
+        .unwrap_or_default();
+    if out.function_error.is_some() {
+        return Err(DeliveryError::FunctionError {
+            function: function.to_string(),
+            payload,
+        });
+    }
+    Ok(serde_json::from_str(&payload).unwrap_or(Value::String(payload)))
+}

@@ -1,0 +1,241 @@
+//! The event Step Functions sends a handler, built for a run that did not go
+//! through Step Functions (`sjob local run`, `sjob simulate`).
+//!
+//! Everything comes from the same rendered stack the state machine is built
+//! from: the Pass state's metadata from `render::definition::metadata`, the
+//! job record from the job definition spec. A test compares the result with
+//! what moto's interpreter sends the deployed state machine's handlers.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Map, Value};
+
+use crate::config::{Config, Job};
+use crate::render::definition::{metadata, EXECUTION_ENV, INPUT_ENV};
+use crate::render::Target;
+use crate::stack::JobStack;
+
+/// One execution, as the `$$` context object describes it.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub name: String,
+    pub arn: String,
+    pub state_machine_arn: String,
+    pub state_machine_name: String,
+    pub role_arn: String,
+    pub started_at: DateTime<Utc>,
+    pub input: Value,
+}
+
+impl Execution {
+    pub fn new(
+        stack: &JobStack,
+        target: &Target,
+        name: String,
+        input: Value,
+        started_at: DateTime<Utc>,
+    ) -> Execution {
+        let machine = &stack.state_machine;
+        Execution {
+            arn: target.arn("states", &format!("execution:{}:{name}", machine.name)),
+            state_machine_arn: target.state_machine_arn(&machine.name),
+            state_machine_name: machine.name.clone(),
+            role_arn: machine.role_arn.clone(),
+            name,
+            input,
+            started_at,
+        }
+    }
+}
+
+/// One Batch attempt as it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub started_at: Option<DateTime<Utc>>,
+    pub stopped_at: DateTime<Utc>,
+    pub exit_code: Option<i32>,
+    /// The container's reason (`CannotStartContainerError: ...`).
+    pub container_reason: Option<String>,
+    pub status_reason: String,
+    pub log_stream: Option<String>,
+}
+
+/// How the run ended, as the state machine would see it.
+#[derive(Debug, Clone)]
+pub enum Ending {
+    /// The Batch task finished: SUCCEEDED when the last attempt exited 0.
+    Batch {
+        job_id: String,
+        created_at: DateTime<Utc>,
+        attempts: Vec<Attempt>,
+    },
+    /// The task failed without a job record (`States.Timeout`, `Batch.*`).
+    TaskError { error: String, cause: String },
+}
+
+impl Ending {
+    pub fn succeeded(&self) -> bool {
+        match self {
+            Ending::Batch { attempts, .. } => {
+                attempts.last().is_some_and(|a| a.exit_code == Some(0))
+            }
+            Ending::TaskError { .. } => false,
+        }
+    }
+}
+
+fn millis(t: DateTime<Utc>) -> Value {
+    Value::from(t.timestamp_millis())
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The `DescribeJobs` record of a finished job, PascalCase, as `.sync`
+/// returns it.
+pub fn job_record(
+    stack: &JobStack,
+    target: &Target,
+    execution: &Execution,
+    job_queue: &str,
+    job_id: &str,
+    created_at: DateTime<Utc>,
+    attempts: &[Attempt],
+) -> Value {
+    let spec = &stack.job_definition;
+    let last = attempts.last();
+    let status = if last.is_some_and(|a| a.exit_code == Some(0)) {
+        "SUCCEEDED"
+    } else {
+        "FAILED"
+    };
+    let container_of = |a: &Attempt| {
+        let mut c = Map::new();
+        if let Some(code) = a.exit_code {
+            c.insert("ExitCode".into(), code.into());
+        }
+        if let Some(reason) = &a.container_reason {
+            c.insert("Reason".into(), reason.clone().into());
+        }
+        if let Some(stream) = &a.log_stream {
+            c.insert("LogStreamName".into(), stream.clone().into());
+        }
+        c.insert("NetworkInterfaces".into(), json!([]));
+        c
+    };
+    let mut environment: Vec<Value> = spec
+        .environment
+        .iter()
+        .map(|(k, v)| json!({"Name": k, "Value": v}))
+        .collect();
+    environment.push(json!({"Name": INPUT_ENV, "Value": execution.input.to_string()}));
+    environment.push(json!({"Name": EXECUTION_ENV, "Value": execution.arn}));
+    environment.push(json!({"Name": "MANAGED_BY_AWS", "Value": "STARTED_BY_STEP_FUNCTIONS"}));
+    let mut container = last.map(container_of).unwrap_or_default();
+    container.extend([
+        ("Command".to_string(), json!(spec.command)),
+        ("Environment".to_string(), Value::Array(environment)),
+        ("ExecutionRoleArn".to_string(), json!(spec.execution_role_arn)),
+        ("Image".to_string(), json!(spec.image)),
+        ("JobRoleArn".to_string(), json!(spec.job_role_arn)),
+        ("ResourceRequirements".to_string(), json!([{"Type": "VCPU", "Value": spec.vcpus}, {"Type": "MEMORY", "Value": spec.memory}])),
+    ]);
+    let mut record = json!({
+        "Attempts": attempts.iter().map(|a| {
+            let mut attempt = json!({
+                "Container": container_of(a),
+                "StatusReason": a.status_reason,
+                "StoppedAt": millis(a.stopped_at),
+            });
+            if let Some(started) = a.started_at {
+                attempt["StartedAt"] = millis(started);
+            }
+            attempt
+        }).collect::<Vec<_>>(),
+        "Container": container,
+        "CreatedAt": millis(created_at),
+        "DependsOn": [],
+        "EksAttempts": [],
+        "JobArn": target.arn("batch", &format!("job/{job_id}")),
+        "JobDefinition": format!("{}:1", target.job_definition_arn(&spec.name)),
+        "JobId": job_id,
+        "JobName": spec.name,
+        "JobQueue": job_queue,
+        "Parameters": {},
+        "PlatformCapabilities": ["FARGATE"],
+        "PropagateTags": true,
+        "RetryStrategy": {"Attempts": spec.attempts},
+        "Status": status,
+        "Tags": spec.tags,
+    });
+    if let Some(seconds) = spec.timeout_seconds {
+        record["Timeout"] = json!({"AttemptDurationSeconds": seconds});
+    }
+    if let Some(last) = last {
+        record["StatusReason"] = json!(last.status_reason);
+        record["StoppedAt"] = millis(last.stopped_at);
+        if let Some(started) = last.started_at {
+            record["StartedAt"] = millis(started);
+        }
+    }
+    record
+}
+
+/// The Lambda event `{"state": ..., "context": ...}` for the handler the
+/// state machine would invoke after `ending`, at `entered`.
+pub fn handler_event(
+    config: &Config,
+    job: &Job,
+    target: &Target,
+    execution: &Execution,
+    ending: &Ending,
+    entered: DateTime<Utc>,
+) -> Value {
+    let stack = JobStack::render(config, job, target);
+    let metadata = metadata(&config.app_name, &config.stage, job, &stack.names);
+    let mut state = json!({ "metadata": metadata, "input": execution.input });
+    let state_name = match ending {
+        Ending::Batch {
+            job_id,
+            created_at,
+            attempts,
+        } => {
+            let record = job_record(
+                &stack,
+                target,
+                execution,
+                &job.batch_job_queue_arn,
+                job_id,
+                *created_at,
+                attempts,
+            );
+            if ending.succeeded() {
+                state["batch"] = record;
+                "OnSuccess"
+            } else {
+                let cause = serde_json::to_string(&record).expect("a job record serialises");
+                state["error"] = json!({"Error": "States.TaskFailed", "Cause": cause});
+                "ErrorHandler"
+            }
+        }
+        Ending::TaskError { error, cause } => {
+            state["error"] = json!({"Error": error, "Cause": cause});
+            "ErrorHandler"
+        }
+    };
+    json!({
+        "state": state,
+        "context": {
+            "Execution": {
+                "Id": execution.arn,
+                "Input": execution.input,
+                "StartTime": iso(execution.started_at),
+                "Name": execution.name,
+                "RoleArn": execution.role_arn,
+                "RedriveCount": 0
+            },
+            "StateMachine": { "Id": execution.state_machine_arn, "Name": execution.state_machine_name },
+            "State": { "Name": state_name, "EnteredTime": iso(entered), "RetryCount": 0 }
+        }
+    })
+}

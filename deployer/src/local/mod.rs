@@ -1,0 +1,254 @@
+//! `sjob local`: a job, its schedule and its handlers on this machine, with
+//! no AWS account. The job's command runs as a local process; the handler
+//! event is built from the same rendered stack the state machine uses; the
+//! handlers run in-process or behind a Lambda Invoke API.
+
+pub mod deliver;
+pub mod event;
+pub mod process;
+pub mod scheduler;
+
+use std::hash::{BuildHasher, Hasher};
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::Utc;
+use handlers::HandlerKind;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::{Config, Job};
+use crate::render::Target;
+use crate::stack::JobStack;
+use deliver::{deliver, Delivery, DeliveryError};
+use event::{handler_event, Ending, Execution};
+
+/// The account and region local ARNs use when the config names none.
+const LOCAL_ACCOUNT: &str = "000000000000";
+const LOCAL_REGION: &str = "us-east-1";
+
+/// The target local runs pretend to be in.
+pub fn local_target(config: &Config) -> Target {
+    Target {
+        account_id: config
+            .account_id
+            .clone()
+            .unwrap_or_else(|| LOCAL_ACCOUNT.to_string()),
+        region: config
+            .region
+            .clone()
+            .unwrap_or_else(|| LOCAL_REGION.to_string()),
+    }
+}
+
+/// A random id shaped like the UUIDs AWS uses for executions and jobs.
+pub fn new_id() -> String {
+    let random = || {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    };
+    let hex = format!("{:016x}{:016x}", random(), random());
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// What `sjob local run` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalRun {
+    pub job: String,
+    pub execution_arn: String,
+    pub status: &'static str,
+    /// The last attempt's exit code; `None` when the command never started.
+    pub exit_code: Option<i32>,
+    pub attempts: usize,
+    pub log_file: String,
+    pub handler: &'static str,
+    pub handler_response: Value,
+    /// The notification as people read it, when it went to the local outbox.
+    pub notification_text: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum LocalError {
+    #[error("cannot write the run's log {path}: {source}")]
+    #[diagnostic(code(sjob::local::log))]
+    Log {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Delivery(#[from] DeliveryError),
+}
+
+/// Runs the job's command, then delivers the event its outcome produces.
+pub async fn run(
+    config: &Config,
+    job: &Job,
+    input: Option<Value>,
+    delivery: &Delivery,
+) -> Result<LocalRun, LocalError> {
+    let target = local_target(config);
+    let stack = JobStack::render(config, job, &target);
+    let execution = Execution::new(
+        &stack,
+        &target,
+        new_id(),
+        input.unwrap_or_else(|| job.sfn_input.clone()),
+        Utc::now(),
+    );
+    let job_id = new_id();
+    let log_file = process::state_dir(&config.path)
+        .join("logs")
+        .join(&job.batch_name)
+        .join(format!("{}.log", execution.name));
+
+    let mut env = stack.job_definition.environment.clone();
+    env.extend([
+        (
+            crate::render::definition::INPUT_ENV.to_string(),
+            execution.input.to_string(),
+        ),
+        (
+            crate::render::definition::EXECUTION_ENV.to_string(),
+            execution.arn.clone(),
+        ),
+        ("AWS_BATCH_JOB_ID".to_string(), job_id.clone()),
+        (
+            "AWS_BATCH_JQ_NAME".to_string(),
+            job.batch_job_queue_arn
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        ),
+    ]);
+    let launch = process::Launch {
+        job: job.batch_name.clone(),
+        command: job.command.clone(),
+        env,
+        timeout: job.timeout_seconds.map(|s| Duration::from_secs(s.into())),
+        attempts: job.retry_attempts,
+        dir: config
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf(),
+        log_file: log_file.clone(),
+    };
+    let created_at = Utc::now();
+    let attempts = process::run(&launch)
+        .await
+        .map_err(|source| LocalError::Log {
+            path: log_file.display().to_string(),
+            source,
+        })?;
+    let exit_code = attempts.last().and_then(|a| a.exit_code);
+    let count = attempts.len();
+    let ending = Ending::Batch {
+        job_id,
+        created_at,
+        attempts,
+    };
+    let kind = if ending.succeeded() {
+        HandlerKind::Success
+    } else {
+        HandlerKind::Error
+    };
+    let event = handler_event(config, job, &target, &execution, &ending, Utc::now());
+    let delivered = deliver(delivery, kind, event).await?;
+    Ok(LocalRun {
+        job: job.batch_name.clone(),
+        execution_arn: execution.arn,
+        status: if ending.succeeded() {
+            "SUCCEEDED"
+        } else {
+            "FAILED"
+        },
+        exit_code,
+        attempts: count,
+        log_file: log_file.display().to_string(),
+        handler: deliver::function_name(kind),
+        handler_response: delivered.response,
+        notification_text: delivered.text,
+    })
+}
+
+/// The outcomes `sjob simulate` can produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SimulatedOutcome {
+    /// The job exited 0: the success handler's event.
+    Success,
+    /// The job exited 1: `States.TaskFailed` with the job record.
+    Failed,
+    /// The task timed out: `States.Timeout`.
+    Timeout,
+    /// Batch rejected `SubmitJob`: `Batch.ClientException`.
+    Rejected,
+}
+
+/// The exact event the state machine would send a handler for `outcome`,
+/// and which handler gets it.
+pub fn simulate(
+    config: &Config,
+    job: &Job,
+    outcome: SimulatedOutcome,
+    input: Option<Value>,
+) -> (HandlerKind, Value) {
+    let target = local_target(config);
+    let stack = JobStack::render(config, job, &target);
+    let now = Utc::now();
+    let execution = Execution::new(
+        &stack,
+        &target,
+        new_id(),
+        input.unwrap_or_else(|| job.sfn_input.clone()),
+        now,
+    );
+    let batch = |exit_code: i32| Ending::Batch {
+        job_id: new_id(),
+        created_at: now,
+        attempts: vec![event::Attempt {
+            started_at: Some(now),
+            stopped_at: now,
+            exit_code: Some(exit_code),
+            container_reason: None,
+            status_reason: process::EXITED.to_string(),
+            log_stream: Some(format!(
+                "{}/default/{}",
+                stack.names.job_name,
+                new_id().replace('-', "")
+            )),
+        }],
+    };
+    let ending = match outcome {
+        SimulatedOutcome::Success => batch(0),
+        SimulatedOutcome::Failed => batch(1),
+        SimulatedOutcome::Timeout => Ending::TaskError { error: "States.Timeout".into(), cause: String::new() },
+        SimulatedOutcome::Rejected => Ending::TaskError {
+            error: "Batch.ClientException".into(),
+            cause: format!(
+                "JobQueue {} not found. (Service: AWSBatch; Status Code: 400; Error Code: ClientException; Request ID: {}; Proxy: null)",
+                job.batch_job_queue_arn,
+                new_id()
+            ),
+        },
+    };
+    let kind = if ending.succeeded() {
+        HandlerKind::Success
+    } else {
+        HandlerKind::Error
+    };
+    (
+        kind,
+        handler_event(config, job, &target, &execution, &ending, now),
+    )
+}

@@ -1,0 +1,166 @@
+//! Runs a job's command as a local process, the way Batch runs the container:
+//! the job's environment plus what the state machine and Batch add, the
+//! attempt timeout enforced, and each attempt retried up to `retry_attempts`.
+//! Output is streamed to stderr with a `[job]` prefix and kept in a log file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::Mutex;
+
+use super::event::Attempt;
+
+/// Batch's reasons, so local notifications read like real ones.
+pub const EXITED: &str = "Essential container in task exited";
+pub const TIMED_OUT: &str = "Job attempt duration exceeded timeout";
+pub const FAILED_TO_START: &str = "Task failed to start";
+/// What a container killed by SIGKILL exits with.
+const KILLED_EXIT_CODE: i32 = 137;
+
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub job: String,
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub timeout: Option<Duration>,
+    pub attempts: u32,
+    pub log_file: PathBuf,
+    /// Working directory: the config file's directory.
+    pub dir: PathBuf,
+}
+
+/// Runs every attempt until one exits 0 or attempts run out.
+pub async fn run(launch: &Launch) -> std::io::Result<Vec<Attempt>> {
+    if let Some(parent) = launch.log_file.parent() {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    let log = Mutex::new(tokio::fs::File::create(&launch.log_file).await?);
+    let mut attempts = Vec::new();
+    let limit = launch.attempts.max(1);
+    for number in 1..=limit {
+        let attempt = run_attempt(launch, number, &log).await;
+        let done = attempt.exit_code == Some(0) || attempt.started_at.is_none();
+        attempts.push(attempt);
+        if done || number == limit {
+            break;
+        }
+        tracing::warn!(job = %launch.job, attempt = number, of = limit, "attempt failed; retrying");
+    }
+    log.lock().await.flush().await?;
+    Ok(attempts)
+}
+
+async fn run_attempt(launch: &Launch, number: u32, log: &Mutex<tokio::fs::File>) -> Attempt {
+    let mut command = Command::new(&launch.command[0]);
+    command
+        .args(&launch.command[1..])
+        .envs(&launch.env)
+        .env("AWS_BATCH_JOB_ATTEMPT", number.to_string())
+        .current_dir(&launch.dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            let reason = format!(
+                "CannotStartContainerError: cannot start `{}`: {err}",
+                launch.command[0]
+            );
+            tracing::error!(job = %launch.job, "{reason}");
+            return Attempt {
+                started_at: None,
+                stopped_at: Utc::now(),
+                exit_code: None,
+                container_reason: Some(reason),
+                status_reason: FAILED_TO_START.to_string(),
+                log_stream: None,
+            };
+        }
+    };
+    let started_at = Utc::now();
+    let group = child.id();
+    let _group = GroupGuard(group);
+    let prefix = format!("[{}] ", launch.job);
+    let stdout = pump(child.stdout.take(), &prefix, log);
+    let stderr = pump(child.stderr.take(), &prefix, log);
+    let wait = async {
+        let (status, _, _) = tokio::join!(child.wait(), stdout, stderr);
+        status
+    };
+    let outcome = match launch.timeout {
+        Some(limit) => tokio::time::timeout(limit, wait).await.ok(),
+        None => Some(wait.await),
+    };
+    let (exit_code, status_reason) = match outcome {
+        Some(Ok(status)) => (Some(status.code().unwrap_or(KILLED_EXIT_CODE)), EXITED),
+        Some(Err(err)) => {
+            tracing::error!(job = %launch.job, error = %err, "lost the process");
+            (None, EXITED)
+        }
+        None => {
+            kill_group(group);
+            tracing::warn!(job = %launch.job, "attempt timed out; killed");
+            (Some(KILLED_EXIT_CODE), TIMED_OUT)
+        }
+    };
+    Attempt {
+        started_at: Some(started_at),
+        stopped_at: Utc::now(),
+        exit_code,
+        container_reason: None,
+        status_reason: status_reason.to_string(),
+        // The output is in the local log file, not in CloudWatch.
+        log_stream: None,
+    }
+}
+
+/// Kills the attempt's process group when the attempt ends or is abandoned
+/// (a scheduler shutting down drops it), as a container's end kills all of
+/// its processes.
+struct GroupGuard(Option<u32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.0);
+    }
+}
+
+/// Kills the attempt's whole process group, so a shell's children go too.
+pub fn kill_group(group: Option<u32>) {
+    if let Some(id) = group.and_then(|id| i32::try_from(id).ok()) {
+        // SAFETY: kill(2) with a negative pid signals a process group; it has
+        // no memory effects.
+        unsafe {
+            libc::kill(-id, libc::SIGKILL);
+        }
+    }
+}
+
+/// Copies lines to stderr (prefixed) and to the log file (as they are).
+async fn pump<R: AsyncRead + Unpin>(source: Option<R>, prefix: &str, log: &Mutex<tokio::fs::File>) {
+    let Some(source) = source else { return };
+    let mut lines = BufReader::new(source).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        eprintln!("{prefix}{line}");
+        let mut file = log.lock().await;
+        let _ = file.write_all(line.as_bytes()).await;
+        let _ = file.write_all(b"\n").await;
+    }
+}
+
+/// The directory local state lives in: `.sjob/` beside the config.
+pub fn state_dir(config_path: &Path) -> PathBuf {
+    config_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join(".sjob")
+}

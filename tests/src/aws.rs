@@ -1,0 +1,234 @@
+//! SDK clients pointed at an emulator, and the few resources the tests build
+//! with them: SNS topics, SQS subscribers, Lambda functions.
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+use aws_sdk_sns::error::DisplayErrorContext;
+use aws_sdk_sqs::types::{Message, QueueAttributeName};
+use serde_json::{json, Value};
+
+/// The smallest valid zip archive (an empty one). moto stores function code
+/// without reading it; the harness runs the registered binary instead.
+const EMPTY_ZIP: [u8; 22] = [
+    0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
+
+/// How SNS hands a message to an SQS subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// `RawMessageDelivery=true`: the body is the message itself and the
+    /// message attributes become SQS message attributes.
+    Raw,
+    /// The default: the body is SNS's JSON envelope (`Message`, `Subject`,
+    /// `MessageAttributes`, ...).
+    Envelope,
+}
+
+/// What a synchronous Lambda Invoke returned.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// `Unhandled` when the function failed.
+    pub function_error: Option<String>,
+    /// The response or, on failure, `{"errorType", "errorMessage"}`.
+    pub payload: Value,
+}
+
+/// Clients for the services the tests use, all on one emulator.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub batch: aws_sdk_batch::Client,
+    pub sfn: aws_sdk_sfn::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+}
+
+impl Aws {
+    pub fn new(config: &SdkConfig) -> Aws {
+        Aws {
+            sns: aws_sdk_sns::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+            lambda: aws_sdk_lambda::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
+            batch: aws_sdk_batch::Client::new(config),
+            sfn: aws_sdk_sfn::Client::new(config),
+            scheduler: aws_sdk_scheduler::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+        }
+    }
+
+    /// Creates a topic and returns its ARN. A name ending in `.fifo` makes a
+    /// FIFO topic without content-based deduplication: publishers must send
+    /// their own deduplication ids.
+    pub async fn create_topic(&self, name: &str) -> String {
+        let mut request = self.sns.create_topic().name(name);
+        if name.ends_with(".fifo") {
+            request = request
+                .attributes("FifoTopic", "true")
+                .attributes("ContentBasedDeduplication", "false");
+        }
+        let output = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateTopic {name}: {}", DisplayErrorContext(e)));
+        output.topic_arn.expect("CreateTopic returns an ARN")
+    }
+
+    /// Creates a queue (FIFO when `name` ends in `.fifo`), subscribes it to
+    /// the topic and returns its URL.
+    pub async fn subscribe_queue(&self, topic_arn: &str, name: &str, delivery: Delivery) -> String {
+        let mut request = self.sqs.create_queue().queue_name(name);
+        if name.ends_with(".fifo") {
+            request = request.attributes(QueueAttributeName::FifoQueue, "true");
+        }
+        let queue_url = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateQueue {name}: {}", DisplayErrorContext(e)))
+            .queue_url
+            .expect("CreateQueue returns a URL");
+        let queue_arn = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetQueueAttributes {name}: {}", DisplayErrorContext(e)))
+            .attributes
+            .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
+            .expect("a queue has an ARN");
+        let mut subscribe = self
+            .sns
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn);
+        if delivery == Delivery::Raw {
+            subscribe = subscribe.attributes("RawMessageDelivery", "true");
+        }
+        subscribe
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("Subscribe {name}: {}", DisplayErrorContext(e)));
+        queue_url
+    }
+
+    /// Subscribes an HTTP endpoint (see [`crate::HttpSink`]) to the topic.
+    pub async fn subscribe_http(&self, topic_arn: &str, url: &str) {
+        self.sns
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol("http")
+            .endpoint(url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("Subscribe {url}: {}", DisplayErrorContext(e)));
+    }
+
+    /// Receives what the queue holds (waiting up to `wait` for a first
+    /// message, with all message attributes) and deletes it, as a consumer
+    /// would: a later call sees only newer messages.
+    pub async fn take_messages(&self, queue_url: &str, wait: Duration) -> Vec<Message> {
+        let messages = self
+            .sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait.as_secs() as i32)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ReceiveMessage {queue_url}: {}", DisplayErrorContext(e)))
+            .messages
+            .unwrap_or_default();
+        for message in &messages {
+            self.sqs
+                .delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(message.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("DeleteMessage {queue_url}: {}", DisplayErrorContext(e))
+                });
+        }
+        messages
+    }
+
+    /// Creates a `provided.al2023` function (handler `bootstrap`) with these
+    /// environment variables and timeout. Register a binary for it with
+    /// [`crate::Emulator::register_lambda`] before invoking it.
+    pub async fn create_function(&self, name: &str, env: &[(&str, &str)], timeout: Duration) {
+        let role_name = format!("{name}-role");
+        let trust_policy = json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole"
+            }]
+        });
+        let role_arn = self
+            .iam
+            .create_role()
+            .role_name(&role_name)
+            .assume_role_policy_document(trust_policy.to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateRole {role_name}: {}", DisplayErrorContext(e)))
+            .role
+            .expect("CreateRole returns the role")
+            .arn;
+        let variables = env
+            .iter()
+            .fold(Environment::builder(), |builder, (key, value)| {
+                builder.variables(*key, *value)
+            })
+            .build();
+        self.lambda
+            .create_function()
+            .function_name(name)
+            .runtime(Runtime::Providedal2023)
+            .handler("bootstrap")
+            .role(role_arn)
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(EMPTY_ZIP))
+                    .build(),
+            )
+            .timeout(timeout.as_secs() as i32)
+            .environment(variables)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateFunction {name}: {}", DisplayErrorContext(e)));
+    }
+
+    /// Invokes a function synchronously (`RequestResponse`).
+    pub async fn invoke(&self, function_name: &str, payload: &Value) -> Invocation {
+        let output = self
+            .lambda
+            .invoke()
+            .function_name(function_name)
+            .payload(Blob::new(payload.to_string()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("Invoke {function_name}: {}", DisplayErrorContext(e)));
+        let raw = output.payload.map(Blob::into_inner).unwrap_or_default();
+        Invocation {
+            function_error: output.function_error,
+            payload: serde_json::from_slice(&raw).unwrap_or_else(|e| {
+                panic!(
+                    "Invoke {function_name} returned a payload that is not JSON ({e}): {}",
+                    String::from_utf8_lossy(&raw)
+                )
+            }),
+        }
+    }
+}

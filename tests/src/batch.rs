@@ -1,0 +1,119 @@
+//! A Batch job queue in the emulator: a managed Fargate compute environment
+//! on the default VPC, as a real account would have one.
+
+use aws_sdk_batch::types::{
+    CeState, CeType, ComputeEnvironmentOrder, ComputeResource, CrType, JqState,
+};
+use aws_sdk_sns::error::DisplayErrorContext;
+
+use crate::{http, Aws, Emulator, REGION};
+
+/// The emulator's default VPC: where a Fargate compute environment runs.
+#[derive(Debug, Clone)]
+pub struct DefaultNetwork {
+    /// The default subnet of each availability zone.
+    pub subnets: Vec<String>,
+    /// The VPC's `default` security group.
+    pub security_group: String,
+}
+
+impl Emulator {
+    /// The default subnets and security group, from EC2 DescribeSubnets and
+    /// DescribeSecurityGroups.
+    pub async fn default_network(&self) -> DefaultNetwork {
+        let subnets = self
+            .ec2(&[
+                ("Action", "DescribeSubnets"),
+                ("Filter.1.Name", "default-for-az"),
+                ("Filter.1.Value.1", "true"),
+            ])
+            .await;
+        let groups = self
+            .ec2(&[
+                ("Action", "DescribeSecurityGroups"),
+                ("Filter.1.Name", "group-name"),
+                ("Filter.1.Value.1", "default"),
+            ])
+            .await;
+        let subnets = xml_values(&subnets, "subnetId");
+        assert!(!subnets.is_empty(), "the emulator has no default subnets");
+        // The first groupId of an item is the group's own (later ones are
+        // in its rules).
+        let security_group = xml_values(&groups, "groupId")
+            .into_iter()
+            .next()
+            .expect("the emulator has a default security group");
+        DefaultNetwork {
+            subnets,
+            security_group,
+        }
+    }
+
+    /// One EC2 (Query protocol) call; the XML answer.
+    async fn ec2(&self, parameters: &[(&str, &str)]) -> String {
+        let mut parameters = parameters.to_vec();
+        parameters.push(("Version", "2016-11-15"));
+        let response = http::send_query(self.port(), "ec2", REGION, &parameters)
+            .await
+            .unwrap_or_else(|e| panic!("EC2 {parameters:?}: {e}"));
+        let body = String::from_utf8_lossy(&response.body).into_owned();
+        assert_eq!(response.status, 200, "EC2 {parameters:?}: {body}");
+        body
+    }
+}
+
+/// The text of every `<tag>...</tag>` element, in document order.
+fn xml_values(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    xml.split(open.as_str())
+        .skip(1)
+        .filter_map(|rest| rest.split_once(close.as_str()))
+        .map(|(value, _)| value.trim().to_string())
+        .collect()
+}
+
+impl Aws {
+    /// Creates a managed Fargate compute environment `<name>-fargate` on
+    /// `network` and a job queue `name` on it; returns the queue's ARN.
+    pub async fn create_fargate_job_queue(&self, name: &str, network: &DefaultNetwork) -> String {
+        let environment_name = format!("{name}-fargate");
+        let resources = ComputeResource::builder()
+            .r#type(CrType::Fargate)
+            .maxv_cpus(16)
+            .set_subnets(Some(network.subnets.clone()))
+            .security_group_ids(&network.security_group)
+            .build();
+        let environment_arn = self
+            .batch
+            .create_compute_environment()
+            .compute_environment_name(&environment_name)
+            .r#type(CeType::Managed)
+            .state(CeState::Enabled)
+            .compute_resources(resources)
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "CreateComputeEnvironment {environment_name}: {}",
+                    DisplayErrorContext(e)
+                )
+            })
+            .compute_environment_arn
+            .expect("CreateComputeEnvironment returns an ARN");
+        let order = ComputeEnvironmentOrder::builder()
+            .order(1)
+            .compute_environment(environment_arn)
+            .build();
+        self.batch
+            .create_job_queue()
+            .job_queue_name(name)
+            .state(JqState::Enabled)
+            .priority(1)
+            .compute_environment_order(order)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateJobQueue {name}: {}", DisplayErrorContext(e)))
+            .job_queue_arn
+            .expect("CreateJobQueue returns an ARN")
+    }
+}

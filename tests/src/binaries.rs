@@ -1,0 +1,59 @@
+//! Binaries of the workspace the tests run: the handler binaries the
+//! emulator runs under its Lambda Runtime API, and the `sjob` CLI.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// The binaries of one package, built at most once per test process.
+type Built = OnceLock<HashMap<String, PathBuf>>;
+
+/// Path of a freshly built binary of package `handlers` (`success-handler`
+/// or `error-handler`).
+pub fn handler_binary(name: &str) -> PathBuf {
+    static HANDLERS: Built = OnceLock::new();
+    package_binary(&HANDLERS, "handlers", name)
+}
+
+/// Path of a freshly built `sjob` (package `deployer`).
+pub fn sjob_binary() -> PathBuf {
+    static DEPLOYER: Built = OnceLock::new();
+    package_binary(&DEPLOYER, "deployer", "sjob")
+}
+
+/// `cargo test -p sjob-e2e` builds no other package's binaries, not even
+/// those of a dependency, so the first call for a package runs `cargo build
+/// -p <package> --bins` and takes the paths from Cargo's own artifact
+/// messages, which respect `CARGO_TARGET_DIR` and `build.target-dir`.
+fn package_binary(built: &Built, package: &str, name: &str) -> PathBuf {
+    built
+        .get_or_init(|| build_binaries(package))
+        .get(name)
+        .unwrap_or_else(|| panic!("package {package} has no binary named {name}"))
+        .clone()
+}
+
+fn build_binaries(package: &str) -> HashMap<String, PathBuf> {
+    let output = crate::cargo_command()
+        .args(["build", "-p", package, "--bins", "--message-format=json"])
+        .current_dir(crate::workspace_root())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
+    assert!(
+        output.status.success(),
+        "cargo build -p {package} --bins failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter_map(|artifact| {
+            let name = artifact["target"]["name"].as_str()?.to_string();
+            let path = artifact["executable"].as_str()?.into();
+            Some((name, path))
+        })
+        .collect()
+}

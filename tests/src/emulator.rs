@@ -1,0 +1,223 @@
+//! One running `tests/harness/emulator.py`: moto on a free loopback port,
+//! plus the harness endpoints (`/_harness/*`, see tests/harness/README.md).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sqs::config::{Credentials, SharedCredentialsProvider};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::http;
+
+/// The region every client and function of the tests uses.
+pub const REGION: &str = "eu-west-1";
+const ACCESS_KEY_ID: &str = "testing";
+const SECRET_ACCESS_KEY: &str = "testing";
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const INSTALL_HINT: &str = "pip install -r tests/requirements.txt";
+
+/// How Batch jobs submitted to the emulator end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// Exit code 0, status SUCCEEDED.
+    Succeeded,
+    /// Exit code 1, status FAILED.
+    Failed,
+}
+
+/// A running emulator, stopped on drop.
+///
+/// Its stderr and the output of every Lambda binary it runs are kept in a
+/// scratch directory, removed on drop unless the test is panicking (the
+/// path is then printed).
+pub struct Emulator {
+    port: u16,
+    /// Holds the emulator's stdin open: it exits when the pipe closes, so it
+    /// cannot outlive a test process that dies without dropping it.
+    process: Child,
+    scratch: PathBuf,
+}
+
+impl Emulator {
+    /// Starts an emulator and waits until it answers. The Python is
+    /// `$SJOB_PYTHON`, else `python3`.
+    pub async fn start() -> Emulator {
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let scratch = std::env::temp_dir().join(format!(
+            "sjob-e2e-{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&scratch)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", scratch.display()));
+        let stderr =
+            std::fs::File::create(scratch.join("emulator.log")).expect("create the emulator log");
+
+        let python = std::env::var("SJOB_PYTHON").unwrap_or_else(|_| "python3".to_string());
+        let script = crate::workspace_root().join("tests/harness/emulator.py");
+        let mut process = Command::new(&python)
+            .arg(&script)
+            .args(["--port", "0"])
+            .env("SJOB_HARNESS_LAMBDA_LOG", scratch.join("lambda.log"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                abandon(&scratch, format!("cannot run {python} (set SJOB_PYTHON to a Python 3 with moto: {INSTALL_HINT}): {e}"))
+            });
+
+        let stdout = process.stdout.take().expect("stdout is piped");
+        let ready = tokio::time::timeout(READY_TIMEOUT, async {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(port) = line.strip_prefix("READY ") {
+                    return port.trim().parse::<u16>().ok();
+                }
+            }
+            None
+        })
+        .await;
+        let port = match ready {
+            Ok(Some(port)) => port,
+            not_ready => {
+                let log = read_or_empty(&scratch.join("emulator.log"));
+                abandon(
+                    &scratch,
+                    if not_ready.is_err() {
+                        format!(
+                            "the emulator printed no READY line within {READY_TIMEOUT:?}:\n{log}"
+                        )
+                    } else if log.contains("ModuleNotFoundError") {
+                        format!("moto (or a module the emulator needs) is not installed for {python}: {INSTALL_HINT}\n{log}")
+                    } else {
+                        format!("the emulator exited before it was READY:\n{log}")
+                    },
+                )
+            }
+        };
+        Emulator {
+            port,
+            process,
+            scratch,
+        }
+    }
+
+    /// The loopback port moto and the harness endpoints answer on.
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT`, for SDK clients and `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SDK configuration for this emulator, built without reading the
+    /// process environment (tests share it across threads).
+    pub fn sdk_config(&self) -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                ACCESS_KEY_ID,
+                SECRET_ACCESS_KEY,
+                None,
+                None,
+                "sjob-e2e",
+            )))
+            .build()
+    }
+
+    /// Environment variables that point an AWS SDK in another process (a
+    /// Lambda binary, `cargo lambda watch`) at this emulator.
+    pub fn client_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_string()),
+            ("AWS_REGION", REGION.to_string()),
+        ]
+    }
+
+    /// Makes Lambda Invoke of `function_name` run `binary` under the Lambda
+    /// Runtime API, with the function's configured environment.
+    pub async fn register_lambda(&self, function_name: &str, binary: &Path) {
+        self.harness(
+            "POST",
+            "/_harness/lambda",
+            Some(json!({"function_name": function_name, "command": [binary]})),
+        )
+        .await;
+    }
+
+    /// How Batch jobs submitted from now on end.
+    pub async fn set_job_outcome(&self, outcome: JobOutcome) {
+        let fail = outcome == JobOutcome::Failed;
+        self.harness("POST", "/_harness/batch", Some(json!({ "fail": fail })))
+            .await;
+    }
+
+    /// Every invocation forwarded to a registered binary, oldest first:
+    /// `{function_name, request_id, event, response | error}`.
+    pub async fn lambda_invocations(&self) -> Vec<Value> {
+        match self
+            .harness("GET", "/_harness/lambda/invocations", None)
+            .await
+        {
+            Value::Array(invocations) => invocations,
+            other => panic!("the invocation log is not a list: {other}"),
+        }
+    }
+
+    /// What the Lambda binaries wrote (stdout and stderr), each invocation
+    /// after a `=== <time> <function> request <id> (<secs>s) ===` line.
+    pub fn lambda_log(&self) -> String {
+        read_or_empty(&self.scratch.join("lambda.log"))
+    }
+
+    async fn harness(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let response = http::send(self.port, method, path, body.as_ref())
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let text = String::from_utf8_lossy(&response.body);
+        assert!(
+            (200..300).contains(&response.status),
+            "{method} {path}: HTTP {}: {text}",
+            response.status
+        );
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"))
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.process.start_kill();
+        if std::thread::panicking() {
+            eprintln!(
+                "emulator logs (its stderr, the Lambda binaries' output): {}",
+                self.scratch.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.scratch);
+        }
+    }
+}
+
+/// Fails a start: the message already holds what the scratch directory had.
+fn abandon(scratch: &Path, message: String) -> ! {
+    let _ = std::fs::remove_dir_all(scratch);
+    panic!("{message}");
+}
+
+fn read_or_empty(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}

@@ -1,0 +1,1375 @@
+//! The `sjob` binary as a user runs it, against the patched moto: each
+//! command's exit code and output, and what it leaves in AWS, read back
+//! through the SDK. The last tests run real executions: Step Functions
+//! submits the Batch job and invokes the real handler binaries, which
+//! notify SNS, which delivers to SQS.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use aws_sdk_batch::types::JobDefinition;
+use aws_sdk_cloudwatchlogs::types::LogGroup;
+use aws_sdk_iam::types::Role;
+use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
+use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput;
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, LogLevel};
+use aws_sdk_sqs::error::DisplayErrorContext;
+use chrono::{DateTime, Utc};
+use percent_encoding::percent_decode_str;
+use serde_json::{json, Value};
+use sjob_e2e::{handler_binary, Aws, Delivery, Emulator, JobOutcome, Sjob, SjobRun, REGION};
+
+/// moto's account, which `sjob` gets from STS (the config sets none).
+const ACCOUNT: &str = "123456789012";
+const SUCCESS_FUNCTION: &str = "myapp-dev-BatchSuccessHandler";
+const ERROR_FUNCTION: &str = "myapp-dev-BatchErrorHandler";
+const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
+/// SNS delivers to SQS inside the handler's Publish, before the execution
+/// ends; this only bounds the wait for a message that never comes.
+const DELIVERY_WAIT: Duration = Duration::from_secs(2);
+const TASK_EXECUTION_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+
+const CRAWLER: &str = r#"
+[jobs.crawler]
+command = ["python", "-m", "crawler"]
+vcpus = "1"
+memory = "2048"
+schedule_expression = "rate(5 minutes)"
+sfn_input = { source = "schedule", pages = 3 }
+env = { LOG_LEVEL = "info", SITE = "https://example.com" }
+"#;
+
+const REPORT: &str = r#"
+[jobs.report]
+command = ["python", "-m", "report"]
+schedule_expression = "cron(0 3 * * ? *)"
+timeout_seconds = 3600
+retry_attempts = 2
+tags = { team = "data" }
+"#;
+
+/// What the crawler's schedule passes to each execution.
+fn crawler_input() -> Value {
+    json!({"source": "schedule", "pages": 3})
+}
+
+/// Where executions go: the job queue and the two handlers.
+struct Targets {
+    queue: String,
+    success_handler: String,
+    error_handler: String,
+}
+
+impl Targets {
+    /// ARNs of nothing: enough to deploy, since sjob only writes them into
+    /// the state machine and the policies.
+    fn nowhere() -> Targets {
+        Targets {
+            queue: format!("arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/myapp-dev-queue"),
+            success_handler: lambda_arn(SUCCESS_FUNCTION),
+            error_handler: lambda_arn(ERROR_FUNCTION),
+        }
+    }
+}
+
+fn lambda_arn(function: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}")
+}
+
+/// `myapp`/`dev` with these `[jobs.*]` tables.
+fn config(targets: &Targets, jobs: &[&str]) -> String {
+    let mut text = format!(
+        r#"app_name = "myapp"
+stage = "dev"
+region = "{REGION}"
+
+[defaults]
+image_uri = "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/myapp"
+batch_job_queue_arn = "{}"
+success_handler_arn = "{}"
+error_handler_arn = "{}"
+"#,
+        targets.queue, targets.success_handler, targets.error_handler
+    );
+    jobs.iter().for_each(|job| text.push_str(job));
+    text
+}
+
+/// The names the seed's Terraform module gave one job's resources.
+struct Names {
+    job: String,
+    schedule: String,
+    log_group: String,
+    exec_role: String,
+    task_role: String,
+    sfn_role: String,
+    scheduler_role: String,
+}
+
+impl Names {
+    fn of(batch_name: &str) -> Names {
+        let job = format!("myapp-dev-{batch_name}-ScheduledJob");
+        Names {
+            schedule: format!("{job}-Scheduler"),
+            log_group: format!("myapp/dev/scheduled/{batch_name}"),
+            exec_role: format!("{job}-EcsTaskExecRole"),
+            task_role: format!("{job}-EcsTaskRole"),
+            sfn_role: format!("{job}-BatchSfnRole"),
+            scheduler_role: format!("{job}-PipesRole"),
+            job,
+        }
+    }
+
+    fn roles(&self) -> [&str; 4] {
+        [
+            &self.exec_role,
+            &self.task_role,
+            &self.sfn_role,
+            &self.scheduler_role,
+        ]
+    }
+
+    fn state_machine_arn(&self) -> String {
+        format!(
+            "arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{}",
+            self.job
+        )
+    }
+
+    fn job_definition_arn(&self) -> String {
+        format!(
+            "arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{}",
+            self.job
+        )
+    }
+
+    fn log_group_arn(&self) -> String {
+        format!(
+            "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{}",
+            self.log_group
+        )
+    }
+}
+
+fn role_arn(name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+}
+
+/// An emulator, clients on it, and `sjob` pointed at it.
+struct Fixture {
+    emulator: Emulator,
+    aws: Aws,
+    sjob: Sjob,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let emulator = Emulator::start().await;
+        let aws = Aws::new(&emulator.sdk_config());
+        let sjob = Sjob::new(&emulator);
+        Fixture {
+            emulator,
+            aws,
+            sjob,
+        }
+    }
+
+    /// Writes the config and deploys it.
+    async fn deployed(targets: &Targets, jobs: &[&str]) -> Fixture {
+        let fixture = Fixture::new().await;
+        fixture.sjob.write_config(&config(targets, jobs));
+        fixture.sjob.run_expecting(0, &["deploy"]).await;
+        fixture
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading AWS back
+// ---------------------------------------------------------------------------
+
+/// IAM answers with URL-encoded policy documents.
+fn policy_document(encoded: &str) -> Value {
+    let decoded = percent_decode_str(encoded).decode_utf8_lossy();
+    serde_json::from_str(&decoded).unwrap_or_else(|e| panic!("not a policy ({e}): {decoded}"))
+}
+
+async fn role(aws: &Aws, name: &str) -> Option<Role> {
+    match aws.iam.get_role().role_name(name).send().await {
+        Ok(out) => out.role,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception()) =>
+        {
+            None
+        }
+        Err(err) => panic!("GetRole {name}: {}", DisplayErrorContext(err)),
+    }
+}
+
+async fn existing_role(aws: &Aws, name: &str) -> Role {
+    role(aws, name)
+        .await
+        .unwrap_or_else(|| panic!("there is no role {name}"))
+}
+
+/// The `Principal.Service` of each statement of a trust policy.
+fn trusted_services(role: &Role) -> Vec<String> {
+    let trust = policy_document(role.assume_role_policy_document().unwrap_or("{}"));
+    statements(&trust)
+        .iter()
+        .map(|s| {
+            s["Principal"]["Service"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+fn statements(policy: &Value) -> Vec<Value> {
+    match &policy["Statement"] {
+        Value::Array(list) => list.clone(),
+        single => vec![single.clone()],
+    }
+}
+
+/// A string or a list of strings, as policies write Action and Resource.
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The resources of the statements granting `action`.
+fn granted(policy: &Value, action: &str) -> BTreeSet<String> {
+    statements(policy)
+        .iter()
+        .filter(|s| strings(&s["Action"]).iter().any(|a| a == action))
+        .flat_map(|s| strings(&s["Resource"]))
+        .collect()
+}
+
+async fn inline_policies(aws: &Aws, role: &str) -> BTreeMap<String, Value> {
+    let names = aws
+        .iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListRolePolicies {role}: {}", DisplayErrorContext(e)))
+        .policy_names;
+    let mut policies = BTreeMap::new();
+    for name in names {
+        let policy = aws
+            .iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(&name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetRolePolicy {role}/{name}: {}", DisplayErrorContext(e)));
+        policies.insert(name, policy_document(&policy.policy_document));
+    }
+    policies
+}
+
+async fn attached_policies(aws: &Aws, role: &str) -> BTreeSet<String> {
+    aws.iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "ListAttachedRolePolicies {role}: {}",
+                DisplayErrorContext(e)
+            )
+        })
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn.clone())
+        .collect()
+}
+
+/// Every revision, oldest first, whatever its status.
+async fn job_definitions(aws: &Aws, name: &str) -> Vec<JobDefinition> {
+    let mut revisions = aws
+        .batch
+        .describe_job_definitions()
+        .job_definition_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DescribeJobDefinitions {name}: {}", DisplayErrorContext(e)))
+        .job_definitions
+        .unwrap_or_default();
+    revisions.sort_by_key(|d| d.revision);
+    revisions
+}
+
+/// `(revision, status)` of every revision, oldest first.
+async fn revisions(aws: &Aws, name: &str) -> Vec<(i32, String)> {
+    job_definitions(aws, name)
+        .await
+        .iter()
+        .map(|d| {
+            (
+                d.revision.unwrap_or_default(),
+                d.status.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+async fn active_job_definition(aws: &Aws, name: &str) -> JobDefinition {
+    let mut active: Vec<JobDefinition> = job_definitions(aws, name)
+        .await
+        .into_iter()
+        .filter(|d| d.status.as_deref() == Some("ACTIVE"))
+        .collect();
+    assert_eq!(active.len(), 1, "active revisions of {name}: {active:#?}");
+    active.remove(0)
+}
+
+async fn state_machine(aws: &Aws, arn: &str) -> Option<DescribeStateMachineOutput> {
+    match aws
+        .sfn
+        .describe_state_machine()
+        .state_machine_arn(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Some(out),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_state_machine_does_not_exist()) =>
+        {
+            None
+        }
+        Err(err) => panic!("DescribeStateMachine {arn}: {}", DisplayErrorContext(err)),
+    }
+}
+
+async fn schedule(aws: &Aws, name: &str) -> Option<GetScheduleOutput> {
+    match aws.scheduler.get_schedule().name(name).send().await {
+        Ok(out) => Some(out),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            None
+        }
+        Err(err) => panic!("GetSchedule {name}: {}", DisplayErrorContext(err)),
+    }
+}
+
+async fn log_groups(aws: &Aws, prefix: &str) -> Vec<LogGroup> {
+    aws.logs
+        .describe_log_groups()
+        .log_group_name_prefix(prefix)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DescribeLogGroups {prefix}: {}", DisplayErrorContext(e)))
+        .log_groups
+        .unwrap_or_default()
+}
+
+async fn log_group(aws: &Aws, name: &str) -> Option<LogGroup> {
+    log_groups(aws, name)
+        .await
+        .into_iter()
+        .find(|g| g.log_group_name() == Some(name))
+}
+
+/// Everything of app `myapp` in stage `dev` that is still there: roles,
+/// state machines, schedules, log groups and active job definitions.
+async fn app_resources(aws: &Aws) -> Vec<String> {
+    let mut found = Vec::new();
+    let roles = aws
+        .iam
+        .list_roles()
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListRoles: {}", DisplayErrorContext(e)));
+    found.extend(
+        roles
+            .roles()
+            .iter()
+            .filter(|r| r.role_name().starts_with("myapp-dev-"))
+            .map(|r| format!("role {}", r.role_name())),
+    );
+    let machines = aws
+        .sfn
+        .list_state_machines()
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListStateMachines: {}", DisplayErrorContext(e)));
+    found.extend(
+        machines
+            .state_machines()
+            .iter()
+            .filter(|m| m.name().starts_with("myapp-dev-"))
+            .map(|m| format!("state machine {}", m.name())),
+    );
+    let schedules = aws
+        .scheduler
+        .list_schedules()
+        .name_prefix("myapp-dev-")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListSchedules: {}", DisplayErrorContext(e)));
+    found.extend(
+        schedules
+            .schedules()
+            .iter()
+            .map(|s| format!("schedule {}", s.name().unwrap_or_default())),
+    );
+    found.extend(
+        log_groups(aws, "myapp/dev/")
+            .await
+            .iter()
+            .map(|g| format!("log group {}", g.log_group_name().unwrap_or_default())),
+    );
+    let definitions = aws
+        .batch
+        .describe_job_definitions()
+        .status("ACTIVE")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DescribeJobDefinitions: {}", DisplayErrorContext(e)));
+    found.extend(
+        definitions
+            .job_definitions()
+            .iter()
+            .filter(|d| {
+                d.job_definition_name()
+                    .is_some_and(|n| n.starts_with("myapp-dev-"))
+            })
+            .map(|d| {
+                format!(
+                    "job definition {}:{}",
+                    d.job_definition_name().unwrap_or_default(),
+                    d.revision().unwrap_or_default()
+                )
+            }),
+    );
+    found
+}
+
+/// `(job, kind, action, fields)` of the changes a plan would make.
+fn pending_changes(plan: &Value) -> Vec<(String, String, String, Value)> {
+    plan["changes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a plan lists changes: {plan}"))
+        .iter()
+        .filter(|c| c["action"] != "no_op")
+        .map(|c| {
+            let text = |key: &str| c[key].as_str().unwrap_or_default().to_string();
+            (
+                text("job"),
+                text("kind"),
+                text("action"),
+                c["fields"].clone(),
+            )
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Deploy, plan, prune, destroy
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
+    let targets = Targets::nowhere();
+    let fixture = Fixture::new().await;
+    let (aws, sjob) = (&fixture.aws, &fixture.sjob);
+    sjob.write_config(&config(&targets, &[CRAWLER, REPORT]));
+
+    let deploy = sjob.run_expecting(0, &["deploy"]).await;
+
+    assert!(
+        deploy
+            .stdout
+            .contains("16 to create, 0 to update, 0 to delete"),
+        "{deploy}"
+    );
+    for batch_name in ["crawler", "report"] {
+        let names = Names::of(batch_name);
+        for (name, service) in [
+            (&names.exec_role, "ecs-tasks.amazonaws.com"),
+            (&names.task_role, "ecs-tasks.amazonaws.com"),
+            (&names.sfn_role, "states.amazonaws.com"),
+            (&names.scheduler_role, "scheduler.amazonaws.com"),
+        ] {
+            let role = existing_role(aws, name).await;
+            assert_eq!(trusted_services(&role), [service], "trust policy of {name}");
+        }
+        assert_eq!(
+            attached_policies(aws, &names.exec_role).await,
+            BTreeSet::from([TASK_EXECUTION_POLICY.to_string()])
+        );
+
+        let sfn_policies = inline_policies(aws, &names.sfn_role).await;
+        let policy_names: Vec<&str> = sfn_policies.keys().map(String::as_str).collect();
+        let batch_policy = format!("{}-BatchJobManagementAccessPolicy", names.job);
+        let invoke_policy = format!("{}-InvokeHandlersPolicy", names.job);
+        let logs_policy = format!("{}-CloudWatchLogsDeliveryFullAccessPolicy", names.job);
+        assert_eq!(
+            policy_names,
+            [batch_policy.as_str(), &logs_policy, &invoke_policy],
+            "inline policies of {}",
+            names.sfn_role
+        );
+        let definition_arn = names.job_definition_arn();
+        let all: Vec<&Value> = sfn_policies.values().collect();
+        let granted_anywhere = |action: &str| -> BTreeSet<String> {
+            all.iter().flat_map(|p| granted(p, action)).collect()
+        };
+        assert_eq!(
+            granted_anywhere("batch:SubmitJob"),
+            BTreeSet::from([
+                definition_arn.clone(),
+                format!("{definition_arn}:*"),
+                targets.queue.clone(),
+            ]),
+            "SubmitJob is limited to this job's definition and queue"
+        );
+        assert_eq!(
+            granted(&sfn_policies[&batch_policy], "batch:SubmitJob"),
+            granted_anywhere("batch:SubmitJob")
+        );
+        assert_eq!(
+            granted_anywhere("lambda:InvokeFunction"),
+            BTreeSet::from([
+                targets.success_handler.clone(),
+                format!("{}:*", targets.success_handler),
+                targets.error_handler.clone(),
+                format!("{}:*", targets.error_handler),
+            ]),
+            "only the two handlers may be invoked"
+        );
+        assert_eq!(
+            granted(&sfn_policies[&invoke_policy], "lambda:InvokeFunction"),
+            granted_anywhere("lambda:InvokeFunction")
+        );
+
+        let group = log_group(aws, &names.log_group)
+            .await
+            .unwrap_or_else(|| panic!("no log group {}", names.log_group));
+        assert_eq!(group.retention_in_days, Some(365));
+        let tags = aws
+            .logs
+            .list_tags_for_resource()
+            .resource_arn(names.log_group_arn())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ListTagsForResource: {}", DisplayErrorContext(e)))
+            .tags
+            .unwrap_or_default();
+        assert_eq!(
+            tags.get("sjob:managed-by").map(String::as_str),
+            Some("sjob"),
+            "{tags:?}"
+        );
+
+        let definition = active_job_definition(aws, &names.job).await;
+        assert_eq!(definition.revision, Some(1));
+        assert_eq!(
+            definition
+                .platform_capabilities()
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>(),
+            ["FARGATE"]
+        );
+        let container = definition
+            .container_properties
+            .as_ref()
+            .expect("a container job definition");
+        assert_eq!(
+            container.image(),
+            Some(format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/myapp:latest").as_str())
+        );
+        let requirements: BTreeMap<&str, &str> = container
+            .resource_requirements()
+            .iter()
+            .map(|r| {
+                (
+                    r.r#type().map(|t| t.as_str()).unwrap_or_default(),
+                    r.value().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            requirements,
+            BTreeMap::from([("MEMORY", "2048"), ("VCPU", "1")])
+        );
+        assert_eq!(
+            container.job_role_arn(),
+            Some(role_arn(&names.task_role).as_str())
+        );
+        assert_eq!(
+            container.execution_role_arn(),
+            Some(role_arn(&names.exec_role).as_str())
+        );
+
+        let machine = state_machine(aws, &names.state_machine_arn())
+            .await
+            .unwrap_or_else(|| panic!("no state machine {}", names.job));
+        let asl: Value = serde_json::from_str(&machine.definition).expect("the definition is JSON");
+        let states: BTreeSet<&str> = asl["States"]
+            .as_object()
+            .expect("States is an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            states,
+            BTreeSet::from([
+                "BatchGroup",
+                "ErrorHandler",
+                "ExtractInputParameters",
+                "JobFailed"
+            ])
+        );
+        assert_eq!(asl["StartAt"], "ExtractInputParameters");
+        assert_eq!(machine.role_arn, role_arn(&names.sfn_role));
+        let logging = machine
+            .logging_configuration
+            .as_ref()
+            .expect("execution logging is configured");
+        assert_eq!(logging.level(), Some(&LogLevel::All));
+        assert!(logging.include_execution_data());
+        let destinations: Vec<&str> = logging
+            .destinations()
+            .iter()
+            .filter_map(|d| d.cloud_watch_logs_log_group()?.log_group_arn())
+            .collect();
+        assert_eq!(destinations, [format!("{}:*", names.log_group_arn())]);
+
+        let deployed = schedule(aws, &names.schedule)
+            .await
+            .unwrap_or_else(|| panic!("no schedule {}", names.schedule));
+        assert_eq!(deployed.schedule_expression_timezone(), Some("Asia/Tokyo"));
+        let target = deployed.target().expect("a schedule has a target");
+        assert_eq!(target.arn(), names.state_machine_arn());
+        assert_eq!(target.role_arn(), role_arn(&names.scheduler_role));
+        let input: Value = serde_json::from_str(target.input().unwrap_or("null")).unwrap();
+        let expected_input = if batch_name == "crawler" {
+            crawler_input()
+        } else {
+            json!({})
+        };
+        assert_eq!(input, expected_input, "the execution input of {batch_name}");
+    }
+
+    let crawler = Names::of("crawler");
+    let environment: BTreeMap<String, String> = active_job_definition(aws, &crawler.job)
+        .await
+        .container_properties
+        .expect("a container job definition")
+        .environment()
+        .iter()
+        .filter_map(|kv| Some((kv.name.clone()?, kv.value.clone()?)))
+        .collect();
+    assert_eq!(
+        environment,
+        BTreeMap::from([
+            ("LOG_LEVEL".to_string(), "info".to_string()),
+            ("SITE".to_string(), "https://example.com".to_string()),
+        ])
+    );
+    assert_eq!(
+        schedule(aws, &crawler.schedule)
+            .await
+            .unwrap()
+            .schedule_expression(),
+        Some("rate(5 minutes)")
+    );
+
+    let report = Names::of("report");
+    let definition = active_job_definition(aws, &report.job).await;
+    assert_eq!(
+        definition
+            .timeout()
+            .and_then(|t| t.attempt_duration_seconds()),
+        Some(3600)
+    );
+    assert_eq!(
+        definition.retry_strategy().and_then(|r| r.attempts()),
+        Some(2)
+    );
+    assert_eq!(
+        definition
+            .tags()
+            .and_then(|t| t.get("team"))
+            .map(String::as_str),
+        Some("data")
+    );
+    assert_eq!(
+        schedule(aws, &report.schedule)
+            .await
+            .unwrap()
+            .schedule_expression(),
+        Some("cron(0 3 * * ? *)")
+    );
+
+    let plan = sjob
+        .run_expecting(0, &["plan", "--detailed-exitcode"])
+        .await;
+    assert!(
+        plan.stdout
+            .contains("0 to create, 0 to update, 0 to delete, 16 unchanged"),
+        "{plan}"
+    );
+
+    let redeploy = sjob.run_expecting(0, &["deploy"]).await;
+    assert!(
+        redeploy
+            .stdout
+            .contains("0 to create, 0 to update, 0 to delete"),
+        "{redeploy}"
+    );
+    for batch_name in ["crawler", "report"] {
+        assert_eq!(
+            revisions(aws, &Names::of(batch_name).job).await,
+            [(1, "ACTIVE".to_string())],
+            "a redeploy registers no new revision of {batch_name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn changing_memory_and_schedule_updates_exactly_those() {
+    let targets = Targets::nowhere();
+    let fixture = Fixture::deployed(&targets, &[CRAWLER, REPORT]).await;
+    let (aws, sjob) = (&fixture.aws, &fixture.sjob);
+    let crawler = Names::of("crawler");
+    let changed = CRAWLER
+        .replace(r#"memory = "2048""#, r#"memory = "4096""#)
+        .replace("rate(5 minutes)", "rate(10 minutes)");
+    sjob.write_config(&config(&targets, &[&changed, REPORT]));
+
+    let plan = sjob
+        .run_expecting(0, &["plan", "--output", "json"])
+        .await
+        .json();
+
+    let update = |kind: &str, field: &str| {
+        (
+            "crawler".to_string(),
+            kind.to_string(),
+            "update".to_string(),
+            json!([field]),
+        )
+    };
+    assert_eq!(
+        pending_changes(&plan),
+        [
+            update("job_definition", "memory"),
+            // The Pass state's metadata records the memory.
+            update("state_machine", "definition"),
+            update("schedule", "expression"),
+        ],
+        "{plan:#}"
+    );
+    assert_eq!(plan["summary"]["update"], 3);
+    assert_eq!(plan["summary"]["unchanged"], 13);
+    assert!(
+        sjob.run(&["plan", "--detailed-exitcode"]).await.code == Some(2),
+        "plan --detailed-exitcode exits 2 when something would change"
+    );
+
+    sjob.run_expecting(0, &["deploy"]).await;
+
+    assert_eq!(
+        revisions(aws, &crawler.job).await,
+        [(1, "INACTIVE".to_string()), (2, "ACTIVE".to_string())]
+    );
+    let definition = active_job_definition(aws, &crawler.job).await;
+    let memory = definition
+        .container_properties()
+        .expect("a container job definition")
+        .resource_requirements()
+        .iter()
+        .find(|r| r.r#type().map(|t| t.as_str()) == Some("MEMORY"))
+        .and_then(|r| r.value().map(String::from));
+    assert_eq!(memory.as_deref(), Some("4096"));
+    assert_eq!(
+        schedule(aws, &crawler.schedule)
+            .await
+            .unwrap()
+            .schedule_expression(),
+        Some("rate(10 minutes)")
+    );
+    let machine = state_machine(aws, &crawler.state_machine_arn())
+        .await
+        .unwrap();
+    let asl: Value = serde_json::from_str(&machine.definition).unwrap();
+    assert_eq!(
+        asl["States"]["ExtractInputParameters"]["Parameters"]["metadata"]["memory"],
+        "4096"
+    );
+    assert_eq!(
+        revisions(aws, &Names::of("report").job).await,
+        [(1, "ACTIVE".to_string())],
+        "the other job is untouched"
+    );
+    sjob.run_expecting(0, &["plan", "--detailed-exitcode"])
+        .await;
+}
+
+#[tokio::test]
+async fn prune_removes_jobs_dropped_from_the_config() {
+    let targets = Targets::nowhere();
+    let fixture = Fixture::deployed(&targets, &[CRAWLER, REPORT]).await;
+    let (aws, sjob) = (&fixture.aws, &fixture.sjob);
+    let report = Names::of("report");
+    sjob.write_config(&config(&targets, &[CRAWLER]));
+
+    let plan = sjob.run_expecting(0, &["plan"]).await;
+    assert!(
+        plan.stdout
+            .contains("report  (not in the config: `deploy --prune` deletes it)"),
+        "{plan}"
+    );
+    assert!(
+        plan.stdout
+            .contains("0 to delete, 8 unchanged, 8 kept until `deploy --prune`"),
+        "{plan}"
+    );
+    for role in report.roles() {
+        assert!(
+            plan.stdout.contains(&format!("- role            {role}")),
+            "{plan}"
+        );
+    }
+
+    sjob.run_expecting(0, &["deploy"]).await;
+    for role in report.roles() {
+        existing_role(aws, role).await;
+    }
+    assert!(state_machine(aws, &report.state_machine_arn())
+        .await
+        .is_some());
+    assert!(schedule(aws, &report.schedule).await.is_some());
+
+    let prune = sjob.run_expecting(0, &["deploy", "--prune"]).await;
+    assert!(
+        prune
+            .stdout
+            .contains("report  (not in the config: deleting)"),
+        "{prune}"
+    );
+
+    for role_name in report.roles() {
+        assert!(role(aws, role_name).await.is_none(), "{role_name} is left");
+    }
+    assert!(state_machine(aws, &report.state_machine_arn())
+        .await
+        .is_none());
+    assert!(schedule(aws, &report.schedule).await.is_none());
+    assert!(log_group(aws, &report.log_group).await.is_none());
+    assert_eq!(
+        revisions(aws, &report.job).await,
+        [(1, "INACTIVE".to_string())]
+    );
+
+    let crawler = Names::of("crawler");
+    for role in crawler.roles() {
+        existing_role(aws, role).await;
+    }
+    assert!(state_machine(aws, &crawler.state_machine_arn())
+        .await
+        .is_some());
+    assert!(schedule(aws, &crawler.schedule).await.is_some());
+    assert!(log_group(aws, &crawler.log_group).await.is_some());
+    assert_eq!(
+        revisions(aws, &crawler.job).await,
+        [(1, "ACTIVE".to_string())]
+    );
+    let plan = sjob
+        .run_expecting(0, &["plan", "--detailed-exitcode"])
+        .await;
+    assert!(plan.stdout.contains("0 to delete, 8 unchanged"), "{plan}");
+}
+
+#[tokio::test]
+async fn destroy_leaves_nothing_and_is_idempotent() {
+    let targets = Targets::nowhere();
+    let fixture = Fixture::deployed(&targets, &[CRAWLER, REPORT]).await;
+    let (aws, sjob) = (&fixture.aws, &fixture.sjob);
+
+    let destroy = sjob.run_expecting(0, &["destroy"]).await;
+
+    assert!(destroy.stdout.contains("16 to delete"), "{destroy}");
+    assert_eq!(app_resources(aws).await, Vec::<String>::new());
+    for batch_name in ["crawler", "report"] {
+        assert_eq!(
+            revisions(aws, &Names::of(batch_name).job).await,
+            [(1, "INACTIVE".to_string())]
+        );
+    }
+
+    let again = sjob.run_expecting(0, &["destroy"]).await;
+    assert!(
+        again
+            .stdout
+            .contains("0 to create, 0 to update, 0 to delete"),
+        "{again}"
+    );
+
+    // Half of a stack: the crawler's state machine deleted behind sjob's back.
+    sjob.run_expecting(0, &["deploy"]).await;
+    let crawler = Names::of("crawler");
+    aws.sfn
+        .delete_state_machine()
+        .state_machine_arn(crawler.state_machine_arn())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DeleteStateMachine: {}", DisplayErrorContext(e)));
+
+    let partial = sjob.run_expecting(0, &["destroy"]).await;
+
+    assert!(partial.stdout.contains("15 to delete"), "{partial}");
+    assert_eq!(app_resources(aws).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn refuses_to_touch_resources_it_did_not_create() {
+    let fixture = Fixture::new().await;
+    let (aws, sjob) = (&fixture.aws, &fixture.sjob);
+    let theirs = Names::of("crawler").sfn_role;
+    aws.iam
+        .create_role()
+        .role_name(&theirs)
+        .assume_role_policy_document(
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Service": "states.amazonaws.com"},
+                    "Action": "sts:AssumeRole"
+                }]
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateRole {theirs}: {}", DisplayErrorContext(e)));
+    sjob.write_config(&config(&Targets::nowhere(), &[CRAWLER, REPORT]));
+
+    let deploy = sjob.run(&["deploy"]).await;
+
+    assert_eq!(deploy.code, Some(1), "{deploy}");
+    assert!(
+        deploy.stdout.contains(&format!(
+            "! role            {theirs}  (exists, not created by sjob)"
+        )),
+        "{deploy}"
+    );
+    assert!(
+        deploy.stderr_says(&format!("were not created by sjob: role {theirs}")),
+        "{deploy}"
+    );
+    assert_eq!(
+        app_resources(aws).await,
+        [format!("role {theirs}")],
+        "nothing else was created"
+    );
+    let untouched = existing_role(aws, &theirs).await;
+    assert!(untouched.tags().is_empty(), "{untouched:?}");
+    assert_eq!(inline_policies(aws, &theirs).await, BTreeMap::new());
+}
+
+#[tokio::test]
+async fn validate_reports_every_problem_with_its_place() {
+    let fixture = Fixture::new().await;
+    let sjob = &fixture.sjob;
+    let long_name = "nightly-full-export-of-every-table-for-analytics";
+    let text = format!(
+        r#"app_name = "myapp"
+stage = "dev"
+
+[defaults]
+image_uri = "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/myapp"
+batch_job_queue_arn = "arn:aws:batch:{REGION}:{ACCOUNT}:queue/myapp"
+success_handler_arn = "{}"
+error_handler_arn = "{}"
+
+[jobs.crawler]
+command = []
+schedule_expression = "cron(0 3 * * *)"
+schedule_timezone = "Mars/Olympus"
+vcpus = "1"
+memory = "1000"
+memroy = "2048"
+env = {{ 1BAD = "x" }}
+
+[jobs.{long_name}]
+command = ["python", "-m", "export"]
+schedule_expression = "rate(1 day)"
+"#,
+        lambda_arn(SUCCESS_FUNCTION),
+        lambda_arn(ERROR_FUNCTION)
+    );
+    sjob.write_config(&text);
+    let long_job = format!("jobs.{long_name}");
+    let role_too_long = |suffix: &str| {
+        let role = format!("myapp-dev-{long_name}-ScheduledJob-{suffix}");
+        format!(
+            "the IAM role name `{role}` would be {} characters; AWS allows 64",
+            role.len()
+        )
+    };
+    let schedule = format!("myapp-dev-{long_name}-ScheduledJob-Scheduler");
+    let schedule_too_long = format!(
+        "the schedule name `{schedule}` would be {} characters; AWS allows 64",
+        schedule.len()
+    );
+    // (line, column, key, message), in file order; the queue ARN, which
+    // both jobs inherit from [defaults], once.
+    let expected: Vec<(u64, u64, &str, String)> = vec![
+        (
+            6,
+            23,
+            "defaults.batch_job_queue_arn",
+            format!("`arn:aws:batch:{REGION}:{ACCOUNT}:queue/myapp` is not a batch ARN"),
+        ),
+        (
+            11,
+            11,
+            "jobs.crawler.command",
+            "the command is empty".into(),
+        ),
+        (
+            12,
+            23,
+            "jobs.crawler.schedule_expression",
+            "cron needs 6 fields (minutes hours day-of-month month day-of-week year), found 5"
+                .into(),
+        ),
+        (
+            13,
+            21,
+            "jobs.crawler.schedule_timezone",
+            "`Mars/Olympus` is not an IANA timezone (e.g. UTC, Asia/Tokyo, Europe/Berlin)".into(),
+        ),
+        (
+            15,
+            10,
+            "jobs.crawler.memory",
+            "Fargate does not offer 1000 MiB with 1 vCPU".into(),
+        ),
+        (16, 1, "jobs.crawler.memroy", "unknown key `memroy`".into()),
+        (
+            17,
+            9,
+            "jobs.crawler.env.1BAD",
+            "`1BAD` is not a valid environment variable name".into(),
+        ),
+        (19, 7, long_job.as_str(), schedule_too_long),
+        (19, 7, long_job.as_str(), role_too_long("EcsTaskExecRole")),
+        (19, 7, long_job.as_str(), role_too_long("EcsTaskRole")),
+        (19, 7, long_job.as_str(), role_too_long("PipesRole")),
+        (19, 7, long_job.as_str(), role_too_long("BatchSfnRole")),
+    ];
+
+    let json_run = sjob
+        .run_expecting(1, &["validate", "--output", "json"])
+        .await;
+    let report = json_run.json();
+    assert_eq!(report["valid"], false, "{json_run}");
+    let problems = report["problems"].as_array().expect("a list of problems");
+    let found: Vec<(u64, u64, &str, String)> = problems
+        .iter()
+        .map(|p| {
+            assert_eq!(p["file"], sjob.config_path().display().to_string(), "{p}");
+            (
+                p["line"].as_u64().unwrap_or_default(),
+                p["column"].as_u64().unwrap_or_default(),
+                p["key"].as_str().unwrap_or_default(),
+                p["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(found, expected, "{json_run}");
+    let memroy = problems
+        .iter()
+        .find(|p| p["key"] == "jobs.crawler.memroy")
+        .unwrap();
+    assert!(
+        memroy["help"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("did you mean `memory`?"),
+        "{memroy}"
+    );
+
+    let text_run = sjob.run_expecting(1, &["validate"]).await;
+    assert_eq!(text_run.stdout, "", "{text_run}");
+    assert!(
+        text_run.stderr_says(&format!("{} problem(s) in the config", expected.len())),
+        "{text_run}"
+    );
+    let path = sjob.config_path().display().to_string();
+    for (line, column, key, message) in &expected {
+        assert!(
+            text_run.stderr_says(&format!("{key}: {message}")),
+            "stderr lacks `{key}: {message}`:\n{text_run}"
+        );
+        assert!(
+            text_run
+                .stderr
+                .contains(&format!("[{path}:{line}:{column}]")),
+            "stderr does not point at line {line} for {key}:\n{text_run}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Executions with the real handlers
+// ---------------------------------------------------------------------------
+
+/// The crawler deployed against a Fargate job queue and the two handler
+/// functions running the real binaries, which notify an SNS topic that an
+/// SQS queue subscribes to (raw delivery).
+struct Live {
+    fixture: Fixture,
+    notifications: String,
+    crawler: Names,
+}
+
+impl Live {
+    async fn deployed() -> Live {
+        let fixture = Fixture::new().await;
+        let (emulator, aws) = (&fixture.emulator, &fixture.aws);
+        let topic = aws.create_topic("myapp-dev-job-notifications").await;
+        let notifications = aws
+            .subscribe_queue(&topic, "myapp-dev-job-notifications", Delivery::Raw)
+            .await;
+        let mut handler_arns = Vec::new();
+        for (function, binary) in [
+            (SUCCESS_FUNCTION, "success-handler"),
+            (ERROR_FUNCTION, "error-handler"),
+        ] {
+            aws.create_function(function, &[("SNS_TOPIC_ARN", &topic)], HANDLER_TIMEOUT)
+                .await;
+            emulator
+                .register_lambda(function, &handler_binary(binary))
+                .await;
+            let arn = aws
+                .lambda
+                .get_function()
+                .function_name(function)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("GetFunction {function}: {}", DisplayErrorContext(e)))
+                .configuration
+                .and_then(|c| c.function_arn)
+                .expect("a function has an ARN");
+            handler_arns.push(arn);
+        }
+        let network = emulator.default_network().await;
+        let queue = aws
+            .create_fargate_job_queue("myapp-dev-jobs", &network)
+            .await;
+        let [success_handler, error_handler] = <[String; 2]>::try_from(handler_arns).unwrap();
+        let targets = Targets {
+            queue,
+            success_handler,
+            error_handler,
+        };
+        fixture.sjob.write_config(&config(&targets, &[CRAWLER]));
+        fixture.sjob.run_expecting(0, &["deploy"]).await;
+        Live {
+            fixture,
+            notifications,
+            crawler: Names::of("crawler"),
+        }
+    }
+
+    /// `sjob run crawler --wait [extra...]`, expecting exit code `code`:
+    /// the execution ARN (the first line of stdout) and the run.
+    async fn run_crawler(&self, code: i32, extra: &[&str]) -> (String, SjobRun) {
+        let mut args = vec!["run", "crawler", "--wait"];
+        args.extend_from_slice(extra);
+        let run = self.fixture.sjob.run_expecting(code, &args).await;
+        let arn = run.stdout.lines().next().unwrap_or_default().to_string();
+        assert!(
+            arn.starts_with(&format!(
+                "arn:aws:states:{REGION}:{ACCOUNT}:execution:{}:",
+                self.crawler.job
+            )),
+            "the first line is the execution ARN: {run}"
+        );
+        (arn, run)
+    }
+
+    /// The one notification that arrived since the last call.
+    async fn notification(&self) -> Value {
+        let mut messages = self
+            .fixture
+            .aws
+            .take_messages(&self.notifications, DELIVERY_WAIT)
+            .await;
+        assert_eq!(messages.len(), 1, "{messages:#?}");
+        let body = messages.remove(0).body.unwrap_or_default();
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+    }
+
+    /// The events `function` received, oldest first.
+    async fn events_of(&self, function: &str) -> Vec<Value> {
+        self.fixture
+            .emulator
+            .lambda_invocations()
+            .await
+            .into_iter()
+            .filter(|i| i["function_name"] == function)
+            .map(|i| i["event"].clone())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn run_wait_drives_batch_and_the_success_handler_to_sqs() {
+    let live = Live::deployed().await;
+
+    let (execution, run) = live.run_crawler(0, &[]).await;
+
+    assert!(run.stdout.contains("SUCCEEDED"), "{run}");
+    let notification = live.notification().await;
+    assert_eq!(notification["status"], "SUCCEEDED", "{notification:#}");
+    assert_eq!(notification["app_name"], "myapp");
+    assert_eq!(notification["stage"], "dev");
+    assert_eq!(notification["batch_name"], "crawler");
+    assert_eq!(notification["job_name"], live.crawler.job.as_str());
+    assert_eq!(notification["execution"]["arn"], execution.as_str());
+    assert_eq!(notification["batch_job"]["exit_code"], 0);
+    assert_eq!(notification["error"], Value::Null);
+    assert_eq!(notification["input"], crawler_input());
+
+    let events = live.events_of(SUCCESS_FUNCTION).await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let state = &events[0]["state"];
+    assert_eq!(state["metadata"]["job_name"], live.crawler.job.as_str());
+    assert_eq!(state["metadata"]["batch_name"], "crawler");
+    assert_eq!(state["input"], crawler_input());
+    assert_eq!(state["batch"]["Status"], "SUCCEEDED", "{state:#}");
+    assert_eq!(state["batch"]["JobName"], live.crawler.job.as_str());
+    assert_eq!(events[0]["context"]["Execution"]["Id"], execution.as_str());
+    assert!(live.events_of(ERROR_FUNCTION).await.is_empty());
+
+    live.run_crawler(0, &["--input", r#"{"x":1}"#]).await;
+
+    let notification = live.notification().await;
+    assert_eq!(notification["status"], "SUCCEEDED", "{notification:#}");
+    assert_eq!(notification["input"], json!({"x": 1}));
+}
+
+#[tokio::test]
+async fn a_failing_job_drives_the_error_handler() {
+    let live = Live::deployed().await;
+    let aws = &live.fixture.aws;
+    live.fixture
+        .emulator
+        .set_job_outcome(JobOutcome::Failed)
+        .await;
+
+    let (execution, run) = live.run_crawler(3, &[]).await;
+
+    assert!(run.stdout.contains("FAILED"), "{run}");
+    let described = aws
+        .sfn
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DescribeExecution: {}", DisplayErrorContext(e)));
+    assert_eq!(described.status(), &ExecutionStatus::Failed);
+    assert_eq!(described.error(), Some("sjob.JobFailed"));
+    let history = aws
+        .sfn
+        .get_execution_history()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetExecutionHistory: {}", DisplayErrorContext(e)));
+    let entered: Vec<&str> = history
+        .events()
+        .iter()
+        .filter_map(|e| e.state_entered_event_details().map(|d| d.name()))
+        .collect();
+    assert_eq!(
+        entered.last(),
+        Some(&"JobFailed"),
+        "states entered: {entered:?}"
+    );
+    assert!(
+        entered.contains(&"ErrorHandler"),
+        "states entered: {entered:?}"
+    );
+    let last = history.events().last().expect("an execution has events");
+    assert_eq!(last.r#type(), &HistoryEventType::ExecutionFailed);
+
+    let notification = live.notification().await;
+    assert_eq!(notification["status"], "FAILED", "{notification:#}");
+    assert_eq!(notification["batch_name"], "crawler");
+    assert_eq!(notification["execution"]["arn"], execution.as_str());
+    assert_eq!(notification["error"]["kind"], "job_failed");
+    assert_eq!(notification["error"]["error"], "States.TaskFailed");
+    assert_eq!(notification["batch_job"]["exit_code"], 1);
+    assert_eq!(notification["input"], crawler_input());
+    assert!(live.events_of(SUCCESS_FUNCTION).await.is_empty());
+    assert_eq!(live.events_of(ERROR_FUNCTION).await.len(), 1);
+}
+
+#[tokio::test]
+async fn status_lists_executions_and_next_fire_times() {
+    let live = Live::deployed().await;
+    let (execution, _) = live.run_crawler(0, &[]).await;
+    let before = Utc::now();
+
+    let status = live
+        .fixture
+        .sjob
+        .run_expecting(0, &["status", "crawler", "--output", "json"])
+        .await;
+
+    let jobs = status.json();
+    assert_eq!(jobs.as_array().map(Vec::len), Some(1), "{status}");
+    let job = &jobs[0];
+    assert_eq!(job["job"], "crawler");
+    assert_eq!(job["deployed"], true);
+    assert_eq!(job["enabled"], true);
+    assert_eq!(job["schedule_expression"], "rate(5 minutes)");
+    assert_eq!(job["timezone"], "Asia/Tokyo");
+    let recent = job["recent_executions"].as_array().expect("a list");
+    assert_eq!(recent.len(), 1, "{status}");
+    assert_eq!(recent[0]["execution_arn"], execution.as_str());
+    assert_eq!(recent[0]["status"], "SUCCEEDED");
+    let next: Vec<DateTime<Utc>> = job["next_fire_times"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|t| {
+            t.as_str()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(|| panic!("not a time: {t}"))
+        })
+        .collect();
+    assert_eq!(next.len(), 3, "{status}");
+    assert!(next[0] > before, "{next:?}");
+    for pair in next.windows(2) {
+        assert_eq!(pair[1] - pair[0], chrono::Duration::minutes(5), "{next:?}");
+    }
+}

@@ -1,0 +1,210 @@
+//! `sjob local` and `sjob simulate` as a user runs them: the job's command
+//! as a local process, its outcome delivered in-process to the handlers'
+//! library, the notification in the local outbox. No AWS and no emulator.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sjob_e2e::Sjob;
+
+const CONFIG_HEAD: &str = r#"
+app_name = "demo"
+stage = "local"
+region = "eu-west-1"
+account_id = "123456789012"
+
+[defaults]
+batch_job_queue_arn = "arn:aws:batch:eu-west-1:123456789012:job-queue/demo-local-Batch"
+success_handler_arn = "arn:aws:lambda:eu-west-1:123456789012:function:demo-local-BatchSuccessHandler"
+error_handler_arn = "arn:aws:lambda:eu-west-1:123456789012:function:demo-local-BatchErrorHandler"
+image_uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo"
+env = { GREETING = "hello" }
+"#;
+
+/// A project whose config has one job `[jobs.job]` with these keys.
+fn project(job_keys: &str) -> Sjob {
+    let sjob = Sjob::offline();
+    sjob.write_config(&format!(
+        "{CONFIG_HEAD}\n[jobs.job]\nschedule_expression = \"rate(1 hour)\"\n{job_keys}\n"
+    ));
+    sjob
+}
+
+/// Every notification the local outbox holds.
+fn outbox(sjob: &Sjob) -> Vec<Value> {
+    let path = sjob.dir().join(".sjob/notifications.jsonl");
+    std::fs::read_to_string(&path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_successful_run_notifies_success_and_keeps_the_log() {
+    let sjob = project(
+        r#"command = ["sh", "-c", "echo \"$GREETING from $AWS_BATCH_JQ_NAME\"; echo to-stderr >&2"]"#,
+    );
+    let run = sjob
+        .run_expecting(0, &["--output", "json", "local", "run", "job"])
+        .await;
+    let report = run.json();
+    assert_eq!(report["status"], "SUCCEEDED");
+    assert_eq!(report["exit_code"], 0);
+    assert_eq!(report["handler"], "success-handler");
+    assert!(
+        run.stderr.contains("[job] hello from demo-local-Batch"),
+        "{run}"
+    );
+    assert!(run.stderr.contains("[job] to-stderr"), "{run}");
+    let log = std::fs::read_to_string(report["log_file"].as_str().unwrap()).unwrap();
+    assert_eq!(log, "hello from demo-local-Batch\nto-stderr\n");
+
+    let sent = outbox(&sjob);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["subject"], "[demo/local] job SUCCEEDED");
+    let n = &sent[0]["notification"];
+    assert_eq!(n["status"], "SUCCEEDED");
+    assert_eq!(n["job_name"], "demo-local-job-ScheduledJob");
+    assert_eq!(n["batch_job"]["exit_code"], 0);
+    assert_eq!(
+        n["notification_id"],
+        report["handler_response"]["notification_id"]
+    );
+    assert_eq!(n["execution"]["arn"], report["execution_arn"]);
+}
+
+#[tokio::test]
+async fn a_failing_run_exits_with_the_jobs_code_after_its_retries() {
+    let sjob = project(
+        r#"command = ["sh", "-c", "echo attempt $AWS_BATCH_JOB_ATTEMPT; exit 7"]
+retry_attempts = 2"#,
+    );
+    let run = sjob
+        .run_expecting(7, &["--output", "json", "local", "run", "job"])
+        .await;
+    assert_eq!(run.json()["attempts"], 2);
+    assert!(
+        run.stderr.contains("[job] attempt 1") && run.stderr.contains("[job] attempt 2"),
+        "{run}"
+    );
+    let n = &outbox(&sjob)[0]["notification"];
+    assert_eq!(n["status"], "FAILED");
+    assert_eq!(n["error"]["error"], "States.TaskFailed");
+    assert_eq!(n["error"]["kind"], "job_failed");
+    assert_eq!(
+        n["error"]["message"],
+        "Essential container in task exited; exit code 7"
+    );
+    assert_eq!(n["batch_job"]["attempts"], 2);
+}
+
+#[tokio::test]
+async fn a_command_that_cannot_start_is_a_clear_failure() {
+    let sjob = project(r#"command = ["/no/such/program", "--flag"]"#);
+    let run = sjob.run_expecting(127, &["local", "run", "job"]).await;
+    assert!(
+        run.stderr.contains(
+            "CannotStartContainerError: cannot start `/no/such/program`: No such file or directory"
+        ),
+        "{run}"
+    );
+    let n = &outbox(&sjob)[0]["notification"];
+    assert_eq!(n["status"], "FAILED");
+    assert_eq!(
+        n["error"]["message"],
+        "Task failed to start; CannotStartContainerError: cannot start `/no/such/program`: No such file or directory (os error 2)"
+    );
+    assert_eq!(n["batch_job"]["exit_code"], Value::Null);
+}
+
+#[tokio::test]
+async fn the_execution_input_reaches_the_job_as_on_aws() {
+    let sjob = project(
+        r#"command = ["sh", "-c", "printf '%s' \"$SJOB_INPUT\" > input.json; printf '%s' \"$SJOB_EXECUTION_ARN\" > execution.txt"]
+sfn_input = { from = "schedule" }"#,
+    );
+    sjob.run_expecting(0, &["local", "run", "job"]).await;
+    let read = |name: &str| std::fs::read_to_string(sjob.dir().join(name)).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&read("input.json")).unwrap(),
+        json!({"from": "schedule"})
+    );
+    let run = sjob
+        .run_expecting(
+            0,
+            &[
+                "--output",
+                "json",
+                "local",
+                "run",
+                "job",
+                "--input",
+                r#"{"day": 3}"#,
+            ],
+        )
+        .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&read("input.json")).unwrap(),
+        json!({"day": 3})
+    );
+    assert_eq!(
+        read("execution.txt"),
+        run.json()["execution_arn"].as_str().unwrap()
+    );
+    assert_eq!(outbox(&sjob)[1]["notification"]["input"], json!({"day": 3}));
+}
+
+#[tokio::test]
+async fn the_timeout_kills_the_job_and_reports_it() {
+    let sjob = project(
+        r#"command = ["sh", "-c", "echo started; sleep 300"]
+timeout_seconds = 60"#,
+    );
+    let started = Instant::now();
+    let run = sjob.run_expecting(137, &["local", "run", "job"]).await;
+    assert!(started.elapsed() < Duration::from_secs(120), "{run}");
+    let n = &outbox(&sjob)[0]["notification"];
+    assert_eq!(n["error"]["kind"], "timeout");
+    assert_eq!(
+        n["error"]["message"],
+        "Job attempt duration exceeded timeout; exit code 137"
+    );
+}
+
+#[tokio::test]
+async fn simulate_prints_the_event_of_each_outcome() {
+    let sjob = project(r#"command = ["true"]"#);
+    let event = |outcome: &str| {
+        let sjob = &sjob;
+        let outcome = outcome.to_string();
+        async move {
+            sjob.run_expecting(0, &["simulate", "job", "--outcome", &outcome])
+                .await
+                .json()
+        }
+    };
+    let success = event("success").await;
+    assert_eq!(
+        success["state"]["metadata"]["job_name"],
+        "demo-local-job-ScheduledJob"
+    );
+    assert_eq!(success["state"]["batch"]["Status"], "SUCCEEDED");
+    assert_eq!(success["context"]["State"]["Name"], "OnSuccess");
+    let failed = event("failed").await;
+    assert_eq!(failed["state"]["error"]["Error"], "States.TaskFailed");
+    let record: Value =
+        serde_json::from_str(failed["state"]["error"]["Cause"].as_str().unwrap()).unwrap();
+    assert_eq!(record["Attempts"][0]["Container"]["ExitCode"], 1);
+    assert_eq!(failed["context"]["State"]["Name"], "ErrorHandler");
+    assert_eq!(
+        event("timeout").await["state"]["error"],
+        json!({"Error": "States.Timeout", "Cause": ""})
+    );
+    let rejected = event("rejected").await;
+    assert_eq!(rejected["state"]["error"]["Error"], "Batch.ClientException");
+    assert!(rejected["state"]["error"]["Cause"]
+        .as_str()
+        .unwrap()
+        .contains("(Service: AWSBatch; Status Code: 400;"));
+}
