@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
 use crate::{sjob_binary, Emulator};
 
@@ -95,9 +95,9 @@ impl Sjob {
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     }
 
-    /// Runs `sjob <args>` to its end. The AWS and sjob settings of the test
-    /// process's environment are not passed on.
-    pub async fn run(&self, args: &[&str]) -> SjobRun {
+    /// `sjob --config <scratch>/sjob.toml <args>`, ready to run. The AWS and
+    /// sjob settings of the test process's environment are not passed on.
+    fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.binary);
         command
             .arg("--config")
@@ -112,6 +112,22 @@ impl Sjob {
             }
         }
         command.envs(self.env.iter().map(|(name, value)| (name, value)));
+        command
+    }
+
+    /// Starts `sjob <args>` in the background, its stderr piped (for
+    /// long-running commands such as `local schedule`).
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.binary.display()))
+    }
+
+    /// Runs `sjob <args>` to its end.
+    pub async fn run(&self, args: &[&str]) -> SjobRun {
+        let mut command = self.command(args);
         let output = tokio::time::timeout(COMMAND_TIMEOUT, command.output())
             .await
             .unwrap_or_else(|_| panic!("sjob {args:?} did not finish within {COMMAND_TIMEOUT:?}"))

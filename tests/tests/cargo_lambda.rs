@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sjob_e2e::{
     cargo_command, fixture_path, unused_loopback_port, workspace_root, Aws, Delivery, Emulator,
+    Sjob,
 };
 
 /// `cargo lambda watch` answers at once but builds the function on the
@@ -164,4 +165,56 @@ async fn cargo_lambda_watch_runs_the_success_handler_against_the_emulator() {
     let document: Value = serde_json::from_str(messages[0].body().unwrap_or_default()).unwrap();
     assert_eq!(document["notification_id"], response["notification_id"]);
     assert_eq!(document["status"], "SUCCEEDED");
+
+    // `sjob local run --lambda-endpoint`: a real local run whose event goes
+    // to the handlers `cargo lambda watch` serves, success and failure.
+    let endpoint = format!("http://127.0.0.1:{}", watch.port);
+    let project = Sjob::offline();
+    project.write_config(LOCAL_PROJECT);
+    for (job, code, handler, status) in [
+        ("fine", 0, "success-handler", "SUCCEEDED"),
+        ("broken", 4, "error-handler", "FAILED"),
+    ] {
+        let run = project
+            .run_expecting(
+                code,
+                &[
+                    "--output",
+                    "json",
+                    "local",
+                    "run",
+                    job,
+                    "--lambda-endpoint",
+                    &endpoint,
+                ],
+            )
+            .await;
+        let report = run.json();
+        assert_eq!(report["handler"], handler, "{run}");
+        assert_eq!(report["handler_response"]["status"], status, "{run}");
+        let messages = aws.take_messages(&queue, Duration::from_secs(2)).await;
+        assert_eq!(messages.len(), 1, "{messages:#?}");
+        let document: Value = serde_json::from_str(messages[0].body().unwrap_or_default()).unwrap();
+        assert_eq!(document["batch_name"], job);
+        assert_eq!(
+            document["notification_id"],
+            report["handler_response"]["notification_id"]
+        );
+        assert_eq!(document["execution"]["arn"], report["execution_arn"]);
+    }
 }
+
+const LOCAL_PROJECT: &str = r#"
+app_name = "demo"
+stage = "local"
+[defaults]
+batch_job_queue_arn = "arn:aws:batch:eu-west-1:123456789012:job-queue/demo-local-Batch"
+success_handler_arn = "arn:aws:lambda:eu-west-1:123456789012:function:demo-local-BatchSuccessHandler"
+error_handler_arn = "arn:aws:lambda:eu-west-1:123456789012:function:demo-local-BatchErrorHandler"
+image_uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo"
+schedule_expression = "rate(1 hour)"
+[jobs.fine]
+command = ["true"]
+[jobs.broken]
+command = ["sh", "-c", "exit 4"]
+"#;

@@ -208,3 +208,124 @@ async fn simulate_prints_the_event_of_each_outcome() {
         .unwrap()
         .contains("(Service: AWSBatch; Status Code: 400;"));
 }
+
+/// Collects a child's stderr as it comes, to wait for what it says.
+struct Transcript {
+    text: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Transcript {
+    fn follow(child: &mut tokio::process::Child) -> Transcript {
+        use tokio::io::AsyncBufReadExt;
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let sink = text.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut text = sink.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        Transcript { text }
+    }
+
+    fn says(&self, what: &str) -> bool {
+        self.text.lock().unwrap().contains(what)
+    }
+
+    async fn wait_for(&self, what: &str, within: Duration) {
+        let started = Instant::now();
+        while !self.says(what) {
+            assert!(
+                started.elapsed() < within,
+                "no `{what}` within {within:?}:\n{}",
+                self.text.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+fn interrupt(child: &tokio::process::Child) {
+    // SAFETY: kill(2) sends SIGINT to the child this test started.
+    unsafe { libc::kill(child.id().unwrap() as libc::pid_t, libc::SIGINT) };
+}
+
+/// Whether a process whose command line contains `marker` is alive.
+fn process_alive(marker: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        std::fs::read(entry.path().join("cmdline"))
+            .map(|c| {
+                String::from_utf8_lossy(&c)
+                    .replace('\0', " ")
+                    .contains(marker)
+            })
+            .unwrap_or(false)
+    })
+}
+
+/// A tick that comes while the job still runs is skipped; Ctrl-C after the
+/// grace period kills the run and its children.
+#[tokio::test]
+async fn the_scheduler_never_overlaps_a_job_and_kills_it_after_the_grace_period() {
+    let sjob = project(r#"command = ["sh", "-c", "echo tick; sleep 7531"]"#);
+    sjob.write_config(
+        &std::fs::read_to_string(sjob.config_path())
+            .unwrap()
+            .replace("rate(1 hour)", "cron(* * * * ? *)"),
+    );
+    let mut scheduler = sjob.spawn(&["local", "schedule", "--grace", "2"]);
+    let transcript = Transcript::follow(&mut scheduler);
+
+    transcript
+        .wait_for("[job] tick", Duration::from_secs(75))
+        .await;
+    transcript
+        .wait_for(
+            "the previous run is still going: this tick is skipped",
+            Duration::from_secs(75),
+        )
+        .await;
+    assert!(process_alive("sleep 7531"));
+    interrupt(&scheduler);
+    let status = tokio::time::timeout(Duration::from_secs(20), scheduler.wait())
+        .await
+        .expect("the scheduler stops")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(transcript.says("grace period over: killing the run"));
+    assert!(
+        !process_alive("sleep 7531"),
+        "the job's processes were left running"
+    );
+}
+
+/// Ctrl-C while a run is going: no new run starts, the running one finishes
+/// within the grace period and its notification is delivered.
+#[tokio::test]
+async fn ctrl_c_lets_a_running_job_finish_within_the_grace_period() {
+    let sjob = project(r#"command = ["sh", "-c", "echo begin; sleep 3; echo end"]"#);
+    sjob.write_config(
+        &std::fs::read_to_string(sjob.config_path())
+            .unwrap()
+            .replace("rate(1 hour)", "cron(* * * * ? *)"),
+    );
+    let mut scheduler = sjob.spawn(&["local", "schedule", "--grace", "30"]);
+    let transcript = Transcript::follow(&mut scheduler);
+
+    transcript
+        .wait_for("[job] begin", Duration::from_secs(75))
+        .await;
+    interrupt(&scheduler);
+    let status = tokio::time::timeout(Duration::from_secs(20), scheduler.wait())
+        .await
+        .expect("the scheduler stops")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(transcript.says("interrupted: no new runs start"));
+    assert!(transcript.says("[job] end"));
+    let sent = outbox(&sjob);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["notification"]["status"], "SUCCEEDED");
+}

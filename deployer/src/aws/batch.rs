@@ -14,6 +14,9 @@ use aws_sdk_batch::Client;
 use super::AwsError;
 use crate::stack::{is_managed, JobDefinitionSpec, Observed};
 
+/// Fargate platform version of every job definition: the newest.
+pub const FARGATE_PLATFORM_VERSION: &str = "LATEST";
+
 /// The revision that is live and every active revision (to retire).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Revisions {
@@ -132,7 +135,7 @@ pub async fn register(
         .execution_role_arn(&desired.execution_role_arn)
         .fargate_platform_configuration(
             FargatePlatformConfiguration::builder()
-                .platform_version("LATEST")
+                .platform_version(FARGATE_PLATFORM_VERSION)
                 .build(),
         )
         .network_configuration(

@@ -120,6 +120,14 @@ pub fn job_record(
         if let Some(stream) = &a.log_stream {
             c.insert("LogStreamName".into(), stream.clone().into());
         }
+        if a.started_at.is_some() {
+            let task = format!(
+                "task/{}/{}",
+                job_queue.rsplit('/').next().unwrap_or_default(),
+                job_id.replace('-', "")
+            );
+            c.insert("TaskArn".into(), target.arn("ecs", &task).into());
+        }
         c.insert("NetworkInterfaces".into(), json!([]));
         c
     };
@@ -136,6 +144,8 @@ pub fn job_record(
         ("Command".to_string(), json!(spec.command)),
         ("Environment".to_string(), Value::Array(environment)),
         ("ExecutionRoleArn".to_string(), json!(spec.execution_role_arn)),
+        ("FargatePlatformConfiguration".to_string(), json!({"PlatformVersion": crate::aws::batch::FARGATE_PLATFORM_VERSION})),
+        ("NetworkConfiguration".to_string(), json!({"AssignPublicIp": if spec.assign_public_ip { "ENABLED" } else { "DISABLED" }})),
         ("Image".to_string(), json!(spec.image)),
         ("JobRoleArn".to_string(), json!(spec.job_role_arn)),
         ("ResourceRequirements".to_string(), json!([{"Type": "VCPU", "Value": spec.vcpus}, {"Type": "MEMORY", "Value": spec.memory}])),
@@ -166,7 +176,8 @@ pub fn job_record(
         "PropagateTags": true,
         "RetryStrategy": {"Attempts": spec.attempts},
         "Status": status,
-        "Tags": spec.tags,
+        // Job definition tags are not copied to jobs; sjob submits none.
+        "Tags": {},
     });
     if let Some(seconds) = spec.timeout_seconds {
         record["Timeout"] = json!({"AttemptDurationSeconds": seconds});

@@ -23,21 +23,20 @@ use crate::stack::JobStack;
 use deliver::{deliver, Delivery, DeliveryError};
 use event::{handler_event, Ending, Execution};
 
-/// The account and region local ARNs use when the config names none.
-const LOCAL_ACCOUNT: &str = "000000000000";
-const LOCAL_REGION: &str = "us-east-1";
-
-/// The target local runs pretend to be in.
-pub fn local_target(config: &Config) -> Target {
+/// The target local runs pretend to be in: the config's account and region,
+/// else those of the job's queue ARN (which validation guarantees), so local
+/// events carry the ARNs the deployed stack would.
+pub fn local_target(config: &Config, job: &Job) -> Target {
+    let queue: Vec<&str> = job.batch_job_queue_arn.split(':').collect();
     Target {
         account_id: config
             .account_id
             .clone()
-            .unwrap_or_else(|| LOCAL_ACCOUNT.to_string()),
+            .unwrap_or_else(|| queue[4].to_string()),
         region: config
             .region
             .clone()
-            .unwrap_or_else(|| LOCAL_REGION.to_string()),
+            .unwrap_or_else(|| queue[3].to_string()),
     }
 }
 
@@ -95,7 +94,7 @@ pub async fn run(
     input: Option<Value>,
     delivery: &Delivery,
 ) -> Result<LocalRun, LocalError> {
-    let target = local_target(config);
+    let target = local_target(config, job);
     let stack = JobStack::render(config, job, &target);
     let execution = Execution::new(
         &stack,
@@ -203,7 +202,7 @@ pub fn simulate(
     outcome: SimulatedOutcome,
     input: Option<Value>,
 ) -> (HandlerKind, Value) {
-    let target = local_target(config);
+    let target = local_target(config, job);
     let stack = JobStack::render(config, job, &target);
     let now = Utc::now();
     let execution = Execution::new(
