@@ -137,8 +137,12 @@ fn notification_id(event: &HandlerEvent, execution_arn: Option<&str>, status: St
     }
     hasher.update(b"\n");
     hasher.update(status.as_str().as_bytes());
-    let digest = hasher.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    uuid_shaped(&hasher.finalize()[..16])
+}
+
+/// 16 bytes written the way AWS writes ids: `8-4-4-4-12` hex digits.
+pub fn uuid_shaped(bytes: &[u8]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],

@@ -1498,3 +1498,85 @@ async fn local_events_match_what_the_state_machine_sends() {
         diff.join("\n")
     );
 }
+
+/// Tags of a role, a log group and a state machine, as AWS reports them.
+async fn tags_of(aws: &Aws, names: &Names) -> [BTreeMap<String, String>; 3] {
+    let role = existing_role(aws, &names.sfn_role).await;
+    let role_tags = role
+        .tags()
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect();
+    let group_arn = format!(
+        "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{}",
+        names.log_group
+    );
+    let group_tags = aws
+        .logs
+        .list_tags_for_resource()
+        .resource_arn(&group_arn)
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let machine_arn = format!(
+        "arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{}",
+        names.job
+    );
+    let machine_tags = aws
+        .sfn
+        .list_tags_for_resource()
+        .resource_arn(&machine_arn)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key.clone()?, t.value.clone()?)))
+        .collect();
+    [role_tags, group_tags, machine_tags]
+}
+
+#[tokio::test]
+async fn changed_tags_are_updated_in_place_and_dropped_ones_removed() {
+    let targets = Targets::nowhere();
+    let fixture = Fixture::deployed(&targets, &[REPORT]).await;
+    let (aws, sjob) = (&fixture.aws, &fixture.sjob);
+    let report = Names::of("report");
+    for tags in tags_of(aws, &report).await {
+        assert_eq!(
+            tags.get("team").map(String::as_str),
+            Some("data"),
+            "{tags:?}"
+        );
+    }
+
+    sjob.write_config(&config(
+        &targets,
+        &[&REPORT.replace(r#"tags = { team = "data" }"#, r#"tags = { owner = "ops" }"#)],
+    ));
+    let plan = sjob
+        .run_expecting(2, &["plan", "--detailed-exitcode"])
+        .await;
+    assert!(plan.stdout.contains("(tags)"), "{plan}");
+    sjob.run_expecting(0, &["deploy"]).await;
+
+    for tags in tags_of(aws, &report).await {
+        assert_eq!(
+            tags.get("owner").map(String::as_str),
+            Some("ops"),
+            "{tags:?}"
+        );
+        assert!(!tags.contains_key("team"), "{tags:?}");
+        assert_eq!(
+            tags.get("sjob:managed-by").map(String::as_str),
+            Some("sjob"),
+            "{tags:?}"
+        );
+    }
+    sjob.run_expecting(0, &["plan", "--detailed-exitcode"])
+        .await;
+}

@@ -265,6 +265,17 @@ fn process_alive(marker: &str) -> bool {
     })
 }
 
+/// `sjob local schedule --grace <grace>` over a job running `command` at
+/// the start of every minute.
+fn scheduled_every_minute(command: &str, grace: &str) -> (Sjob, tokio::process::Child, Transcript) {
+    let sjob = project(&format!("command = {command}"));
+    let config = std::fs::read_to_string(sjob.config_path()).unwrap();
+    sjob.write_config(&config.replace("rate(1 hour)", "cron(* * * * ? *)"));
+    let mut scheduler = sjob.spawn(&["local", "schedule", "--grace", grace]);
+    let transcript = Transcript::follow(&mut scheduler);
+    (sjob, scheduler, transcript)
+}
+
 /// A tick that comes while the job still runs is skipped; Ctrl-C after the
 /// grace period kills the run and its children.
 #[tokio::test]

@@ -163,30 +163,31 @@ pub async fn converge(
     {
         detach(client, name, arn).await?;
     }
-    if desired.tags != actual.tags {
-        let stale: Vec<String> = actual
-            .tags
-            .keys()
-            .filter(|k| !desired.tags.contains_key(*k))
-            .cloned()
-            .collect();
-        if !stale.is_empty() {
+    super::sync_tags(
+        &desired.tags,
+        &actual.tags,
+        |stale| async move {
             client
                 .untag_role()
                 .role_name(name)
                 .set_tag_keys(Some(stale))
                 .send()
                 .await
-                .map_err(|e| AwsError::call("UntagRole", name, e))?;
-        }
-        client
-            .tag_role()
-            .role_name(name)
-            .set_tags(Some(iam_tags(&desired.tags)))
-            .send()
-            .await
-            .map_err(|e| AwsError::call("TagRole", name, e))?;
-    }
+                .map(|_| ())
+                .map_err(|e| AwsError::call("UntagRole", name, e))
+        },
+        || async {
+            client
+                .tag_role()
+                .role_name(name)
+                .set_tags(Some(iam_tags(&desired.tags)))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::call("TagRole", name, e))
+        },
+    )
+    .await?;
     Ok(())
 }
 

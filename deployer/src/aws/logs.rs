@@ -77,29 +77,32 @@ pub async fn converge(
                 .map_err(|e| AwsError::call("PutRetentionPolicy", name, e))?;
         }
     }
-    if let Some(actual) = actual.filter(|a| a.tags != desired.tags) {
-        let stale: Vec<String> = actual
-            .tags
-            .keys()
-            .filter(|k| !desired.tags.contains_key(*k))
-            .cloned()
-            .collect();
-        if !stale.is_empty() {
-            client
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(stale))
-                .send()
-                .await
-                .map_err(|e| AwsError::call("UntagResource", name, e))?;
-        }
-        client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(desired.tags.clone().into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| AwsError::call("TagResource", name, e))?;
+    if let Some(actual) = actual {
+        super::sync_tags(
+            &desired.tags,
+            &actual.tags,
+            |stale| async move {
+                client
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(stale))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| AwsError::call("UntagResource", name, e))
+            },
+            || async {
+                client
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(desired.tags.clone().into_iter().collect()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| AwsError::call("TagResource", name, e))
+            },
+        )
+        .await?;
     }
     Ok(())
 }

@@ -14,6 +14,8 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata};
 
+use crate::stack::Tags;
+
 /// One client per service we call, sharing one configuration.
 #[derive(Debug, Clone)]
 pub struct Clients {
@@ -113,6 +115,32 @@ impl AwsError {
             message: DisplayErrorContext(err).to_string(),
         }
     }
+}
+
+/// Brings a resource's tags from `actual` to `desired`: `untag` removes the
+/// stale keys (when there are any), then `tag` sets every desired tag.
+pub async fn sync_tags<U, T>(
+    desired: &Tags,
+    actual: &Tags,
+    untag: impl FnOnce(Vec<String>) -> U,
+    tag: impl FnOnce() -> T,
+) -> Result<(), AwsError>
+where
+    U: std::future::Future<Output = Result<(), AwsError>>,
+    T: std::future::Future<Output = Result<(), AwsError>>,
+{
+    if desired == actual {
+        return Ok(());
+    }
+    let stale: Vec<String> = actual
+        .keys()
+        .filter(|k| !desired.contains_key(*k))
+        .cloned()
+        .collect();
+    if !stale.is_empty() {
+        untag(stale).await?;
+    }
+    tag().await
 }
 
 /// The service error code of an SDK error, if the service answered.

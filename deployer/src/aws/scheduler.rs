@@ -77,10 +77,11 @@ pub async fn converge(
     } else {
         ScheduleState::Disabled
     };
-    if exists {
-        wait_for_role("UpdateSchedule", name, || {
-            client
-                .update_schedule()
+    // CreateSchedule and UpdateSchedule take the same fields through
+    // different builder types.
+    macro_rules! with_schedule_fields {
+        ($request:expr) => {
+            $request
                 .name(name)
                 .schedule_expression(&desired.expression)
                 .schedule_expression_timezone(&desired.timezone)
@@ -89,21 +90,17 @@ pub async fn converge(
                 .state(state.clone())
                 .set_description(desired.description.clone())
                 .send()
+        };
+    }
+    if exists {
+        wait_for_role("UpdateSchedule", name, || {
+            with_schedule_fields!(client.update_schedule())
         })
         .await?;
         return Ok(());
     }
     let created = wait_for_role("CreateSchedule", name, || {
-        client
-            .create_schedule()
-            .name(name)
-            .schedule_expression(&desired.expression)
-            .schedule_expression_timezone(&desired.timezone)
-            .flexible_time_window(window.clone())
-            .target(target.clone())
-            .state(state.clone())
-            .set_description(desired.description.clone())
-            .send()
+        with_schedule_fields!(client.create_schedule())
     })
     .await;
     match created {

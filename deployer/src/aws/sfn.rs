@@ -120,11 +120,7 @@ pub async fn converge(
     let name = desired.name.as_str();
     let Some(actual) = actual else {
         validate(client, name, &desired.definition).await?;
-        let tags: Vec<Tag> = desired
-            .tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
+        let tags = sfn_tags(&desired.tags);
         let created = wait_for_role("CreateStateMachine", name, || {
             client
                 .create_state_machine()
@@ -162,36 +158,31 @@ pub async fn converge(
         })
         .await?;
     }
-    if desired.tags != actual.tags {
-        let stale: Vec<String> = actual
-            .tags
-            .keys()
-            .filter(|k| !desired.tags.contains_key(*k))
-            .cloned()
-            .collect();
-        if !stale.is_empty() {
+    super::sync_tags(
+        &desired.tags,
+        &actual.tags,
+        |stale| async move {
             client
                 .untag_resource()
                 .resource_arn(arn)
                 .set_tag_keys(Some(stale))
                 .send()
                 .await
-                .map_err(|e| AwsError::call("UntagResource", name, e))?;
-        }
-        client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(
-                desired
-                    .tags
-                    .iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(|e| AwsError::call("TagResource", name, e))?;
-    }
+                .map(|_| ())
+                .map_err(|e| AwsError::call("UntagResource", name, e))
+        },
+        || async {
+            client
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(sfn_tags(&desired.tags)))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::call("TagResource", name, e))
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -207,4 +198,10 @@ pub async fn delete(client: &Client, name: &str, arn: &str) -> Result<(), AwsErr
         }
         _ => Ok(()),
     }
+}
+
+fn sfn_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }

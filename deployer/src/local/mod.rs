@@ -47,15 +47,11 @@ pub fn new_id() -> String {
             .build_hasher()
             .finish()
     };
-    let hex = format!("{:016x}{:016x}", random(), random());
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let bytes: Vec<u8> = [random(), random()]
+        .iter()
+        .flat_map(|r| r.to_be_bytes())
+        .collect();
+    handlers::notification::uuid_shaped(&bytes)
 }
 
 /// What `sjob local run` reports.
