@@ -7,7 +7,7 @@
 use futures::stream::{self, StreamExt};
 
 use crate::aws::{self, AwsError, Clients};
-use crate::plan::{Action, JobPlan, Kind, Plan, JOB_CONCURRENCY};
+use crate::plan::{Action, JobPlan, Kind, Plan, EXTRA_REVISIONS, JOB_CONCURRENCY};
 use crate::render::Target;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -98,6 +98,15 @@ fn pending(job: &JobPlan, kind: Kind, name: &str) -> bool {
     })
 }
 
+/// Whether the job definition's only change is retiring extra ACTIVE
+/// revisions of the desired content.
+fn only_extra_revisions(job: &JobPlan) -> bool {
+    job.changes.iter().any(|c| {
+        c.kind == Kind::JobDefinition
+            && matches!(&c.action, Action::Update { fields } if fields == &[EXTRA_REVISIONS])
+    })
+}
+
 async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result<(), AwsError> {
     let desired = job
         .desired
@@ -135,7 +144,17 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
                 .as_ref()
                 .map(|r| r.active_arns.clone())
                 .unwrap_or_default();
-            aws::batch::register(&clients.batch, &desired.job_definition, &retire).await?;
+            match (&actual.job_definition, only_extra_revisions(job)) {
+                // The latest revision is right: retire the others only.
+                (Some(revisions), true) => {
+                    for arn in retire.iter().filter(|a| **a != revisions.latest_arn) {
+                        aws::batch::deregister(&clients.batch, arn).await?;
+                    }
+                }
+                _ => {
+                    aws::batch::register(&clients.batch, &desired.job_definition, &retire).await?;
+                }
+            }
         }
         Ok::<_, AwsError>(())
     };

@@ -1,6 +1,7 @@
 //! The sjob engine: config, rendering, planning and applying a scheduled-job
 //! stack, and running its executions. `main.rs` is a thin CLI over it.
 
+pub mod adopt;
 pub mod apply;
 pub mod aws;
 pub mod config;
@@ -12,3 +13,4 @@ pub mod report;
 pub mod schedule;
 pub mod session;
 pub mod stack;
+pub mod terraform;

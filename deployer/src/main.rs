@@ -47,6 +47,8 @@ enum What {
     Asl,
     Iam,
     All,
+    /// The `templatefile()` templates of `infra/terraform`, by path; needs no config.
+    Terraform,
 }
 
 #[derive(Subcommand)]
@@ -72,6 +74,13 @@ enum Command {
         /// Also delete jobs that are no longer in the config.
         #[arg(long)]
         prune: bool,
+    },
+    /// Take over resources the Terraform module created under sjob's names.
+    Adopt {
+        jobs: Vec<String>,
+        /// Tag them as sjob's (and delete the module's policies nothing uses).
+        #[arg(long)]
+        yes: bool,
     },
     /// Delete everything sjob created for these jobs (all by default).
     Destroy { jobs: Vec<String> },
@@ -210,8 +219,10 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(output: Output) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SJOB_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("deployer=info,sjob=info,warn"));
+    let filter = std::env::var("SJOB_LOG")
+        .ok()
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(sdk_bodies_hidden(&f)).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("deployer=info,sjob=info,warn"));
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_ansi(std::io::stderr().is_terminal())
@@ -222,6 +233,16 @@ fn init_logging(output: Output) {
         Output::Json => builder.json().init(),
         Output::Text => builder.without_time().init(),
     }
+}
+
+/// The SDK traces whole request and response bodies (job definitions and
+/// state machines, with the jobs' environment values) at `trace`: cap its
+/// crates at `debug` unless the filter names them itself.
+fn sdk_bodies_hidden(filter: &str) -> String {
+    if filter.contains("aws_smithy") || filter.contains("aws_sigv4") {
+        return filter.to_string();
+    }
+    format!("{filter},aws_smithy_runtime=debug,aws_smithy_runtime_api=debug,aws_sigv4=debug")
 }
 
 fn load(cli: &Cli) -> Result<Config> {
@@ -265,6 +286,17 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Render {
+            what: What::Terraform,
+            ..
+        } => {
+            let templates: serde_json::Map<String, Value> = deployer::terraform::templates()
+                .into_iter()
+                .map(|(path, text)| (path.display().to_string(), Value::String(text)))
+                .collect();
+            print_json(&templates);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Render { job, what } => {
             let session = Session::open(load(cli)?).await?;
             let jobs = session.select(job.as_slice())?;
@@ -287,6 +319,7 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
                 let value = match what {
                     What::Asl => asl,
                     What::Iam => Value::Object(iam),
+                    What::Terraform => unreachable!("rendered without a config above"),
                     What::All => json!({"state_machine": asl, "iam": iam, "names": {
                         "state_machine": stack.names.job_name, "job_definition": stack.names.job_name,
                         "schedule": stack.names.schedule, "log_group": stack.names.log_group,
@@ -327,6 +360,29 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
             );
             deployer::apply::apply(&session.clients, &plan, *prune).await?;
             tracing::info!("deploy complete");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Adopt { jobs, yes } => {
+            let session = Session::open(load(cli)?).await?;
+            let stacks = session
+                .select(jobs)?
+                .into_iter()
+                .map(|j| session.render(j))
+                .collect();
+            let plan = plan::plan(
+                &session.clients,
+                &session.config.app_name,
+                &session.config.stage,
+                &session.target,
+                stacks,
+                BTreeSet::new(),
+            )
+            .await?;
+            let mut adoption = deployer::adopt::inspect(&session.clients, &plan).await?;
+            if *yes {
+                adoption = deployer::adopt::apply(&session.clients, &plan, adoption).await?;
+            }
+            print(cli.output, &adoption);
             Ok(ExitCode::SUCCESS)
         }
         Command::Destroy { jobs } => {
@@ -474,6 +530,8 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
         } => {
             let (schedule, zone) = match Schedule::parse(expression) {
                 Ok(schedule) => (schedule, tz.clone().unwrap_or_else(|| "UTC".to_string())),
+                // Job names have no `(`: that is a malformed expression, not a job.
+                Err(parse_error) if expression.contains('(') => return Err(parse_error.into()),
                 Err(parse_error) => {
                     let config =
                         config::load(&cli.config).map_err(|_| miette::miette!("{parse_error}"))?;
@@ -519,20 +577,42 @@ async fn plan_for(session: &Session, jobs: &[String]) -> Result<Plan> {
         .into_iter()
         .map(|j| session.render(j))
         .collect();
-    let removed = if jobs.is_empty() {
-        discover(session).await?
-    } else {
-        BTreeSet::new()
+    // Reading the configured jobs does not depend on finding the removed
+    // ones: both run at once, and only removed jobs (rare) are read after.
+    let (app, stage) = (&session.config.app_name, &session.config.stage);
+    let desired = async {
+        plan::plan(
+            &session.clients,
+            app,
+            stage,
+            &session.target,
+            stacks,
+            BTreeSet::new(),
+        )
+        .await
+        .map_err(miette::Report::new)
     };
-    Ok(plan::plan(
-        &session.clients,
-        &session.config.app_name,
-        &session.config.stage,
-        &session.target,
-        stacks,
-        removed,
-    )
-    .await?)
+    let removed = async {
+        if jobs.is_empty() {
+            discover(session).await
+        } else {
+            Ok(BTreeSet::new())
+        }
+    };
+    let (mut plan, removed) = tokio::try_join!(desired, removed)?;
+    if !removed.is_empty() {
+        let gone = plan::plan(
+            &session.clients,
+            app,
+            stage,
+            &session.target,
+            Vec::new(),
+            removed,
+        )
+        .await?;
+        plan.jobs.extend(gone.jobs);
+    }
+    Ok(plan)
 }
 
 /// Jobs of this app and stage that exist in AWS but not in the config.

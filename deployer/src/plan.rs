@@ -19,6 +19,10 @@ use crate::stack::{Diff, JobStack, LogGroupSpec, Observed, RoleSpec, StateMachin
 /// few enough to stay clear of AWS API rate limits.
 pub const JOB_CONCURRENCY: usize = 8;
 
+/// The update field of a job definition whose latest revision is as desired
+/// but older revisions are still ACTIVE: applying deregisters them.
+pub const EXTRA_REVISIONS: &str = "extra_active_revisions";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -181,25 +185,45 @@ pub async fn discover(
     app_name: &str,
     stage: &str,
 ) -> Result<BTreeSet<String>, AwsError> {
-    let mut found = BTreeSet::new();
-    let mut machines = clients.sfn.list_state_machines().into_paginator().send();
-    while let Some(page) = machines.next().await {
-        let page = page.map_err(|e| AwsError::call("ListStateMachines", "(all)", e))?;
-        found.extend(
-            page.state_machines()
-                .iter()
-                .filter_map(|m| JobNames::batch_name_of(app_name, stage, &m.name)),
-        );
-    }
-    let mut roles = clients.iam.list_roles().into_paginator().send();
-    while let Some(page) = roles.next().await {
-        let page = page.map_err(|e| AwsError::call("ListRoles", "(all)", e))?;
-        found.extend(
-            page.roles()
-                .iter()
-                .filter_map(|r| JobNames::batch_name_of(app_name, stage, &r.role_name)),
-        );
-    }
+    // Two independent listings: run them at once.
+    let machines = async {
+        let mut found = BTreeSet::new();
+        let mut pages = clients
+            .sfn
+            .list_state_machines()
+            .max_results(1000) // the API's maximum: fewer pages
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::call("ListStateMachines", "(all)", e))?;
+            found.extend(
+                page.state_machines()
+                    .iter()
+                    .filter_map(|m| JobNames::batch_name_of(app_name, stage, &m.name)),
+            );
+        }
+        Ok::<_, AwsError>(found)
+    };
+    let roles = async {
+        let mut found = BTreeSet::new();
+        let mut pages = clients
+            .iam
+            .list_roles()
+            .max_items(1000) // the API's maximum (default 100): fewer pages
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::call("ListRoles", "(all)", e))?;
+            found.extend(
+                page.roles()
+                    .iter()
+                    .filter_map(|r| JobNames::batch_name_of(app_name, stage, &r.role_name)),
+            );
+        }
+        Ok::<_, AwsError>(found)
+    };
+    let (mut found, roles) = tokio::try_join!(machines, roles)?;
+    found.extend(roles);
     Ok(found)
 }
 
@@ -237,10 +261,24 @@ pub fn diff(
     push(
         Kind::JobDefinition,
         &names.job_name,
-        action(
+        match action(
             desired.map(|d| &d.job_definition),
             actual.job_definition.as_ref().map(|r| &r.latest),
-        ),
+        ) {
+            // Two deploys at once, or a register whose answer was lost and
+            // retried, leave several ACTIVE revisions of the same content.
+            Some(Action::NoOp)
+                if actual
+                    .job_definition
+                    .as_ref()
+                    .is_some_and(|r| r.active_arns.len() > 1) =>
+            {
+                Some(Action::Update {
+                    fields: vec![EXTRA_REVISIONS.to_string()],
+                })
+            }
+            other => other,
+        },
     );
     push(
         Kind::StateMachine,

@@ -87,7 +87,10 @@ impl Schedule {
                 let elapsed = (after - anchor).num_seconds().max(0);
                 let step = interval.num_seconds();
                 let periods = elapsed / step + 1;
-                Some(anchor + Duration::seconds(periods * step))
+                periods
+                    .checked_mul(step)
+                    .and_then(Duration::try_seconds)
+                    .and_then(|d| anchor.checked_add_signed(d))
             }
             Kind::At(local) => local_to_utc(tz, *local).filter(|t| *t > after),
             Kind::Cron(cron) => cron.next_after(after, tz),
@@ -165,7 +168,11 @@ fn parse_rate(body: &str) -> Result<Duration, String> {
             "AWS requires `{value} {expected}`, not `{value} {unit}`"
         ));
     }
-    Ok(Duration::seconds(value * seconds))
+    // A rate so long it cannot be represented never fires anyway.
+    value
+        .checked_mul(seconds)
+        .and_then(Duration::try_seconds)
+        .ok_or_else(|| format!("rate value `{value}` is too large"))
 }
 
 /// A six-field AWS cron expression.

@@ -122,7 +122,23 @@ fn shrink(n: &Notification, limit: usize) -> Notification {
     if let Some(job) = n.batch_job.as_mut() {
         job.status_reason = job.status_reason.as_deref().map(|r| cut(r, limit));
     }
-    n
+    // In a malformed event any other string (a name, an ARN) can be huge too.
+    match serde_json::to_value(&n) {
+        Ok(mut value) => {
+            cut_strings(&mut value, limit);
+            serde_json::from_value(value).unwrap_or(n)
+        }
+        Err(_) => n,
+    }
+}
+
+fn cut_strings(value: &mut Value, limit: usize) {
+    match value {
+        Value::String(s) if s.len() > limit => *s = cut(s, limit),
+        Value::Array(items) => items.iter_mut().for_each(|v| cut_strings(v, limit)),
+        Value::Object(map) => map.values_mut().for_each(|v| cut_strings(v, limit)),
+        _ => {}
+    }
 }
 
 /// Cuts `s` to at most `limit` bytes (on a char boundary) with a marker.

@@ -8,9 +8,13 @@
 mod aws;
 mod batch;
 mod binaries;
+mod cli;
 mod emulator;
 mod http;
+mod proxy;
+mod seed;
 mod sjob;
+mod terraform;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -21,9 +25,13 @@ use serde_json::Value;
 pub use aws::{Aws, Delivery, Invocation};
 pub use batch::DefaultNetwork;
 pub use binaries::{handler_binary, sjob_binary};
+pub use cli::SjobCli;
 pub use emulator::{Emulator, JobOutcome, REGION};
 pub use http::HttpSink;
+pub use proxy::{Fault, FaultPlan, FaultProxy, ProxiedCall, SeededRng};
+pub use seed::{SeedJob, SEED_POLICIES};
 pub use sjob::{Sjob, SjobRun};
+pub use terraform::{files_under, Terraform, PROVIDER_MIRROR, TERRAFORM};
 
 /// The Cargo workspace this package belongs to.
 pub fn workspace_root() -> &'static Path {

@@ -280,14 +280,10 @@ fn scheduled_every_minute(command: &str, grace: &str) -> (Sjob, tokio::process::
 /// grace period kills the run and its children.
 #[tokio::test]
 async fn the_scheduler_never_overlaps_a_job_and_kills_it_after_the_grace_period() {
-    let sjob = project(r#"command = ["sh", "-c", "echo tick; sleep 7531"]"#);
-    sjob.write_config(
-        &std::fs::read_to_string(sjob.config_path())
-            .unwrap()
-            .replace("rate(1 hour)", "cron(* * * * ? *)"),
-    );
-    let mut scheduler = sjob.spawn(&["local", "schedule", "--grace", "2"]);
-    let transcript = Transcript::follow(&mut scheduler);
+    // A sleep no other test run on this machine uses, to find its process.
+    let sleep = format!("sleep {}", 100_000 + std::process::id());
+    let (_project, mut scheduler, transcript) =
+        scheduled_every_minute(&format!(r#"["sh", "-c", "echo tick; {sleep}"]"#), "2");
 
     transcript
         .wait_for("[job] tick", Duration::from_secs(75))
@@ -298,7 +294,7 @@ async fn the_scheduler_never_overlaps_a_job_and_kills_it_after_the_grace_period(
             Duration::from_secs(75),
         )
         .await;
-    assert!(process_alive("sleep 7531"));
+    assert!(process_alive(&sleep));
     interrupt(&scheduler);
     let status = tokio::time::timeout(Duration::from_secs(20), scheduler.wait())
         .await
@@ -307,7 +303,7 @@ async fn the_scheduler_never_overlaps_a_job_and_kills_it_after_the_grace_period(
     assert!(status.success(), "{status}");
     assert!(transcript.says("grace period over: killing the run"));
     assert!(
-        !process_alive("sleep 7531"),
+        !process_alive(&sleep),
         "the job's processes were left running"
     );
 }
@@ -316,14 +312,8 @@ async fn the_scheduler_never_overlaps_a_job_and_kills_it_after_the_grace_period(
 /// within the grace period and its notification is delivered.
 #[tokio::test]
 async fn ctrl_c_lets_a_running_job_finish_within_the_grace_period() {
-    let sjob = project(r#"command = ["sh", "-c", "echo begin; sleep 3; echo end"]"#);
-    sjob.write_config(
-        &std::fs::read_to_string(sjob.config_path())
-            .unwrap()
-            .replace("rate(1 hour)", "cron(* * * * ? *)"),
-    );
-    let mut scheduler = sjob.spawn(&["local", "schedule", "--grace", "30"]);
-    let transcript = Transcript::follow(&mut scheduler);
+    let (sjob, mut scheduler, transcript) =
+        scheduled_every_minute(r#"["sh", "-c", "echo begin; sleep 3; echo end"]"#, "30");
 
     transcript
         .wait_for("[job] begin", Duration::from_secs(75))

@@ -173,10 +173,29 @@ pub async fn register(
         .await
         .map_err(|e| AwsError::call("RegisterJobDefinition", &desired.name, e))?;
     let arn = registered.job_definition_arn.unwrap_or_default();
-    for old in retire.iter().filter(|old| **old != arn) {
+    // A concurrent deploy, or a register the SDK sent again after its answer
+    // was lost, may have added ACTIVE revisions since the plan read them:
+    // retire every revision older than ours, so exactly one stays ACTIVE.
+    let ours = revision_of(&arn);
+    let mut stale: Vec<String> = retire.to_vec();
+    if let Some(now) = read(client, &desired.name).await? {
+        stale.extend(
+            now.active_arns
+                .into_iter()
+                .filter(|a| ours.is_some_and(|ours| revision_of(a).is_some_and(|r| r < ours))),
+        );
+    }
+    stale.sort();
+    stale.dedup();
+    for old in stale.iter().filter(|old| **old != arn) {
         deregister(client, old).await?;
     }
     Ok(arn)
+}
+
+/// The revision number at the end of a job definition ARN (`...:name:3`).
+fn revision_of(arn: &str) -> Option<u64> {
+    arn.rsplit(':').next().and_then(|r| r.parse().ok())
 }
 
 pub async fn deregister(client: &Client, arn: &str) -> Result<(), AwsError> {

@@ -26,29 +26,38 @@ pub async fn read(client: &Client, name: &str) -> Result<Option<Observed<RoleSpe
         .collect();
     let trust_policy = decode_policy(role.assume_role_policy_document.as_deref().unwrap_or("{}"));
 
-    let mut policies = BTreeMap::new();
-    let listed = client
-        .list_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .map_err(|e| AwsError::call("ListRolePolicies", name, e))?;
-    for policy_name in listed.policy_names() {
-        let policy = client
-            .get_role_policy()
+    // The inline policies and the attachments are independent reads: fetch
+    // them concurrently, and each inline policy concurrently too.
+    let inline = async {
+        let listed = client
+            .list_role_policies()
             .role_name(name)
-            .policy_name(policy_name)
             .send()
             .await
-            .map_err(|e| AwsError::call("GetRolePolicy", format!("{name}/{policy_name}"), e))?;
-        policies.insert(policy_name.clone(), decode_policy(&policy.policy_document));
-    }
-    let attached = client
-        .list_attached_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .map_err(|e| AwsError::call("ListAttachedRolePolicies", name, e))?;
+            .map_err(|e| AwsError::call("ListRolePolicies", name, e))?;
+        let documents = listed.policy_names().iter().map(|policy_name| async move {
+            let policy = client
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .map_err(|e| AwsError::call("GetRolePolicy", format!("{name}/{policy_name}"), e))?;
+            Ok::<_, AwsError>((policy_name.clone(), decode_policy(&policy.policy_document)))
+        });
+        futures::future::try_join_all(documents)
+            .await
+            .map(|pairs| pairs.into_iter().collect::<BTreeMap<_, _>>())
+    };
+    let attached = async {
+        client
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("ListAttachedRolePolicies", name, e))
+    };
+    let (policies, attached) = tokio::try_join!(inline, attached)?;
     let managed_policies: BTreeSet<String> = attached
         .attached_policies()
         .iter()

@@ -48,6 +48,9 @@ pub fn state_machine_policies(
         (
             names.batch_policy.clone(),
             policy(vec![
+                // parliament reports RESOURCE_MISMATCH here: its action data lists only `job/*` for SubmitJob,
+                // but AWS documents scoping SubmitJob to the job queue and job definition ARNs
+                // (Batch user guide, "Resource: Restrict to a job queue"); `job/*` would widen it.
                 json!({
                     "Sid": "SubmitThisJob",
                     "Effect": "Allow",

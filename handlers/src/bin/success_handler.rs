@@ -1,6 +1,8 @@
 //! The `OnSuccess` Lambda: notifies that a scheduled job succeeded.
 
-#[tokio::main]
+// Lambda sends one invocation at a time: a single-threaded runtime does the
+// same work without worker threads (less memory, faster start).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     handlers::runtime::run(handlers::HandlerKind::Success).await
 }

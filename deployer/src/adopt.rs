@@ -1,0 +1,359 @@
+//! `sjob adopt`: takes over a stack the seed's Terraform module built under
+//! sjob's names. The plan's conflicts are exactly the resources to adopt;
+//! adopting tags them as sjob's, so the next `sjob deploy` updates them in
+//! place. Deploy then replaces the seed's attached policies by sjob's inline
+//! ones and detaches them (they differ from the roles' desired
+//! `managed_policies`); the seed's customer-managed policies left with no
+//! attachment are deleted by the next `sjob adopt --yes`.
+//!
+//! Schedules carry no tags: the seed's targets the state machine of the same
+//! name, so it already counts as sjob's; one targeting anything else cannot
+//! be adopted.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::aws::{error_code, AwsError, Clients};
+use crate::plan::{self, Action, ActualJob, Change, JobPlan, Kind, Plan};
+use crate::render::Target;
+use crate::stack::{Tags, APP_TAG, JOB_TAG, MANAGED_BY_TAG, MANAGED_BY_VALUE, STAGE_TAG};
+
+/// The customer-managed policies the seed's module attached to a job's
+/// roles, by suffix after the job name. sjob's own policies are inline.
+pub const SEED_POLICY_SUFFIXES: &[&str] = &[
+    "EcsTaskRolePolicy",
+    "SchedulerTargetPolicy",
+    "BatchJobManagementAccessPolicy",
+    "CloudWatchLogsDeliveryFullAccessPolicy",
+    "XRayAccessPolicy",
+];
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum AdoptError {
+    #[error("{0} cannot be adopted: schedules carry no tags, and it does not start this job's state machine")]
+    #[diagnostic(
+        code(sjob::adopt::schedule),
+        help("nothing was changed; delete the schedule or point it at the state machine, then re-run")
+    )]
+    ForeignSchedule(String),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Aws(#[from] AwsError),
+}
+
+/// One resource to adopt, and what `sjob deploy` will then do to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Adoptee {
+    pub job: String,
+    pub kind: Kind,
+    pub name: String,
+    /// `no_op`, or `update` with the fields deploy changes.
+    pub then: Action,
+}
+
+/// A customer-managed policy of the seed's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeedPolicy {
+    pub job: String,
+    pub name: String,
+    pub arn: String,
+    /// Roles and users it is attached to; deleted only when none.
+    pub attachments: i32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Adoption {
+    pub app_name: String,
+    pub stage: String,
+    pub region: String,
+    pub account_id: String,
+    pub adopt: Vec<Adoptee>,
+    pub seed_policies: Vec<SeedPolicy>,
+    /// Whether the tags were written and unattached seed policies deleted.
+    pub applied: bool,
+}
+
+/// What adopting the plan's conflicts means, read-only.
+pub async fn inspect(clients: &Clients, plan: &Plan) -> Result<Adoption, AdoptError> {
+    let mut adopt = Vec::new();
+    let mut seed_policies = Vec::new();
+    for job in &plan.jobs {
+        adopt.extend(adoptees(job)?);
+        for suffix in SEED_POLICY_SUFFIXES {
+            let name = format!("{}-{suffix}", job.names.job_name);
+            let arn = format!(
+                "arn:{}:iam::{}:policy/{name}",
+                plan.target.partition(),
+                plan.target.account_id
+            );
+            if let Some(attachments) = attachment_count(clients, &arn).await? {
+                seed_policies.push(SeedPolicy {
+                    job: job.batch_name.clone(),
+                    name,
+                    arn,
+                    attachments,
+                });
+            }
+        }
+    }
+    Ok(Adoption {
+        app_name: plan.app_name.clone(),
+        stage: plan.stage.clone(),
+        region: plan.target.region.clone(),
+        account_id: plan.target.account_id.clone(),
+        adopt,
+        seed_policies,
+        applied: false,
+    })
+}
+
+/// Tags every adoptee as sjob's and deletes the seed policies nothing uses.
+pub async fn apply(
+    clients: &Clients,
+    plan: &Plan,
+    mut adoption: Adoption,
+) -> Result<Adoption, AdoptError> {
+    for adoptee in &adoption.adopt {
+        let job = plan
+            .jobs
+            .iter()
+            .find(|j| j.batch_name == adoptee.job)
+            .expect("adoptees come from the plan's jobs");
+        tag(clients, &plan.target, job, adoptee, &sjob_tags(plan, job)).await?;
+    }
+    for policy in adoption.seed_policies.iter().filter(|p| p.attachments == 0) {
+        delete_policy(clients, &policy.arn).await?;
+    }
+    adoption.applied = true;
+    Ok(adoption)
+}
+
+fn sjob_tags(plan: &Plan, job: &JobPlan) -> Tags {
+    Tags::from([
+        (MANAGED_BY_TAG.to_string(), MANAGED_BY_VALUE.to_string()),
+        (APP_TAG.to_string(), plan.app_name.clone()),
+        (STAGE_TAG.to_string(), plan.stage.clone()),
+        (JOB_TAG.to_string(), job.batch_name.clone()),
+    ])
+}
+
+/// The job's conflicts, each with the change deploy makes once it is
+/// sjob's: the plan's diff over the resources as they will be after tagging.
+fn adoptees(job: &JobPlan) -> Result<Vec<Adoptee>, AdoptError> {
+    let conflicts: Vec<(Kind, &str)> = job
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Conflict)
+        .map(|c| (c.kind, c.name.as_str()))
+        .collect();
+    if conflicts.contains(&(Kind::Schedule, job.names.schedule.as_str())) {
+        return Err(AdoptError::ForeignSchedule(job.names.schedule.clone()));
+    }
+    let tags = Tags::from([(MANAGED_BY_TAG.to_string(), MANAGED_BY_VALUE.to_string())]);
+    let adopted = adopted(&job.actual, &tags);
+    let after = plan::diff(&job.batch_name, &job.names, job.desired.as_ref(), &adopted);
+    Ok(after
+        .into_iter()
+        .filter(|c| conflicts.contains(&(c.kind, c.name.as_str())))
+        .map(
+            |Change {
+                 job,
+                 kind,
+                 name,
+                 action,
+             }| Adoptee {
+                job,
+                kind,
+                name,
+                then: action,
+            },
+        )
+        .collect())
+}
+
+/// What exists, as it reads once every unowned resource carries `tags`.
+fn adopted(actual: &ActualJob, tags: &Tags) -> ActualJob {
+    let mut adopted = actual.clone();
+    macro_rules! own {
+        ($observed:expr) => {
+            if let Some(observed) = $observed.filter(|o| !o.managed) {
+                observed.managed = true;
+                observed.spec.tags.extend(tags.clone());
+            }
+        };
+    }
+    for role in adopted.roles.iter_mut() {
+        own!(role.as_mut());
+    }
+    own!(adopted.log_group.as_mut());
+    own!(adopted.job_definition.as_mut().map(|r| &mut r.latest));
+    own!(adopted.state_machine.as_mut());
+    adopted
+}
+
+async fn tag(
+    clients: &Clients,
+    target: &Target,
+    job: &JobPlan,
+    adoptee: &Adoptee,
+    tags: &Tags,
+) -> Result<(), AwsError> {
+    let name = adoptee.name.as_str();
+    match adoptee.kind {
+        Kind::Role => {
+            let tags = tags
+                .iter()
+                .filter_map(|(k, v)| {
+                    aws_sdk_iam::types::Tag::builder()
+                        .key(k)
+                        .value(v)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            clients
+                .iam
+                .tag_role()
+                .role_name(name)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| AwsError::call("TagRole", name, e))?;
+        }
+        Kind::LogGroup => {
+            clients
+                .logs
+                .tag_resource()
+                .resource_arn(target.log_group_arn(name))
+                .set_tags(Some(tags.clone().into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| AwsError::call("TagResource", name, e))?;
+        }
+        Kind::JobDefinition => {
+            let arn = job
+                .actual
+                .job_definition
+                .as_ref()
+                .map(|r| r.latest_arn.clone())
+                .unwrap_or_default();
+            clients
+                .batch
+                .tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(tags.clone().into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| AwsError::call("TagResource", arn.as_str(), e))?;
+        }
+        Kind::StateMachine => {
+            let tags = tags
+                .iter()
+                .map(|(k, v)| aws_sdk_sfn::types::Tag::builder().key(k).value(v).build())
+                .collect();
+            clients
+                .sfn
+                .tag_resource()
+                .resource_arn(target.state_machine_arn(name))
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| AwsError::call("TagResource", name, e))?;
+        }
+        Kind::Schedule => unreachable!("foreign schedules are refused in `adoptees`"),
+    }
+    tracing::info!(job = %adoptee.job, kind = %adoptee.kind, name, "adopted");
+    Ok(())
+}
+
+/// How many entities a customer-managed policy is attached to, or `None`
+/// when it does not exist.
+async fn attachment_count(clients: &Clients, arn: &str) -> Result<Option<i32>, AwsError> {
+    match clients.iam.get_policy().policy_arn(arn).send().await {
+        Ok(out) => Ok(out.policy.map(|p| p.attachment_count.unwrap_or_default())),
+        Err(err) if error_code(&err) == Some("NoSuchEntity") => Ok(None),
+        Err(err) => Err(AwsError::call("GetPolicy", arn, err)),
+    }
+}
+
+/// Deletes a policy and its non-default versions (IAM requires them gone first).
+async fn delete_policy(clients: &Clients, arn: &str) -> Result<(), AwsError> {
+    let versions = clients
+        .iam
+        .list_policy_versions()
+        .policy_arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("ListPolicyVersions", arn, e))?;
+    for version in versions.versions().iter().filter(|v| !v.is_default_version) {
+        clients
+            .iam
+            .delete_policy_version()
+            .policy_arn(arn)
+            .set_version_id(version.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::call("DeletePolicyVersion", arn, e))?;
+    }
+    match clients.iam.delete_policy().policy_arn(arn).send().await {
+        Err(err) if error_code(&err) != Some("NoSuchEntity") => {
+            Err(AwsError::call("DeletePolicy", arn, err))
+        }
+        _ => {
+            tracing::info!(policy = arn, "deleted the seed's unattached policy");
+            Ok(())
+        }
+    }
+}
+
+impl fmt::Display for Adoption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}/{} in {} (account {})",
+            self.app_name, self.stage, self.region, self.account_id
+        )?;
+        let verb = if self.applied { "adopted" } else { "adopt" };
+        let mut current_job: Option<&str> = None;
+        for a in &self.adopt {
+            if current_job != Some(a.job.as_str()) {
+                current_job = Some(&a.job);
+                writeln!(f, "\n  {}", a.job)?;
+            }
+            let then = match &a.then {
+                Action::Update { fields } => format!("deploy updates {}", fields.join(", ")),
+                _ => "deploy leaves it as is".to_string(),
+            };
+            writeln!(
+                f,
+                "    {verb} {:<15} {}  ({then})",
+                a.kind.to_string(),
+                a.name
+            )?;
+        }
+        if !self.seed_policies.is_empty() {
+            writeln!(f, "\n  the seed's customer-managed policies")?;
+        }
+        for p in &self.seed_policies {
+            let status = match (p.attachments, self.applied) {
+                (0, true) => "deleted".to_string(),
+                (0, false) => "unattached: `adopt --yes` deletes it".to_string(),
+                (n, _) => format!("attached {n} time(s): `sjob deploy` detaches it from adopted roles, then `sjob adopt --yes` deletes it"),
+            };
+            writeln!(f, "    {}  ({status})", p.name)?;
+        }
+        write!(
+            f,
+            "\n{} resource(s) {}",
+            self.adopt.len(),
+            if self.applied { "adopted" } else { "to adopt" }
+        )?;
+        let pending =
+            !self.adopt.is_empty() || self.seed_policies.iter().any(|p| p.attachments == 0);
+        if !self.applied && pending {
+            write!(f, "; run with --yes to adopt them")?;
+        }
+        writeln!(f, ".")
+    }
+}

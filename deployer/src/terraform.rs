@@ -1,0 +1,216 @@
+//! Terraform `templatefile()` templates of the documents sjob deploys, so the
+//! modules in `infra/terraform` deploy the same state machine and IAM
+//! policies from the same source (`sjob render --what terraform`).
+//!
+//! The job is rendered with placeholder values, then each placeholder becomes
+//! a template expression: a value standing alone becomes
+//! `${jsonencode(name)}`, one inside a longer string becomes `${name}`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use crate::config::{Config, Job};
+use crate::render::definition::definition;
+use crate::render::Target;
+use crate::schedule::Schedule;
+use crate::stack::JobStack;
+
+/// The variables every template may use: the module passes them all.
+pub const VARIABLES: &[&str] = &[
+    "partition",
+    "region",
+    "account_id",
+    "app_name",
+    "stage",
+    "batch_name",
+    "batch_job_queue_arn",
+    "success_handler_arn",
+    "error_handler_arn",
+    "image_uri",
+    "image_tag",
+    "vcpus",
+    "memory",
+    "command",
+    "env",
+    "task_policy_statements",
+];
+
+fn scalar(name: &str) -> String {
+    format!("@@{name}@@")
+}
+
+/// Marks a value (list, map) that the template fills in whole.
+fn whole(name: &str) -> String {
+    format!("@@json:{name}@@")
+}
+
+/// A job whose every field the templates depend on is a placeholder.
+fn placeholder_job() -> Job {
+    Job {
+        batch_name: scalar("batch_name"),
+        command: vec![whole("command")],
+        vcpus: scalar("vcpus"),
+        memory: scalar("memory"),
+        schedule: Schedule::parse("rate(1 hour)").expect("a valid expression"),
+        schedule_timezone: "UTC".to_string(),
+        sfn_input: json!({}),
+        env: BTreeMap::from([(whole("env"), String::new())]),
+        image_uri: scalar("image_uri"),
+        image_tag: scalar("image_tag"),
+        batch_job_queue_arn: scalar("batch_job_queue_arn"),
+        success_handler_arn: scalar("success_handler_arn"),
+        error_handler_arn: scalar("error_handler_arn"),
+        enabled: true,
+        timeout_seconds: None,
+        retry_attempts: 1,
+        log_retention_days: 365,
+        task_policy_statements: vec![Value::String(whole("task_policy_statements"))],
+        tags: BTreeMap::new(),
+        description: None,
+        assign_public_ip: false,
+    }
+}
+
+/// The templates by path relative to the module's `templates/` directory:
+/// `state_machine.json.tftpl`, and per role suffix
+/// `roles/<Role>/trust_policy.json.tftpl`,
+/// `roles/<Role>/managed_policies.json.tftpl` (a list of ARNs) and
+/// `roles/<Role>/policies/<Policy>.json.tftpl` (inline policies).
+pub fn templates() -> BTreeMap<PathBuf, String> {
+    let job = placeholder_job();
+    let config = Config {
+        path: PathBuf::new(),
+        app_name: scalar("app_name"),
+        stage: scalar("stage"),
+        region: None,
+        account_id: None,
+        jobs: BTreeMap::from([(job.batch_name.clone(), job.clone())]),
+    };
+    let target = Target {
+        account_id: scalar("account_id"),
+        region: scalar("region"),
+    };
+    let stack = JobStack::render(&config, &job, &target);
+    let suffix = |name: &str| {
+        name.strip_prefix(&format!("{}-", stack.names.job_name))
+            .expect("every role and policy name starts with the job name")
+            .to_string()
+    };
+    let mut files = BTreeMap::from([(
+        PathBuf::from("state_machine.json.tftpl"),
+        template(definition(&config.app_name, &config.stage, &job, &target)),
+    )]);
+    for role in &stack.roles {
+        let dir = PathBuf::from("roles").join(suffix(&role.name));
+        files.insert(
+            dir.join("trust_policy.json.tftpl"),
+            template(role.trust_policy.clone()),
+        );
+        files.insert(
+            dir.join("managed_policies.json.tftpl"),
+            template(json!(role.managed_policies)),
+        );
+        for (name, document) in &role.policies {
+            files.insert(
+                dir.join("policies")
+                    .join(format!("{}.json.tftpl", suffix(name))),
+                template(document.clone()),
+            );
+        }
+    }
+    files
+}
+
+/// Turns a document rendered from placeholders into template text.
+fn template(mut document: Value) -> String {
+    mark_whole_values(&mut document);
+    let mut text = serde_json::to_string_pretty(&document).expect("documents serialise");
+    for name in VARIABLES {
+        text = text
+            .replace(
+                &format!("\"{}\"", whole(name)),
+                &format!("${{jsonencode({name})}}"),
+            )
+            .replace(&scalar(name), &format!("${{{name}}}"));
+    }
+    text.push('\n');
+    text
+}
+
+/// Replaces lists and maps holding only a whole-value marker, and strings
+/// that are exactly one placeholder, by a string the text step turns into
+/// `${jsonencode(name)}`. Rewrites the partition of ARNs sjob builds.
+fn mark_whole_values(value: &mut Value) {
+    let marker = |s: &str| -> Option<String> {
+        let name = s.strip_prefix("@@json:")?.strip_suffix("@@")?;
+        Some(whole(name))
+    };
+    let replacement = match value {
+        Value::Array(items) => match items.as_slice() {
+            [Value::String(s)] => marker(s),
+            _ => None,
+        },
+        Value::Object(map) if map.len() == 1 => map.keys().next().and_then(|k| marker(k)),
+        Value::String(s) => {
+            let name = s.strip_prefix("@@").and_then(|r| r.strip_suffix("@@"));
+            match name {
+                Some(name) if VARIABLES.contains(&name) => Some(whole(name)),
+                _ => {
+                    // ARNs from `Target` (placeholders inside) and AWS-managed
+                    // policy ARNs carry the region's partition.
+                    if s.starts_with("arn:aws:")
+                        && (s.contains("@@") || s.starts_with("arn:aws:iam::aws:"))
+                    {
+                        *s = s.replacen("arn:aws:", &format!("arn:{}:", scalar("partition")), 1);
+                    }
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    match replacement {
+        Some(marked) => *value = Value::String(marked),
+        None => match value {
+            Value::Array(items) => items.iter_mut().for_each(mark_whole_values),
+            Value::Object(map) => map.values_mut().for_each(mark_whole_values),
+            _ => {}
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_template_expressions() {
+        let files = templates();
+        let machine = &files[&PathBuf::from("state_machine.json.tftpl")];
+        assert!(
+            machine.contains(r#""command": ${jsonencode(command)}"#),
+            "{machine}"
+        );
+        assert!(
+            machine.contains(r#""env": ${jsonencode(env)}"#),
+            "{machine}"
+        );
+        assert!(machine.contains(r#""JobQueue": ${jsonencode(batch_job_queue_arn)}"#));
+        assert!(machine.contains(
+            "arn:${partition}:batch:${region}:${account_id}:job-definition/${app_name}-${stage}-${batch_name}-ScheduledJob"
+        ));
+        assert!(!machine.contains("@@"), "{machine}");
+        let task =
+            &files[&PathBuf::from("roles/EcsTaskRole/policies/EcsTaskRolePolicy.json.tftpl")];
+        assert!(
+            task.contains(r#""Statement": ${jsonencode(task_policy_statements)}"#),
+            "{task}"
+        );
+        let managed = &files[&PathBuf::from("roles/EcsTaskExecRole/managed_policies.json.tftpl")];
+        assert!(managed.contains(
+            "arn:${partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+        ));
+    }
+}

@@ -1,0 +1,43 @@
+# The four roles with sjob's inline policies, from templates/roles/<Role>/.
+
+locals {
+  roles = toset([for path in fileset("${path.module}/templates/roles", "*/trust_policy.json.tftpl") : dirname(path)])
+
+  # "<Role>/<Policy>" for every inline policy template. The task role's
+  # policy holds only the configured statements, so it exists only with some.
+  inline_policies = toset([
+    for path in fileset("${path.module}/templates/roles", "*/policies/*.json.tftpl") :
+    "${dirname(dirname(path))}/${trimsuffix(basename(path), ".json.tftpl")}"
+    if length(var.task_policy_statements) > 0 || !endswith(path, "/EcsTaskRolePolicy.json.tftpl")
+  ])
+
+  managed_policies = merge([
+    for role in local.roles : {
+      for arn in jsondecode(templatefile("${path.module}/templates/roles/${role}/managed_policies.json.tftpl", local.template_vars)) :
+      "${role} ${arn}" => { role = role, arn = arn }
+    }
+  ]...)
+}
+
+resource "aws_iam_role" "role" {
+  for_each           = local.roles
+  name               = "${local.job_name}-${each.key}"
+  assume_role_policy = templatefile("${path.module}/templates/roles/${each.key}/trust_policy.json.tftpl", local.template_vars)
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "inline" {
+  for_each = local.inline_policies
+  role     = aws_iam_role.role[split("/", each.key)[0]].id
+  name     = "${local.job_name}-${split("/", each.key)[1]}"
+  policy = templatefile(
+    "${path.module}/templates/roles/${split("/", each.key)[0]}/policies/${split("/", each.key)[1]}.json.tftpl",
+    local.template_vars,
+  )
+}
+
+resource "aws_iam_role_policy_attachment" "managed" {
+  for_each   = local.managed_policies
+  role       = aws_iam_role.role[each.value.role].name
+  policy_arn = each.value.arn
+}

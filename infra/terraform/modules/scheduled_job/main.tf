@@ -1,0 +1,110 @@
+# One job's stack, as `sjob deploy` builds it. The state machine definition
+# and the IAM documents are templates `sjob render --what terraform` writes
+# (see templates/); do not edit them by hand.
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  job_name = "${var.app_name}-${var.stage}-${var.batch_name}-ScheduledJob"
+
+  template_vars = {
+    partition              = data.aws_partition.current.partition
+    region                 = coalesce(var.region, data.aws_region.current.name)
+    account_id             = coalesce(var.account_id, data.aws_caller_identity.current.account_id)
+    app_name               = var.app_name
+    stage                  = var.stage
+    batch_name             = var.batch_name
+    batch_job_queue_arn    = var.batch_job_queue_arn
+    success_handler_arn    = var.success_handler_arn
+    error_handler_arn      = var.error_handler_arn
+    image_uri              = var.image_uri
+    image_tag              = var.image_tag
+    vcpus                  = var.vcpus
+    memory                 = var.memory
+    command                = var.command
+    env                    = var.env
+    task_policy_statements = var.task_policy_statements
+  }
+}
+
+resource "aws_cloudwatch_log_group" "state_machine" {
+  # checkov:skip=CKV_AWS_158:As `sjob deploy`: CloudWatch Logs encrypts at rest with its own keys; a customer KMS key would need a key policy for the logs service that this module does not own.
+  name              = "${var.app_name}/${var.stage}/scheduled/${var.batch_name}"
+  retention_in_days = var.log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_batch_job_definition" "job" {
+  name                  = local.job_name
+  type                  = "container"
+  platform_capabilities = ["FARGATE"]
+  propagate_tags        = true
+  tags                  = var.tags
+
+  container_properties = jsonencode({
+    image       = "${var.image_uri}:${var.image_tag}"
+    command     = var.command
+    environment = [for k, v in var.env : { name = k, value = v }]
+    resourceRequirements = [
+      { type = "VCPU", value = var.vcpus },
+      { type = "MEMORY", value = var.memory },
+    ]
+    jobRoleArn                   = aws_iam_role.role["EcsTaskRole"].arn
+    executionRoleArn             = aws_iam_role.role["EcsTaskExecRole"].arn
+    fargatePlatformConfiguration = { platformVersion = "LATEST" }
+    networkConfiguration         = { assignPublicIp = var.assign_public_ip ? "ENABLED" : "DISABLED" }
+  })
+
+  retry_strategy {
+    attempts = var.retry_attempts
+  }
+
+  dynamic "timeout" {
+    for_each = var.timeout_seconds == null ? [] : [var.timeout_seconds]
+    content {
+      attempt_duration_seconds = timeout.value
+    }
+  }
+}
+
+resource "aws_sfn_state_machine" "job" {
+  # checkov:skip=CKV_AWS_284:As `sjob deploy`: tracing is off (a Batch job and two Lambda calls; execution history and logs at level ALL show each step), so the role has no X-Ray permissions.
+  name       = local.job_name
+  type       = "STANDARD"
+  role_arn   = aws_iam_role.role["BatchSfnRole"].arn
+  definition = templatefile("${path.module}/templates/state_machine.json.tftpl", local.template_vars)
+  tags       = var.tags
+
+  logging_configuration {
+    log_destination        = "${aws_cloudwatch_log_group.state_machine.arn}:*"
+    include_execution_data = true
+    level                  = "ALL"
+  }
+
+  # The definition names the job definition without a revision (the latest).
+  depends_on = [aws_batch_job_definition.job, aws_iam_role_policy.inline]
+}
+
+resource "aws_scheduler_schedule" "job" {
+  # checkov:skip=CKV_AWS_297:As `sjob deploy`: the schedule holds only the execution input, no secrets; Scheduler encrypts it with an AWS-owned key.
+  name                         = "${local.job_name}-Scheduler"
+  group_name                   = "default"
+  schedule_expression          = var.schedule_expression
+  schedule_expression_timezone = var.schedule_timezone
+  state                        = var.enabled ? "ENABLED" : "DISABLED"
+  description                  = var.description
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = aws_sfn_state_machine.job.arn
+    role_arn = aws_iam_role.role["PipesRole"].arn
+    input    = jsonencode(var.sfn_input)
+  }
+
+  depends_on = [aws_iam_role_policy.inline]
+}

@@ -1,0 +1,214 @@
+//! `sjob adopt` against a stack built the way the seed's Terraform module
+//! builds it: a deploy first stops on the name clashes, adopt shows and then
+//! tags the unowned resources, deploy converges them in place (the seed's
+//! attached policies replaced by sjob's inline ones), and a second adopt
+//! deletes the seed's policies nothing uses any more.
+
+use aws_sdk_sqs::error::DisplayErrorContext;
+use serde_json::Value;
+use sjob_e2e::{Aws, Emulator, SeedJob, Sjob, REGION, SEED_POLICIES};
+
+const ACCOUNT: &str = "123456789012";
+const IMAGE: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/myapp";
+
+fn seed_job<'a>(queue: &'a str, success: &'a str, error: &'a str) -> SeedJob<'a> {
+    SeedJob {
+        app_name: "myapp",
+        stage: "dev",
+        batch_name: "crawler",
+        queue_arn: queue,
+        success_handler_arn: success,
+        error_handler_arn: error,
+        image: IMAGE,
+        command: &["python", "/opt/app/job/crawler.py"],
+    }
+}
+
+#[tokio::test]
+async fn adopt_takes_over_the_seed_modules_stack_and_deploy_converges_it() {
+    let emulator = Emulator::start().await;
+    let aws = Aws::new(&emulator.sdk_config());
+    let queue = format!("arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/myapp-dev-Batch");
+    let success =
+        format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:myapp-dev-BatchSuccessHandler");
+    let error = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:myapp-dev-BatchErrorHandler");
+    let seed = seed_job(&queue, &success, &error);
+    seed.create(&aws).await;
+    let job = seed.job_name();
+
+    let sjob = Sjob::new(&emulator);
+    sjob.write_config(&format!(
+        r#"app_name = "myapp"
+stage = "dev"
+region = "{REGION}"
+
+[jobs.crawler]
+image_uri = "{IMAGE}"
+batch_job_queue_arn = "{queue}"
+success_handler_arn = "{success}"
+error_handler_arn = "{error}"
+command = ["python", "/opt/app/job/crawler.py"]
+env = {{ STAGE = "dev" }}
+schedule_expression = "rate(5 minutes)"
+sfn_input = {{ message = "hello" }}
+"#
+    ));
+    let clash = sjob.run_expecting(1, &["deploy"]).await;
+    assert!(clash.stderr_says("exist under sjob's names"), "{clash}");
+
+    // Read-only: what would be adopted, and what deploy then changes.
+    let shown = sjob
+        .run_expecting(0, &["--output", "json", "adopt"])
+        .await
+        .json();
+    assert_eq!(shown["applied"], false);
+    let adopt = shown["adopt"].as_array().expect("adoptees");
+    let kinds: Vec<(&str, &str)> = adopt
+        .iter()
+        .map(|a| (a["kind"].as_str().unwrap(), a["name"].as_str().unwrap()))
+        .collect();
+    for role in [
+        "EcsTaskExecRole",
+        "EcsTaskRole",
+        "BatchSfnRole",
+        "PipesRole",
+    ] {
+        assert!(
+            kinds.contains(&("role", format!("{job}-{role}").as_str())),
+            "{shown}"
+        );
+    }
+    for kind in ["log_group", "job_definition", "state_machine"] {
+        assert!(
+            kinds.iter().any(|(k, _)| *k == kind),
+            "{kind} missing: {shown}"
+        );
+    }
+    assert_eq!(
+        adopt.len(),
+        7,
+        "the schedule targets the state machine, so it is already sjob's: {shown}"
+    );
+    let sfn_role = adopt
+        .iter()
+        .find(|a| a["name"] == format!("{job}-BatchSfnRole"))
+        .unwrap();
+    let fields = sfn_role["then"]["fields"]
+        .as_array()
+        .expect("deploy updates the role");
+    assert!(
+        fields.contains(&Value::from("managed_policies")),
+        "{sfn_role}"
+    );
+    assert_eq!(
+        shown["seed_policies"].as_array().unwrap().len(),
+        SEED_POLICIES.len(),
+        "{shown}"
+    );
+    assert!(
+        role_tags(&aws, &format!("{job}-EcsTaskRole"))
+            .await
+            .is_empty(),
+        "adopt without --yes wrote tags"
+    );
+
+    let adopted = sjob.run_expecting(0, &["adopt", "--yes"]).await;
+    assert!(
+        adopted.stdout.contains("7 resource(s) adopted"),
+        "{adopted}"
+    );
+    let tags = role_tags(&aws, &format!("{job}-EcsTaskRole")).await;
+    assert!(
+        tags.contains(&("sjob:managed-by".to_string(), "sjob".to_string())),
+        "{tags:?}"
+    );
+    for suffix in SEED_POLICIES {
+        assert!(
+            policy_exists(&aws, &seed.policy_arn(suffix)).await,
+            "{suffix} deleted while attached"
+        );
+    }
+
+    // Deploy updates in place: no conflict, and then nothing left to do.
+    sjob.run_expecting(0, &["deploy"]).await;
+    sjob.run_expecting(0, &["plan", "--detailed-exitcode"])
+        .await;
+    let attached = attached_policies(&aws, &format!("{job}-BatchSfnRole")).await;
+    assert!(
+        attached.is_empty(),
+        "the seed's policies are still attached: {attached:?}"
+    );
+    assert_eq!(
+        attached_policies(&aws, &format!("{job}-EcsTaskExecRole")).await,
+        vec!["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy".to_string()]
+    );
+    let inline = aws
+        .iam
+        .list_role_policies()
+        .role_name(format!("{job}-BatchSfnRole"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inline.policy_names().len(), 3, "{inline:?}");
+
+    // The seed's policies are now unattached: a second adopt deletes them.
+    let cleaned = sjob
+        .run_expecting(0, &["--output", "json", "adopt", "--yes"])
+        .await
+        .json();
+    assert!(cleaned["adopt"].as_array().unwrap().is_empty(), "{cleaned}");
+    for suffix in SEED_POLICIES {
+        assert!(
+            !policy_exists(&aws, &seed.policy_arn(suffix)).await,
+            "{suffix} is still there"
+        );
+    }
+    sjob.run_expecting(0, &["plan", "--detailed-exitcode"])
+        .await;
+
+    sjob.run_expecting(0, &["destroy"]).await;
+    let roles = aws.iam.list_roles().send().await.unwrap();
+    assert!(
+        roles.roles().iter().all(|r| !r.role_name.starts_with(&job)),
+        "destroy left roles"
+    );
+}
+
+async fn role_tags(aws: &Aws, role: &str) -> Vec<(String, String)> {
+    let role = aws
+        .iam
+        .get_role()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    role.tags()
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect()
+}
+
+async fn attached_policies(aws: &Aws, role: &str) -> Vec<String> {
+    let out = aws
+        .iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "ListAttachedRolePolicies {role}: {}",
+                DisplayErrorContext(e)
+            )
+        });
+    out.attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn.clone())
+        .collect()
+}
+
+async fn policy_exists(aws: &Aws, arn: &str) -> bool {
+    aws.iam.get_policy().policy_arn(arn).send().await.is_ok()
+}

@@ -1,0 +1,829 @@
+//! Reliability under injected faults. A [`FaultProxy`] sits between `sjob`
+//! (or the handler binaries) and the emulator and answers some requests with
+//! throttling, 429, 500/503, connection resets (before or after the request
+//! took effect) or slow answers. The tests check that no deploy leaves a
+//! half-built or duplicated stack and that no failure notification is lost
+//! or falsely reported as sent:
+//!
+//! - a deploy with 20% faults ends in the same resources as a clean one, and
+//!   a destroy with 20% faults leaves nothing;
+//! - deploys killed (SIGKILL) at random points converge when re-run;
+//! - two deploys at once end in a correct stack;
+//! - the handlers retry SNS within their time budget, fail with
+//!   `PublishFailed` when SNS keeps failing, notify a FIFO topic once when an
+//!   answer is lost, and Step Functions retries a failed publish.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use percent_encoding::percent_decode_str;
+use serde_json::{json, Value};
+use sjob_e2e::{
+    fixture, handler_binary, Aws, Delivery, Emulator, Fault, FaultPlan, FaultProxy, Invocation,
+    SeededRng, SjobCli, SjobRun, REGION,
+};
+
+const ACCOUNT: &str = "123456789012";
+const SUCCESS_FUNCTION: &str = "myapp-dev-BatchSuccessHandler";
+const ERROR_FUNCTION: &str = "myapp-dev-BatchErrorHandler";
+const DELIVERY_WAIT: Duration = Duration::from_secs(2);
+/// The share of requests that fail in the "20% faults" tests.
+const FAULT_RATE: f64 = 0.2;
+const SLOW: Duration = Duration::from_millis(300);
+
+const CRAWLER: &str = r#"
+[jobs.crawler]
+command = ["python", "-m", "crawler"]
+schedule_expression = "rate(5 minutes)"
+sfn_input = { source = "schedule" }
+env = { LOG_LEVEL = "info" }
+"#;
+
+const REPORT: &str = r#"
+[jobs.report]
+command = ["python", "-m", "report"]
+schedule_expression = "cron(0 3 * * ? *)"
+retry_attempts = 2
+task_policy_statements = [{ Effect = "Allow", Action = "s3:GetObject", Resource = "arn:aws:s3:::myapp-dev-reports/*" }]
+"#;
+
+fn lambda_arn(function: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}")
+}
+
+fn config(queue: &str, success: &str, error: &str, jobs: &[&str]) -> String {
+    let mut text = format!(
+        r#"app_name = "myapp"
+stage = "dev"
+region = "{REGION}"
+
+[defaults]
+image_uri = "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/myapp"
+batch_job_queue_arn = "{queue}"
+success_handler_arn = "{success}"
+error_handler_arn = "{error}"
+"#
+    );
+    jobs.iter().for_each(|job| text.push_str(job));
+    text
+}
+
+/// Two jobs (16 resources) whose targets need not exist.
+fn two_jobs() -> String {
+    config(
+        &format!("arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/myapp-dev-queue"),
+        &lambda_arn(SUCCESS_FUNCTION),
+        &lambda_arn(ERROR_FUNCTION),
+        &[CRAWLER, REPORT],
+    )
+}
+
+fn assert_code(run: &SjobRun, code: i32) {
+    run.assert_code(code);
+}
+
+// ---------------------------------------------------------------------------
+// What exists
+// ---------------------------------------------------------------------------
+
+fn policy_document(encoded: &str) -> Value {
+    let decoded = percent_decode_str(encoded).decode_utf8_lossy();
+    serde_json::from_str(&decoded).unwrap_or(Value::String(decoded.into_owned()))
+}
+
+/// Everything of `myapp`/`dev` that exists, by resource, with the fields a
+/// deploy sets. Job definitions list their ACTIVE revisions (without their
+/// numbers): a correct stack has exactly one per job.
+async fn snapshot(aws: &Aws) -> BTreeMap<String, Value> {
+    let mut found = BTreeMap::new();
+    let roles = aws.iam.list_roles().send().await.expect("ListRoles");
+    for role in roles.roles() {
+        let name = role.role_name();
+        if !name.starts_with("myapp-dev-") {
+            continue;
+        }
+        let mut inline = BTreeMap::new();
+        let listed = aws
+            .iam
+            .list_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .expect("ListRolePolicies");
+        for policy in listed.policy_names() {
+            let document = aws
+                .iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .send()
+                .await
+                .expect("GetRolePolicy")
+                .policy_document;
+            inline.insert(policy.clone(), policy_document(&document));
+        }
+        let attached: BTreeSet<String> = aws
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .expect("ListAttachedRolePolicies")
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn.clone())
+            .collect();
+        let full = aws
+            .iam
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .expect("GetRole")
+            .role
+            .expect("a role");
+        let tags: BTreeMap<&str, &str> = full.tags().iter().map(|t| (t.key(), t.value())).collect();
+        found.insert(
+            format!("role {name}"),
+            json!({
+                "trust": policy_document(full.assume_role_policy_document().unwrap_or("{}")),
+                "inline": inline, "attached": attached, "tags": tags,
+            }),
+        );
+    }
+    let machines = aws
+        .sfn
+        .list_state_machines()
+        .send()
+        .await
+        .expect("ListStateMachines");
+    for machine in machines.state_machines() {
+        if !machine.name().starts_with("myapp-dev-") {
+            continue;
+        }
+        let described = aws
+            .sfn
+            .describe_state_machine()
+            .state_machine_arn(machine.state_machine_arn())
+            .send()
+            .await
+            .expect("DescribeStateMachine");
+        let definition: Value = serde_json::from_str(described.definition()).unwrap();
+        let tags: BTreeMap<String, String> = aws
+            .sfn
+            .list_tags_for_resource()
+            .resource_arn(machine.state_machine_arn())
+            .send()
+            .await
+            .expect("ListTagsForResource")
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or("").into(), t.value().unwrap_or("").into()))
+            .collect();
+        found.insert(
+            format!("state machine {}", machine.name()),
+            json!({"definition": definition, "role": described.role_arn(), "tags": tags,
+                   "logging": format!("{:?}", described.logging_configuration())}),
+        );
+    }
+    let schedules = aws
+        .scheduler
+        .list_schedules()
+        .name_prefix("myapp-dev-")
+        .send()
+        .await
+        .expect("ListSchedules");
+    for summary in schedules.schedules() {
+        let name = summary.name().unwrap_or_default();
+        let schedule = aws
+            .scheduler
+            .get_schedule()
+            .name(name)
+            .send()
+            .await
+            .expect("GetSchedule");
+        let target = schedule.target().expect("a target");
+        found.insert(
+            format!("schedule {name}"),
+            json!({"expression": schedule.schedule_expression(),
+                   "timezone": schedule.schedule_expression_timezone(),
+                   "state": schedule.state().map(|s| s.as_str()),
+                   "target": target.arn(), "role": target.role_arn(), "input": target.input()}),
+        );
+    }
+    let groups = aws
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix("myapp/dev/")
+        .send()
+        .await
+        .expect("DescribeLogGroups");
+    for group in groups.log_groups() {
+        let name = group.log_group_name().unwrap_or_default();
+        let tags = aws
+            .logs
+            .list_tags_for_resource()
+            .resource_arn(format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"))
+            .send()
+            .await
+            .expect("ListTagsForResource")
+            .tags
+            .unwrap_or_default();
+        let tags: BTreeMap<String, String> = tags.into_iter().collect();
+        found.insert(
+            format!("log group {name}"),
+            json!({"retention": group.retention_in_days(), "tags": tags}),
+        );
+    }
+    let definitions = aws
+        .batch
+        .describe_job_definitions()
+        .status("ACTIVE")
+        .send()
+        .await
+        .expect("DescribeJobDefinitions")
+        .job_definitions
+        .unwrap_or_default();
+    let mut active: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for definition in definitions {
+        let name = definition.job_definition_name().unwrap_or_default();
+        if !name.starts_with("myapp-dev-") {
+            continue;
+        }
+        let container = definition.container_properties();
+        active.entry(name.to_string()).or_default().push(json!({
+            "image": container.and_then(|c| c.image()),
+            "command": container.map(|c| c.command().to_vec()),
+            "environment": container.map(|c| c.environment().iter()
+                .map(|kv| format!("{}={}", kv.name().unwrap_or(""), kv.value().unwrap_or("")))
+                .collect::<Vec<_>>()),
+            "job_role": container.and_then(|c| c.job_role_arn()),
+            "retry": definition.retry_strategy().and_then(|r| r.attempts()),
+            "tags": definition.tags().cloned().unwrap_or_default()
+                .into_iter().collect::<BTreeMap<_, _>>(),
+        }));
+    }
+    for (name, revisions) in active {
+        found.insert(
+            format!("job definition {name} (active revisions)"),
+            Value::Array(revisions),
+        );
+    }
+    found
+}
+
+/// The differences between two snapshots, for an assertion message.
+fn differences(expected: &BTreeMap<String, Value>, actual: &BTreeMap<String, Value>) -> String {
+    let keys: BTreeSet<&String> = expected.keys().chain(actual.keys()).collect();
+    keys.into_iter()
+        .filter(|k| expected.get(*k) != actual.get(*k))
+        .map(|k| {
+            format!(
+                "{k}:\n  expected {}\n  found    {}",
+                expected.get(k).map_or("(nothing)".into(), Value::to_string),
+                actual.get(k).map_or("(nothing)".into(), Value::to_string)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A stack deployed without faults: what every faulty deploy must end in.
+async fn reference_snapshot() -> BTreeMap<String, Value> {
+    let emulator = Emulator::start().await;
+    let sjob = SjobCli::at(&emulator.endpoint());
+    sjob.write_config(&two_jobs());
+    assert_code(&sjob.run(&["deploy"]).await, 0);
+    let snapshot = snapshot(&Aws::new(&emulator.sdk_config())).await;
+    assert_eq!(snapshot.len(), 16, "{snapshot:#?}");
+    snapshot
+}
+
+/// An emulator, a proxy in front of it, `sjob` through the proxy and a
+/// fault-free `sjob` for checking.
+struct Faulty {
+    /// Kept running for the test's lifetime.
+    _emulator: Emulator,
+    aws: Aws,
+    proxy: FaultProxy,
+    through_proxy: SjobCli,
+    direct: SjobCli,
+}
+
+impl Faulty {
+    async fn new(plan: FaultPlan) -> Faulty {
+        let emulator = Emulator::start().await;
+        let aws = Aws::new(&emulator.sdk_config());
+        let proxy = FaultProxy::start(&emulator.endpoint(), plan).await;
+        let through_proxy = SjobCli::at(proxy.endpoint());
+        let direct = SjobCli::at(&emulator.endpoint());
+        through_proxy.write_config(&two_jobs());
+        direct.write_config(&two_jobs());
+        Faulty {
+            _emulator: emulator,
+            aws,
+            proxy,
+            through_proxy,
+            direct,
+        }
+    }
+
+    /// The stack is exactly the reference: `plan --detailed-exitcode` on a
+    /// clean path exits 0 and the resources match one by one.
+    async fn assert_converged(&self, reference: &BTreeMap<String, Value>, context: &str) {
+        let plan = self.direct.run(&["plan", "--detailed-exitcode"]).await;
+        assert_eq!(
+            plan.code,
+            Some(0),
+            "{context}: the stack has not converged:\n{plan}"
+        );
+        let found = snapshot(&self.aws).await;
+        assert!(
+            &found == reference,
+            "{context}: the resources differ from a clean deploy's:\n{}",
+            differences(reference, &found)
+        );
+    }
+
+    async fn assert_empty(&self, context: &str) {
+        let found = snapshot(&self.aws).await;
+        assert!(
+            found.is_empty(),
+            "{context}: left behind: {:#?}",
+            found.keys()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Deploy and destroy
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn deploy_and_destroy_with_20_percent_faults_match_a_clean_run() {
+    let (reference, faulty) = tokio::join!(reference_snapshot(), Faulty::new(FaultPlan::none()));
+    for seed in [1u64, 2, 3] {
+        let mix = Fault::all(SLOW);
+        faulty
+            .proxy
+            .set_plan(FaultPlan::random(seed, FAULT_RATE, mix.clone()));
+        let before = faulty.proxy.faulted().len();
+        let started = Instant::now();
+        let deploy = faulty.through_proxy.run(&["deploy"]).await;
+        let faults = faulty.proxy.faulted().len() - before;
+        assert_eq!(
+            deploy.code,
+            Some(0),
+            "seed {seed}, {faults} faults:\n{deploy}"
+        );
+        eprintln!(
+            "seed {seed}: deploy with {faults} of {} calls faulted took {:?}",
+            faulty.proxy.calls().len(),
+            started.elapsed()
+        );
+        assert!(faults > 0, "seed {seed}: no fault was injected");
+        faulty
+            .assert_converged(&reference, &format!("seed {seed}"))
+            .await;
+
+        // An unchanged config through the faults changes nothing.
+        let redeploy = faulty.through_proxy.run(&["deploy"]).await;
+        assert_eq!(redeploy.code, Some(0), "{redeploy}");
+        faulty
+            .assert_converged(&reference, &format!("seed {seed}, redeploy"))
+            .await;
+
+        let destroy = faulty.through_proxy.run(&["destroy"]).await;
+        assert_eq!(destroy.code, Some(0), "seed {seed}:\n{destroy}");
+        faulty.assert_empty(&format!("seed {seed}, destroy")).await;
+    }
+}
+
+/// A create whose answer is lost took effect; the SDK sends it again. Each
+/// such retry must converge, not fail or create a second resource.
+#[tokio::test]
+async fn lost_answers_to_create_calls_create_nothing_twice() {
+    let creates = [
+        "CreateRole",
+        "PutRolePolicy",
+        "AttachRolePolicy",
+        "CreateLogGroup",
+        "RegisterJobDefinition",
+        "CreateStateMachine",
+        "CreateSchedule",
+    ];
+    let plan = creates.iter().fold(FaultPlan::none(), |plan, action| {
+        plan.on_calls(action, &[1], Fault::ResetAfterForward)
+    });
+    let (reference, faulty) = tokio::join!(reference_snapshot(), Faulty::new(plan));
+
+    let deploy = faulty.through_proxy.run(&["deploy"]).await;
+
+    assert_eq!(deploy.code, Some(0), "{deploy}");
+    let lost: BTreeSet<String> = faulty
+        .proxy
+        .faulted()
+        .into_iter()
+        .map(|c| c.action.to_ascii_lowercase())
+        .collect();
+    let expected: BTreeSet<String> = creates.iter().map(|a| a.to_ascii_lowercase()).collect();
+    assert_eq!(lost, expected, "every create lost one answer");
+    faulty
+        .assert_converged(&reference, "lost create answers")
+        .await;
+
+    // The same for deletes.
+    let deletes = [
+        "DeleteSchedule",
+        "DeleteStateMachine",
+        "DeregisterJobDefinition",
+        "DeleteLogGroup",
+        "DeleteRolePolicy",
+        "DetachRolePolicy",
+        "DeleteRole",
+    ];
+    faulty
+        .proxy
+        .set_plan(deletes.iter().fold(FaultPlan::none(), |plan, action| {
+            plan.on_calls(action, &[1], Fault::ResetAfterForward)
+        }));
+    let destroy = faulty.through_proxy.run(&["destroy"]).await;
+    assert_eq!(destroy.code, Some(0), "{destroy}");
+    faulty.assert_empty("lost delete answers").await;
+}
+
+#[tokio::test]
+async fn deploys_killed_at_random_points_converge_when_rerun() {
+    let (reference, faulty) = tokio::join!(reference_snapshot(), Faulty::new(FaultPlan::none()));
+    // How many calls a whole deploy makes, from an empty account.
+    let deploy = faulty.through_proxy.run(&["deploy"]).await;
+    assert_eq!(deploy.code, Some(0), "{deploy}");
+    let deploy_calls = faulty.proxy.calls().len();
+    let destroy = faulty.through_proxy.run(&["destroy"]).await;
+    assert_eq!(destroy.code, Some(0), "{destroy}");
+    let destroy_calls = faulty.proxy.calls().len() - deploy_calls;
+    faulty.assert_empty("after the counting destroy").await;
+
+    let mut rng = SeededRng::new(7);
+    for round in 0..3 {
+        // Several deploys in a row, each killed part-way: each starts from
+        // what the one before left.
+        let mut killed_at = Vec::new();
+        for _ in 0..4 {
+            let at = rng.range(1, deploy_calls);
+            kill_after(&faulty, &["deploy"], at).await;
+            killed_at.push(at);
+        }
+        let rerun = faulty.through_proxy.run(&["deploy"]).await;
+        assert_eq!(
+            rerun.code,
+            Some(0),
+            "round {round}, killed at {killed_at:?}:\n{rerun}"
+        );
+        faulty
+            .assert_converged(
+                &reference,
+                &format!("round {round}, killed at {killed_at:?}"),
+            )
+            .await;
+
+        let at = rng.range(1, destroy_calls);
+        kill_after(&faulty, &["destroy"], at).await;
+        let destroy = faulty.through_proxy.run(&["destroy"]).await;
+        assert_eq!(
+            destroy.code,
+            Some(0),
+            "round {round}, destroy killed at {at}:\n{destroy}"
+        );
+        faulty
+            .assert_empty(&format!("round {round}, destroy killed at call {at}"))
+            .await;
+    }
+}
+
+/// Starts `sjob <args>` through the proxy and SIGKILLs it once `calls` more
+/// requests have reached the proxy (or it ended by itself).
+async fn kill_after(faulty: &Faulty, args: &[&str], calls: usize) {
+    let base = faulty.proxy.calls().len();
+    let mut child = faulty.through_proxy.spawn(args);
+    tokio::select! {
+        _ = faulty.proxy.wait_for_calls(base + calls, Duration::from_secs(60)) => {
+            child.start_kill().expect("SIGKILL sjob");
+        }
+        status = child.wait() => {
+            eprintln!("sjob {args:?} ended before call {calls}: {status:?}");
+        }
+    }
+    let _ = child.wait().await;
+}
+
+#[tokio::test]
+async fn two_deploys_at_once_end_in_a_correct_stack() {
+    // Slow answers on a third of the calls interleave the two deploys.
+    let plan = || FaultPlan::random(11, 0.3, vec![Fault::Slow(Duration::from_millis(150))]);
+    let (reference, faulty) = tokio::join!(reference_snapshot(), Faulty::new(plan()));
+    for round in 0..3 {
+        let (first, second) = tokio::join!(
+            faulty.through_proxy.run(&["deploy"]),
+            faulty.through_proxy.run(&["deploy"])
+        );
+        for run in [&first, &second] {
+            assert!(
+                run.code == Some(0) || (run.code == Some(1) && run.stderr.contains("Re-run")),
+                "round {round}: a concurrent deploy neither succeeded nor refused clearly:\n{run}"
+            );
+        }
+        assert!(
+            first.code == Some(0) || second.code == Some(0),
+            "round {round}: both concurrent deploys failed:\n{first}\n{second}"
+        );
+        faulty
+            .assert_converged(&reference, &format!("round {round}"))
+            .await;
+        let (first, second) = tokio::join!(
+            faulty.through_proxy.run(&["destroy"]),
+            faulty.through_proxy.run(&["destroy"])
+        );
+        assert!(
+            first.code == Some(0) || second.code == Some(0),
+            "round {round}: both concurrent destroys failed:\n{first}\n{second}"
+        );
+        faulty
+            .assert_empty(&format!("round {round}, destroy"))
+            .await;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The handlers
+// ---------------------------------------------------------------------------
+
+/// An emulator with a topic and a raw SQS subscriber, and handler functions
+/// whose SNS calls go through a proxy.
+struct Handlers {
+    emulator: Emulator,
+    aws: Aws,
+    proxy: FaultProxy,
+    topic_arn: String,
+    queue: String,
+}
+
+impl Handlers {
+    async fn new(topic: &str) -> Handlers {
+        let emulator = Emulator::start().await;
+        let aws = Aws::new(&emulator.sdk_config());
+        let proxy = FaultProxy::start(&emulator.endpoint(), FaultPlan::none()).await;
+        let topic_arn = aws.create_topic(topic).await;
+        let queue_name = if topic.ends_with(".fifo") {
+            "subscriber.fifo"
+        } else {
+            "subscriber"
+        };
+        let queue = aws
+            .subscribe_queue(&topic_arn, queue_name, Delivery::Raw)
+            .await;
+        Handlers {
+            emulator,
+            aws,
+            proxy,
+            topic_arn,
+            queue,
+        }
+    }
+
+    /// A function running `binary`, publishing through the proxy.
+    async fn deploy(&self, function: &str, binary: &str, timeout: Duration) {
+        self.aws
+            .create_function(
+                function,
+                &[
+                    ("SNS_TOPIC_ARN", &self.topic_arn),
+                    ("AWS_ENDPOINT_URL", self.proxy.endpoint()),
+                    ("SJOB_ENRICH", "false"),
+                ],
+                timeout,
+            )
+            .await;
+        self.emulator
+            .register_lambda(function, &handler_binary(binary))
+            .await;
+    }
+
+    async fn messages(&self) -> Vec<Value> {
+        self.aws
+            .take_messages(&self.queue, DELIVERY_WAIT)
+            .await
+            .iter()
+            .map(|m| serde_json::from_str(m.body().unwrap_or_default()).unwrap())
+            .collect()
+    }
+
+    fn publishes(&self) -> Vec<Option<Fault>> {
+        self.proxy
+            .calls()
+            .into_iter()
+            .filter(|c| c.action == "Publish")
+            .map(|c| c.fault)
+            .collect()
+    }
+}
+
+fn succeeded(invocation: &Invocation) -> &Value {
+    assert_eq!(
+        invocation.function_error, None,
+        "the function failed: {}",
+        invocation.payload
+    );
+    &invocation.payload
+}
+
+fn failed(invocation: &Invocation) -> (String, String) {
+    assert_eq!(
+        invocation.function_error.as_deref(),
+        Some("Unhandled"),
+        "the function did not fail: {}",
+        invocation.payload
+    );
+    (
+        invocation.payload["errorType"]
+            .as_str()
+            .unwrap_or_default()
+            .into(),
+        invocation.payload["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .into(),
+    )
+}
+
+#[tokio::test]
+async fn transient_sns_faults_are_retried_within_the_time_budget() {
+    const TIMEOUT: Duration = Duration::from_secs(10);
+    let stack = Handlers::new("job-notifications").await;
+    stack
+        .deploy("error-handler", "error-handler", TIMEOUT)
+        .await;
+    stack.proxy.set_plan(
+        FaultPlan::none()
+            .on_calls("sns:Publish", &[1], Fault::Throttle)
+            .on_calls("sns:Publish", &[2], Fault::Unavailable)
+            .on_calls("sns:Publish", &[3], Fault::Reset),
+    );
+
+    let started = Instant::now();
+    let invocation = stack
+        .aws
+        .invoke("error-handler", &fixture("failed_oom"))
+        .await;
+    let elapsed = started.elapsed();
+
+    let response = succeeded(&invocation).clone();
+    assert!(elapsed < TIMEOUT, "took {elapsed:?}");
+    assert_eq!(
+        stack.publishes(),
+        [
+            Some(Fault::Throttle),
+            Some(Fault::Unavailable),
+            Some(Fault::Reset),
+            None
+        ]
+    );
+    let messages = stack.messages().await;
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(messages[0]["notification_id"], response["notification_id"]);
+    assert_eq!(messages[0]["status"], "FAILED");
+}
+
+#[tokio::test]
+async fn sns_failing_for_good_fails_the_invocation_never_a_false_success() {
+    const TIMEOUT: Duration = Duration::from_secs(4);
+    let stack = Handlers::new("job-notifications").await;
+    stack
+        .deploy("error-handler", "error-handler", TIMEOUT)
+        .await;
+    stack
+        .deploy("success-handler", "success-handler", TIMEOUT)
+        .await;
+    let cases: [(&str, &str, Fault); 4] = [
+        ("error-handler", "failed_oom", Fault::Denied),
+        ("error-handler", "failed_oom", Fault::Throttle),
+        ("success-handler", "success", Fault::InternalError),
+        // Answers slower than the function's timeout: the handler gives up
+        // before Lambda kills it.
+        (
+            "success-handler",
+            "success",
+            Fault::Slow(Duration::from_secs(30)),
+        ),
+    ];
+    for (function, event, fault) in cases {
+        stack
+            .proxy
+            .set_plan(FaultPlan::random(5, 1.0, vec![fault.clone()]).only(&["sns:Publish"]));
+        let started = Instant::now();
+        let invocation = stack.aws.invoke(function, &fixture(event)).await;
+        let elapsed = started.elapsed();
+
+        let (error_type, message) = failed(&invocation);
+        assert_eq!(error_type, "PublishFailed", "{fault:?}: {message}");
+        assert!(message.contains(&stack.topic_arn), "{fault:?}: {message}");
+        assert!(
+            elapsed < TIMEOUT,
+            "{fault:?}: took {elapsed:?}, the timeout is {TIMEOUT:?}"
+        );
+        if fault != Fault::Denied && !matches!(fault, Fault::Slow(_)) {
+            assert!(
+                stack.publishes().len() > 1,
+                "{fault:?}: a transient fault was not retried"
+            );
+        }
+        let messages = stack.messages().await;
+        assert!(messages.is_empty(), "{fault:?}: {messages:#?}");
+    }
+    let invocations = stack.emulator.lambda_invocations().await;
+    assert!(
+        invocations.iter().all(|i| i.get("response").is_none()),
+        "an invocation reported success: {invocations:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_answer_and_a_retried_invocation_notify_a_fifo_topic_once() {
+    let stack = Handlers::new("job-notifications.fifo").await;
+    stack
+        .deploy("error-handler", "error-handler", Duration::from_secs(10))
+        .await;
+    // The first Publish reaches SNS but its answer is lost: the SDK sends
+    // it again, with the same deduplication id.
+    stack
+        .proxy
+        .set_plan(FaultPlan::none().on_calls("sns:Publish", &[1], Fault::ResetAfterForward));
+    let event = fixture("failed_oom");
+
+    let first = succeeded(&stack.aws.invoke("error-handler", &event).await).clone();
+    // Step Functions retrying the invocation (say, after a Lambda timeout).
+    let retry = succeeded(&stack.aws.invoke("error-handler", &event).await).clone();
+
+    assert_eq!(
+        stack.publishes(),
+        [Some(Fault::ResetAfterForward), None, None]
+    );
+    assert_eq!(first["notification_id"], retry["notification_id"]);
+    let messages = stack.messages().await;
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(messages[0]["notification_id"], first["notification_id"]);
+    assert!(stack.messages().await.is_empty());
+}
+
+/// The whole path: Step Functions invokes the success handler, whose first
+/// invocation cannot publish; its `PublishFailed` is retried by the state
+/// machine and the job's one notification arrives.
+#[tokio::test]
+async fn step_functions_retries_a_failed_publish_and_notifies_once() {
+    let stack = Handlers::new("myapp-dev-job-notifications").await;
+    let timeout = Duration::from_secs(30);
+    stack
+        .deploy(SUCCESS_FUNCTION, "success-handler", timeout)
+        .await;
+    stack.deploy(ERROR_FUNCTION, "error-handler", timeout).await;
+    let network = stack.emulator.default_network().await;
+    let queue = stack
+        .aws
+        .create_fargate_job_queue("myapp-dev-jobs", &network)
+        .await;
+    let sjob = SjobCli::at(&stack.emulator.endpoint());
+    sjob.write_config(&config(
+        &queue,
+        &lambda_arn(SUCCESS_FUNCTION),
+        &lambda_arn(ERROR_FUNCTION),
+        &[CRAWLER],
+    ));
+    assert_code(&sjob.run(&["deploy"]).await, 0);
+    // The first invocation's Publish is refused (not retryable by the SDK).
+    stack
+        .proxy
+        .set_plan(FaultPlan::none().on_calls("sns:Publish", &[1], Fault::Denied));
+
+    let run = sjob.run(&["run", "crawler", "--wait"]).await;
+
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(stack.publishes(), [Some(Fault::Denied), None]);
+    let invocations: Vec<Value> = stack
+        .emulator
+        .lambda_invocations()
+        .await
+        .into_iter()
+        .filter(|i| i["function_name"] == SUCCESS_FUNCTION)
+        .collect();
+    assert_eq!(invocations.len(), 2, "{invocations:#?}");
+    assert!(
+        invocations[0]["error"]
+            .to_string()
+            .contains("PublishFailed"),
+        "{:#}",
+        invocations[0]
+    );
+    let messages = stack.messages().await;
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(messages[0]["status"], "SUCCEEDED");
+}

@@ -1,0 +1,298 @@
+//! `infra/terraform`: the committed templates are what `sjob render --what
+//! terraform` prints, the modules are formatted and valid, the example
+//! applies, plans clean and destroys against the patched moto, and the state
+//! machines it deploys equal the ones `sjob deploy` makes from the same
+//! inputs. Also the checkov scan of `infra/`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use percent_encoding::percent_decode_str;
+use serde_json::{json, Value};
+use sjob_e2e::{files_under, workspace_root, Aws, Emulator, Sjob, Terraform, REGION};
+
+const TEMPLATES: &str = "infra/terraform/modules/scheduled_job/templates";
+/// Set to rewrite the committed templates from `sjob render --what terraform`.
+const BLESS: &str = "SJOB_BLESS";
+const IMAGE: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/myapp";
+
+#[tokio::test]
+async fn committed_templates_are_what_sjob_renders() {
+    let rendered = Sjob::offline()
+        .run_expecting(0, &["render", "--what", "terraform"])
+        .await
+        .json();
+    let rendered = rendered.as_object().expect("a map of templates");
+    let dir = workspace_root().join(TEMPLATES);
+    if std::env::var_os(BLESS).is_some() {
+        let _ = std::fs::remove_dir_all(&dir);
+        for (path, text) in rendered {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().expect("a parent"))
+                .expect("create the directory");
+            std::fs::write(&path, text.as_str().expect("template text"))
+                .expect("write the template");
+        }
+    }
+    let stale = format!("{TEMPLATES} is stale: run `{BLESS}=1 cargo test -p sjob-e2e --test terraform committed_templates` and commit the result");
+    let committed = files_under(&dir);
+    let expected: Vec<PathBuf> = rendered.keys().map(PathBuf::from).collect();
+    assert_eq!(committed, expected, "{stale}");
+    for (path, text) in rendered {
+        let on_disk = std::fs::read_to_string(dir.join(path)).expect("read the template");
+        assert_eq!(Some(on_disk.as_str()), text.as_str(), "{path}: {stale}");
+    }
+}
+
+#[test]
+fn modules_are_formatted_and_valid() {
+    let terraform = Terraform::offline();
+    terraform.run_expecting(
+        0,
+        ".",
+        &["fmt", "-check", "-recursive", "-diff", "-no-color"],
+    );
+    for module in ["modules/job_base", "modules/scheduled_job", "examples"] {
+        terraform.run_expecting(0, module, &["init", "-backend=false", "-no-color"]);
+        terraform.run_expecting(0, module, &["validate", "-no-color"]);
+    }
+}
+
+/// The checkov scan of `infra/` finds nothing: every failing check is
+/// fixed or skipped with its reason beside the code. `$SJOB_CHECKOV` names
+/// the checkov executable, else `checkov` on PATH (tests/requirements.txt).
+#[test]
+fn checkov_finds_no_failed_check() {
+    let checkov = std::env::var("SJOB_CHECKOV").unwrap_or_else(|_| "checkov".to_string());
+    let output = Command::new(&checkov)
+        .args(["-d", "infra", "--framework", "terraform", "--compact", "--quiet", "--skip-download", "-o", "json"])
+        .current_dir(workspace_root())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {checkov} (pip install -r tests/requirements.txt, or set SJOB_CHECKOV): {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "checkov printed no JSON ({e}):\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let summary = &report["summary"];
+    assert_eq!(summary["failed"], 0, "checkov failed checks:\n{stdout}");
+    assert!(
+        summary["passed"].as_u64().unwrap_or(0) > 0,
+        "checkov scanned nothing:\n{stdout}"
+    );
+}
+
+/// The example against the emulator: apply, a no-change plan, the state
+/// machines equal sjob's for the same inputs, destroy.
+#[tokio::test]
+async fn example_applies_plans_clean_matches_sjob_and_destroys() {
+    let emulator = Emulator::start().await;
+    let aws = Aws::new(&emulator.sdk_config());
+    let network = emulator.default_network().await;
+    let terraform = Terraform::for_emulator(&emulator);
+    let success_zip = terraform.dummy_zip("success.zip");
+    let error_zip = terraform.dummy_zip("error.zip");
+    let subnets = serde_json::to_string(&network.subnets).expect("a JSON list");
+    let vars: Vec<String> = [
+        format!("region={REGION}"),
+        format!("image_uri={IMAGE}"),
+        format!("success_handler_zip={}", success_zip.display()),
+        format!("error_handler_zip={}", error_zip.display()),
+        format!("subnet_ids={subnets}"),
+        format!("security_group_ids=[\"{}\"]", network.security_group),
+    ]
+    .into_iter()
+    .flat_map(|v| ["-var".to_string(), v])
+    .collect();
+    let with_vars = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .map(|a| a.to_string())
+            .chain(vars.iter().cloned())
+            .collect()
+    };
+    let run = |code: i32, args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        terraform.run_expecting(code, "examples", &args)
+    };
+
+    run(0, vec!["init".into(), "-no-color".into()]);
+    let started = std::time::Instant::now();
+    run(0, with_vars(&["apply", "-auto-approve", "-no-color"]));
+    eprintln!("terraform apply: {:?}", started.elapsed());
+    let started = std::time::Instant::now();
+    run(0, with_vars(&["plan", "-detailed-exitcode", "-no-color"]));
+    eprintln!("terraform plan (no change): {:?}", started.elapsed());
+
+    let outputs = run(0, vec!["output".into(), "-json".into(), "-no-color".into()]).json();
+    let output = |name: &str| {
+        outputs[name]["value"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no output {name}: {outputs}"))
+            .to_string()
+    };
+    let machines = outputs["state_machine_arns"]["value"]
+        .as_object()
+        .expect("state machine ARNs")
+        .clone();
+    let mut deployed_by_terraform = Vec::new();
+    let roles_by_terraform = role_policies(&aws, &machines).await;
+    for (job, arn) in &machines {
+        let machine = aws
+            .sfn
+            .describe_state_machine()
+            .state_machine_arn(arn.as_str().expect("an ARN"))
+            .send()
+            .await
+            .expect("DescribeStateMachine");
+        let definition: Value =
+            serde_json::from_str(&machine.definition).expect("a JSON definition");
+        deployed_by_terraform.push((job.clone(), definition));
+    }
+
+    let started = std::time::Instant::now();
+    run(0, with_vars(&["destroy", "-auto-approve", "-no-color"]));
+    eprintln!("terraform destroy: {:?}", started.elapsed());
+    let left = aws
+        .sfn
+        .list_state_machines()
+        .send()
+        .await
+        .expect("ListStateMachines");
+    assert!(
+        left.state_machines().is_empty(),
+        "destroy left {:?}",
+        left.state_machines()
+    );
+
+    // The same inputs through sjob, into the now empty emulator.
+    let sjob = Sjob::new(&emulator);
+    sjob.write_config(&format!(
+        r#"app_name = "myapp"
+stage = "dev"
+region = "{REGION}"
+
+[defaults]
+image_uri = "{IMAGE}"
+batch_job_queue_arn = "{queue}"
+success_handler_arn = "{success}"
+error_handler_arn = "{error}"
+
+[jobs.crawler]
+command = ["python", "/opt/app/job/crawler.py"]
+env = {{ STAGE = "dev", DB_NAME = "dev" }}
+schedule_expression = "rate(5 minutes)"
+sfn_input = {{ message = "hello" }}
+
+[jobs.report]
+command = ["python", "/opt/app/job/report.py"]
+vcpus = "0.5"
+memory = "1024"
+schedule_expression = "cron(0 3 * * ? *)"
+timeout_seconds = 3600
+retry_attempts = 2
+tags = {{ team = "data" }}
+task_policy_statements = [{{ Effect = "Allow", Action = ["sns:Publish"], Resource = ["{topic}"] }}]
+"#,
+        queue = output("job_queue_arn"),
+        success = output("success_handler_arn"),
+        error = output("error_handler_arn"),
+        topic = output("sns_topic_arn"),
+    ));
+    sjob.run_expecting(0, &["deploy"]).await;
+    assert_eq!(deployed_by_terraform.len(), 2);
+    for (job, terraform_definition) in deployed_by_terraform {
+        let arn = machines[&job].as_str().expect("an ARN");
+        let machine = aws
+            .sfn
+            .describe_state_machine()
+            .state_machine_arn(arn)
+            .send()
+            .await
+            .expect("DescribeStateMachine");
+        let sjob_definition: Value =
+            serde_json::from_str(&machine.definition).expect("a JSON definition");
+        assert_eq!(
+            terraform_definition, sjob_definition,
+            "job {job}: Terraform and sjob deploy different state machines"
+        );
+    }
+    assert_eq!(
+        roles_by_terraform,
+        role_policies(&aws, &machines).await,
+        "Terraform and sjob deploy different IAM documents"
+    );
+    sjob.run_expecting(0, &["destroy"]).await;
+}
+
+/// Every job's roles: trust policy, inline policies and attached policy ARNs.
+async fn role_policies(
+    aws: &Aws,
+    machines: &serde_json::Map<String, Value>,
+) -> BTreeMap<String, Value> {
+    let decode = |text: &str| -> Value {
+        serde_json::from_str(&percent_decode_str(text).decode_utf8_lossy()).expect("a JSON policy")
+    };
+    let mut roles = BTreeMap::new();
+    for job in machines.keys() {
+        for suffix in [
+            "EcsTaskExecRole",
+            "EcsTaskRole",
+            "BatchSfnRole",
+            "PipesRole",
+        ] {
+            let role = format!("myapp-dev-{job}-ScheduledJob-{suffix}");
+            let trust = aws
+                .iam
+                .get_role()
+                .role_name(&role)
+                .send()
+                .await
+                .expect("GetRole")
+                .role
+                .expect("a role");
+            let mut inline = BTreeMap::new();
+            let names = aws
+                .iam
+                .list_role_policies()
+                .role_name(&role)
+                .send()
+                .await
+                .expect("ListRolePolicies");
+            for name in names.policy_names() {
+                let policy = aws
+                    .iam
+                    .get_role_policy()
+                    .role_name(&role)
+                    .policy_name(name)
+                    .send()
+                    .await
+                    .expect("GetRolePolicy");
+                inline.insert(name.clone(), decode(&policy.policy_document));
+            }
+            let attached = aws
+                .iam
+                .list_attached_role_policies()
+                .role_name(&role)
+                .send()
+                .await
+                .expect("ListAttachedRolePolicies");
+            let attached: Vec<String> = attached
+                .attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_arn.clone())
+                .collect();
+            roles.insert(
+                role,
+                json!({
+                    "trust_policy": decode(trust.assume_role_policy_document().unwrap_or("{}")),
+                    "policies": inline,
+                    "managed_policies": attached,
+                }),
+            );
+        }
+    }
+    roles
+}
