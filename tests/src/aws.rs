@@ -165,7 +165,13 @@ impl Aws {
     /// Creates a `provided.al2023` function (handler `bootstrap`) with these
     /// environment variables and timeout. Register a binary for it with
     /// [`crate::Emulator::register_lambda`] before invoking it.
-    pub async fn create_function(&self, name: &str, env: &[(&str, &str)], timeout: Duration) {
+    /// Returns the function's ARN.
+    pub async fn create_function(
+        &self,
+        name: &str,
+        env: &[(&str, &str)],
+        timeout: Duration,
+    ) -> String {
         let role_name = format!("{name}-role");
         let trust_policy = json!({
             "Version": "2012-10-17",
@@ -207,7 +213,9 @@ impl Aws {
             .environment(variables)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("CreateFunction {name}: {}", DisplayErrorContext(e)));
+            .unwrap_or_else(|e| panic!("CreateFunction {name}: {}", DisplayErrorContext(e)))
+            .function_arn
+            .expect("CreateFunction returns the function's ARN")
     }
 
     /// Invokes a function synchronously (`RequestResponse`).

@@ -139,8 +139,14 @@ impl Emulator {
     /// Environment variables that point an AWS SDK in another process (a
     /// Lambda binary, `cargo lambda watch`) at this emulator.
     pub fn client_env(&self) -> Vec<(&'static str, String)> {
+        Emulator::client_env_for(&self.endpoint())
+    }
+
+    /// [`Emulator::client_env`] for another endpoint in front of an
+    /// emulator (a fault proxy), with the same test credentials.
+    pub fn client_env_for(endpoint: &str) -> Vec<(&'static str, String)> {
         vec![
-            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ENDPOINT_URL", endpoint.to_string()),
             ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_string()),
             ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_string()),
             ("AWS_REGION", REGION.to_string()),

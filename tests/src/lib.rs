@@ -8,7 +8,6 @@
 mod aws;
 mod batch;
 mod binaries;
-mod cli;
 mod emulator;
 mod http;
 mod proxy;
@@ -25,7 +24,6 @@ use serde_json::Value;
 pub use aws::{Aws, Delivery, Invocation};
 pub use batch::DefaultNetwork;
 pub use binaries::{handler_binary, sjob_binary};
-pub use cli::SjobCli;
 pub use emulator::{Emulator, JobOutcome, REGION};
 pub use http::HttpSink;
 pub use proxy::{Fault, FaultPlan, FaultProxy, ProxiedCall, SeededRng};

@@ -1,5 +1,6 @@
-//! The `sjob` CLI as a user runs it: the built binary, pointed at one
-//! emulator, reading a config file from a scratch directory of its own.
+//! The `sjob` CLI as a user runs it: the built binary, pointed at an
+//! emulator (or a fault proxy in front of one, or nothing), reading a config
+//! file from a scratch directory of its own.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -17,12 +18,12 @@ use crate::{sjob_binary, Emulator};
 /// included); a hung `sjob` fails its test instead of stalling the run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// Runs `sjob --config <scratch>/sjob.toml ...` against one emulator. The
-/// scratch directory is removed on drop unless the test is panicking.
+/// Runs `sjob --config <scratch>/sjob.toml ...` with an environment of its
+/// own. The scratch directory is removed on drop unless the test is panicking.
 pub struct Sjob {
     binary: PathBuf,
     dir: PathBuf,
-    env: Vec<(&'static str, String)>,
+    env: Vec<(String, String)>,
 }
 
 /// How one `sjob` command ended.
@@ -39,15 +40,25 @@ impl Sjob {
     /// Builds `sjob` (once per test process) and makes a scratch directory;
     /// commands talk to `emulator`.
     pub fn new(emulator: &Emulator) -> Sjob {
-        Sjob::with_env(emulator.client_env())
+        Sjob::at(&emulator.endpoint())
     }
 
-    /// Like [`Sjob::new`] for commands that need no AWS at all (`sjob local`).
+    /// Commands talk to `endpoint` (an emulator, or a proxy in front of one)
+    /// with the emulator's test credentials.
+    pub fn at(endpoint: &str) -> Sjob {
+        Sjob::with_settings(Emulator::client_env_for(endpoint))
+    }
+
+    /// Commands get no AWS settings at all: no endpoint, no credentials.
     pub fn offline() -> Sjob {
-        Sjob::with_env(Vec::new())
+        Sjob::with_settings(Vec::new())
     }
 
-    fn with_env(mut env: Vec<(&'static str, String)>) -> Sjob {
+    fn with_settings(settings: Vec<(&'static str, String)>) -> Sjob {
+        let mut env: Vec<(String, String)> = settings
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         static CREATED: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "sjob-e2e-cli-{}-{}",
@@ -65,17 +76,24 @@ impl Sjob {
             let path = dir.join(file);
             std::fs::write(&path, "")
                 .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-            env.push((variable, path.display().to_string()));
+            env.push((variable.to_string(), path.display().to_string()));
         }
         env.extend([
-            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
-            ("NO_COLOR", "1".to_string()),
+            ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
+            ("NO_COLOR".to_string(), "1".to_string()),
         ]);
         Sjob {
             binary: sjob_binary(),
             dir,
             env,
         }
+    }
+
+    /// Adds (or overrides) an environment variable of every command.
+    pub fn with_env(mut self, name: &str, value: &str) -> Sjob {
+        self.env.retain(|(n, _)| n != name);
+        self.env.push((name.to_string(), value.to_string()));
+        self
     }
 
     /// The scratch directory: the config's directory, and the commands'.
@@ -95,13 +113,11 @@ impl Sjob {
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     }
 
-    /// `sjob --config <scratch>/sjob.toml <args>`, ready to run. The AWS and
-    /// sjob settings of the test process's environment are not passed on.
-    fn command(&self, args: &[&str]) -> Command {
+    /// `sjob <args>` as given, ready to run. The AWS and sjob settings of
+    /// the test process's environment are not passed on.
+    pub fn raw_command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.binary);
         command
-            .arg("--config")
-            .arg(self.config_path())
             .args(args)
             .current_dir(&self.dir)
             .stdin(Stdio::null())
@@ -115,6 +131,14 @@ impl Sjob {
         command
     }
 
+    /// `sjob --config <scratch>/sjob.toml <args>`, ready to run.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let config = self.config_path().display().to_string();
+        let mut full = vec!["--config", config.as_str()];
+        full.extend_from_slice(args);
+        self.raw_command(&full)
+    }
+
     /// Starts `sjob <args>` in the background, its stderr piped (for
     /// long-running commands such as `local schedule`).
     pub fn spawn(&self, args: &[&str]) -> Child {
@@ -125,9 +149,17 @@ impl Sjob {
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.binary.display()))
     }
 
-    /// Runs `sjob <args>` to its end.
+    /// Runs `sjob --config ... <args>` to its end.
     pub async fn run(&self, args: &[&str]) -> SjobRun {
-        let mut command = self.command(args);
+        self.finish(args, self.command(args)).await
+    }
+
+    /// Runs `sjob <args>` (no `--config` added) to its end.
+    pub async fn run_raw(&self, args: &[&str]) -> SjobRun {
+        self.finish(args, self.raw_command(args)).await
+    }
+
+    async fn finish(&self, args: &[&str], mut command: Command) -> SjobRun {
         let output = tokio::time::timeout(COMMAND_TIMEOUT, command.output())
             .await
             .unwrap_or_else(|_| panic!("sjob {args:?} did not finish within {COMMAND_TIMEOUT:?}"))

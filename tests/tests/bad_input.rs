@@ -3,7 +3,7 @@
 //! config file are covered by deployer/tests/config.rs; here the file is
 //! valid or missing. Clap's own errors exit 2, sjob's exit 1.
 
-use sjob_e2e::{unused_loopback_port, SjobCli, SjobRun};
+use sjob_e2e::{unused_loopback_port, Sjob, SjobRun};
 
 const CONFIG: &str = r#"app_name = "myapp"
 stage = "dev"
@@ -138,7 +138,7 @@ const CASES: &[(&[&str], i32, &str)] = &[
 async fn each_malformed_command_line_gets_its_message_and_exit_code() {
     // Nothing listens there: a command that tried AWS would fail differently.
     let nowhere = format!("http://127.0.0.1:{}", unused_loopback_port());
-    let sjob = SjobCli::at(&nowhere);
+    let sjob = Sjob::at(&nowhere);
     sjob.write_config(CONFIG);
     let mut failures = Vec::new();
     for (args, code, says) in CASES {
@@ -155,7 +155,7 @@ async fn each_malformed_command_line_gets_its_message_and_exit_code() {
 
 #[tokio::test]
 async fn config_paths_that_are_not_config_files_are_named() {
-    let sjob = SjobCli::offline();
+    let sjob = Sjob::offline();
     let missing = sjob.dir().join("missing/sjob.toml");
     let missing = missing.display().to_string();
     let dir = sjob.dir().display().to_string();
@@ -183,7 +183,7 @@ async fn config_paths_that_are_not_config_files_are_named() {
         assert!(says_squashed(&run, &says), "stderr lacks `{says}`:\n{run}");
     }
     // SJOB_CONFIG names the file when --config is absent.
-    let env = SjobCli::offline().with_env("SJOB_CONFIG", &missing);
+    let env = Sjob::offline().with_env("SJOB_CONFIG", &missing);
     let run = env.run_raw(&["validate"]).await;
     assert_eq!(run.code, Some(1), "{run}");
     assert!(
@@ -194,7 +194,7 @@ async fn config_paths_that_are_not_config_files_are_named() {
 
 #[tokio::test]
 async fn json_output_keeps_errors_machine_readable() {
-    let sjob = SjobCli::offline();
+    let sjob = Sjob::offline();
     sjob.write_config(CONFIG);
     let run = sjob.run(&["--output", "json", "render", "nosuch"]).await;
     assert_eq!(run.code, Some(1), "{run}");

@@ -1162,21 +1162,12 @@ impl Live {
             (SUCCESS_FUNCTION, "success-handler"),
             (ERROR_FUNCTION, "error-handler"),
         ] {
-            aws.create_function(function, &[("SNS_TOPIC_ARN", &topic)], HANDLER_TIMEOUT)
+            let arn = aws
+                .create_function(function, &[("SNS_TOPIC_ARN", &topic)], HANDLER_TIMEOUT)
                 .await;
             emulator
                 .register_lambda(function, &handler_binary(binary))
                 .await;
-            let arn = aws
-                .lambda
-                .get_function()
-                .function_name(function)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("GetFunction {function}: {}", DisplayErrorContext(e)))
-                .configuration
-                .and_then(|c| c.function_arn)
-                .expect("a function has an ARN");
             handler_arns.push(arn);
         }
         let network = emulator.default_network().await;

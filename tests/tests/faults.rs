@@ -20,7 +20,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 use sjob_e2e::{
     fixture, handler_binary, Aws, Delivery, Emulator, Fault, FaultPlan, FaultProxy, Invocation,
-    SeededRng, SjobCli, SjobRun, REGION,
+    SeededRng, Sjob, SjobRun, REGION,
 };
 
 const ACCOUNT: &str = "123456789012";
@@ -291,7 +291,7 @@ fn differences(expected: &BTreeMap<String, Value>, actual: &BTreeMap<String, Val
 /// A stack deployed without faults: what every faulty deploy must end in.
 async fn reference_snapshot() -> BTreeMap<String, Value> {
     let emulator = Emulator::start().await;
-    let sjob = SjobCli::at(&emulator.endpoint());
+    let sjob = Sjob::at(&emulator.endpoint());
     sjob.write_config(&two_jobs());
     assert_code(&sjob.run(&["deploy"]).await, 0);
     let snapshot = snapshot(&Aws::new(&emulator.sdk_config())).await;
@@ -306,8 +306,8 @@ struct Faulty {
     _emulator: Emulator,
     aws: Aws,
     proxy: FaultProxy,
-    through_proxy: SjobCli,
-    direct: SjobCli,
+    through_proxy: Sjob,
+    direct: Sjob,
 }
 
 impl Faulty {
@@ -315,8 +315,8 @@ impl Faulty {
         let emulator = Emulator::start().await;
         let aws = Aws::new(&emulator.sdk_config());
         let proxy = FaultProxy::start(&emulator.endpoint(), plan).await;
-        let through_proxy = SjobCli::at(proxy.endpoint());
-        let direct = SjobCli::at(&emulator.endpoint());
+        let through_proxy = Sjob::at(proxy.endpoint());
+        let direct = Sjob::at(&emulator.endpoint());
         through_proxy.write_config(&two_jobs());
         direct.write_config(&two_jobs());
         Faulty {
@@ -791,7 +791,7 @@ async fn step_functions_retries_a_failed_publish_and_notifies_once() {
         .aws
         .create_fargate_job_queue("myapp-dev-jobs", &network)
         .await;
-    let sjob = SjobCli::at(&stack.emulator.endpoint());
+    let sjob = Sjob::at(&stack.emulator.endpoint());
     sjob.write_config(&config(
         &queue,
         &lambda_arn(SUCCESS_FUNCTION),

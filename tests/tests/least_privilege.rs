@@ -14,10 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::{json, Value};
 use sjob_e2e::{
-    handler_binary, workspace_root, Aws, Delivery, Emulator, JobOutcome, SjobCli, SjobRun, REGION,
+    handler_binary, workspace_root, Aws, Delivery, Emulator, JobOutcome, Sjob, SjobRun, REGION,
 };
 
 const ACCOUNT: &str = "123456789012";
@@ -121,7 +120,7 @@ fn scratch(name: &str) -> PathBuf {
 
 #[tokio::test]
 async fn every_generated_policy_passes_parliament() {
-    let sjob = SjobCli::offline();
+    let sjob = Sjob::offline();
     sjob.write_config(SEVERAL_JOBS);
     let render = sjob.run(&["render", "--what", "iam"]).await;
     render.assert_code(0);
@@ -250,32 +249,23 @@ async fn a_secret_in_the_job_environment_reaches_no_log_and_no_notification() {
         ("myapp-dev-BatchSuccessHandler", "success-handler"),
         ("myapp-dev-BatchErrorHandler", "error-handler"),
     ] {
-        aws.create_function(
-            function,
-            &[("SNS_TOPIC_ARN", &topic), ("AWS_LAMBDA_LOG_LEVEL", "debug")],
-            Duration::from_secs(30),
-        )
-        .await;
+        let arn = aws
+            .create_function(
+                function,
+                &[("SNS_TOPIC_ARN", &topic), ("AWS_LAMBDA_LOG_LEVEL", "debug")],
+                Duration::from_secs(30),
+            )
+            .await;
         emulator
             .register_lambda(function, &handler_binary(binary))
             .await;
-        let arn = aws
-            .lambda
-            .get_function()
-            .function_name(function)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GetFunction: {}", DisplayErrorContext(e)))
-            .configuration
-            .and_then(|c| c.function_arn)
-            .unwrap();
         arns.push(arn);
     }
     let network = emulator.default_network().await;
     let job_queue = aws
         .create_fargate_job_queue("myapp-dev-jobs", &network)
         .await;
-    let sjob = SjobCli::at(&emulator.endpoint()).with_env("SJOB_LOG", "debug");
+    let sjob = Sjob::at(&emulator.endpoint()).with_env("SJOB_LOG", "debug");
     sjob.write_config(&format!(
         r#"app_name = "myapp"
 stage = "dev"
@@ -304,7 +294,7 @@ env = {{ DB_PASSWORD = "{SECRET}", LOG_LEVEL = "info" }}
     runs.push(sjob.run(&["status", "crawler"]).await);
     // At trace level the SDK would dump response bodies (job definitions
     // carry the environment); sjob caps it at debug.
-    let tracing = SjobCli::at(&emulator.endpoint()).with_env("SJOB_LOG", "trace");
+    let tracing = Sjob::at(&emulator.endpoint()).with_env("SJOB_LOG", "trace");
     tracing.write_config(&std::fs::read_to_string(sjob.config_path()).unwrap());
     runs.push(tracing.run(&["plan"]).await);
     let codes: Vec<Option<i32>> = runs.iter().map(|r| r.code).collect();
