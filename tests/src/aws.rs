@@ -27,6 +27,12 @@ pub enum Delivery {
     Envelope,
 }
 
+/// An IAM policy document: IAM answers with them URL-encoded.
+pub fn policy_document(encoded: &str) -> Value {
+    let decoded = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy();
+    serde_json::from_str(&decoded).unwrap_or_else(|e| panic!("not a policy ({e}): {decoded}"))
+}
+
 /// What a synchronous Lambda Invoke returned.
 #[derive(Debug, Clone)]
 pub struct Invocation {
@@ -34,6 +40,35 @@ pub struct Invocation {
     pub function_error: Option<String>,
     /// The response or, on failure, `{"errorType", "errorMessage"}`.
     pub payload: Value,
+}
+
+impl Invocation {
+    /// The response of an invocation that must have succeeded.
+    pub fn succeeded(&self) -> &Value {
+        assert_eq!(
+            self.function_error, None,
+            "the function failed: {}",
+            self.payload
+        );
+        &self.payload
+    }
+
+    /// The `(errorType, errorMessage)` of an invocation that must have failed.
+    pub fn failed(&self) -> (String, String) {
+        assert_eq!(
+            self.function_error.as_deref(),
+            Some("Unhandled"),
+            "the function did not fail: {}",
+            self.payload
+        );
+        let field = |name: &str| {
+            self.payload[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {name} in {}", self.payload))
+                .to_string()
+        };
+        (field("errorType"), field("errorMessage"))
+    }
 }
 
 /// Clients for the services the tests use, all on one emulator.
@@ -165,6 +200,25 @@ impl Aws {
     /// Creates a `provided.al2023` function (handler `bootstrap`) with these
     /// environment variables and timeout. Register a binary for it with
     /// [`crate::Emulator::register_lambda`] before invoking it.
+    /// The ARNs of the managed policies attached to `role`.
+    pub async fn attached_policies(&self, role: &str) -> std::collections::BTreeSet<String> {
+        self.iam
+            .list_attached_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "ListAttachedRolePolicies {role}: {}",
+                    DisplayErrorContext(e)
+                )
+            })
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn.clone())
+            .collect()
+    }
+
     /// Returns the function's ARN.
     pub async fn create_function(
         &self,

@@ -10,6 +10,7 @@ mod batch;
 mod binaries;
 mod emulator;
 mod http;
+pub mod myapp;
 mod proxy;
 mod seed;
 mod sjob;
@@ -21,7 +22,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-pub use aws::{Aws, Delivery, Invocation};
+pub use aws::{policy_document, Aws, Delivery, Invocation};
 pub use batch::DefaultNetwork;
 pub use binaries::{handler_binary, sjob_binary};
 pub use emulator::{Emulator, JobOutcome, REGION};

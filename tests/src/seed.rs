@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use crate::{Aws, REGION};
 
 /// The account moto answers with.
-const ACCOUNT: &str = "123456789012";
+use crate::myapp::ACCOUNT;
 
 /// What a seed-built job points at.
 pub struct SeedJob<'a> {

@@ -4,9 +4,9 @@
 //! attached policies replaced by sjob's inline ones), and a second adopt
 //! deletes the seed's policies nothing uses any more.
 
-use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::Value;
 use sjob_e2e::{Aws, Emulator, SeedJob, Sjob, REGION, SEED_POLICIES};
+use std::collections::BTreeSet;
 
 const ACCOUNT: &str = "123456789012";
 const IMAGE: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/myapp";
@@ -133,14 +133,17 @@ sfn_input = {{ message = "hello" }}
     sjob.run_expecting(0, &["deploy"]).await;
     sjob.run_expecting(0, &["plan", "--detailed-exitcode"])
         .await;
-    let attached = attached_policies(&aws, &format!("{job}-BatchSfnRole")).await;
+    let attached = aws.attached_policies(&format!("{job}-BatchSfnRole")).await;
     assert!(
         attached.is_empty(),
         "the seed's policies are still attached: {attached:?}"
     );
     assert_eq!(
-        attached_policies(&aws, &format!("{job}-EcsTaskExecRole")).await,
-        vec!["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy".to_string()]
+        aws.attached_policies(&format!("{job}-EcsTaskExecRole"))
+            .await,
+        BTreeSet::from([
+            "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy".to_string()
+        ])
     );
     let inline = aws
         .iam
@@ -187,25 +190,6 @@ async fn role_tags(aws: &Aws, role: &str) -> Vec<(String, String)> {
     role.tags()
         .iter()
         .map(|t| (t.key.clone(), t.value.clone()))
-        .collect()
-}
-
-async fn attached_policies(aws: &Aws, role: &str) -> Vec<String> {
-    let out = aws
-        .iam
-        .list_attached_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "ListAttachedRolePolicies {role}: {}",
-                DisplayErrorContext(e)
-            )
-        });
-    out.attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_arn.clone())
         .collect()
 }
 

@@ -15,14 +15,12 @@ use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, LogLevel};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use chrono::{DateTime, Utc};
-use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
-use sjob_e2e::{handler_binary, Aws, Delivery, Emulator, JobOutcome, Sjob, SjobRun, REGION};
+use sjob_e2e::myapp::{config, lambda_arn, Targets, ACCOUNT, ERROR_FUNCTION, SUCCESS_FUNCTION};
+use sjob_e2e::{
+    handler_binary, policy_document, Aws, Delivery, Emulator, JobOutcome, Sjob, SjobRun, REGION,
+};
 
-/// moto's account, which `sjob` gets from STS (the config sets none).
-const ACCOUNT: &str = "123456789012";
-const SUCCESS_FUNCTION: &str = "myapp-dev-BatchSuccessHandler";
-const ERROR_FUNCTION: &str = "myapp-dev-BatchErrorHandler";
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 /// SNS delivers to SQS inside the handler's Publish, before the execution
 /// ends; this only bounds the wait for a message that never comes.
@@ -52,48 +50,6 @@ tags = { team = "data" }
 /// What the crawler's schedule passes to each execution.
 fn crawler_input() -> Value {
     json!({"source": "schedule", "pages": 3})
-}
-
-/// Where executions go: the job queue and the two handlers.
-struct Targets {
-    queue: String,
-    success_handler: String,
-    error_handler: String,
-}
-
-impl Targets {
-    /// ARNs of nothing: enough to deploy, since sjob only writes them into
-    /// the state machine and the policies.
-    fn nowhere() -> Targets {
-        Targets {
-            queue: format!("arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/myapp-dev-queue"),
-            success_handler: lambda_arn(SUCCESS_FUNCTION),
-            error_handler: lambda_arn(ERROR_FUNCTION),
-        }
-    }
-}
-
-fn lambda_arn(function: &str) -> String {
-    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}")
-}
-
-/// `myapp`/`dev` with these `[jobs.*]` tables.
-fn config(targets: &Targets, jobs: &[&str]) -> String {
-    let mut text = format!(
-        r#"app_name = "myapp"
-stage = "dev"
-region = "{REGION}"
-
-[defaults]
-image_uri = "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/myapp"
-batch_job_queue_arn = "{}"
-success_handler_arn = "{}"
-error_handler_arn = "{}"
-"#,
-        targets.queue, targets.success_handler, targets.error_handler
-    );
-    jobs.iter().for_each(|job| text.push_str(job));
-    text
 }
 
 /// The names the seed's Terraform module gave one job's resources.
@@ -188,12 +144,6 @@ impl Fixture {
 // Reading AWS back
 // ---------------------------------------------------------------------------
 
-/// IAM answers with URL-encoded policy documents.
-fn policy_document(encoded: &str) -> Value {
-    let decoded = percent_decode_str(encoded).decode_utf8_lossy();
-    serde_json::from_str(&decoded).unwrap_or_else(|e| panic!("not a policy ({e}): {decoded}"))
-}
-
 async fn role(aws: &Aws, name: &str) -> Option<Role> {
     match aws.iam.get_role().role_name(name).send().await {
         Ok(out) => out.role,
@@ -278,24 +228,6 @@ async fn inline_policies(aws: &Aws, role: &str) -> BTreeMap<String, Value> {
         policies.insert(name, policy_document(&policy.policy_document));
     }
     policies
-}
-
-async fn attached_policies(aws: &Aws, role: &str) -> BTreeSet<String> {
-    aws.iam
-        .list_attached_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "ListAttachedRolePolicies {role}: {}",
-                DisplayErrorContext(e)
-            )
-        })
-        .attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_arn.clone())
-        .collect()
 }
 
 /// Every revision, oldest first, whatever its status.
@@ -514,7 +446,7 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
             assert_eq!(trusted_services(&role), [service], "trust policy of {name}");
         }
         assert_eq!(
-            attached_policies(aws, &names.exec_role).await,
+            aws.attached_policies(&names.exec_role).await,
             BTreeSet::from([TASK_EXECUTION_POLICY.to_string()])
         );
 

@@ -16,16 +16,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
+use sjob_e2e::myapp::{config, Targets, ACCOUNT, ERROR_FUNCTION, SUCCESS_FUNCTION};
 use sjob_e2e::{
-    fixture, handler_binary, Aws, Delivery, Emulator, Fault, FaultPlan, FaultProxy, Invocation,
-    SeededRng, Sjob, SjobRun, REGION,
+    fixture, handler_binary, policy_document, Aws, Delivery, Emulator, Fault, FaultPlan,
+    FaultProxy, SeededRng, Sjob, SjobRun, REGION,
 };
 
-const ACCOUNT: &str = "123456789012";
-const SUCCESS_FUNCTION: &str = "myapp-dev-BatchSuccessHandler";
-const ERROR_FUNCTION: &str = "myapp-dev-BatchErrorHandler";
 const DELIVERY_WAIT: Duration = Duration::from_secs(2);
 /// The share of requests that fail in the "20% faults" tests.
 const FAULT_RATE: f64 = 0.2;
@@ -47,35 +44,9 @@ retry_attempts = 2
 task_policy_statements = [{ Effect = "Allow", Action = "s3:GetObject", Resource = "arn:aws:s3:::myapp-dev-reports/*" }]
 "#;
 
-fn lambda_arn(function: &str) -> String {
-    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}")
-}
-
-fn config(queue: &str, success: &str, error: &str, jobs: &[&str]) -> String {
-    let mut text = format!(
-        r#"app_name = "myapp"
-stage = "dev"
-region = "{REGION}"
-
-[defaults]
-image_uri = "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/myapp"
-batch_job_queue_arn = "{queue}"
-success_handler_arn = "{success}"
-error_handler_arn = "{error}"
-"#
-    );
-    jobs.iter().for_each(|job| text.push_str(job));
-    text
-}
-
 /// Two jobs (16 resources) whose targets need not exist.
 fn two_jobs() -> String {
-    config(
-        &format!("arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/myapp-dev-queue"),
-        &lambda_arn(SUCCESS_FUNCTION),
-        &lambda_arn(ERROR_FUNCTION),
-        &[CRAWLER, REPORT],
-    )
+    config(&Targets::nowhere(), &[CRAWLER, REPORT])
 }
 
 fn assert_code(run: &SjobRun, code: i32) {
@@ -85,11 +56,6 @@ fn assert_code(run: &SjobRun, code: i32) {
 // ---------------------------------------------------------------------------
 // What exists
 // ---------------------------------------------------------------------------
-
-fn policy_document(encoded: &str) -> Value {
-    let decoded = percent_decode_str(encoded).decode_utf8_lossy();
-    serde_json::from_str(&decoded).unwrap_or(Value::String(decoded.into_owned()))
-}
 
 /// Everything of `myapp`/`dev` that exists, by resource, with the fields a
 /// deploy sets. Job definitions list their ACTIVE revisions (without their
@@ -628,34 +594,6 @@ impl Handlers {
     }
 }
 
-fn succeeded(invocation: &Invocation) -> &Value {
-    assert_eq!(
-        invocation.function_error, None,
-        "the function failed: {}",
-        invocation.payload
-    );
-    &invocation.payload
-}
-
-fn failed(invocation: &Invocation) -> (String, String) {
-    assert_eq!(
-        invocation.function_error.as_deref(),
-        Some("Unhandled"),
-        "the function did not fail: {}",
-        invocation.payload
-    );
-    (
-        invocation.payload["errorType"]
-            .as_str()
-            .unwrap_or_default()
-            .into(),
-        invocation.payload["errorMessage"]
-            .as_str()
-            .unwrap_or_default()
-            .into(),
-    )
-}
-
 #[tokio::test]
 async fn transient_sns_faults_are_retried_within_the_time_budget() {
     const TIMEOUT: Duration = Duration::from_secs(10);
@@ -677,7 +615,7 @@ async fn transient_sns_faults_are_retried_within_the_time_budget() {
         .await;
     let elapsed = started.elapsed();
 
-    let response = succeeded(&invocation).clone();
+    let response = invocation.succeeded().clone();
     assert!(elapsed < TIMEOUT, "took {elapsed:?}");
     assert_eq!(
         stack.publishes(),
@@ -724,7 +662,7 @@ async fn sns_failing_for_good_fails_the_invocation_never_a_false_success() {
         let invocation = stack.aws.invoke(function, &fixture(event)).await;
         let elapsed = started.elapsed();
 
-        let (error_type, message) = failed(&invocation);
+        let (error_type, message) = invocation.failed();
         assert_eq!(error_type, "PublishFailed", "{fault:?}: {message}");
         assert!(message.contains(&stack.topic_arn), "{fault:?}: {message}");
         assert!(
@@ -760,9 +698,19 @@ async fn a_lost_answer_and_a_retried_invocation_notify_a_fifo_topic_once() {
         .set_plan(FaultPlan::none().on_calls("sns:Publish", &[1], Fault::ResetAfterForward));
     let event = fixture("failed_oom");
 
-    let first = succeeded(&stack.aws.invoke("error-handler", &event).await).clone();
+    let first = stack
+        .aws
+        .invoke("error-handler", &event)
+        .await
+        .succeeded()
+        .clone();
     // Step Functions retrying the invocation (say, after a Lambda timeout).
-    let retry = succeeded(&stack.aws.invoke("error-handler", &event).await).clone();
+    let retry = stack
+        .aws
+        .invoke("error-handler", &event)
+        .await
+        .succeeded()
+        .clone();
 
     assert_eq!(
         stack.publishes(),
@@ -792,12 +740,7 @@ async fn step_functions_retries_a_failed_publish_and_notifies_once() {
         .create_fargate_job_queue("myapp-dev-jobs", &network)
         .await;
     let sjob = Sjob::at(&stack.emulator.endpoint());
-    sjob.write_config(&config(
-        &queue,
-        &lambda_arn(SUCCESS_FUNCTION),
-        &lambda_arn(ERROR_FUNCTION),
-        &[CRAWLER],
-    ));
+    sjob.write_config(&config(&Targets::with_queue(queue), &[CRAWLER]));
     assert_code(&sjob.run(&["deploy"]).await, 0);
     // The first invocation's Publish is refused (not retryable by the SDK).
     stack

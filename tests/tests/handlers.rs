@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::Message;
 use serde_json::{json, Value};
-use sjob_e2e::{
-    fixture, handler_binary, unused_loopback_port, Aws, Delivery, Emulator, HttpSink, Invocation,
-};
+use sjob_e2e::{fixture, handler_binary, unused_loopback_port, Aws, Delivery, Emulator, HttpSink};
 
 const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// Long enough for a message to arrive; SNS delivers to SQS within the
@@ -51,33 +49,6 @@ impl Stack {
     }
 }
 
-/// The response of an invocation that must have succeeded.
-fn succeeded(invocation: Invocation) -> Value {
-    assert_eq!(
-        invocation.function_error, None,
-        "the function failed: {}",
-        invocation.payload
-    );
-    invocation.payload
-}
-
-/// The `{"errorType", "errorMessage"}` of an invocation that must have failed.
-fn failed(invocation: Invocation) -> (String, String) {
-    assert_eq!(
-        invocation.function_error.as_deref(),
-        Some("Unhandled"),
-        "the function did not fail: {}",
-        invocation.payload
-    );
-    let field = |name: &str| {
-        invocation.payload[name]
-            .as_str()
-            .unwrap_or_else(|| panic!("no {name} in {}", invocation.payload))
-            .to_string()
-    };
-    (field("errorType"), field("errorMessage"))
-}
-
 fn json_body(message: &Message) -> Value {
     let body = message.body().expect("an SQS message has a body");
     serde_json::from_str(body).unwrap_or_else(|e| panic!("the body is not JSON ({e}): {body}"))
@@ -113,7 +84,12 @@ async fn success_handler_sends_the_notification_document_to_sqs() {
     let function = stack.deploy("success-handler", &[]).await;
     let event = fixture("success");
 
-    let response = succeeded(stack.aws.invoke(&function, &event).await);
+    let response = stack
+        .aws
+        .invoke(&function, &event)
+        .await
+        .succeeded()
+        .clone();
 
     assert_eq!(response["status"], "SUCCEEDED");
     assert!(
@@ -165,7 +141,12 @@ async fn error_handler_reports_an_out_of_memory_failure_with_a_readable_subject(
         .await;
     let function = stack.deploy("error-handler", &[]).await;
 
-    let response = succeeded(stack.aws.invoke(&function, &fixture("failed_oom")).await);
+    let response = stack
+        .aws
+        .invoke(&function, &fixture("failed_oom"))
+        .await
+        .succeeded()
+        .clone();
 
     assert_eq!(response["status"], "FAILED");
     let message = the_only_message(&stack.aws, &raw).await;
@@ -198,8 +179,18 @@ async fn a_repeated_invocation_notifies_a_fifo_topic_once() {
     let function = stack.deploy("error-handler", &[]).await;
     let event = fixture("failed_oom");
 
-    let first = succeeded(stack.aws.invoke(&function, &event).await);
-    let retry = succeeded(stack.aws.invoke(&function, &event).await);
+    let first = stack
+        .aws
+        .invoke(&function, &event)
+        .await
+        .succeeded()
+        .clone();
+    let retry = stack
+        .aws
+        .invoke(&function, &event)
+        .await
+        .succeeded()
+        .clone();
 
     assert_eq!(first["notification_id"], retry["notification_id"]);
     let message = the_only_message(&stack.aws, &queue).await;
@@ -228,7 +219,7 @@ async fn unreachable_sns_fails_the_invocation_before_its_timeout() {
     let invocation = stack.aws.invoke(&function, &fixture("failed_oom")).await;
     let elapsed = started.elapsed();
 
-    let (error_type, message) = failed(invocation);
+    let (error_type, message) = invocation.failed();
     assert_eq!(error_type, "PublishFailed", "{message}");
     assert!(message.contains(&stack.topic_arn), "{message}");
     assert!(
@@ -246,7 +237,11 @@ async fn an_invalid_event_is_rejected_naming_the_missing_field() {
         .await;
     let function = stack.deploy("success-handler", &[]).await;
 
-    let (error_type, message) = failed(stack.aws.invoke(&function, &json!({"nope": 1})).await);
+    let (error_type, message) = stack
+        .aws
+        .invoke(&function, &json!({"nope": 1}))
+        .await
+        .failed();
 
     assert_eq!(error_type, "InvalidEvent");
     assert!(message.contains("`state`"), "{message}");
@@ -267,7 +262,12 @@ async fn chatbot_format_gives_chat_the_chatbot_schema_and_queues_the_document() 
         .deploy("error-handler", &[("NOTIFY_FORMAT", "chatbot")])
         .await;
 
-    let response = succeeded(stack.aws.invoke(&function, &fixture("failed_oom")).await);
+    let response = stack
+        .aws
+        .invoke(&function, &fixture("failed_oom"))
+        .await
+        .succeeded()
+        .clone();
 
     let document = json_body(&the_only_message(&stack.aws, &queue).await);
     assert_eq!(document["version"], "1");
@@ -298,7 +298,12 @@ async fn logs_are_json_lines_without_the_job_environment() {
     let mut event = fixture("failed_oom");
     event["state"]["metadata"]["env"]["DB_PASSWORD"] = json!(SECRET);
 
-    let response = succeeded(stack.aws.invoke(&function, &event).await);
+    let response = stack
+        .aws
+        .invoke(&function, &event)
+        .await
+        .succeeded()
+        .clone();
 
     let log = stack.emulator.lambda_log();
     let lines: Vec<Value> = log

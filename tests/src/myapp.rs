@@ -1,0 +1,59 @@
+//! The `myapp`/`dev` project the deployer's end-to-end tests deploy: its
+//! config text and the ARNs it points at, in the emulator's account.
+
+use crate::REGION;
+
+/// moto's account, which `sjob` gets from STS (the config sets none).
+pub const ACCOUNT: &str = "123456789012";
+pub const SUCCESS_FUNCTION: &str = "myapp-dev-BatchSuccessHandler";
+pub const ERROR_FUNCTION: &str = "myapp-dev-BatchErrorHandler";
+
+/// Where executions go: the job queue and the two handlers.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    pub queue: String,
+    pub success_handler: String,
+    pub error_handler: String,
+}
+
+impl Targets {
+    /// ARNs of nothing: enough to deploy, since sjob only writes them into
+    /// the state machine and the policies.
+    pub fn nowhere() -> Targets {
+        Targets::with_queue(format!(
+            "arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/myapp-dev-queue"
+        ))
+    }
+
+    /// `queue` and the two handler functions by their usual names.
+    pub fn with_queue(queue: String) -> Targets {
+        Targets {
+            queue,
+            success_handler: lambda_arn(SUCCESS_FUNCTION),
+            error_handler: lambda_arn(ERROR_FUNCTION),
+        }
+    }
+}
+
+pub fn lambda_arn(function: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}")
+}
+
+/// `myapp`/`dev` with these `[jobs.*]` tables.
+pub fn config(targets: &Targets, jobs: &[&str]) -> String {
+    let mut text = format!(
+        r#"app_name = "myapp"
+stage = "dev"
+region = "{REGION}"
+
+[defaults]
+image_uri = "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/myapp"
+batch_job_queue_arn = "{}"
+success_handler_arn = "{}"
+error_handler_arn = "{}"
+"#,
+        targets.queue, targets.success_handler, targets.error_handler
+    );
+    jobs.iter().for_each(|job| text.push_str(job));
+    text
+}
