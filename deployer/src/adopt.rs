@@ -158,12 +158,9 @@ fn adoptees(job: &JobPlan) -> Result<Vec<Adoptee>, AdoptError> {
         .filter(|c| conflicts.contains(&(c.kind, c.name.as_str())))
         .map(
             |Change {
-                 job,
-                 kind,
-                 name,
-                 action,
+                 kind, name, action, ..
              }| Adoptee {
-                job,
+                job: job.batch_name.clone(),
                 kind,
                 name,
                 then: action,
@@ -262,6 +259,12 @@ async fn tag(
                 .map_err(|e| AwsError::call("TagResource", name, e))?;
         }
         Kind::Schedule => unreachable!("foreign schedules are refused in `adoptees`"),
+        Kind::Topic
+        | Kind::Subscription
+        | Kind::Function
+        | Kind::SecurityGroup
+        | Kind::ComputeEnvironment
+        | Kind::JobQueue => unreachable!("adoption covers jobs' resources only"),
     }
     tracing::info!(job = %adoptee.job, kind = %adoptee.kind, name, "adopted");
     Ok(())

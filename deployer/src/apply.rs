@@ -4,10 +4,12 @@
 //! with a change are touched. Every step is idempotent, so a re-run after an
 //! interruption converges.
 
+mod base;
+
 use futures::stream::{self, StreamExt};
 
 use crate::aws::{self, AwsError, Clients};
-use crate::plan::{Action, JobPlan, Kind, Plan, EXTRA_REVISIONS, JOB_CONCURRENCY};
+use crate::plan::{Action, Change, JobPlan, Kind, Plan, EXTRA_REVISIONS, JOB_CONCURRENCY};
 use crate::render::Target;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -28,6 +30,20 @@ pub enum ApplyError {
         #[related]
         errors: Vec<JobError>,
     },
+    #[error("the shared base did not converge, so no job was touched. Re-run to finish")]
+    #[diagnostic(code(sjob::apply::base))]
+    Base(
+        #[source]
+        #[diagnostic_source]
+        AwsError,
+    ),
+    #[error("the jobs are removed, but the shared base was not. Re-run to finish")]
+    #[diagnostic(code(sjob::apply::base_removal))]
+    BaseRemoval(
+        #[source]
+        #[diagnostic_source]
+        AwsError,
+    ),
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -57,6 +73,11 @@ pub async fn apply(
                 .join(", "),
         });
     }
+    if let Some(base) = &plan.base {
+        base::converge(clients, &plan.target, base)
+            .await
+            .map_err(ApplyError::Base)?;
+    }
     let jobs: Vec<&JobPlan> = plan
         .jobs
         .iter()
@@ -79,23 +100,35 @@ pub async fn apply(
         .filter_map(|r| async move { r.err() })
         .collect()
         .await;
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApplyError::Failed {
+    if !errors.is_empty() {
+        return Err(ApplyError::Failed {
             failed: errors.len(),
             total,
             errors,
-        })
+        });
+    }
+    match &plan.base {
+        Some(base) if include_removals => base::remove(clients, &plan.target, base)
+            .await
+            .map_err(ApplyError::BaseRemoval),
+        _ => Ok(()),
     }
 }
 
-fn pending(job: &JobPlan, kind: Kind, name: &str) -> bool {
-    job.changes.iter().any(|c| {
+/// Whether `changes` create or update this resource.
+fn pending(changes: &[Change], kind: Kind, name: &str) -> bool {
+    changes.iter().any(|c| {
         c.kind == kind
             && c.name == name
             && matches!(c.action, Action::Create | Action::Update { .. })
     })
+}
+
+/// Whether `changes` delete this resource.
+fn deleting(changes: &[Change], kind: Kind, name: &str) -> bool {
+    changes
+        .iter()
+        .any(|c| c.kind == kind && c.name == name && c.action == Action::Delete)
 }
 
 /// Whether the job definition's only change is retiring extra ACTIVE
@@ -118,7 +151,7 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
         .roles
         .iter()
         .enumerate()
-        .filter(|(_, r)| pending(job, Kind::Role, &r.name))
+        .filter(|(_, r)| pending(&job.changes, Kind::Role, &r.name))
         .map(|(i, role)| {
             let current = actual
                 .roles
@@ -130,7 +163,7 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
     futures::future::try_join_all(roles).await?;
 
     let log_group = async {
-        if pending(job, Kind::LogGroup, &desired.log_group.name) {
+        if pending(&job.changes, Kind::LogGroup, &desired.log_group.name) {
             let arn = target.log_group_arn(&desired.log_group.name);
             let current = actual.log_group.as_ref().map(|o| &o.spec);
             aws::logs::converge(&clients.logs, &desired.log_group, &arn, current).await?;
@@ -138,7 +171,11 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
         Ok::<_, AwsError>(())
     };
     let job_definition = async {
-        if pending(job, Kind::JobDefinition, &desired.job_definition.name) {
+        if pending(
+            &job.changes,
+            Kind::JobDefinition,
+            &desired.job_definition.name,
+        ) {
             let retire = actual
                 .job_definition
                 .as_ref()
@@ -161,7 +198,7 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
     tokio::try_join!(log_group, job_definition)?;
 
     let machine = &desired.state_machine;
-    if pending(job, Kind::StateMachine, &machine.name) {
+    if pending(&job.changes, Kind::StateMachine, &machine.name) {
         let current = actual.state_machine.as_ref().map(|o| &o.spec);
         aws::sfn::converge(
             &clients.sfn,
@@ -171,7 +208,7 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
         )
         .await?;
     }
-    if pending(job, Kind::Schedule, &desired.schedule.name) {
+    if pending(&job.changes, Kind::Schedule, &desired.schedule.name) {
         aws::scheduler::converge(
             &clients.scheduler,
             &desired.schedule,
@@ -186,17 +223,13 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
 /// Deletes what sjob owns of a job, schedule first so nothing starts a
 /// half-deleted stack.
 async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result<(), AwsError> {
-    let deleting = |kind: Kind| {
-        job.changes
-            .iter()
-            .any(|c| c.kind == kind && c.action == Action::Delete)
-    };
     let names = &job.names;
     let actual = &job.actual;
-    if deleting(Kind::Schedule) {
+    let changes = &job.changes;
+    if deleting(changes, Kind::Schedule, &names.schedule) {
         aws::scheduler::delete(&clients.scheduler, &names.schedule).await?;
     }
-    if deleting(Kind::StateMachine) {
+    if deleting(changes, Kind::StateMachine, &names.job_name) {
         aws::sfn::delete(
             &clients.sfn,
             &names.job_name,
@@ -207,13 +240,13 @@ async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result
     if let Some(revisions) = actual
         .job_definition
         .as_ref()
-        .filter(|_| deleting(Kind::JobDefinition))
+        .filter(|_| deleting(changes, Kind::JobDefinition, &names.job_name))
     {
         for arn in &revisions.active_arns {
             aws::batch::deregister(&clients.batch, arn).await?;
         }
     }
-    if deleting(Kind::LogGroup) {
+    if deleting(changes, Kind::LogGroup, &names.log_group) {
         aws::logs::delete(&clients.logs, &names.log_group).await?;
     }
     let roles = actual

@@ -4,9 +4,11 @@
 pub mod adopt;
 pub mod apply;
 pub mod aws;
+pub mod base;
 pub mod config;
 pub mod execution;
 pub mod local;
+pub mod package;
 pub mod plan;
 pub mod render;
 pub mod report;

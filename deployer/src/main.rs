@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use deployer::base::{self, BaseStack};
 use deployer::config::{self, Config, ConfigError};
 use deployer::execution;
 use deployer::local::deliver::{self, Delivery};
@@ -47,6 +48,8 @@ enum What {
     Asl,
     Iam,
     All,
+    /// The shared base of `[base]`: topic, subscriptions, functions, compute.
+    Base,
     /// The `templatefile()` templates of `infra/terraform`, by path; needs no config.
     Terraform,
 }
@@ -74,6 +77,18 @@ enum Command {
         /// Also delete jobs that are no longer in the config.
         #[arg(long)]
         prune: bool,
+    },
+    /// Build the handler zips `[base.handlers]` deploys, with cargo-lambda.
+    Package {
+        /// sjob's workspace `Cargo.toml` (the config's directory's by default).
+        #[arg(long)]
+        manifest_path: Option<PathBuf>,
+        /// A debug build instead of release.
+        #[arg(long)]
+        debug: bool,
+        /// More `cargo lambda build` arguments, after `--` (e.g. `-- --compiler cargo`).
+        #[arg(last = true)]
+        extra: Vec<String>,
     },
     /// Take over resources the Terraform module created under sjob's names.
     Adopt {
@@ -274,14 +289,32 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Validate => {
             let config = load(cli)?;
+            let base: Vec<&str> = config.base.as_ref().map_or_else(Vec::new, |b| {
+                [
+                    ("notifications", b.notifications.is_some()),
+                    ("handlers", b.handlers.is_some()),
+                    ("compute", b.compute.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(part, present)| present.then_some(part))
+                .collect()
+            });
             match cli.output {
-                Output::Json => print_json(
-                    &json!({ "valid": true, "jobs": config.jobs.keys().collect::<Vec<_>>() }),
-                ),
-                Output::Text => println!(
+                Output::Json => print_json(&json!({
+                    "valid": true,
+                    "jobs": config.jobs.keys().collect::<Vec<_>>(),
+                    "base": base,
+                })),
+                Output::Text if base.is_empty() => println!(
                     "{}: {} job(s), valid",
                     cli.config.display(),
                     config.jobs.len()
+                ),
+                Output::Text => println!(
+                    "{}: {} job(s) and a base ({}), valid",
+                    cli.config.display(),
+                    config.jobs.len(),
+                    base.join(", ")
                 ),
             }
             Ok(ExitCode::SUCCESS)
@@ -295,6 +328,13 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
                 .map(|(path, text)| (path.display().to_string(), Value::String(text)))
                 .collect();
             print_json(&templates);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Render {
+            what: What::Base, ..
+        } => {
+            let session = Session::open(load(cli)?).await?;
+            print_json(&base::describe(&session.render_base()?));
             Ok(ExitCode::SUCCESS)
         }
         Command::Render { job, what } => {
@@ -319,7 +359,7 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
                 let value = match what {
                     What::Asl => asl,
                     What::Iam => Value::Object(iam),
-                    What::Terraform => unreachable!("rendered without a config above"),
+                    What::Terraform | What::Base => unreachable!("rendered above"),
                     What::All => json!({"state_machine": asl, "iam": iam, "names": {
                         "state_machine": stack.names.job_name, "job_definition": stack.names.job_name,
                         "schedule": stack.names.schedule, "log_group": stack.names.log_group,
@@ -362,6 +402,34 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
             tracing::info!("deploy complete");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Package {
+            manifest_path,
+            debug,
+            extra,
+        } => {
+            let config = load(cli)?;
+            let build = deployer::package::Build {
+                manifest_path: manifest_path.clone(),
+                debug: *debug,
+                extra: extra.clone(),
+            };
+            let packages = deployer::package::package(&config, &build)?;
+            match cli.output {
+                Output::Json => print_json(&packages),
+                Output::Text => {
+                    for p in &packages {
+                        println!(
+                            "{}  {} ({}, {} bytes)",
+                            p.binary,
+                            p.path.display(),
+                            p.architecture,
+                            p.bytes
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Adopt { jobs, yes } => {
             let session = Session::open(load(cli)?).await?;
             let stacks = session
@@ -395,7 +463,7 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
             if jobs.is_empty() {
                 targets.extend(discover(&session).await?);
             }
-            let plan = plan::plan(
+            let mut plan = plan::plan(
                 &session.clients,
                 &session.config.app_name,
                 &session.config.stage,
@@ -404,6 +472,14 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
                 targets,
             )
             .await?;
+            // Only destroying everything removes the base the jobs share.
+            if jobs.is_empty() {
+                let none = BaseStack::none(&session.config);
+                plan.base = Some(
+                    plan::base::plan(&session.clients, &session.target, none, &BTreeSet::new())
+                        .await?,
+                );
+            }
             print(cli.output, &PlanReport::new(&plan, Mode::Destroy));
             deployer::apply::apply(&session.clients, &plan, true).await?;
             tracing::info!("destroy complete");
@@ -599,7 +675,15 @@ async fn plan_for(session: &Session, jobs: &[String]) -> Result<Plan> {
             Ok(BTreeSet::new())
         }
     };
-    let (mut plan, removed) = tokio::try_join!(desired, removed)?;
+    let base = async {
+        let stack = session.render_base()?;
+        let in_use = session.arns_in_use();
+        Ok::<_, miette::Report>(
+            plan::base::plan(&session.clients, &session.target, stack, &in_use).await?,
+        )
+    };
+    let (mut plan, removed, base) = tokio::try_join!(desired, removed, base)?;
+    plan.base = Some(base);
     if !removed.is_empty() {
         let gone = plan::plan(
             &session.clients,

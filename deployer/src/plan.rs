@@ -8,6 +8,8 @@ use std::fmt;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
+pub mod base;
+
 use crate::aws::batch::Revisions;
 use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::{self, AwsError, Clients};
@@ -31,6 +33,12 @@ pub enum Kind {
     JobDefinition,
     StateMachine,
     Schedule,
+    Topic,
+    Subscription,
+    Function,
+    SecurityGroup,
+    ComputeEnvironment,
+    JobQueue,
 }
 
 impl fmt::Display for Kind {
@@ -41,6 +49,12 @@ impl fmt::Display for Kind {
             Kind::JobDefinition => "job definition",
             Kind::StateMachine => "state machine",
             Kind::Schedule => "schedule",
+            Kind::Topic => "topic",
+            Kind::Subscription => "subscription",
+            Kind::Function => "function",
+            Kind::SecurityGroup => "security group",
+            Kind::ComputeEnvironment => "compute env",
+            Kind::JobQueue => "job queue",
         })
     }
 }
@@ -60,7 +74,9 @@ pub enum Action {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
-    pub job: String,
+    /// `None` for the shared base.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
     pub kind: Kind,
     pub name: String,
     #[serde(flatten)]
@@ -93,12 +109,18 @@ pub struct Plan {
     pub app_name: String,
     pub stage: String,
     pub target: Target,
+    /// `None` when the command leaves the base alone (`destroy <job>`).
+    pub base: Option<base::BasePlan>,
     pub jobs: Vec<JobPlan>,
 }
 
 impl Plan {
+    /// The base's changes first, then each job's.
     pub fn changes(&self) -> impl Iterator<Item = &Change> {
-        self.jobs.iter().flat_map(|j| j.changes.iter())
+        self.base
+            .iter()
+            .flat_map(|b| b.changes.iter())
+            .chain(self.jobs.iter().flat_map(|j| j.changes.iter()))
     }
 
     /// True when applying would change nothing.
@@ -175,6 +197,7 @@ pub async fn plan(
         app_name: app_name.to_string(),
         stage: stage.to_string(),
         target: target.clone(),
+        base: None,
         jobs,
     })
 }
@@ -238,7 +261,7 @@ pub fn diff(
     let mut push = |kind: Kind, name: &str, action: Option<Action>| {
         if let Some(action) = action {
             changes.push(Change {
-                job: job.to_string(),
+                job: Some(job.to_string()),
                 kind,
                 name: name.to_string(),
                 action,

@@ -82,21 +82,32 @@ impl fmt::Display for PlanReport<'_> {
             "{}/{} in {} (account {})",
             self.app_name, self.stage, self.region, self.account_id
         )?;
-        let mut current_job: Option<&str> = None;
+        // Changes come grouped: the base's, then each job's.
+        let mut current: Option<Option<&str>> = None;
         for change in self.changes.iter().filter(|c| c.action != Action::NoOp) {
-            if current_job != Some(change.job.as_str()) {
-                current_job = Some(&change.job);
-                let note = match (self.mode, self.removed_jobs.contains(&change.job.as_str())) {
+            let group = change.job.as_deref();
+            if current != Some(group) {
+                current = Some(group);
+                let removed = group.is_some_and(|job| self.removed_jobs.contains(&job));
+                let note = match (self.mode, removed) {
                     (_, false) => "",
                     (Mode::Keep, true) => "  (not in the config: `deploy --prune` deletes it)",
                     (Mode::Prune, true) => "  (not in the config: deleting)",
                     (Mode::Destroy, true) => "  (deleting)",
                 };
-                writeln!(f, "\n  {}{note}", change.job)?;
+                writeln!(
+                    f,
+                    "\n  {}{note}",
+                    group.unwrap_or("base (shared by every job)")
+                )?;
             }
             let (sign, detail) = match &change.action {
                 Action::Create => ("+", String::new()),
                 Action::Update { fields } => ("~", format!("  ({})", fields.join(", "))),
+                Action::Delete if change.job.is_none() && self.mode == Mode::Keep => (
+                    "-",
+                    "  (not in [base]: `deploy --prune` deletes it)".to_string(),
+                ),
                 Action::Delete => ("-", String::new()),
                 Action::Conflict => ("!", "  (exists, not created by sjob)".to_string()),
                 Action::NoOp => continue,

@@ -1,6 +1,9 @@
 //! A loaded config bound to an AWS account and region.
 
+use std::collections::BTreeSet;
+
 use crate::aws::{AwsError, Clients};
+use crate::base::{BaseError, BaseStack};
 use crate::config::Config;
 use crate::render::Target;
 use crate::stack::JobStack;
@@ -52,6 +55,35 @@ impl Session {
 
     pub fn render(&self, job: &crate::config::Job) -> JobStack {
         JobStack::render(&self.config, job, &self.target)
+    }
+
+    /// The config's `[base]`, rendered (its parts `None` when absent).
+    pub fn render_base(&self) -> Result<BaseStack, BaseError> {
+        BaseStack::render(&self.config, &self.target)
+    }
+
+    /// The ARNs of base resources the config uses: every job's queue and
+    /// handlers, and the handlers' topic.
+    pub fn arns_in_use(&self) -> BTreeSet<String> {
+        let target = &self.target;
+        self.config
+            .jobs
+            .values()
+            .flat_map(|job| {
+                [
+                    job.queue_arn(target),
+                    job.success_handler_arn(target),
+                    job.error_handler_arn(target),
+                ]
+            })
+            .chain(
+                self.config
+                    .base
+                    .as_ref()
+                    .filter(|b| b.handlers.is_some())
+                    .and_then(|_| self.config.topic_arn(target)),
+            )
+            .collect()
     }
 }
 

@@ -206,9 +206,10 @@ pub trait Diff {
     fn diff(&self, actual: &Self) -> Vec<String>;
 }
 
+/// Implements [`Diff`] by comparing the listed fields.
 macro_rules! field_diff {
     ($ty:ty { $($field:ident),* $(,)? }) => {
-        impl Diff for $ty {
+        impl $crate::stack::Diff for $ty {
             fn diff(&self, actual: &Self) -> Vec<String> {
                 let mut fields = Vec::new();
                 $(if self.$field != actual.$field { fields.push(stringify!($field).to_string()); })*
@@ -217,6 +218,8 @@ macro_rules! field_diff {
         }
     };
 }
+
+pub(crate) use field_diff;
 
 field_diff!(LogGroupSpec {
     retention_days,

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use crate::config::{Config, Job};
+use crate::config::{ArnRef, Config, Job};
 use crate::render::definition::definition;
 use crate::render::Target;
 use crate::schedule::Schedule;
@@ -59,9 +59,9 @@ fn placeholder_job() -> Job {
         env: BTreeMap::from([(whole("env"), String::new())]),
         image_uri: scalar("image_uri"),
         image_tag: scalar("image_tag"),
-        batch_job_queue_arn: scalar("batch_job_queue_arn"),
-        success_handler_arn: scalar("success_handler_arn"),
-        error_handler_arn: scalar("error_handler_arn"),
+        batch_job_queue: ArnRef::Given(scalar("batch_job_queue_arn")),
+        success_handler: ArnRef::Given(scalar("success_handler_arn")),
+        error_handler: ArnRef::Given(scalar("error_handler_arn")),
         enabled: true,
         timeout_seconds: None,
         retry_attempts: 1,
@@ -81,6 +81,7 @@ fn placeholder_job() -> Job {
 pub fn templates() -> BTreeMap<PathBuf, String> {
     let job = placeholder_job();
     let config = Config {
+        base: None,
         path: PathBuf::new(),
         app_name: scalar("app_name"),
         stage: scalar("stage"),

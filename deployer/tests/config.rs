@@ -148,7 +148,7 @@ success_handler_arn = "arn:aws:lambda:ap-northeast-1:123456789012:function:s"
     );
     assert_eq!(
         found[0].help.as_deref(),
-        Some("allowed keys: app_name, stage, region, account_id, defaults, jobs")
+        Some("allowed keys: app_name, stage, region, account_id, base, defaults, jobs")
     );
 }
 

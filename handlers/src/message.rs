@@ -153,6 +153,25 @@ fn cut(s: &str, limit: usize) -> String {
     format!("{}{TRUNCATION_MARKER}", &s[..end])
 }
 
+/// The message attributes subscribers can filter on, with the values each
+/// can take where those are fixed (`None`: any string).
+pub const FILTER_ATTRIBUTES: &[(&str, Option<&[&str]>)] = &[
+    ("status", Some(&["SUCCEEDED", "FAILED"])),
+    ("app_name", None),
+    ("stage", None),
+    ("batch_name", None),
+    (
+        "error_kind",
+        Some(&[
+            "job_failed",
+            "timeout",
+            "submit_rejected",
+            "handler_failed",
+            "other",
+        ]),
+    ),
+];
+
 fn kind_name(kind: FailureKind) -> &'static str {
     match kind {
         FailureKind::JobFailed => "job_failed",

@@ -82,6 +82,7 @@ pub struct Aws {
     pub sfn: aws_sdk_sfn::Client,
     pub scheduler: aws_sdk_scheduler::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub ec2: aws_sdk_ec2::Client,
 }
 
 impl Aws {
@@ -95,6 +96,7 @@ impl Aws {
             sfn: aws_sdk_sfn::Client::new(config),
             scheduler: aws_sdk_scheduler::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            ec2: aws_sdk_ec2::Client::new(config),
         }
     }
 
@@ -118,6 +120,26 @@ impl Aws {
     /// Creates a queue (FIFO when `name` ends in `.fifo`), subscribes it to
     /// the topic and returns its URL.
     pub async fn subscribe_queue(&self, topic_arn: &str, name: &str, delivery: Delivery) -> String {
+        let (queue_url, queue_arn) = self.create_queue(name).await;
+        let mut subscribe = self
+            .sns
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn);
+        if delivery == Delivery::Raw {
+            subscribe = subscribe.attributes("RawMessageDelivery", "true");
+        }
+        subscribe
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("Subscribe {name}: {}", DisplayErrorContext(e)));
+        queue_url
+    }
+
+    /// Creates a queue (FIFO when `name` ends in `.fifo`); returns its URL
+    /// and ARN.
+    pub async fn create_queue(&self, name: &str) -> (String, String) {
         let mut request = self.sqs.create_queue().queue_name(name);
         if name.ends_with(".fifo") {
             request = request.attributes(QueueAttributeName::FifoQueue, "true");
@@ -139,20 +161,7 @@ impl Aws {
             .attributes
             .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
             .expect("a queue has an ARN");
-        let mut subscribe = self
-            .sns
-            .subscribe()
-            .topic_arn(topic_arn)
-            .protocol("sqs")
-            .endpoint(queue_arn);
-        if delivery == Delivery::Raw {
-            subscribe = subscribe.attributes("RawMessageDelivery", "true");
-        }
-        subscribe
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("Subscribe {name}: {}", DisplayErrorContext(e)));
-        queue_url
+        (queue_url, queue_arn)
     }
 
     /// Subscribes an HTTP endpoint (see [`crate::HttpSink`]) to the topic.

@@ -15,6 +15,8 @@ pub struct DefaultNetwork {
     pub subnets: Vec<String>,
     /// The VPC's `default` security group.
     pub security_group: String,
+    /// The default VPC's id.
+    pub vpc: String,
 }
 
 impl Emulator {
@@ -35,6 +37,10 @@ impl Emulator {
                 ("Filter.1.Value.1", "default"),
             ])
             .await;
+        let vpc = xml_values(&subnets, "vpcId")
+            .into_iter()
+            .next()
+            .expect("the default subnets are in a VPC");
         let subnets = xml_values(&subnets, "subnetId");
         assert!(!subnets.is_empty(), "the emulator has no default subnets");
         // The first groupId of an item is the group's own (later ones are
@@ -46,6 +52,7 @@ impl Emulator {
         DefaultNetwork {
             subnets,
             security_group,
+            vpc,
         }
     }
 

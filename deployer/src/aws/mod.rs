@@ -3,10 +3,15 @@
 //! deletes it. SDK configuration and error mapping live here, once.
 
 pub mod batch;
+pub mod compute;
+pub mod ec2;
 pub mod iam;
+pub mod lambda;
 pub mod logs;
 pub mod scheduler;
 pub mod sfn;
+pub mod sns;
+pub mod wait;
 
 use std::time::Duration;
 
@@ -23,6 +28,9 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub batch: aws_sdk_batch::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub ec2: aws_sdk_ec2::Client,
     pub sfn: aws_sdk_sfn::Client,
     pub scheduler: aws_sdk_scheduler::Client,
     pub sts: aws_sdk_sts::Client,
@@ -50,6 +58,9 @@ impl Clients {
             iam: aws_sdk_iam::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             batch: aws_sdk_batch::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+            ec2: aws_sdk_ec2::Client::new(&config),
             sfn: aws_sdk_sfn::Client::new(&config),
             scheduler: aws_sdk_scheduler::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
@@ -105,14 +116,21 @@ pub enum AwsError {
 }
 
 impl AwsError {
+    /// A failed call. A service's answer reads as its code and message; a
+    /// failure to get one (connection, timeout) keeps the whole chain.
     pub fn call<E>(action: &'static str, resource: impl Into<String>, err: E) -> AwsError
     where
-        E: std::error::Error + Send + Sync + 'static,
+        E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     {
+        let message = match (err.code(), err.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_string(),
+            _ => DisplayErrorContext(err).to_string(),
+        };
         AwsError::Call {
             action,
             resource: resource.into(),
-            message: DisplayErrorContext(err).to_string(),
+            message,
         }
     }
 }

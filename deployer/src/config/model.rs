@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::render::Target;
 use crate::schedule::Schedule;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -15,7 +16,28 @@ pub struct Config {
     pub stage: String,
     pub region: Option<String>,
     pub account_id: Option<String>,
+    /// `[base]`: the shared resources sjob creates, when the config asks.
+    pub base: Option<Base>,
     pub jobs: BTreeMap<String, Job>,
+}
+
+/// An ARN a job uses: given in the config, or that of the base resource sjob
+/// creates under this name (the ARN needs the account and region, which only
+/// a session knows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArnRef {
+    Given(String),
+    Base(String),
+}
+
+impl ArnRef {
+    /// The ARN, building a base resource's from its name with `arn_of`.
+    pub fn resolve(&self, arn_of: impl FnOnce(&str) -> String) -> String {
+        match self {
+            ArnRef::Given(arn) => arn.clone(),
+            ArnRef::Base(name) => arn_of(name),
+        }
+    }
 }
 
 /// One scheduled job, with `[defaults]` already applied.
@@ -32,9 +54,9 @@ pub struct Job {
     pub env: BTreeMap<String, String>,
     pub image_uri: String,
     pub image_tag: String,
-    pub batch_job_queue_arn: String,
-    pub success_handler_arn: String,
-    pub error_handler_arn: String,
+    pub batch_job_queue: ArnRef,
+    pub success_handler: ArnRef,
+    pub error_handler: ArnRef,
     pub enabled: bool,
     pub timeout_seconds: Option<u32>,
     pub retry_attempts: u32,
@@ -43,6 +65,106 @@ pub struct Job {
     pub tags: BTreeMap<String, String>,
     pub description: Option<String>,
     pub assign_public_ip: bool,
+}
+
+impl Job {
+    pub fn queue_arn(&self, target: &Target) -> String {
+        self.batch_job_queue
+            .resolve(|name| target.job_queue_arn(name))
+    }
+
+    pub fn success_handler_arn(&self, target: &Target) -> String {
+        self.success_handler
+            .resolve(|name| target.function_arn(name))
+    }
+
+    pub fn error_handler_arn(&self, target: &Target) -> String {
+        self.error_handler.resolve(|name| target.function_arn(name))
+    }
+}
+
+/// `[base]`: each part is created only when present.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Base {
+    pub tags: BTreeMap<String, String>,
+    pub notifications: Option<Notifications>,
+    pub handlers: Option<Handlers>,
+    pub compute: Option<Compute>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notifications {
+    pub topic_name: String,
+    pub fifo: bool,
+    pub kms_key_id: Option<String>,
+    pub subscriptions: Vec<Subscription>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    pub protocol: String,
+    pub endpoint: String,
+    pub filter_policy: Option<Value>,
+    pub raw_message_delivery: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handlers {
+    /// Resolved against the config file's directory.
+    pub success_package: PathBuf,
+    pub error_package: PathBuf,
+    pub architecture: Architecture,
+    pub memory_mb: i32,
+    pub timeout_seconds: i32,
+    pub log_retention_days: i32,
+    pub env: BTreeMap<String, String>,
+    /// The topic to publish to when `[base.notifications]` does not create one.
+    pub topic_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Architecture {
+    Arm64,
+    X86_64,
+}
+
+impl Architecture {
+    /// Lambda's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::Arm64 => "arm64",
+            Architecture::X86_64 => "x86_64",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compute {
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    /// Create a security group in this VPC (no inbound, all outbound).
+    pub vpc_id: Option<String>,
+    pub max_vcpus: i32,
+    pub capacity: Capacity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capacity {
+    Fargate,
+    FargateSpot,
+}
+
+impl Config {
+    /// The topic the handlers publish to: the one `[base.notifications]`
+    /// creates, else `[base.handlers].topic_arn`.
+    pub fn topic_arn(&self, target: &Target) -> Option<String> {
+        let base = self.base.as_ref()?;
+        match (&base.notifications, &base.handlers) {
+            (Some(n), _) => Some(target.topic_arn(&n.topic_name)),
+            (None, Some(h)) => h.topic_arn.clone(),
+            (None, None) => None,
+        }
+    }
 }
 
 pub const DEFAULT_TIMEZONE: &str = "Asia/Tokyo";
@@ -81,6 +203,7 @@ pub const TOP_KEYS: &[&str] = &[
     "stage",
     "region",
     "account_id",
+    "base",
     "defaults",
     "jobs",
 ];
@@ -89,4 +212,48 @@ pub const TOP_KEYS: &[&str] = &[
 pub const LOG_RETENTION_DAYS: &[i32] = &[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
     3288, 3653,
+];
+
+pub const BASE_KEYS: &[&str] = &["tags", "notifications", "handlers", "compute"];
+pub const NOTIFICATIONS_KEYS: &[&str] = &["topic_name", "fifo", "kms_key_id", "subscriptions"];
+pub const SUBSCRIPTION_KEYS: &[&str] = &[
+    "protocol",
+    "endpoint",
+    "filter_policy",
+    "raw_message_delivery",
+];
+pub const HANDLERS_KEYS: &[&str] = &[
+    "success_package",
+    "error_package",
+    "architecture",
+    "memory",
+    "timeout_seconds",
+    "log_retention_days",
+    "env",
+    "topic_arn",
+];
+pub const COMPUTE_KEYS: &[&str] = &[
+    "subnets",
+    "security_groups",
+    "vpc_id",
+    "max_vcpus",
+    "capacity",
+];
+
+/// Where `cargo lambda build --release --output-format zip` writes each
+/// handler's package, relative to the workspace (the config's directory).
+pub const DEFAULT_SUCCESS_PACKAGE: &str = "target/lambda/success-handler/bootstrap.zip";
+pub const DEFAULT_ERROR_PACKAGE: &str = "target/lambda/error-handler/bootstrap.zip";
+pub const DEFAULT_HANDLER_MEMORY_MB: i32 = 128;
+pub const DEFAULT_HANDLER_TIMEOUT_SECONDS: i32 = 60;
+pub const DEFAULT_MAX_VCPUS: i32 = 32;
+/// SNS protocols a subscription may use.
+pub const SUBSCRIPTION_PROTOCOLS: &[&str] = &[
+    "email",
+    "email-json",
+    "https",
+    "http",
+    "sqs",
+    "lambda",
+    "sms",
 ];

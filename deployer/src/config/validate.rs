@@ -11,6 +11,9 @@ use super::model::*;
 use super::tree::{Entry, Node, NodeValue, Span, Table};
 use crate::render::names::JobNames;
 use crate::schedule::{parse_timezone, Schedule};
+use base::{ArnKey, ValidBase};
+
+mod base;
 
 pub(super) fn validate(path: &Path, root: &Node) -> Result<Config, Vec<Problem>> {
     let mut v = Validator::default();
@@ -105,6 +108,10 @@ impl Validator {
                 );
             }
         }
+        let base = match (top.get("base"), &app_name, &stage) {
+            (Some(entry), Some(app), Some(stage)) => self.base(path, entry, defaults, app, stage),
+            _ => None,
+        };
         let mut jobs = BTreeMap::new();
         match top.get("jobs") {
             None => self.problem(
@@ -124,9 +131,13 @@ impl Validator {
                         );
                     }
                     for job_entry in &table.entries {
-                        if let Some(job) =
-                            self.job(job_entry, defaults, app_name.as_deref(), stage.as_deref())
-                        {
+                        if let Some(job) = self.job(
+                            job_entry,
+                            defaults,
+                            base.as_ref(),
+                            app_name.as_deref(),
+                            stage.as_deref(),
+                        ) {
                             jobs.insert(job.batch_name.clone(), job);
                         }
                     }
@@ -139,6 +150,7 @@ impl Validator {
             stage: stage?,
             region,
             account_id,
+            base: base.map(|b| b.config),
             jobs,
         })
     }
@@ -147,6 +159,7 @@ impl Validator {
         &mut self,
         entry: &Entry,
         defaults: Option<&Table>,
+        base: Option<&ValidBase>,
         app: Option<&str>,
         stage: Option<&str>,
     ) -> Option<Job> {
@@ -261,27 +274,27 @@ impl Validator {
             .get("image_tag")
             .and_then(|(e, k)| self.string(e, &k))
             .unwrap_or_else(|| DEFAULT_IMAGE_TAG.to_string());
-        let queue = self.required_arn(
+        let base_names = base.map(|b| &b.names);
+        let queue = self.arn_ref(
             &at,
-            "batch_job_queue_arn",
-            "batch",
-            "job-queue/",
+            ArnKey::QUEUE,
+            base.filter(|b| b.config.compute.is_some())
+                .and(base_names.map(|n| n.job_queue.as_str())),
             &header,
             &job_path,
         );
-        let success = self.required_arn(
+        let has_handlers = base.filter(|b| b.config.handlers.is_some());
+        let success = self.arn_ref(
             &at,
-            "success_handler_arn",
-            "lambda",
-            "function:",
+            ArnKey::SUCCESS_HANDLER,
+            has_handlers.and(base_names.map(|n| n.success_function.as_str())),
             &header,
             &job_path,
         );
-        let error = self.required_arn(
+        let error = self.arn_ref(
             &at,
-            "error_handler_arn",
-            "lambda",
-            "function:",
+            ArnKey::ERROR_HANDLER,
+            has_handlers.and(base_names.map(|n| n.error_function.as_str())),
             &header,
             &job_path,
         );
@@ -299,35 +312,9 @@ impl Validator {
         let retry_attempts = self
             .integer(&at, "retry_attempts", 1, 10, "1 to 10")
             .map_or(DEFAULT_RETRY_ATTEMPTS, |v| v as u32);
-        let log_retention_days = match at.get("log_retention_days") {
-            None => DEFAULT_LOG_RETENTION_DAYS,
-            Some((e, key)) => match e.node.value {
-                NodeValue::Integer(days) if LOG_RETENTION_DAYS.contains(&(days as i32)) => {
-                    days as i32
-                }
-                _ => {
-                    self.problem(
-                        &e.node.span,
-                        &key,
-                        "not a retention period CloudWatch Logs accepts",
-                        Some(format!("one of {LOG_RETENTION_DAYS:?}")),
-                    );
-                    DEFAULT_LOG_RETENTION_DAYS
-                }
-            },
-        };
+        let log_retention_days = self.log_retention(&at, "log_retention_days");
         let task_policy_statements = self.statements(&at);
-        let tags = self.merged_map(&at, "tags");
-        for (name, (span, key)) in &tags.1 {
-            let value = &tags.0[name];
-            if name.to_ascii_lowercase().starts_with("aws:")
-                || name.len() > 128
-                || value.len() > 256
-                || name.starts_with("sjob:")
-            {
-                self.problem(span, key, format!("tag `{name}` is not allowed: keys up to 128 characters, values up to 256, no `aws:` or `sjob:` prefix"), None);
-            }
-        }
+        let tags = self.tags(&at);
         let description = at.get("description").and_then(|(e, k)| self.string(e, &k));
         if let Some(d) = &description {
             if d.len() > 512 {
@@ -351,15 +338,15 @@ impl Validator {
             env: env.0,
             image_uri: image_uri?,
             image_tag,
-            batch_job_queue_arn: queue?,
-            success_handler_arn: success?,
-            error_handler_arn: error?,
+            batch_job_queue: queue?,
+            success_handler: success?,
+            error_handler: error?,
             enabled,
             timeout_seconds,
             retry_attempts,
             log_retention_days,
             task_policy_statements,
-            tags: tags.0,
+            tags,
             description,
             assign_public_ip,
         })
@@ -486,6 +473,56 @@ impl Validator {
             return None;
         }
         Some(arn)
+    }
+
+    /// A job's ARN key: given (in the job or `[defaults]`), else the base
+    /// resource named `base`, else a problem.
+    fn arn_ref(
+        &mut self,
+        at: &Lookup,
+        key: ArnKey,
+        base: Option<&str>,
+        header: &Span,
+        job_path: &str,
+    ) -> Option<ArnRef> {
+        match (at.get(key.key), base) {
+            (None, Some(name)) => Some(ArnRef::Base(name.to_string())),
+            (None, None) => {
+                self.problem(
+                    header,
+                    &format!("{job_path}.{}", key.key),
+                    format!("`{}` is required (in the job or in [defaults])", key.key),
+                    Some(format!(
+                        "or add [base.{}] to have sjob create it",
+                        key.base_part
+                    )),
+                );
+                None
+            }
+            (Some(_), _) => self
+                .required_arn(at, key.key, key.service, key.prefix, header, job_path)
+                .map(ArnRef::Given),
+        }
+    }
+
+    fn log_retention(&mut self, at: &Lookup, key: &str) -> i32 {
+        match at.get(key) {
+            None => DEFAULT_LOG_RETENTION_DAYS,
+            Some((e, key)) => match e.node.value {
+                NodeValue::Integer(days) if LOG_RETENTION_DAYS.contains(&(days as i32)) => {
+                    days as i32
+                }
+                _ => {
+                    self.problem(
+                        &e.node.span,
+                        &key,
+                        "not a retention period CloudWatch Logs accepts",
+                        Some(format!("one of {LOG_RETENTION_DAYS:?}")),
+                    );
+                    DEFAULT_LOG_RETENTION_DAYS
+                }
+            },
+        }
     }
 
     fn scalar_text(&mut self, at: &Lookup, key: &str) -> Option<String> {
@@ -634,6 +671,22 @@ impl Validator {
             }
         }
         (values, places)
+    }
+
+    /// User tags: `[defaults]` overlaid by the job's (or `[base]`'s alone).
+    fn tags(&mut self, at: &Lookup) -> BTreeMap<String, String> {
+        let (tags, places) = self.merged_map(at, "tags");
+        for (name, (span, key)) in &places {
+            let value = &tags[name];
+            if name.to_ascii_lowercase().starts_with("aws:")
+                || name.len() > 128
+                || value.len() > 256
+                || name.starts_with("sjob:")
+            {
+                self.problem(span, key, format!("tag `{name}` is not allowed: keys up to 128 characters, values up to 256, no `aws:` or `sjob:` prefix"), None);
+            }
+        }
+        tags
     }
 
     fn statements(&mut self, at: &Lookup) -> Vec<Value> {

@@ -215,7 +215,7 @@ pub fn handler_event(
                 &stack,
                 target,
                 execution,
-                &job.batch_job_queue_arn,
+                &job.queue_arn(target),
                 job_id,
                 *created_at,
                 attempts,

@@ -17,26 +17,45 @@ use handlers::HandlerKind;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::{Config, Job};
+use crate::config::{ArnRef, Config, Job};
 use crate::render::Target;
 use crate::stack::JobStack;
 use deliver::{deliver, Delivery, DeliveryError};
 use event::{handler_event, Ending, Execution};
 
+/// The account and region of local runs whose config names neither.
+const LOCAL_ACCOUNT_ID: &str = "000000000000";
+const LOCAL_REGION: &str = "us-east-1";
+
 /// The target local runs pretend to be in: the config's account and region,
-/// else those of the job's queue ARN (which validation guarantees), so local
-/// events carry the ARNs the deployed stack would.
+/// else those of an ARN the config gives the job, so local events carry the
+/// ARNs the deployed stack would. A job that takes every ARN from the base of
+/// a config without `account_id` or `region` gets placeholders.
 pub fn local_target(config: &Config, job: &Job) -> Target {
-    let queue: Vec<&str> = job.batch_job_queue_arn.split(':').collect();
+    let given = [
+        &job.batch_job_queue,
+        &job.success_handler,
+        &job.error_handler,
+    ]
+    .into_iter()
+    .find_map(|arn| match arn {
+        ArnRef::Given(arn) => Some(arn.split(':').map(str::to_string).collect::<Vec<_>>()),
+        ArnRef::Base(_) => None,
+    });
+    let part = |i: usize, placeholder: &str| {
+        given
+            .as_ref()
+            .map_or_else(|| placeholder.to_string(), |parts| parts[i].clone())
+    };
     Target {
         account_id: config
             .account_id
             .clone()
-            .unwrap_or_else(|| queue[4].to_string()),
+            .unwrap_or_else(|| part(4, LOCAL_ACCOUNT_ID)),
         region: config
             .region
             .clone()
-            .unwrap_or_else(|| queue[3].to_string()),
+            .unwrap_or_else(|| part(3, LOCAL_REGION)),
     }
 }
 
@@ -118,7 +137,7 @@ pub async fn run(
         ("AWS_BATCH_JOB_ID".to_string(), job_id.clone()),
         (
             "AWS_BATCH_JQ_NAME".to_string(),
-            job.batch_job_queue_arn
+            job.queue_arn(&target)
                 .rsplit('/')
                 .next()
                 .unwrap_or_default()
@@ -232,7 +251,7 @@ pub fn simulate(
             error: "Batch.ClientException".into(),
             cause: format!(
                 "JobQueue {} not found. (Service: AWSBatch; Status Code: 400; Error Code: ClientException; Request ID: {}; Proxy: null)",
-                job.batch_job_queue_arn,
+                job.queue_arn(&target),
                 new_id()
             ),
         },

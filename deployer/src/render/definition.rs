@@ -75,7 +75,7 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
                             "Parameters": {
                                 "JobName": names.job_name,
                                 "JobDefinition": target.job_definition_arn(&names.job_name),
-                                "JobQueue": job.batch_job_queue_arn,
+                                "JobQueue": job.queue_arn(target),
                                 "ContainerOverrides": {
                                     "Environment": [
                                         { "Name": INPUT_ENV, "Value.$": "States.JsonToString($.input)" },
@@ -86,13 +86,13 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
                             "ResultPath": "$.batch",
                             "Next": "OnSuccess"
                         },
-                        "OnSuccess": handler_task(&job.success_handler_arn, "$.success_handler", json!({"End": true}))
+                        "OnSuccess": handler_task(&job.success_handler_arn(target), "$.success_handler", json!({"End": true}))
                     }
                 }],
                 "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "ErrorHandler" }],
                 "End": true
             },
-            "ErrorHandler": handler_task(&job.error_handler_arn, "$.error_handler", json!({"Next": "JobFailed"})),
+            "ErrorHandler": handler_task(&job.error_handler_arn(target), "$.error_handler", json!({"Next": "JobFailed"})),
             "JobFailed": {
                 "Type": "Fail",
                 "Error": JOB_FAILED_ERROR,

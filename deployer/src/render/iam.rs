@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::names::JobNames;
+use super::names::{BaseNames, JobNames};
 use super::Target;
 use crate::config::Job;
 
@@ -40,10 +40,13 @@ pub fn state_machine_policies(
     target: &Target,
 ) -> BTreeMap<String, Value> {
     let job_definition = target.job_definition_arn(&names.job_name);
-    let invoke_targets: Vec<String> = [&job.success_handler_arn, &job.error_handler_arn]
-        .iter()
-        .flat_map(|arn| [arn.to_string(), format!("{arn}:*")])
-        .collect();
+    let invoke_targets: Vec<String> = [
+        job.success_handler_arn(target),
+        job.error_handler_arn(target),
+    ]
+    .iter()
+    .flat_map(|arn| [arn.clone(), format!("{arn}:*")])
+    .collect();
     BTreeMap::from([
         (
             names.batch_policy.clone(),
@@ -55,7 +58,7 @@ pub fn state_machine_policies(
                     "Sid": "SubmitThisJob",
                     "Effect": "Allow",
                     "Action": "batch:SubmitJob",
-                    "Resource": [job_definition.clone(), format!("{job_definition}:*"), job.batch_job_queue_arn.clone()]
+                    "Resource": [job_definition.clone(), format!("{job_definition}:*"), job.queue_arn(target)]
                 }),
                 json!({
                     "Sid": "StopThisJobsRuns",
@@ -134,4 +137,45 @@ pub fn task_policies(job: &Job, names: &JobNames) -> BTreeMap<String, Value> {
         names.task_policy.clone(),
         policy(job.task_policy_statements.clone()),
     )])
+}
+
+/// The handlers' role: publish to the topic, read Batch jobs to enrich
+/// failures, write their own logs. `topic_kms_key` is the topic's customer
+/// key, whose use publishing needs (SNS's own key needs nothing).
+pub fn handler_policies(
+    names: &BaseNames,
+    topic_arn: &str,
+    topic_kms_key: Option<&str>,
+    log_group_arns: &[String],
+) -> BTreeMap<String, Value> {
+    let mut statements = vec![
+        json!({
+            "Sid": "Notify",
+            "Effect": "Allow",
+            "Action": "sns:Publish",
+            "Resource": topic_arn
+        }),
+        // DescribeJobs supports no resource-level permissions.
+        json!({
+            "Sid": "EnrichFailures",
+            "Effect": "Allow",
+            "Action": "batch:DescribeJobs",
+            "Resource": "*"
+        }),
+        json!({
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": log_group_arns
+        }),
+    ];
+    if let Some(key) = topic_kms_key.filter(|k| *k != crate::base::SNS_MANAGED_KEY) {
+        statements.push(json!({
+            "Sid": "EncryptForTopic",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": key
+        }));
+    }
+    BTreeMap::from([(names.handler_policy.clone(), policy(statements))])
 }

@@ -55,4 +55,20 @@ impl Target {
     pub fn log_group_arn(&self, name: &str) -> String {
         self.arn("logs", &format!("log-group:{name}"))
     }
+
+    pub fn job_queue_arn(&self, name: &str) -> String {
+        self.arn("batch", &format!("job-queue/{name}"))
+    }
+
+    pub fn compute_environment_arn(&self, name: &str) -> String {
+        self.arn("batch", &format!("compute-environment/{name}"))
+    }
+
+    pub fn function_arn(&self, name: &str) -> String {
+        self.arn("lambda", &format!("function:{name}"))
+    }
+
+    pub fn topic_arn(&self, name: &str) -> String {
+        self.arn("sns", name)
+    }
 }

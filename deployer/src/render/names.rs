@@ -21,6 +21,62 @@ pub struct JobNames {
     pub logs_policy: String,
 }
 
+/// Every name sjob gives the shared base's resources (those of the seed's
+/// `job_base` where it had them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseNames {
+    pub topic: String,
+    pub handler_role: String,
+    pub handler_policy: String,
+    pub success_function: String,
+    pub error_function: String,
+    pub compute_environment: String,
+    pub job_queue: String,
+    pub security_group: String,
+}
+
+impl BaseNames {
+    /// `topic` is the configured topic name, if any.
+    pub fn new(app_name: &str, stage: &str, topic: Option<String>) -> BaseNames {
+        let prefix = format!("{app_name}-{stage}");
+        BaseNames {
+            topic: topic.unwrap_or_else(|| Self::default_topic(app_name, stage)),
+            handler_role: format!("{prefix}-BatchHandlerRole"),
+            handler_policy: format!("{prefix}-BatchHandlerPolicy"),
+            success_function: format!("{prefix}-BatchSuccessHandler"),
+            error_function: format!("{prefix}-BatchErrorHandler"),
+            compute_environment: format!("{prefix}-Batch"),
+            job_queue: format!("{prefix}-Batch"),
+            security_group: format!("{prefix}-Batch"),
+        }
+    }
+
+    /// FIFO topic names must end in `.fifo`.
+    pub fn default_topic(app_name: &str, stage: &str) -> String {
+        format!("{app_name}-{stage}-job-notifications")
+    }
+
+    /// Where Lambda writes a function's logs.
+    pub fn function_log_group(function: &str) -> String {
+        format!("/aws/lambda/{function}")
+    }
+
+    /// Names with AWS length limits, for validation.
+    pub fn limits(&self) -> Vec<NameLimit<'_>> {
+        let limit = |what, name, max| NameLimit { what, name, max };
+        vec![
+            limit("SNS topic name", &self.topic, 256),
+            limit("IAM role name", &self.handler_role, 64),
+            limit("IAM policy name", &self.handler_policy, 128),
+            limit("Lambda function name", &self.success_function, 64),
+            limit("Lambda function name", &self.error_function, 64),
+            limit("compute environment name", &self.compute_environment, 128),
+            limit("job queue name", &self.job_queue, 128),
+            limit("security group name", &self.security_group, 255),
+        ]
+    }
+}
+
 /// A name and the longest AWS accepts for that kind of resource.
 pub struct NameLimit<'a> {
     pub what: &'static str,

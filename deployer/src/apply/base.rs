@@ -1,0 +1,189 @@
+//! Carries out the base's changes. Creates and updates go before the jobs'
+//! (a job is useless without its queue and handlers), deletes after the
+//! jobs' removals, each part in dependency order: the topic before its
+//! subscriptions, the role and log groups before the functions, the
+//! security group before the compute environment before the queue; the
+//! reverse to delete.
+
+use super::{deleting, pending};
+use crate::aws::{self, AwsError, Clients};
+use crate::base::HandlerFunction;
+use crate::plan::base::{BasePlan, NEW_SECURITY_GROUP};
+use crate::plan::Kind;
+use crate::render::Target;
+
+/// Creates and updates, the three parts at once.
+pub async fn converge(clients: &Clients, target: &Target, plan: &BasePlan) -> Result<(), AwsError> {
+    tokio::try_join!(
+        converge_notifications(clients, target, plan),
+        converge_handlers(clients, target, plan),
+        converge_compute(clients, plan),
+    )?;
+    Ok(())
+}
+
+async fn converge_notifications(
+    clients: &Clients,
+    target: &Target,
+    plan: &BasePlan,
+) -> Result<(), AwsError> {
+    let Some(wanted) = &plan.desired.notifications else {
+        return Ok(());
+    };
+    let changes = &plan.changes;
+    let topic_arn = target.topic_arn(&wanted.topic.name);
+    if pending(changes, Kind::Topic, &wanted.topic.name) {
+        let current = plan.actual.topic.as_ref().map(|o| &o.spec);
+        aws::sns::converge_topic(&clients.sns, &wanted.topic, &topic_arn, current).await?;
+    }
+    for subscription in &wanted.subscriptions {
+        if !pending(changes, Kind::Subscription, &subscription.label()) {
+            continue;
+        }
+        let found = plan.actual.subscriptions.iter().find(|s| {
+            s.spec.protocol == subscription.protocol && s.spec.endpoint == subscription.endpoint
+        });
+        match found.and_then(|s| s.arn.as_deref().map(|arn| (arn, &s.spec))) {
+            Some((arn, current)) => {
+                aws::sns::update_subscription(&clients.sns, arn, subscription, current).await?
+            }
+            None => aws::sns::subscribe(&clients.sns, &topic_arn, subscription).await?,
+        }
+    }
+    Ok(())
+}
+
+async fn converge_handlers(
+    clients: &Clients,
+    target: &Target,
+    plan: &BasePlan,
+) -> Result<(), AwsError> {
+    let Some(wanted) = &plan.desired.handlers else {
+        return Ok(());
+    };
+    let (changes, actual) = (&plan.changes, &plan.actual);
+    let role = async {
+        if pending(changes, Kind::Role, &wanted.role.name) {
+            let current = actual.role.as_ref().map(|o| &o.spec);
+            aws::iam::converge(&clients.iam, &wanted.role, current).await?;
+        }
+        Ok::<_, AwsError>(())
+    };
+    let log_groups = futures::future::try_join_all(wanted.functions.iter().enumerate().map(
+        |(i, HandlerFunction { log_group, .. })| async move {
+            if pending(changes, Kind::LogGroup, &log_group.name) {
+                let current = actual.log_groups[i].as_ref().map(|o| &o.spec);
+                let arn = target.log_group_arn(&log_group.name);
+                aws::logs::converge(&clients.logs, log_group, &arn, current).await?;
+            }
+            Ok::<_, AwsError>(())
+        },
+    ));
+    tokio::try_join!(role, log_groups)?;
+    futures::future::try_join_all(wanted.functions.iter().enumerate().map(
+        |(i, handler)| async move {
+            if pending(changes, Kind::Function, &handler.function.name) {
+                let current = actual.functions[i].as_ref().map(|o| &o.spec);
+                aws::lambda::converge(
+                    &clients.lambda,
+                    &handler.function,
+                    &handler.package,
+                    current,
+                )
+                .await?;
+            }
+            Ok::<_, AwsError>(())
+        },
+    ))
+    .await?;
+    Ok(())
+}
+
+async fn converge_compute(clients: &Clients, plan: &BasePlan) -> Result<(), AwsError> {
+    let Some(wanted) = &plan.desired.compute else {
+        return Ok(());
+    };
+    let (changes, actual) = (&plan.changes, &plan.actual);
+    let mut environment = wanted.compute_environment.clone();
+    if let Some(group) = &wanted.security_group {
+        let id = match &actual.security_group {
+            Some((id, current)) => {
+                if pending(changes, Kind::SecurityGroup, &group.name) {
+                    aws::ec2::sync_security_group_tags(&clients.ec2, id, group, &current.spec)
+                        .await?;
+                }
+                id.clone()
+            }
+            None => aws::ec2::create_security_group(&clients.ec2, group).await?,
+        };
+        if environment.security_group_ids.remove(NEW_SECURITY_GROUP) {
+            environment.security_group_ids.insert(id);
+        }
+    }
+    if pending(changes, Kind::ComputeEnvironment, &environment.name) {
+        let current = actual.compute_environment.as_ref().map(|o| &o.spec);
+        aws::compute::converge_compute_environment(&clients.batch, &environment, current).await?;
+    }
+    if pending(changes, Kind::JobQueue, &wanted.job_queue.name) {
+        let current = actual.job_queue.as_ref().map(|o| &o.spec);
+        aws::compute::converge_job_queue(&clients.batch, &wanted.job_queue, current).await?;
+    }
+    Ok(())
+}
+
+/// Deletes, the three parts at once.
+pub async fn remove(clients: &Clients, target: &Target, plan: &BasePlan) -> Result<(), AwsError> {
+    let (changes, actual, names) = (&plan.changes, &plan.actual, &plan.desired.names);
+    let notifications = async {
+        for subscription in &actual.subscriptions {
+            if let Some(arn) = subscription.arn.as_deref() {
+                if deleting(changes, Kind::Subscription, &subscription.spec.label()) {
+                    aws::sns::unsubscribe(&clients.sns, arn).await?;
+                }
+            }
+        }
+        if deleting(changes, Kind::Topic, &names.topic) {
+            aws::sns::delete_topic(&clients.sns, &target.topic_arn(&names.topic)).await?;
+        }
+        Ok::<_, AwsError>(())
+    };
+    let handlers = async {
+        for function in [&names.success_function, &names.error_function] {
+            if deleting(changes, Kind::Function, function) {
+                aws::lambda::delete(&clients.lambda, function).await?;
+            }
+        }
+        for group in actual.log_groups.iter().flatten() {
+            if deleting(changes, Kind::LogGroup, &group.spec.name) {
+                aws::logs::delete(&clients.logs, &group.spec.name).await?;
+            }
+        }
+        if let Some(role) = &actual.role {
+            if deleting(changes, Kind::Role, &role.spec.name) {
+                aws::iam::delete(&clients.iam, &role.spec).await?;
+            }
+        }
+        Ok::<_, AwsError>(())
+    };
+    let compute = async {
+        if deleting(changes, Kind::JobQueue, &names.job_queue) {
+            aws::compute::delete_job_queue(&clients.batch, &names.job_queue).await?;
+        }
+        if deleting(
+            changes,
+            Kind::ComputeEnvironment,
+            &names.compute_environment,
+        ) {
+            aws::compute::delete_compute_environment(&clients.batch, &names.compute_environment)
+                .await?;
+        }
+        if let Some((id, _)) = &actual.security_group {
+            if deleting(changes, Kind::SecurityGroup, &names.security_group) {
+                aws::ec2::delete_security_group(&clients.ec2, id).await?;
+            }
+        }
+        Ok::<_, AwsError>(())
+    };
+    tokio::try_join!(notifications, handlers, compute)?;
+    Ok(())
+}

@@ -1,0 +1,250 @@
+//! The handler functions. Lambda applies creates and updates
+//! asynchronously and rejects a change while another is in progress, so
+//! every change waits for the function to settle.
+
+use std::path::Path;
+use std::time::Duration;
+
+use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State,
+};
+use aws_sdk_lambda::Client;
+
+use super::{error_code, wait, wait_for_role, AwsError};
+use crate::base::FunctionSpec;
+use crate::stack::{is_managed, Observed, Tags};
+
+const NOT_FOUND: &str = "ResourceNotFoundException";
+/// How long a create or update may take to apply.
+const SETTLE_LIMIT: Duration = Duration::from_secs(300);
+
+pub async fn read(client: &Client, name: &str) -> Result<Option<Observed<FunctionSpec>>, AwsError> {
+    let function = match client.get_function().function_name(name).send().await {
+        Ok(out) => out,
+        Err(err) if error_code(&err) == Some(NOT_FOUND) => return Ok(None),
+        Err(err) => return Err(AwsError::call("GetFunction", name, err)),
+    };
+    let Some(config) = function.configuration else {
+        return Ok(None);
+    };
+    let tags: Tags = function.tags.unwrap_or_default().into_iter().collect();
+    Ok(Some(Observed {
+        managed: is_managed(&tags),
+        spec: FunctionSpec {
+            name: name.to_string(),
+            role_arn: config.role.unwrap_or_default(),
+            runtime: config
+                .runtime
+                .map(|r| r.as_str().to_string())
+                .unwrap_or_default(),
+            handler: config.handler.unwrap_or_default(),
+            // Lambda's default when a function names none.
+            architecture: config
+                .architectures
+                .and_then(|a| a.into_iter().next())
+                .unwrap_or(Architecture::X8664)
+                .as_str()
+                .to_string(),
+            memory_mb: config.memory_size.unwrap_or_default(),
+            timeout_seconds: config.timeout.unwrap_or_default(),
+            environment: config
+                .environment
+                .and_then(|e| e.variables)
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            code_sha256: config.code_sha256.unwrap_or_default(),
+            tags,
+        },
+    }))
+}
+
+/// Creates the function from the zip at `package`, or brings it to
+/// `desired`: the configuration and the code each only when they differ.
+pub async fn converge(
+    client: &Client,
+    desired: &FunctionSpec,
+    package: &Path,
+    actual: Option<&FunctionSpec>,
+) -> Result<(), AwsError> {
+    let name = desired.name.as_str();
+    let Some(actual) = actual else {
+        let zip = read_package("CreateFunction", package).await?;
+        let created = wait_for_role("CreateFunction", name, || {
+            client
+                .create_function()
+                .function_name(name)
+                .runtime(Runtime::from(desired.runtime.as_str()))
+                .handler(&desired.handler)
+                .role(&desired.role_arn)
+                .architectures(Architecture::from(desired.architecture.as_str()))
+                .memory_size(desired.memory_mb)
+                .timeout(desired.timeout_seconds)
+                .environment(environment(desired))
+                .code(FunctionCode::builder().zip_file(zip.clone()).build())
+                .set_tags(Some(desired.tags.clone().into_iter().collect()))
+                .publish(false)
+                .send()
+        })
+        .await;
+        return match created {
+            // A concurrent or interrupted deploy created it: converge that one.
+            Err(AwsError::Call { message, .. })
+                if message.contains("ResourceConflictException") =>
+            {
+                match read(client, name).await? {
+                    Some(existing) if existing.managed => {
+                        Box::pin(converge(client, desired, package, Some(&existing.spec))).await
+                    }
+                    Some(_) => Err(AwsError::NotManaged {
+                        kind: "Lambda function",
+                        name: name.to_string(),
+                    }),
+                    None => Err(AwsError::Call {
+                        action: "CreateFunction",
+                        resource: name.to_string(),
+                        message,
+                    }),
+                }
+            }
+            Err(err) => Err(err),
+            Ok(_) => applied(client, name, "CreateFunction").await,
+        };
+    };
+    let configuration_differs = desired.role_arn != actual.role_arn
+        || desired.runtime != actual.runtime
+        || desired.handler != actual.handler
+        || desired.memory_mb != actual.memory_mb
+        || desired.timeout_seconds != actual.timeout_seconds
+        || desired.environment != actual.environment;
+    let code_differs =
+        desired.code_sha256 != actual.code_sha256 || desired.architecture != actual.architecture;
+    if !configuration_differs && !code_differs && desired.tags == actual.tags {
+        return Ok(());
+    }
+    // An interrupted deploy may have left an update in progress.
+    let arn = settled(client, name)
+        .await?
+        .function_arn
+        .unwrap_or_default();
+    if configuration_differs {
+        wait_for_role("UpdateFunctionConfiguration", name, || {
+            client
+                .update_function_configuration()
+                .function_name(name)
+                .role(&desired.role_arn)
+                .runtime(Runtime::from(desired.runtime.as_str()))
+                .handler(&desired.handler)
+                .memory_size(desired.memory_mb)
+                .timeout(desired.timeout_seconds)
+                .environment(environment(desired))
+                .send()
+        })
+        .await?;
+        applied(client, name, "UpdateFunctionConfiguration").await?;
+    }
+    if code_differs {
+        let zip = read_package("UpdateFunctionCode", package).await?;
+        client
+            .update_function_code()
+            .function_name(name)
+            .zip_file(zip)
+            .architectures(Architecture::from(desired.architecture.as_str()))
+            .publish(false)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("UpdateFunctionCode", name, e))?;
+        applied(client, name, "UpdateFunctionCode").await?;
+    }
+    let arn = arn.as_str();
+    super::sync_tags(
+        &desired.tags,
+        &actual.tags,
+        |stale| async move {
+            client
+                .untag_resource()
+                .resource(arn)
+                .set_tag_keys(Some(stale))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::call("UntagResource", name, e))
+        },
+        || async {
+            client
+                .tag_resource()
+                .resource(arn)
+                .set_tags(Some(desired.tags.clone().into_iter().collect()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::call("TagResource", name, e))
+        },
+    )
+    .await
+}
+
+fn environment(desired: &FunctionSpec) -> Environment {
+    Environment::builder()
+        .set_variables(Some(desired.environment.clone().into_iter().collect()))
+        .build()
+}
+
+async fn read_package(action: &'static str, package: &Path) -> Result<Blob, AwsError> {
+    tokio::fs::read(package)
+        .await
+        .map(Blob::new)
+        .map_err(|e| AwsError::Call {
+            action,
+            resource: package.display().to_string(),
+            message: format!("cannot read the package: {e}"),
+        })
+}
+
+/// Waits until Lambda is done creating or updating the function.
+async fn settled(client: &Client, name: &str) -> Result<GetFunctionConfigurationOutput, AwsError> {
+    wait::until("being created or updated", name, SETTLE_LIMIT, || async {
+        let config = client
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("GetFunctionConfiguration", name, e))?;
+        let busy = config.state == Some(State::Pending)
+            || config.last_update_status == Some(LastUpdateStatus::InProgress);
+        Ok((!busy).then_some(config))
+    })
+    .await
+}
+
+/// [`settled`] after a change of ours, which fails if Lambda could not
+/// apply it (an earlier failure does not block a new change).
+async fn applied(client: &Client, name: &str, action: &'static str) -> Result<(), AwsError> {
+    let config = settled(client, name).await?;
+    let reason = if config.state == Some(State::Failed) {
+        config.state_reason.clone()
+    } else if config.last_update_status == Some(LastUpdateStatus::Failed) {
+        config.last_update_status_reason.clone()
+    } else {
+        return Ok(());
+    };
+    Err(AwsError::Call {
+        action,
+        resource: name.to_string(),
+        message: format!(
+            "Lambda could not apply it: {}",
+            reason.unwrap_or_else(|| "no reason given".to_string())
+        ),
+    })
+}
+
+pub async fn delete(client: &Client, name: &str) -> Result<(), AwsError> {
+    match client.delete_function().function_name(name).send().await {
+        Err(err) if error_code(&err) != Some(NOT_FOUND) => {
+            Err(AwsError::call("DeleteFunction", name, err))
+        }
+        _ => Ok(()),
+    }
+}

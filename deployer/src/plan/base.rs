@@ -1,0 +1,271 @@
+//! The base's part of a plan: read what exists under the base's names, and
+//! list the changes that bring it to the config's `[base]`.
+
+use std::collections::BTreeSet;
+
+use super::{action, Action, Change, Kind};
+use crate::aws::{self, AwsError, Clients};
+use crate::base::{
+    BaseStack, ComputeEnvironmentSpec, FunctionSpec, JobQueueSpec, ObservedSubscription,
+    SecurityGroupSpec, TopicSpec,
+};
+use crate::render::names::BaseNames;
+use crate::render::Target;
+use crate::stack::{LogGroupSpec, Observed, RoleSpec};
+
+/// Stands for the id of a security group sjob is yet to create.
+pub const NEW_SECURITY_GROUP: &str = "(new security group)";
+
+/// What exists of the base.
+#[derive(Debug, Clone, Default)]
+pub struct ActualBase {
+    pub topic: Option<Observed<TopicSpec>>,
+    pub subscriptions: Vec<ObservedSubscription>,
+    pub role: Option<Observed<RoleSpec>>,
+    /// Success, then error, as [`crate::base::HandlersStack::functions`].
+    pub log_groups: [Option<Observed<LogGroupSpec>>; 2],
+    pub functions: [Option<Observed<FunctionSpec>>; 2],
+    /// With its id.
+    pub security_group: Option<(String, Observed<SecurityGroupSpec>)>,
+    pub compute_environment: Option<Observed<ComputeEnvironmentSpec>>,
+    pub job_queue: Option<Observed<JobQueueSpec>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BasePlan {
+    /// The config's base, with the id of a security group sjob created
+    /// filled in where the compute environment uses it.
+    pub desired: BaseStack,
+    pub actual: ActualBase,
+    pub changes: Vec<Change>,
+}
+
+/// Reads the base and diffs it. `in_use` holds the ARNs the config's jobs
+/// use: a base part they use is never deleted, even when `[base]` no longer
+/// asks for it (the jobs now name it themselves).
+pub async fn plan(
+    clients: &Clients,
+    target: &Target,
+    mut desired: BaseStack,
+    in_use: &BTreeSet<String>,
+) -> Result<BasePlan, AwsError> {
+    let actual = read(clients, target, &desired).await?;
+    if let Some(compute) = desired.compute.as_mut() {
+        if compute.security_group.is_some() {
+            let id = actual
+                .security_group
+                .as_ref()
+                .map_or(NEW_SECURITY_GROUP, |(id, _)| id.as_str());
+            compute
+                .compute_environment
+                .security_group_ids
+                .insert(id.to_string());
+        }
+    }
+    let changes = diff(&desired, &actual, target, in_use);
+    Ok(BasePlan {
+        desired,
+        actual,
+        changes,
+    })
+}
+
+async fn read(
+    clients: &Clients,
+    target: &Target,
+    desired: &BaseStack,
+) -> Result<ActualBase, AwsError> {
+    let names = &desired.names;
+    let topic_arn = target.topic_arn(&names.topic);
+    let notifications = async {
+        let topic = aws::sns::read_topic(&clients.sns, &topic_arn).await?;
+        let subscriptions = match &topic {
+            Some(_) => aws::sns::read_subscriptions(&clients.sns, &topic_arn).await?,
+            None => Vec::new(),
+        };
+        Ok::<_, AwsError>((topic, subscriptions))
+    };
+    let log_group = |function: &str| {
+        let name = BaseNames::function_log_group(function);
+        async move {
+            let arn = target.log_group_arn(&name);
+            aws::logs::read(&clients.logs, &name, &arn).await
+        }
+    };
+    let handlers = async {
+        tokio::try_join!(
+            aws::iam::read(&clients.iam, &names.handler_role),
+            log_group(&names.success_function),
+            log_group(&names.error_function),
+            aws::lambda::read(&clients.lambda, &names.success_function),
+            aws::lambda::read(&clients.lambda, &names.error_function),
+        )
+    };
+    let vpc_id = desired
+        .compute
+        .as_ref()
+        .and_then(|c| c.security_group.as_ref())
+        .map(|g| g.vpc_id.as_str());
+    let compute = async {
+        tokio::try_join!(
+            aws::ec2::read_security_group(&clients.ec2, &names.security_group, vpc_id),
+            aws::compute::read_compute_environment(&clients.batch, &names.compute_environment),
+            aws::compute::read_job_queue(&clients.batch, &names.job_queue),
+        )
+    };
+    let (
+        (topic, subscriptions),
+        (role, success_logs, error_logs, success, error),
+        (security_group, compute_environment, job_queue),
+    ) = tokio::try_join!(notifications, handlers, compute)?;
+    Ok(ActualBase {
+        topic,
+        subscriptions,
+        role,
+        log_groups: [success_logs, error_logs],
+        functions: [success, error],
+        security_group,
+        compute_environment,
+        job_queue,
+    })
+}
+
+/// The base's changes in apply order: topic and subscriptions, the handlers'
+/// role, log groups and functions, then security group, compute environment
+/// and queue.
+fn diff(
+    desired: &BaseStack,
+    actual: &ActualBase,
+    target: &Target,
+    in_use: &BTreeSet<String>,
+) -> Vec<Change> {
+    let names = &desired.names;
+    let mut changes = Vec::new();
+    let mut push = |kind: Kind, name: &str, action: Option<Action>| {
+        if let Some(action) = action {
+            changes.push(Change {
+                job: None,
+                kind,
+                name: name.to_string(),
+                action,
+            });
+        }
+    };
+
+    // A part the config drops but its jobs still use stays as it is.
+    let topic_arn = target.topic_arn(&names.topic);
+    let keep_topic = desired.notifications.is_none() && in_use.contains(&topic_arn);
+    if !keep_topic {
+        let wanted = desired.notifications.as_ref();
+        push(
+            Kind::Topic,
+            &names.topic,
+            action(wanted.map(|n| &n.topic), actual.topic.as_ref()),
+        );
+        let managed = actual.topic.as_ref().is_none_or(|t| t.managed);
+        if managed {
+            for (label, change) in subscription_changes(
+                wanted.map_or(&[][..], |n| &n.subscriptions),
+                &actual.subscriptions,
+            ) {
+                push(Kind::Subscription, &label, Some(change));
+            }
+        }
+    }
+
+    let functions = [&names.success_function, &names.error_function];
+    let keep_handlers = desired.handlers.is_none()
+        && functions
+            .iter()
+            .any(|f| in_use.contains(&target.function_arn(f)));
+    if !keep_handlers {
+        let wanted = desired.handlers.as_ref();
+        push(
+            Kind::Role,
+            &names.handler_role,
+            action(wanted.map(|h| &h.role), actual.role.as_ref()),
+        );
+        for (i, function) in functions.iter().enumerate() {
+            push(
+                Kind::LogGroup,
+                &BaseNames::function_log_group(function),
+                action(
+                    wanted.map(|h| &h.functions[i].log_group),
+                    actual.log_groups[i].as_ref(),
+                ),
+            );
+        }
+        for (i, function) in functions.iter().enumerate() {
+            push(
+                Kind::Function,
+                function,
+                action(
+                    wanted.map(|h| &h.functions[i].function),
+                    actual.functions[i].as_ref(),
+                ),
+            );
+        }
+    }
+
+    let keep_compute =
+        desired.compute.is_none() && in_use.contains(&target.job_queue_arn(&names.job_queue));
+    if !keep_compute {
+        let wanted = desired.compute.as_ref();
+        push(
+            Kind::SecurityGroup,
+            &names.security_group,
+            action(
+                wanted.and_then(|c| c.security_group.as_ref()),
+                actual.security_group.as_ref().map(|(_, g)| g),
+            ),
+        );
+        push(
+            Kind::ComputeEnvironment,
+            &names.compute_environment,
+            action(
+                wanted.map(|c| &c.compute_environment),
+                actual.compute_environment.as_ref(),
+            ),
+        );
+        push(
+            Kind::JobQueue,
+            &names.job_queue,
+            action(wanted.map(|c| &c.job_queue), actual.job_queue.as_ref()),
+        );
+    }
+    changes
+}
+
+/// Subscriptions by protocol and endpoint. One awaiting confirmation can be
+/// neither read nor removed, so it is left alone.
+fn subscription_changes(
+    desired: &[crate::base::SubscriptionSpec],
+    actual: &[ObservedSubscription],
+) -> Vec<(String, Action)> {
+    let same = |a: &crate::base::SubscriptionSpec, b: &crate::base::SubscriptionSpec| {
+        a.protocol == b.protocol && a.endpoint == b.endpoint
+    };
+    let mut changes = Vec::new();
+    for wanted in desired {
+        let found = actual.iter().find(|a| same(&a.spec, wanted));
+        let change = match found {
+            None => Action::Create,
+            Some(ObservedSubscription { arn: None, .. }) => Action::NoOp,
+            Some(found) => {
+                let fields = crate::stack::Diff::diff(wanted, &found.spec);
+                if fields.is_empty() {
+                    Action::NoOp
+                } else {
+                    Action::Update { fields }
+                }
+            }
+        };
+        changes.push((wanted.label(), change));
+    }
+    for found in actual {
+        if found.arn.is_some() && !desired.iter().any(|d| same(d, &found.spec)) {
+            changes.push((found.spec.label(), Action::Delete));
+        }
+    }
+    changes
+}

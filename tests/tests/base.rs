@@ -1,0 +1,569 @@
+//! `[base]` against the patched moto: one `sjob deploy` on an empty account
+//! brings up the topic and its subscriptions, both handler functions with
+//! their role, logs and code, the security group, the Fargate compute
+//! environment and the queue, and the jobs pointing at them. The deployed
+//! handlers then notify through the deployed topic, a second deploy changes
+//! nothing, a new package changes only that function's code, and destroy
+//! leaves the account empty.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use aws_sdk_batch::types::{CeStatus, JqState, JqStatus};
+use aws_sdk_lambda::types::FunctionConfiguration;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use serde_json::{json, Value};
+use sjob_e2e::myapp::{lambda_arn, ACCOUNT, ERROR_FUNCTION, SUCCESS_FUNCTION};
+use sjob_e2e::{handler_binary, policy_document, Aws, Emulator, JobOutcome, Sjob, REGION};
+
+const TOPIC: &str = "myapp-dev-job-notifications";
+const HANDLER_ROLE: &str = "myapp-dev-BatchHandlerRole";
+const BATCH: &str = "myapp-dev-Batch";
+/// SNS delivers inside the handler's Publish; this bounds the wait for a
+/// message that never comes.
+const DELIVERY_WAIT: Duration = Duration::from_secs(2);
+
+fn topic_arn() -> String {
+    format!("arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC}")
+}
+
+/// Zips `binary` as `bootstrap`, the layout `cargo lambda build --output-format zip` ships.
+fn zip_bootstrap(binary: &Path, zip: &Path) {
+    std::fs::create_dir_all(zip.parent().unwrap()).unwrap();
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED) as z: z.write(sys.argv[1], 'bootstrap')",
+        ])
+        .arg(binary)
+        .arg(zip)
+        .status()
+        .expect("python3 runs");
+    assert!(status.success(), "zipping {}", binary.display());
+}
+
+fn sha256_base64(path: &Path) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import base64, hashlib, sys; print(base64.b64encode(hashlib.sha256(open(sys.argv[1], 'rb').read()).digest()).decode())",
+        ])
+        .arg(path)
+        .output()
+        .expect("python3 runs");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+async fn function(aws: &Aws, name: &str) -> FunctionConfiguration {
+    aws.lambda
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetFunction {name}: {}", DisplayErrorContext(e)))
+        .configuration
+        .expect("a function has a configuration")
+}
+
+struct Project {
+    emulator: Emulator,
+    aws: Aws,
+    sjob: Sjob,
+    /// Subscribed to every notification.
+    everything: String,
+    /// Subscribed with a filter policy: failures only.
+    failures: String,
+}
+
+impl Project {
+    /// An empty account, the handler packages under `dist/`, and a config
+    /// whose `[base]` has every part and two jobs that name no ARN.
+    async fn new() -> Project {
+        let emulator = Emulator::start().await;
+        let aws = Aws::new(&emulator.sdk_config());
+        let sjob = Sjob::new(&emulator);
+        for binary in ["success-handler", "error-handler"] {
+            zip_bootstrap(
+                &handler_binary(binary),
+                &sjob.dir().join(format!("dist/{binary}/bootstrap.zip")),
+            );
+        }
+        let network = emulator.default_network().await;
+        let (everything, everything_arn) = aws.create_queue("everything").await;
+        let (failures, failures_arn) = aws.create_queue("failures").await;
+        let subnets = serde_json::to_string(&network.subnets).unwrap();
+        sjob.write_config(&format!(
+            r#"app_name = "myapp"
+stage = "dev"
+region = "{REGION}"
+
+[defaults]
+image_uri = "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/myapp"
+
+[base]
+tags = {{ team = "data" }}
+
+[base.notifications]
+[[base.notifications.subscriptions]]
+protocol = "sqs"
+endpoint = "{everything_arn}"
+raw_message_delivery = true
+
+[[base.notifications.subscriptions]]
+protocol = "sqs"
+endpoint = "{failures_arn}"
+raw_message_delivery = true
+filter_policy = {{ status = ["FAILED"] }}
+
+[base.handlers]
+success_package = "dist/success-handler/bootstrap.zip"
+error_package = "dist/error-handler/bootstrap.zip"
+architecture = "x86_64"
+timeout_seconds = 30
+log_retention_days = 14
+
+[base.compute]
+subnets = {subnets}
+vpc_id = "{vpc}"
+max_vcpus = 16
+
+[jobs.crawler]
+command = ["python", "-m", "crawler"]
+schedule_expression = "rate(5 minutes)"
+
+[jobs.report]
+command = ["python", "-m", "report"]
+schedule_expression = "cron(0 3 * * ? *)"
+"#,
+            vpc = network.vpc
+        ));
+        Project {
+            emulator,
+            aws,
+            sjob,
+            everything,
+            failures,
+        }
+    }
+
+    fn package(&self, binary: &str) -> std::path::PathBuf {
+        self.sjob.dir().join(format!("dist/{binary}/bootstrap.zip"))
+    }
+
+    async fn function(&self, name: &str) -> FunctionConfiguration {
+        function(&self.aws, name).await
+    }
+
+    /// The `status` of each notification `queue` received since the last call.
+    async fn statuses(&self, queue: &str) -> Vec<String> {
+        self.aws
+            .take_messages(queue, DELIVERY_WAIT)
+            .await
+            .iter()
+            .map(|m| {
+                let body: Value = serde_json::from_str(m.body().unwrap_or_default()).unwrap();
+                body["status"].as_str().unwrap_or_default().to_string()
+            })
+            .collect()
+    }
+
+    /// The plan's changes other than no-ops.
+    async fn pending_changes(&self) -> Vec<Value> {
+        let plan = self
+            .sjob
+            .run_expecting(0, &["plan", "--output", "json"])
+            .await;
+        plan.json()["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["action"] != "no_op")
+            .cloned()
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn one_deploy_brings_up_the_base_and_the_jobs_on_an_empty_account() {
+    let project = Project::new().await;
+    let aws = &project.aws;
+
+    let deploy = project.sjob.run_expecting(0, &["deploy"]).await;
+    assert!(
+        deploy.stdout.contains("base (shared by every job)"),
+        "{deploy}"
+    );
+
+    // The topic, tagged, and its two subscriptions, one filtered.
+    let tags: BTreeMap<String, String> = aws
+        .sns
+        .list_tags_for_resource()
+        .resource_arn(topic_arn())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListTagsForResource: {}", DisplayErrorContext(e)))
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    assert_eq!(
+        tags.get("sjob:managed-by").map(String::as_str),
+        Some("sjob")
+    );
+    assert_eq!(tags.get("team").map(String::as_str), Some("data"));
+    let subscriptions = aws
+        .sns
+        .list_subscriptions_by_topic()
+        .topic_arn(topic_arn())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListSubscriptionsByTopic: {}", DisplayErrorContext(e)));
+    assert_eq!(subscriptions.subscriptions().len(), 2);
+
+    // Both functions: the package's code, the role, the topic, the settings.
+    for (name, binary) in [
+        (SUCCESS_FUNCTION, "success-handler"),
+        (ERROR_FUNCTION, "error-handler"),
+    ] {
+        let function = project.function(name).await;
+        assert_eq!(
+            function.code_sha256(),
+            Some(sha256_base64(&project.package(binary)).as_str())
+        );
+        assert_eq!(
+            function.role(),
+            Some(format!("arn:aws:iam::{ACCOUNT}:role/{HANDLER_ROLE}").as_str())
+        );
+        assert_eq!(
+            function.runtime().map(|r| r.as_str()),
+            Some("provided.al2023")
+        );
+        assert_eq!(function.handler(), Some("bootstrap"));
+        assert_eq!(function.timeout(), Some(30));
+        assert_eq!(function.memory_size(), Some(128));
+        let variables = function.environment().unwrap().variables().unwrap();
+        assert_eq!(variables.get("SNS_TOPIC_ARN"), Some(&topic_arn()));
+        let logs = aws
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(format!("/aws/lambda/{name}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(logs.log_groups()[0].retention_in_days(), Some(14));
+    }
+    let policy = aws
+        .iam
+        .get_role_policy()
+        .role_name(HANDLER_ROLE)
+        .policy_name("myapp-dev-BatchHandlerPolicy")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetRolePolicy: {}", DisplayErrorContext(e)));
+    let policy = policy_document(policy.policy_document());
+    let notify = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "Notify")
+        .unwrap();
+    assert_eq!(notify["Action"], "sns:Publish");
+    assert_eq!(notify["Resource"], topic_arn());
+
+    // A security group of its own in the VPC, the compute environment on it,
+    // and the queue on that, both usable.
+    let groups = aws
+        .ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values(BATCH)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DescribeSecurityGroups: {}", DisplayErrorContext(e)));
+    let group = &groups.security_groups()[0];
+    let environments = aws
+        .batch
+        .describe_compute_environments()
+        .compute_environments(BATCH)
+        .send()
+        .await
+        .unwrap();
+    let environment = &environments.compute_environments()[0];
+    assert_eq!(environment.status(), Some(&CeStatus::Valid));
+    let resources = environment.compute_resources().unwrap();
+    assert_eq!(resources.maxv_cpus(), Some(16));
+    assert_eq!(
+        resources.security_group_ids(),
+        [group.group_id().unwrap().to_string()]
+    );
+    let queues = aws
+        .batch
+        .describe_job_queues()
+        .job_queues(BATCH)
+        .send()
+        .await
+        .unwrap();
+    let queue = &queues.job_queues()[0];
+    assert_eq!(queue.state(), Some(&JqState::Enabled));
+    assert_eq!(queue.status(), Some(&JqStatus::Valid));
+    assert_eq!(
+        queue.compute_environment_order()[0].compute_environment(),
+        environment.compute_environment_arn()
+    );
+
+    // The jobs' state machines submit to that queue and invoke those functions.
+    let machine = aws
+        .sfn
+        .describe_state_machine()
+        .state_machine_arn(format!(
+            "arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:myapp-dev-crawler-ScheduledJob"
+        ))
+        .send()
+        .await
+        .unwrap();
+    let definition: Value = serde_json::from_str(machine.definition()).unwrap();
+    let branch = &definition["States"]["BatchGroup"]["Branches"][0]["States"];
+    assert_eq!(
+        branch["Batch"]["Parameters"]["JobQueue"],
+        json!(queue.job_queue_arn())
+    );
+    assert_eq!(
+        branch["OnSuccess"]["Parameters"]["FunctionName"],
+        json!(lambda_arn(SUCCESS_FUNCTION))
+    );
+
+    // A second deploy has nothing to do.
+    assert_eq!(project.pending_changes().await, Vec::<Value>::new());
+    project
+        .sjob
+        .run_expecting(0, &["plan", "--detailed-exitcode"])
+        .await;
+
+    // The deployed handlers notify through the deployed topic; the filtered
+    // subscription gets failures only.
+    for (function, binary) in [
+        (SUCCESS_FUNCTION, "success-handler"),
+        (ERROR_FUNCTION, "error-handler"),
+    ] {
+        project
+            .emulator
+            .register_lambda(function, &handler_binary(binary))
+            .await;
+    }
+    project
+        .sjob
+        .run_expecting(0, &["run", "crawler", "--wait"])
+        .await;
+    assert_eq!(project.statuses(&project.everything).await, ["SUCCEEDED"]);
+    assert_eq!(
+        project.statuses(&project.failures).await,
+        Vec::<String>::new()
+    );
+    project.emulator.set_job_outcome(JobOutcome::Failed).await;
+    project
+        .sjob
+        .run_expecting(3, &["run", "crawler", "--wait"])
+        .await;
+    assert_eq!(project.statuses(&project.everything).await, ["FAILED"]);
+    assert_eq!(project.statuses(&project.failures).await, ["FAILED"]);
+}
+
+#[tokio::test]
+async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_account() {
+    let project = Project::new().await;
+    let aws = &project.aws;
+    project.sjob.run_expecting(0, &["deploy"]).await;
+    let error_before = project.function(ERROR_FUNCTION).await;
+
+    // A rebuilt success handler: a different binary in its zip.
+    zip_bootstrap(
+        &handler_binary("error-handler"),
+        &project.package("success-handler"),
+    );
+    let changes = project.pending_changes().await;
+    assert_eq!(
+        changes,
+        [json!({
+            "kind": "function",
+            "name": SUCCESS_FUNCTION,
+            "action": "update",
+            "fields": ["code_sha256"]
+        })]
+    );
+    project.sjob.run_expecting(0, &["deploy"]).await;
+    assert_eq!(
+        project.function(SUCCESS_FUNCTION).await.code_sha256(),
+        Some(sha256_base64(&project.package("success-handler")).as_str())
+    );
+    let error_after = project.function(ERROR_FUNCTION).await;
+    assert_eq!(error_after.code_sha256(), error_before.code_sha256());
+    assert_eq!(error_after.last_modified(), error_before.last_modified());
+    assert_eq!(project.pending_changes().await, Vec::<Value>::new());
+
+    // Destroying one job leaves the base its sibling uses.
+    project.sjob.run_expecting(0, &["destroy", "report"]).await;
+    project.function(SUCCESS_FUNCTION).await;
+    let queues = aws
+        .batch
+        .describe_job_queues()
+        .job_queues(BATCH)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queues.job_queues().len(), 1);
+
+    // Destroying everything leaves nothing of sjob's.
+    project.sjob.run_expecting(0, &["destroy"]).await;
+    let topics = aws.sns.list_topics().send().await.unwrap();
+    assert_eq!(topics.topics().len(), 0, "{topics:?}");
+    let functions = aws.lambda.list_functions().send().await.unwrap();
+    assert_eq!(functions.functions().len(), 0);
+    let roles = aws.iam.list_roles().send().await.unwrap();
+    let role_names: Vec<&str> = roles.roles().iter().map(|r| r.role_name()).collect();
+    assert!(
+        role_names.iter().all(|r| !r.starts_with("myapp-dev-")),
+        "{role_names:?}"
+    );
+    let groups = aws.logs.describe_log_groups().send().await.unwrap();
+    assert_eq!(groups.log_groups().len(), 0, "{groups:?}");
+    let machines = aws.sfn.list_state_machines().send().await.unwrap();
+    assert_eq!(machines.state_machines().len(), 0);
+    let schedules = aws.scheduler.list_schedules().send().await.unwrap();
+    assert_eq!(schedules.schedules().len(), 0);
+    let environments = aws
+        .batch
+        .describe_compute_environments()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(environments.compute_environments().len(), 0);
+    let queues = aws.batch.describe_job_queues().send().await.unwrap();
+    assert_eq!(queues.job_queues().len(), 0);
+    let definitions = aws
+        .batch
+        .describe_job_definitions()
+        .status("ACTIVE")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(definitions.job_definitions().len(), 0);
+    let groups = aws
+        .ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values(BATCH)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.security_groups().len(), 0);
+
+    // And a plan of the same config starts from scratch.
+    let changes = project.pending_changes().await;
+    assert!(
+        changes.iter().all(|c| c["action"] == "create"),
+        "{changes:#?}"
+    );
+}
+
+/// `sjob package && sjob deploy`: cargo-lambda builds the zips where the
+/// config expects them, and deploy ships exactly those. (x86_64 and a debug
+/// build with cargo's own linker, so the test needs neither the aarch64
+/// target nor zig.)
+#[tokio::test]
+async fn package_then_deploy_ships_the_zips_cargo_lambda_built() {
+    let emulator = Emulator::start().await;
+    let aws = Aws::new(&emulator.sdk_config());
+    let sjob = Sjob::new(&emulator);
+    sjob.write_config(&format!(
+        r#"app_name = "myapp"
+stage = "dev"
+region = "{REGION}"
+
+[defaults]
+image_uri = "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/myapp"
+batch_job_queue_arn = "arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/elsewhere"
+
+[base.notifications]
+
+[base.handlers]
+architecture = "x86_64"
+
+[jobs.crawler]
+command = ["python", "-m", "crawler"]
+schedule_expression = "rate(5 minutes)"
+"#
+    ));
+    let manifest = sjob_e2e::workspace_root().join("Cargo.toml");
+    let package = sjob
+        .run_expecting(
+            0,
+            &[
+                "package",
+                "--manifest-path",
+                manifest.to_str().unwrap(),
+                "--debug",
+                "--output",
+                "json",
+                "--",
+                "--compiler",
+                "cargo",
+            ],
+        )
+        .await;
+    let built = package.json();
+    let built = built.as_array().unwrap();
+    assert_eq!(built.len(), 2, "{package}");
+    for (entry, binary) in built.iter().zip(["success-handler", "error-handler"]) {
+        assert_eq!(entry["binary"], binary);
+        assert_eq!(entry["architecture"], "x86_64");
+        let expected = sjob
+            .dir()
+            .join(format!("target/lambda/{binary}/bootstrap.zip"));
+        assert_eq!(entry["path"], expected.display().to_string());
+        // A zip whose `bootstrap` is an executable.
+        let listing = Command::new("python3")
+            .args([
+                "-c",
+                "import sys, zipfile; i = zipfile.ZipFile(sys.argv[1]).getinfo('bootstrap'); print(oct(i.external_attr >> 16))",
+            ])
+            .arg(&expected)
+            .output()
+            .unwrap();
+        let mode = String::from_utf8_lossy(&listing.stdout);
+        assert!(
+            mode.trim().ends_with("755"),
+            "{binary}: {mode} {}",
+            String::from_utf8_lossy(&listing.stderr)
+        );
+    }
+
+    sjob.run_expecting(0, &["deploy"]).await;
+    for (name, binary) in [
+        (SUCCESS_FUNCTION, "success-handler"),
+        (ERROR_FUNCTION, "error-handler"),
+    ] {
+        let function = function(&aws, name).await;
+        let zip = sjob
+            .dir()
+            .join(format!("target/lambda/{binary}/bootstrap.zip"));
+        assert_eq!(function.code_sha256(), Some(sha256_base64(&zip).as_str()));
+        assert_eq!(
+            function
+                .architectures()
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>(),
+            ["x86_64"]
+        );
+    }
+}
