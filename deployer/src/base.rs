@@ -95,6 +95,8 @@ pub struct ComputeEnvironmentSpec {
     pub max_vcpus: i32,
     pub subnets: BTreeSet<String>,
     pub security_group_ids: BTreeSet<String>,
+    /// Always wanted; `false` reads back after an interrupted destroy.
+    pub enabled: bool,
     pub tags: Tags,
 }
 
@@ -103,6 +105,8 @@ pub struct JobQueueSpec {
     pub name: String,
     pub priority: i32,
     pub compute_environment_arn: String,
+    /// Always wanted; `false` reads back after an interrupted destroy.
+    pub enabled: bool,
     pub tags: Tags,
 }
 
@@ -273,6 +277,7 @@ impl BaseStack {
                     max_vcpus: c.max_vcpus,
                     subnets: c.subnets.iter().cloned().collect(),
                     security_group_ids: c.security_groups.iter().cloned().collect(),
+                    enabled: true,
                     tags: tags.clone(),
                 },
                 job_queue: JobQueueSpec {
@@ -280,6 +285,7 @@ impl BaseStack {
                     priority: 1,
                     compute_environment_arn: target
                         .compute_environment_arn(&names.compute_environment),
+                    enabled: true,
                     tags: tags.clone(),
                 },
             }
@@ -410,10 +416,12 @@ field_diff!(ComputeEnvironmentSpec {
     max_vcpus,
     subnets,
     security_group_ids,
+    enabled,
     tags
 });
 field_diff!(JobQueueSpec {
     priority,
     compute_environment_arn,
+    enabled,
     tags
 });

@@ -258,7 +258,7 @@ impl Call {
 
     /// Query (XML) or JSON error bodies.
     fn query_protocol(&self) -> bool {
-        matches!(self.service.as_str(), "iam" | "sns" | "sts" | "ec2" | "sqs")
+        matches!(self.service.as_str(), "iam" | "sns" | "sts" | "sqs")
     }
 }
 
@@ -411,7 +411,23 @@ fn error_answer(call: &Call, fault: &Fault) -> Vec<u8> {
         }
     };
     let message = "injected by the sjob-e2e fault proxy";
-    let (content_type, code, body) = if call.query_protocol() {
+    let (content_type, code, body) = if call.service == "ec2" {
+        // EC2's own Query dialect: `<Response><Errors>`, and its own
+        // throttling code.
+        let code = match fault {
+            Fault::Throttle => "RequestLimitExceeded",
+            Fault::Denied => "UnauthorizedOperation",
+            _ => query_code,
+        };
+        (
+            "text/xml",
+            code,
+            format!(
+                "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error>\
+                 </Errors><RequestID>fault-proxy</RequestID></Response>"
+            ),
+        )
+    } else if call.query_protocol() {
         let kind = if status >= 500 { "Receiver" } else { "Sender" };
         (
             "text/xml",

@@ -567,3 +567,67 @@ schedule_expression = "rate(5 minutes)"
         );
     }
 }
+
+/// Removing things from `[base]` deletes them only with `--prune`, like a
+/// removed job; a part the jobs still use (now by ARN) is never deleted.
+#[tokio::test]
+async fn what_leaves_the_base_goes_with_prune_but_never_while_a_job_uses_it() {
+    let project = Project::new().await;
+    let aws = &project.aws;
+    project.sjob.run_expecting(0, &["deploy"]).await;
+
+    // The jobs now name the queue themselves, [base.compute] goes, and so
+    // does the failures-only subscription.
+    let config = std::fs::read_to_string(project.sjob.config_path()).unwrap();
+    let (head, rest) = config.split_once("[base.compute]").unwrap();
+    let (_, jobs) = rest.split_once("[jobs.crawler]").unwrap();
+    let queue_arn = format!("arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/{BATCH}");
+    let (before_failures, after_failures) = head
+        .rsplit_once("[[base.notifications.subscriptions]]")
+        .unwrap();
+    let (_, handlers) = after_failures.split_once("[base.handlers]").unwrap();
+    project.sjob.write_config(
+        &format!("{before_failures}[base.handlers]{handlers}[jobs.crawler]{jobs}").replace(
+            "[defaults]\n",
+            &format!("[defaults]\nbatch_job_queue_arn = \"{queue_arn}\"\n"),
+        ),
+    );
+
+    let failures_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:failures");
+    assert_eq!(
+        project.pending_changes().await,
+        [json!({
+            "kind": "subscription",
+            "name": format!("sqs:{failures_arn}"),
+            "action": "delete"
+        })]
+    );
+    let subscribed = || async {
+        aws.sns
+            .list_subscriptions_by_topic()
+            .topic_arn(topic_arn())
+            .send()
+            .await
+            .unwrap()
+            .subscriptions()
+            .len()
+    };
+    let deploy = project.sjob.run_expecting(0, &["deploy"]).await;
+    assert!(
+        deploy.stdout.contains("deploy --prune` deletes it"),
+        "{deploy}"
+    );
+    assert_eq!(subscribed().await, 2);
+
+    project.sjob.run_expecting(0, &["deploy", "--prune"]).await;
+    assert_eq!(subscribed().await, 1);
+    let queues = aws
+        .batch
+        .describe_job_queues()
+        .job_queues(BATCH)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queues.job_queues().len(), 1, "the jobs' queue stays");
+    assert_eq!(project.pending_changes().await, Vec::<Value>::new());
+}

@@ -50,6 +50,7 @@ pub async fn read_compute_environment(
                 .unwrap_or_default()
                 .into_iter()
                 .collect(),
+            enabled: environment.state == Some(CeState::Enabled),
             tags,
         },
     }))
@@ -121,6 +122,7 @@ pub async fn converge_compute_environment(
     if desired.max_vcpus != actual.max_vcpus
         || desired.subnets != actual.subnets
         || desired.security_group_ids != actual.security_group_ids
+        || desired.enabled != actual.enabled
     {
         client
             .update_compute_environment()
@@ -171,6 +173,7 @@ pub async fn read_job_queue(
                 .into_iter()
                 .find_map(|o| o.compute_environment)
                 .unwrap_or_default(),
+            enabled: queue.state == Some(JqState::Enabled),
             tags,
         },
     }))
@@ -217,6 +220,7 @@ pub async fn converge_job_queue(
     };
     if desired.priority != actual.priority
         || desired.compute_environment_arn != actual.compute_environment_arn
+        || desired.enabled != actual.enabled
     {
         client
             .update_job_queue()
