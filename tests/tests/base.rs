@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use aws_sdk_batch::types::{CeStatus, JqState, JqStatus};
+use aws_sdk_ec2::types::{Filter, SecurityGroup};
 use aws_sdk_lambda::types::FunctionConfiguration;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::{json, Value};
@@ -65,6 +66,17 @@ async fn function(aws: &Aws, name: &str) -> FunctionConfiguration {
         .unwrap_or_else(|e| panic!("GetFunction {name}: {}", DisplayErrorContext(e)))
         .configuration
         .expect("a function has a configuration")
+}
+
+async fn security_groups_named(aws: &Aws, name: &str) -> Vec<SecurityGroup> {
+    aws.ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("group-name").values(name).build())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DescribeSecurityGroups: {}", DisplayErrorContext(e)))
+        .security_groups
+        .unwrap_or_default()
 }
 
 struct Project {
@@ -274,19 +286,9 @@ async fn one_deploy_brings_up_the_base_and_the_jobs_on_an_empty_account() {
 
     // A security group of its own in the VPC, the compute environment on it,
     // and the queue on that, both usable.
-    let groups = aws
-        .ec2
-        .describe_security_groups()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("group-name")
-                .values(BATCH)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("DescribeSecurityGroups: {}", DisplayErrorContext(e)));
-    let group = &groups.security_groups()[0];
+    let groups = security_groups_named(aws, BATCH).await;
+    assert_eq!(groups.len(), 1);
+    let group = &groups[0];
     let environments = aws
         .batch
         .describe_compute_environments()
@@ -453,19 +455,7 @@ async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_
         .await
         .unwrap();
     assert_eq!(definitions.job_definitions().len(), 0);
-    let groups = aws
-        .ec2
-        .describe_security_groups()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("group-name")
-                .values(BATCH)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(groups.security_groups().len(), 0);
+    assert_eq!(security_groups_named(aws, BATCH).await.len(), 0);
 
     // And a plan of the same config starts from scratch.
     let changes = project.pending_changes().await;

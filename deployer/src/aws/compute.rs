@@ -475,29 +475,14 @@ async fn sync_tags(
     desired: &Tags,
     actual: &Tags,
 ) -> Result<(), AwsError> {
-    super::sync_tags(
+    super::sync_resource_tags!(
+        client,
+        resource_arn,
+        arn,
+        name,
         desired,
         actual,
-        |stale| async move {
-            client
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(stale))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::call("UntagResource", name, e))
-        },
-        || async {
-            client
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(desired.clone().into_iter().collect()))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::call("TagResource", name, e))
-        },
+        desired.clone().into_iter().collect()
     )
     .await
 }

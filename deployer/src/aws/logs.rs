@@ -78,29 +78,14 @@ pub async fn converge(
         }
     }
     if let Some(actual) = actual {
-        super::sync_tags(
+        super::sync_resource_tags!(
+            client,
+            resource_arn,
+            arn,
+            name,
             &desired.tags,
             &actual.tags,
-            |stale| async move {
-                client
-                    .untag_resource()
-                    .resource_arn(arn)
-                    .set_tag_keys(Some(stale))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| AwsError::call("UntagResource", name, e))
-            },
-            || async {
-                client
-                    .tag_resource()
-                    .resource_arn(arn)
-                    .set_tags(Some(desired.tags.clone().into_iter().collect()))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| AwsError::call("TagResource", name, e))
-            },
+            desired.tags.clone().into_iter().collect()
         )
         .await?;
     }

@@ -161,6 +161,40 @@ where
     tag().await
 }
 
+/// [`sync_tags`] for the services that tag by ARN with `TagResource` and
+/// `UntagResource`: `$arn_setter` is the request's ARN field (`resource_arn`,
+/// or Lambda's `resource`), `$tags` the desired tags in the service's shape,
+/// `$label` what errors name.
+macro_rules! sync_resource_tags {
+    ($client:expr, $arn_setter:ident, $arn:expr, $label:expr, $desired:expr, $actual:expr, $tags:expr) => {
+        $crate::aws::sync_tags(
+            $desired,
+            $actual,
+            |stale| async move {
+                $client
+                    .untag_resource()
+                    .$arn_setter($arn)
+                    .set_tag_keys(Some(stale))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| $crate::aws::AwsError::call("UntagResource", $label, e))
+            },
+            || async {
+                $client
+                    .tag_resource()
+                    .$arn_setter($arn)
+                    .set_tags(Some($tags))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| $crate::aws::AwsError::call("TagResource", $label, e))
+            },
+        )
+    };
+}
+pub(crate) use sync_resource_tags;
+
 /// The service error code of an SDK error, if the service answered.
 pub fn error_code<E: ProvideErrorMetadata>(
     err: &aws_smithy_runtime_api::client::result::SdkError<

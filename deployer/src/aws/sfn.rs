@@ -158,29 +158,14 @@ pub async fn converge(
         })
         .await?;
     }
-    super::sync_tags(
+    super::sync_resource_tags!(
+        client,
+        resource_arn,
+        arn,
+        name,
         &desired.tags,
         &actual.tags,
-        |stale| async move {
-            client
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(stale))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::call("UntagResource", name, e))
-        },
-        || async {
-            client
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(sfn_tags(&desired.tags)))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::call("TagResource", name, e))
-        },
+        sfn_tags(&desired.tags)
     )
     .await?;
     Ok(())

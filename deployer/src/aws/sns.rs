@@ -136,29 +136,14 @@ pub async fn converge_topic(
             .await
             .map_err(|e| AwsError::call("SetTopicAttributes", arn, e))?;
     }
-    super::sync_tags(
+    super::sync_resource_tags!(
+        client,
+        resource_arn,
+        arn,
+        arn,
         &desired.tags,
         &actual.tags,
-        |stale| async move {
-            client
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(stale))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::call("UntagResource", arn, e))
-        },
-        || async {
-            client
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(sns_tags(&desired.tags)))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::call("TagResource", arn, e))
-        },
+        sns_tags(&desired.tags)
     )
     .await
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::diagnostic::Problem;
 use super::model::*;
 use super::tree::{Entry, Node, NodeValue, Span, Table};
-use crate::render::names::JobNames;
+use crate::render::names::{JobNames, NameLimit};
 use crate::schedule::{parse_timezone, Schedule};
 use base::{ArnKey, ValidBase};
 
@@ -177,22 +177,12 @@ impl Validator {
         }
         if let (Some(app), Some(stage)) = (app, stage) {
             let names = JobNames::new(app, stage, &batch_name);
-            for limit in names.limits() {
-                if limit.name.len() > limit.max {
-                    self.problem(
-                        &entry.key_span,
-                        &job_path,
-                        format!(
-                            "the {} `{}` would be {} characters; AWS allows {}",
-                            limit.what,
-                            limit.name,
-                            limit.name.len(),
-                            limit.max
-                        ),
-                        Some("shorten app_name, stage or the job name".into()),
-                    );
-                }
-            }
+            self.name_limits(
+                names.limits(),
+                &entry.key_span,
+                &job_path,
+                "shorten app_name, stage or the job name",
+            );
         }
         let at = Lookup {
             job: table,
@@ -350,6 +340,24 @@ impl Validator {
             description,
             assign_public_ip,
         })
+    }
+
+    /// A problem at `span` for each name longer than AWS allows.
+    fn name_limits(&mut self, limits: Vec<NameLimit>, span: &Span, key: &str, help: &str) {
+        for limit in limits.iter().filter(|l| l.name.len() > l.max) {
+            self.problem(
+                span,
+                key,
+                format!(
+                    "the {} `{}` would be {} characters; AWS allows {}",
+                    limit.what,
+                    limit.name,
+                    limit.name.len(),
+                    limit.max
+                ),
+                Some(help.to_string()),
+            );
+        }
     }
 
     fn known_keys(&mut self, table: &Table, path: &str, allowed: &[&str]) {

@@ -99,22 +99,12 @@ impl Validator {
             stage,
             notifications.as_ref().map(|n| n.topic_name.clone()),
         );
-        for limit in names.limits() {
-            if limit.name.len() > limit.max {
-                self.problem(
-                    &entry.key_span,
-                    "base",
-                    format!(
-                        "the {} `{}` would be {} characters; AWS allows {}",
-                        limit.what,
-                        limit.name,
-                        limit.name.len(),
-                        limit.max
-                    ),
-                    Some("shorten app_name or stage".into()),
-                );
-            }
-        }
+        self.name_limits(
+            names.limits(),
+            &entry.key_span,
+            "base",
+            "shorten app_name or stage",
+        );
         Some(ValidBase {
             config: Base {
                 tags,
