@@ -238,23 +238,14 @@ impl BaseStack {
                     function("success", &names.success_function, &h.success_package)?,
                     function("error", &names.error_function, &h.error_package)?,
                 ];
-                let log_group_arns: Vec<String> = functions
-                    .iter()
-                    .map(|f| format!("{}:*", target.log_group_arn(&f.log_group.name)))
-                    .collect();
                 Some(HandlersStack {
-                    role: RoleSpec {
-                        name: names.handler_role.clone(),
-                        trust_policy: iam::trust_policy("lambda.amazonaws.com"),
-                        policies: iam::handler_policies(
-                            &names,
-                            &topic_arn,
-                            topic_kms_key.as_deref(),
-                            &log_group_arns,
-                        ),
-                        managed_policies: BTreeSet::new(),
-                        tags: tags.clone(),
-                    },
+                    role: handler_role(
+                        &names,
+                        target,
+                        &topic_arn,
+                        topic_kms_key.as_deref(),
+                        tags.clone(),
+                    ),
                     functions,
                 })
             }
@@ -301,6 +292,33 @@ impl BaseStack {
     /// Whether the config asks for any part of the base.
     pub fn is_empty(&self) -> bool {
         self.notifications.is_none() && self.handlers.is_none() && self.compute.is_none()
+    }
+}
+
+/// The role both handlers run as: its policy names the topic, the key the
+/// topic is encrypted with (when a customer key) and the functions' log groups.
+pub fn handler_role(
+    names: &BaseNames,
+    target: &Target,
+    topic_arn: &str,
+    topic_kms_key: Option<&str>,
+    tags: Tags,
+) -> RoleSpec {
+    let log_group_arns: Vec<String> = [&names.success_function, &names.error_function]
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:*",
+                target.log_group_arn(&BaseNames::function_log_group(f))
+            )
+        })
+        .collect();
+    RoleSpec {
+        name: names.handler_role.clone(),
+        trust_policy: iam::trust_policy("lambda.amazonaws.com"),
+        policies: iam::handler_policies(names, topic_arn, topic_kms_key, &log_group_arns),
+        managed_policies: BTreeSet::new(),
+        tags,
     }
 }
 

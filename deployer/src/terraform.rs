@@ -7,15 +7,17 @@
 //! `${jsonencode(name)}`, one inside a longer string becomes `${name}`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use crate::base::handler_role;
 use crate::config::{ArnRef, Config, Job};
 use crate::render::definition::definition;
+use crate::render::names::BaseNames;
 use crate::render::Target;
 use crate::schedule::Schedule;
-use crate::stack::JobStack;
+use crate::stack::{JobStack, Tags};
 
 /// The variables every template may use: the module passes them all.
 pub const VARIABLES: &[&str] = &[
@@ -35,6 +37,8 @@ pub const VARIABLES: &[&str] = &[
     "command",
     "env",
     "task_policy_statements",
+    "topic_arn",
+    "topic_kms_key_id",
 ];
 
 fn scalar(name: &str) -> String {
@@ -73,12 +77,27 @@ fn placeholder_job() -> Job {
     }
 }
 
-/// The templates by path relative to the module's `templates/` directory:
-/// `state_machine.json.tftpl`, and per role suffix
+/// Every module's templates, by path relative to `infra/terraform/modules`
+/// (`<module>/templates/...`).
+pub fn templates() -> BTreeMap<PathBuf, String> {
+    [
+        ("scheduled_job", scheduled_job_templates()),
+        ("job_base", job_base_templates()),
+    ]
+    .into_iter()
+    .flat_map(|(module, files)| {
+        files
+            .into_iter()
+            .map(move |(path, text)| (Path::new(module).join("templates").join(path), text))
+    })
+    .collect()
+}
+
+/// `scheduled_job`'s: `state_machine.json.tftpl`, and per role suffix
 /// `roles/<Role>/trust_policy.json.tftpl`,
 /// `roles/<Role>/managed_policies.json.tftpl` (a list of ARNs) and
 /// `roles/<Role>/policies/<Policy>.json.tftpl` (inline policies).
-pub fn templates() -> BTreeMap<PathBuf, String> {
+fn scheduled_job_templates() -> BTreeMap<PathBuf, String> {
     let job = placeholder_job();
     let config = Config {
         base: None,
@@ -89,10 +108,7 @@ pub fn templates() -> BTreeMap<PathBuf, String> {
         account_id: None,
         jobs: BTreeMap::from([(job.batch_name.clone(), job.clone())]),
     };
-    let target = Target {
-        account_id: scalar("account_id"),
-        region: scalar("region"),
-    };
+    let target = placeholder_target();
     let stack = JobStack::render(&config, &job, &target);
     let suffix = |name: &str| {
         name.strip_prefix(&format!("{}-", stack.names.job_name))
@@ -122,6 +138,55 @@ pub fn templates() -> BTreeMap<PathBuf, String> {
         }
     }
     files
+}
+
+/// `job_base`'s: `names.json.tftpl` (every base resource name), and the
+/// handlers' role: `handler_trust_policy.json.tftpl`, and its policy for a
+/// topic under SNS's own key (`handler_policy.json.tftpl`) or a customer key
+/// (`handler_policy_kms.json.tftpl`).
+fn job_base_templates() -> BTreeMap<PathBuf, String> {
+    let names = BaseNames::new(&scalar("app_name"), &scalar("stage"), None);
+    let role = |key: Option<&str>| {
+        handler_role(
+            &names,
+            &placeholder_target(),
+            &scalar("topic_arn"),
+            key,
+            Tags::new(),
+        )
+    };
+    let policy = |key: Option<&str>| template(role(key).policies[&names.handler_policy].clone());
+    BTreeMap::from([
+        (
+            PathBuf::from("names.json.tftpl"),
+            template(json!({
+                "topic": names.topic,
+                "handler_role": names.handler_role,
+                "handler_policy": names.handler_policy,
+                "success_function": names.success_function,
+                "error_function": names.error_function,
+                "compute_environment": names.compute_environment,
+                "job_queue": names.job_queue,
+                "security_group": names.security_group,
+            })),
+        ),
+        (
+            PathBuf::from("handler_trust_policy.json.tftpl"),
+            template(role(None).trust_policy),
+        ),
+        (PathBuf::from("handler_policy.json.tftpl"), policy(None)),
+        (
+            PathBuf::from("handler_policy_kms.json.tftpl"),
+            policy(Some(&scalar("topic_kms_key_id"))),
+        ),
+    ])
+}
+
+fn placeholder_target() -> Target {
+    Target {
+        account_id: scalar("account_id"),
+        region: scalar("region"),
+    }
 }
 
 /// Turns a document rendered from placeholders into template text.
@@ -189,7 +254,7 @@ mod tests {
     #[test]
     fn placeholders_become_template_expressions() {
         let files = templates();
-        let machine = &files[&PathBuf::from("state_machine.json.tftpl")];
+        let machine = &files[&PathBuf::from("scheduled_job/templates/state_machine.json.tftpl")];
         assert!(
             machine.contains(r#""command": ${jsonencode(command)}"#),
             "{machine}"
@@ -203,13 +268,16 @@ mod tests {
             "arn:${partition}:batch:${region}:${account_id}:job-definition/${app_name}-${stage}-${batch_name}-ScheduledJob"
         ));
         assert!(!machine.contains("@@"), "{machine}");
-        let task =
-            &files[&PathBuf::from("roles/EcsTaskRole/policies/EcsTaskRolePolicy.json.tftpl")];
+        let task = &files[&PathBuf::from(
+            "scheduled_job/templates/roles/EcsTaskRole/policies/EcsTaskRolePolicy.json.tftpl",
+        )];
         assert!(
             task.contains(r#""Statement": ${jsonencode(task_policy_statements)}"#),
             "{task}"
         );
-        let managed = &files[&PathBuf::from("roles/EcsTaskExecRole/managed_policies.json.tftpl")];
+        let managed = &files[&PathBuf::from(
+            "scheduled_job/templates/roles/EcsTaskExecRole/managed_policies.json.tftpl",
+        )];
         assert!(managed.contains(
             "arn:${partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
         ));

@@ -12,7 +12,9 @@ use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 use sjob_e2e::{files_under, workspace_root, Aws, Emulator, Sjob, Terraform, REGION};
 
-const TEMPLATES: &str = "infra/terraform/modules/scheduled_job/templates";
+const MODULES: &str = "infra/terraform/modules";
+/// The modules whose `templates/` sjob renders.
+const TEMPLATED_MODULES: [&str; 2] = ["job_base", "scheduled_job"];
 /// Set to rewrite the committed templates from `sjob render --what terraform`.
 const BLESS: &str = "SJOB_BLESS";
 const IMAGE: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/myapp";
@@ -24,9 +26,11 @@ async fn committed_templates_are_what_sjob_renders() {
         .await
         .json();
     let rendered = rendered.as_object().expect("a map of templates");
-    let dir = workspace_root().join(TEMPLATES);
+    let dir = workspace_root().join(MODULES);
     if std::env::var_os(BLESS).is_some() {
-        let _ = std::fs::remove_dir_all(&dir);
+        for module in TEMPLATED_MODULES {
+            let _ = std::fs::remove_dir_all(dir.join(module).join("templates"));
+        }
         for (path, text) in rendered {
             let path = dir.join(path);
             std::fs::create_dir_all(path.parent().expect("a parent"))
@@ -35,8 +39,17 @@ async fn committed_templates_are_what_sjob_renders() {
                 .expect("write the template");
         }
     }
-    let stale = format!("{TEMPLATES} is stale: run `{BLESS}=1 cargo test -p sjob-e2e --test terraform committed_templates` and commit the result");
-    let committed = files_under(&dir);
+    let stale = format!("{MODULES}/*/templates are stale: run `{BLESS}=1 cargo test -p sjob-e2e --test terraform committed_templates` and commit the result");
+    let mut committed: Vec<PathBuf> = TEMPLATED_MODULES
+        .iter()
+        .flat_map(|module| {
+            let templates = PathBuf::from(module).join("templates");
+            files_under(&dir.join(&templates))
+                .into_iter()
+                .map(move |file| templates.join(file))
+        })
+        .collect();
+    committed.sort();
     let expected: Vec<PathBuf> = rendered.keys().map(PathBuf::from).collect();
     assert_eq!(committed, expected, "{stale}");
     for (path, text) in rendered {

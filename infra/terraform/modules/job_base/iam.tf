@@ -1,54 +1,27 @@
 # One role for both handlers: publish to this topic, read Batch jobs to
-# enrich failures, write their own logs. Nothing else.
-
-data "aws_iam_policy_document" "assume_lambda" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-  }
-}
+# enrich failures, write their own logs. Nothing else. The documents are
+# sjob's own (`sjob render --what terraform`).
 
 resource "aws_iam_role" "handler" {
-  name               = "${local.prefix}-BatchHandlerRole"
-  assume_role_policy = data.aws_iam_policy_document.assume_lambda.json
+  name               = local.names.handler_role
+  assume_role_policy = file("${path.module}/templates/handler_trust_policy.json.tftpl")
   tags               = var.tags
 }
 
-data "aws_iam_policy_document" "handler" {
-  statement {
-    sid       = "Notify"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.notifications.arn]
-  }
-
-  # DescribeJobs supports no resource-level permissions.
-  statement {
-    sid       = "EnrichFailures"
-    actions   = ["batch:DescribeJobs"]
-    resources = ["*"]
-  }
-
-  statement {
-    sid       = "WriteOwnLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = [for group in aws_cloudwatch_log_group.handler : "${group.arn}:*"]
-  }
-
-  dynamic "statement" {
-    for_each = var.topic_kms_key_id == "alias/aws/sns" ? [] : [var.topic_kms_key_id]
-    content {
-      sid       = "EncryptForTopic"
-      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-      resources = [statement.value]
-    }
-  }
-}
-
 resource "aws_iam_role_policy" "handler" {
-  name   = "${local.prefix}-BatchHandlerPolicy"
-  role   = aws_iam_role.handler.id
-  policy = data.aws_iam_policy_document.handler.json
+  name = local.names.handler_policy
+  role = aws_iam_role.handler.id
+  # SNS's own key needs no grant; a customer key does.
+  policy = templatefile(
+    "${path.module}/templates/${var.topic_kms_key_id == "alias/aws/sns" ? "handler_policy" : "handler_policy_kms"}.json.tftpl",
+    {
+      partition        = data.aws_partition.current.partition
+      region           = data.aws_region.current.name
+      account_id       = data.aws_caller_identity.current.account_id
+      app_name         = var.app_name
+      stage            = var.stage
+      topic_arn        = aws_sns_topic.notifications.arn
+      topic_kms_key_id = var.topic_kms_key_id
+    },
+  )
 }

@@ -1,16 +1,24 @@
 # What every scheduled job shares: the notification topic, the two Rust
 # handler functions and, optionally, a Fargate job queue.
 
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
 locals {
-  prefix = "${var.app_name}-${var.stage}"
+  # Every name, from sjob's own (`sjob render --what terraform`).
+  names = jsondecode(templatefile("${path.module}/templates/names.json.tftpl", {
+    app_name = var.app_name
+    stage    = var.stage
+  }))
   handlers = {
-    success = { name = "${local.prefix}-BatchSuccessHandler", zip = var.success_handler_zip }
-    error   = { name = "${local.prefix}-BatchErrorHandler", zip = var.error_handler_zip }
+    success = { name = local.names.success_function, zip = var.success_handler_zip }
+    error   = { name = local.names.error_function, zip = var.error_handler_zip }
   }
 }
 
 resource "aws_sns_topic" "notifications" {
-  name              = "${local.prefix}-job-notifications"
+  name              = local.names.topic
   kms_master_key_id = var.topic_kms_key_id
   tags              = var.tags
 }
@@ -61,7 +69,7 @@ resource "aws_lambda_function" "handler" {
 
 resource "aws_batch_compute_environment" "fargate" {
   count                    = var.create_batch ? 1 : 0
-  compute_environment_name = "${local.prefix}-Batch"
+  compute_environment_name = local.names.compute_environment
   type                     = "MANAGED"
   tags                     = var.tags
 
@@ -75,7 +83,7 @@ resource "aws_batch_compute_environment" "fargate" {
 
 resource "aws_batch_job_queue" "jobs" {
   count    = var.create_batch ? 1 : 0
-  name     = "${local.prefix}-Batch"
+  name     = local.names.job_queue
   state    = "ENABLED"
   priority = 1
   tags     = var.tags
