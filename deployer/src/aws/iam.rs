@@ -13,7 +13,7 @@ use crate::stack::{is_managed, Observed, RoleSpec, Tags};
 /// Every role of the account with its trust policy, inline policies,
 /// attachments and tags, from GetAccountAuthorizationDetails: one paged
 /// listing for a whole plan instead of 3 + (inline policies) calls per role.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 pub struct Roles(BTreeMap<String, Observed<RoleSpec>>);
 
 impl Roles {
