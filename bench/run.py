@@ -18,8 +18,11 @@ Parts (each alternates the contenders, round by round, in one process):
   Cold start (spawn to first answered invocation), warm latency over
   --invocations invocations, peak RSS (VmHWM) and package size.
 * deploy: `sjob deploy` / no-change `sjob plan` / `sjob destroy` of one job vs
-  `terraform apply` / `plan` / `destroy` of the seed's scheduled_job module
-  (bench/terraform) for the same job.
+  `terraform apply` / `plan` / `destroy` of the same job through each
+  --terraform-modules module: `seed` (the seed's scheduled_job module,
+  bench/terraform/modules) and `infra` (this repository's
+  infra/terraform/modules/scheduled_job), both under one root config
+  (bench/terraform/main.tf) given the existing queue and handler ARNs.
 * scale: the same for --scale-sizes jobs in one config.
 
 AWS API calls are counted by a forwarding proxy between the tool and moto, on
@@ -594,15 +597,24 @@ class SjobTool:
         return self._run(endpoint, "destroy")
 
 
-class TerraformTool:
-    name = "terraform"
+# The scheduled_job modules Terraform contenders instantiate, one per job,
+# from bench/terraform/main.tf (both take the seed module's inputs).
+TERRAFORM_MODULES = {
+    "seed": BENCH / "terraform" / "modules" / "scheduled_job",
+    "infra": ROOT / "infra" / "terraform" / "modules" / "scheduled_job",
+}
 
-    def __init__(self, args, workdir: Path, n: int):
+
+class TerraformTool:
+    def __init__(self, args, workdir: Path, n: int, module: str):
+        self.name = f"terraform-{module}"
         self.binary = args.terraform
-        self.dir = workdir / f"terraform-{n}"
+        self.dir = workdir / f"{self.name}-{n}"
         if self.dir.exists():
             shutil.rmtree(self.dir)
-        shutil.copytree(BENCH / "terraform", self.dir,
+        self.dir.mkdir(parents=True)
+        shutil.copy(BENCH / "terraform" / "main.tf", self.dir)
+        shutil.copytree(TERRAFORM_MODULES[module], self.dir / "modules" / "scheduled_job",
                         ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
         self.cli_config = workdir / "terraformrc"
         mirror = os.environ.get("BENCH_TF_MIRROR", "/opt/tf-plugins")
@@ -654,7 +666,7 @@ class TerraformTool:
         self.plan_exit_codes.append(p.returncode)
         if p.returncode == 2:
             changed = [l for l in p.stdout.decode().splitlines() if l.strip().startswith("#")]
-            log(f"[terraform] no-change plan reported changes: {changed[:5]}")
+            log(f"[{self.name}] no-change plan reported changes: {changed[:5]}")
         return dt
 
     def destroy(self, endpoint):
@@ -694,12 +706,14 @@ def cycle(tool, endpoint):
             "destroy": tool.destroy(endpoint)}
 
 
-def part_stack(args, emulator, proxy, workdir, n, rounds):
-    """deploy / no-change plan / destroy of n jobs, sjob and Terraform
-    alternating. rounds[tool] timed rounds (direct to moto) plus one counting
-    round through the proxy first; a tool with 0 timed rounds reports its
-    counting round's times (through the proxy) instead."""
-    tools = [SjobTool(args, workdir, n), TerraformTool(args, workdir, n)]
+def part_stack(args, emulator, proxy, workdir, n, sjob_rounds, terraform_rounds):
+    """deploy / no-change plan / destroy of n jobs, sjob and each Terraform
+    module alternating. Timed rounds (direct to moto) per tool, plus one
+    counting round through the proxy first; a tool with 0 timed rounds
+    reports its counting round's times (through the proxy) instead."""
+    tools = [SjobTool(args, workdir, n)] + [TerraformTool(args, workdir, n, m)
+                                            for m in args.terraform_modules.split(",") if m]
+    rounds = {t.name: sjob_rounds if isinstance(t, SjobTool) else terraform_rounds for t in tools}
     out = {t.name: {"times": collections.defaultdict(list), "calls": {}} for t in tools}
     for t in tools:  # counting round
         emulator.reset()
@@ -717,7 +731,7 @@ def part_stack(args, emulator, proxy, workdir, n, rounds):
         log(f"[n={n}] {t.name} counting run took {time.perf_counter() - t0:.1f} s; calls "
             + ", ".join(f"{k}={v['total']}" for k, v in phases.items()))
     for r in range(max(rounds.values())):
-        order = tools if r % 2 == 0 else tools[::-1]
+        order = tools[r % len(tools):] + tools[:r % len(tools)]
         for t in order:
             if r >= rounds[t.name]:
                 continue
@@ -741,28 +755,33 @@ def part_stack(args, emulator, proxy, workdir, n, rounds):
         # (command, wall s, tool CPU s, emulator CPU s) of every run, counting run first
         med["cpu_runs"] = [(c, round(w, 3), round(u, 3), round(e, 3)) for c, w, u, e in t.cpu]
         summary[t.name] = med
-    summary["ratios_terraform_over_sjob"] = {
-        phase: summary["terraform"][phase]["median_s"] / summary["sjob"][phase]["median_s"]
-        for phase in ("deploy", "plan", "destroy")}
+    summary["terraform_tools"] = [t.name for t in tools if isinstance(t, TerraformTool)]
+    summary["ratios_over_sjob"] = {
+        name: {phase: summary[name][phase]["median_s"] / summary["sjob"][phase]["median_s"]
+               for phase in ("deploy", "plan", "destroy")}
+        for name in summary["terraform_tools"]}
     return summary
 
 
 def print_stack(s):
-    n = s["jobs"]
-    print(f"\n## {n} job(s): sjob vs Terraform (seed scheduled_job module)")
-    print("| operation | sjob median | Terraform median | Terraform / sjob | sjob calls | Terraform calls |")
-    print("|---|---|---|---|---|---|")
+    n, tf = s["jobs"], s["terraform_tools"]
+    print(f"\n## {n} job(s): sjob vs Terraform")
+    print("| operation | sjob | " + " | ".join(f"{t} | {t} / sjob" for t in tf)
+          + " | API calls sjob / " + " / ".join(tf) + " |")
+    print("|---|---|" + "---|---|" * len(tf) + "---|")
     for phase, label in (("deploy", "deploy from empty"), ("plan", "no-change plan"),
                          ("destroy", "destroy")):
-        a, b = s["sjob"][phase], s["terraform"][phase]
-        print(f"| {label} | {a['median_s']:.2f} s | {b['median_s']:.2f} s | "
-              f"{s['ratios_terraform_over_sjob'][phase]:.1f}x | {a['calls']} | {b['calls']} |")
-    for tool in ("sjob", "terraform"):
+        cells = [label, f"{s['sjob'][phase]['median_s']:.2f} s"]
+        for t in tf:
+            cells += [f"{s[t][phase]['median_s']:.2f} s", f"{s['ratios_over_sjob'][t][phase]:.1f}x"]
+        cells.append(" / ".join(str(s[t][phase]["calls"]) for t in ["sjob"] + tf))
+        print("| " + " | ".join(cells) + " |")
+    for tool in ["sjob"] + tf:
         runs = {p: s[tool][p]["runs_s"] for p in ("deploy", "plan", "destroy")}
         note = " (single run, through the counting proxy)" if s[tool]["timed_through_proxy"] else ""
         print(f"{tool} runs (s){note}: {json.dumps(runs)}")
-    if s["terraform"].get("plan_exit_codes"):
-        print("terraform no-change plan exit codes:", s["terraform"]["plan_exit_codes"])
+        if s[tool].get("plan_exit_codes"):
+            print(f"{tool} no-change plan exit codes:", s[tool]["plan_exit_codes"])
 
 
 # --------------------------------------------------------------------------
@@ -793,6 +812,8 @@ def main():
     ap.add_argument("--tf-scale-rounds", default="10:2,100:0",
                     help="timed Terraform rounds per scale size (0: the counting run only)")
     ap.add_argument("--terraform", default=shutil.which("terraform") or "terraform")
+    ap.add_argument("--terraform-modules", default="seed,infra",
+                    help=f"Terraform contenders, from: {', '.join(TERRAFORM_MODULES)}")
     ap.add_argument("--sjob", help="sjob binary (default target/release/sjob)")
     ap.add_argument("--rust-handler", help="handler binary (default target/release/success-handler)")
     ap.add_argument("--json", default=str(BENCH / "results.json"))
@@ -817,15 +838,14 @@ def main():
             print_handlers(results["handlers"])
         if "deploy" in parts:
             results["stack_1"] = part_stack(args, emulator, proxy, workdir, 1,
-                                            {"sjob": args.rounds, "terraform": args.rounds})
+                                            args.rounds, args.rounds)
             print_stack(results["stack_1"])
         if "scale" in parts:
             tf_rounds = dict(x.split(":") for x in args.tf_scale_rounds.split(",") if x)
             for n in [int(x) for x in args.scale_sizes.split(",") if x]:
                 key = f"stack_{n}"
-                results[key] = part_stack(args, emulator, proxy, workdir, n, {
-                    "sjob": args.scale_rounds,
-                    "terraform": int(tf_rounds.get(str(n), args.scale_rounds))})
+                results[key] = part_stack(args, emulator, proxy, workdir, n, args.scale_rounds,
+                                          int(tf_rounds.get(str(n), args.scale_rounds)))
                 print_stack(results[key])
     finally:
         proxy.close()

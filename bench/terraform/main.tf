@@ -1,6 +1,7 @@
-# Root config for `bench/run.py`: one instance of the seed's `scheduled_job`
-# module (modules/scheduled_job, a resource-for-resource equivalent) per job
-# in var.jobs, against the local emulator. Not for real AWS.
+# Root config for `bench/run.py`: one instance of a `scheduled_job` module per
+# job in var.jobs, against the local emulator. Not for real AWS. bench/run.py
+# puts the module under test at ./modules/scheduled_job: the seed's (a
+# resource-for-resource equivalent, in modules/ here) or infra/terraform's.
 
 terraform {
   required_version = ">= 1.3"

@@ -7,6 +7,7 @@ use std::fmt;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
+use tokio::sync::OnceCell;
 
 pub mod base;
 
@@ -135,20 +136,22 @@ impl Plan {
     }
 }
 
-/// Reads every resource of one job, concurrently.
+/// Reads every resource of one job, concurrently. `roles` is the account's
+/// roles, loaded by the first job that needs them and shared by the others.
 pub async fn read_job(
     clients: &Clients,
     target: &Target,
     names: &JobNames,
+    roles: &OnceCell<aws::iam::Roles>,
 ) -> Result<ActualJob, AwsError> {
     let log_group_arn = target.log_group_arn(&names.log_group);
     let machine_arn = target.state_machine_arn(&names.job_name);
-    let roles = futures::future::try_join_all(
-        names
-            .roles()
-            .into_iter()
-            .map(|role| aws::iam::read(&clients.iam, role)),
-    );
+    let roles = async {
+        let all = roles
+            .get_or_try_init(|| aws::iam::Roles::load(&clients.iam))
+            .await?;
+        Ok::<_, AwsError>(Vec::from(names.roles().map(|role| all.get(role))))
+    };
     let log_group = aws::logs::read(&clients.logs, &names.log_group, &log_group_arn);
     let job_definition = aws::batch::read(&clients.batch, &names.job_name);
     let state_machine = aws::sfn::read(&clients.sfn, &names.job_name, &machine_arn);
@@ -177,10 +180,11 @@ pub async fn plan(
         .into_iter()
         .map(|stack| (stack.batch_name.clone(), Some(stack)));
     let gone = removed.into_iter().map(|name| (name, None));
+    let roles = &OnceCell::new();
     let jobs: Vec<JobPlan> = stream::iter(wanted.chain(gone))
         .map(|(batch_name, stack)| async move {
             let names = JobNames::new(app_name, stage, &batch_name);
-            let actual = read_job(clients, target, &names).await?;
+            let actual = read_job(clients, target, &names, roles).await?;
             let changes = diff(&batch_name, &names, stack.as_ref(), &actual);
             Ok::<_, AwsError>(JobPlan {
                 batch_name,

@@ -10,6 +10,7 @@
 pub mod enrich;
 pub mod event;
 pub mod handler;
+pub mod http;
 pub mod links;
 pub mod message;
 pub mod notification;

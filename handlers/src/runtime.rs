@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::enrich::BatchDescriber;
 use crate::handler::{handle, HandlerError, HandlerKind, HandlerResponse};
+use crate::http::TlsOnFirstUse;
 use crate::publish::{PublishError, SnsPublisher};
 use crate::settings::Settings;
 
@@ -22,6 +23,7 @@ pub async fn run(kind: HandlerKind) -> Result<(), lambda_runtime::Error> {
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let config = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(5))
+        .http_client(TlsOnFirstUse::new())
         .load()
         .await;
     let publisher = SnsPublisher::new(

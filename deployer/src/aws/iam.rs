@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_iam::types::Tag;
+use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
 use aws_sdk_iam::Client;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
@@ -10,69 +10,70 @@ use serde_json::Value;
 use super::{error_code, AwsError};
 use crate::stack::{is_managed, Observed, RoleSpec, Tags};
 
-pub async fn read(client: &Client, name: &str) -> Result<Option<Observed<RoleSpec>>, AwsError> {
-    let role = match client.get_role().role_name(name).send().await {
-        Ok(out) => match out.role {
-            Some(role) => role,
-            None => return Ok(None),
-        },
-        Err(err) if error_code(&err) == Some("NoSuchEntity") => return Ok(None),
-        Err(err) => return Err(AwsError::call("GetRole", name, err)),
-    };
+/// Every role of the account with its trust policy, inline policies,
+/// attachments and tags, from GetAccountAuthorizationDetails: one paged
+/// listing for a whole plan instead of 3 + (inline policies) calls per role.
+#[derive(Debug)]
+pub struct Roles(BTreeMap<String, Observed<RoleSpec>>);
+
+impl Roles {
+    pub async fn load(client: &Client) -> Result<Roles, AwsError> {
+        let mut roles = BTreeMap::new();
+        let mut pages = client
+            .get_account_authorization_details()
+            .filter(EntityType::Role)
+            .max_items(1000) // the API's maximum (default 100): fewer pages
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| AwsError::call("GetAccountAuthorizationDetails", "(roles)", e))?;
+            for role in page.role_detail_list() {
+                if let Some(observed) = observed(role) {
+                    roles.insert(observed.spec.name.clone(), observed);
+                }
+            }
+        }
+        Ok(Roles(roles))
+    }
+
+    /// The role named `name`, `None` when it does not exist.
+    pub fn get(&self, name: &str) -> Option<Observed<RoleSpec>> {
+        self.0.get(name).cloned()
+    }
+}
+
+fn observed(role: &RoleDetail) -> Option<Observed<RoleSpec>> {
     let tags: Tags = role
         .tags()
         .iter()
         .map(|t| (t.key.clone(), t.value.clone()))
         .collect();
-    let trust_policy = decode_policy(role.assume_role_policy_document.as_deref().unwrap_or("{}"));
-
-    // The inline policies and the attachments are independent reads: fetch
-    // them concurrently, and each inline policy concurrently too.
-    let inline = async {
-        let listed = client
-            .list_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::call("ListRolePolicies", name, e))?;
-        let documents = listed.policy_names().iter().map(|policy_name| async move {
-            let policy = client
-                .get_role_policy()
-                .role_name(name)
-                .policy_name(policy_name)
-                .send()
-                .await
-                .map_err(|e| AwsError::call("GetRolePolicy", format!("{name}/{policy_name}"), e))?;
-            Ok::<_, AwsError>((policy_name.clone(), decode_policy(&policy.policy_document)))
-        });
-        futures::future::try_join_all(documents)
-            .await
-            .map(|pairs| pairs.into_iter().collect::<BTreeMap<_, _>>())
-    };
-    let attached = async {
-        client
-            .list_attached_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::call("ListAttachedRolePolicies", name, e))
-    };
-    let (policies, attached) = tokio::try_join!(inline, attached)?;
-    let managed_policies: BTreeSet<String> = attached
-        .attached_policies()
+    let policies = role
+        .role_policy_list()
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.policy_name()?.to_string(),
+                decode_policy(p.policy_document()?),
+            ))
+        })
+        .collect();
+    let managed_policies = role
+        .attached_managed_policies()
         .iter()
         .filter_map(|p| p.policy_arn.clone())
         .collect();
-    Ok(Some(Observed {
+    Some(Observed {
         managed: is_managed(&tags),
         spec: RoleSpec {
-            name: name.to_string(),
-            trust_policy,
+            name: role.role_name()?.to_string(),
+            trust_policy: decode_policy(role.assume_role_policy_document().unwrap_or("{}")),
             policies,
             managed_policies,
             tags,
         },
-    }))
+    })
 }
 
 /// IAM returns documents URL-encoded; compare them as JSON values.
