@@ -150,7 +150,7 @@ pub async fn read_job(
         let all = roles
             .get_or_try_init(|| aws::iam::Roles::load(&clients.iam))
             .await?;
-        Ok::<_, AwsError>(Vec::from(names.roles().map(|role| all.get(role))))
+        futures::future::try_join_all(names.roles().map(|role| all.get(&clients.iam, role))).await
     };
     let log_group = aws::logs::read(&clients.logs, &names.log_group, &log_group_arn);
     let job_definition = aws::batch::read(&clients.batch, &names.job_name);

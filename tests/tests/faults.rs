@@ -770,3 +770,43 @@ async fn step_functions_retries_a_failed_publish_and_notifies_once() {
     assert_eq!(messages.len(), 1, "{messages:#?}");
     assert_eq!(messages[0]["status"], "SUCCEEDED");
 }
+
+/// Credentials without `iam:GetAccountAuthorizationDetails` (which plans use
+/// to read every role at once) still plan, deploy and destroy: sjob reads
+/// each role on its own instead.
+#[tokio::test]
+async fn a_caller_who_may_not_list_roles_reads_each_role_instead() {
+    let denied: Vec<usize> = (1..=20).collect();
+    let (reference, faulty) = tokio::join!(
+        reference_snapshot(),
+        Faulty::new(FaultPlan::none().on_calls(
+            "iam:GetAccountAuthorizationDetails",
+            &denied,
+            Fault::Denied
+        ))
+    );
+    let deploy = faulty.through_proxy.run(&["deploy"]).await;
+    assert_eq!(deploy.code, Some(0), "{deploy}");
+    faulty.assert_converged(&reference, "deploy").await;
+    let before = faulty.proxy.calls().len();
+    let plan = faulty
+        .through_proxy
+        .run(&["plan", "--detailed-exitcode"])
+        .await;
+    assert_eq!(plan.code, Some(0), "{plan}");
+    assert!(
+        !faulty.proxy.faulted().is_empty(),
+        "the listing was never denied"
+    );
+    let role_reads = faulty.proxy.calls()[before..]
+        .iter()
+        .filter(|c| c.action == "GetRole")
+        .count();
+    assert!(
+        role_reads >= 8,
+        "2 jobs' 4 roles each, read on their own: {role_reads}"
+    );
+    let destroy = faulty.through_proxy.run(&["destroy"]).await;
+    assert_eq!(destroy.code, Some(0), "{destroy}");
+    faulty.assert_empty("destroy").await;
+}

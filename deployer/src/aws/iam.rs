@@ -10,11 +10,15 @@ use serde_json::Value;
 use super::{error_code, AwsError};
 use crate::stack::{is_managed, Observed, RoleSpec, Tags};
 
-/// Every role of the account with its trust policy, inline policies,
-/// attachments and tags, from GetAccountAuthorizationDetails: one paged
-/// listing for a whole plan instead of 3 + (inline policies) calls per role.
+/// The roles a plan compares with: every role of the account from one
+/// paged GetAccountAuthorizationDetails listing (instead of 3 + inline
+/// policies calls per role), or, when the caller may not make that call
+/// (it needs `iam:GetAccountAuthorizationDetails`), each role read alone.
 #[derive(Debug)]
-pub struct Roles(BTreeMap<String, Observed<RoleSpec>>);
+pub enum Roles {
+    Listed(BTreeMap<String, Observed<RoleSpec>>),
+    OneByOne,
+}
 
 impl Roles {
     pub async fn load(client: &Client) -> Result<Roles, AwsError> {
@@ -26,21 +30,108 @@ impl Roles {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| AwsError::call("GetAccountAuthorizationDetails", "(roles)", e))?;
+            let page = match page {
+                Ok(page) => page,
+                Err(err) if roles.is_empty() && error_code(&err) == Some("AccessDenied") => {
+                    tracing::info!(
+                        "may not list the account's roles (iam:GetAccountAuthorizationDetails): reading each role"
+                    );
+                    return Ok(Roles::OneByOne);
+                }
+                Err(err) => {
+                    return Err(AwsError::call(
+                        "GetAccountAuthorizationDetails",
+                        "(roles)",
+                        err,
+                    ))
+                }
+            };
             for role in page.role_detail_list() {
                 if let Some(observed) = observed(role) {
                     roles.insert(observed.spec.name.clone(), observed);
                 }
             }
         }
-        Ok(Roles(roles))
+        Ok(Roles::Listed(roles))
     }
 
     /// The role named `name`, `None` when it does not exist.
-    pub fn get(&self, name: &str) -> Option<Observed<RoleSpec>> {
-        self.0.get(name).cloned()
+    pub async fn get(
+        &self,
+        client: &Client,
+        name: &str,
+    ) -> Result<Option<Observed<RoleSpec>>, AwsError> {
+        match self {
+            Roles::Listed(roles) => Ok(roles.get(name).cloned()),
+            Roles::OneByOne => read(client, name).await,
+        }
     }
+}
+
+/// One role, read on its own.
+pub async fn read(client: &Client, name: &str) -> Result<Option<Observed<RoleSpec>>, AwsError> {
+    let role = match client.get_role().role_name(name).send().await {
+        Ok(out) => match out.role {
+            Some(role) => role,
+            None => return Ok(None),
+        },
+        Err(err) if error_code(&err) == Some("NoSuchEntity") => return Ok(None),
+        Err(err) => return Err(AwsError::call("GetRole", name, err)),
+    };
+    let tags: Tags = role
+        .tags()
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect();
+    let trust_policy = decode_policy(role.assume_role_policy_document.as_deref().unwrap_or("{}"));
+
+    // The inline policies and the attachments are independent reads: fetch
+    // them concurrently, and each inline policy concurrently too.
+    let inline = async {
+        let listed = client
+            .list_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("ListRolePolicies", name, e))?;
+        let documents = listed.policy_names().iter().map(|policy_name| async move {
+            let policy = client
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .map_err(|e| AwsError::call("GetRolePolicy", format!("{name}/{policy_name}"), e))?;
+            Ok::<_, AwsError>((policy_name.clone(), decode_policy(&policy.policy_document)))
+        });
+        futures::future::try_join_all(documents)
+            .await
+            .map(|pairs| pairs.into_iter().collect::<BTreeMap<_, _>>())
+    };
+    let attached = async {
+        client
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("ListAttachedRolePolicies", name, e))
+    };
+    let (policies, attached) = tokio::try_join!(inline, attached)?;
+    let managed_policies: BTreeSet<String> = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn.clone())
+        .collect();
+    Ok(Some(Observed {
+        managed: is_managed(&tags),
+        spec: RoleSpec {
+            name: name.to_string(),
+            trust_policy,
+            policies,
+            managed_policies,
+            tags,
+        },
+    }))
 }
 
 fn observed(role: &RoleDetail) -> Option<Observed<RoleSpec>> {
