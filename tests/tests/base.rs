@@ -17,7 +17,7 @@ use aws_sdk_lambda::types::FunctionConfiguration;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::{json, Value};
 use sjob_e2e::myapp::{lambda_arn, ACCOUNT, ERROR_FUNCTION, SUCCESS_FUNCTION};
-use sjob_e2e::{handler_binary, policy_document, Aws, Emulator, JobOutcome, Sjob, REGION};
+use sjob_e2e::{handler_binary, policy_document, Aws, Fixture, JobOutcome, REGION};
 
 const TOPIC: &str = "myapp-dev-job-notifications";
 const HANDLER_ROLE: &str = "myapp-dev-BatchHandlerRole";
@@ -80,9 +80,7 @@ async fn security_groups_named(aws: &Aws, name: &str) -> Vec<SecurityGroup> {
 }
 
 struct Project {
-    emulator: Emulator,
-    aws: Aws,
-    sjob: Sjob,
+    fixture: Fixture,
     /// Subscribed to every notification.
     everything: String,
     /// Subscribed with a filter policy: failures only.
@@ -93,9 +91,12 @@ impl Project {
     /// An empty account, the handler packages under `dist/`, and a config
     /// whose `[base]` has every part and two jobs that name no ARN.
     async fn new() -> Project {
-        let emulator = Emulator::start().await;
-        let aws = Aws::new(&emulator.sdk_config());
-        let sjob = Sjob::new(&emulator);
+        let fixture = Fixture::new().await;
+        let Fixture {
+            emulator,
+            aws,
+            sjob,
+        } = &fixture;
         for binary in ["success-handler", "error-handler"] {
             zip_bootstrap(
                 &handler_binary(binary),
@@ -152,25 +153,27 @@ schedule_expression = "cron(0 3 * * ? *)"
             vpc = network.vpc
         ));
         Project {
-            emulator,
-            aws,
-            sjob,
+            fixture,
             everything,
             failures,
         }
     }
 
     fn package(&self, binary: &str) -> std::path::PathBuf {
-        self.sjob.dir().join(format!("dist/{binary}/bootstrap.zip"))
+        self.fixture
+            .sjob
+            .dir()
+            .join(format!("dist/{binary}/bootstrap.zip"))
     }
 
     async fn function(&self, name: &str) -> FunctionConfiguration {
-        function(&self.aws, name).await
+        function(&self.fixture.aws, name).await
     }
 
     /// The `status` of each notification `queue` received since the last call.
     async fn statuses(&self, queue: &str) -> Vec<String> {
-        self.aws
+        self.fixture
+            .aws
             .take_messages(queue, DELIVERY_WAIT)
             .await
             .iter()
@@ -184,6 +187,7 @@ schedule_expression = "cron(0 3 * * ? *)"
     /// The plan's changes other than no-ops.
     async fn pending_changes(&self) -> Vec<Value> {
         let plan = self
+            .fixture
             .sjob
             .run_expecting(0, &["plan", "--output", "json"])
             .await;
@@ -200,9 +204,9 @@ schedule_expression = "cron(0 3 * * ? *)"
 #[tokio::test]
 async fn one_deploy_brings_up_the_base_and_the_jobs_on_an_empty_account() {
     let project = Project::new().await;
-    let aws = &project.aws;
+    let aws = &project.fixture.aws;
 
-    let deploy = project.sjob.run_expecting(0, &["deploy"]).await;
+    let deploy = project.fixture.sjob.run_expecting(0, &["deploy"]).await;
     assert!(
         deploy.stdout.contains("base (shared by every job)"),
         "{deploy}"
@@ -343,6 +347,7 @@ async fn one_deploy_brings_up_the_base_and_the_jobs_on_an_empty_account() {
     // A second deploy has nothing to do.
     assert_eq!(project.pending_changes().await, Vec::<Value>::new());
     project
+        .fixture
         .sjob
         .run_expecting(0, &["plan", "--detailed-exitcode"])
         .await;
@@ -354,11 +359,13 @@ async fn one_deploy_brings_up_the_base_and_the_jobs_on_an_empty_account() {
         (ERROR_FUNCTION, "error-handler"),
     ] {
         project
+            .fixture
             .emulator
             .register_lambda(function, &handler_binary(binary))
             .await;
     }
     project
+        .fixture
         .sjob
         .run_expecting(0, &["run", "crawler", "--wait"])
         .await;
@@ -367,8 +374,13 @@ async fn one_deploy_brings_up_the_base_and_the_jobs_on_an_empty_account() {
         project.statuses(&project.failures).await,
         Vec::<String>::new()
     );
-    project.emulator.set_job_outcome(JobOutcome::Failed).await;
     project
+        .fixture
+        .emulator
+        .set_job_outcome(JobOutcome::Failed)
+        .await;
+    project
+        .fixture
         .sjob
         .run_expecting(3, &["run", "crawler", "--wait"])
         .await;
@@ -379,8 +391,8 @@ async fn one_deploy_brings_up_the_base_and_the_jobs_on_an_empty_account() {
 #[tokio::test]
 async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_account() {
     let project = Project::new().await;
-    let aws = &project.aws;
-    project.sjob.run_expecting(0, &["deploy"]).await;
+    let aws = &project.fixture.aws;
+    project.fixture.sjob.run_expecting(0, &["deploy"]).await;
     let error_before = project.function(ERROR_FUNCTION).await;
 
     // A rebuilt success handler: a different binary in its zip.
@@ -398,7 +410,7 @@ async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_
             "fields": ["code_sha256"]
         })]
     );
-    project.sjob.run_expecting(0, &["deploy"]).await;
+    project.fixture.sjob.run_expecting(0, &["deploy"]).await;
     assert_eq!(
         project.function(SUCCESS_FUNCTION).await.code_sha256(),
         Some(sha256_base64(&project.package("success-handler")).as_str())
@@ -409,7 +421,11 @@ async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_
     assert_eq!(project.pending_changes().await, Vec::<Value>::new());
 
     // Destroying one job leaves the base its sibling uses.
-    project.sjob.run_expecting(0, &["destroy", "report"]).await;
+    project
+        .fixture
+        .sjob
+        .run_expecting(0, &["destroy", "report"])
+        .await;
     project.function(SUCCESS_FUNCTION).await;
     let queues = aws
         .batch
@@ -421,7 +437,7 @@ async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_
     assert_eq!(queues.job_queues().len(), 1);
 
     // Destroying everything leaves nothing of sjob's.
-    project.sjob.run_expecting(0, &["destroy"]).await;
+    project.fixture.sjob.run_expecting(0, &["destroy"]).await;
     let topics = aws.sns.list_topics().send().await.unwrap();
     assert_eq!(topics.topics().len(), 0, "{topics:?}");
     let functions = aws.lambda.list_functions().send().await.unwrap();
@@ -471,9 +487,7 @@ async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_
 /// target nor zig.)
 #[tokio::test]
 async fn package_then_deploy_ships_the_zips_cargo_lambda_built() {
-    let emulator = Emulator::start().await;
-    let aws = Aws::new(&emulator.sdk_config());
-    let sjob = Sjob::new(&emulator);
+    let Fixture { aws, sjob, .. } = &Fixture::new().await;
     sjob.write_config(&format!(
         r#"app_name = "myapp"
 stage = "dev"
@@ -542,7 +556,7 @@ schedule_expression = "rate(5 minutes)"
         (SUCCESS_FUNCTION, "success-handler"),
         (ERROR_FUNCTION, "error-handler"),
     ] {
-        let function = function(&aws, name).await;
+        let function = function(aws, name).await;
         let zip = sjob
             .dir()
             .join(format!("target/lambda/{binary}/bootstrap.zip"));
@@ -563,12 +577,12 @@ schedule_expression = "rate(5 minutes)"
 #[tokio::test]
 async fn what_leaves_the_base_goes_with_prune_but_never_while_a_job_uses_it() {
     let project = Project::new().await;
-    let aws = &project.aws;
-    project.sjob.run_expecting(0, &["deploy"]).await;
+    let aws = &project.fixture.aws;
+    project.fixture.sjob.run_expecting(0, &["deploy"]).await;
 
     // The jobs now name the queue themselves, [base.compute] goes, and so
     // does the failures-only subscription.
-    let config = std::fs::read_to_string(project.sjob.config_path()).unwrap();
+    let config = std::fs::read_to_string(project.fixture.sjob.config_path()).unwrap();
     let (head, rest) = config.split_once("[base.compute]").unwrap();
     let (_, jobs) = rest.split_once("[jobs.crawler]").unwrap();
     let queue_arn = format!("arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/{BATCH}");
@@ -576,7 +590,7 @@ async fn what_leaves_the_base_goes_with_prune_but_never_while_a_job_uses_it() {
         .rsplit_once("[[base.notifications.subscriptions]]")
         .unwrap();
     let (_, handlers) = after_failures.split_once("[base.handlers]").unwrap();
-    project.sjob.write_config(
+    project.fixture.sjob.write_config(
         &format!("{before_failures}[base.handlers]{handlers}[jobs.crawler]{jobs}").replace(
             "[defaults]\n",
             &format!("[defaults]\nbatch_job_queue_arn = \"{queue_arn}\"\n"),
@@ -602,14 +616,18 @@ async fn what_leaves_the_base_goes_with_prune_but_never_while_a_job_uses_it() {
             .subscriptions()
             .len()
     };
-    let deploy = project.sjob.run_expecting(0, &["deploy"]).await;
+    let deploy = project.fixture.sjob.run_expecting(0, &["deploy"]).await;
     assert!(
         deploy.stdout.contains("deploy --prune` deletes it"),
         "{deploy}"
     );
     assert_eq!(subscribed().await, 2);
 
-    project.sjob.run_expecting(0, &["deploy", "--prune"]).await;
+    project
+        .fixture
+        .sjob
+        .run_expecting(0, &["deploy", "--prune"])
+        .await;
     assert_eq!(subscribed().await, 1);
     let queues = aws
         .batch

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sjob_e2e::myapp::{config, lambda_arn, Targets, ACCOUNT, ERROR_FUNCTION, SUCCESS_FUNCTION};
 use sjob_e2e::{
-    handler_binary, policy_document, Aws, Delivery, Emulator, JobOutcome, Sjob, SjobRun, REGION,
+    handler_binary, policy_document, Aws, Delivery, Fixture, JobOutcome, SjobRun, REGION,
 };
 
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -112,32 +112,12 @@ fn role_arn(name: &str) -> String {
     format!("arn:aws:iam::{ACCOUNT}:role/{name}")
 }
 
-/// An emulator, clients on it, and `sjob` pointed at it.
-struct Fixture {
-    emulator: Emulator,
-    aws: Aws,
-    sjob: Sjob,
-}
-
-impl Fixture {
-    async fn new() -> Fixture {
-        let emulator = Emulator::start().await;
-        let aws = Aws::new(&emulator.sdk_config());
-        let sjob = Sjob::new(&emulator);
-        Fixture {
-            emulator,
-            aws,
-            sjob,
-        }
-    }
-
-    /// Writes the config and deploys it.
-    async fn deployed(targets: &Targets, jobs: &[&str]) -> Fixture {
-        let fixture = Fixture::new().await;
-        fixture.sjob.write_config(&config(targets, jobs));
-        fixture.sjob.run_expecting(0, &["deploy"]).await;
-        fixture
-    }
+/// A fixture with this config, deployed.
+async fn deployed(targets: &Targets, jobs: &[&str]) -> Fixture {
+    let fixture = Fixture::new().await;
+    fixture.sjob.write_config(&config(targets, jobs));
+    fixture.sjob.run_expecting(0, &["deploy"]).await;
+    fixture
 }
 
 // ---------------------------------------------------------------------------
@@ -683,7 +663,7 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
 #[tokio::test]
 async fn changing_memory_and_schedule_updates_exactly_those() {
     let targets = Targets::nowhere();
-    let fixture = Fixture::deployed(&targets, &[CRAWLER, REPORT]).await;
+    let fixture = deployed(&targets, &[CRAWLER, REPORT]).await;
     let (aws, sjob) = (&fixture.aws, &fixture.sjob);
     let crawler = Names::of("crawler");
     let changed = CRAWLER
@@ -763,7 +743,7 @@ async fn changing_memory_and_schedule_updates_exactly_those() {
 #[tokio::test]
 async fn prune_removes_jobs_dropped_from_the_config() {
     let targets = Targets::nowhere();
-    let fixture = Fixture::deployed(&targets, &[CRAWLER, REPORT]).await;
+    let fixture = deployed(&targets, &[CRAWLER, REPORT]).await;
     let (aws, sjob) = (&fixture.aws, &fixture.sjob);
     let report = Names::of("report");
     sjob.write_config(&config(&targets, &[CRAWLER]));
@@ -838,7 +818,7 @@ async fn prune_removes_jobs_dropped_from_the_config() {
 #[tokio::test]
 async fn destroy_leaves_nothing_and_is_idempotent() {
     let targets = Targets::nowhere();
-    let fixture = Fixture::deployed(&targets, &[CRAWLER, REPORT]).await;
+    let fixture = deployed(&targets, &[CRAWLER, REPORT]).await;
     let (aws, sjob) = (&fixture.aws, &fixture.sjob);
 
     let destroy = sjob.run_expecting(0, &["destroy"]).await;
@@ -1466,7 +1446,7 @@ async fn tags_of(aws: &Aws, names: &Names) -> [BTreeMap<String, String>; 3] {
 #[tokio::test]
 async fn changed_tags_are_updated_in_place_and_dropped_ones_removed() {
     let targets = Targets::nowhere();
-    let fixture = Fixture::deployed(&targets, &[REPORT]).await;
+    let fixture = deployed(&targets, &[REPORT]).await;
     let (aws, sjob) = (&fixture.aws, &fixture.sjob);
     let report = Names::of("report");
     for tags in tags_of(aws, &report).await {
