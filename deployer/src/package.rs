@@ -93,12 +93,14 @@ fn layout(config: &Config) -> Result<(PathBuf, Architecture), PackageError> {
     }
 }
 
-/// The `cargo lambda build` invocation for this config.
-pub fn command(
+/// The `cargo lambda build` invocation writing both zips into `lambda_dir`,
+/// and the zips' paths.
+fn command(
     config: &Config,
     build: &Build,
-) -> Result<(std::process::Command, Vec<PathBuf>), PackageError> {
-    let (lambda_dir, architecture) = layout(config)?;
+    lambda_dir: PathBuf,
+    architecture: Architecture,
+) -> (std::process::Command, Vec<PathBuf>) {
     // cargo-lambda resolves it against its own working directory.
     let lambda_dir = std::path::absolute(&lambda_dir).unwrap_or(lambda_dir);
     let mut cargo = std::process::Command::new("cargo");
@@ -133,13 +135,14 @@ pub fn command(
         .iter()
         .map(|binary| lambda_dir.join(binary).join(ZIP_NAME))
         .collect();
-    Ok((cargo, zips))
+    (cargo, zips)
 }
 
 /// Builds both zips; cargo-lambda's output goes to stderr.
 pub fn package(config: &Config, build: &Build) -> Result<Vec<Package>, PackageError> {
-    let (mut cargo, zips) = command(config, build)?;
-    let architecture = layout(config)?.1.as_str();
+    let (lambda_dir, architecture) = layout(config)?;
+    let (mut cargo, zips) = command(config, build, lambda_dir, architecture);
+    let architecture = architecture.as_str();
     tracing::info!(command = ?cargo, "building the handler packages");
     let status = cargo
         .stdout(std::process::Stdio::from(std::io::stderr()))

@@ -7,6 +7,11 @@ use crate::REGION;
 pub const ACCOUNT: &str = "123456789012";
 pub const SUCCESS_FUNCTION: &str = "myapp-dev-BatchSuccessHandler";
 pub const ERROR_FUNCTION: &str = "myapp-dev-BatchErrorHandler";
+/// Each handler function with the binary it runs.
+pub const HANDLER_FUNCTIONS: [(&str, &str); 2] = [
+    (SUCCESS_FUNCTION, "success-handler"),
+    (ERROR_FUNCTION, "error-handler"),
+];
 
 /// Where executions go: the job queue and the two handlers.
 #[derive(Debug, Clone)]

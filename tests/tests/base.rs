@@ -16,7 +16,7 @@ use aws_sdk_ec2::types::{Filter, SecurityGroup};
 use aws_sdk_lambda::types::FunctionConfiguration;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::{json, Value};
-use sjob_e2e::myapp::{lambda_arn, ACCOUNT, ERROR_FUNCTION, SUCCESS_FUNCTION};
+use sjob_e2e::myapp::{lambda_arn, ACCOUNT, ERROR_FUNCTION, HANDLER_FUNCTIONS, SUCCESS_FUNCTION};
 use sjob_e2e::{handler_binary, policy_document, Aws, Fixture, JobOutcome, REGION};
 
 const TOPIC: &str = "myapp-dev-job-notifications";
@@ -239,10 +239,7 @@ async fn one_deploy_brings_up_the_base_and_the_jobs_on_an_empty_account() {
     assert_eq!(subscriptions.subscriptions().len(), 2);
 
     // Both functions: the package's code, the role, the topic, the settings.
-    for (name, binary) in [
-        (SUCCESS_FUNCTION, "success-handler"),
-        (ERROR_FUNCTION, "error-handler"),
-    ] {
+    for (name, binary) in HANDLER_FUNCTIONS {
         let function = project.function(name).await;
         assert_eq!(
             function.code_sha256(),
@@ -354,10 +351,7 @@ async fn one_deploy_brings_up_the_base_and_the_jobs_on_an_empty_account() {
 
     // The deployed handlers notify through the deployed topic; the filtered
     // subscription gets failures only.
-    for (function, binary) in [
-        (SUCCESS_FUNCTION, "success-handler"),
-        (ERROR_FUNCTION, "error-handler"),
-    ] {
+    for (function, binary) in HANDLER_FUNCTIONS {
         project
             .fixture
             .emulator
@@ -552,10 +546,7 @@ schedule_expression = "rate(5 minutes)"
     }
 
     sjob.run_expecting(0, &["deploy"]).await;
-    for (name, binary) in [
-        (SUCCESS_FUNCTION, "success-handler"),
-        (ERROR_FUNCTION, "error-handler"),
-    ] {
+    for (name, binary) in HANDLER_FUNCTIONS {
         let function = function(aws, name).await;
         let zip = sjob
             .dir()

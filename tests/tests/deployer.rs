@@ -16,7 +16,9 @@ use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, LogLevel};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use sjob_e2e::myapp::{config, lambda_arn, Targets, ACCOUNT, ERROR_FUNCTION, SUCCESS_FUNCTION};
+use sjob_e2e::myapp::{
+    config, lambda_arn, Targets, ACCOUNT, ERROR_FUNCTION, HANDLER_FUNCTIONS, SUCCESS_FUNCTION,
+};
 use sjob_e2e::{
     handler_binary, policy_document, Aws, Delivery, Fixture, JobOutcome, SjobRun, REGION,
 };
@@ -1070,10 +1072,7 @@ impl Live {
             .subscribe_queue(&topic, "myapp-dev-job-notifications", Delivery::Raw)
             .await;
         let mut handler_arns = Vec::new();
-        for (function, binary) in [
-            (SUCCESS_FUNCTION, "success-handler"),
-            (ERROR_FUNCTION, "error-handler"),
-        ] {
+        for (function, binary) in HANDLER_FUNCTIONS {
             let arn = aws
                 .create_function(function, &[("SNS_TOPIC_ARN", &topic)], HANDLER_TIMEOUT)
                 .await;
