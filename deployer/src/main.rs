@@ -11,7 +11,7 @@ use deployer::config::{self, Config, ConfigError};
 use deployer::execution;
 use deployer::local::deliver::{self, Delivery};
 use deployer::local::{self as local_run, process, SimulatedOutcome};
-use deployer::plan::{self, Plan};
+use deployer::plan::{self, Inventory, Plan};
 use deployer::render::definition::definition;
 use deployer::report::{Mode, PlanReport};
 use deployer::schedule::{parse_timezone, Schedule};
@@ -437,8 +437,10 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
                 .into_iter()
                 .map(|j| session.render(j))
                 .collect();
+            let inventory = session.inventory().await?;
             let plan = plan::plan(
                 &session.clients,
+                &inventory,
                 &session.config.app_name,
                 &session.config.stage,
                 &session.target,
@@ -460,11 +462,13 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
                 .iter()
                 .map(|j| j.batch_name.clone())
                 .collect();
+            let inventory = session.inventory().await?;
             if jobs.is_empty() {
-                targets.extend(discover(&session).await?);
+                targets.extend(removed_jobs(&session, &inventory).await?);
             }
             let mut plan = plan::plan(
                 &session.clients,
+                &inventory,
                 &session.config.app_name,
                 &session.config.stage,
                 &session.target,
@@ -476,8 +480,14 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
             if jobs.is_empty() {
                 let none = BaseStack::none(&session.config);
                 plan.base = Some(
-                    plan::base::plan(&session.clients, &session.target, none, &BTreeSet::new())
-                        .await?,
+                    plan::base::plan(
+                        &session.clients,
+                        &inventory,
+                        &session.target,
+                        none,
+                        &BTreeSet::new(),
+                    )
+                    .await?,
                 );
             }
             print(cli.output, &PlanReport::new(&plan, Mode::Destroy));
@@ -653,60 +663,38 @@ async fn plan_for(session: &Session, jobs: &[String]) -> Result<Plan> {
         .into_iter()
         .map(|j| session.render(j))
         .collect();
-    // Reading the configured jobs does not depend on finding the removed
-    // ones: both run at once, and only removed jobs (rare) are read after.
-    let (app, stage) = (&session.config.app_name, &session.config.stage);
-    let desired = async {
-        plan::plan(
-            &session.clients,
-            app,
-            stage,
-            &session.target,
-            stacks,
-            BTreeSet::new(),
-        )
-        .await
-        .map_err(miette::Report::new)
+    let base = session.render_base()?;
+    let inventory = session.inventory().await?;
+    let removed = if jobs.is_empty() {
+        removed_jobs(session, &inventory).await?
+    } else {
+        BTreeSet::new()
     };
-    let removed = async {
-        if jobs.is_empty() {
-            discover(session).await
-        } else {
-            Ok(BTreeSet::new())
-        }
-    };
-    let base = async {
-        let stack = session.render_base()?;
-        let in_use = session.arns_in_use();
-        Ok::<_, miette::Report>(
-            plan::base::plan(&session.clients, &session.target, stack, &in_use).await?,
-        )
-    };
-    let (mut plan, removed, base) = tokio::try_join!(desired, removed, base)?;
+    let in_use = session.arns_in_use();
+    let base = plan::base::plan(&session.clients, &inventory, &session.target, base, &in_use);
+    let jobs = plan::plan(
+        &session.clients,
+        &inventory,
+        &session.config.app_name,
+        &session.config.stage,
+        &session.target,
+        stacks,
+        removed,
+    );
+    let (base, mut plan) = tokio::try_join!(base, jobs)?;
     plan.base = Some(base);
-    if !removed.is_empty() {
-        let gone = plan::plan(
-            &session.clients,
-            app,
-            stage,
-            &session.target,
-            Vec::new(),
-            removed,
-        )
-        .await?;
-        plan.jobs.extend(gone.jobs);
-    }
     Ok(plan)
 }
 
 /// Jobs of this app and stage that exist in AWS but not in the config.
-async fn discover(session: &Session) -> Result<BTreeSet<String>> {
-    let found = plan::discover(
-        &session.clients,
-        &session.config.app_name,
-        &session.config.stage,
-    )
-    .await?;
+async fn removed_jobs(session: &Session, inventory: &Inventory) -> Result<BTreeSet<String>> {
+    let found = inventory
+        .jobs(
+            &session.clients,
+            &session.config.app_name,
+            &session.config.stage,
+        )
+        .await?;
     Ok(found
         .into_iter()
         .filter(|name| !session.config.jobs.contains_key(name))

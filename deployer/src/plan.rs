@@ -7,16 +7,17 @@ use std::fmt;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
-use tokio::sync::OnceCell;
 
 pub mod base;
+pub mod inventory;
 
 use crate::aws::batch::Revisions;
 use crate::aws::scheduler::ScheduleRecord;
-use crate::aws::{self, AwsError, Clients};
+use crate::aws::{AwsError, Clients};
 use crate::render::names::JobNames;
 use crate::render::Target;
 use crate::stack::{Diff, JobStack, LogGroupSpec, Observed, RoleSpec, StateMachineSpec};
+pub use inventory::Inventory;
 
 /// How many jobs are read or applied at once: enough to overlap latency,
 /// few enough to stay clear of AWS API rate limits.
@@ -136,40 +137,10 @@ impl Plan {
     }
 }
 
-/// Reads every resource of one job, concurrently. `roles` is the account's
-/// roles, loaded by the first job that needs them and shared by the others.
-pub async fn read_job(
-    clients: &Clients,
-    target: &Target,
-    names: &JobNames,
-    roles: &OnceCell<aws::iam::Roles>,
-) -> Result<ActualJob, AwsError> {
-    let log_group_arn = target.log_group_arn(&names.log_group);
-    let machine_arn = target.state_machine_arn(&names.job_name);
-    let roles = async {
-        let all = roles
-            .get_or_try_init(|| aws::iam::Roles::load(&clients.iam))
-            .await?;
-        futures::future::try_join_all(names.roles().map(|role| all.get(&clients.iam, role))).await
-    };
-    let log_group = aws::logs::read(&clients.logs, &names.log_group, &log_group_arn);
-    let job_definition = aws::batch::read(&clients.batch, &names.job_name);
-    let state_machine = aws::sfn::read(&clients.sfn, &names.job_name, &machine_arn);
-    let schedule = aws::scheduler::read(&clients.scheduler, &names.schedule, &machine_arn);
-    let (roles, log_group, job_definition, state_machine, schedule) =
-        tokio::try_join!(roles, log_group, job_definition, state_machine, schedule)?;
-    Ok(ActualJob {
-        roles,
-        log_group,
-        job_definition,
-        state_machine,
-        schedule,
-    })
-}
-
 /// Reads and diffs each job. `removed` are jobs sjob deployed that are to go.
 pub async fn plan(
     clients: &Clients,
+    inventory: &Inventory,
     app_name: &str,
     stage: &str,
     target: &Target,
@@ -180,11 +151,10 @@ pub async fn plan(
         .into_iter()
         .map(|stack| (stack.batch_name.clone(), Some(stack)));
     let gone = removed.into_iter().map(|name| (name, None));
-    let roles = &OnceCell::new();
     let jobs: Vec<JobPlan> = stream::iter(wanted.chain(gone))
         .map(|(batch_name, stack)| async move {
             let names = JobNames::new(app_name, stage, &batch_name);
-            let actual = read_job(clients, target, &names, roles).await?;
+            let actual = inventory.read_job(clients, target, &names).await?;
             let changes = diff(&batch_name, &names, stack.as_ref(), &actual);
             Ok::<_, AwsError>(JobPlan {
                 batch_name,
@@ -204,54 +174,6 @@ pub async fn plan(
         base: None,
         jobs,
     })
-}
-
-/// The jobs of this app and stage that exist in AWS, found by name.
-pub async fn discover(
-    clients: &Clients,
-    app_name: &str,
-    stage: &str,
-) -> Result<BTreeSet<String>, AwsError> {
-    // Two independent listings: run them at once.
-    let machines = async {
-        let mut found = BTreeSet::new();
-        let mut pages = clients
-            .sfn
-            .list_state_machines()
-            .max_results(1000) // the API's maximum: fewer pages
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::call("ListStateMachines", "(all)", e))?;
-            found.extend(
-                page.state_machines()
-                    .iter()
-                    .filter_map(|m| JobNames::batch_name_of(app_name, stage, &m.name)),
-            );
-        }
-        Ok::<_, AwsError>(found)
-    };
-    let roles = async {
-        let mut found = BTreeSet::new();
-        let mut pages = clients
-            .iam
-            .list_roles()
-            .max_items(1000) // the API's maximum (default 100): fewer pages
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::call("ListRoles", "(all)", e))?;
-            found.extend(
-                page.roles()
-                    .iter()
-                    .filter_map(|r| JobNames::batch_name_of(app_name, stage, &r.role_name)),
-            );
-        }
-        Ok::<_, AwsError>(found)
-    };
-    let (mut found, roles) = tokio::try_join!(machines, roles)?;
-    found.extend(roles);
-    Ok(found)
 }
 
 /// The changes for one job, in apply order (deletes in reverse).

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use crate::aws::{AwsError, Clients};
 use crate::base::{BaseError, BaseStack};
 use crate::config::Config;
+use crate::plan::Inventory;
 use crate::render::Target;
 use crate::stack::JobStack;
 
@@ -55,6 +56,11 @@ impl Session {
 
     pub fn render(&self, job: &crate::config::Job) -> JobStack {
         JobStack::render(&self.config, job, &self.target)
+    }
+
+    /// What exists under this app and stage's names.
+    pub async fn inventory(&self) -> Result<Inventory, AwsError> {
+        Inventory::load(&self.clients, &self.config.app_name, &self.config.stage).await
     }
 
     /// The config's `[base]`, rendered (its parts `None` when absent).

@@ -771,41 +771,76 @@ async fn step_functions_retries_a_failed_publish_and_notifies_once() {
     assert_eq!(messages[0]["status"], "SUCCEEDED");
 }
 
-/// Credentials without `iam:GetAccountAuthorizationDetails` (which plans use
-/// to read every role at once) still plan, deploy and destroy: sjob reads
-/// each role on its own instead.
+/// A plan reads every role with one `GetAccountAuthorizationDetails`
+/// listing and every log group's and state machine's tags with one
+/// `tag:GetResources` listing. Credentials without those permissions still
+/// plan, deploy and destroy: sjob then reads each role and each resource's
+/// tags on its own.
 #[tokio::test]
-async fn a_caller_who_may_not_list_roles_reads_each_role_instead() {
-    let denied: Vec<usize> = (1..=20).collect();
+async fn plans_list_roles_and_tags_and_read_each_one_when_they_may_not_list() {
+    // Each command lists once: allowed for the deploy and the first plan,
+    // denied from the second plan on.
+    let denied: Vec<usize> = (3..=20).collect();
     let (reference, faulty) = tokio::join!(
         reference_snapshot(),
-        Faulty::new(FaultPlan::none().on_calls(
-            "iam:GetAccountAuthorizationDetails",
-            &denied,
-            Fault::Denied
-        ))
+        Faulty::new(
+            FaultPlan::none()
+                .on_calls("iam:GetAccountAuthorizationDetails", &denied, Fault::Denied)
+                .on_calls("tagging:GetResources", &denied, Fault::Denied)
+        )
     );
     let deploy = faulty.through_proxy.run(&["deploy"]).await;
     assert_eq!(deploy.code, Some(0), "{deploy}");
     faulty.assert_converged(&reference, "deploy").await;
-    let before = faulty.proxy.calls().len();
-    let plan = faulty
-        .through_proxy
-        .run(&["plan", "--detailed-exitcode"])
-        .await;
-    assert_eq!(plan.code, Some(0), "{plan}");
-    assert!(
-        !faulty.proxy.faulted().is_empty(),
-        "the listing was never denied"
+
+    let plan_calls = || async {
+        let before = faulty.proxy.calls().len();
+        let plan = faulty
+            .through_proxy
+            .run(&["plan", "--detailed-exitcode"])
+            .await;
+        assert_eq!(plan.code, Some(0), "{plan}");
+        let mut calls: BTreeMap<String, usize> = BTreeMap::new();
+        for call in &faulty.proxy.calls()[before..] {
+            *calls.entry(call.action.clone()).or_default() += 1;
+        }
+        calls
+    };
+    let count = |calls: &BTreeMap<String, usize>, action: &str| {
+        calls.get(action).copied().unwrap_or_default()
+    };
+
+    let listed = plan_calls().await;
+    assert!(faulty.proxy.faulted().is_empty(), "{listed:?}");
+    assert_eq!(count(&listed, "GetRole"), 0, "{listed:?}");
+    assert_eq!(count(&listed, "ListTagsForResource"), 0, "{listed:?}");
+    assert_eq!(count(&listed, "GetResources"), 1, "{listed:?}");
+
+    let one_by_one = plan_calls().await;
+    let denied_listings: BTreeSet<String> = faulty
+        .proxy
+        .faulted()
+        .into_iter()
+        .map(|c| c.action)
+        .collect();
+    assert_eq!(
+        denied_listings,
+        BTreeSet::from([
+            "GetAccountAuthorizationDetails".to_string(),
+            "GetResources".to_string()
+        ]),
     );
-    let role_reads = faulty.proxy.calls()[before..]
-        .iter()
-        .filter(|c| c.action == "GetRole")
-        .count();
-    assert!(
-        role_reads >= 8,
-        "2 jobs' 4 roles each, read on their own: {role_reads}"
+    assert_eq!(
+        count(&one_by_one, "GetRole"),
+        9,
+        "2 jobs' 4 roles each and the handlers' role, read on their own: {one_by_one:?}"
     );
+    assert_eq!(
+        count(&one_by_one, "ListTagsForResource"),
+        4,
+        "2 jobs' log group and state machine tags, read on their own: {one_by_one:?}"
+    );
+
     let destroy = faulty.through_proxy.run(&["destroy"]).await;
     assert_eq!(destroy.code, Some(0), "{destroy}");
     faulty.assert_empty("destroy").await;

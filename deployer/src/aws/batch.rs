@@ -176,14 +176,17 @@ pub async fn register(
     // A concurrent deploy, or a register the SDK sent again after its answer
     // was lost, may have added ACTIVE revisions since the plan read them:
     // retire every revision older than ours, so exactly one stays ACTIVE.
+    // Revision 1 is the first there has ever been: nothing is older.
     let ours = revision_of(&arn);
     let mut stale: Vec<String> = retire.to_vec();
-    if let Some(now) = read(client, &desired.name).await? {
-        stale.extend(
-            now.active_arns
-                .into_iter()
-                .filter(|a| ours.is_some_and(|ours| revision_of(a).is_some_and(|r| r < ours))),
-        );
+    if ours != Some(1) {
+        if let Some(now) = read(client, &desired.name).await? {
+            stale.extend(
+                now.active_arns
+                    .into_iter()
+                    .filter(|a| ours.is_some_and(|ours| revision_of(a).is_some_and(|r| r < ours))),
+            );
+        }
     }
     stale.sort();
     stale.dedup();

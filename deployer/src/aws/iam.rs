@@ -55,6 +55,25 @@ impl Roles {
         Ok(Roles::Listed(roles))
     }
 
+    /// The names of the account's roles: from the listing, or, when there
+    /// is none, from ListRoles.
+    pub async fn names(&self, client: &Client) -> Result<BTreeSet<String>, AwsError> {
+        if let Roles::Listed(roles) = self {
+            return Ok(roles.keys().cloned().collect());
+        }
+        let mut names = BTreeSet::new();
+        let mut pages = client
+            .list_roles()
+            .max_items(1000) // the API's maximum (default 100): fewer pages
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::call("ListRoles", "(all)", e))?;
+            names.extend(page.roles().iter().map(|r| r.role_name.clone()));
+        }
+        Ok(names)
+    }
+
     /// The role named `name`, `None` when it does not exist.
     pub async fn get(
         &self,

@@ -1,5 +1,7 @@
 //! The state machine's CloudWatch log group.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_cloudwatchlogs::Client;
 
 use super::{error_code, AwsError};
@@ -7,42 +9,67 @@ use crate::stack::{is_managed, LogGroupSpec, Observed, Tags};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 
+/// One log group, read on its own.
 pub async fn read(
     client: &Client,
     name: &str,
     arn: &str,
 ) -> Result<Option<Observed<LogGroupSpec>>, AwsError> {
-    let found = client
-        .describe_log_groups()
-        .log_group_name_prefix(name)
-        .send()
-        .await
-        .map_err(|e| AwsError::call("DescribeLogGroups", name, e))?;
-    let Some(group) = found
-        .log_groups()
-        .iter()
-        .find(|g| g.log_group_name() == Some(name))
-    else {
+    let Some(retention_days) = list(client, name).await?.remove(name) else {
         return Ok(None);
     };
-    let tags: Tags = match client
+    Ok(read_tags(client, name, arn)
+        .await?
+        .map(|tags| observed(name, retention_days, tags)))
+}
+
+/// The retention of every log group whose name starts with `prefix`, by
+/// name (`None`: kept forever).
+pub async fn list(
+    client: &Client,
+    prefix: &str,
+) -> Result<BTreeMap<String, Option<i32>>, AwsError> {
+    let mut groups = BTreeMap::new();
+    let mut pages = client
+        .describe_log_groups()
+        .log_group_name_prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::call("DescribeLogGroups", prefix, e))?;
+        for group in page.log_groups() {
+            if let Some(name) = group.log_group_name() {
+                groups.insert(name.to_string(), group.retention_in_days);
+            }
+        }
+    }
+    Ok(groups)
+}
+
+/// A log group's tags; `None` when it no longer exists.
+pub async fn read_tags(client: &Client, name: &str, arn: &str) -> Result<Option<Tags>, AwsError> {
+    match client
         .list_tags_for_resource()
         .resource_arn(arn)
         .send()
         .await
     {
-        Ok(out) => out.tags.unwrap_or_default().into_iter().collect(),
-        Err(err) if error_code(&err) == Some(NOT_FOUND) => return Ok(None),
-        Err(err) => return Err(AwsError::call("ListTagsForResource", name, err)),
-    };
-    Ok(Some(Observed {
+        Ok(out) => Ok(Some(out.tags.unwrap_or_default().into_iter().collect())),
+        Err(err) if error_code(&err) == Some(NOT_FOUND) => Ok(None),
+        Err(err) => Err(AwsError::call("ListTagsForResource", name, err)),
+    }
+}
+
+/// A log group as read: its retention (from [`list`]) and its tags.
+pub fn observed(name: &str, retention_days: Option<i32>, tags: Tags) -> Observed<LogGroupSpec> {
+    Observed {
         managed: is_managed(&tags),
         spec: LogGroupSpec {
             name: name.to_string(),
-            retention_days: group.retention_in_days,
+            retention_days,
             tags,
         },
-    }))
+    }
 }
 
 pub async fn converge(

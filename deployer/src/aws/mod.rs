@@ -11,6 +11,7 @@ pub mod logs;
 pub mod scheduler;
 pub mod sfn;
 pub mod sns;
+pub mod tagging;
 pub mod wait;
 
 use std::time::Duration;
@@ -33,6 +34,7 @@ pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     pub sfn: aws_sdk_sfn::Client,
     pub scheduler: aws_sdk_scheduler::Client,
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub sts: aws_sdk_sts::Client,
 }
 
@@ -63,6 +65,7 @@ impl Clients {
             ec2: aws_sdk_ec2::Client::new(&config),
             sfn: aws_sdk_sfn::Client::new(&config),
             scheduler: aws_sdk_scheduler::Client::new(&config),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
             config,
         }

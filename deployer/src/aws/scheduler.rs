@@ -1,6 +1,8 @@
 //! The EventBridge Scheduler schedule. Schedules carry no tags, so a
 //! schedule counts as sjob's when it targets sjob's state machine.
 
+use std::collections::BTreeSet;
+
 use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, ScheduleState, Target};
 use aws_sdk_scheduler::Client;
 use serde_json::Value;
@@ -15,6 +17,22 @@ const NOT_FOUND: &str = "ResourceNotFoundException";
 pub struct ScheduleRecord {
     pub observed: Observed<ScheduleSpec>,
     pub created: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The names of the schedules (in the default group) that start with `prefix`.
+pub async fn list_names(client: &Client, prefix: &str) -> Result<BTreeSet<String>, AwsError> {
+    let mut names = BTreeSet::new();
+    let mut pages = client
+        .list_schedules()
+        .name_prefix(prefix)
+        .max_results(100) // the API's maximum
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::call("ListSchedules", prefix, e))?;
+        names.extend(page.schedules().iter().filter_map(|s| s.name.clone()));
+    }
+    Ok(names)
 }
 
 pub async fn read(
@@ -104,8 +122,19 @@ pub async fn converge(
     })
     .await;
     match created {
-        Err(AwsError::Call { message, .. }) if message.contains("ConflictException") => {
-            Box::pin(converge(client, desired, true)).await
+        // Created since the plan read it (a concurrent deploy, or a listing
+        // that had not caught up): bring it to ours, if it is ours.
+        Err(err @ AwsError::Call { .. }) if err.to_string().contains("ConflictException") => {
+            match read(client, name, &desired.target_arn).await? {
+                Some(found) if found.observed.managed => {
+                    Box::pin(converge(client, desired, true)).await
+                }
+                Some(_) => Err(AwsError::NotManaged {
+                    kind: "schedule",
+                    name: name.to_string(),
+                }),
+                None => Err(err),
+            }
         }
         other => other.map(|_| ()),
     }

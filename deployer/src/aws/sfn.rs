@@ -1,11 +1,14 @@
-//! The Step Functions state machine. Definitions are validated with
-//! `ValidateStateMachineDefinition` before any create or update.
+//! The Step Functions state machine. Step Functions checks a definition on
+//! create and update; when it refuses one, `ValidateStateMachineDefinition`
+//! says what is wrong and where.
 
 use aws_sdk_sfn::types::{
     CloudWatchLogsLogGroup, LogDestination, LogLevel, LoggingConfiguration, StateMachineType, Tag,
     ValidateStateMachineDefinitionResultCode,
 };
 use aws_sdk_sfn::Client;
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
 use super::{error_code, wait_for_role, AwsError};
@@ -13,10 +16,28 @@ use crate::stack::{is_managed, Observed, StateMachineSpec, Tags};
 
 const NOT_FOUND: &[&str] = &["StateMachineDoesNotExist", "ResourceNotFound"];
 
+/// The names of the account's state machines.
+pub async fn list_names(client: &Client) -> Result<BTreeSet<String>, AwsError> {
+    let mut names = BTreeSet::new();
+    let mut pages = client
+        .list_state_machines()
+        .max_results(1000) // the API's maximum: fewer pages
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::call("ListStateMachines", "(all)", e))?;
+        names.extend(page.state_machines().iter().map(|m| m.name.clone()));
+    }
+    Ok(names)
+}
+
+/// One state machine. `listed_tags` are its tags when a listing already
+/// holds them; otherwise they are read too.
 pub async fn read(
     client: &Client,
     name: &str,
     arn: &str,
+    listed_tags: Option<&Tags>,
 ) -> Result<Option<Observed<StateMachineSpec>>, AwsError> {
     let machine = match client
         .describe_state_machine()
@@ -28,7 +49,10 @@ pub async fn read(
         Err(err) if error_code(&err).is_some_and(|c| NOT_FOUND.contains(&c)) => return Ok(None),
         Err(err) => return Err(AwsError::call("DescribeStateMachine", name, err)),
     };
-    let tags = read_tags(client, arn).await?;
+    let tags = match listed_tags {
+        Some(tags) => tags.clone(),
+        None => read_tags(client, arn).await?,
+    };
     let log_destination = machine
         .logging_configuration
         .as_ref()
@@ -63,19 +87,24 @@ async fn read_tags(client: &Client, arn: &str) -> Result<Tags, AwsError> {
         .collect())
 }
 
-/// Asks Step Functions whether the definition is valid; errors name the
-/// problem and its location in the document.
-pub async fn validate(client: &Client, name: &str, definition: &Value) -> Result<(), AwsError> {
-    let out = client
+/// When Step Functions refused `definition` (`InvalidDefinition`), asks
+/// `ValidateStateMachineDefinition` why: the error then names each problem
+/// and its place in the document. Any other failure is returned as it was.
+async fn explain(client: &Client, name: &str, definition: &Value, refused: AwsError) -> AwsError {
+    if !matches!(&refused, AwsError::Call { message, .. } if message.contains("InvalidDefinition"))
+    {
+        return refused;
+    }
+    let out = match client
         .validate_state_machine_definition()
         .definition(definition.to_string())
         .r#type(StateMachineType::Standard)
         .send()
         .await
-        .map_err(|e| AwsError::call("ValidateStateMachineDefinition", name, e))?;
-    if out.result == ValidateStateMachineDefinitionResultCode::Ok {
-        return Ok(());
-    }
+    {
+        Ok(out) if out.result != ValidateStateMachineDefinitionResultCode::Ok => out,
+        _ => return refused,
+    };
     let problems: Vec<String> = out
         .diagnostics()
         .iter()
@@ -88,11 +117,11 @@ pub async fn validate(client: &Client, name: &str, definition: &Value) -> Result
             )
         })
         .collect();
-    Err(AwsError::Call {
+    AwsError::Call {
         action: "ValidateStateMachineDefinition",
         resource: name.to_string(),
         message: problems.join("; "),
-    })
+    }
 }
 
 fn logging(destination: &str) -> LoggingConfiguration {
@@ -119,7 +148,6 @@ pub async fn converge(
 ) -> Result<(), AwsError> {
     let name = desired.name.as_str();
     let Some(actual) = actual else {
-        validate(client, name, &desired.definition).await?;
         let tags = sfn_tags(&desired.tags);
         let created = wait_for_role("CreateStateMachine", name, || {
             client
@@ -134,20 +162,31 @@ pub async fn converge(
         })
         .await;
         return match created {
-            Err(AwsError::Call { message, .. })
-                if message.contains("StateMachineAlreadyExists") =>
+            Ok(_) => Ok(()),
+            // Created since the plan read it (a concurrent deploy) with
+            // other settings: bring it to ours, if it is ours.
+            Err(err @ AwsError::Call { .. })
+                if err.to_string().contains("StateMachineAlreadyExists") =>
             {
-                Box::pin(converge(client, desired, arn, None)).await
+                match read(client, name, arn, None).await? {
+                    Some(found) if found.managed => {
+                        Box::pin(converge(client, desired, arn, Some(&found.spec))).await
+                    }
+                    Some(_) => Err(AwsError::NotManaged {
+                        kind: "state machine",
+                        name: name.to_string(),
+                    }),
+                    None => Err(err),
+                }
             }
-            other => other.map(|_| ()),
+            Err(err) => Err(explain(client, name, &desired.definition, err).await),
         };
     };
     if desired.definition != actual.definition
         || desired.role_arn != actual.role_arn
         || desired.log_destination != actual.log_destination
     {
-        validate(client, name, &desired.definition).await?;
-        wait_for_role("UpdateStateMachine", name, || {
+        let updated = wait_for_role("UpdateStateMachine", name, || {
             client
                 .update_state_machine()
                 .state_machine_arn(arn)
@@ -156,7 +195,10 @@ pub async fn converge(
                 .logging_configuration(logging(&desired.log_destination))
                 .send()
         })
-        .await?;
+        .await;
+        if let Err(err) = updated {
+            return Err(explain(client, name, &desired.definition, err).await);
+        }
     }
     super::sync_resource_tags!(
         client,

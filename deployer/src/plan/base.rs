@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{action, Action, Change, Kind};
+use super::{action, Action, Change, Inventory, Kind};
 use crate::aws::{self, AwsError, Clients};
 use crate::base::{
     BaseStack, ComputeEnvironmentSpec, FunctionSpec, JobQueueSpec, ObservedSubscription,
@@ -45,11 +45,12 @@ pub struct BasePlan {
 /// asks for it (the jobs now name it themselves).
 pub async fn plan(
     clients: &Clients,
+    inventory: &Inventory,
     target: &Target,
     mut desired: BaseStack,
     in_use: &BTreeSet<String>,
 ) -> Result<BasePlan, AwsError> {
-    let actual = read(clients, target, &desired).await?;
+    let actual = read(clients, inventory, target, &desired).await?;
     if let Some(compute) = desired.compute.as_mut() {
         if compute.security_group.is_some() {
             let id = actual
@@ -72,6 +73,7 @@ pub async fn plan(
 
 async fn read(
     clients: &Clients,
+    inventory: &Inventory,
     target: &Target,
     desired: &BaseStack,
 ) -> Result<ActualBase, AwsError> {
@@ -94,7 +96,7 @@ async fn read(
     };
     let handlers = async {
         tokio::try_join!(
-            aws::iam::read(&clients.iam, &names.handler_role),
+            inventory.role(&clients.iam, &names.handler_role),
             log_group(&names.success_function),
             log_group(&names.error_function),
             aws::lambda::read(&clients.lambda, &names.success_function),

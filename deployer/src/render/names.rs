@@ -90,7 +90,7 @@ impl JobNames {
         let n = |suffix: &str| format!("{job_name}-{suffix}");
         JobNames {
             schedule: n("Scheduler"),
-            log_group: format!("{app_name}/{stage}/scheduled/{batch_name}"),
+            log_group: format!("{}{batch_name}", Self::log_group_prefix(app_name, stage)),
             exec_role: n("EcsTaskExecRole"),
             task_role: n("EcsTaskRole"),
             scheduler_role: n("PipesRole"),
@@ -107,6 +107,11 @@ impl JobNames {
     /// The prefix of every job's state machine name in one app and stage.
     pub fn job_prefix(app_name: &str, stage: &str) -> String {
         format!("{app_name}-{stage}-")
+    }
+
+    /// The prefix of every job's log group name in one app and stage.
+    pub fn log_group_prefix(app_name: &str, stage: &str) -> String {
+        format!("{app_name}/{stage}/scheduled/")
     }
 
     /// The batch name back from a state machine or role name, if it is one of ours.

@@ -1,0 +1,83 @@
+//! The tags of many resources at once, from the Resource Groups Tagging
+//! API: one paged `GetResources` listing replaces a `ListTagsForResource`
+//! call per log group and per state machine.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_resourcegroupstagging::types::TagFilter;
+use aws_sdk_resourcegroupstagging::Client;
+
+use super::{error_code, AwsError};
+use crate::stack::{Tags, APP_TAG, STAGE_TAG};
+
+/// The services whose resources the index holds: CloudWatch Logs (log
+/// groups) and Step Functions (state machines). Service-wide filters, since
+/// resource type names differ between AWS (`logs:log-group`) and emulators.
+const SERVICES: [&str; 2] = ["logs", "states"];
+
+/// The tags of one app and stage's resources, by ARN. `OneByOne` when the
+/// caller may not call `tag:GetResources`: each resource's tags are then
+/// read on their own, as before.
+#[derive(Debug)]
+pub enum TagIndex {
+    Listed(BTreeMap<String, Tags>),
+    OneByOne,
+}
+
+impl TagIndex {
+    /// Every log group and state machine tagged with this app and stage.
+    pub async fn load(client: &Client, app_name: &str, stage: &str) -> Result<TagIndex, AwsError> {
+        let filter = |key: &str, value: &str| TagFilter::builder().key(key).values(value).build();
+        let mut index = BTreeMap::new();
+        let mut pages = client
+            .get_resources()
+            .set_resource_type_filters(Some(SERVICES.map(String::from).to_vec()))
+            .tag_filters(filter(APP_TAG, app_name))
+            .tag_filters(filter(STAGE_TAG, stage))
+            .resources_per_page(100) // the API's maximum (default 50)
+            .into_paginator()
+            .send();
+        let mut first = true;
+        while let Some(page) = pages.next().await {
+            let page = match page {
+                Ok(page) => page,
+                Err(err) if first && error_code(&err) == Some("AccessDeniedException") => {
+                    tracing::info!(
+                        "may not list tags (tag:GetResources): reading each resource's tags"
+                    );
+                    return Ok(TagIndex::OneByOne);
+                }
+                Err(err) => return Err(AwsError::call("GetResources", "(tags)", err)),
+            };
+            first = false;
+            for mapping in page.resource_tag_mapping_list() {
+                let Some(arn) = mapping.resource_arn() else {
+                    continue;
+                };
+                let tags = mapping
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key.clone(), t.value.clone()))
+                    .collect();
+                index.insert(canonical(arn).to_string(), tags);
+            }
+        }
+        Ok(TagIndex::Listed(index))
+    }
+
+    /// The tags listed for `arn`. `None` when the index does not hold it:
+    /// it was not listed (the caller may not list, or the resource lacks the
+    /// app and stage tags, or the listing has not caught up with a new
+    /// resource), so the caller reads the resource's tags itself.
+    pub fn get(&self, arn: &str) -> Option<&Tags> {
+        match self {
+            TagIndex::Listed(index) => index.get(canonical(arn)),
+            TagIndex::OneByOne => None,
+        }
+    }
+}
+
+/// A log group's ARN with or without its `:*` suffix names the same group.
+fn canonical(arn: &str) -> &str {
+    arn.strip_suffix(":*").unwrap_or(arn)
+}

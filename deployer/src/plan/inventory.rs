@@ -1,0 +1,123 @@
+//! What exists under one app and stage's names, from a few listings that
+//! every job's read shares. Reading a job then costs at most three calls
+//! (its job definition, state machine and schedule), and none for a resource
+//! the listings show absent, instead of a describe and a tag read for every
+//! resource of every job.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::aws::iam::Roles;
+use crate::aws::tagging::TagIndex;
+use crate::aws::{self, AwsError, Clients};
+use crate::render::names::JobNames;
+use crate::render::Target;
+use crate::stack::{Observed, RoleSpec};
+
+use super::ActualJob;
+
+#[derive(Debug)]
+pub struct Inventory {
+    roles: Roles,
+    /// Log groups under the jobs' prefix: retention by name.
+    log_groups: BTreeMap<String, Option<i32>>,
+    state_machines: BTreeSet<String>,
+    /// Schedules under the jobs' prefix.
+    schedules: BTreeSet<String>,
+    tags: TagIndex,
+}
+
+impl Inventory {
+    /// The five listings, concurrently.
+    pub async fn load(clients: &Clients, app_name: &str, stage: &str) -> Result<Self, AwsError> {
+        let log_group_prefix = JobNames::log_group_prefix(app_name, stage);
+        let job_prefix = JobNames::job_prefix(app_name, stage);
+        let (roles, log_groups, state_machines, schedules, tags) = tokio::try_join!(
+            Roles::load(&clients.iam),
+            aws::logs::list(&clients.logs, &log_group_prefix),
+            aws::sfn::list_names(&clients.sfn),
+            aws::scheduler::list_names(&clients.scheduler, &job_prefix),
+            TagIndex::load(&clients.tagging, app_name, stage),
+        )?;
+        Ok(Inventory {
+            roles,
+            log_groups,
+            state_machines,
+            schedules,
+            tags,
+        })
+    }
+
+    /// The batch names of this app and stage's jobs that exist, found by
+    /// their state machines' and roles' names.
+    pub async fn jobs(
+        &self,
+        clients: &Clients,
+        app_name: &str,
+        stage: &str,
+    ) -> Result<BTreeSet<String>, AwsError> {
+        let roles = self.roles.names(&clients.iam).await?;
+        Ok(self
+            .state_machines
+            .iter()
+            .chain(&roles)
+            .filter_map(|name| JobNames::batch_name_of(app_name, stage, name))
+            .collect())
+    }
+
+    /// The role named `name`, `None` when it does not exist.
+    pub async fn role(
+        &self,
+        client: &aws_sdk_iam::Client,
+        name: &str,
+    ) -> Result<Option<Observed<RoleSpec>>, AwsError> {
+        self.roles.get(client, name).await
+    }
+
+    /// Every resource of one job; the reads the listings leave run
+    /// concurrently.
+    pub async fn read_job(
+        &self,
+        clients: &Clients,
+        target: &Target,
+        names: &JobNames,
+    ) -> Result<ActualJob, AwsError> {
+        let machine_arn = target.state_machine_arn(&names.job_name);
+        let roles = futures::future::try_join_all(
+            names.roles().map(|role| self.roles.get(&clients.iam, role)),
+        );
+        let log_group = async {
+            let Some(&retention) = self.log_groups.get(&names.log_group) else {
+                return Ok(None);
+            };
+            let arn = target.log_group_arn(&names.log_group);
+            let tags = match self.tags.get(&arn) {
+                Some(tags) => Some(tags.clone()),
+                None => aws::logs::read_tags(&clients.logs, &names.log_group, &arn).await?,
+            };
+            Ok(tags.map(|tags| aws::logs::observed(&names.log_group, retention, tags)))
+        };
+        let job_definition = aws::batch::read(&clients.batch, &names.job_name);
+        let state_machine = async {
+            if !self.state_machines.contains(&names.job_name) {
+                return Ok(None);
+            }
+            let tags = self.tags.get(&machine_arn);
+            aws::sfn::read(&clients.sfn, &names.job_name, &machine_arn, tags).await
+        };
+        let schedule = async {
+            if !self.schedules.contains(&names.schedule) {
+                return Ok(None);
+            }
+            aws::scheduler::read(&clients.scheduler, &names.schedule, &machine_arn).await
+        };
+        let (roles, log_group, job_definition, state_machine, schedule) =
+            tokio::try_join!(roles, log_group, job_definition, state_machine, schedule)?;
+        Ok(ActualJob {
+            roles,
+            log_group,
+            job_definition,
+            state_machine,
+            schedule,
+        })
+    }
+}
