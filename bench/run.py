@@ -134,6 +134,7 @@ class Emulator:
         boto3.client("logs", **kw).describe_log_groups()
         boto3.client("batch", **kw).describe_job_definitions()
         boto3.client("scheduler", **kw).list_schedules()
+        boto3.client("resourcegroupstaggingapi", **kw).get_resources()
         sfn = boto3.client("stepfunctions", **kw)
         sfn.list_state_machines()
         sfn.validate_state_machine_definition(definition=json.dumps(

@@ -432,12 +432,12 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
         }
         Command::Adopt { jobs, yes } => {
             let session = Session::open(load(cli)?).await?;
-            let stacks = session
+            let stacks: Vec<_> = session
                 .select(jobs)?
                 .into_iter()
                 .map(|j| session.render(j))
                 .collect();
-            let inventory = session.inventory().await?;
+            let inventory = session.inventory(stacks.len()).await?;
             let plan = plan::plan(
                 &session.clients,
                 &inventory,
@@ -462,7 +462,7 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
                 .iter()
                 .map(|j| j.batch_name.clone())
                 .collect();
-            let inventory = session.inventory().await?;
+            let inventory = session.inventory(targets.len()).await?;
             if jobs.is_empty() {
                 targets.extend(removed_jobs(&session, &inventory).await?);
             }
@@ -658,13 +658,13 @@ fn parse_input(input: &Option<String>) -> Result<Option<Value>> {
 /// The plan for the named jobs, or for all jobs plus those deployed but no
 /// longer in the config.
 async fn plan_for(session: &Session, jobs: &[String]) -> Result<Plan> {
-    let stacks = session
+    let stacks: Vec<_> = session
         .select(jobs)?
         .into_iter()
         .map(|j| session.render(j))
         .collect();
     let base = session.render_base()?;
-    let inventory = session.inventory().await?;
+    let inventory = session.inventory(stacks.len()).await?;
     let removed = if jobs.is_empty() {
         removed_jobs(session, &inventory).await?
     } else {

@@ -58,9 +58,16 @@ impl Session {
         JobStack::render(&self.config, job, &self.target)
     }
 
-    /// What exists under this app and stage's names.
-    pub async fn inventory(&self) -> Result<Inventory, AwsError> {
-        Inventory::load(&self.clients, &self.config.app_name, &self.config.stage).await
+    /// What exists under this app and stage's names, for a command that
+    /// reads about `jobs` jobs.
+    pub async fn inventory(&self, jobs: usize) -> Result<Inventory, AwsError> {
+        Inventory::load(
+            &self.clients,
+            &self.config.app_name,
+            &self.config.stage,
+            jobs,
+        )
+        .await
     }
 
     /// The config's `[base]`, rendered (its parts `None` when absent).

@@ -994,6 +994,26 @@ def patch_batch_submit_job() -> None:
     BatchResponse.submitjob = submitjob  # type: ignore[method-assign]
 
 
+def patch_batch_describe_job_definitions_pages() -> None:
+    """moto gap: DescribeJobDefinitions returns every match in one answer,
+    ignoring maxResults and nextToken.  AWS pages them (at most 100 a page);
+    callers that page must see pages.  The token is the next offset."""
+    from moto.batch.responses import BatchResponse
+
+    original = BatchResponse.describejobdefinitions
+
+    def describejobdefinitions(self: Any) -> str:
+        found = json.loads(original(self))["jobDefinitions"]
+        size = int(self._get_param("maxResults") or 100)
+        start = int(self._get_param("nextToken") or 0)
+        page: dict[str, Any] = {"jobDefinitions": found[start : start + size]}
+        if start + size < len(found):
+            page["nextToken"] = str(start + size)
+        return json.dumps(page)
+
+    BatchResponse.describejobdefinitions = describejobdefinitions  # type: ignore[method-assign]
+
+
 def patch_batch_optional_service_role() -> None:
     """moto gap: CreateComputeEnvironment requires serviceRole ("ServiceRole is
     required."), while on AWS it is optional and defaults to the Batch
@@ -1134,6 +1154,7 @@ def apply_patches() -> None:
     patch_batch_job_outcome()  # f
     patch_batch_job_description()  # g
     patch_batch_submit_job()  # g
+    patch_batch_describe_job_definitions_pages()  # g
     patch_batch_optional_service_role()  # g
     patch_batch_job_definition_arn_without_revision()  # g
     patch_sfn_execution_name()  # g

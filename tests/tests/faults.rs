@@ -16,6 +16,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use aws_sdk_batch::types::{
+    ContainerProperties, JobDefinitionType, ResourceRequirement, ResourceType,
+};
 use serde_json::{json, Value};
 use sjob_e2e::myapp::{config, Targets, ACCOUNT, ERROR_FUNCTION, SUCCESS_FUNCTION};
 use sjob_e2e::{
@@ -309,6 +312,22 @@ impl Faulty {
             "{context}: the resources differ from a clean deploy's:\n{}",
             differences(reference, &found)
         );
+    }
+
+    /// Runs a no-change `plan` through the proxy; the calls it made, by
+    /// action.
+    async fn no_change_plan_calls(&self) -> BTreeMap<String, usize> {
+        let before = self.proxy.calls().len();
+        let plan = self
+            .through_proxy
+            .run(&["plan", "--detailed-exitcode"])
+            .await;
+        assert_eq!(plan.code, Some(0), "{plan}");
+        let mut calls: BTreeMap<String, usize> = BTreeMap::new();
+        for call in &self.proxy.calls()[before..] {
+            *calls.entry(call.action.clone()).or_default() += 1;
+        }
+        calls
     }
 
     async fn assert_empty(&self, context: &str) {
@@ -793,30 +812,18 @@ async fn plans_list_roles_and_tags_and_read_each_one_when_they_may_not_list() {
     assert_eq!(deploy.code, Some(0), "{deploy}");
     faulty.assert_converged(&reference, "deploy").await;
 
-    let plan_calls = || async {
-        let before = faulty.proxy.calls().len();
-        let plan = faulty
-            .through_proxy
-            .run(&["plan", "--detailed-exitcode"])
-            .await;
-        assert_eq!(plan.code, Some(0), "{plan}");
-        let mut calls: BTreeMap<String, usize> = BTreeMap::new();
-        for call in &faulty.proxy.calls()[before..] {
-            *calls.entry(call.action.clone()).or_default() += 1;
-        }
-        calls
-    };
-    let count = |calls: &BTreeMap<String, usize>, action: &str| {
-        calls.get(action).copied().unwrap_or_default()
-    };
-
-    let listed = plan_calls().await;
+    let listed = faulty.no_change_plan_calls().await;
     assert!(faulty.proxy.faulted().is_empty(), "{listed:?}");
     assert_eq!(count(&listed, "GetRole"), 0, "{listed:?}");
     assert_eq!(count(&listed, "ListTagsForResource"), 0, "{listed:?}");
     assert_eq!(count(&listed, "GetResources"), 1, "{listed:?}");
+    assert_eq!(
+        count(&listed, "describejobdefinitions"),
+        1,
+        "one listing of the account's job definitions: {listed:?}"
+    );
 
-    let one_by_one = plan_calls().await;
+    let one_by_one = faulty.no_change_plan_calls().await;
     let denied_listings: BTreeSet<String> = faulty
         .proxy
         .faulted()
@@ -844,4 +851,50 @@ async fn plans_list_roles_and_tags_and_read_each_one_when_they_may_not_list() {
     let destroy = faulty.through_proxy.run(&["destroy"]).await;
     assert_eq!(destroy.code, Some(0), "{destroy}");
     faulty.assert_empty("destroy").await;
+}
+
+/// In an account with more ACTIVE job definitions than a plan may page
+/// through (one page of 100 per 10 jobs, at least one), the plan reads each
+/// job's definition on its own, and plans the same.
+#[tokio::test]
+async fn plans_read_each_job_definition_in_an_account_with_many_others() {
+    let faulty = Faulty::new(FaultPlan::none()).await;
+    for i in 0..120 {
+        faulty
+            .aws
+            .batch
+            .register_job_definition()
+            .job_definition_name(format!("another-team-{i}"))
+            .r#type(JobDefinitionType::Container)
+            .container_properties(
+                ContainerProperties::builder()
+                    .image("busybox")
+                    .resource_requirements(requirement(ResourceType::Vcpu, "1"))
+                    .resource_requirements(requirement(ResourceType::Memory, "128"))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("RegisterJobDefinition");
+    }
+    let deploy = faulty.through_proxy.run(&["deploy"]).await;
+    assert_eq!(deploy.code, Some(0), "{deploy}");
+
+    let calls = faulty.no_change_plan_calls().await;
+    assert_eq!(
+        count(&calls, "describejobdefinitions"),
+        3,
+        "one page of the listing, then each of the 2 jobs' definitions: {calls:?}"
+    );
+}
+
+fn requirement(kind: ResourceType, value: &str) -> ResourceRequirement {
+    ResourceRequirement::builder()
+        .r#type(kind)
+        .value(value)
+        .build()
+}
+
+fn count(calls: &BTreeMap<String, usize>, action: &str) -> usize {
+    calls.get(action).copied().unwrap_or_default()
 }

@@ -26,6 +26,7 @@ pub struct Revisions {
     pub active_arns: Vec<String>,
 }
 
+/// One job definition's ACTIVE revisions, read on their own.
 pub async fn read(client: &Client, name: &str) -> Result<Option<Revisions>, AwsError> {
     let mut definitions: Vec<JobDefinition> = Vec::new();
     let mut pages = client
@@ -38,17 +39,54 @@ pub async fn read(client: &Client, name: &str) -> Result<Option<Revisions>, AwsE
         let page = page.map_err(|e| AwsError::call("DescribeJobDefinitions", name, e))?;
         definitions.extend(page.job_definitions().iter().cloned());
     }
+    Ok(revisions(name, definitions))
+}
+
+/// Every ACTIVE job definition revision of the account, by name, when the
+/// listing takes at most `max_pages` pages of 100; `None` when it would
+/// take more (the caller then reads each definition on its own).
+pub async fn list_active(
+    client: &Client,
+    max_pages: usize,
+) -> Result<Option<BTreeMap<String, Vec<JobDefinition>>>, AwsError> {
+    let mut definitions: BTreeMap<String, Vec<JobDefinition>> = BTreeMap::new();
+    let mut token = None;
+    for _ in 0..max_pages {
+        let page = client
+            .describe_job_definitions()
+            .status("ACTIVE")
+            .max_results(100) // the API's maximum
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("DescribeJobDefinitions", "(all)", e))?;
+        for definition in page.job_definitions() {
+            if let Some(name) = &definition.job_definition_name {
+                definitions
+                    .entry(name.clone())
+                    .or_default()
+                    .push(definition.clone());
+            }
+        }
+        token = page.next_token.filter(|t| !t.is_empty());
+        if token.is_none() {
+            return Ok(Some(definitions));
+        }
+    }
+    Ok(None)
+}
+
+/// The live revision of `name` among its ACTIVE `definitions`.
+pub fn revisions(name: &str, mut definitions: Vec<JobDefinition>) -> Option<Revisions> {
     definitions.sort_by_key(|d| d.revision);
-    let Some(latest) = definitions.last() else {
-        return Ok(None);
-    };
+    let latest = definitions.last()?;
     let tags = latest
         .tags
         .clone()
         .unwrap_or_default()
         .into_iter()
         .collect();
-    Ok(Some(Revisions {
+    Some(Revisions {
         latest: Observed {
             managed: is_managed(&tags),
             spec: spec_of(name, latest, tags),
@@ -59,7 +97,7 @@ pub async fn read(client: &Client, name: &str) -> Result<Option<Revisions>, AwsE
             .iter()
             .filter_map(|d| d.job_definition_arn.clone())
             .collect(),
-    }))
+    })
 }
 
 fn spec_of(name: &str, definition: &JobDefinition, tags: crate::stack::Tags) -> JobDefinitionSpec {

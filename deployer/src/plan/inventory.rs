@@ -1,10 +1,12 @@
 //! What exists under one app and stage's names, from a few listings that
-//! every job's read shares. Reading a job then costs at most three calls
-//! (its job definition, state machine and schedule), and none for a resource
-//! the listings show absent, instead of a describe and a tag read for every
-//! resource of every job.
+//! every job's read shares. Reading a job then costs at most two calls (its
+//! state machine and schedule), and none for a resource the listings show
+//! absent, instead of a describe and a tag read for every resource of every
+//! job.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_batch::types::JobDefinition;
 
 use crate::aws::iam::Roles;
 use crate::aws::tagging::TagIndex;
@@ -15,6 +17,12 @@ use crate::stack::{Observed, RoleSpec};
 
 use super::ActualJob;
 
+/// Listing every ACTIVE job definition of the account replaces one describe
+/// per job only while it takes fewer calls: one page (100 definitions) per
+/// this many jobs to read, and at least one page. Past that, in accounts
+/// with many other definitions, each job's definition is read on its own.
+const JOBS_PER_DEFINITION_PAGE: usize = 10;
+
 #[derive(Debug)]
 pub struct Inventory {
     roles: Roles,
@@ -24,19 +32,30 @@ pub struct Inventory {
     /// Schedules under the jobs' prefix.
     schedules: BTreeSet<String>,
     tags: TagIndex,
+    /// The account's ACTIVE job definitions by name, `None` when there were
+    /// too many to list.
+    job_definitions: Option<BTreeMap<String, Vec<JobDefinition>>>,
 }
 
 impl Inventory {
-    /// The five listings, concurrently.
-    pub async fn load(clients: &Clients, app_name: &str, stage: &str) -> Result<Self, AwsError> {
+    /// The listings, concurrently, for a command that reads about `jobs`
+    /// jobs.
+    pub async fn load(
+        clients: &Clients,
+        app_name: &str,
+        stage: &str,
+        jobs: usize,
+    ) -> Result<Self, AwsError> {
+        let definition_pages = (jobs / JOBS_PER_DEFINITION_PAGE).max(1);
         let log_group_prefix = JobNames::log_group_prefix(app_name, stage);
         let job_prefix = JobNames::job_prefix(app_name, stage);
-        let (roles, log_groups, state_machines, schedules, tags) = tokio::try_join!(
+        let (roles, log_groups, state_machines, schedules, tags, job_definitions) = tokio::try_join!(
             Roles::load(&clients.iam),
             aws::logs::list(&clients.logs, &log_group_prefix),
             aws::sfn::list_names(&clients.sfn),
             aws::scheduler::list_names(&clients.scheduler, &job_prefix),
             TagIndex::load(&clients.tagging, app_name, stage),
+            aws::batch::list_active(&clients.batch, definition_pages),
         )?;
         Ok(Inventory {
             roles,
@@ -44,6 +63,7 @@ impl Inventory {
             state_machines,
             schedules,
             tags,
+            job_definitions,
         })
     }
 
@@ -96,7 +116,15 @@ impl Inventory {
             };
             Ok(tags.map(|tags| aws::logs::observed(&names.log_group, retention, tags)))
         };
-        let job_definition = aws::batch::read(&clients.batch, &names.job_name);
+        let job_definition = async {
+            match &self.job_definitions {
+                Some(listed) => Ok(aws::batch::revisions(
+                    &names.job_name,
+                    listed.get(&names.job_name).cloned().unwrap_or_default(),
+                )),
+                None => aws::batch::read(&clients.batch, &names.job_name).await,
+            }
+        };
         let state_machine = async {
             if !self.state_machines.contains(&names.job_name) {
                 return Ok(None);
