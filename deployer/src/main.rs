@@ -438,16 +438,9 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
                 .map(|j| session.render(j))
                 .collect();
             let inventory = session.inventory(stacks.len()).await?;
-            let plan = plan::plan(
-                &session.clients,
-                &inventory,
-                &session.config.app_name,
-                &session.config.stage,
-                &session.target,
-                stacks,
-                BTreeSet::new(),
-            )
-            .await?;
+            let plan = session
+                .plan_jobs(&inventory, stacks, BTreeSet::new())
+                .await?;
             let mut adoption = deployer::adopt::inspect(&session.clients, &plan).await?;
             if *yes {
                 adoption = deployer::adopt::apply(&session.clients, &plan, adoption).await?;
@@ -466,16 +459,7 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
             if jobs.is_empty() {
                 targets.extend(removed_jobs(&session, &inventory).await?);
             }
-            let mut plan = plan::plan(
-                &session.clients,
-                &inventory,
-                &session.config.app_name,
-                &session.config.stage,
-                &session.target,
-                Vec::new(),
-                targets,
-            )
-            .await?;
+            let mut plan = session.plan_jobs(&inventory, Vec::new(), targets).await?;
             // Only destroying everything removes the base the jobs share.
             if jobs.is_empty() {
                 let none = BaseStack::none(&session.config);
@@ -672,15 +656,7 @@ async fn plan_for(session: &Session, jobs: &[String]) -> Result<Plan> {
     };
     let in_use = session.arns_in_use();
     let base = plan::base::plan(&session.clients, &inventory, &session.target, base, &in_use);
-    let jobs = plan::plan(
-        &session.clients,
-        &inventory,
-        &session.config.app_name,
-        &session.config.stage,
-        &session.target,
-        stacks,
-        removed,
-    );
+    let jobs = session.plan_jobs(&inventory, stacks, removed);
     let (base, mut plan) = tokio::try_join!(base, jobs)?;
     plan.base = Some(base);
     Ok(plan)

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use crate::aws::{AwsError, Clients};
 use crate::base::{BaseError, BaseStack};
 use crate::config::Config;
-use crate::plan::Inventory;
+use crate::plan::{self, Inventory, Plan};
 use crate::render::Target;
 use crate::stack::JobStack;
 
@@ -66,6 +66,26 @@ impl Session {
             &self.config.app_name,
             &self.config.stage,
             jobs,
+        )
+        .await
+    }
+
+    /// Reads and diffs the `desired` jobs and the `removed` ones (by batch
+    /// name) against what `inventory` found.
+    pub async fn plan_jobs(
+        &self,
+        inventory: &Inventory,
+        desired: Vec<JobStack>,
+        removed: BTreeSet<String>,
+    ) -> Result<Plan, AwsError> {
+        plan::plan(
+            &self.clients,
+            inventory,
+            &self.config.app_name,
+            &self.config.stage,
+            &self.target,
+            desired,
+            removed,
         )
         .await
     }

@@ -2,13 +2,13 @@
 //! create and update; when it refuses one, `ValidateStateMachineDefinition`
 //! says what is wrong and where.
 
+use std::collections::BTreeSet;
+
 use aws_sdk_sfn::types::{
     CloudWatchLogsLogGroup, LogDestination, LogLevel, LoggingConfiguration, StateMachineType, Tag,
     ValidateStateMachineDefinitionResultCode,
 };
 use aws_sdk_sfn::Client;
-use std::collections::BTreeSet;
-
 use serde_json::Value;
 
 use super::{error_code, wait_for_role, AwsError};
