@@ -6,9 +6,11 @@
 //! `managed_policies`); the seed's customer-managed policies left with no
 //! attachment are deleted by the next `sjob adopt --yes`.
 //!
-//! Schedules carry no tags: the seed's targets the state machine of the same
-//! name, so it already counts as sjob's; one targeting anything else cannot
-//! be adopted.
+//! Only resources no sjob stack owns are adopted: those without identity
+//! tags, or with fewer than this stack's (an older sjob's lack the region),
+//! never another stack's. Schedules carry no tags: the seed's targets the
+//! state machine of the same name and is adopted with it; one targeting
+//! anything else cannot be adopted.
 
 use std::fmt;
 
@@ -17,7 +19,7 @@ use serde::Serialize;
 use crate::aws::{error_code, AwsError, Clients};
 use crate::plan::{self, Action, ActualJob, Change, JobPlan, Kind, Plan};
 use crate::render::Target;
-use crate::stack::{Tags, APP_TAG, JOB_TAG, MANAGED_BY_TAG, MANAGED_BY_VALUE, STAGE_TAG};
+use crate::stack::{Identity, Tags};
 
 /// The customer-managed policies the seed's module attached to a job's
 /// roles, by suffix after the job name. sjob's own policies are inline.
@@ -37,6 +39,16 @@ pub enum AdoptError {
         help("nothing was changed; delete the schedule or point it at the state machine, then re-run")
     )]
     ForeignSchedule(String),
+    #[error("{kind} `{name}` belongs to another stack ({owner}): adopt takes over only resources no sjob stack owns")]
+    #[diagnostic(
+        code(sjob::adopt::other_stack),
+        help("nothing was changed; two stacks' names collide: rename a job, the app or the stage (see Ownership in the README)")
+    )]
+    OtherStack {
+        kind: Kind,
+        name: String,
+        owner: String,
+    },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Aws(#[from] AwsError),
@@ -79,7 +91,7 @@ pub async fn inspect(clients: &Clients, plan: &Plan) -> Result<Adoption, AdoptEr
     let mut adopt = Vec::new();
     let mut seed_policies = Vec::new();
     for job in &plan.jobs {
-        adopt.extend(adoptees(job)?);
+        adopt.extend(adoptees(job, &plan.target)?);
         for suffix in SEED_POLICY_SUFFIXES {
             let name = format!("{}-{suffix}", job.names.job_name);
             let arn = format!(
@@ -120,7 +132,7 @@ pub async fn apply(
             .iter()
             .find(|j| j.batch_name == adoptee.job)
             .expect("adoptees come from the plan's jobs");
-        tag(clients, &plan.target, job, adoptee, &sjob_tags(plan, job)).await?;
+        tag(clients, &plan.target, job, adoptee, job.identity.tags()).await?;
     }
     for policy in adoption.seed_policies.iter().filter(|p| p.attachments == 0) {
         delete_policy(clients, &policy.arn).await?;
@@ -129,30 +141,48 @@ pub async fn apply(
     Ok(adoption)
 }
 
-fn sjob_tags(plan: &Plan, job: &JobPlan) -> Tags {
-    Tags::from([
-        (MANAGED_BY_TAG.to_string(), MANAGED_BY_VALUE.to_string()),
-        (APP_TAG.to_string(), plan.app_name.clone()),
-        (STAGE_TAG.to_string(), plan.stage.clone()),
-        (JOB_TAG.to_string(), job.batch_name.clone()),
-    ])
-}
-
 /// The job's conflicts, each with the change deploy makes once it is
 /// sjob's: the plan's diff over the resources as they will be after tagging.
-fn adoptees(job: &JobPlan) -> Result<Vec<Adoptee>, AdoptError> {
+fn adoptees(job: &JobPlan, target: &Target) -> Result<Vec<Adoptee>, AdoptError> {
+    let is_conflict = |c: &&Change| matches!(c.action, Action::Conflict { .. });
+    let machine_arn = target.state_machine_arn(&job.names.job_name);
+    if let Some(schedule) = &job.actual.schedule {
+        let conflicting = job
+            .changes
+            .iter()
+            .filter(is_conflict)
+            .any(|c| c.kind == Kind::Schedule);
+        if conflicting && schedule.observed.spec.target_arn != machine_arn {
+            return Err(AdoptError::ForeignSchedule(job.names.schedule.clone()));
+        }
+    }
+    let adopted = adopted(&job.actual, &job.identity, &machine_arn);
+    let after = plan::diff(
+        &job.batch_name,
+        &job.names,
+        &job.identity,
+        job.desired.as_ref(),
+        &adopted,
+    );
+    if let Some(Change {
+        kind,
+        name,
+        action: Action::Conflict { owner },
+        ..
+    }) = after.iter().find(is_conflict)
+    {
+        return Err(AdoptError::OtherStack {
+            kind: *kind,
+            name: name.clone(),
+            owner: owner.clone(),
+        });
+    }
     let conflicts: Vec<(Kind, &str)> = job
         .changes
         .iter()
-        .filter(|c| c.action == Action::Conflict)
+        .filter(is_conflict)
         .map(|c| (c.kind, c.name.as_str()))
         .collect();
-    if conflicts.contains(&(Kind::Schedule, job.names.schedule.as_str())) {
-        return Err(AdoptError::ForeignSchedule(job.names.schedule.clone()));
-    }
-    let tags = Tags::from([(MANAGED_BY_TAG.to_string(), MANAGED_BY_VALUE.to_string())]);
-    let adopted = adopted(&job.actual, &tags);
-    let after = plan::diff(&job.batch_name, &job.names, job.desired.as_ref(), &adopted);
     Ok(after
         .into_iter()
         .filter(|c| conflicts.contains(&(c.kind, c.name.as_str())))
@@ -169,14 +199,16 @@ fn adoptees(job: &JobPlan) -> Result<Vec<Adoptee>, AdoptError> {
         .collect())
 }
 
-/// What exists, as it reads once every unowned resource carries `tags`.
-fn adopted(actual: &ActualJob, tags: &Tags) -> ActualJob {
+/// What exists, as it reads once every resource no stack owns carries
+/// `ours`, and the schedule that targets the job's state machine is the
+/// state machine's.
+fn adopted(actual: &ActualJob, ours: &Identity, machine_arn: &str) -> ActualJob {
     let mut adopted = actual.clone();
     macro_rules! own {
         ($observed:expr) => {
-            if let Some(observed) = $observed.filter(|o| !o.managed) {
-                observed.managed = true;
-                observed.spec.tags.extend(tags.clone());
+            if let Some(observed) = $observed.filter(|o| o.owner.adoptable_by(ours)) {
+                observed.owner = ours.clone();
+                observed.spec.tags.extend(ours.tags().clone());
             }
         };
     }
@@ -186,6 +218,11 @@ fn adopted(actual: &ActualJob, tags: &Tags) -> ActualJob {
     own!(adopted.log_group.as_mut());
     own!(adopted.job_definition.as_mut().map(|r| &mut r.latest));
     own!(adopted.state_machine.as_mut());
+    if let Some(machine) = &adopted.state_machine {
+        adopted.schedule = adopted
+            .schedule
+            .map(|s| s.owned_through(machine_arn, &machine.owner));
+    }
     adopted
 }
 
@@ -258,7 +295,8 @@ async fn tag(
                 .await
                 .map_err(|e| AwsError::call("TagResource", name, e))?;
         }
-        Kind::Schedule => unreachable!("foreign schedules are refused in `adoptees`"),
+        // Untaggable: it is the state machine's, adopted with it.
+        Kind::Schedule => {}
         Kind::Topic
         | Kind::Subscription
         | Kind::Function

@@ -14,10 +14,10 @@ use crate::render::Target;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ApplyError {
-    #[error("{count} resource(s) exist under sjob's names but were not created by sjob: {names}")]
+    #[error("{count} resource(s) exist under this stack's names but are not its own: {names}")]
     #[diagnostic(
         code(sjob::apply::conflict),
-        help("nothing was changed; delete or rename them, or tag them `sjob:managed-by=sjob` to let sjob manage them")
+        help("nothing was changed. Another stack's: rename a job, the app or the stage (see Ownership in the README). Not sjob's: delete or rename it, or `sjob adopt` it")
     )]
     Conflicts { count: usize, names: String },
     #[error(
@@ -62,17 +62,7 @@ pub async fn apply(
     plan: &Plan,
     include_removals: bool,
 ) -> Result<(), ApplyError> {
-    let conflicts = plan.conflicts();
-    if !conflicts.is_empty() {
-        return Err(ApplyError::Conflicts {
-            count: conflicts.len(),
-            names: conflicts
-                .iter()
-                .map(|c| format!("{} {}", c.kind, c.name))
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
-    }
+    refuse_conflicts(plan)?;
     if let Some(base) = &plan.base {
         base::converge(clients, &plan.target, base)
             .await
@@ -113,6 +103,25 @@ pub async fn apply(
             .map_err(ApplyError::BaseRemoval),
         _ => Ok(()),
     }
+}
+
+/// An error naming every resource in conflict and its owner, if any is:
+/// then nothing at all is applied.
+pub fn refuse_conflicts(plan: &Plan) -> Result<(), ApplyError> {
+    let conflicts: Vec<String> = plan
+        .changes()
+        .filter_map(|c| match &c.action {
+            Action::Conflict { owner } => Some(format!("{} {} ({owner})", c.kind, c.name)),
+            _ => None,
+        })
+        .collect();
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    Err(ApplyError::Conflicts {
+        count: conflicts.len(),
+        names: conflicts.join(", "),
+    })
 }
 
 /// Whether `changes` create or update this resource.
@@ -179,7 +188,7 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
             let retire = actual
                 .job_definition
                 .as_ref()
-                .map(|r| r.active_arns.clone())
+                .map(|r| r.owned_by(&desired.identity))
                 .unwrap_or_default();
             match (&actual.job_definition, only_extra_revisions(job)) {
                 // The latest revision is right: retire the others only.
@@ -212,6 +221,7 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
         aws::scheduler::converge(
             &clients.scheduler,
             &desired.schedule,
+            &desired.identity,
             actual.schedule.is_some(),
         )
         .await?;
@@ -242,8 +252,8 @@ async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result
         .as_ref()
         .filter(|_| deleting(changes, Kind::JobDefinition, &names.job_name))
     {
-        for arn in &revisions.active_arns {
-            aws::batch::deregister(&clients.batch, arn).await?;
+        for arn in revisions.owned_by(&job.identity) {
+            aws::batch::deregister(&clients.batch, &arn).await?;
         }
     }
     if deleting(changes, Kind::LogGroup, &names.log_group) {
@@ -253,7 +263,7 @@ async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result
         .roles
         .iter()
         .flatten()
-        .filter(|role| role.managed)
+        .filter(|role| deleting(changes, Kind::Role, &role.spec.name))
         .map(|role| aws::iam::delete(&clients.iam, &role.spec));
     futures::future::try_join_all(roles).await?;
     tracing::info!(job = %job.batch_name, "removed");

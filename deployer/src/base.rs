@@ -10,17 +10,17 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::{Base, Capacity, Config};
+use crate::config::{Capacity, Config};
 use crate::render::iam;
 use crate::render::names::BaseNames;
 use crate::render::Target;
-use crate::stack::{
-    field_diff, LogGroupSpec, RoleSpec, Tags, APP_TAG, MANAGED_BY_TAG, MANAGED_BY_VALUE, STAGE_TAG,
-};
+use crate::stack::{field_diff, Identity, LogGroupSpec, RoleSpec, Tags};
 
-/// Marks base resources (jobs' resources carry `sjob:job` instead).
-pub const PART_TAG: &str = "sjob:part";
-pub const PART_VALUE: &str = "base";
+/// The prefix of the topic tags that record the subscriptions sjob made.
+/// SNS subscriptions take no tags, so their topic carries one tag per
+/// subscription sjob created (a hash of its protocol and endpoint); sjob
+/// deletes only those, and one added by hand is never touched.
+pub const SUBSCRIPTION_TAG_PREFIX: &str = "sjob:subscription:";
 
 /// The Lambda runtime and handler of a Rust binary named `bootstrap`.
 pub const FUNCTION_RUNTIME: &str = "provided.al2023";
@@ -35,7 +35,10 @@ pub struct TopicSpec {
     pub name: String,
     pub fifo: bool,
     pub kms_key_id: Option<String>,
+    /// Without the subscription records.
     pub tags: Tags,
+    /// The [`SubscriptionSpec::record_tag`]s the topic carries.
+    pub recorded_subscriptions: BTreeSet<String>,
 }
 
 /// One subscription, identified by protocol and endpoint.
@@ -53,6 +56,14 @@ impl SubscriptionSpec {
     pub fn label(&self) -> String {
         format!("{}:{}", self.protocol, self.endpoint)
     }
+
+    /// The topic tag key that records sjob created it. A hash: endpoints
+    /// may hold characters tag keys may not, and be longer.
+    pub fn record_tag(&self) -> String {
+        let digest = Sha256::digest(self.label().as_bytes());
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{SUBSCRIPTION_TAG_PREFIX}{hex}")
+    }
 }
 
 /// A subscription as SNS lists it. `arn` is `None` while an email or https
@@ -61,6 +72,8 @@ impl SubscriptionSpec {
 pub struct ObservedSubscription {
     pub arn: Option<String>,
     pub spec: SubscriptionSpec,
+    /// Whether the topic records that sjob created it.
+    pub recorded: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -145,6 +158,8 @@ pub struct ComputeStack {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BaseStack {
     pub names: BaseNames,
+    /// The identity tags every base resource carries.
+    pub identity: Identity,
     pub notifications: Option<NotificationsStack>,
     pub handlers: Option<HandlersStack>,
     pub compute: Option<ComputeStack>,
@@ -166,9 +181,10 @@ pub enum BaseError {
 
 impl BaseStack {
     /// A base with no parts: planning it removes whatever base exists.
-    pub fn none(config: &Config) -> BaseStack {
+    pub fn none(config: &Config, target: &Target) -> BaseStack {
         BaseStack {
             names: base_names(config),
+            identity: Identity::base(&config.app_name, &config.stage, &target.region),
             notifications: None,
             handlers: None,
             compute: None,
@@ -179,15 +195,18 @@ impl BaseStack {
     pub fn render(config: &Config, target: &Target) -> Result<BaseStack, BaseError> {
         let names = base_names(config);
         let Some(base) = &config.base else {
-            return Ok(BaseStack::none(config));
+            return Ok(BaseStack::none(config, target));
         };
-        let tags = base_tags(config, base);
+        let identity = Identity::base(&config.app_name, &config.stage, &target.region);
+        let mut tags = base.tags.clone();
+        tags.extend(identity.tags().clone());
         let notifications = base.notifications.as_ref().map(|n| NotificationsStack {
             topic: TopicSpec {
                 name: names.topic.clone(),
                 fifo: n.fifo,
                 kms_key_id: n.kms_key_id.clone(),
                 tags: tags.clone(),
+                recorded_subscriptions: BTreeSet::new(),
             },
             subscriptions: n
                 .subscriptions
@@ -283,6 +302,7 @@ impl BaseStack {
         });
         Ok(BaseStack {
             names,
+            identity,
             notifications,
             handlers,
             compute,
@@ -329,17 +349,6 @@ fn base_names(config: &Config) -> BaseNames {
         .and_then(|b| b.notifications.as_ref())
         .map(|n| n.topic_name.clone());
     BaseNames::new(&config.app_name, &config.stage, topic)
-}
-
-fn base_tags(config: &Config, base: &Base) -> Tags {
-    let mut tags = base.tags.clone();
-    tags.extend([
-        (MANAGED_BY_TAG.to_string(), MANAGED_BY_VALUE.to_string()),
-        (APP_TAG.to_string(), config.app_name.clone()),
-        (STAGE_TAG.to_string(), config.stage.clone()),
-        (PART_TAG.to_string(), PART_VALUE.to_string()),
-    ]);
-    tags
 }
 
 /// The package's hash as Lambda reports it, so an unchanged zip is no change.

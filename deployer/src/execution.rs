@@ -197,7 +197,7 @@ pub async fn status(session: &Session, job: &Job, count: i32) -> Result<JobStatu
             error: None,
         });
     }
-    let deployed = aws::scheduler::read(&session.clients.scheduler, &names.schedule, &arn).await?;
+    let deployed = aws::scheduler::read(&session.clients.scheduler, &names.schedule).await?;
     let now = Utc::now();
     let anchor = deployed.as_ref().and_then(|s| s.created).unwrap_or(now);
     let tz = parse_timezone(&job.schedule_timezone).unwrap_or(chrono_tz::UTC);

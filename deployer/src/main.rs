@@ -1,17 +1,16 @@
 //! `sjob`: the command line over the `deployer` library. Parses arguments,
 //! sets up logging and error reporting, and dispatches; nothing else.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use deployer::base::{self, BaseStack};
+use deployer::base;
 use deployer::config::{self, Config, ConfigError};
 use deployer::execution;
 use deployer::local::deliver::{self, Delivery};
 use deployer::local::{self as local_run, process, SimulatedOutcome};
-use deployer::plan::{self, Inventory, Plan};
+use deployer::plan::Change;
 use deployer::render::definition::definition;
 use deployer::report::{Mode, PlanReport};
 use deployer::schedule::{parse_timezone, Schedule};
@@ -66,17 +65,28 @@ enum Command {
     },
     /// Compare the config with what exists in AWS.
     Plan {
+        /// Jobs to plan (all, with the base and removed jobs, by default).
         jobs: Vec<String>,
-        /// Exit 0 when nothing would change, 2 when something would, 1 on error.
+        /// Exit 0 when nothing would change, 2 when `deploy` would change
+        /// something, 1 on an error or a conflict.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Count the deletes of jobs and base parts gone from the config as
+        /// changes, as `deploy --prune` makes them.
+        #[arg(long)]
+        prune: bool,
     },
     /// Print the plan, then converge AWS to the config.
     Deploy {
+        /// Jobs to deploy (all, with the base, by default).
         jobs: Vec<String>,
-        /// Also delete jobs that are no longer in the config.
+        /// Also delete jobs and base parts that are no longer in the config
+        /// (asks first on a terminal; needs --yes otherwise).
         #[arg(long)]
         prune: bool,
+        /// Delete without asking.
+        #[arg(long)]
+        yes: bool,
     },
     /// Build the handler zips `[base.handlers]` deploys, with cargo-lambda.
     Package {
@@ -97,8 +107,15 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// Delete everything sjob created for these jobs (all by default).
-    Destroy { jobs: Vec<String> },
+    /// Delete everything sjob created for these jobs (all, with the base,
+    /// by default). Asks first on a terminal; needs --yes otherwise.
+    Destroy {
+        /// Jobs to destroy (all, with the base, by default).
+        jobs: Vec<String>,
+        /// Delete without asking.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Start an execution now.
     Run {
         job: String,
@@ -112,7 +129,8 @@ enum Command {
     /// Recent executions and next fire times.
     Status {
         job: Option<String>,
-        #[arg(long, default_value_t = 5)]
+        /// How many recent executions to list, 1 to 1000 (ListExecutions' limit).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=1000))]
         count: i32,
     },
     /// Run jobs, their schedules and their handlers on this machine.
@@ -185,8 +203,13 @@ enum LocalCommand {
     /// Fire the jobs' schedules in the foreground until Ctrl-C.
     Schedule {
         jobs: Vec<String>,
-        /// Seconds to wait for running jobs after Ctrl-C before killing them.
-        #[arg(long, default_value_t = 30)]
+        /// Seconds to wait for running jobs after Ctrl-C before killing them,
+        /// 0 to 1209600 (14 days, the longest job timeout).
+        #[arg(
+            long,
+            default_value_t = 30,
+            value_parser = clap::value_parser!(u64).range(0..=local_run::scheduler::MAX_GRACE_SECONDS)
+        )]
         grace: u64,
         #[command(flatten)]
         delivery: DeliveryArgs,
@@ -202,11 +225,21 @@ enum ScheduleCommand {
         /// IANA timezone (a job's own zone by default, else UTC).
         #[arg(long)]
         tz: Option<String>,
-        #[arg(long, default_value_t = 5)]
+        /// How many fire times to print, 1 to 1000.
+        #[arg(
+            long,
+            default_value_t = 5,
+            value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_NEXT_COUNT)
+        )]
         count: usize,
     },
 }
 
+/// The most fire times `schedule next --count` prints.
+const MAX_NEXT_COUNT: u64 = 1000;
+
+/// Exit code for `plan --detailed-exitcode` when `deploy` would change something.
+const EXIT_PLAN_CHANGES: u8 = 2;
 /// Exit code for `run --wait` when the execution did not succeed.
 const EXIT_JOB_FAILED: u8 = 3;
 /// Exit code of `local run` when the command could not start (as a shell's).
@@ -214,7 +247,19 @@ const EXIT_CANNOT_START: u8 = 127;
 const LAMBDA_WATCH_ENDPOINT: &str = "http://127.0.0.1:9000";
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // clap exits 2 on a usage error, which `plan --detailed-exitcode` means
+    // "changes": usage errors exit 1 instead.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     init_logging(cli.output);
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     match runtime.block_on(dispatch(&cli)) {
@@ -381,23 +426,26 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Plan {
             jobs,
             detailed_exitcode,
+            prune,
         } => {
             let session = Session::open(load(cli)?).await?;
-            let plan = plan_for(&session, jobs).await?;
-            print(cli.output, &PlanReport::new(&plan, Mode::Keep));
-            Ok(if *detailed_exitcode && !plan.is_empty() {
-                ExitCode::from(2)
+            let plan = session.plan_deploy(jobs).await?;
+            let mode = if *prune { Mode::Prune } else { Mode::Keep };
+            print(cli.output, &PlanReport::new(&plan, mode));
+            deployer::apply::refuse_conflicts(&plan)?;
+            Ok(if *detailed_exitcode && plan.has_changes(*prune) {
+                ExitCode::from(EXIT_PLAN_CHANGES)
             } else {
                 ExitCode::SUCCESS
             })
         }
-        Command::Deploy { jobs, prune } => {
+        Command::Deploy { jobs, prune, yes } => {
             let session = Session::open(load(cli)?).await?;
-            let plan = plan_for(&session, jobs).await?;
-            print(
-                cli.output,
-                &PlanReport::new(&plan, if *prune { Mode::Prune } else { Mode::Keep }),
-            );
+            let plan = session.plan_deploy(jobs).await?;
+            let mode = if *prune { Mode::Prune } else { Mode::Keep };
+            print(cli.output, &PlanReport::new(&plan, mode));
+            deployer::apply::refuse_conflicts(&plan)?;
+            confirm(&plan.deletes(*prune), *yes)?;
             deployer::apply::apply(&session.clients, &plan, *prune).await?;
             tracing::info!("deploy complete");
             Ok(ExitCode::SUCCESS)
@@ -432,15 +480,7 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
         }
         Command::Adopt { jobs, yes } => {
             let session = Session::open(load(cli)?).await?;
-            let stacks: Vec<_> = session
-                .select(jobs)?
-                .into_iter()
-                .map(|j| session.render(j))
-                .collect();
-            let inventory = session.inventory(stacks.len()).await?;
-            let plan = session
-                .plan_jobs(&inventory, stacks, BTreeSet::new())
-                .await?;
+            let plan = session.plan_adopt(jobs).await?;
             let mut adoption = deployer::adopt::inspect(&session.clients, &plan).await?;
             if *yes {
                 adoption = deployer::adopt::apply(&session.clients, &plan, adoption).await?;
@@ -448,33 +488,11 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
             print(cli.output, &adoption);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Destroy { jobs } => {
+        Command::Destroy { jobs, yes } => {
             let session = Session::open(load(cli)?).await?;
-            let mut targets: BTreeSet<String> = session
-                .select(jobs)?
-                .iter()
-                .map(|j| j.batch_name.clone())
-                .collect();
-            let inventory = session.inventory(targets.len()).await?;
-            if jobs.is_empty() {
-                targets.extend(removed_jobs(&session, &inventory).await?);
-            }
-            let mut plan = session.plan_jobs(&inventory, Vec::new(), targets).await?;
-            // Only destroying everything removes the base the jobs share.
-            if jobs.is_empty() {
-                let none = BaseStack::none(&session.config);
-                plan.base = Some(
-                    plan::base::plan(
-                        &session.clients,
-                        &inventory,
-                        &session.target,
-                        none,
-                        &BTreeSet::new(),
-                    )
-                    .await?,
-                );
-            }
+            let plan = session.plan_destroy(jobs).await?;
             print(cli.output, &PlanReport::new(&plan, Mode::Destroy));
+            confirm(&plan.deletes(true), *yes)?;
             deployer::apply::apply(&session.clients, &plan, true).await?;
             tracing::info!("destroy complete");
             Ok(ExitCode::SUCCESS)
@@ -639,40 +657,34 @@ fn parse_input(input: &Option<String>) -> Result<Option<Value>> {
         .wrap_err("--input is not valid JSON")
 }
 
-/// The plan for the named jobs, or for all jobs plus those deployed but no
-/// longer in the config.
-async fn plan_for(session: &Session, jobs: &[String]) -> Result<Plan> {
-    let stacks: Vec<_> = session
-        .select(jobs)?
-        .into_iter()
-        .map(|j| session.render(j))
-        .collect();
-    let base = session.render_base()?;
-    let inventory = session.inventory(stacks.len()).await?;
-    let removed = if jobs.is_empty() {
-        removed_jobs(session, &inventory).await?
+/// Asks before deleting on a terminal; refuses without `--yes` elsewhere,
+/// so that no script deletes by accident.
+fn confirm(deletes: &[&Change], yes: bool) -> Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if deletes.is_empty() || yes {
+        return Ok(());
+    }
+    let count = deletes.len();
+    if !std::io::stdin().is_terminal() {
+        return Err(miette::miette!(
+            code = "sjob::confirm",
+            help = "review the plan above, then run again with --yes",
+            "refusing to delete {count} resource(s) without confirmation: stdin is not a terminal"
+        ));
+    }
+    eprint!("Delete the {count} resource(s) marked `-` above? Type `yes` to go on: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .into_diagnostic()?;
+    if answer.trim() == "yes" {
+        Ok(())
     } else {
-        BTreeSet::new()
-    };
-    let in_use = session.arns_in_use();
-    let base = plan::base::plan(&session.clients, &inventory, &session.target, base, &in_use);
-    let jobs = session.plan_jobs(&inventory, stacks, removed);
-    let (base, mut plan) = tokio::try_join!(base, jobs)?;
-    plan.base = Some(base);
-    Ok(plan)
-}
-
-/// Jobs of this app and stage that exist in AWS but not in the config.
-async fn removed_jobs(session: &Session, inventory: &Inventory) -> Result<BTreeSet<String>> {
-    let found = inventory
-        .jobs(
-            &session.clients,
-            &session.config.app_name,
-            &session.config.stage,
-        )
-        .await?;
-    Ok(found
-        .into_iter()
-        .filter(|name| !session.config.jobs.contains_key(name))
-        .collect())
+        Err(miette::miette!(
+            code = "sjob::confirm",
+            "not confirmed: nothing was changed"
+        ))
+    }
 }

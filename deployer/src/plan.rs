@@ -16,7 +16,7 @@ use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::{AwsError, Clients};
 use crate::render::names::JobNames;
 use crate::render::Target;
-use crate::stack::{Diff, JobStack, LogGroupSpec, Observed, RoleSpec, StateMachineSpec};
+use crate::stack::{Diff, Identity, JobStack, LogGroupSpec, Observed, RoleSpec, StateMachineSpec};
 pub use inventory::Inventory;
 
 /// How many jobs are read or applied at once: enough to overlap latency,
@@ -70,8 +70,15 @@ pub enum Action {
     },
     Delete,
     NoOp,
-    /// Exists under sjob's name but sjob did not create it.
-    Conflict,
+    /// Exists under sjob's name but is not this stack's: `owner` is what its
+    /// identity tags say.
+    Conflict {
+        owner: String,
+    },
+    /// Not wanted, but kept: deleting it would delete what is not sjob's.
+    Kept {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -100,6 +107,8 @@ pub struct ActualJob {
 pub struct JobPlan {
     pub batch_name: String,
     pub names: JobNames,
+    /// The identity this job's resources carry.
+    pub identity: Identity,
     /// `None`: the job is to be removed (pruned or destroyed).
     pub desired: Option<JobStack>,
     pub actual: ActualJob,
@@ -125,15 +134,34 @@ impl Plan {
             .chain(self.jobs.iter().flat_map(|j| j.changes.iter()))
     }
 
-    /// True when applying would change nothing.
-    pub fn is_empty(&self) -> bool {
-        self.changes().all(|c| c.action == Action::NoOp)
+    /// The deletes applying makes; with `include_removals` false (a plain
+    /// `deploy`), those of jobs and base parts gone from the config are kept.
+    pub fn deletes(&self, include_removals: bool) -> Vec<&Change> {
+        self.changes()
+            .filter(|c| c.action == Action::Delete)
+            .filter(|c| include_removals || !self.is_removal(c))
+            .collect()
     }
 
-    pub fn conflicts(&self) -> Vec<&Change> {
-        self.changes()
-            .filter(|c| c.action == Action::Conflict)
-            .collect()
+    /// Whether applying with `include_removals` would change anything.
+    pub fn has_changes(&self, include_removals: bool) -> bool {
+        self.changes().any(|c| match c.action {
+            Action::Create | Action::Update { .. } => true,
+            Action::Delete => include_removals || !self.is_removal(c),
+            Action::NoOp | Action::Conflict { .. } | Action::Kept { .. } => false,
+        })
+    }
+
+    /// A delete that only `--prune` (or `destroy`) carries out: of a job
+    /// gone from the config, or of a base part `[base]` no longer asks for.
+    fn is_removal(&self, change: &Change) -> bool {
+        match &change.job {
+            Some(job) => self
+                .jobs
+                .iter()
+                .any(|j| &j.batch_name == job && j.desired.is_none()),
+            None => true,
+        }
     }
 }
 
@@ -154,11 +182,13 @@ pub async fn plan(
     let jobs: Vec<JobPlan> = stream::iter(wanted.chain(gone))
         .map(|(batch_name, stack)| async move {
             let names = JobNames::new(app_name, stage, &batch_name);
+            let identity = Identity::job(app_name, stage, &target.region, &batch_name);
             let actual = inventory.read_job(clients, target, &names).await?;
-            let changes = diff(&batch_name, &names, stack.as_ref(), &actual);
+            let changes = diff(&batch_name, &names, &identity, stack.as_ref(), &actual);
             Ok::<_, AwsError>(JobPlan {
                 batch_name,
                 names,
+                identity,
                 desired: stack,
                 actual,
                 changes,
@@ -167,6 +197,12 @@ pub async fn plan(
         .buffered(JOB_CONCURRENCY)
         .try_collect()
         .await?;
+    // A removal candidate none of whose resources is this stack's is
+    // someone else's job.
+    let jobs = jobs
+        .into_iter()
+        .filter(|j| j.desired.is_some() || !j.changes.is_empty())
+        .collect();
     Ok(Plan {
         app_name: app_name.to_string(),
         stage: stage.to_string(),
@@ -180,6 +216,7 @@ pub async fn plan(
 pub fn diff(
     job: &str,
     names: &JobNames,
+    ours: &Identity,
     desired: Option<&JobStack>,
     actual: &ActualJob,
 ) -> Vec<Change> {
@@ -199,13 +236,21 @@ pub fn diff(
         push(
             Kind::Role,
             role,
-            action(desired_role, actual.roles.get(i).and_then(Option::as_ref)),
+            action(
+                desired_role,
+                actual.roles.get(i).and_then(Option::as_ref),
+                ours,
+            ),
         );
     }
     push(
         Kind::LogGroup,
         &names.log_group,
-        action(desired.map(|d| &d.log_group), actual.log_group.as_ref()),
+        action(
+            desired.map(|d| &d.log_group),
+            actual.log_group.as_ref(),
+            ours,
+        ),
     );
     push(
         Kind::JobDefinition,
@@ -213,6 +258,7 @@ pub fn diff(
         match action(
             desired.map(|d| &d.job_definition),
             actual.job_definition.as_ref().map(|r| &r.latest),
+            ours,
         ) {
             // Two deploys at once, or a register whose answer was lost and
             // retried, leave several ACTIVE revisions of the same content.
@@ -220,7 +266,7 @@ pub fn diff(
                 if actual
                     .job_definition
                     .as_ref()
-                    .is_some_and(|r| r.active_arns.len() > 1) =>
+                    .is_some_and(|r| r.owned_by(ours).len() > 1) =>
             {
                 Some(Action::Update {
                     fields: vec![EXTRA_REVISIONS.to_string()],
@@ -235,6 +281,7 @@ pub fn diff(
         action(
             desired.map(|d| &d.state_machine),
             actual.state_machine.as_ref(),
+            ours,
         ),
     );
     push(
@@ -243,6 +290,7 @@ pub fn diff(
         action(
             desired.map(|d| &d.schedule),
             actual.schedule.as_ref().map(|s| &s.observed),
+            ours,
         ),
     );
     if desired.is_none() {
@@ -251,10 +299,18 @@ pub fn diff(
     changes
 }
 
-fn action<T: Diff>(desired: Option<&T>, actual: Option<&Observed<T>>) -> Option<Action> {
+/// The change for one resource: a resource is this stack's only when its
+/// identity is `ours`, every tag of it.
+fn action<T: Diff>(
+    desired: Option<&T>,
+    actual: Option<&Observed<T>>,
+    ours: &Identity,
+) -> Option<Action> {
     match (desired, actual) {
         (Some(_), None) => Some(Action::Create),
-        (Some(_), Some(actual)) if !actual.managed => Some(Action::Conflict),
+        (Some(_), Some(actual)) if actual.owner != *ours => Some(Action::Conflict {
+            owner: actual.owner.to_string(),
+        }),
         (Some(desired), Some(actual)) => {
             let fields = desired.diff(&actual.spec);
             Some(if fields.is_empty() {
@@ -263,7 +319,7 @@ fn action<T: Diff>(desired: Option<&T>, actual: Option<&Observed<T>>) -> Option<
                 Action::Update { fields }
             })
         }
-        (None, Some(actual)) if actual.managed => Some(Action::Delete),
+        (None, Some(actual)) if actual.owner == *ours => Some(Action::Delete),
         _ => None,
     }
 }

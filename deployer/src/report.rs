@@ -54,7 +54,8 @@ impl<'a> PlanReport<'a> {
                 Action::Delete if mode == Mode::Keep => summary.kept += 1,
                 Action::Delete => summary.delete += 1,
                 Action::NoOp => summary.unchanged += 1,
-                Action::Conflict => summary.conflict += 1,
+                Action::Conflict { .. } => summary.conflict += 1,
+                Action::Kept { .. } => summary.unchanged += 1,
             }
         }
         PlanReport {
@@ -109,7 +110,10 @@ impl fmt::Display for PlanReport<'_> {
                     "  (not in [base]: `deploy --prune` deletes it)".to_string(),
                 ),
                 Action::Delete => ("-", String::new()),
-                Action::Conflict => ("!", "  (exists, not created by sjob)".to_string()),
+                Action::Conflict { owner } => {
+                    ("!", format!("  (exists, not this stack's: {owner})"))
+                }
+                Action::Kept { reason } => ("=", format!("  (kept: {reason})")),
                 Action::NoOp => continue,
             };
             writeln!(

@@ -97,7 +97,9 @@ impl Schedule {
         }
     }
 
-    /// The next `count` fire times after `after`.
+    /// The next `count` fire times after `after` (fewer when the schedule
+    /// stops firing). Nothing is reserved up front: `count` may be far larger
+    /// than the times there are.
     pub fn upcoming(
         &self,
         after: DateTime<Utc>,
@@ -105,7 +107,7 @@ impl Schedule {
         anchor: DateTime<Utc>,
         count: usize,
     ) -> Vec<DateTime<Utc>> {
-        let mut times = Vec::with_capacity(count);
+        let mut times = Vec::new();
         let mut cursor = after;
         while times.len() < count {
             match self.next_after(cursor, tz, anchor) {
@@ -231,8 +233,13 @@ impl Cron {
     }
 
     fn matches_date(&self, date: NaiveDate) -> bool {
-        let year = date.year() as u32;
-        if !(MIN_YEAR..=MAX_YEAR).contains(&year) || !self.years[year as usize] {
+        let Some(year) = u32::try_from(date.year())
+            .ok()
+            .filter(|y| (MIN_YEAR..=MAX_YEAR).contains(y))
+        else {
+            return false;
+        };
+        if !self.years[year as usize] {
             return false;
         }
         if !self.months[date.month() as usize] {
@@ -259,8 +266,23 @@ impl Cron {
     }
 
     fn next_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
-        let mut date = after.with_timezone(&tz).date_naive();
-        while date.year() as u32 <= MAX_YEAR {
+        // Every fire time is a local time in MIN_YEAR..=MAX_YEAR, so less
+        // than a day (the largest UTC offset) outside those years in UTC.
+        // Searching from inside that window keeps the local date of `after`
+        // representable (chrono panics on a local time beyond its range) and
+        // skips the years before MIN_YEAR.
+        let (min_year, max_year) = (i32::try_from(MIN_YEAR).ok()?, i32::try_from(MAX_YEAR).ok()?);
+        let window = |year, month, day| {
+            NaiveDate::from_ymd_opt(year, month, day)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+        };
+        if after >= window(max_year + 1, 1, 2)? {
+            return None;
+        }
+        let from = after.max(window(min_year - 1, 12, 30)?);
+        let mut date = from.with_timezone(&tz).date_naive();
+        while date.year() <= max_year {
             if self.matches_date(date) {
                 for hour in (0..24).filter(|h| self.hours[*h as usize]) {
                     for minute in (0..60).filter(|m| self.minutes[*m as usize]) {

@@ -20,6 +20,12 @@ pub enum SessionError {
     #[error("unknown job `{0}`; the config has: {1}")]
     #[diagnostic(code(sjob::session::job))]
     UnknownJob(String, String),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Base(#[from] BaseError),
 }
 
 pub struct Session {
@@ -65,6 +71,7 @@ impl Session {
             &self.clients,
             &self.config.app_name,
             &self.config.stage,
+            &self.target.region,
             jobs,
         )
         .await
@@ -88,6 +95,80 @@ impl Session {
             removed,
         )
         .await
+    }
+
+    /// The plan `plan` and `deploy` carry out: the named jobs, or every job
+    /// plus the base and the jobs this stack deployed that the config no
+    /// longer has.
+    pub async fn plan_deploy(&self, jobs: &[String]) -> Result<Plan, SessionError> {
+        let stacks: Vec<_> = self
+            .select(jobs)?
+            .into_iter()
+            .map(|j| self.render(j))
+            .collect();
+        let base = self.render_base()?;
+        let inventory = self.inventory(stacks.len()).await?;
+        let removed = if jobs.is_empty() {
+            self.removed_jobs(&inventory).await?
+        } else {
+            BTreeSet::new()
+        };
+        let in_use = self.arns_in_use();
+        let base = plan::base::plan(&self.clients, &inventory, &self.target, base, &in_use);
+        let jobs = self.plan_jobs(&inventory, stacks, removed);
+        let (base, mut plan) = tokio::try_join!(base, jobs)?;
+        plan.base = Some(base);
+        Ok(plan)
+    }
+
+    /// The plan `destroy` carries out: the named jobs, or every job this
+    /// stack has in AWS and, then only, the base.
+    pub async fn plan_destroy(&self, jobs: &[String]) -> Result<Plan, SessionError> {
+        let mut targets: BTreeSet<String> = self
+            .select(jobs)?
+            .iter()
+            .map(|j| j.batch_name.clone())
+            .collect();
+        let inventory = self.inventory(targets.len()).await?;
+        if jobs.is_empty() {
+            targets.extend(self.removed_jobs(&inventory).await?);
+        }
+        let mut plan = self.plan_jobs(&inventory, Vec::new(), targets).await?;
+        if jobs.is_empty() {
+            let none = BaseStack::none(&self.config, &self.target);
+            plan.base = Some(
+                plan::base::plan(
+                    &self.clients,
+                    &inventory,
+                    &self.target,
+                    none,
+                    &BTreeSet::new(),
+                )
+                .await?,
+            );
+        }
+        Ok(plan)
+    }
+
+    /// The plan `adopt` inspects: the named jobs (all by default).
+    pub async fn plan_adopt(&self, jobs: &[String]) -> Result<Plan, SessionError> {
+        let stacks: Vec<_> = self
+            .select(jobs)?
+            .into_iter()
+            .map(|j| self.render(j))
+            .collect();
+        let inventory = self.inventory(stacks.len()).await?;
+        Ok(self.plan_jobs(&inventory, stacks, BTreeSet::new()).await?)
+    }
+
+    /// This stack's jobs in AWS that the config no longer has.
+    async fn removed_jobs(&self, inventory: &Inventory) -> Result<BTreeSet<String>, AwsError> {
+        Ok(inventory
+            .jobs(&self.clients)
+            .await?
+            .into_iter()
+            .filter(|name| !self.config.jobs.contains_key(name))
+            .collect())
     }
 
     /// The config's `[base]`, rendered (its parts `None` when absent).

@@ -3,6 +3,7 @@
 //! types), so that a diff is a field-by-field comparison.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use serde_json::Value;
 
@@ -14,13 +15,115 @@ use crate::render::Target;
 
 pub type Tags = BTreeMap<String, String>;
 
-/// Tag keys that mark a resource as sjob's; sjob never changes or deletes a
-/// resource without them.
+/// The tags that say whose a resource is. sjob changes or deletes a
+/// resource only when every one of them matches the stack's own: the same
+/// names can belong to two stacks (`a`/`b-c` and `a-b`/`c` both name their
+/// job `x` `a-b-c-x-ScheduledJob`), and IAM roles are global, so one app and
+/// stage deployed in two regions share role names.
 pub const MANAGED_BY_TAG: &str = "sjob:managed-by";
 pub const MANAGED_BY_VALUE: &str = "sjob";
 pub const APP_TAG: &str = "sjob:app";
 pub const STAGE_TAG: &str = "sjob:stage";
+pub const REGION_TAG: &str = "sjob:region";
 pub const JOB_TAG: &str = "sjob:job";
+/// Marks base resources (jobs' resources carry `sjob:job` instead).
+pub const PART_TAG: &str = "sjob:part";
+pub const PART_VALUE: &str = "base";
+
+const IDENTITY_TAGS: [&str; 6] = [
+    MANAGED_BY_TAG,
+    APP_TAG,
+    STAGE_TAG,
+    REGION_TAG,
+    JOB_TAG,
+    PART_TAG,
+];
+
+/// A resource's owner as its identity tags name it: the stack's own when
+/// built by [`Identity::job`] or [`Identity::base`], the found one when read
+/// off a resource by [`Identity::of`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Identity(BTreeMap<String, String>);
+
+impl Identity {
+    /// One job's resources.
+    pub fn job(app: &str, stage: &str, region: &str, job: &str) -> Identity {
+        Identity::stack(app, stage, region, (JOB_TAG, job))
+    }
+
+    /// The shared base's resources.
+    pub fn base(app: &str, stage: &str, region: &str) -> Identity {
+        Identity::stack(app, stage, region, (PART_TAG, PART_VALUE))
+    }
+
+    fn stack(app: &str, stage: &str, region: &str, scope: (&str, &str)) -> Identity {
+        Identity(
+            [
+                (MANAGED_BY_TAG, MANAGED_BY_VALUE),
+                (APP_TAG, app),
+                (STAGE_TAG, stage),
+                (REGION_TAG, region),
+                scope,
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        )
+    }
+
+    /// The identity tags among `tags`.
+    pub fn of(tags: &Tags) -> Identity {
+        Identity(
+            tags.iter()
+                .filter(|(k, _)| IDENTITY_TAGS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+    }
+
+    /// The tags that carry it.
+    pub fn tags(&self) -> &Tags {
+        &self.0
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// Whether sjob made the resource at all.
+    pub fn is_sjob(&self) -> bool {
+        self.get(MANAGED_BY_TAG) == Some(MANAGED_BY_VALUE)
+    }
+
+    /// Whether a resource of this identity may become `ours` by tagging it
+    /// (`sjob adopt`): it names no other owner, only fewer keys (a
+    /// Terraform-built resource has none, an older sjob's lacks the region).
+    pub fn adoptable_by(&self, ours: &Identity) -> bool {
+        self.0.iter().all(|(k, v)| ours.0.get(k) == Some(v))
+    }
+}
+
+/// How a conflict names the owner it found.
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.is_sjob() {
+            return f.write_str("not sjob's (no sjob:managed-by tag)");
+        }
+        let field = |key: &str| self.get(key).unwrap_or("(none)");
+        write!(
+            f,
+            "app `{}`, stage `{}`, region `{}`",
+            field(APP_TAG),
+            field(STAGE_TAG),
+            field(REGION_TAG)
+        )?;
+        match (self.get(JOB_TAG), self.get(PART_TAG)) {
+            (Some(job), _) => write!(f, ", job `{job}`"),
+            (None, Some(part)) => write!(f, ", part `{part}`"),
+            (None, None) => Ok(()),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoleSpec {
@@ -85,6 +188,8 @@ pub struct ScheduleSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobStack {
     pub batch_name: String,
+    /// The identity tags every resource of the stack carries.
+    pub identity: Identity,
     pub names: JobNames,
     pub roles: Vec<RoleSpec>,
     pub log_group: LogGroupSpec,
@@ -97,13 +202,9 @@ impl JobStack {
     pub fn render(config: &Config, job: &Job, target: &Target) -> JobStack {
         let (app, stage) = (&config.app_name, &config.stage);
         let names = JobNames::new(app, stage, &job.batch_name);
+        let identity = Identity::job(app, stage, &target.region, &job.batch_name);
         let mut tags = job.tags.clone();
-        tags.extend([
-            (MANAGED_BY_TAG.to_string(), MANAGED_BY_VALUE.to_string()),
-            (APP_TAG.to_string(), app.clone()),
-            (STAGE_TAG.to_string(), stage.clone()),
-            (JOB_TAG.to_string(), job.batch_name.clone()),
-        ]);
+        tags.extend(identity.tags().clone());
         let role = |name: &str,
                     service: &str,
                     policies: BTreeMap<String, Value>,
@@ -147,6 +248,7 @@ impl JobStack {
         ];
         JobStack {
             batch_name: job.batch_name.clone(),
+            identity,
             log_group: LogGroupSpec {
                 name: names.log_group.clone(),
                 retention_days: Some(job.log_retention_days),
@@ -189,16 +291,11 @@ impl JobStack {
     }
 }
 
-/// A resource as it exists in AWS, and whether sjob owns it.
+/// A resource as it exists in AWS, and whose its tags say it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed<T> {
     pub spec: T,
-    pub managed: bool,
-}
-
-/// Whether tags mark a resource as sjob's.
-pub fn is_managed(tags: &Tags) -> bool {
-    tags.get(MANAGED_BY_TAG).map(String::as_str) == Some(MANAGED_BY_VALUE)
+    pub owner: Identity,
 }
 
 /// The names of the fields that differ, for plan output.

@@ -88,7 +88,7 @@ fn each_bad_value_gets_its_own_message() {
             "defaults.success_handler_arn", "`myapp-dev-BatchSuccessHandler` is not a lambda ARN"),
         ("env", r#"env = { "1BAD" = "x" }"#, "defaults.env.1BAD", "`1BAD` is not a valid environment variable name"),
         ("env", r#"env = { SJOB_INPUT = "x" }"#, "defaults.env.SJOB_INPUT", "`SJOB_INPUT` is reserved (AWS_BATCH* by Batch, SJOB_* by sjob)"),
-        ("timeout_seconds", "timeout_seconds = 30", "jobs.crawler.timeout_seconds", "expected a whole number at least 60 (Batch's minimum)"),
+        ("timeout_seconds", "timeout_seconds = 30", "jobs.crawler.timeout_seconds", "expected a whole number from 60 (Batch's minimum) to 1209600 (14 days)"),
         ("retry_attempts", "retry_attempts = 11", "jobs.crawler.retry_attempts", "expected a whole number 1 to 10"),
         ("log_retention_days", "log_retention_days = 42", "jobs.crawler.log_retention_days", "not a retention period CloudWatch Logs accepts"),
         ("enabled", r#"enabled = "yes""#, "jobs.crawler.enabled", "expected true or false, found a string"),
@@ -103,6 +103,85 @@ fn each_bad_value_gets_its_own_message() {
             (found[0].key.as_str(), found[0].message.as_str()),
             (*problem_key, *message),
             "{line}"
+        );
+    }
+}
+
+/// Numbers too large for the field they end up in are refused at their key
+/// and line, never wrapped into another valid-looking value (2^32 + 30 cast
+/// to i32 is 30, a retention CloudWatch accepts).
+#[test]
+fn huge_numbers_are_refused_not_wrapped() {
+    let retention_help = "one of [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]";
+    for days in [
+        "4294967297",
+        "4294967326",
+        "-4294967266",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "0",
+        "-30",
+        "31",
+        "30.0",
+    ] {
+        let line = format!("log_retention_days = {days}");
+        let text = with("log_retention_days", &line);
+        let found = problems(&text);
+        assert_eq!(found.len(), 1, "{line}: {found:#?}");
+        let problem = &found[0];
+        assert_eq!(problem.file, "sjob.toml");
+        assert_eq!(problem.key, "jobs.crawler.log_retention_days", "{line}");
+        assert_eq!(
+            problem.message, "not a retention period CloudWatch Logs accepts",
+            "{line}"
+        );
+        assert_eq!(problem.help.as_deref(), Some(retention_help), "{line}");
+        assert_eq!(
+            text.lines().nth(problem.line - 1),
+            Some(line.as_str()),
+            "{problem:#?}"
+        );
+    }
+    // Every value CloudWatch Logs accepts is kept as given.
+    for days in deployer::config::LOG_RETENTION_DAYS {
+        let config = parse(
+            Path::new("sjob.toml"),
+            &with(
+                "log_retention_days",
+                &format!("log_retention_days = {days}"),
+            ),
+        )
+        .unwrap();
+        assert_eq!(config.jobs["crawler"].log_retention_days, *days);
+    }
+    for (key, value, message) in [
+        (
+            "timeout_seconds",
+            "4294967356",
+            "expected a whole number from 60 (Batch's minimum) to 1209600 (14 days)",
+        ),
+        (
+            "timeout_seconds",
+            "-1",
+            "expected a whole number from 60 (Batch's minimum) to 1209600 (14 days)",
+        ),
+        (
+            "retry_attempts",
+            "4294967297",
+            "expected a whole number 1 to 10",
+        ),
+        (
+            "retry_attempts",
+            "9223372036854775807",
+            "expected a whole number 1 to 10",
+        ),
+    ] {
+        let found = problems(&with(key, &format!("{key} = {value}")));
+        assert_eq!(found.len(), 1, "{key} = {value}: {found:#?}");
+        assert_eq!(
+            (found[0].key.as_str(), found[0].message.as_str()),
+            (format!("jobs.crawler.{key}").as_str(), message),
+            "{key} = {value}"
         );
     }
 }

@@ -9,7 +9,7 @@ use deployer::config::{parse, Config};
 use deployer::plan::{diff, Action, ActualJob};
 use deployer::render::definition::definition;
 use deployer::render::Target;
-use deployer::stack::{JobStack, Observed};
+use deployer::stack::{Identity, JobStack, Observed};
 use serde_json::{json, Value};
 
 fn config() -> Config {
@@ -36,10 +36,14 @@ fn target() -> Target {
     }
 }
 
+fn ours() -> Identity {
+    Identity::job("myapp", "dev", "eu-west-1", "crawler")
+}
+
 fn observed<T>(spec: T) -> Option<Observed<T>> {
     Some(Observed {
         spec,
-        managed: true,
+        owner: ours(),
     })
 }
 
@@ -200,7 +204,7 @@ fn a_stack_that_matches_aws_plans_no_changes() {
         state_machine: observed(stack.state_machine.clone()),
         schedule: None,
     };
-    let changes = diff("crawler", &stack.names, Some(&stack), &actual);
+    let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &actual);
     assert_eq!(changes.len(), 8);
     for change in &changes {
         let expected = match change.kind {
@@ -212,8 +216,10 @@ fn a_stack_that_matches_aws_plans_no_changes() {
 
     let mut drifted = actual.clone();
     drifted.log_group.as_mut().unwrap().spec.retention_days = Some(7);
-    drifted.state_machine.as_mut().unwrap().managed = false;
-    let changes = diff("crawler", &stack.names, Some(&stack), &drifted);
+    // `myapp-dev`/`crawler` in another region: its names are the same.
+    drifted.state_machine.as_mut().unwrap().owner =
+        Identity::job("myapp", "dev", "us-east-1", "crawler");
+    let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &drifted);
     let log_group = changes
         .iter()
         .find(|c| c.kind == deployer::plan::Kind::LogGroup)
@@ -228,12 +234,60 @@ fn a_stack_that_matches_aws_plans_no_changes() {
         .iter()
         .find(|c| c.kind == deployer::plan::Kind::StateMachine)
         .unwrap();
-    assert_eq!(machine.action, Action::Conflict);
+    assert_eq!(
+        machine.action,
+        Action::Conflict {
+            owner: "app `myapp`, stage `dev`, region `us-east-1`, job `crawler`".into()
+        }
+    );
 
-    let removal = diff("crawler", &stack.names, None, &actual);
+    let removal = diff("crawler", &stack.names, &ours(), None, &actual);
     assert_eq!(
         removal.first().map(|c| c.kind),
         Some(deployer::plan::Kind::StateMachine)
     );
     assert!(removal.iter().all(|c| c.action == Action::Delete));
+
+    // Only what carries every identity tag of this stack is deleted.
+    let removal = diff("crawler", &stack.names, &ours(), None, &drifted);
+    assert!(!removal
+        .iter()
+        .any(|c| c.kind == deployer::plan::Kind::StateMachine));
+}
+
+#[test]
+fn a_resource_is_ours_only_when_every_identity_tag_matches() {
+    let stack = stack();
+    let untagged = Identity::default();
+    let older_sjob = Identity::of(
+        &ours()
+            .tags()
+            .iter()
+            .filter(|(k, _)| k.as_str() != "sjob:region")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    );
+    let other_stage = Identity::job("myapp", "dev-x", "eu-west-1", "crawler");
+    for owner in [untagged.clone(), older_sjob.clone(), other_stage.clone()] {
+        let actual = ActualJob {
+            log_group: Some(Observed {
+                spec: stack.log_group.clone(),
+                owner: owner.clone(),
+            }),
+            ..ActualJob::default()
+        };
+        let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &actual);
+        let log_group = changes
+            .iter()
+            .find(|c| c.kind == deployer::plan::Kind::LogGroup)
+            .unwrap();
+        assert!(
+            matches!(&log_group.action, Action::Conflict { owner: found } if *found == owner.to_string()),
+            "{owner}: {log_group:?}"
+        );
+    }
+    assert!(untagged.adoptable_by(&ours()));
+    assert!(older_sjob.adoptable_by(&ours()));
+    assert!(!other_stage.adoptable_by(&ours()));
+    assert_eq!(untagged.to_string(), "not sjob's (no sjob:managed-by tag)");
 }

@@ -350,3 +350,267 @@ proptest! {
         check_schedule(&text, zone, after, anchor).map_err(TestCaseError::fail)?;
     }
 }
+
+// ---------------------------------------------------------------------------
+// Extreme numbers: instants at chrono's limits, counts and durations from the
+// command line, config integers wider than their fields
+// ---------------------------------------------------------------------------
+
+/// Any instant chrono can hold, with the limits themselves and the years
+/// around cron's range more likely.
+fn any_instant() -> impl Strategy<Value = DateTime<Utc>> {
+    let (min, max) = (
+        DateTime::<Utc>::MIN_UTC.timestamp(),
+        DateTime::<Utc>::MAX_UTC.timestamp(),
+    );
+    prop_oneof![
+        3 => (min..=max).prop_map(|s| Utc.timestamp_opt(s, 0).unwrap()),
+        1 => Just(DateTime::<Utc>::MIN_UTC),
+        1 => Just(DateTime::<Utc>::MAX_UTC),
+        1 => instant(),
+    ]
+}
+
+/// Expressions whose arithmetic reaches far: long rates, late and early
+/// `at` times, every-day crons and crons that never match.
+fn far_reaching_expression() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (
+            1i64..=i64::MAX / 86_400,
+            prop::sample::select(vec!["minutes", "hours", "days"])
+        )
+            .prop_map(|(n, unit)| format!("rate({n} {unit})")),
+        (-262_143i32..=262_142, 1u32..=12, 1u32..=28).prop_map(|(y, mo, d)| {
+            let year = if (0..=9999).contains(&y) {
+                format!("{y:04}")
+            } else {
+                format!("{y:+}")
+            };
+            format!("at({year}-{mo:02}-{d:02}T23:59:59)")
+        }),
+        prop::sample::select(vec![
+            "rate(1 minute)",
+            "cron(0 0 * * ? *)",
+            "cron(59 23 31 12 ? 2199)",
+            "cron(0 0 1 1 ? 1970)",
+            "cron(0 0 31 2 ? *)",
+            "cron(0 12 ? * 6L *)",
+        ])
+        .prop_map(str::to_string),
+    ]
+}
+
+/// chrono panics on a local time past its range (`naive_local`); a cron
+/// search starting at its limits in a zone ahead of or behind UTC used to.
+#[test]
+fn fire_times_at_chronos_limits_are_found_or_none() {
+    let (min, max) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+    let daily = Schedule::parse("cron(0 0 * * ? *)").unwrap();
+    for zone in ZONES {
+        let tz: Tz = zone.parse().unwrap();
+        assert_eq!(daily.next_after(max, tz, min), None, "{zone}");
+        // Before cron's first year the first fire time is midnight local on 1970-01-01.
+        let first = daily.next_after(min, tz, max).unwrap();
+        assert_eq!(
+            first.with_timezone(&tz).naive_local(),
+            chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap(),
+            "{zone}"
+        );
+        for expression in [
+            "rate(1 minute)",
+            "rate(100000000 days)",
+            "at(+262142-12-31T23:59:59)",
+        ] {
+            let schedule = Schedule::parse(expression).unwrap();
+            for (after, anchor) in [(max, min), (min, max), (max, max), (min, min)] {
+                check_schedule(expression, zone, after, anchor).unwrap();
+                let _ = schedule.upcoming(after, tz, anchor, 3);
+            }
+        }
+    }
+}
+
+/// `count` is how many at most: nothing is reserved for it up front.
+#[test]
+fn upcoming_reserves_nothing_for_a_huge_count() {
+    let now = Utc::now();
+    let once = Schedule::parse("at(2199-12-31T23:59:59)").unwrap();
+    assert_eq!(once.upcoming(now, Tz::UTC, now, usize::MAX).len(), 1);
+    let yearly = Schedule::parse("cron(0 0 1 1 ? *)").unwrap();
+    let after = Utc.with_ymd_and_hms(2100, 6, 1, 0, 0, 0).unwrap();
+    assert_eq!(yearly.upcoming(after, Tz::UTC, after, usize::MAX).len(), 99);
+}
+
+proptest! {
+    #![proptest_config(config(1000))]
+
+    #[test]
+    fn extreme_instants_never_panic_the_schedule(
+        text in far_reaching_expression(),
+        zone in prop::sample::select(ZONES),
+        after in any_instant(),
+        anchor in any_instant(),
+    ) {
+        check_schedule(&text, zone, after, anchor).map_err(TestCaseError::fail)?;
+    }
+}
+
+/// Runs the built `sjob` in `dir` with `args`: (exit code, stderr).
+fn sjob(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sjob"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SJOB_CONFIG")
+        .env_remove("SJOB_LOG")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("sjob runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A scratch directory holding `text` as `sjob.toml`.
+fn scratch(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sjob-robustness-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sjob.toml"), text).unwrap();
+    dir
+}
+
+/// Out-of-range numbers on the command line are refused by name and range,
+/// never reach `Vec::with_capacity` or `Instant + Duration`, and panic nowhere.
+#[test]
+fn huge_numbers_on_the_command_line_are_refused_by_name() {
+    let dir = scratch("cli", VALID);
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["schedule", "next", "rate(5 minutes)", "--count", "18446744073709551615"],
+            "invalid value '18446744073709551615' for '--count <COUNT>': 18446744073709551615 is not in 1..=1000",
+        ),
+        (
+            &["schedule", "next", "rate(5 minutes)", "--count", "1000000000000"],
+            "invalid value '1000000000000' for '--count <COUNT>': 1000000000000 is not in 1..=1000",
+        ),
+        (
+            &["schedule", "next", "cron(0 0 * * ? *)", "--count", "1001"],
+            "1001 is not in 1..=1000",
+        ),
+        (
+            &["schedule", "next", "rate(5 minutes)", "--count", "0"],
+            "0 is not in 1..=1000",
+        ),
+        (
+            &["schedule", "next", "rate(5 minutes)", "--count", "99999999999999999999999"],
+            "invalid value '99999999999999999999999' for '--count <COUNT>'",
+        ),
+        (
+            &["local", "schedule", "--grace", "18446744073709551615"],
+            "invalid value '18446744073709551615' for '--grace <GRACE>': 18446744073709551615 is not in 0..=1209600",
+        ),
+        (
+            &["local", "schedule", "crawler", "--grace", "1209601"],
+            "1209601 is not in 0..=1209600",
+        ),
+        (
+            &["status", "--count", "4294967297"],
+            "invalid value '4294967297' for '--count <COUNT>'",
+        ),
+        (&["status", "--count=0"], "0 is not in 1..=1000"),
+        (&["status", "--count", "1001"], "1001 is not in 1..=1000"),
+    ];
+    for (args, says) in cases {
+        let (code, _, stderr) = sjob(&dir, args);
+        assert!(!stderr.contains("panicked"), "{args:?} panicked:\n{stderr}");
+        assert!(
+            matches!(code, Some(c) if c != 0),
+            "{args:?} exited {code:?}:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(says),
+            "{args:?}: stderr lacks `{says}`:\n{stderr}"
+        );
+    }
+
+    // The limits are in the help, and the largest count is served.
+    let (_, help, _) = sjob(&dir, &["schedule", "next", "--help"]);
+    assert!(help.contains("1 to 1000"), "{help}");
+    let (_, help, _) = sjob(&dir, &["local", "schedule", "--help"]);
+    assert!(help.contains("0 to 1209600"), "{help}");
+    let (code, stdout, stderr) = sjob(
+        &dir,
+        &["schedule", "next", "rate(1 minute)", "--count", "1000"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.lines().count(), 1000);
+    // A schedule that stops firing prints what there is.
+    let (code, stdout, stderr) = sjob(
+        &dir,
+        &[
+            "schedule",
+            "next",
+            "at(+262142-12-31T23:59:59)",
+            "--tz",
+            "Pacific/Kiritimati",
+            "--count",
+            "1000",
+        ],
+    );
+    assert_eq!((code, stdout.lines().count()), (Some(0), 1), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `log_retention_days = 2^32 + 30` would be 30 after `as i32`: `sjob
+/// validate` refuses it at its key, file and line instead.
+#[test]
+fn a_wrapping_log_retention_is_refused_at_its_key_and_line() {
+    let text = VALID.replace(
+        "log_retention_days  = 30",
+        "log_retention_days  = 4294967326",
+    );
+    let line = text.lines().position(|l| l.contains("4294967326")).unwrap() + 1;
+    let dir = scratch("retention", &text);
+    let (code, stdout, stderr) = sjob(&dir, &["--output", "json", "validate"]);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let problem = &report["problems"][0];
+    assert_eq!(
+        report["problems"].as_array().map(Vec::len),
+        Some(1),
+        "{report:#}"
+    );
+    assert_eq!(problem["file"], "sjob.toml");
+    assert_eq!(problem["line"], line);
+    assert_eq!(problem["key"], "jobs.crawler.log_retention_days");
+    assert_eq!(
+        problem["message"],
+        "not a retention period CloudWatch Logs accepts"
+    );
+    // The text report shows the file, the key and the line as written.
+    let (code, _, stderr) = sjob(&dir, &["validate"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    // miette wraps long lines: compare without the wrapping.
+    let squash = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace() && *c != '│')
+            .collect()
+    };
+    for says in [
+        format!("sjob.toml:{line}:"),
+        "jobs.crawler.log_retention_days: not a retention period CloudWatch Logs accepts".into(),
+        "log_retention_days  = 4294967326".into(),
+        "one of [1, 3, 5, 7, 14, 30".into(),
+    ] {
+        assert!(
+            squash(&stderr).contains(&squash(&says)),
+            "stderr lacks `{says}`:\n{stderr}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -188,14 +188,23 @@ pub struct InvalidEvent {
     pub reason: String,
 }
 
+const ENV_PATH: &str = "state.metadata.env";
+
 impl HandlerEvent {
     /// Parses a raw Lambda payload, naming the offending path on failure.
     pub fn from_value(payload: Value) -> Result<Self, InvalidEvent> {
         serde_path_to_error::deserialize(payload).map_err(|err| {
             let path = err.path().to_string();
+            // Serde quotes the offending value, and the handler logs and
+            // returns this message: an environment value must not be in it.
+            let reason = if path == ENV_PATH || path.starts_with(&format!("{ENV_PATH}.")) {
+                "expected a map of names to string values (the value is withheld)".to_string()
+            } else {
+                err.into_inner().to_string()
+            };
             InvalidEvent {
                 path: if path == "." { "(root)".into() } else { path },
-                reason: err.into_inner().to_string(),
+                reason,
             }
         })
     }

@@ -11,6 +11,7 @@ use crate::message::{self, BodyFormat};
 use crate::notification::{Notification, Status};
 use crate::outcome::Failure;
 use crate::publish::{PublishError, Publisher};
+use crate::redact::EnvValues;
 use crate::settings::SettingsError;
 
 /// Which state invoked the handler.
@@ -98,7 +99,8 @@ pub async fn notification_for<D: JobDescriber>(
     match kind {
         HandlerKind::Success => Notification::succeeded(event),
         HandlerKind::Error => {
-            let mut failure = Failure::classify(event.state.error.as_ref());
+            let env = EnvValues::new(event.state.metadata.env.values().cloned());
+            let mut failure = Failure::classify(event.state.error.as_ref(), &env);
             if let Some(job_id) = failure.wants_enrichment().map(str::to_string) {
                 if let Some(job) = describer.describe(&job_id).await {
                     failure.enrich(job);

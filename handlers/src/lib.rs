@@ -11,11 +11,13 @@ pub mod enrich;
 pub mod event;
 pub mod handler;
 pub mod http;
+mod json_prefix;
 pub mod links;
 pub mod message;
 pub mod notification;
 pub mod outcome;
 pub mod publish;
+pub mod redact;
 pub mod runtime;
 pub mod settings;
 

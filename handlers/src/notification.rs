@@ -127,8 +127,10 @@ impl Notification {
     }
 }
 
-/// Same execution and outcome, same id: a retried invocation (or the FIFO
-/// deduplication id built from it) never looks like a second event.
+/// Same execution, redrive and outcome, same id: a retried invocation (or
+/// the FIFO deduplication id built from it) never looks like a second event,
+/// while a redriven execution that ends again does. An execution never
+/// redriven keeps the id it had before redrives counted.
 fn notification_id(event: &HandlerEvent, execution_arn: Option<&str>, status: Status) -> String {
     let mut hasher = Sha256::new();
     match execution_arn {
@@ -137,6 +139,15 @@ fn notification_id(event: &HandlerEvent, execution_arn: Option<&str>, status: St
     }
     hasher.update(b"\n");
     hasher.update(status.as_str().as_bytes());
+    let redrives = event
+        .context
+        .as_ref()
+        .and_then(|c| c.execution.as_ref())
+        .and_then(|e| e.redrive_count)
+        .unwrap_or(0);
+    if redrives > 0 {
+        hasher.update(format!("\nredrive {redrives}").as_bytes());
+    }
     uuid_shaped(&hasher.finalize()[..16])
 }
 
@@ -183,4 +194,62 @@ fn summarize(job: &BatchJob, region: Option<&str>) -> BatchJobSummary {
 fn rfc3339(millis: i64) -> Option<String> {
     DateTime::<Utc>::from_timestamp_millis(millis)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::message::{render, BodyFormat};
+
+    fn failed_execution(redrive_count: Option<u64>) -> Notification {
+        let mut execution =
+            json!({"Id": "arn:aws:states:eu-west-1:1:execution:m:e1", "Name": "e1"});
+        if let Some(count) = redrive_count {
+            execution["RedriveCount"] = json!(count);
+        }
+        let event = HandlerEvent::from_value(json!({
+            "state": {
+                "metadata": {"app_name": "a", "stage": "s", "batch_name": "b", "job_name": "a-s-b"},
+                "error": {"Error": "States.TaskFailed", "Cause": ""}
+            },
+            "context": {"Execution": execution}
+        }))
+        .unwrap();
+        Notification::failed(
+            &event,
+            &Failure::classify(event.state.error.as_ref(), &Default::default()),
+        )
+    }
+
+    #[test]
+    fn a_retried_invocation_keeps_its_id() {
+        assert_eq!(
+            failed_execution(Some(2)).notification_id,
+            failed_execution(Some(2)).notification_id
+        );
+        assert_eq!(
+            failed_execution(None).notification_id,
+            failed_execution(Some(0)).notification_id
+        );
+        // The id an execution had before redrives counted.
+        let unchanged = Sha256::digest(b"arn:aws:states:eu-west-1:1:execution:m:e1\nFAILED");
+        assert_eq!(
+            failed_execution(Some(0)).notification_id,
+            uuid_shaped(&unchanged[..16])
+        );
+    }
+
+    #[test]
+    fn a_redriven_execution_that_fails_again_is_a_new_alert() {
+        let first = failed_execution(Some(0));
+        let redriven = failed_execution(Some(1));
+        let again = failed_execution(Some(2));
+        assert_ne!(first.notification_id, redriven.notification_id);
+        assert_ne!(redriven.notification_id, again.notification_id);
+        let dedup = |n: &Notification| render(n, BodyFormat::Document).deduplication_id;
+        assert_ne!(dedup(&first), dedup(&redriven));
+        assert_eq!(dedup(&redriven), dedup(&failed_execution(Some(1))));
+    }
 }

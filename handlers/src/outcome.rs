@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::event::{BatchJob, CaughtError};
+use crate::json_prefix;
+use crate::redact::EnvValues;
 
 /// The closed set of failure kinds subscribers can rely on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,61 +45,23 @@ const BATCH_TIMEOUT_REASON: &str = "Job attempt duration exceeded timeout";
 const UNKNOWN_ERROR: &str = "Unknown";
 
 impl Failure {
-    /// Reads a caught error. Never fails.
-    pub fn classify(caught: Option<&CaughtError>) -> Failure {
+    /// Reads a caught error, withholding `env` and every environment the
+    /// cause holds. Never fails.
+    pub fn classify(caught: Option<&CaughtError>, env: &EnvValues) -> Failure {
         let error = caught
             .and_then(|c| c.error.clone())
             .filter(|e| !e.is_empty())
             .unwrap_or_else(|| UNKNOWN_ERROR.to_string());
         let cause = caught.and_then(|c| c.cause.as_ref()).map(cause_text);
         let cause = cause.as_deref().unwrap_or("").trim();
-
-        if let Some(job) = parse_job_record(cause) {
-            return Failure::from_job(error, job);
-        }
-        if let Some((error_type, message)) = parse_lambda_error(cause) {
-            return Failure {
-                kind: if is_timeout(&error) || is_timeout(&error_type) {
-                    FailureKind::Timeout
-                } else {
-                    FailureKind::HandlerFailed
-                },
-                message: format!("success handler failed: {error_type}: {message}"),
-                error,
-                job: None,
-                job_id_hint: None,
-            };
-        }
-        if cause.starts_with('{') {
-            // A job record cut short (Cause is capped at 32 KiB): salvage the
-            // fields that matter and let enrichment fill in the rest.
-            let job_id = string_field(cause, "JobId");
-            if job_id.is_some() || string_field(cause, "Status").is_some() {
-                let job = BatchJob {
-                    job_id: job_id.clone(),
-                    job_name: string_field(cause, "JobName"),
-                    status: string_field(cause, "Status"),
-                    status_reason: string_field(cause, "StatusReason"),
-                    ..BatchJob::default()
-                };
-                let mut failure = Failure::from_job(error, job);
-                failure.message = format!("{} (cause truncated)", failure.message);
-                failure.job = None;
-                failure.job_id_hint = job_id;
-                return failure;
-            }
+        // Text such as `[ERROR] ...` starts like an array too.
+        let array = || cause.starts_with('[') && serde_json::from_str::<Value>(cause).is_ok();
+        if cause.starts_with('{') || array() {
+            return Failure::from_json_cause(error, cause, env);
         }
 
-        let kind = if is_timeout(&error) {
-            FailureKind::Timeout
-        } else if error.starts_with("Batch.") {
-            FailureKind::SubmitRejected
-        } else if error.starts_with("Lambda.") {
-            FailureKind::HandlerFailed
-        } else {
-            FailureKind::Other
-        };
-        let summary = strip_sdk_boilerplate(cause);
+        let kind = kind_of(&error);
+        let summary = env.redact(&strip_sdk_boilerplate(cause));
         let message = match (kind, summary.is_empty()) {
             (FailureKind::Timeout, true) => "the task timed out".to_string(),
             (_, true) => format!("{error} (no cause given)"),
@@ -107,6 +71,68 @@ impl Failure {
         Failure {
             error,
             kind,
+            message,
+            job: None,
+            job_id_hint: None,
+        }
+    }
+
+    /// A cause in JSON: a job record or a Lambda error payload, whole or cut
+    /// short. Its text is never shown as it is, since it may hold the
+    /// container's environment.
+    fn from_json_cause(error: String, cause: &str, env: &EnvValues) -> Failure {
+        let (tree, complete, cut_env_value) = match serde_json::from_str::<Value>(cause) {
+            Ok(tree) => (tree, true, None),
+            Err(_) => {
+                let prefix = json_prefix::parse(cause);
+                (
+                    prefix.value.unwrap_or_default(),
+                    false,
+                    prefix.cut_env_value,
+                )
+            }
+        };
+        let env = env.with_tree(&tree, cut_env_value);
+        let tree = env.scrub(tree);
+
+        if complete {
+            if let Some(job) = job_record(&tree) {
+                return Failure::from_job(error, job);
+            }
+            if let Some((error_type, message)) = lambda_error(&tree) {
+                return Failure {
+                    kind: if is_timeout(&error) || is_timeout(&error_type) {
+                        FailureKind::Timeout
+                    } else {
+                        FailureKind::HandlerFailed
+                    },
+                    message: format!("success handler failed: {error_type}: {message}"),
+                    error,
+                    job: None,
+                    job_id_hint: None,
+                };
+            }
+        }
+        let damage = if complete {
+            "cause unreadable"
+        } else {
+            "cause truncated"
+        };
+        if let Some(job) = salvaged_job(&tree) {
+            // Enrichment fills in the rest when the job id survived.
+            let mut failure = Failure::from_job(error, job);
+            failure.message = format!("{} ({damage})", failure.message);
+            failure.job = None;
+            return failure;
+        }
+        let message = if complete {
+            tree.to_string()
+        } else {
+            format!("{error} ({damage} before any job detail)")
+        };
+        Failure {
+            kind: kind_of(&error),
+            error,
             message,
             job: None,
             job_id_hint: None,
@@ -189,24 +215,55 @@ fn cause_text(cause: &Value) -> String {
     }
 }
 
-fn parse_job_record(cause: &str) -> Option<BatchJob> {
-    let value: Value = serde_json::from_str(cause).ok()?;
-    let object = value.as_object()?;
+fn kind_of(error: &str) -> FailureKind {
+    if is_timeout(error) {
+        FailureKind::Timeout
+    } else if error.starts_with("Batch.") {
+        FailureKind::SubmitRejected
+    } else if error.starts_with("Lambda.") {
+        FailureKind::HandlerFailed
+    } else {
+        FailureKind::Other
+    }
+}
+
+fn job_record(tree: &Value) -> Option<BatchJob> {
+    let object = tree.as_object()?;
     if !(object.contains_key("JobId") || object.contains_key("JobArn")) {
         return None;
     }
-    serde_json::from_value(value).ok()
+    serde_json::from_value(tree.clone()).ok()
 }
 
-fn parse_lambda_error(cause: &str) -> Option<(String, String)> {
-    let value: Value = serde_json::from_str(cause).ok()?;
-    let error_type = value.get("errorType")?.as_str()?.to_string();
-    let message = value
+fn lambda_error(tree: &Value) -> Option<(String, String)> {
+    let error_type = tree.get("errorType")?.as_str()?.to_string();
+    let message = tree
         .get("errorMessage")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
     Some((error_type, message))
+}
+
+/// The fields that matter of a job record that did not read whole: its id
+/// (for enrichment), name, status and reason (the last attempt's, when the
+/// job's own was cut off).
+fn salvaged_job(tree: &Value) -> Option<BatchJob> {
+    let text =
+        |value: &Value, key: &str| value.get(key).and_then(Value::as_str).map(str::to_string);
+    let last_attempt = tree
+        .get("Attempts")
+        .and_then(Value::as_array)
+        .and_then(|attempts| attempts.last());
+    let job = BatchJob {
+        job_id: text(tree, "JobId"),
+        job_name: text(tree, "JobName"),
+        status: text(tree, "Status"),
+        status_reason: text(tree, "StatusReason")
+            .or_else(|| last_attempt.and_then(|a| text(a, "StatusReason"))),
+        ..BatchJob::default()
+    };
+    (job.job_id.is_some() || job.status.is_some() || job.status_reason.is_some()).then_some(job)
 }
 
 /// Drops the `(Service: ...; Status Code: ...; Request ID: ...)` suffix the
@@ -226,26 +283,14 @@ fn strip_sdk_boilerplate(cause: &str) -> String {
     message.to_string()
 }
 
-/// Reads `"Key":"value"` from JSON text that may not parse as a whole.
-fn string_field(text: &str, key: &str) -> Option<String> {
-    let needle = format!("\"{key}\":\"");
-    let start = text.find(&needle)? + needle.len();
-    let mut out = String::new();
-    let mut chars = text[start..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(out),
-            '\\' => out.push(chars.next()?),
-            c => out.push(c),
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn classify(caught: Option<&CaughtError>) -> Failure {
+        Failure::classify(caught, &EnvValues::default())
+    }
 
     fn caught(error: &str, cause: &str) -> CaughtError {
         CaughtError {
@@ -256,7 +301,7 @@ mod tests {
 
     #[test]
     fn sdk_text_is_stripped_to_its_message() {
-        let f = Failure::classify(Some(&caught(
+        let f = classify(Some(&caught(
             "Batch.ClientException",
             "JobQueue q not found. (Service: AWSBatch; Status Code: 400; Error Code: ClientException; Request ID: 1; Proxy: null)",
         )));
@@ -266,7 +311,7 @@ mod tests {
 
     #[test]
     fn null_sdk_message_falls_back_to_the_error_code() {
-        let f = Failure::classify(Some(&caught(
+        let f = classify(Some(&caught(
             "Batch.AWSBatchException",
             "null (Service: AWSBatch; Status Code: 429; Error Code: TooManyRequestsException; Request ID: 1; Proxy: null)",
         )));
@@ -279,7 +324,7 @@ mod tests {
     #[test]
     fn truncated_job_record_keeps_the_job_id() {
         let cause = r#"{"Attempts":[],"JobId":"abc-1","JobName":"j","Status":"FAILED","StatusReason":"Task failed to start","Container":{"Command":["x"#;
-        let f = Failure::classify(Some(&caught("States.TaskFailed", cause)));
+        let f = classify(Some(&caught("States.TaskFailed", cause)));
         assert_eq!(f.kind, FailureKind::JobFailed);
         assert_eq!(f.job_id_hint.as_deref(), Some("abc-1"));
         assert!(
@@ -293,7 +338,7 @@ mod tests {
 
     #[test]
     fn missing_error_and_cause_are_reported_not_fatal() {
-        let f = Failure::classify(None);
+        let f = classify(None);
         assert_eq!(f.error, "Unknown");
         assert_eq!(f.kind, FailureKind::Other);
         assert_eq!(f.message, "Unknown (no cause given)");
@@ -301,7 +346,7 @@ mod tests {
 
     #[test]
     fn non_string_cause_is_reported_as_json() {
-        let f = Failure::classify(Some(&CaughtError {
+        let f = classify(Some(&CaughtError {
             error: Some("Custom.Error".into()),
             cause: Some(json!({"detail": 1})),
         }));
@@ -311,7 +356,7 @@ mod tests {
 
     #[test]
     fn lambda_timeout_payload_is_a_timeout() {
-        let f = Failure::classify(Some(&caught(
+        let f = classify(Some(&caught(
             "Sandbox.Timedout",
             r#"{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: 1 Error: Task timed out after 3.00 seconds"}"#,
         )));
@@ -324,11 +369,120 @@ mod tests {
             "StatusReason": "Job attempt duration exceeded timeout",
             "Attempts": [{"Container": {"ExitCode": 137}}]})
         .to_string();
-        let f = Failure::classify(Some(&caught("States.TaskFailed", &cause)));
+        let f = classify(Some(&caught("States.TaskFailed", &cause)));
         assert_eq!(f.kind, FailureKind::Timeout);
         assert_eq!(
             f.message,
             "Job attempt duration exceeded timeout; exit code 137"
+        );
+    }
+
+    const SECRET: &str = "hunter2-secret";
+
+    /// A failed job's record as Batch writes it (keys in order), holding
+    /// `DB_PASSWORD` in its container environment.
+    fn record_with_secret(reason: &str) -> String {
+        json!({
+            "Attempts": [{"Container": {"ExitCode": 1}, "StatusReason": reason}],
+            "Container": {"Command": ["python", "job.py"],
+                          "Environment": [{"Name": "DB_PASSWORD", "Value": SECRET},
+                                          {"Name": "STAGE", "Value": "prod"}],
+                          "ExitCode": 1},
+            "JobId": "job-1", "JobName": "acme-prod-job", "Status": "FAILED",
+            "StatusReason": reason
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn a_record_cut_inside_the_environment_is_read_but_never_shown() {
+        let record = record_with_secret("Essential container in task exited");
+        let inside_value = record.find(SECRET).unwrap() + 7;
+        let f = classify(Some(&caught("States.TaskFailed", &record[..inside_value])));
+        assert_eq!(
+            f.message,
+            "Essential container in task exited (cause truncated)"
+        );
+        assert_eq!(f.kind, FailureKind::JobFailed);
+        assert_eq!(f.job_id_hint, None);
+
+        let before_attempts =
+            r#"{"Container":{"Environment":[{"Name":"DB_PASSWORD","Value":"hunter2-secret"}],"Ima"#;
+        let f = classify(Some(&caught("States.TaskFailed", before_attempts)));
+        assert_eq!(
+            f.message,
+            "States.TaskFailed (cause truncated before any job detail)"
+        );
+        assert_eq!(f.kind, FailureKind::Other);
+    }
+
+    #[test]
+    fn a_reason_quoting_an_environment_value_is_redacted() {
+        let reason = format!("login refused for {SECRET}");
+        let record = record_with_secret(&reason);
+        let f = classify(Some(&caught("States.TaskFailed", &record)));
+        assert_eq!(f.message, "login refused for [redacted]; exit code 1");
+        assert_eq!(
+            f.job
+                .unwrap()
+                .last_attempt()
+                .unwrap()
+                .status_reason
+                .as_deref(),
+            Some("login refused for [redacted]")
+        );
+
+        // Cut inside the value: the part read is redacted, and the whole
+        // value too when the job's configured environment names it.
+        let value = record.find(r#""Value":"hunter2"#).unwrap() + r#""Value":""#.len();
+        let cut = &record[..value + 11];
+        let f = classify(Some(&caught("States.TaskFailed", cut)));
+        assert_eq!(
+            f.message,
+            "login refused for [redacted]ret (cause truncated)"
+        );
+        let configured = EnvValues::new([SECRET]);
+        let f = Failure::classify(Some(&caught("States.TaskFailed", cut)), &configured);
+        assert_eq!(f.message, "login refused for [redacted] (cause truncated)");
+    }
+
+    #[test]
+    fn text_that_only_starts_like_json_is_still_reported() {
+        let f = classify(Some(&caught("Custom.Error", "[ERROR] KeyError: 'x'")));
+        assert_eq!(f.message, "[ERROR] KeyError: 'x'");
+        let f = classify(Some(&caught("Custom.Error", r#"[{"a":1}]"#)));
+        assert_eq!(f.message, r#"[{"a":1}]"#);
+    }
+
+    #[test]
+    fn text_and_whole_json_causes_withhold_the_environment() {
+        let configured = EnvValues::new([SECRET]);
+        let f = Failure::classify(
+            Some(&caught(
+                "Batch.ClientException",
+                &format!("Bad override {SECRET}. (Service: AWSBatch; Status Code: 400; Error Code: ClientException; Request ID: 1)"),
+            )),
+            &configured,
+        );
+        assert_eq!(
+            f.message,
+            "job submission rejected: Bad override [redacted]."
+        );
+
+        let f = classify(Some(&CaughtError {
+            error: Some("Custom.Error".into()),
+            cause: Some(json!({"detail": SECRET, "environment": [{"name": "X", "value": SECRET}]})),
+        }));
+        assert_eq!(f.message, r#"{"detail":"[redacted]"}"#);
+
+        let lambda = json!({"errorType": "PublishFailed", "errorMessage": format!("no {SECRET}")});
+        let f = Failure::classify(
+            Some(&caught("States.TaskFailed", &lambda.to_string())),
+            &configured,
+        );
+        assert_eq!(
+            f.message,
+            "success handler failed: PublishFailed: no [redacted]"
         );
     }
 }

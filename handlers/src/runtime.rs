@@ -32,7 +32,7 @@ pub async fn run(kind: HandlerKind) -> Result<(), lambda_runtime::Error> {
     );
     let describer = settings
         .enrich
-        .then(|| BatchDescriber::new(aws_sdk_batch::Client::new(&config)));
+        .then(|| BatchDescriber::new(aws_sdk_batch::Client::new(&config), settings.enrich_timeout));
     let (publisher, describer, format) = (&publisher, &describer, settings.format);
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -1,6 +1,11 @@
 //! The handler's settings, read from the Lambda's environment once at start.
 
+use std::time::Duration;
+
 use crate::message::BodyFormat;
+
+/// How long enrichment may wait for `DescribeJobs` by default.
+pub const DEFAULT_ENRICH_TIMEOUT: Duration = Duration::from_millis(3_000);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -11,6 +16,9 @@ pub struct Settings {
     /// `SJOB_ENRICH`: call `DescribeJobs` when a cause lacks the job record
     /// (default true).
     pub enrich: bool,
+    /// `SJOB_ENRICH_TIMEOUT_MS`: how long `DescribeJobs` may take, retries
+    /// included, before the notification goes out without it.
+    pub enrich_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -25,6 +33,8 @@ pub enum SettingsError {
         value: String,
         allowed: &'static str,
     },
+    #[error("{name}={value:?} is not allowed; expected a whole number of milliseconds above 0")]
+    InvalidMillis { name: &'static str, value: String },
 }
 
 impl Settings {
@@ -67,10 +77,23 @@ impl Settings {
                 })
             }
         };
+        let enrich_timeout = match non_empty("SJOB_ENRICH_TIMEOUT_MS") {
+            None => DEFAULT_ENRICH_TIMEOUT,
+            Some(value) => match value.trim().parse::<u64>() {
+                Ok(millis) if millis > 0 => Duration::from_millis(millis),
+                _ => {
+                    return Err(SettingsError::InvalidMillis {
+                        name: "SJOB_ENRICH_TIMEOUT_MS",
+                        value,
+                    })
+                }
+            },
+        };
         Ok(Settings {
             topic_arn,
             format,
             enrich,
+            enrich_timeout,
         })
     }
 }
@@ -109,5 +132,26 @@ mod tests {
             err.to_string(),
             "NOTIFY_FORMAT=\"xml\" is not allowed; expected one of: json, chatbot"
         );
+    }
+
+    #[test]
+    fn the_enrichment_timeout_has_a_default_and_takes_milliseconds() {
+        let s = Settings::from_lookup(lookup(&[("SNS_ARN", "t")])).unwrap();
+        assert_eq!(s.enrich_timeout, DEFAULT_ENRICH_TIMEOUT);
+        let s = Settings::from_lookup(lookup(&[
+            ("SNS_ARN", "t"),
+            ("SJOB_ENRICH_TIMEOUT_MS", "750"),
+        ]))
+        .unwrap();
+        assert_eq!(s.enrich_timeout, Duration::from_millis(750));
+        for bad in ["0", "-5", "3s"] {
+            let err =
+                Settings::from_lookup(lookup(&[("SNS_ARN", "t"), ("SJOB_ENRICH_TIMEOUT_MS", bad)]))
+                    .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("SJOB_ENRICH_TIMEOUT_MS={bad:?} is not allowed; expected a whole number of milliseconds above 0")
+            );
+        }
     }
 }

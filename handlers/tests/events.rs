@@ -296,6 +296,153 @@ async fn environment_values_never_reach_the_notification() {
     assert!(!publication.message.contains("acme-prod-reports"));
 }
 
+const SECRET: &str = "hunter2-secret";
+
+/// Everything of a publication a subscriber can see.
+fn visible(publication: &Publication) -> String {
+    let attributes: Vec<String> = publication
+        .attributes
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    format!(
+        "{}\n{}\n{}\n{}\n{}",
+        publication.subject,
+        publication.message,
+        attributes.join("\n"),
+        publication.group_id,
+        publication.deduplication_id
+    )
+}
+
+/// `failed_nonzero_exit` with `DB_PASSWORD` in its cause's container
+/// environment (and not in the event's `env`), cut at `cut` bytes.
+fn failure_with_secret_cut_at(cut: Option<usize>) -> (Value, usize) {
+    let mut event = fixture("failed_nonzero_exit");
+    let cause = event["state"]["error"]["Cause"].as_str().unwrap().replacen(
+        r#""Environment":["#,
+        &format!(r#""Environment":[{{"Name":"DB_PASSWORD","Value":"{SECRET}"}},"#),
+        1,
+    );
+    let len = cause.len();
+    event["state"]["error"]["Cause"] = json!(cause[..cut.unwrap_or(len)]);
+    (event, len)
+}
+
+#[tokio::test]
+async fn a_cause_cut_anywhere_never_publishes_its_container_environment() {
+    let (event, len) = failure_with_secret_cut_at(None);
+    let cause = event["state"]["error"]["Cause"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let environment = cause.find(r#""Environment""#).unwrap();
+    let value = cause.find(SECRET).unwrap();
+    let mut inside_the_value = 0;
+    for cut in environment..=len {
+        inside_the_value += usize::from((value + 1..value + SECRET.len()).contains(&cut));
+        let (event, _) = failure_with_secret_cut_at(Some(cut));
+        for format in [BodyFormat::Document, BodyFormat::Chatbot] {
+            let (publication, n) =
+                publish_with(HandlerKind::Error, event.clone(), &(), format).await;
+            let seen = visible(&publication);
+            // Not even the part of the value before the cut.
+            assert!(
+                !seen.contains(&SECRET[..4]),
+                "cut at {cut}, {format:?}:\n{seen}"
+            );
+            let error = n.error.unwrap();
+            assert!(
+                error
+                    .message
+                    .starts_with("Essential container in task exited"),
+                "{}",
+                error.message
+            );
+        }
+    }
+    assert_eq!(inside_the_value, SECRET.len() - 1);
+}
+
+#[tokio::test]
+async fn reasons_that_quote_an_environment_value_are_redacted() {
+    for cut_inside_the_value in [false, true] {
+        let mut event = fixture("failed_nonzero_exit");
+        event["state"]["metadata"]["env"]["DB_PASSWORD"] = json!(SECRET);
+        let cause = event["state"]["error"]["Cause"]
+            .as_str()
+            .unwrap()
+            .replace(
+                "Essential container in task exited",
+                &format!("bad password {SECRET}"),
+            )
+            .replacen(
+                r#""Environment":["#,
+                &format!(r#""Environment":[{{"Name":"DB_PASSWORD","Value":"{SECRET}"}},"#),
+                1,
+            );
+        let end = if cut_inside_the_value {
+            cause.find(&format!(r#""Value":"{SECRET}"#)).unwrap() + 12
+        } else {
+            cause.len()
+        };
+        event["state"]["error"]["Cause"] = json!(cause[..end]);
+        for format in [BodyFormat::Document, BodyFormat::Chatbot] {
+            let (publication, n) =
+                publish_with(HandlerKind::Error, event.clone(), &(), format).await;
+            let seen = visible(&publication);
+            assert!(!seen.contains(&SECRET[..4]), "{format:?}:\n{seen}");
+            assert!(
+                n.error
+                    .unwrap()
+                    .message
+                    .starts_with("bad password [redacted]"),
+                "{seen}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_success_record_never_publishes_its_container_environment() {
+    let mut event = fixture("success");
+    event["state"]["batch"]["Container"]["Environment"] =
+        json!([{"Name": "DB_PASSWORD", "Value": SECRET}]);
+    event["state"]["metadata"]["env"]["DB_PASSWORD"] = json!(SECRET);
+    for format in [BodyFormat::Document, BodyFormat::Chatbot] {
+        let (publication, _) = publish_with(HandlerKind::Success, event.clone(), &(), format).await;
+        assert!(!visible(&publication).contains(SECRET), "{format:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_environment_is_rejected_without_quoting_it() {
+    for (env, path) in [
+        (json!(SECRET), "state.metadata.env"),
+        (
+            json!({"DB_PASSWORD": [SECRET]}),
+            "state.metadata.env.DB_PASSWORD",
+        ),
+    ] {
+        let mut event = fixture("failed_oom");
+        event["state"]["metadata"]["env"] = env;
+        let err = handle(
+            HandlerKind::Error,
+            event,
+            &Recorder::default(),
+            &(),
+            BodyFormat::Document,
+        )
+        .await
+        .unwrap_err();
+        let message = Diagnostic::from(err).error_message;
+        assert_eq!(
+            message,
+            format!("invalid handler event at `{path}`: expected a map of names to string values (the value is withheld)")
+        );
+    }
+}
+
 #[tokio::test]
 async fn malformed_events_name_what_is_wrong() {
     let cases = [

@@ -3,6 +3,8 @@
 //! which delivers to SQS queues (and HTTP endpoints) as AWS would.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::Message;
@@ -325,4 +327,174 @@ async fn logs_are_json_lines_without_the_job_environment() {
     assert!(!log.contains(SECRET), "the log shows the secret:\n{log}");
     let message = the_only_message(&stack.aws, &queue).await;
     assert!(!message.body().unwrap_or_default().contains(SECRET));
+}
+
+const DB_PASSWORD: &str = "hunter2-secret";
+const CONFIGURED_SECRET: &str = "s3cr3t-from-config";
+
+/// `failed_nonzero_exit` whose cause holds `DB_PASSWORD` in the container
+/// environment and is cut `after` bytes into its value (Step Functions caps
+/// causes wherever that falls), or, for `None`, just before `JobId`.
+fn failure_cut_inside_the_environment(after: Option<usize>) -> Value {
+    let mut event = fixture("failed_nonzero_exit");
+    event["state"]["metadata"]["env"]["API_TOKEN"] = json!(CONFIGURED_SECRET);
+    let cause = event["state"]["error"]["Cause"]
+        .as_str()
+        .expect("the fixture's cause is text")
+        .replacen(
+            r#""Environment":["#,
+            &format!(r#""Environment":[{{"Name":"DB_PASSWORD","Value":"{DB_PASSWORD}"}},"#),
+            1,
+        );
+    let end = match after {
+        Some(after) => cause.find(DB_PASSWORD).expect("the value is in the cause") + after,
+        None => cause.find(r#""JobId""#).expect("the cause names the job"),
+    };
+    event["state"]["error"]["Cause"] = json!(cause[..end]);
+    event
+}
+
+#[tokio::test]
+async fn a_cut_cause_never_publishes_or_logs_the_container_environment() {
+    for format in ["json", "chatbot"] {
+        let stack = Stack::new("job-notifications").await;
+        let raw = stack
+            .aws
+            .subscribe_queue(&stack.topic_arn, "raw-subscriber", Delivery::Raw)
+            .await;
+        let enveloped = stack
+            .aws
+            .subscribe_queue(&stack.topic_arn, "envelope-subscriber", Delivery::Envelope)
+            .await;
+        let mut chat = HttpSink::bind().await;
+        stack.aws.subscribe_http(&stack.topic_arn, chat.url()).await;
+        let function = stack
+            .deploy("error-handler", &[("NOTIFY_FORMAT", format)])
+            .await;
+
+        for after in [Some(4), Some(DB_PASSWORD.len() - 1), None] {
+            let event = failure_cut_inside_the_environment(after);
+            let response = stack
+                .aws
+                .invoke(&function, &event)
+                .await
+                .succeeded()
+                .clone();
+
+            let case = format!("NOTIFY_FORMAT={format}, cut {after:?}");
+            let message = the_only_message(&stack.aws, &raw).await;
+            let document = json_body(&message);
+            assert_eq!(
+                document["notification_id"], response["notification_id"],
+                "{case}"
+            );
+            assert_eq!(
+                document["error"]["message"],
+                "Essential container in task exited (cause truncated)",
+                "{case}"
+            );
+            let envelope = json_body(&the_only_message(&stack.aws, &enveloped).await);
+            let chat_envelope = chat.next_body(DELIVERY_WAIT).await;
+            let attributes = format!("{:?}", string_attributes(&message));
+            for (what, seen) in [
+                (
+                    "the raw message",
+                    message.body().unwrap_or_default().to_string(),
+                ),
+                (
+                    "the SNS envelope (subject, attributes)",
+                    envelope.to_string(),
+                ),
+                ("the chat delivery", chat_envelope.to_string()),
+                ("the message attributes", attributes),
+            ] {
+                // Not even the part of the value before the cut.
+                assert!(
+                    !seen.contains(&DB_PASSWORD[..4]),
+                    "{case}: {what} shows it:\n{seen}"
+                );
+                assert!(
+                    !seen.contains(CONFIGURED_SECRET),
+                    "{case}: {what} shows it:\n{seen}"
+                );
+            }
+        }
+
+        let log = stack.emulator.lambda_log();
+        assert!(
+            log.contains("notification published"),
+            "no handler output captured:\n{log}"
+        );
+        assert!(!log.contains(&DB_PASSWORD[..4]), "the log shows it:\n{log}");
+        assert!(!log.contains(CONFIGURED_SECRET), "the log shows it:\n{log}");
+    }
+}
+
+/// A Batch endpoint that accepts connections and never answers.
+async fn silent_endpoint() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let endpoint = format!("http://{}", listener.local_addr().expect("its address"));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            open.push(socket);
+        }
+    });
+    (endpoint, accepted)
+}
+
+#[tokio::test]
+async fn a_batch_api_that_never_answers_only_delays_the_notification() {
+    let (silent_batch, accepted) = silent_endpoint().await;
+    let stack = Stack::new("job-notifications").await;
+    let queue = stack
+        .aws
+        .subscribe_queue(&stack.topic_arn, "raw-subscriber", Delivery::Raw)
+        .await;
+    let function = stack
+        .deploy(
+            "error-handler",
+            &[
+                ("AWS_ENDPOINT_URL_BATCH", &silent_batch),
+                ("SJOB_ENRICH_TIMEOUT_MS", "500"),
+            ],
+        )
+        .await;
+
+    // The cause lost the job record but kept the job id: the handler asks
+    // Batch, which never answers; without its own timeout the call would
+    // run into the function's and the notification would be lost.
+    let response = stack
+        .aws
+        .invoke(&function, &fixture("failed_truncated_cause"))
+        .await
+        .succeeded()
+        .clone();
+
+    let document = json_body(&the_only_message(&stack.aws, &queue).await);
+    assert_eq!(document["notification_id"], response["notification_id"]);
+    assert_eq!(
+        document["error"]["message"],
+        "Essential container in task exited (cause truncated)"
+    );
+    assert!(
+        accepted.load(Ordering::SeqCst) >= 1,
+        "the handler never called the silent Batch endpoint"
+    );
+    let log = stack.emulator.lambda_log();
+    let warning = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["fields"]["message"] == "notifying without enrichment")
+        .unwrap_or_else(|| panic!("no enrichment warning in:\n{log}"));
+    assert_eq!(warning["level"], "WARN");
+    assert_eq!(
+        warning["fields"]["error"],
+        "DescribeJobs did not answer within 500 ms"
+    );
 }

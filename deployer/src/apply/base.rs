@@ -43,11 +43,18 @@ async fn converge_notifications(
         let found = plan.actual.subscriptions.iter().find(|s| {
             s.spec.protocol == subscription.protocol && s.spec.endpoint == subscription.endpoint
         });
-        match found.and_then(|s| s.arn.as_deref().map(|arn| (arn, &s.spec))) {
+        match found.and_then(|s| s.arn.as_deref().map(|arn| (arn, s))) {
             Some((arn, current)) => {
-                aws::sns::update_subscription(&clients.sns, arn, subscription, current).await?
+                aws::sns::update_subscription(&clients.sns, arn, subscription, &current.spec)
+                    .await?;
+                if !current.recorded {
+                    aws::sns::record_subscription(&clients.sns, &topic_arn, subscription).await?;
+                }
             }
-            None => aws::sns::subscribe(&clients.sns, &topic_arn, subscription).await?,
+            None => {
+                aws::sns::subscribe(&clients.sns, &topic_arn, subscription).await?;
+                aws::sns::record_subscription(&clients.sns, &topic_arn, subscription).await?;
+            }
         }
     }
     Ok(())
@@ -135,15 +142,14 @@ async fn converge_compute(clients: &Clients, plan: &BasePlan) -> Result<(), AwsE
 pub async fn remove(clients: &Clients, target: &Target, plan: &BasePlan) -> Result<(), AwsError> {
     let (changes, actual, names) = (&plan.changes, &plan.actual, &plan.desired.names);
     let notifications = async {
+        let topic_arn = target.topic_arn(&names.topic);
         for subscription in &actual.subscriptions {
-            if let Some(arn) = subscription.arn.as_deref() {
-                if deleting(changes, Kind::Subscription, &subscription.spec.label()) {
-                    aws::sns::unsubscribe(&clients.sns, arn).await?;
-                }
+            if deleting(changes, Kind::Subscription, &subscription.spec.label()) {
+                aws::sns::unsubscribe(&clients.sns, &topic_arn, subscription).await?;
             }
         }
         if deleting(changes, Kind::Topic, &names.topic) {
-            aws::sns::delete_topic(&clients.sns, &target.topic_arn(&names.topic)).await?;
+            aws::sns::delete_topic(&clients.sns, &topic_arn).await?;
         }
         Ok::<_, AwsError>(())
     };

@@ -12,7 +12,7 @@ use aws_sdk_batch::types::{
 use aws_sdk_batch::Client;
 
 use super::AwsError;
-use crate::stack::{is_managed, JobDefinitionSpec, Observed};
+use crate::stack::{Identity, JobDefinitionSpec, Observed};
 
 /// Fargate platform version of every job definition: the newest.
 pub const FARGATE_PLATFORM_VERSION: &str = "LATEST";
@@ -23,7 +23,20 @@ pub struct Revisions {
     pub latest: Observed<JobDefinitionSpec>,
     pub latest_arn: String,
     pub revision: i32,
-    pub active_arns: Vec<String>,
+    /// Each ACTIVE revision's ARN and owner: revisions carry their own
+    /// tags, and only an owner's own are ever retired.
+    pub active: Vec<(String, Identity)>,
+}
+
+impl Revisions {
+    /// The ACTIVE revisions that belong to `owner`.
+    pub fn owned_by(&self, owner: &Identity) -> Vec<String> {
+        self.active
+            .iter()
+            .filter(|(_, o)| o == owner)
+            .map(|(arn, _)| arn.clone())
+            .collect()
+    }
 }
 
 /// One job definition's ACTIVE revisions, read on their own.
@@ -88,14 +101,17 @@ pub fn revisions(name: &str, mut definitions: Vec<JobDefinition>) -> Option<Revi
         .collect();
     Some(Revisions {
         latest: Observed {
-            managed: is_managed(&tags),
+            owner: Identity::of(&tags),
             spec: spec_of(name, latest, tags),
         },
         latest_arn: latest.job_definition_arn.clone().unwrap_or_default(),
         revision: latest.revision.unwrap_or_default(),
-        active_arns: definitions
+        active: definitions
             .iter()
-            .filter_map(|d| d.job_definition_arn.clone())
+            .filter_map(|d| {
+                let tags = d.tags.clone().unwrap_or_default().into_iter().collect();
+                Some((d.job_definition_arn.clone()?, Identity::of(&tags)))
+            })
             .collect(),
     })
 }
@@ -213,14 +229,15 @@ pub async fn register(
     let arn = registered.job_definition_arn.unwrap_or_default();
     // A concurrent deploy, or a register the SDK sent again after its answer
     // was lost, may have added ACTIVE revisions since the plan read them:
-    // retire every revision older than ours, so exactly one stays ACTIVE.
-    // Revision 1 is the first there has ever been: nothing is older.
+    // retire every revision of this stack's older than ours, so exactly one
+    // stays ACTIVE. Revision 1 is the first there has ever been: nothing is
+    // older.
     let ours = revision_of(&arn);
     let mut stale: Vec<String> = retire.to_vec();
     if ours != Some(1) {
         if let Some(now) = read(client, &desired.name).await? {
             stale.extend(
-                now.active_arns
+                now.owned_by(&Identity::of(&desired.tags))
                     .into_iter()
                     .filter(|a| ours.is_some_and(|ours| revision_of(a).is_some_and(|r| r < ours))),
             );

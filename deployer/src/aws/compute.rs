@@ -16,7 +16,7 @@ use aws_smithy_runtime_api::http::Response;
 
 use super::{wait, AwsError};
 use crate::base::{ComputeEnvironmentSpec, JobQueueSpec};
-use crate::stack::{is_managed, Observed, Tags};
+use crate::stack::{Identity, Observed, Tags};
 
 /// A compute environment can take minutes to create or delete.
 const LIMIT: Duration = Duration::from_secs(600);
@@ -36,7 +36,7 @@ pub async fn read_compute_environment(
         .unwrap_or_else(|| ComputeResource::builder().build());
     let tags: Tags = environment.tags.unwrap_or_default().into_iter().collect();
     Ok(Some(Observed {
-        managed: is_managed(&tags),
+        owner: Identity::of(&tags),
         spec: ComputeEnvironmentSpec {
             name: name.to_string(),
             resource_type: resources
@@ -67,57 +67,50 @@ pub async fn converge_compute_environment(
     let name = desired.name.as_str();
     let Some(actual) = actual else {
         Kind::Environment.not_deleting(client, name).await?;
-        let created = client
-            .create_compute_environment()
-            .compute_environment_name(name)
-            .r#type(CeType::Managed)
-            .state(CeState::Enabled)
-            .compute_resources(
-                ComputeResource::builder()
-                    .r#type(CrType::from(desired.resource_type.as_str()))
-                    .maxv_cpus(desired.max_vcpus)
-                    .set_subnets(Some(desired.subnets.iter().cloned().collect()))
-                    .set_security_group_ids(Some(
-                        desired.security_group_ids.iter().cloned().collect(),
-                    ))
-                    .build(),
-            )
-            .set_tags(Some(desired.tags.clone().into_iter().collect()))
-            .send()
-            .await;
-        return match created {
-            Ok(_) => Kind::Environment.valid(client, name).await.map(|_| ()),
-            // A concurrent or interrupted deploy created it: converge that one.
-            Err(err) if said(&err, "already exists") => {
-                match read_compute_environment(client, name).await? {
-                    Some(existing) if existing.managed => {
-                        Box::pin(converge_compute_environment(
-                            client,
-                            desired,
-                            Some(&existing.spec),
+        let create = async {
+            client
+                .create_compute_environment()
+                .compute_environment_name(name)
+                .r#type(CeType::Managed)
+                .state(CeState::Enabled)
+                .compute_resources(
+                    ComputeResource::builder()
+                        .r#type(CrType::from(desired.resource_type.as_str()))
+                        .maxv_cpus(desired.max_vcpus)
+                        .set_subnets(Some(desired.subnets.iter().cloned().collect()))
+                        .set_security_group_ids(Some(
+                            desired.security_group_ids.iter().cloned().collect(),
                         ))
-                        .await
-                    }
-                    Some(_) => Err(AwsError::NotManaged {
-                        kind: "Batch compute environment",
-                        name: name.to_string(),
-                    }),
-                    None => Err(AwsError::call("CreateComputeEnvironment", name, err)),
-                }
-            }
-            Err(err) => Err(AwsError::call("CreateComputeEnvironment", name, err)),
+                        .build(),
+                )
+                .set_tags(Some(desired.tags.clone().into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| AwsError::call("CreateComputeEnvironment", name, e))?;
+            Kind::Environment.valid(client, name).await.map(|_| ())
         };
+        return super::create_or_adopt(
+            "Batch compute environment",
+            name,
+            &Identity::of(&desired.tags),
+            create,
+            || read_compute_environment(client, name),
+            |found| async move {
+                Box::pin(converge_compute_environment(client, desired, Some(&found))).await
+            },
+        )
+        .await;
     };
     if desired.resource_type != actual.resource_type {
-        return Err(AwsError::Call {
-            action: "UpdateComputeEnvironment",
-            resource: name.to_string(),
-            message: format!(
+        return Err(AwsError::other(
+            "UpdateComputeEnvironment",
+            name.to_string(),
+            format!(
                 "Batch cannot change a compute environment from {} to {}: destroy it (remove \
                  [base.compute] and deploy, after the jobs using its queue) and deploy again",
                 actual.resource_type, desired.resource_type
             ),
-        });
+        ));
     }
     if desired.max_vcpus != actual.max_vcpus
         || desired.subnets != actual.subnets
@@ -165,7 +158,7 @@ pub async fn read_job_queue(
     let mut order = queue.compute_environment_order.unwrap_or_default();
     order.sort_by_key(|o| o.order);
     Ok(Some(Observed {
-        managed: is_managed(&tags),
+        owner: Identity::of(&tags),
         spec: JobQueueSpec {
             name: name.to_string(),
             priority: queue.priority.unwrap_or_default(),
@@ -193,30 +186,28 @@ pub async fn converge_job_queue(
         .build();
     let Some(actual) = actual else {
         Kind::Queue.not_deleting(client, name).await?;
-        let created = client
-            .create_job_queue()
-            .job_queue_name(name)
-            .priority(desired.priority)
-            .state(JqState::Enabled)
-            .compute_environment_order(order)
-            .set_tags(Some(desired.tags.clone().into_iter().collect()))
-            .send()
-            .await;
-        return match created {
-            Ok(_) => Kind::Queue.valid(client, name).await.map(|_| ()),
-            // A concurrent or interrupted deploy created it: converge that one.
-            Err(err) if said(&err, "already exists") => match read_job_queue(client, name).await? {
-                Some(existing) if existing.managed => {
-                    Box::pin(converge_job_queue(client, desired, Some(&existing.spec))).await
-                }
-                Some(_) => Err(AwsError::NotManaged {
-                    kind: "Batch job queue",
-                    name: name.to_string(),
-                }),
-                None => Err(AwsError::call("CreateJobQueue", name, err)),
-            },
-            Err(err) => Err(AwsError::call("CreateJobQueue", name, err)),
+        let create = async {
+            client
+                .create_job_queue()
+                .job_queue_name(name)
+                .priority(desired.priority)
+                .state(JqState::Enabled)
+                .compute_environment_order(order.clone())
+                .set_tags(Some(desired.tags.clone().into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| AwsError::call("CreateJobQueue", name, e))?;
+            Kind::Queue.valid(client, name).await.map(|_| ())
         };
+        return super::create_or_adopt(
+            "Batch job queue",
+            name,
+            &Identity::of(&desired.tags),
+            create,
+            || read_job_queue(client, name),
+            |found| async move { Box::pin(converge_job_queue(client, desired, Some(&found))).await },
+        )
+        .await;
     };
     if desired.priority != actual.priority
         || desired.compute_environment_arn != actual.compute_environment_arn
@@ -329,10 +320,10 @@ impl Kind {
         let status = self.settled(client, name).await?;
         match status {
             Some(status) if status.is(&["VALID"]) => Ok(status.arn),
-            Some(status) => Err(AwsError::Call {
-                action: "wait",
-                resource: name.to_string(),
-                message: format!(
+            Some(status) => Err(AwsError::other(
+                "wait",
+                name.to_string(),
+                format!(
                     "Batch reports the {} {}: {}",
                     self.label(),
                     status.status,
@@ -340,12 +331,12 @@ impl Kind {
                         .reason
                         .unwrap_or_else(|| "no reason given".to_string())
                 ),
-            }),
-            None => Err(AwsError::Call {
-                action: "wait",
-                resource: name.to_string(),
-                message: format!("the {} disappeared", self.label()),
-            }),
+            )),
+            None => Err(AwsError::other(
+                "wait",
+                name.to_string(),
+                format!("the {} disappeared", self.label()),
+            )),
         }
     }
 

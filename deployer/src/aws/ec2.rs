@@ -9,7 +9,7 @@ use aws_sdk_ec2::Client;
 
 use super::{error_code, wait, AwsError};
 use crate::base::SecurityGroupSpec;
-use crate::stack::{is_managed, Observed, Tags};
+use crate::stack::{Identity, Observed, Tags};
 
 /// How long a delete retries while ENIs still use the group: Fargate's
 /// linger for a while after their compute environment is gone.
@@ -44,7 +44,7 @@ pub async fn read_security_group(
     Ok(Some((
         group.group_id.unwrap_or_default(),
         Observed {
-            managed: is_managed(&tags),
+            owner: Identity::of(&tags),
             spec: SecurityGroupSpec {
                 name: name.to_string(),
                 vpc_id: group.vpc_id.unwrap_or_default(),
@@ -61,37 +61,41 @@ pub async fn create_security_group(
     desired: &SecurityGroupSpec,
 ) -> Result<String, AwsError> {
     let name = desired.name.as_str();
-    let created = client
-        .create_security_group()
-        .group_name(name)
-        .description(&desired.description)
-        .vpc_id(&desired.vpc_id)
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .set_tags(Some(ec2_tags(&desired.tags)))
-                .build(),
-        )
-        .send()
-        .await;
-    match created {
-        Ok(out) => Ok(out.group_id.unwrap_or_default()),
-        // A concurrent or interrupted deploy created it: use that one.
-        Err(err) if error_code(&err) == Some("InvalidGroup.Duplicate") => {
-            match read_security_group(client, name, Some(&desired.vpc_id)).await? {
-                Some((id, existing)) if existing.managed => {
-                    sync_security_group_tags(client, &id, desired, &existing.spec).await?;
-                    Ok(id)
-                }
-                Some(_) => Err(AwsError::NotManaged {
-                    kind: "security group",
-                    name: name.to_string(),
-                }),
-                None => Err(AwsError::call("CreateSecurityGroup", name, err)),
-            }
-        }
-        Err(err) => Err(AwsError::call("CreateSecurityGroup", name, err)),
-    }
+    let create = async {
+        let created = client
+            .create_security_group()
+            .group_name(name)
+            .description(&desired.description)
+            .vpc_id(&desired.vpc_id)
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::SecurityGroup)
+                    .set_tags(Some(ec2_tags(&desired.tags)))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::call("CreateSecurityGroup", name, e))?;
+        Ok(created.group_id.unwrap_or_default())
+    };
+    super::create_or_adopt(
+        "security group",
+        name,
+        &Identity::of(&desired.tags),
+        create,
+        || async {
+            let found = read_security_group(client, name, Some(&desired.vpc_id)).await?;
+            Ok(found.map(|(id, group)| Observed {
+                owner: group.owner,
+                spec: (id, group.spec),
+            }))
+        },
+        |(id, found)| async move {
+            sync_security_group_tags(client, &id, desired, &found).await?;
+            Ok(id)
+        },
+    )
+    .await
 }
 
 /// Tags are all that can change on the group: its name, VPC and

@@ -8,7 +8,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
 use super::{error_code, AwsError};
-use crate::stack::{is_managed, Observed, RoleSpec, Tags};
+use crate::stack::{Identity, Observed, RoleSpec, Tags};
 
 /// The roles a plan compares with: every role of the account from one
 /// paged GetAccountAuthorizationDetails listing (instead of 3 + inline
@@ -72,6 +72,14 @@ impl Roles {
             names.extend(page.roles().iter().map(|r| r.role_name.clone()));
         }
         Ok(names)
+    }
+
+    /// Every role of the account; `None` when there is no listing.
+    pub fn all(&self) -> Option<Vec<&Observed<RoleSpec>>> {
+        match self {
+            Roles::Listed(roles) => Some(roles.values().collect()),
+            Roles::OneByOne => None,
+        }
     }
 
     /// The role named `name`, `None` when it does not exist.
@@ -142,7 +150,7 @@ pub async fn read(client: &Client, name: &str) -> Result<Option<Observed<RoleSpe
         .filter_map(|p| p.policy_arn.clone())
         .collect();
     Ok(Some(Observed {
-        managed: is_managed(&tags),
+        owner: Identity::of(&tags),
         spec: RoleSpec {
             name: name.to_string(),
             trust_policy,
@@ -175,7 +183,7 @@ fn observed(role: &RoleDetail) -> Option<Observed<RoleSpec>> {
         .filter_map(|p| p.policy_arn.clone())
         .collect();
     Some(Observed {
-        managed: is_managed(&tags),
+        owner: Identity::of(&tags),
         spec: RoleSpec {
             name: role.role_name()?.to_string(),
             trust_policy: decode_policy(role.assume_role_policy_document().unwrap_or("{}")),
@@ -200,37 +208,41 @@ pub async fn converge(
     actual: Option<&RoleSpec>,
 ) -> Result<(), AwsError> {
     let name = desired.name.as_str();
-    let empty = RoleSpec {
-        name: name.to_string(),
-        trust_policy: Value::Null,
-        policies: BTreeMap::new(),
-        managed_policies: BTreeSet::new(),
-        tags: Tags::new(),
+    if let Some(actual) = actual {
+        return update(client, desired, actual).await;
+    }
+    let create = async {
+        client
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(desired.trust_policy.to_string())
+            .description("Managed by sjob")
+            .set_tags(Some(iam_tags(&desired.tags)))
+            .send()
+            .await
+            .map_err(|e| AwsError::call("CreateRole", name, e))?;
+        let created = RoleSpec {
+            name: name.to_string(),
+            trust_policy: desired.trust_policy.clone(),
+            policies: BTreeMap::new(),
+            managed_policies: BTreeSet::new(),
+            tags: desired.tags.clone(),
+        };
+        update(client, desired, &created).await
     };
-    let actual = match actual {
-        Some(actual) => actual,
-        None => {
-            let created = client
-                .create_role()
-                .role_name(name)
-                .assume_role_policy_document(desired.trust_policy.to_string())
-                .description("Managed by sjob")
-                .set_tags(Some(iam_tags(&desired.tags)))
-                .send()
-                .await;
-            match created {
-                Ok(_) => {}
-                // A concurrent or interrupted deploy got there first: converge it.
-                Err(err) if error_code(&err) == Some("EntityAlreadyExists") => {}
-                Err(err) => return Err(AwsError::call("CreateRole", name, err)),
-            }
-            &RoleSpec {
-                trust_policy: desired.trust_policy.clone(),
-                tags: desired.tags.clone(),
-                ..empty.clone()
-            }
-        }
-    };
+    super::create_or_adopt(
+        "IAM role",
+        name,
+        &Identity::of(&desired.tags),
+        create,
+        || read(client, name),
+        |found| async move { update(client, desired, &found).await },
+    )
+    .await
+}
+
+async fn update(client: &Client, desired: &RoleSpec, actual: &RoleSpec) -> Result<(), AwsError> {
+    let name = desired.name.as_str();
     if desired.trust_policy != actual.trust_policy {
         client
             .update_assume_role_policy()

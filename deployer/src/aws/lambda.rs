@@ -14,7 +14,7 @@ use aws_sdk_lambda::Client;
 
 use super::{error_code, wait, wait_for_role, AwsError};
 use crate::base::FunctionSpec;
-use crate::stack::{is_managed, Observed, Tags};
+use crate::stack::{Identity, Observed, Tags};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 /// How long a create or update may take to apply.
@@ -31,7 +31,7 @@ pub async fn read(client: &Client, name: &str) -> Result<Option<Observed<Functio
     };
     let tags: Tags = function.tags.unwrap_or_default().into_iter().collect();
     Ok(Some(Observed {
-        managed: is_managed(&tags),
+        owner: Identity::of(&tags),
         spec: FunctionSpec {
             name: name.to_string(),
             role_arn: config.role.unwrap_or_default(),
@@ -70,49 +70,54 @@ pub async fn converge(
     actual: Option<&FunctionSpec>,
 ) -> Result<(), AwsError> {
     let name = desired.name.as_str();
-    let Some(actual) = actual else {
-        let zip = read_package("CreateFunction", package).await?;
-        let created = wait_for_role("CreateFunction", name, || {
-            client
-                .create_function()
-                .function_name(name)
-                .runtime(Runtime::from(desired.runtime.as_str()))
-                .handler(&desired.handler)
-                .role(&desired.role_arn)
-                .architectures(Architecture::from(desired.architecture.as_str()))
-                .memory_size(desired.memory_mb)
-                .timeout(desired.timeout_seconds)
-                .environment(environment(desired))
-                .code(FunctionCode::builder().zip_file(zip.clone()).build())
-                .set_tags(Some(desired.tags.clone().into_iter().collect()))
-                .publish(false)
-                .send()
-        })
-        .await;
-        return match created {
-            // A concurrent or interrupted deploy created it: converge that one.
-            Err(AwsError::Call { message, .. })
-                if message.contains("ResourceConflictException") =>
-            {
-                match read(client, name).await? {
-                    Some(existing) if existing.managed => {
-                        Box::pin(converge(client, desired, package, Some(&existing.spec))).await
-                    }
-                    Some(_) => Err(AwsError::NotManaged {
-                        kind: "Lambda function",
-                        name: name.to_string(),
-                    }),
-                    None => Err(AwsError::Call {
-                        action: "CreateFunction",
-                        resource: name.to_string(),
-                        message,
-                    }),
-                }
-            }
-            Err(err) => Err(err),
-            Ok(_) => applied(client, name, "CreateFunction").await,
-        };
-    };
+    match actual {
+        Some(actual) => update(client, desired, package, actual).await,
+        None => {
+            super::create_or_adopt(
+                "Lambda function",
+                name,
+                &Identity::of(&desired.tags),
+                create(client, desired, package),
+                || read(client, name),
+                |found| async move { update(client, desired, package, &found).await },
+            )
+            .await
+        }
+    }
+}
+
+async fn create(client: &Client, desired: &FunctionSpec, package: &Path) -> Result<(), AwsError> {
+    let name = desired.name.as_str();
+    let zip = read_package("CreateFunction", package).await?;
+    wait_for_role("CreateFunction", name, || {
+        client
+            .create_function()
+            .function_name(name)
+            .runtime(Runtime::from(desired.runtime.as_str()))
+            .handler(&desired.handler)
+            .role(&desired.role_arn)
+            .architectures(Architecture::from(desired.architecture.as_str()))
+            .memory_size(desired.memory_mb)
+            .timeout(desired.timeout_seconds)
+            .environment(environment(desired))
+            .code(FunctionCode::builder().zip_file(zip.clone()).build())
+            .set_tags(Some(desired.tags.clone().into_iter().collect()))
+            .publish(false)
+            .send()
+    })
+    .await?;
+    applied(client, name, "CreateFunction").await
+}
+
+/// Brings an existing function to `desired`: the configuration and the
+/// code each only when they differ.
+async fn update(
+    client: &Client,
+    desired: &FunctionSpec,
+    package: &Path,
+    actual: &FunctionSpec,
+) -> Result<(), AwsError> {
+    let name = desired.name.as_str();
     let configuration_differs = desired.role_arn != actual.role_arn
         || desired.runtime != actual.runtime
         || desired.handler != actual.handler
@@ -178,14 +183,13 @@ fn environment(desired: &FunctionSpec) -> Environment {
 }
 
 async fn read_package(action: &'static str, package: &Path) -> Result<Blob, AwsError> {
-    tokio::fs::read(package)
-        .await
-        .map(Blob::new)
-        .map_err(|e| AwsError::Call {
+    tokio::fs::read(package).await.map(Blob::new).map_err(|e| {
+        AwsError::other(
             action,
-            resource: package.display().to_string(),
-            message: format!("cannot read the package: {e}"),
-        })
+            package.display().to_string(),
+            format!("cannot read the package: {e}"),
+        )
+    })
 }
 
 /// Waits until Lambda is done creating or updating the function.
@@ -215,14 +219,14 @@ async fn applied(client: &Client, name: &str, action: &'static str) -> Result<()
     } else {
         return Ok(());
     };
-    Err(AwsError::Call {
+    Err(AwsError::other(
         action,
-        resource: name.to_string(),
-        message: format!(
+        name,
+        format!(
             "Lambda could not apply it: {}",
             reason.unwrap_or_else(|| "no reason given".to_string())
         ),
-    })
+    ))
 }
 
 pub async fn delete(client: &Client, name: &str) -> Result<(), AwsError> {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudwatchlogs::Client;
 
 use super::{error_code, AwsError};
-use crate::stack::{is_managed, LogGroupSpec, Observed, Tags};
+use crate::stack::{Identity, LogGroupSpec, Observed, Tags};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 
@@ -63,7 +63,7 @@ pub async fn read_tags(client: &Client, name: &str, arn: &str) -> Result<Option<
 /// A log group as read: its retention (from [`list`]) and its tags.
 pub fn observed(name: &str, retention_days: Option<i32>, tags: Tags) -> Observed<LogGroupSpec> {
     Observed {
-        managed: is_managed(&tags),
+        owner: Identity::of(&tags),
         spec: LogGroupSpec {
             name: name.to_string(),
             retention_days,
@@ -72,6 +72,7 @@ pub fn observed(name: &str, retention_days: Option<i32>, tags: Tags) -> Observed
     }
 }
 
+/// Creates the log group or brings its retention and tags to `desired`.
 pub async fn converge(
     client: &Client,
     desired: &LogGroupSpec,
@@ -79,21 +80,43 @@ pub async fn converge(
     actual: Option<&LogGroupSpec>,
 ) -> Result<(), AwsError> {
     let name = desired.name.as_str();
-    if actual.is_none() {
-        match client
+    if let Some(actual) = actual {
+        return update(client, desired, arn, actual).await;
+    }
+    let create = async {
+        client
             .create_log_group()
             .log_group_name(name)
             .set_tags(Some(desired.tags.clone().into_iter().collect()))
             .send()
             .await
-        {
-            Err(err) if error_code(&err) != Some("ResourceAlreadyExistsException") => {
-                return Err(AwsError::call("CreateLogGroup", name, err))
-            }
-            _ => {}
-        }
-    }
-    if actual.map(|a| a.retention_days) != Some(desired.retention_days) {
+            .map_err(|e| AwsError::call("CreateLogGroup", name, e))?;
+        let created = LogGroupSpec {
+            name: name.to_string(),
+            retention_days: None,
+            tags: desired.tags.clone(),
+        };
+        update(client, desired, arn, &created).await
+    };
+    super::create_or_adopt(
+        "log group",
+        name,
+        &Identity::of(&desired.tags),
+        create,
+        || read(client, name, arn),
+        |found| async move { update(client, desired, arn, &found).await },
+    )
+    .await
+}
+
+async fn update(
+    client: &Client,
+    desired: &LogGroupSpec,
+    arn: &str,
+    actual: &LogGroupSpec,
+) -> Result<(), AwsError> {
+    let name = desired.name.as_str();
+    if actual.retention_days != desired.retention_days {
         if let Some(days) = desired.retention_days {
             client
                 .put_retention_policy()
@@ -104,19 +127,16 @@ pub async fn converge(
                 .map_err(|e| AwsError::call("PutRetentionPolicy", name, e))?;
         }
     }
-    if let Some(actual) = actual {
-        super::sync_resource_tags!(
-            client,
-            resource_arn,
-            arn,
-            name,
-            &desired.tags,
-            &actual.tags,
-            desired.tags.clone().into_iter().collect()
-        )
-        .await?;
-    }
-    Ok(())
+    super::sync_resource_tags!(
+        client,
+        resource_arn,
+        arn,
+        name,
+        &desired.tags,
+        &actual.tags,
+        desired.tags.clone().into_iter().collect()
+    )
+    .await
 }
 
 pub async fn delete(client: &Client, name: &str) -> Result<(), AwsError> {

@@ -20,7 +20,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata};
 
-use crate::stack::Tags;
+use crate::stack::{Identity, Observed, Tags};
 
 /// One client per service we call, sharing one configuration.
 #[derive(Debug, Clone)]
@@ -83,10 +83,12 @@ impl Clients {
             .send()
             .await
             .map_err(|e| AwsError::call("GetCallerIdentity", "(credentials)", e))?;
-        identity.account.ok_or_else(|| AwsError::Call {
-            action: "GetCallerIdentity",
-            resource: "(credentials)".into(),
-            message: "no account in the answer".into(),
+        identity.account.ok_or_else(|| {
+            AwsError::other(
+                "GetCallerIdentity",
+                "(credentials)",
+                "no account in the answer",
+            )
         })
     }
 }
@@ -99,13 +101,19 @@ pub enum AwsError {
         action: &'static str,
         resource: String,
         message: String,
+        /// The service's error code, when it answered with one.
+        code: Option<String>,
     },
-    #[error("{kind} `{name}` exists but sjob did not create it (it lacks the `sjob:managed-by` tag), so sjob leaves it alone")]
+    #[error("{kind} `{name}` exists but is not this stack's: its tags say {owner}; sjob leaves it alone")]
     #[diagnostic(
         code(sjob::aws::not_managed),
-        help("rename the job, delete the resource, or tag it `sjob:managed-by=sjob` to let sjob manage it")
+        help("nothing of it was changed; when two stacks' names collide, rename a job, the app or the stage (see Ownership in the README)")
     )]
-    NotManaged { kind: &'static str, name: String },
+    NotManaged {
+        kind: &'static str,
+        name: String,
+        owner: Identity,
+    },
     #[error(
         "{action} {resource}: the new IAM role was still not usable after {seconds} s: {message}"
     )]
@@ -125,16 +133,102 @@ impl AwsError {
     where
         E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     {
-        let message = match (err.code(), err.message()) {
+        let code = err.code().map(str::to_string);
+        let message = match (&code, err.message()) {
             (Some(code), Some(message)) => format!("{code}: {message}"),
-            (Some(code), None) => code.to_string(),
+            (Some(code), None) => code.clone(),
             _ => DisplayErrorContext(err).to_string(),
         };
         AwsError::Call {
             action,
             resource: resource.into(),
             message,
+            code,
         }
+    }
+
+    /// A failure sjob itself finds in an answer, with no service code.
+    pub fn other(
+        action: &'static str,
+        resource: impl Into<String>,
+        message: impl Into<String>,
+    ) -> AwsError {
+        AwsError::Call {
+            action,
+            resource: resource.into(),
+            message: message.into(),
+            code: None,
+        }
+    }
+
+    /// The service's error code, when it answered with one.
+    pub fn service_code(&self) -> Option<&str> {
+        match self {
+            AwsError::Call { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether a create failed because the resource exists: each service's
+    /// own code, and for SNS and Batch, which answer with a generic code,
+    /// their message.
+    pub fn is_already_exists(&self) -> bool {
+        const CODES: [&str; 6] = [
+            "EntityAlreadyExists",            // IAM
+            "ResourceAlreadyExistsException", // CloudWatch Logs
+            "StateMachineAlreadyExists",      // Step Functions
+            "ConflictException",              // EventBridge Scheduler
+            "ResourceConflictException",      // Lambda
+            "InvalidGroup.Duplicate",         // EC2
+        ];
+        match self {
+            AwsError::Call { code, message, .. } => match code.as_deref() {
+                Some(code) if CODES.contains(&code) => true,
+                Some("InvalidParameter" | "ClientException") => {
+                    message.to_ascii_lowercase().contains("already exist")
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+/// Creates a resource the plan found absent. When it turns out to exist
+/// (a concurrent deploy, a listing that had not caught up, or another stack
+/// that took the name since the plan), it is read: brought to the desired
+/// state by `converge` when its identity is `ours`, left untouched with
+/// [`AwsError::NotManaged`] when it is anyone else's. Every service creates
+/// through this one path, so none can skip the ownership check.
+pub async fn create_or_adopt<T, R, Read, Converge>(
+    kind: &'static str,
+    name: &str,
+    ours: &Identity,
+    create: impl std::future::Future<Output = Result<R, AwsError>>,
+    read: impl FnOnce() -> Read,
+    converge: impl FnOnce(T) -> Converge,
+) -> Result<R, AwsError>
+where
+    Read: std::future::Future<Output = Result<Option<Observed<T>>, AwsError>>,
+    Converge: std::future::Future<Output = Result<R, AwsError>>,
+{
+    let err = match create.await {
+        Ok(created) => return Ok(created),
+        Err(err) if err.is_already_exists() => err,
+        Err(err) => return Err(err),
+    };
+    match read().await? {
+        Some(found) if found.owner == *ours => {
+            tracing::info!(kind, name, "exists already, as this stack's: converging it");
+            converge(found.spec).await
+        }
+        Some(found) => Err(AwsError::NotManaged {
+            kind,
+            name: name.to_string(),
+            owner: found.owner,
+        }),
+        // Deleted again since: the next deploy creates it.
+        None => Err(err),
     }
 }
 
@@ -218,7 +312,7 @@ pub async fn wait_for_role<T, E, F, Fut>(
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, E>>,
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
 {
     const LIMIT: Duration = Duration::from_secs(60);
     let started = std::time::Instant::now();
@@ -230,11 +324,7 @@ where
                 let message = DisplayErrorContext(&err).to_string();
                 let propagating = is_role_propagation(&message);
                 if !propagating {
-                    return Err(AwsError::Call {
-                        action,
-                        resource: resource.to_string(),
-                        message,
-                    });
+                    return Err(AwsError::call(action, resource, err));
                 }
                 if started.elapsed() >= LIMIT {
                     return Err(AwsError::RoleNotReady {

@@ -1,5 +1,5 @@
-//! The EventBridge Scheduler schedule. Schedules carry no tags, so a
-//! schedule counts as sjob's when it targets sjob's state machine.
+//! The EventBridge Scheduler schedule. Schedules carry no tags: a schedule
+//! belongs to the owner of the state machine it targets.
 
 use std::collections::BTreeSet;
 
@@ -8,7 +8,7 @@ use aws_sdk_scheduler::Client;
 use serde_json::Value;
 
 use super::{error_code, wait_for_role, AwsError};
-use crate::stack::{Observed, ScheduleSpec};
+use crate::stack::{Identity, Observed, ScheduleSpec};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 
@@ -17,6 +17,17 @@ const NOT_FOUND: &str = "ResourceNotFoundException";
 pub struct ScheduleRecord {
     pub observed: Observed<ScheduleSpec>,
     pub created: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl ScheduleRecord {
+    /// Gives the schedule the owner of `machine_arn` when it targets that
+    /// state machine; one targeting anything else stays nobody's.
+    pub fn owned_through(mut self, machine_arn: &str, machine_owner: &Identity) -> Self {
+        if self.observed.spec.target_arn == machine_arn {
+            self.observed.owner = machine_owner.clone();
+        }
+        self
+    }
 }
 
 /// The names of the schedules (in the default group) that start with `prefix`.
@@ -35,11 +46,8 @@ pub async fn list_names(client: &Client, prefix: &str) -> Result<BTreeSet<String
     Ok(names)
 }
 
-pub async fn read(
-    client: &Client,
-    name: &str,
-    our_target: &str,
-) -> Result<Option<ScheduleRecord>, AwsError> {
+/// The schedule, owned by nobody until [`ScheduleRecord::owned_through`].
+pub async fn read(client: &Client, name: &str) -> Result<Option<ScheduleRecord>, AwsError> {
     let schedule = match client.get_schedule().name(name).send().await {
         Ok(out) => out,
         Err(err) if error_code(&err) == Some(NOT_FOUND) => return Ok(None),
@@ -57,7 +65,7 @@ pub async fn read(
             .creation_date
             .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos())),
         observed: Observed {
-            managed: target_arn == our_target,
+            owner: Identity::default(),
             spec: ScheduleSpec {
                 name: name.to_string(),
                 expression: schedule.schedule_expression.unwrap_or_default(),
@@ -74,9 +82,12 @@ pub async fn read(
     }))
 }
 
+/// Creates or updates the schedule. `owner` is its state machine's: one
+/// found under the name on create is adopted only when it targets that.
 pub async fn converge(
     client: &Client,
     desired: &ScheduleSpec,
+    owner: &Identity,
     exists: bool,
 ) -> Result<(), AwsError> {
     let name = desired.name.as_str();
@@ -117,27 +128,26 @@ pub async fn converge(
         .await?;
         return Ok(());
     }
-    let created = wait_for_role("CreateSchedule", name, || {
-        with_schedule_fields!(client.create_schedule())
-    })
-    .await;
-    match created {
-        // Created since the plan read it (a concurrent deploy, or a listing
-        // that had not caught up): bring it to ours, if it is ours.
-        Err(err @ AwsError::Call { .. }) if err.to_string().contains("ConflictException") => {
-            match read(client, name, &desired.target_arn).await? {
-                Some(found) if found.observed.managed => {
-                    Box::pin(converge(client, desired, true)).await
-                }
-                Some(_) => Err(AwsError::NotManaged {
-                    kind: "schedule",
-                    name: name.to_string(),
-                }),
-                None => Err(err),
-            }
-        }
-        other => other.map(|_| ()),
-    }
+    let create = async {
+        wait_for_role("CreateSchedule", name, || {
+            with_schedule_fields!(client.create_schedule())
+        })
+        .await
+        .map(|_| ())
+    };
+    super::create_or_adopt(
+        "schedule",
+        name,
+        owner,
+        create,
+        || async {
+            Ok(read(client, name)
+                .await?
+                .map(|found| found.owned_through(&desired.target_arn, owner).observed))
+        },
+        |_| async { Box::pin(converge(client, desired, owner, true)).await },
+    )
+    .await
 }
 
 pub async fn delete(client: &Client, name: &str) -> Result<(), AwsError> {

@@ -12,7 +12,7 @@ use aws_sdk_sfn::Client;
 use serde_json::Value;
 
 use super::{error_code, wait_for_role, AwsError};
-use crate::stack::{is_managed, Observed, StateMachineSpec, Tags};
+use crate::stack::{Identity, Observed, StateMachineSpec, Tags};
 
 const NOT_FOUND: &[&str] = &["StateMachineDoesNotExist", "ResourceNotFound"];
 
@@ -61,7 +61,7 @@ pub async fn read(
         .and_then(|g| g.log_group_arn.clone())
         .unwrap_or_default();
     Ok(Some(Observed {
-        managed: is_managed(&tags),
+        owner: Identity::of(&tags),
         spec: StateMachineSpec {
             name: name.to_string(),
             definition: serde_json::from_str(&machine.definition)
@@ -91,8 +91,7 @@ async fn read_tags(client: &Client, arn: &str) -> Result<Tags, AwsError> {
 /// `ValidateStateMachineDefinition` why: the error then names each problem
 /// and its place in the document. Any other failure is returned as it was.
 async fn explain(client: &Client, name: &str, definition: &Value, refused: AwsError) -> AwsError {
-    if !matches!(&refused, AwsError::Call { message, .. } if message.contains("InvalidDefinition"))
-    {
+    if refused.service_code() != Some("InvalidDefinition") {
         return refused;
     }
     let out = match client
@@ -117,11 +116,7 @@ async fn explain(client: &Client, name: &str, definition: &Value, refused: AwsEr
             )
         })
         .collect();
-    AwsError::Call {
-        action: "ValidateStateMachineDefinition",
-        resource: name.to_string(),
-        message: problems.join("; "),
-    }
+    AwsError::other("ValidateStateMachineDefinition", name, problems.join("; "))
 }
 
 fn logging(destination: &str) -> LoggingConfiguration {
@@ -148,39 +143,35 @@ pub async fn converge(
 ) -> Result<(), AwsError> {
     let name = desired.name.as_str();
     let Some(actual) = actual else {
-        let tags = sfn_tags(&desired.tags);
-        let created = wait_for_role("CreateStateMachine", name, || {
-            client
-                .create_state_machine()
-                .name(name)
-                .definition(desired.definition.to_string())
-                .role_arn(&desired.role_arn)
-                .r#type(StateMachineType::Standard)
-                .logging_configuration(logging(&desired.log_destination))
-                .set_tags(Some(tags.clone()))
-                .send()
-        })
-        .await;
-        return match created {
-            Ok(_) => Ok(()),
-            // Created since the plan read it (a concurrent deploy) with
-            // other settings: bring it to ours, if it is ours.
-            Err(err @ AwsError::Call { .. })
-                if err.to_string().contains("StateMachineAlreadyExists") =>
-            {
-                match read(client, name, arn, None).await? {
-                    Some(found) if found.managed => {
-                        Box::pin(converge(client, desired, arn, Some(&found.spec))).await
-                    }
-                    Some(_) => Err(AwsError::NotManaged {
-                        kind: "state machine",
-                        name: name.to_string(),
-                    }),
-                    None => Err(err),
-                }
+        let create = async {
+            let tags = sfn_tags(&desired.tags);
+            let created = wait_for_role("CreateStateMachine", name, || {
+                client
+                    .create_state_machine()
+                    .name(name)
+                    .definition(desired.definition.to_string())
+                    .role_arn(&desired.role_arn)
+                    .r#type(StateMachineType::Standard)
+                    .logging_configuration(logging(&desired.log_destination))
+                    .set_tags(Some(tags.clone()))
+                    .send()
+            })
+            .await;
+            match created {
+                Ok(_) => Ok(()),
+                Err(err) if err.is_already_exists() => Err(err),
+                Err(err) => Err(explain(client, name, &desired.definition, err).await),
             }
-            Err(err) => Err(explain(client, name, &desired.definition, err).await),
         };
+        return super::create_or_adopt(
+            "state machine",
+            name,
+            &Identity::of(&desired.tags),
+            create,
+            || read(client, name, arn, None),
+            |found| async move { Box::pin(converge(client, desired, arn, Some(&found))).await },
+        )
+        .await;
     };
     if desired.definition != actual.definition
         || desired.role_arn != actual.role_arn

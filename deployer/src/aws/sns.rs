@@ -1,15 +1,15 @@
 //! The notification topic and its subscriptions.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
-use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_sns::error::ProvideErrorMetadata;
 use aws_sdk_sns::types::Tag;
 use aws_sdk_sns::Client;
 use serde_json::Value;
 
 use super::{error_code, AwsError};
-use crate::base::{ObservedSubscription, SubscriptionSpec, TopicSpec};
-use crate::stack::{is_managed, Observed, Tags};
+use crate::base::{ObservedSubscription, SubscriptionSpec, TopicSpec, SUBSCRIPTION_TAG_PREFIX};
+use crate::stack::{Identity, Observed, Tags};
 
 /// `NotFound` from the topic and subscription calls, `ResourceNotFound`
 /// from the tagging ones.
@@ -52,9 +52,13 @@ pub async fn read_topic(
         Err(err) if is_not_found(&err) => return Ok(None),
         Err(err) => return Err(AwsError::call("ListTagsForResource", arn, err)),
     };
+    let (recorded_subscriptions, tags): (Tags, Tags) = tags
+        .into_iter()
+        .partition(|(k, _)| k.starts_with(SUBSCRIPTION_TAG_PREFIX));
     Ok(Some(Observed {
-        managed: is_managed(&tags),
+        owner: Identity::of(&tags),
         spec: TopicSpec {
+            recorded_subscriptions: recorded_subscriptions.into_keys().collect(),
             name: arn.rsplit(':').next().unwrap_or(arn).to_string(),
             fifo: is_true(attributes.get("FifoTopic")),
             kms_key_id: attributes
@@ -85,34 +89,31 @@ pub async fn converge_topic(
         if let Some(key) = &desired.kms_key_id {
             create = create.attributes("KmsMasterKeyId", key);
         }
-        return match create.send().await {
-            Ok(_) => Ok(()),
-            // SNS refuses a second create that differs from the topic a
-            // concurrent or interrupted deploy made: converge that one.
-            Err(err)
-                if DisplayErrorContext(&err)
-                    .to_string()
-                    .contains("already exists") =>
-            {
-                match read_topic(client, arn).await? {
-                    Some(existing) if existing.managed => {
-                        Box::pin(converge_topic(client, desired, arn, Some(&existing.spec))).await
-                    }
-                    Some(_) => Err(AwsError::NotManaged {
-                        kind: "SNS topic",
-                        name: desired.name.clone(),
-                    }),
-                    None => Err(AwsError::call("CreateTopic", arn, err)),
-                }
-            }
-            Err(err) => Err(AwsError::call("CreateTopic", arn, err)),
+        // SNS answers a create that differs from an existing topic, tags
+        // included, with "already exists"; an identical one returns that
+        // topic, which its tags already make this stack's.
+        let create = async {
+            create
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::call("CreateTopic", arn, e))
         };
+        return super::create_or_adopt(
+            "SNS topic",
+            &desired.name,
+            &Identity::of(&desired.tags),
+            create,
+            || read_topic(client, arn),
+            |found| async move { Box::pin(converge_topic(client, desired, arn, Some(&found))).await },
+        )
+        .await;
     };
     if desired.fifo != actual.fifo {
-        return Err(AwsError::Call {
-            action: "SetTopicAttributes",
-            resource: arn.to_string(),
-            message: format!(
+        return Err(AwsError::other(
+            "SetTopicAttributes",
+            arn,
+            format!(
                 "the topic is {}a FIFO topic and the config asks for {}: SNS cannot change \
                  that on an existing topic; destroy it (remove [base.notifications] and deploy) \
                  or give the topic a new name",
@@ -123,7 +124,7 @@ pub async fn converge_topic(
                     "a standard one"
                 },
             ),
-        });
+        ));
     }
     if desired.kms_key_id != actual.kms_key_id {
         // An empty key turns encryption off.
@@ -156,10 +157,13 @@ pub async fn delete_topic(client: &Client, arn: &str) -> Result<(), AwsError> {
     }
 }
 
-/// The topic's subscriptions; none when the topic does not exist.
+/// The topic's subscriptions, each marked whether `recorded` (the topic's
+/// [`TopicSpec::recorded_subscriptions`]) holds it; none when the topic does
+/// not exist.
 pub async fn read_subscriptions(
     client: &Client,
     topic_arn: &str,
+    recorded: &BTreeSet<String>,
 ) -> Result<Vec<ObservedSubscription>, AwsError> {
     let mut listed = Vec::new();
     let mut pages = client
@@ -194,16 +198,18 @@ pub async fn read_subscriptions(
                 }
             }
         };
+        let spec = SubscriptionSpec {
+            protocol,
+            endpoint,
+            filter_policy: attributes
+                .get("FilterPolicy")
+                .and_then(|p| filter_policy(p)),
+            raw_message_delivery: is_true(attributes.get("RawMessageDelivery")),
+        };
         Ok(Some(ObservedSubscription {
             arn,
-            spec: SubscriptionSpec {
-                protocol,
-                endpoint,
-                filter_policy: attributes
-                    .get("FilterPolicy")
-                    .and_then(|p| filter_policy(p)),
-                raw_message_delivery: is_true(attributes.get("RawMessageDelivery")),
-            },
+            recorded: recorded.contains(&spec.record_tag()),
+            spec,
         }))
     });
     Ok(futures::future::try_join_all(read)
@@ -250,14 +256,14 @@ pub async fn subscribe(
     }
     match request.send().await {
         Ok(_) => Ok(()),
-        // A concurrent or interrupted deploy subscribed it with other
-        // attributes: update that subscription instead.
-        Err(err)
-            if DisplayErrorContext(&err)
-                .to_string()
-                .contains("already exists") =>
-        {
-            let existing = read_subscriptions(client, topic_arn)
+        Err(err) => {
+            let err = AwsError::call("Subscribe", label.clone(), err);
+            if !err.is_already_exists() {
+                return Err(err);
+            }
+            // A concurrent or interrupted deploy subscribed it with other
+            // attributes: update that subscription instead.
+            let existing = read_subscriptions(client, topic_arn, &BTreeSet::new())
                 .await?
                 .into_iter()
                 .find(|s| s.spec.label() == label);
@@ -265,11 +271,57 @@ pub async fn subscribe(
                 Some(ObservedSubscription {
                     arn: Some(arn),
                     spec,
+                    ..
                 }) => update_subscription(client, &arn, desired, &spec).await,
-                _ => Err(AwsError::call("Subscribe", label, err)),
+                _ => Err(err),
             }
         }
-        Err(err) => Err(AwsError::call("Subscribe", label, err)),
+    }
+}
+
+/// Records on the topic that sjob created the subscription (see
+/// [`SUBSCRIPTION_TAG_PREFIX`]).
+pub async fn record_subscription(
+    client: &Client,
+    topic_arn: &str,
+    subscription: &SubscriptionSpec,
+) -> Result<(), AwsError> {
+    let tag = Tag::builder()
+        .key(subscription.record_tag())
+        .value(&subscription.protocol)
+        .build()
+        .map_err(|e| AwsError::other("TagResource", topic_arn, e.to_string()))?;
+    client
+        .tag_resource()
+        .resource_arn(topic_arn)
+        .tags(tag)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::call("TagResource", topic_arn, e))
+}
+
+/// Unsubscribes, then drops the topic's record of the subscription.
+pub async fn unsubscribe(
+    client: &Client,
+    topic_arn: &str,
+    subscription: &ObservedSubscription,
+) -> Result<(), AwsError> {
+    if let Some(arn) = &subscription.arn {
+        match client.unsubscribe().subscription_arn(arn).send().await {
+            Err(err) if !is_not_found(&err) => return Err(AwsError::call("Unsubscribe", arn, err)),
+            _ => {}
+        }
+    }
+    match client
+        .untag_resource()
+        .resource_arn(topic_arn)
+        .tag_keys(subscription.spec.record_tag())
+        .send()
+        .await
+    {
+        Err(err) if !is_not_found(&err) => Err(AwsError::call("UntagResource", topic_arn, err)),
+        _ => Ok(()),
     }
 }
 
@@ -306,13 +358,6 @@ pub async fn update_subscription(
             .map_err(|e| AwsError::call("SetSubscriptionAttributes", format!("{arn} {name}"), e))?;
     }
     Ok(())
-}
-
-pub async fn unsubscribe(client: &Client, arn: &str) -> Result<(), AwsError> {
-    match client.unsubscribe().subscription_arn(arn).send().await {
-        Err(err) if !is_not_found(&err) => Err(AwsError::call("Unsubscribe", arn, err)),
-        _ => Ok(()),
-    }
 }
 
 fn sns_tags(tags: &Tags) -> Vec<Tag> {

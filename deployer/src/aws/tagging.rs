@@ -65,6 +65,14 @@ impl TagIndex {
         Ok(TagIndex::Listed(index))
     }
 
+    /// Every listed resource's tags; `None` when there is no listing.
+    pub fn all(&self) -> Option<Vec<&Tags>> {
+        match self {
+            TagIndex::Listed(index) => Some(index.values().collect()),
+            TagIndex::OneByOne => None,
+        }
+    }
+
     /// The tags listed for `arn`. `None` when the index does not hold it:
     /// it was not listed (the caller may not list, or the resource lacks the
     /// app and stage tags, or the listing has not caught up with a new

@@ -296,7 +296,7 @@ impl Validator {
                 "timeout_seconds",
                 60,
                 1_209_600,
-                "at least 60 (Batch's minimum)",
+                "from 60 (Batch's minimum) to 1209600 (14 days)",
             )
             .map(|v| v as u32);
         let retry_attempts = self
@@ -514,22 +514,25 @@ impl Validator {
     }
 
     fn log_retention(&mut self, at: &Lookup, key: &str) -> i32 {
-        match at.get(key) {
-            None => DEFAULT_LOG_RETENTION_DAYS,
-            Some((e, key)) => match e.node.value {
-                NodeValue::Integer(days) if LOG_RETENTION_DAYS.contains(&(days as i32)) => {
-                    days as i32
-                }
-                _ => {
-                    self.problem(
-                        &e.node.span,
-                        &key,
-                        "not a retention period CloudWatch Logs accepts",
-                        Some(format!("one of {LOG_RETENTION_DAYS:?}")),
-                    );
-                    DEFAULT_LOG_RETENTION_DAYS
-                }
-            },
+        let Some((e, key)) = at.get(key) else {
+            return DEFAULT_LOG_RETENTION_DAYS;
+        };
+        // Converted, not cast: `as i32` would wrap 2^32 + 1 into a valid 1.
+        let days = match e.node.value {
+            NodeValue::Integer(days) => i32::try_from(days).ok(),
+            _ => None,
+        };
+        match days.filter(|d| LOG_RETENTION_DAYS.contains(d)) {
+            Some(days) => days,
+            None => {
+                self.problem(
+                    &e.node.span,
+                    &key,
+                    "not a retention period CloudWatch Logs accepts",
+                    Some(format!("one of {LOG_RETENTION_DAYS:?}")),
+                );
+                DEFAULT_LOG_RETENTION_DAYS
+            }
         }
     }
 

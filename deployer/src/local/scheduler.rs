@@ -16,6 +16,10 @@ use crate::schedule::parse_timezone;
 
 type Running = HashMap<String, JoinHandle<Result<LocalRun, LocalError>>>;
 
+/// The longest grace period `sjob local schedule --grace` takes: 14 days,
+/// the longest `timeout_seconds` a job may have, so no run outlives it.
+pub const MAX_GRACE_SECONDS: u64 = 1_209_600;
+
 /// Runs until Ctrl-C (or until no schedule will fire again).
 pub async fn serve(config: &Config, jobs: Vec<Job>, delivery: Delivery, grace: Duration) {
     let started = Utc::now();
@@ -109,15 +113,47 @@ async fn shut_down(running: Running, grace: Duration) {
         grace_seconds = grace.as_secs(),
         "waiting for running jobs"
     );
-    let deadline = tokio::time::Instant::now() + grace;
+    // A grace period too long to add to the clock has no deadline.
+    let deadline = tokio::time::Instant::now().checked_add(grace);
     for (name, mut handle) in running {
         tokio::select! {
             result = &mut handle => report(&name, result),
-            _ = tokio::time::sleep_until(deadline) => {
+            _ = until(deadline) => {
                 tracing::warn!(job = %name, "grace period over: killing the run");
                 handle.abort();
                 report(&name, handle.await);
             }
         }
+    }
+}
+
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Instant::now() + Duration::MAX` panics: such a grace has no deadline.
+    #[tokio::test]
+    async fn a_grace_too_long_for_the_clock_waits_without_a_deadline() {
+        let mut running = Running::new();
+        running.insert(
+            "job".to_string(),
+            tokio::spawn(async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Err(LocalError::Log {
+                    path: "job.log".to_string(),
+                    source: std::io::Error::other("finished"),
+                })
+            }),
+        );
+        tokio::time::timeout(Duration::from_secs(10), shut_down(running, Duration::MAX))
+            .await
+            .expect("the run finishes within its grace");
     }
 }

@@ -13,6 +13,10 @@ use crate::render::names::BaseNames;
 use crate::render::Target;
 use crate::stack::{LogGroupSpec, Observed, RoleSpec};
 
+/// The update field of a subscription sjob did not create that the config
+/// lists: applying records it as sjob's.
+pub const RECORDED: &str = "recorded";
+
 /// Stands for the id of a security group sjob is yet to create.
 pub const NEW_SECURITY_GROUP: &str = "(new security group)";
 
@@ -82,7 +86,14 @@ async fn read(
     let notifications = async {
         let topic = aws::sns::read_topic(&clients.sns, &topic_arn).await?;
         let subscriptions = match &topic {
-            Some(_) => aws::sns::read_subscriptions(&clients.sns, &topic_arn).await?,
+            Some(topic) => {
+                aws::sns::read_subscriptions(
+                    &clients.sns,
+                    &topic_arn,
+                    &topic.spec.recorded_subscriptions,
+                )
+                .await?
+            }
             None => Vec::new(),
         };
         Ok::<_, AwsError>((topic, subscriptions))
@@ -142,6 +153,7 @@ fn diff(
     in_use: &BTreeSet<String>,
 ) -> Vec<Change> {
     let names = &desired.names;
+    let ours = &desired.identity;
     let mut changes = Vec::new();
     let mut push = |kind: Kind, name: &str, action: Option<Action>| {
         if let Some(action) = action {
@@ -159,13 +171,21 @@ fn diff(
     let keep_topic = desired.notifications.is_none() && in_use.contains(&topic_arn);
     if !keep_topic {
         let wanted = desired.notifications.as_ref();
+        // Deleting a topic deletes every subscription on it.
+        let foreign_subscriptions = actual.subscriptions.iter().filter(|s| !s.recorded).count();
         push(
             Kind::Topic,
             &names.topic,
-            action(wanted.map(|n| &n.topic), actual.topic.as_ref()),
+            match action(wanted.map(|n| &n.topic), actual.topic.as_ref(), ours) {
+                Some(Action::Delete) if foreign_subscriptions > 0 => Some(Action::Kept {
+                    reason: format!(
+                        "{foreign_subscriptions} subscription(s) on it were not made by sjob"
+                    ),
+                }),
+                other => other,
+            },
         );
-        let managed = actual.topic.as_ref().is_none_or(|t| t.managed);
-        if managed {
+        if actual.topic.as_ref().is_none_or(|t| t.owner == *ours) {
             for (label, change) in subscription_changes(
                 wanted.map_or(&[][..], |n| &n.subscriptions),
                 &actual.subscriptions,
@@ -185,7 +205,7 @@ fn diff(
         push(
             Kind::Role,
             &names.handler_role,
-            action(wanted.map(|h| &h.role), actual.role.as_ref()),
+            action(wanted.map(|h| &h.role), actual.role.as_ref(), ours),
         );
         for (i, function) in functions.iter().enumerate() {
             push(
@@ -194,6 +214,7 @@ fn diff(
                 action(
                     wanted.map(|h| &h.functions[i].log_group),
                     actual.log_groups[i].as_ref(),
+                    ours,
                 ),
             );
         }
@@ -204,6 +225,7 @@ fn diff(
                 action(
                     wanted.map(|h| &h.functions[i].function),
                     actual.functions[i].as_ref(),
+                    ours,
                 ),
             );
         }
@@ -219,6 +241,7 @@ fn diff(
             action(
                 wanted.and_then(|c| c.security_group.as_ref()),
                 actual.security_group.as_ref().map(|(_, g)| g),
+                ours,
             ),
         );
         push(
@@ -227,19 +250,26 @@ fn diff(
             action(
                 wanted.map(|c| &c.compute_environment),
                 actual.compute_environment.as_ref(),
+                ours,
             ),
         );
         push(
             Kind::JobQueue,
             &names.job_queue,
-            action(wanted.map(|c| &c.job_queue), actual.job_queue.as_ref()),
+            action(
+                wanted.map(|c| &c.job_queue),
+                actual.job_queue.as_ref(),
+                ours,
+            ),
         );
     }
     changes
 }
 
-/// Subscriptions by protocol and endpoint. One awaiting confirmation can be
-/// neither read nor removed, so it is left alone.
+/// Subscriptions by protocol and endpoint. sjob deletes only those the
+/// topic records it created; one awaiting confirmation can be neither read
+/// nor removed, so it is left alone. One the config lists but sjob did not
+/// create becomes sjob's (`recorded`).
 fn subscription_changes(
     desired: &[crate::base::SubscriptionSpec],
     actual: &[ObservedSubscription],
@@ -254,7 +284,10 @@ fn subscription_changes(
             None => Action::Create,
             Some(ObservedSubscription { arn: None, .. }) => Action::NoOp,
             Some(found) => {
-                let fields = crate::stack::Diff::diff(wanted, &found.spec);
+                let mut fields = crate::stack::Diff::diff(wanted, &found.spec);
+                if !found.recorded {
+                    fields.push(RECORDED.to_string());
+                }
                 if fields.is_empty() {
                     Action::NoOp
                 } else {
@@ -265,7 +298,7 @@ fn subscription_changes(
         changes.push((wanted.label(), change));
     }
     for found in actual {
-        if found.arn.is_some() && !desired.iter().any(|d| same(d, &found.spec)) {
+        if found.arn.is_some() && found.recorded && !desired.iter().any(|d| same(d, &found.spec)) {
             changes.push((found.spec.label(), Action::Delete));
         }
     }

@@ -13,7 +13,7 @@ use crate::aws::tagging::TagIndex;
 use crate::aws::{self, AwsError, Clients};
 use crate::render::names::JobNames;
 use crate::render::Target;
-use crate::stack::{Observed, RoleSpec};
+use crate::stack::{Identity, Observed, RoleSpec, Tags, JOB_TAG};
 
 use super::ActualJob;
 
@@ -25,6 +25,9 @@ const JOBS_PER_DEFINITION_PAGE: usize = 10;
 
 #[derive(Debug)]
 pub struct Inventory {
+    app_name: String,
+    stage: String,
+    region: String,
     roles: Roles,
     /// Log groups under the jobs' prefix: retention by name.
     log_groups: BTreeMap<String, Option<i32>>,
@@ -44,6 +47,7 @@ impl Inventory {
         clients: &Clients,
         app_name: &str,
         stage: &str,
+        region: &str,
         jobs: usize,
     ) -> Result<Self, AwsError> {
         let definition_pages = (jobs / JOBS_PER_DEFINITION_PAGE).max(1);
@@ -58,6 +62,9 @@ impl Inventory {
             aws::batch::list_active(&clients.batch, definition_pages),
         )?;
         Ok(Inventory {
+            app_name: app_name.to_string(),
+            stage: stage.to_string(),
+            region: region.to_string(),
             roles,
             log_groups,
             state_machines,
@@ -67,21 +74,42 @@ impl Inventory {
         })
     }
 
-    /// The batch names of this app and stage's jobs that exist, found by
-    /// their state machines' and roles' names.
-    pub async fn jobs(
-        &self,
-        clients: &Clients,
-        app_name: &str,
-        stage: &str,
-    ) -> Result<BTreeSet<String>, AwsError> {
-        let roles = self.roles.names(&clients.iam).await?;
-        Ok(self
-            .state_machines
+    /// The batch names of the jobs this app, stage and region have in AWS:
+    /// the `sjob:job` tag of every listed resource whose other identity tags
+    /// are this stack's. Where a listing is not allowed, the names of the
+    /// state machines and roles suggest candidates; planning them keeps only
+    /// the resources whose tags say they are this stack's.
+    pub async fn jobs(&self, clients: &Clients) -> Result<BTreeSet<String>, AwsError> {
+        let ours = |tags: &Tags| {
+            let job = tags.get(JOB_TAG)?;
+            (Identity::of(tags) == Identity::job(&self.app_name, &self.stage, &self.region, job))
+                .then(|| job.clone())
+        };
+        let definitions: Vec<Tags> = self
+            .job_definitions
             .iter()
-            .chain(&roles)
-            .filter_map(|name| JobNames::batch_name_of(app_name, stage, name))
-            .collect())
+            .flat_map(|d| d.values().flatten())
+            .filter_map(|d| d.tags.clone())
+            .map(|t| t.into_iter().collect())
+            .collect();
+        let mut jobs: BTreeSet<String> = self
+            .tags
+            .all()
+            .into_iter()
+            .flatten()
+            .chain(self.roles.all().into_iter().flatten().map(|r| &r.spec.tags))
+            .chain(&definitions)
+            .filter_map(ours)
+            .collect();
+        let candidate = |name: &String| JobNames::batch_name_of(&self.app_name, &self.stage, name);
+        if self.tags.all().is_none() {
+            jobs.extend(self.state_machines.iter().filter_map(candidate));
+        }
+        if self.roles.all().is_none() {
+            let roles = self.roles.names(&clients.iam).await?;
+            jobs.extend(roles.iter().filter_map(candidate));
+        }
+        Ok(jobs)
     }
 
     /// The role named `name`, `None` when it does not exist.
@@ -136,10 +164,15 @@ impl Inventory {
             if !self.schedules.contains(&names.schedule) {
                 return Ok(None);
             }
-            aws::scheduler::read(&clients.scheduler, &names.schedule, &machine_arn).await
+            aws::scheduler::read(&clients.scheduler, &names.schedule).await
         };
         let (roles, log_group, job_definition, state_machine, schedule) =
             tokio::try_join!(roles, log_group, job_definition, state_machine, schedule)?;
+        let machine_owner = state_machine
+            .as_ref()
+            .map(|m| m.owner.clone())
+            .unwrap_or_default();
+        let schedule = schedule.map(|s| s.owned_through(&machine_arn, &machine_owner));
         Ok(ActualJob {
             roles,
             log_group,
