@@ -595,7 +595,7 @@ class SjobTool:
         return self._run(endpoint, "plan", "--detailed-exitcode")
 
     def destroy(self, endpoint):
-        return self._run(endpoint, "destroy")
+        return self._run(endpoint, "destroy", "--yes")
 
 
 # The scheduled_job modules Terraform contenders instantiate, one per job,

@@ -66,7 +66,7 @@ impl Session {
 
     /// What exists under this app and stage's names, for a command that
     /// reads about `jobs` jobs.
-    pub async fn inventory(&self, jobs: usize) -> Result<Inventory, AwsError> {
+    async fn inventory(&self, jobs: usize) -> Result<Inventory, AwsError> {
         Inventory::load(
             &self.clients,
             &self.config.app_name,
@@ -79,7 +79,7 @@ impl Session {
 
     /// Reads and diffs the `desired` jobs and the `removed` ones (by batch
     /// name) against what `inventory` found.
-    pub async fn plan_jobs(
+    async fn plan_jobs(
         &self,
         inventory: &Inventory,
         desired: Vec<JobStack>,

@@ -1,6 +1,7 @@
 //! SDK clients pointed at an emulator, and the few resources the tests build
 //! with them: SNS topics, SQS subscribers, Lambda functions.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -9,6 +10,8 @@ use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
 use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use serde_json::{json, Value};
+
+use crate::myapp::ACCOUNT;
 
 /// The smallest valid zip archive (an empty one). moto stores function code
 /// without reading it; the harness runs the registered binary instead.
@@ -83,6 +86,7 @@ pub struct Aws {
     pub scheduler: aws_sdk_scheduler::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub region: String,
 }
 
 impl Aws {
@@ -97,7 +101,198 @@ impl Aws {
             scheduler: aws_sdk_scheduler::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
             ec2: aws_sdk_ec2::Client::new(config),
+            region: config.region().map(|r| r.to_string()).unwrap_or_default(),
         }
+    }
+
+    /// Everything of one app and stage that exists, by resource, with the
+    /// fields a deploy sets: roles, state machines, schedules, log groups,
+    /// and each job definition's ACTIVE revisions (without their numbers: a
+    /// correct stack has exactly one per job). Compared whole, it shows that
+    /// a command left a stack exactly as it was.
+    pub async fn snapshot(&self, app: &str, stage: &str) -> BTreeMap<String, Value> {
+        let aws = self;
+        let prefix = format!("{app}-{stage}-");
+        let log_prefix = format!("{app}/{stage}/");
+        let mut found = BTreeMap::new();
+        let roles = aws.iam.list_roles().send().await.expect("ListRoles");
+        for role in roles.roles() {
+            let name = role.role_name();
+            if !name.starts_with(&prefix) {
+                continue;
+            }
+            let mut inline = BTreeMap::new();
+            let listed = aws
+                .iam
+                .list_role_policies()
+                .role_name(name)
+                .send()
+                .await
+                .expect("ListRolePolicies");
+            for policy in listed.policy_names() {
+                let document = aws
+                    .iam
+                    .get_role_policy()
+                    .role_name(name)
+                    .policy_name(policy)
+                    .send()
+                    .await
+                    .expect("GetRolePolicy")
+                    .policy_document;
+                inline.insert(policy.clone(), policy_document(&document));
+            }
+            let attached: BTreeSet<String> = aws
+                .iam
+                .list_attached_role_policies()
+                .role_name(name)
+                .send()
+                .await
+                .expect("ListAttachedRolePolicies")
+                .attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_arn.clone())
+                .collect();
+            let full = aws
+                .iam
+                .get_role()
+                .role_name(name)
+                .send()
+                .await
+                .expect("GetRole")
+                .role
+                .expect("a role");
+            let tags: BTreeMap<&str, &str> =
+                full.tags().iter().map(|t| (t.key(), t.value())).collect();
+            found.insert(
+                format!("role {name}"),
+                json!({
+                    "trust": policy_document(full.assume_role_policy_document().unwrap_or("{}")),
+                    "inline": inline, "attached": attached, "tags": tags,
+                }),
+            );
+        }
+        let machines = aws
+            .sfn
+            .list_state_machines()
+            .send()
+            .await
+            .expect("ListStateMachines");
+        for machine in machines.state_machines() {
+            if !machine.name().starts_with(&prefix) {
+                continue;
+            }
+            let described = aws
+                .sfn
+                .describe_state_machine()
+                .state_machine_arn(machine.state_machine_arn())
+                .send()
+                .await
+                .expect("DescribeStateMachine");
+            let definition: Value = serde_json::from_str(described.definition()).unwrap();
+            let tags: BTreeMap<String, String> = aws
+                .sfn
+                .list_tags_for_resource()
+                .resource_arn(machine.state_machine_arn())
+                .send()
+                .await
+                .expect("ListTagsForResource")
+                .tags()
+                .iter()
+                .map(|t| (t.key().unwrap_or("").into(), t.value().unwrap_or("").into()))
+                .collect();
+            found.insert(
+                format!("state machine {}", machine.name()),
+                json!({"definition": definition, "role": described.role_arn(), "tags": tags,
+                       "logging": format!("{:?}", described.logging_configuration())}),
+            );
+        }
+        let schedules = aws
+            .scheduler
+            .list_schedules()
+            .name_prefix(&prefix)
+            .send()
+            .await
+            .expect("ListSchedules");
+        for summary in schedules.schedules() {
+            let name = summary.name().unwrap_or_default();
+            let schedule = aws
+                .scheduler
+                .get_schedule()
+                .name(name)
+                .send()
+                .await
+                .expect("GetSchedule");
+            let target = schedule.target().expect("a target");
+            found.insert(
+                format!("schedule {name}"),
+                json!({"expression": schedule.schedule_expression(),
+                       "timezone": schedule.schedule_expression_timezone(),
+                       "state": schedule.state().map(|s| s.as_str()),
+                       "target": target.arn(), "role": target.role_arn(), "input": target.input()}),
+            );
+        }
+        let groups = aws
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(&log_prefix)
+            .send()
+            .await
+            .expect("DescribeLogGroups");
+        for group in groups.log_groups() {
+            let name = group.log_group_name().unwrap_or_default();
+            let tags = aws
+                .logs
+                .list_tags_for_resource()
+                .resource_arn(format!(
+                    "arn:aws:logs:{}:{ACCOUNT}:log-group:{name}",
+                    self.region
+                ))
+                .send()
+                .await
+                .expect("ListTagsForResource")
+                .tags
+                .unwrap_or_default();
+            let tags: BTreeMap<String, String> = tags.into_iter().collect();
+            found.insert(
+                format!("log group {name}"),
+                json!({"retention": group.retention_in_days(), "tags": tags}),
+            );
+        }
+        let definitions = aws
+            .batch
+            .describe_job_definitions()
+            .status("ACTIVE")
+            .send()
+            .await
+            .expect("DescribeJobDefinitions")
+            .job_definitions
+            .unwrap_or_default();
+        let mut active: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for definition in definitions {
+            let name = definition.job_definition_name().unwrap_or_default();
+            if !name.starts_with(&prefix) {
+                continue;
+            }
+            let container = definition.container_properties();
+            active.entry(name.to_string()).or_default().push(json!({
+                "image": container.and_then(|c| c.image()),
+                "command": container.map(|c| c.command().to_vec()),
+                "environment": container.map(|c| c.environment().iter()
+                    .map(|kv| format!("{}={}", kv.name().unwrap_or(""), kv.value().unwrap_or("")))
+                    .collect::<Vec<_>>()),
+                "job_role": container.and_then(|c| c.job_role_arn()),
+                "retry": definition.retry_strategy().and_then(|r| r.attempts()),
+                "tags": definition.tags().cloned().unwrap_or_default()
+                    .into_iter().collect::<BTreeMap<_, _>>(),
+            }));
+        }
+        for (name, revisions) in active {
+            found.insert(
+                format!("job definition {name} (active revisions)"),
+                Value::Array(revisions),
+            );
+        }
+        found
     }
 
     /// Creates a topic and returns its ARN. A name ending in `.fifo` makes a
@@ -302,4 +497,23 @@ impl Aws {
             }),
         }
     }
+}
+
+/// The differences between two snapshots, for an assertion message.
+pub fn snapshot_differences(
+    expected: &BTreeMap<String, Value>,
+    actual: &BTreeMap<String, Value>,
+) -> String {
+    let keys: BTreeSet<&String> = expected.keys().chain(actual.keys()).collect();
+    keys.into_iter()
+        .filter(|k| expected.get(*k) != actual.get(*k))
+        .map(|k| {
+            format!(
+                "{k}:\n  expected {}\n  found    {}",
+                expected.get(k).map_or("(nothing)".into(), Value::to_string),
+                actual.get(k).map_or("(nothing)".into(), Value::to_string)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -23,13 +23,13 @@ use std::process::Command;
 
 use serde_json::Value;
 
-pub use aws::{policy_document, Aws, Delivery, Invocation};
+pub use aws::{policy_document, snapshot_differences, Aws, Delivery, Invocation};
 pub use batch::DefaultNetwork;
 pub use binaries::{handler_binary, sjob_binary};
 pub use emulator::{Emulator, JobOutcome, REGION};
 pub use fixture::Fixture;
 pub use http::HttpSink;
-pub use proxy::{Fault, FaultPlan, FaultProxy, ProxiedCall, SeededRng};
+pub use proxy::{Fault, FaultPlan, FaultProxy, Gate, ProxiedCall, SeededRng};
 pub use seed::{SeedJob, SEED_POLICIES};
 pub use sjob::{Sjob, SjobRun};
 pub use terraform::{files_under, Terraform, PROVIDER_MIRROR, TERRAFORM};

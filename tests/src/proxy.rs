@@ -48,6 +48,45 @@ pub enum Fault {
     ResetAfterForward,
     /// The answer is held back this long, then the request is forwarded.
     Slow(Duration),
+    /// The request waits until the gate opens, then is forwarded: the test
+    /// acts between what a command read and what it writes.
+    Hold(Gate),
+}
+
+/// Holds requests until it is opened; every clone is the same gate.
+#[derive(Clone)]
+pub struct Gate(Arc<watch::Sender<bool>>);
+
+impl Default for Gate {
+    /// Closed.
+    fn default() -> Gate {
+        Gate(Arc::new(watch::channel(false).0))
+    }
+}
+
+impl Gate {
+    /// Lets every held request, and every later one, through.
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    async fn passed(&self) {
+        let _ = self.0.subscribe().wait_for(|open| *open).await;
+    }
+}
+
+impl PartialEq for Gate {
+    fn eq(&self, other: &Gate) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Gate {}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Gate(open: {})", *self.0.borrow())
+    }
 }
 
 impl Fault {
@@ -361,6 +400,11 @@ async fn serve(state: Arc<State>, client: TcpStream) -> io::Result<()> {
             let answer = forward(state.upstream, &request).await?;
             client.write_all(&answer).await
         }
+        Some(Fault::Hold(gate)) => {
+            gate.passed().await;
+            let answer = forward(state.upstream, &request).await?;
+            client.write_all(&answer).await
+        }
         Some(Fault::Reset) => reset(client),
         Some(Fault::ResetAfterForward) => {
             forward(state.upstream, &request).await?;
@@ -406,7 +450,7 @@ fn error_answer(call: &Call, fault: &Fault) -> Vec<u8> {
             "AccessDeniedException",
         ),
         Fault::Denied => (403, "Forbidden", "AccessDenied", "AccessDeniedException"),
-        Fault::Reset | Fault::ResetAfterForward | Fault::Slow(_) => {
+        Fault::Reset | Fault::ResetAfterForward | Fault::Slow(_) | Fault::Hold(_) => {
             unreachable!("not an error answer")
         }
     };

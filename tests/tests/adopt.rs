@@ -54,7 +54,10 @@ sfn_input = {{ message = "hello" }}
 "#
     ));
     let clash = sjob.run_expecting(1, &["deploy"]).await;
-    assert!(clash.stderr_says("exist under sjob's names"), "{clash}");
+    assert!(
+        clash.stderr_says("exist under this stack's names but are not its own"),
+        "{clash}"
+    );
 
     // Read-only: what would be adopted, and what deploy then changes.
     let shown = sjob
@@ -78,7 +81,7 @@ sfn_input = {{ message = "hello" }}
             "{shown}"
         );
     }
-    for kind in ["log_group", "job_definition", "state_machine"] {
+    for kind in ["log_group", "job_definition", "state_machine", "schedule"] {
         assert!(
             kinds.iter().any(|(k, _)| *k == kind),
             "{kind} missing: {shown}"
@@ -86,8 +89,8 @@ sfn_input = {{ message = "hello" }}
     }
     assert_eq!(
         adopt.len(),
-        7,
-        "the schedule targets the state machine, so it is already sjob's: {shown}"
+        8,
+        "the schedule targets the state machine, so it is adopted with it: {shown}"
     );
     let sfn_role = adopt
         .iter()
@@ -114,7 +117,7 @@ sfn_input = {{ message = "hello" }}
 
     let adopted = sjob.run_expecting(0, &["adopt", "--yes"]).await;
     assert!(
-        adopted.stdout.contains("7 resource(s) adopted"),
+        adopted.stdout.contains("8 resource(s) adopted"),
         "{adopted}"
     );
     let tags = role_tags(&aws, &format!("{job}-EcsTaskRole")).await;
@@ -169,7 +172,7 @@ sfn_input = {{ message = "hello" }}
     sjob.run_expecting(0, &["plan", "--detailed-exitcode"])
         .await;
 
-    sjob.run_expecting(0, &["destroy"]).await;
+    sjob.run_expecting(0, &["destroy", "--yes"]).await;
     let roles = aws.iam.list_roles().send().await.unwrap();
     assert!(
         roles.roles().iter().all(|r| !r.role_name.starts_with(&job)),

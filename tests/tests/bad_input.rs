@@ -1,7 +1,8 @@
 //! Malformed command lines: each gets its own message and exit code, and
 //! none reaches AWS (the endpoint is a closed port). Problems inside a
 //! config file are covered by deployer/tests/config.rs; here the file is
-//! valid or missing. Clap's own errors exit 2, sjob's exit 1.
+//! valid or missing. Every error exits 1, usage errors too: 2 is what
+//! `plan --detailed-exitcode` means by "changes".
 
 use sjob_e2e::{unused_loopback_port, Sjob, SjobRun};
 
@@ -33,44 +34,44 @@ const CASES: &[(&[&str], i32, &str)] = &[
     // Arguments clap rejects.
     (
         &["--output", "xml", "validate"],
-        2,
+        1,
         "invalid value 'xml' for '--output <OUTPUT>'",
     ),
-    (&["frobnicate"], 2, "unrecognized subcommand 'frobnicate'"),
-    (&[], 2, "Usage: sjob"),
+    (&["frobnicate"], 1, "unrecognized subcommand 'frobnicate'"),
+    (&[], 1, "Usage: sjob"),
     (
         &["render", "--what", "bogus"],
-        2,
+        1,
         "invalid value 'bogus' for '--what <WHAT>'",
     ),
     (
         &["status", "--count", "abc"],
-        2,
+        1,
         "invalid value 'abc' for '--count <COUNT>'",
     ),
     (
         &["simulate", "crawler", "--outcome", "explode"],
-        2,
+        1,
         "invalid value 'explode' for '--outcome <OUTCOME>'",
     ),
     (
         &["simulate", "crawler"],
-        2,
+        1,
         "the following required arguments were not provided",
     ),
     (
         &["run"],
-        2,
+        1,
         "the following required arguments were not provided",
     ),
     (
         &["local", "schedule", "--grace", "-1"],
-        2,
+        1,
         "unexpected argument '-1'",
     ),
     (
         &["deploy", "--prune=yes"],
-        2,
+        1,
         "unexpected value 'yes' for '--prune'",
     ),
     // Unknown job names.

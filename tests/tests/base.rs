@@ -17,7 +17,7 @@ use aws_sdk_lambda::types::FunctionConfiguration;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::{json, Value};
 use sjob_e2e::myapp::{lambda_arn, ACCOUNT, ERROR_FUNCTION, HANDLER_FUNCTIONS, SUCCESS_FUNCTION};
-use sjob_e2e::{handler_binary, policy_document, Aws, Fixture, JobOutcome, REGION};
+use sjob_e2e::{handler_binary, policy_document, Aws, Delivery, Fixture, JobOutcome, REGION};
 
 const TOPIC: &str = "myapp-dev-job-notifications";
 const HANDLER_ROLE: &str = "myapp-dev-BatchHandlerRole";
@@ -418,7 +418,7 @@ async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_
     project
         .fixture
         .sjob
-        .run_expecting(0, &["destroy", "report"])
+        .run_expecting(0, &["destroy", "report", "--yes"])
         .await;
     project.function(SUCCESS_FUNCTION).await;
     let queues = aws
@@ -431,7 +431,11 @@ async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_
     assert_eq!(queues.job_queues().len(), 1);
 
     // Destroying everything leaves nothing of sjob's.
-    project.fixture.sjob.run_expecting(0, &["destroy"]).await;
+    project
+        .fixture
+        .sjob
+        .run_expecting(0, &["destroy", "--yes"])
+        .await;
     let topics = aws.sns.list_topics().send().await.unwrap();
     assert_eq!(topics.topics().len(), 0, "{topics:?}");
     let functions = aws.lambda.list_functions().send().await.unwrap();
@@ -564,7 +568,8 @@ schedule_expression = "rate(5 minutes)"
 }
 
 /// Removing things from `[base]` deletes them only with `--prune`, like a
-/// removed job; a part the jobs still use (now by ARN) is never deleted.
+/// removed job; a part the jobs still use (now by ARN) is never deleted, nor
+/// is a subscription someone added by hand, which also keeps its topic.
 #[tokio::test]
 async fn what_leaves_the_base_goes_with_prune_but_never_while_a_job_uses_it() {
     let project = Project::new().await;
@@ -613,13 +618,20 @@ async fn what_leaves_the_base_goes_with_prune_but_never_while_a_job_uses_it() {
         "{deploy}"
     );
     assert_eq!(subscribed().await, 2);
+    aws.subscribe_queue(&topic_arn(), "by-hand", Delivery::Envelope)
+        .await;
+    assert_eq!(subscribed().await, 3);
 
     project
         .fixture
         .sjob
-        .run_expecting(0, &["deploy", "--prune"])
+        .run_expecting(0, &["deploy", "--prune", "--yes"])
         .await;
-    assert_eq!(subscribed().await, 1);
+    assert_eq!(
+        subscribed().await,
+        2,
+        "sjob's other one and the one by hand"
+    );
     let queues = aws
         .batch
         .describe_job_queues()
@@ -629,4 +641,32 @@ async fn what_leaves_the_base_goes_with_prune_but_never_while_a_job_uses_it() {
         .unwrap();
     assert_eq!(queues.job_queues().len(), 1, "the jobs' queue stays");
     assert_eq!(project.pending_changes().await, Vec::<Value>::new());
+
+    let destroy = project
+        .fixture
+        .sjob
+        .run_expecting(0, &["destroy", "--yes"])
+        .await;
+    assert!(
+        destroy.stdout.contains(&format!(
+            "= topic           {TOPIC}  (kept: 1 subscription(s) on it were not made by sjob)"
+        )),
+        "{destroy}"
+    );
+    let left: Vec<String> = aws
+        .sns
+        .list_subscriptions_by_topic()
+        .topic_arn(topic_arn())
+        .send()
+        .await
+        .unwrap()
+        .subscriptions()
+        .iter()
+        .filter_map(|s| s.endpoint.clone())
+        .collect();
+    assert_eq!(
+        left,
+        [format!("arn:aws:sqs:{REGION}:{ACCOUNT}:by-hand")],
+        "the subscription made by hand survives destroy"
+    );
 }

@@ -23,6 +23,9 @@ use sjob_e2e::{
     handler_binary, policy_document, Aws, Delivery, Fixture, JobOutcome, SjobRun, REGION,
 };
 
+#[path = "deployer/ownership.rs"]
+mod ownership;
+
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 /// SNS delivers to SQS inside the handler's Publish, before the execution
 /// ends; this only bounds the wait for a message that never comes.
@@ -777,7 +780,7 @@ async fn prune_removes_jobs_dropped_from_the_config() {
         .is_some());
     assert!(schedule(aws, &report.schedule).await.is_some());
 
-    let prune = sjob.run_expecting(0, &["deploy", "--prune"]).await;
+    let prune = sjob.run_expecting(0, &["deploy", "--prune", "--yes"]).await;
     assert!(
         prune
             .stdout
@@ -823,7 +826,7 @@ async fn destroy_leaves_nothing_and_is_idempotent() {
     let fixture = deployed(&targets, &[CRAWLER, REPORT]).await;
     let (aws, sjob) = (&fixture.aws, &fixture.sjob);
 
-    let destroy = sjob.run_expecting(0, &["destroy"]).await;
+    let destroy = sjob.run_expecting(0, &["destroy", "--yes"]).await;
 
     assert!(destroy.stdout.contains("16 to delete"), "{destroy}");
     assert_eq!(app_resources(aws).await, Vec::<String>::new());
@@ -834,7 +837,7 @@ async fn destroy_leaves_nothing_and_is_idempotent() {
         );
     }
 
-    let again = sjob.run_expecting(0, &["destroy"]).await;
+    let again = sjob.run_expecting(0, &["destroy", "--yes"]).await;
     assert!(
         again
             .stdout
@@ -852,7 +855,7 @@ async fn destroy_leaves_nothing_and_is_idempotent() {
         .await
         .unwrap_or_else(|e| panic!("DeleteStateMachine: {}", DisplayErrorContext(e)));
 
-    let partial = sjob.run_expecting(0, &["destroy"]).await;
+    let partial = sjob.run_expecting(0, &["destroy", "--yes"]).await;
 
     assert!(partial.stdout.contains("15 to delete"), "{partial}");
     assert_eq!(app_resources(aws).await, Vec::<String>::new());
@@ -887,12 +890,12 @@ async fn refuses_to_touch_resources_it_did_not_create() {
     assert_eq!(deploy.code, Some(1), "{deploy}");
     assert!(
         deploy.stdout.contains(&format!(
-            "! role            {theirs}  (exists, not created by sjob)"
+            "! role            {theirs}  (exists, not this stack's: not sjob's (no sjob:managed-by tag))"
         )),
         "{deploy}"
     );
     assert!(
-        deploy.stderr_says(&format!("were not created by sjob: role {theirs}")),
+        deploy.stderr_says("exist under this stack's names but are not its own"),
         "{deploy}"
     );
     assert_eq!(

@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 use aws_sdk_batch::types::{
     ContainerProperties, JobDefinitionType, ResourceRequirement, ResourceType,
 };
-use serde_json::{json, Value};
-use sjob_e2e::myapp::{config, Targets, ACCOUNT, ERROR_FUNCTION, SUCCESS_FUNCTION};
+use serde_json::Value;
+use sjob_e2e::myapp::{config, Targets, ERROR_FUNCTION, SUCCESS_FUNCTION};
 use sjob_e2e::{
-    fixture, handler_binary, policy_document, Aws, Delivery, Emulator, Fault, FaultPlan,
-    FaultProxy, SeededRng, Sjob, SjobRun, REGION,
+    fixture, handler_binary, snapshot_differences, Aws, Delivery, Emulator, Fault, FaultPlan,
+    FaultProxy, SeededRng, Sjob, SjobRun,
 };
 
 const DELIVERY_WAIT: Duration = Duration::from_secs(2);
@@ -60,210 +60,15 @@ fn assert_code(run: &SjobRun, code: i32) {
 // What exists
 // ---------------------------------------------------------------------------
 
-/// Everything of `myapp`/`dev` that exists, by resource, with the fields a
-/// deploy sets. Job definitions list their ACTIVE revisions (without their
-/// numbers): a correct stack has exactly one per job.
-async fn snapshot(aws: &Aws) -> BTreeMap<String, Value> {
-    let mut found = BTreeMap::new();
-    let roles = aws.iam.list_roles().send().await.expect("ListRoles");
-    for role in roles.roles() {
-        let name = role.role_name();
-        if !name.starts_with("myapp-dev-") {
-            continue;
-        }
-        let mut inline = BTreeMap::new();
-        let listed = aws
-            .iam
-            .list_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .expect("ListRolePolicies");
-        for policy in listed.policy_names() {
-            let document = aws
-                .iam
-                .get_role_policy()
-                .role_name(name)
-                .policy_name(policy)
-                .send()
-                .await
-                .expect("GetRolePolicy")
-                .policy_document;
-            inline.insert(policy.clone(), policy_document(&document));
-        }
-        let attached: BTreeSet<String> = aws
-            .iam
-            .list_attached_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .expect("ListAttachedRolePolicies")
-            .attached_policies()
-            .iter()
-            .filter_map(|p| p.policy_arn.clone())
-            .collect();
-        let full = aws
-            .iam
-            .get_role()
-            .role_name(name)
-            .send()
-            .await
-            .expect("GetRole")
-            .role
-            .expect("a role");
-        let tags: BTreeMap<&str, &str> = full.tags().iter().map(|t| (t.key(), t.value())).collect();
-        found.insert(
-            format!("role {name}"),
-            json!({
-                "trust": policy_document(full.assume_role_policy_document().unwrap_or("{}")),
-                "inline": inline, "attached": attached, "tags": tags,
-            }),
-        );
-    }
-    let machines = aws
-        .sfn
-        .list_state_machines()
-        .send()
-        .await
-        .expect("ListStateMachines");
-    for machine in machines.state_machines() {
-        if !machine.name().starts_with("myapp-dev-") {
-            continue;
-        }
-        let described = aws
-            .sfn
-            .describe_state_machine()
-            .state_machine_arn(machine.state_machine_arn())
-            .send()
-            .await
-            .expect("DescribeStateMachine");
-        let definition: Value = serde_json::from_str(described.definition()).unwrap();
-        let tags: BTreeMap<String, String> = aws
-            .sfn
-            .list_tags_for_resource()
-            .resource_arn(machine.state_machine_arn())
-            .send()
-            .await
-            .expect("ListTagsForResource")
-            .tags()
-            .iter()
-            .map(|t| (t.key().unwrap_or("").into(), t.value().unwrap_or("").into()))
-            .collect();
-        found.insert(
-            format!("state machine {}", machine.name()),
-            json!({"definition": definition, "role": described.role_arn(), "tags": tags,
-                   "logging": format!("{:?}", described.logging_configuration())}),
-        );
-    }
-    let schedules = aws
-        .scheduler
-        .list_schedules()
-        .name_prefix("myapp-dev-")
-        .send()
-        .await
-        .expect("ListSchedules");
-    for summary in schedules.schedules() {
-        let name = summary.name().unwrap_or_default();
-        let schedule = aws
-            .scheduler
-            .get_schedule()
-            .name(name)
-            .send()
-            .await
-            .expect("GetSchedule");
-        let target = schedule.target().expect("a target");
-        found.insert(
-            format!("schedule {name}"),
-            json!({"expression": schedule.schedule_expression(),
-                   "timezone": schedule.schedule_expression_timezone(),
-                   "state": schedule.state().map(|s| s.as_str()),
-                   "target": target.arn(), "role": target.role_arn(), "input": target.input()}),
-        );
-    }
-    let groups = aws
-        .logs
-        .describe_log_groups()
-        .log_group_name_prefix("myapp/dev/")
-        .send()
-        .await
-        .expect("DescribeLogGroups");
-    for group in groups.log_groups() {
-        let name = group.log_group_name().unwrap_or_default();
-        let tags = aws
-            .logs
-            .list_tags_for_resource()
-            .resource_arn(format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"))
-            .send()
-            .await
-            .expect("ListTagsForResource")
-            .tags
-            .unwrap_or_default();
-        let tags: BTreeMap<String, String> = tags.into_iter().collect();
-        found.insert(
-            format!("log group {name}"),
-            json!({"retention": group.retention_in_days(), "tags": tags}),
-        );
-    }
-    let definitions = aws
-        .batch
-        .describe_job_definitions()
-        .status("ACTIVE")
-        .send()
-        .await
-        .expect("DescribeJobDefinitions")
-        .job_definitions
-        .unwrap_or_default();
-    let mut active: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for definition in definitions {
-        let name = definition.job_definition_name().unwrap_or_default();
-        if !name.starts_with("myapp-dev-") {
-            continue;
-        }
-        let container = definition.container_properties();
-        active.entry(name.to_string()).or_default().push(json!({
-            "image": container.and_then(|c| c.image()),
-            "command": container.map(|c| c.command().to_vec()),
-            "environment": container.map(|c| c.environment().iter()
-                .map(|kv| format!("{}={}", kv.name().unwrap_or(""), kv.value().unwrap_or("")))
-                .collect::<Vec<_>>()),
-            "job_role": container.and_then(|c| c.job_role_arn()),
-            "retry": definition.retry_strategy().and_then(|r| r.attempts()),
-            "tags": definition.tags().cloned().unwrap_or_default()
-                .into_iter().collect::<BTreeMap<_, _>>(),
-        }));
-    }
-    for (name, revisions) in active {
-        found.insert(
-            format!("job definition {name} (active revisions)"),
-            Value::Array(revisions),
-        );
-    }
-    found
-}
-
-/// The differences between two snapshots, for an assertion message.
-fn differences(expected: &BTreeMap<String, Value>, actual: &BTreeMap<String, Value>) -> String {
-    let keys: BTreeSet<&String> = expected.keys().chain(actual.keys()).collect();
-    keys.into_iter()
-        .filter(|k| expected.get(*k) != actual.get(*k))
-        .map(|k| {
-            format!(
-                "{k}:\n  expected {}\n  found    {}",
-                expected.get(k).map_or("(nothing)".into(), Value::to_string),
-                actual.get(k).map_or("(nothing)".into(), Value::to_string)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// A stack deployed without faults: what every faulty deploy must end in.
 async fn reference_snapshot() -> BTreeMap<String, Value> {
     let emulator = Emulator::start().await;
     let sjob = Sjob::at(&emulator.endpoint());
     sjob.write_config(&two_jobs());
     assert_code(&sjob.run(&["deploy"]).await, 0);
-    let snapshot = snapshot(&Aws::new(&emulator.sdk_config())).await;
+    let snapshot = Aws::new(&emulator.sdk_config())
+        .snapshot("myapp", "dev")
+        .await;
     assert_eq!(snapshot.len(), 16, "{snapshot:#?}");
     snapshot
 }
@@ -306,11 +111,11 @@ impl Faulty {
             Some(0),
             "{context}: the stack has not converged:\n{plan}"
         );
-        let found = snapshot(&self.aws).await;
+        let found = self.aws.snapshot("myapp", "dev").await;
         assert!(
             &found == reference,
             "{context}: the resources differ from a clean deploy's:\n{}",
-            differences(reference, &found)
+            snapshot_differences(reference, &found)
         );
     }
 
@@ -331,7 +136,7 @@ impl Faulty {
     }
 
     async fn assert_empty(&self, context: &str) {
-        let found = snapshot(&self.aws).await;
+        let found = self.aws.snapshot("myapp", "dev").await;
         assert!(
             found.is_empty(),
             "{context}: left behind: {:#?}",
@@ -378,7 +183,7 @@ async fn deploy_and_destroy_with_20_percent_faults_match_a_clean_run() {
             .assert_converged(&reference, &format!("seed {seed}, redeploy"))
             .await;
 
-        let destroy = faulty.through_proxy.run(&["destroy"]).await;
+        let destroy = faulty.through_proxy.run(&["destroy", "--yes"]).await;
         assert_eq!(destroy.code, Some(0), "seed {seed}:\n{destroy}");
         faulty.assert_empty(&format!("seed {seed}, destroy")).await;
     }
@@ -432,7 +237,7 @@ async fn lost_answers_to_create_calls_create_nothing_twice() {
         .set_plan(deletes.iter().fold(FaultPlan::none(), |plan, action| {
             plan.on_calls(action, &[1], Fault::ResetAfterForward)
         }));
-    let destroy = faulty.through_proxy.run(&["destroy"]).await;
+    let destroy = faulty.through_proxy.run(&["destroy", "--yes"]).await;
     assert_eq!(destroy.code, Some(0), "{destroy}");
     faulty.assert_empty("lost delete answers").await;
 }
@@ -444,7 +249,7 @@ async fn deploys_killed_at_random_points_converge_when_rerun() {
     let deploy = faulty.through_proxy.run(&["deploy"]).await;
     assert_eq!(deploy.code, Some(0), "{deploy}");
     let deploy_calls = faulty.proxy.calls().len();
-    let destroy = faulty.through_proxy.run(&["destroy"]).await;
+    let destroy = faulty.through_proxy.run(&["destroy", "--yes"]).await;
     assert_eq!(destroy.code, Some(0), "{destroy}");
     let destroy_calls = faulty.proxy.calls().len() - deploy_calls;
     faulty.assert_empty("after the counting destroy").await;
@@ -473,8 +278,8 @@ async fn deploys_killed_at_random_points_converge_when_rerun() {
             .await;
 
         let at = rng.range(1, destroy_calls);
-        kill_after(&faulty, &["destroy"], at).await;
-        let destroy = faulty.through_proxy.run(&["destroy"]).await;
+        kill_after(&faulty, &["destroy", "--yes"], at).await;
+        let destroy = faulty.through_proxy.run(&["destroy", "--yes"]).await;
         assert_eq!(
             destroy.code,
             Some(0),
@@ -526,8 +331,8 @@ async fn two_deploys_at_once_end_in_a_correct_stack() {
             .assert_converged(&reference, &format!("round {round}"))
             .await;
         let (first, second) = tokio::join!(
-            faulty.through_proxy.run(&["destroy"]),
-            faulty.through_proxy.run(&["destroy"])
+            faulty.through_proxy.run(&["destroy", "--yes"]),
+            faulty.through_proxy.run(&["destroy", "--yes"])
         );
         assert!(
             first.code == Some(0) || second.code == Some(0),
@@ -848,7 +653,7 @@ async fn plans_list_roles_and_tags_and_read_each_one_when_they_may_not_list() {
         "2 jobs' log group and state machine tags, read on their own: {one_by_one:?}"
     );
 
-    let destroy = faulty.through_proxy.run(&["destroy"]).await;
+    let destroy = faulty.through_proxy.run(&["destroy", "--yes"]).await;
     assert_eq!(destroy.code, Some(0), "{destroy}");
     faulty.assert_empty("destroy").await;
 }

@@ -237,7 +237,7 @@ task_policy_statements = [{{ Effect = "Allow", Action = ["sns:Publish"], Resourc
         role_policies(&aws, &machines).await,
         "Terraform and sjob deploy different IAM documents"
     );
-    sjob.run_expecting(0, &["destroy"]).await;
+    sjob.run_expecting(0, &["destroy", "--yes"]).await;
 }
 
 /// Every job's roles: trust policy, inline policies and attached policy ARNs.

@@ -1,5 +1,6 @@
 //! The EventBridge Scheduler schedule. Schedules carry no tags: a schedule
-//! belongs to the owner of the state machine it targets.
+//! belongs to the owner of the state machine it targets (see
+//! `Inventory::read_job`).
 
 use std::collections::BTreeSet;
 

@@ -168,11 +168,20 @@ impl Inventory {
         };
         let (roles, log_group, job_definition, state_machine, schedule) =
             tokio::try_join!(roles, log_group, job_definition, state_machine, schedule)?;
-        let machine_owner = state_machine
-            .as_ref()
-            .map(|m| m.owner.clone())
-            .unwrap_or_default();
-        let schedule = schedule.map(|s| s.owned_through(&machine_arn, &machine_owner));
+        // A schedule takes no tags: it is its state machine's owner's, or,
+        // with the state machine gone, its role's.
+        let scheduler_role = target.role_arn(&names.scheduler_role);
+        let owner = match (&state_machine, &schedule) {
+            (Some(machine), _) => machine.owner.clone(),
+            (None, Some(s)) if s.observed.spec.role_arn == scheduler_role => roles
+                .iter()
+                .flatten()
+                .find(|r| r.spec.name == names.scheduler_role)
+                .map(|r| r.owner.clone())
+                .unwrap_or_default(),
+            (None, _) => Identity::default(),
+        };
+        let schedule = schedule.map(|s| s.owned_through(&machine_arn, &owner));
         Ok(ActualJob {
             roles,
             log_group,
