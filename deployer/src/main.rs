@@ -11,7 +11,7 @@ use deployer::execution;
 use deployer::local::deliver::{self, Delivery};
 use deployer::local::{self as local_run, process, SimulatedOutcome};
 use deployer::plan::Change;
-use deployer::render::definition::definition;
+use deployer::render::definition::{check_input, definition, INPUT_HELP};
 use deployer::report::{Mode, PlanReport};
 use deployer::schedule::{parse_timezone, Schedule};
 use deployer::session::{self, Session};
@@ -648,13 +648,22 @@ async fn dispatch(cli: &Cli) -> Result<ExitCode> {
     }
 }
 
+/// `--input`: JSON that fits the job's container overrides.
 fn parse_input(input: &Option<String>) -> Result<Option<Value>> {
-    input
-        .as_deref()
-        .map(serde_json::from_str::<Value>)
-        .transpose()
+    let Some(text) = input.as_deref() else {
+        return Ok(None);
+    };
+    let value: Value = serde_json::from_str(text)
         .into_diagnostic()
-        .wrap_err("--input is not valid JSON")
+        .wrap_err("--input is not valid JSON")?;
+    check_input(&value).map_err(|err| {
+        miette::miette!(
+            code = "sjob::input_too_large",
+            help = INPUT_HELP,
+            "--input: {err}"
+        )
+    })?;
+    Ok(Some(value))
 }
 
 /// Asks before deleting on a terminal; refuses without `--yes` elsewhere,

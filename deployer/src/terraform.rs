@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use crate::base::handler_role;
-use crate::config::{ArnRef, Config, Job};
+use crate::config::{ArnRef, Config, Job, NotificationTopic};
 use crate::render::definition::definition;
 use crate::render::names::BaseNames;
 use crate::render::Target;
@@ -39,6 +39,7 @@ pub const VARIABLES: &[&str] = &[
     "task_policy_statements",
     "topic_arn",
     "topic_kms_key_id",
+    "notification_topic_arn",
 ];
 
 fn scalar(name: &str) -> String {
@@ -74,6 +75,10 @@ fn placeholder_job() -> Job {
         tags: BTreeMap::new(),
         description: None,
         assign_public_ip: false,
+        notification_topic: Some(NotificationTopic {
+            arn: ArnRef::Given(scalar("notification_topic_arn")),
+            kms_key_id: None,
+        }),
     }
 }
 
@@ -93,7 +98,8 @@ pub fn templates() -> BTreeMap<PathBuf, String> {
     .collect()
 }
 
-/// `scheduled_job`'s: `state_machine.json.tftpl`, and per role suffix
+/// `scheduled_job`'s: `state_machine.json.tftpl` (`state_machine_fifo.json.tftpl`
+/// for a FIFO topic), and per role suffix
 /// `roles/<Role>/trust_policy.json.tftpl`,
 /// `roles/<Role>/managed_policies.json.tftpl` (a list of ARNs) and
 /// `roles/<Role>/policies/<Policy>.json.tftpl` (inline policies).
@@ -115,10 +121,23 @@ fn scheduled_job_templates() -> BTreeMap<PathBuf, String> {
             .expect("every role and policy name starts with the job name")
             .to_string()
     };
-    let mut files = BTreeMap::from([(
-        PathBuf::from("state_machine.json.tftpl"),
-        template(definition(&config.app_name, &config.stage, &job, &target)),
-    )]);
+    // A FIFO topic's last resort needs a group and a deduplication id.
+    let mut fifo_job = job.clone();
+    fifo_job.notification_topic = Some(NotificationTopic {
+        arn: ArnRef::Given(format!("{}.fifo", scalar("notification_topic_arn"))),
+        kms_key_id: None,
+    });
+    let machine = |job: &Job| template(definition(&config.app_name, &config.stage, job, &target));
+    let mut files = BTreeMap::from([
+        (PathBuf::from("state_machine.json.tftpl"), machine(&job)),
+        (
+            PathBuf::from("state_machine_fifo.json.tftpl"),
+            machine(&fifo_job).replace(
+                "${notification_topic_arn}.fifo",
+                "${notification_topic_arn}",
+            ),
+        ),
+    ]);
     for role in &stack.roles {
         let dir = PathBuf::from("roles").join(suffix(&role.name));
         files.insert(

@@ -107,6 +107,46 @@ fn each_bad_value_gets_its_own_message() {
     }
 }
 
+/// The largest `sfn_input` the job can receive is accepted; one character
+/// more is refused at its key, naming the limit.
+#[test]
+fn an_input_too_large_for_the_container_is_refused_at_its_key() {
+    // `{"d":"..."}` is 12 characters around the string once escaped.
+    let input = |n: usize| format!(r#"sfn_input = {{ d = "{}" }}"#, "x".repeat(n));
+    assert!(parse(
+        Path::new("sjob.toml"),
+        &with("sfn_input", &input(6144 - 12))
+    )
+    .is_ok());
+    let found = problems(&with("sfn_input", &input(6144 - 11)));
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].key, "jobs.crawler.sfn_input");
+    assert!(
+        found[0].message.starts_with(
+            "the execution input is 6145 characters as the job receives it (`SJOB_INPUT`, JSON-escaped); at most 6144 fit"
+        ),
+        "{}",
+        found[0].message
+    );
+    assert!(found[0].help.as_deref().unwrap_or_default().contains("S3"));
+}
+
+#[test]
+fn a_notification_topic_must_be_an_sns_arn() {
+    let found = problems(&with(
+        "notification_topic_arn",
+        r#"notification_topic_arn = "alerts""#,
+    ));
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(
+        (found[0].key.as_str(), found[0].message.as_str()),
+        (
+            "jobs.crawler.notification_topic_arn",
+            "`alerts` is not a sns ARN"
+        )
+    );
+}
+
 /// Numbers too large for the field they end up in are refused at their key
 /// and line, never wrapped into another valid-looking value (2^32 + 30 cast
 /// to i32 is 30, a retention CloudWatch accepts).

@@ -12,8 +12,7 @@ use deployer::render::Target;
 use deployer::stack::{Identity, JobStack, Observed};
 use serde_json::{json, Value};
 
-fn config() -> Config {
-    let text = r#"
+const CONFIG: &str = r#"
 app_name = "myapp"
 stage = "dev"
 [jobs.crawler]
@@ -26,7 +25,9 @@ error_handler_arn = "arn:aws:lambda:eu-west-1:210987654321:function:myapp-dev-Ba
 env = { DB_NAME = "dev" }
 task_policy_statements = [{ Effect = "Allow", Action = ["s3:GetObject"], Resource = "arn:aws:s3:::myapp-dev-input/*" }]
 "#;
-    parse(Path::new("sjob.toml"), text).unwrap()
+
+fn config() -> Config {
+    parse(Path::new("sjob.toml"), CONFIG).unwrap()
 }
 
 fn target() -> Target {
@@ -78,10 +79,11 @@ fn the_state_machine_keeps_the_seeds_shape_and_payload() {
         (&branch["OnSuccess"], "myapp-dev-BatchSuccessHandler"),
         (&states["ErrorHandler"], "myapp-dev-BatchErrorHandler"),
     ] {
-        assert_eq!(
-            state["Parameters"]["Payload"],
-            json!({"state.$": "$", "context.$": "$$"})
-        );
+        // The state once; the context object without `Execution.Input`.
+        let payload = &state["Parameters"]["Payload"];
+        assert_eq!(payload["state.$"], "$");
+        assert_eq!(payload["context"]["Execution"]["Id.$"], "$$.Execution.Id");
+        assert!(payload["context"]["Execution"].get("Input.$").is_none());
         assert!(state["Parameters"]["FunctionName"]
             .as_str()
             .unwrap()
@@ -113,9 +115,118 @@ fn the_seeds_defects_are_fixed() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert!(retried.contains(&"Lambda.ServiceException") && retried.contains(&"PublishFailed"));
-    // A failure ends the execution FAILED.
-    assert_eq!(asl["States"]["ErrorHandler"]["Next"], "JobFailed");
-    assert_eq!(asl["States"]["JobFailed"]["Type"], "Fail");
+    // A crashed handler (timeout, out of memory) is retried, a few times.
+    let crashes = &asl["States"]["ErrorHandler"]["Retry"][1];
+    assert_eq!(crashes["ErrorEquals"][0], "Lambda.Unknown");
+    assert_eq!(crashes["MaxAttempts"], 2);
+    // A failure ends the execution FAILED, named after what failed.
+    assert_eq!(asl["States"]["ErrorHandler"]["Next"], "WhatFailed");
+    assert_eq!(
+        asl["States"]["WhatFailed"]["Choices"][0],
+        json!({"Variable": "$.batch", "IsPresent": true, "Next": "NotificationFailed"})
+    );
+    assert_eq!(asl["States"]["WhatFailed"]["Default"], "JobFailed");
+    assert_eq!(asl["States"]["JobFailed"]["Error"], "sjob.JobFailed");
+    assert_eq!(
+        asl["States"]["NotificationFailed"]["Error"],
+        "sjob.NotificationFailed"
+    );
+}
+
+#[test]
+fn a_failed_success_notification_reaches_the_error_handler_with_the_batch_result() {
+    let config = config();
+    let asl = definition("myapp", "dev", &config.jobs["crawler"], &target());
+    let branch = &asl["States"]["BatchGroup"]["Branches"][0]["States"];
+    // Caught inside the branch, where `$.batch` is.
+    assert_eq!(
+        branch["OnSuccess"]["Catch"],
+        json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "SuccessNotificationFailed"}])
+    );
+    assert_eq!(branch["SuccessNotificationFailed"]["End"], true);
+    assert_eq!(asl["States"]["BatchGroup"]["OutputPath"], "$[0]");
+    assert_eq!(asl["States"]["BatchGroup"]["Next"], "Notified");
+    assert_eq!(
+        asl["States"]["Notified"]["Choices"][0],
+        json!({"Variable": "$.error", "IsPresent": true, "Next": "ErrorHandler"})
+    );
+    assert_eq!(asl["States"]["Notified"]["Default"], "Succeeded");
+}
+
+#[test]
+fn the_last_resort_publishes_to_the_topic_only_when_one_is_known() {
+    let without = config();
+    let asl = definition("myapp", "dev", &without.jobs["crawler"], &target());
+    assert_eq!(
+        asl["States"]["ErrorHandler"]["Catch"][0]["Next"],
+        "Unnotified"
+    );
+    assert!(asl["States"].get("NotifyDirectly").is_none());
+    let stack = JobStack::render(&without, &without.jobs["crawler"], &target());
+    assert!(stack.roles.iter().all(|r| !r
+        .policies
+        .contains_key("myapp-dev-crawler-ScheduledJob-NotifyPolicy")));
+
+    for (topic, fifo) in [
+        ("arn:aws:sns:eu-west-1:210987654321:alerts", false),
+        ("arn:aws:sns:eu-west-1:210987654321:alerts.fifo", true),
+    ] {
+        let text = format!("{CONFIG}notification_topic_arn = \"{topic}\"\n");
+        let with = parse(Path::new("sjob.toml"), &text).unwrap();
+        let job = &with.jobs["crawler"];
+        let asl = definition("myapp", "dev", job, &target());
+        let states = &asl["States"];
+        assert_eq!(states["ErrorHandler"]["Catch"][0]["Next"], "ComposeNotice");
+        let publish = &states["NotifyDirectly"];
+        assert_eq!(publish["Resource"], "arn:aws:states:::sns:publish");
+        assert_eq!(publish["Parameters"]["TopicArn"], topic);
+        assert_eq!(publish["Parameters"]["MessageStructure"], "json");
+        assert_eq!(publish["Next"], "HandlersFailed");
+        assert_eq!(publish["Catch"][0]["Next"], "Unnotified");
+        assert_eq!(
+            publish["Parameters"].get("MessageGroupId").is_some(),
+            fifo,
+            "{publish:#}"
+        );
+        // The notice is a schema-v1 document the run fills in, with nothing
+        // of the job's environment in it.
+        let notice = &states["ComposeNotice"]["Parameters"];
+        assert_eq!(notice["version"], "1");
+        assert_eq!(notice["status"], "FAILED");
+        assert_eq!(notice["batch_name"], "crawler");
+        assert_eq!(notice["error"]["kind"], "handler_failed");
+        assert_eq!(notice["execution"]["arn.$"], "$$.Execution.Id");
+        assert!(!asl["States"]["ComposeNotice"]
+            .to_string()
+            .contains("DB_NAME"));
+        assert_eq!(states["HandlersFailed"]["Error"], "sjob.HandlersFailed");
+        // The state machine may publish there, and nowhere else.
+        let stack = JobStack::render(&with, job, &target());
+        let sfn_role = stack
+            .roles
+            .iter()
+            .find(|r| r.name.ends_with("-BatchSfnRole"))
+            .unwrap();
+        let notify = &sfn_role.policies["myapp-dev-crawler-ScheduledJob-NotifyPolicy"];
+        assert_eq!(
+            notify["Statement"],
+            json!([{"Sid": "LastResortNotice", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic}])
+        );
+    }
+}
+
+#[test]
+fn inputs_that_do_not_fit_the_containers_overrides_are_refused() {
+    use deployer::render::definition::{check_input, MAX_INPUT_CHARS};
+    // `{"d":"..."}` is 8 characters around the string, 12 once escaped.
+    let input = |n: usize| json!({ "d": "x".repeat(n) });
+    assert_eq!(check_input(&input(MAX_INPUT_CHARS - 12)), Ok(()));
+    let err = check_input(&input(MAX_INPUT_CHARS - 11)).unwrap_err();
+    assert_eq!(err.chars, MAX_INPUT_CHARS + 1);
+    assert!(err.to_string().contains("at most 6144 fit"), "{err}");
+    // Quotes count twice, as the overrides carry them escaped.
+    let quotes = json!({ "d": "\"".repeat(MAX_INPUT_CHARS / 2) });
+    assert!(check_input(&quotes).is_err());
 }
 
 /// Every `"Resource": "*"` in every policy, as `(policy, action)`.

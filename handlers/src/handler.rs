@@ -19,7 +19,9 @@ use crate::settings::SettingsError;
 pub enum HandlerKind {
     /// `OnSuccess`: the Batch job succeeded; `state.batch` holds its record.
     Success,
-    /// `ErrorHandler`: something failed; `state.error` holds what was caught.
+    /// `ErrorHandler`: something failed; `state.error` holds what was caught,
+    /// and `state.batch` the job's record when the job succeeded and its
+    /// success notification failed.
     Error,
 }
 
@@ -101,7 +103,10 @@ pub async fn notification_for<D: JobDescriber>(
         HandlerKind::Error => {
             let env = EnvValues::new(event.state.metadata.env.values().cloned());
             let mut failure = Failure::classify(event.state.error.as_ref(), &env);
-            if let Some(job_id) = failure.wants_enrichment().map(str::to_string) {
+            if let Some(job) = &event.state.batch {
+                // Caught inside the branch, next to the Batch result.
+                failure = failure.after_success(job.clone());
+            } else if let Some(job_id) = failure.wants_enrichment().map(str::to_string) {
                 if let Some(job) = describer.describe(&job_id).await {
                     failure.enrich(job);
                 }

@@ -22,9 +22,14 @@ pub fn arn_region(arn: &str) -> Option<&str> {
 
 pub fn execution_url(execution_arn: &str) -> Option<String> {
     let region = arn_region(execution_arn)?;
-    Some(format!(
+    Some(execution_url_in(region, execution_arn))
+}
+
+/// The console page of an execution in `region`.
+pub fn execution_url_in(region: &str, execution_arn: &str) -> String {
+    format!(
         "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
-    ))
+    )
 }
 
 /// CloudWatch's logsV2 fragment double-encodes: `encodeURIComponent`, then

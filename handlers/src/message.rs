@@ -86,6 +86,18 @@ fn render_exact(n: &Notification, format: BodyFormat) -> Publication {
         "https": chat.as_deref().unwrap_or(&document),
         "firehose": document,
     });
+    Publication {
+        subject: subject(n),
+        message: envelope.to_string(),
+        attributes: attributes(n),
+        group_id: fifo_id(&n.job_name),
+        deduplication_id: fifo_id(&n.notification_id),
+    }
+}
+
+/// The message attributes of a notification ([`FILTER_ATTRIBUTES`]), empty
+/// values left out (SNS refuses them).
+pub fn attributes(n: &Notification) -> Vec<(String, String)> {
     let mut attributes = vec![
         ("status".to_string(), n.status.as_str().to_string()),
         ("app_name".to_string(), n.app_name.clone()),
@@ -96,13 +108,7 @@ fn render_exact(n: &Notification, format: BodyFormat) -> Publication {
         attributes.push(("error_kind".to_string(), kind_name(error.kind).to_string()));
     }
     attributes.retain(|(_, v)| !v.is_empty());
-    Publication {
-        subject: subject(n),
-        message: envelope.to_string(),
-        attributes,
-        group_id: fifo_id(&n.job_name),
-        deduplication_id: fifo_id(&n.notification_id),
-    }
+    attributes
 }
 
 /// A copy whose unbounded fields (input, reasons, messages) are cut to `limit`.
@@ -243,7 +249,7 @@ fn failure_headline(n: &Notification) -> Option<String> {
         FailureKind::JobFailed => reason_head(&error.message),
         FailureKind::Timeout => "timed out".to_string(),
         FailureKind::SubmitRejected => format!("submit rejected ({})", error.error),
-        FailureKind::HandlerFailed => format!("success handler failed ({})", error.error),
+        FailureKind::HandlerFailed => format!("notification failed ({})", error.error),
         FailureKind::Other => error.error.clone(),
     })
 }
@@ -370,7 +376,7 @@ pub fn chatbot_body(n: &Notification) -> Value {
 }
 
 /// FIFO group and deduplication ids: at most 128 printable ASCII characters.
-fn fifo_id(raw: &str) -> String {
+pub fn fifo_id(raw: &str) -> String {
     let id: String = raw
         .chars()
         .filter(|c| c.is_ascii_graphic())

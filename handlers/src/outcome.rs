@@ -22,7 +22,8 @@ pub enum FailureKind {
     Timeout,
     /// Batch refused `SubmitJob`.
     SubmitRejected,
-    /// The job succeeded but the success handler failed.
+    /// A handler failed: the job succeeded but its success notification
+    /// failed, or (in the last-resort notice) the error handler failed.
     HandlerFailed,
     Other,
 }
@@ -41,6 +42,7 @@ pub struct Failure {
     pub job_id_hint: Option<String>,
 }
 
+const SUCCESS_HANDLER_FAILED: &str = "success handler failed";
 const BATCH_TIMEOUT_REASON: &str = "Job attempt duration exceeded timeout";
 const UNKNOWN_ERROR: &str = "Unknown";
 
@@ -106,7 +108,7 @@ impl Failure {
                     } else {
                         FailureKind::HandlerFailed
                     },
-                    message: format!("success handler failed: {error_type}: {message}"),
+                    message: format!("{SUCCESS_HANDLER_FAILED}: {error_type}: {message}"),
                     error,
                     job: None,
                     job_id_hint: None,
@@ -153,6 +155,23 @@ impl Failure {
                 FailureKind::JobFailed
             },
             message: job_summary(&job),
+            job_id_hint: job.job_id.clone(),
+            job: Some(job),
+        }
+    }
+
+    /// The job succeeded (`job` is its record) and this is why its success
+    /// notification failed for good: the job is not blamed.
+    pub fn after_success(self, job: BatchJob) -> Failure {
+        let message = if self.message.starts_with(SUCCESS_HANDLER_FAILED) {
+            self.message
+        } else {
+            format!("{SUCCESS_HANDLER_FAILED}: {}", self.message)
+        };
+        Failure {
+            error: self.error,
+            kind: FailureKind::HandlerFailed,
+            message: format!("the job succeeded; {message}"),
             job_id_hint: job.job_id.clone(),
             job: Some(job),
         }

@@ -128,8 +128,8 @@ async fn every_failure_shape_gets_its_kind_message_and_subject() {
         ("submit_rejected", "submit_rejected", "job submission rejected: Job definition acme-prod-nightly-report-ScheduledJob:3 is INACTIVE.", "[acme/prod] nightly-report FAILED: submit rejected (Batch.ClientException)"),
         ("submit_throttled_null_message", "submit_rejected", "job submission rejected: TooManyRequestsException (no message)", "[acme/prod] nightly-report FAILED: submit rejected (Batch.AWSBatchException)"),
         ("task_timeout", "timeout", "the task timed out", "[acme/prod] nightly-report FAILED: timed out"),
-        ("success_handler_failed", "handler_failed", "success handler failed: PublishFailed: publishing to arn:aws:sns:eu-west-1:210987654321:acme-prod-job-notifications failed: service error", "[acme/prod] nightly-report FAILED: success handler failed (PublishFailed)"),
-        ("lambda_unknown", "handler_failed", "The cause could not be determined because Lambda did not return an error type. Returned payload: {\"message\":\"boom\"}", "[acme/prod] nightly-report FAILED: success handler failed (Lambda.Unknown)"),
+        ("success_handler_failed", "handler_failed", "the job succeeded; success handler failed: PublishFailed: publishing to arn:aws:sns:eu-west-1:210987654321:acme-prod-job-notifications failed: service error", "[acme/prod] nightly-report FAILED: notification failed (PublishFailed)"),
+        ("lambda_unknown", "handler_failed", "The cause could not be determined because Lambda did not return an error type. Returned payload: {\"message\":\"boom\"}", "[acme/prod] nightly-report FAILED: notification failed (Lambda.Unknown)"),
         ("failed_truncated_cause", "job_failed", "Essential container in task exited (cause truncated)", "[acme/prod] nightly-report FAILED: Essential container in task exited (cause truncated)"),
         ("failed_no_cause", "other", "States.TaskFailed (no cause given)", "[acme/prod] nightly-report FAILED: States.TaskFailed"),
     ];
@@ -151,6 +151,23 @@ async fn every_failure_shape_gets_its_kind_message_and_subject() {
             .attributes
             .contains(&("error_kind".to_string(), kind.to_string())));
     }
+}
+
+/// The success notification failed for good: the error handler gets the
+/// Batch result beside the error, and the job is not blamed.
+#[tokio::test]
+async fn a_failed_success_notification_reports_the_job_that_succeeded() {
+    let (_, n) = failure("success_handler_failed").await;
+    let job = n.batch_job.expect("the Batch result is reported");
+    assert_eq!(job.status.as_deref(), Some("SUCCEEDED"));
+    assert_eq!(job.exit_code, Some(0));
+    assert_eq!(
+        job.id.as_deref(),
+        Some("7c1e5a02-93d4-4b8e-a1f6-2d0c9b7e4f31")
+    );
+    let error = n.error.expect("an error");
+    assert_eq!(error.error, "PublishFailed");
+    assert_eq!(n.status.as_str(), "FAILED");
 }
 
 #[tokio::test]

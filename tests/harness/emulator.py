@@ -45,9 +45,19 @@ Harness endpoints (served next to moto's API on the same port)
     Whether Batch jobs submitted from now on end FAILED (exit code 1) or
     SUCCEEDED (exit code 0).  ``GET`` returns the current setting.  The initial
     value is "fail" when ``MOTO_SIMPLE_BATCH_FAIL_AFTER`` is set at start.
+``POST /_harness/lambda/failures``  body ``{"function_name": "f", "errors": [{...}, ...]}``
+    The next ``len(errors)`` RequestResponse invocations of ``f`` answer with
+    these function-error payloads (``X-Amz-Function-Error: Unhandled``)
+    instead of running the binary; a payload without ``errorType`` is a crash
+    Step Functions reports as ``Lambda.Unknown``.  Recorded in the invocation
+    log with ``"injected": true``.
+``POST /_harness/sfn``  body ``{"retry_wait_scale": 0.01}``
+    Multiplies every Retry wait of the Step Functions interpreter (0 to 1;
+    1, AWS's timing, by default).
 ``POST /_harness/reset``
     Resets all moto backends (like ``POST /moto-api/reset``) and the harness
-    state except Lambda registrations (invocation log cleared, batch fail=false).
+    state except Lambda registrations (invocation log and queued failures
+    cleared, batch fail=false, retry wait scale 1).
 
 Patches (each a function below, named after the moto gap it fixes)
 -------------------------------------------------------------------
@@ -98,6 +108,13 @@ class HarnessState:
         self.lambda_commands: dict[str, list[str]] = {}
         self.invocations: list[dict[str, Any]] = []
         self.batch_fail = bool(os.environ.get("MOTO_SIMPLE_BATCH_FAIL_AFTER"))
+        self.lambda_failures: dict[str, list[dict[str, Any]]] = {}
+        self.retry_wait_scale = 1.0
+
+    def next_lambda_failure(self, function_name: str) -> dict[str, Any] | None:
+        with self.lock:
+            queued = self.lambda_failures.get(function_name)
+            return queued.pop(0) if queued else None
 
     def lambda_command(self, function_name: str) -> list[str] | None:
         with self.lock:
@@ -811,7 +828,10 @@ def patch_lambda_invoke_forwarding() -> None:
     API and Step Functions' lambda:invoke (Error = errorType, Cause = compact
     payload JSON) behave as on AWS.  InvocationType=Event runs in the
     background and answers 202; DryRun runs nothing.  Unregistered functions
-    keep moto's behaviour."""
+    keep moto's behaviour.  Failures queued with POST /_harness/lambda/failures
+    answer the next RequestResponse invocations instead of the binary: the
+    Lambda-side crashes (timeouts, out of memory) a test cannot make a healthy
+    handler have once."""
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     original = LambdaSimpleBackend.invoke
@@ -842,12 +862,90 @@ def patch_lambda_invoke_forwarding() -> None:
                 target=forward_invocation, args=(fn, command, payload), daemon=True
             ).start()
             return b""
+        injected = STATE.next_lambda_failure(_function_name_of(function_name))
+        if injected is not None:
+            STATE.record_invocation(
+                {"function_name": fn.function_name, "event": _json_or_text(payload),
+                 "error": injected, "injected": True}
+            )
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(injected).encode()
         result, is_error = forward_invocation(fn, command, payload)
         if is_error:
             response_headers["x-amz-function-error"] = "Unhandled"
         return result
 
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+
+def patch_sfn_lambda_unknown() -> None:
+    """moto gap: a Lambda function error whose payload has no `errorType`
+    (a timeout or an out-of-memory crash on older runtimes) becomes the error
+    "Exception"; AWS reports it as `Lambda.Unknown` ("Unhandled errors in
+    Lambda are reported as Lambda.Unknown in the error output. These include
+    out-of-memory errors and function timeouts", Step Functions developer
+    guide, "Handling transient Lambda service exceptions"), with the cause
+    "The cause could not be determined because Lambda did not return an error
+    type. Returned payload: ..."."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+        CustomErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+        lambda_eval_utils,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+        StateTaskServiceLambda,
+    )
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    original = StateTaskServiceLambda._from_error
+
+    def _from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, lambda_eval_utils.LambdaFunctionErrorException):
+            try:
+                error_type = json.loads(ex.payload).get("errorType")
+            except (ValueError, AttributeError):
+                error_type = None
+            if not error_type:
+                cause = (
+                    "The cause could not be determined because Lambda did not "
+                    f"return an error type. Returned payload: {ex.payload}"
+                )
+                return FailureEvent(
+                    env=env,
+                    error_name=CustomErrorName("Lambda.Unknown"),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            error="Lambda.Unknown",
+                            cause=cause,
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                        )
+                    ),
+                )
+        return original(self, env, ex)
+
+    StateTaskServiceLambda._from_error = _from_error  # type: ignore[method-assign]
+
+
+def patch_sfn_retry_wait_scale() -> None:
+    """Not a gap: a test knob.  A Retry waits IntervalSeconds x BackoffRate^n
+    as on AWS; tests that exhaust a handler's six retries (about two minutes)
+    set a scale (POST /_harness/sfn) that multiplies every such wait.  The
+    default, 1, is AWS's timing."""
+    import types
+
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    real_sleep = time.sleep
+    retrier_decl.time = types.SimpleNamespace(  # type: ignore[attr-defined]
+        sleep=lambda seconds: real_sleep(seconds * STATE.retry_wait_scale)
+    )
 
 
 # --------------------------------------------------------------------------
@@ -1115,9 +1213,12 @@ def _aws_timestamp(value: Any) -> Any:
 
 
 def patch_sfn_context_timestamps() -> None:
-    """moto gap: `$$.Execution.StartTime` and `$$.State.EnteredTime` are
-    Python isoformat strings ("2024-01-02T03:04:05.678901+00:00"); AWS sends
-    millisecond UTC with a Z ("2024-01-02T03:04:05.678Z")."""
+    """moto gaps in the context object: `$$.Execution.StartTime` and
+    `$$.State.EnteredTime` are Python isoformat strings
+    ("2024-01-02T03:04:05.678901+00:00"); AWS sends millisecond UTC with a Z
+    ("2024-01-02T03:04:05.678Z").  `$$.Execution.RedriveCount` is missing;
+    AWS documents it on every execution (0 until redriven), so a path to it
+    must resolve."""
     import types
 
     from moto.stepfunctions.parser.asl.component.state import state as state_mod
@@ -1129,6 +1230,7 @@ def patch_sfn_context_timestamps() -> None:
         env = original_env(self)
         execution = env.states.context_object.context_object_data["Execution"]
         execution["StartTime"] = _aws_timestamp(execution.get("StartTime"))
+        execution.setdefault("RedriveCount", 0)
         return env
 
     ExecutionWorker._get_evaluation_environment = _get_evaluation_environment  # type: ignore[method-assign]
@@ -1159,6 +1261,8 @@ def apply_patches() -> None:
     patch_batch_job_definition_arn_without_revision()  # g
     patch_sfn_execution_name()  # g
     patch_sfn_context_timestamps()  # g
+    patch_sfn_lambda_unknown()  # g
+    patch_sfn_retry_wait_scale()  # knob
 
 
 # --------------------------------------------------------------------------
@@ -1216,6 +1320,20 @@ class HarnessApp:
                     return 200, []
                 if method == "GET":
                     return 200, list(STATE.invocations)
+        if path == "/_harness/lambda/failures" and method == "POST":
+            name = _function_name_of(body["function_name"])
+            errors = body["errors"]
+            if not isinstance(errors, list) or not all(isinstance(e, dict) for e in errors):
+                raise ValueError("errors must be a list of error payload objects")
+            with STATE.lock:
+                STATE.lambda_failures.setdefault(name, []).extend(errors)
+            return 200, {"function_name": name, "queued": len(errors)}
+        if path == "/_harness/sfn" and method == "POST":
+            scale = body["retry_wait_scale"]
+            if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not 0 <= scale <= 1:
+                raise ValueError("retry_wait_scale must be a number from 0 to 1")
+            STATE.retry_wait_scale = float(scale)
+            return 200, {"retry_wait_scale": STATE.retry_wait_scale}
         if path == "/_harness/batch":
             if method == "POST":
                 fail = body["fail"]
@@ -1232,7 +1350,9 @@ class HarnessApp:
             moto_api_backend.set_config(MOTO_CONFIG)
             with STATE.lock:
                 STATE.invocations.clear()
+                STATE.lambda_failures.clear()
             STATE.batch_fail = False
+            STATE.retry_wait_scale = 1.0
             return 200, {"reset": True}
         return 404, {"error": f"no harness endpoint {method} {path}"}
 

@@ -171,6 +171,28 @@ impl Emulator {
             .await;
     }
 
+    /// The next `errors.len()` invocations of `function_name` fail with these
+    /// function-error payloads instead of running the binary (one without
+    /// `errorType` is a crash: `Lambda.Unknown` to Step Functions).
+    pub async fn fail_next_invocations(&self, function_name: &str, errors: Vec<Value>) {
+        self.harness(
+            "POST",
+            "/_harness/lambda/failures",
+            Some(json!({ "function_name": function_name, "errors": errors })),
+        )
+        .await;
+    }
+
+    /// Shortens every Step Functions Retry wait to `scale` of AWS's.
+    pub async fn scale_retry_waits(&self, scale: f64) {
+        self.harness(
+            "POST",
+            "/_harness/sfn",
+            Some(json!({ "retry_wait_scale": scale })),
+        )
+        .await;
+    }
+
     /// Every invocation forwarded to a registered binary, oldest first:
     /// `{function_name, request_id, event, response | error}`.
     pub async fn lambda_invocations(&self) -> Vec<Value> {

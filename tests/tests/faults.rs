@@ -11,7 +11,9 @@
 //! - two deploys at once end in a correct stack;
 //! - the handlers retry SNS within their time budget, fail with
 //!   `PublishFailed` when SNS keeps failing, notify a FIFO topic once when an
-//!   answer is lost, and Step Functions retries a failed publish.
+//!   answer is lost, and Step Functions retries a failed publish;
+//! - every way a run ends sends what the README's table of outcomes says
+//!   (`outcomes`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -25,6 +27,9 @@ use sjob_e2e::{
     fixture, handler_binary, snapshot_differences, Aws, Delivery, Emulator, Fault, FaultPlan,
     FaultProxy, SeededRng, Sjob, SjobRun,
 };
+
+#[path = "faults/outcomes.rs"]
+mod outcomes;
 
 const DELIVERY_WAIT: Duration = Duration::from_secs(2);
 /// The share of requests that fail in the "20% faults" tests.

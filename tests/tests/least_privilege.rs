@@ -183,6 +183,10 @@ fn the_terraform_module_policies_pass_parliament() {
             "batch_job_queue_arn",
             format!("arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/q"),
         ),
+        (
+            "notification_topic_arn",
+            format!("arn:aws:sns:{REGION}:{ACCOUNT}:myapp-dev-job-notifications"),
+        ),
     ];
     let statements = json!([{"Effect": "Allow", "Action": "s3:GetObject",
                              "Resource": "arn:aws:s3:::myapp-dev-reports/*"}]);

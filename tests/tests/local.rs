@@ -207,6 +207,21 @@ async fn simulate_prints_the_event_of_each_outcome() {
         .as_str()
         .unwrap()
         .contains("(Service: AWSBatch; Status Code: 400;"));
+    // The success handler failed for good: the error handler gets the Batch
+    // result beside the error, and the context never repeats the input.
+    let notification_failed = event("notification-failed").await;
+    assert_eq!(notification_failed["state"]["batch"]["Status"], "SUCCEEDED");
+    assert_eq!(
+        notification_failed["state"]["error"]["Error"],
+        "PublishFailed"
+    );
+    assert_eq!(
+        notification_failed["context"]["State"]["Name"],
+        "ErrorHandler"
+    );
+    assert!(notification_failed["context"]["Execution"]
+        .get("Input")
+        .is_none());
 }
 
 /// Collects a child's stderr as it comes, to wait for what it says.

@@ -192,6 +192,7 @@ image_uri = "{IMAGE}"
 batch_job_queue_arn = "{queue}"
 success_handler_arn = "{success}"
 error_handler_arn = "{error}"
+notification_topic_arn = "{topic}"
 
 [jobs.crawler]
 command = ["python", "/opt/app/job/crawler.py"]

@@ -65,6 +65,18 @@ pub struct Job {
     pub tags: BTreeMap<String, String>,
     pub description: Option<String>,
     pub assign_public_ip: bool,
+    /// Where the state machine publishes its last-resort notice when the
+    /// error handler fails; `None` when no topic is known.
+    pub notification_topic: Option<NotificationTopic>,
+}
+
+/// The topic a job's notifications go to, as its state machine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationTopic {
+    pub arn: ArnRef,
+    /// The topic's KMS key (`[base.notifications].kms_key_id`): publishing
+    /// needs its use. Unknown for a topic given by ARN.
+    pub kms_key_id: Option<String>,
 }
 
 impl Job {
@@ -80,6 +92,12 @@ impl Job {
 
     pub fn error_handler_arn(&self, target: &Target) -> String {
         self.error_handler.resolve(|name| target.function_arn(name))
+    }
+
+    pub fn notification_topic_arn(&self, target: &Target) -> Option<String> {
+        self.notification_topic
+            .as_ref()
+            .map(|topic| topic.arn.resolve(|name| target.topic_arn(name)))
     }
 }
 
@@ -155,13 +173,26 @@ pub enum Capacity {
 }
 
 impl Config {
-    /// The topic the handlers publish to: the one `[base.notifications]`
-    /// creates, else `[base.handlers].topic_arn`.
+    /// The topic the handlers publish to.
     pub fn topic_arn(&self, target: &Target) -> Option<String> {
-        let base = self.base.as_ref()?;
-        match (&base.notifications, &base.handlers) {
-            (Some(n), _) => Some(target.topic_arn(&n.topic_name)),
-            (None, Some(h)) => h.topic_arn.clone(),
+        let topic = self.base.as_ref()?.notification_topic()?;
+        Some(topic.arn.resolve(|name| target.topic_arn(name)))
+    }
+}
+
+impl Base {
+    /// The topic the handlers publish to, and every job's last resort: the
+    /// one `[base.notifications]` creates, else `[base.handlers].topic_arn`.
+    pub fn notification_topic(&self) -> Option<NotificationTopic> {
+        match (&self.notifications, &self.handlers) {
+            (Some(n), _) => Some(NotificationTopic {
+                arn: ArnRef::Base(n.topic_name.clone()),
+                kms_key_id: n.kms_key_id.clone(),
+            }),
+            (None, Some(h)) => h.topic_arn.clone().map(|arn| NotificationTopic {
+                arn: ArnRef::Given(arn),
+                kms_key_id: None,
+            }),
             (None, None) => None,
         }
     }
@@ -196,6 +227,7 @@ pub const JOB_KEYS: &[&str] = &[
     "tags",
     "description",
     "assign_public_ip",
+    "notification_topic_arn",
 ];
 
 pub const TOP_KEYS: &[&str] = &[

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::diagnostic::Problem;
 use super::model::*;
 use super::tree::{Entry, Node, NodeValue, Span, Table};
+use crate::render::definition::{check_input, INPUT_HELP};
 use crate::render::names::{JobNames, NameLimit};
 use crate::schedule::{parse_timezone, Schedule};
 use base::{ArnKey, ValidBase};
@@ -224,7 +225,13 @@ impl Validator {
         let sfn_input = match at.get("sfn_input") {
             None => serde_json::json!({}),
             Some((e, key)) => match &e.node.value {
-                NodeValue::Table(_) => e.node.to_json(),
+                NodeValue::Table(_) => {
+                    let input = e.node.to_json();
+                    if let Err(err) = check_input(&input) {
+                        self.problem(&e.node.span, &key, err.to_string(), Some(INPUT_HELP.into()));
+                    }
+                    input
+                }
                 _ => {
                     self.problem(
                         &e.node.span,
@@ -288,6 +295,15 @@ impl Validator {
             &header,
             &job_path,
         );
+        let notification_topic = match at.get("notification_topic_arn") {
+            Some(_) => self
+                .required_arn(&at, "notification_topic_arn", "sns", "", &header, &job_path)
+                .map(|arn| NotificationTopic {
+                    arn: ArnRef::Given(arn),
+                    kms_key_id: None,
+                }),
+            None => base.and_then(|b| b.config.notification_topic()),
+        };
         let enabled = self.boolean(&at, "enabled").unwrap_or(true);
         let assign_public_ip = self.boolean(&at, "assign_public_ip").unwrap_or(false);
         let timeout_seconds = self
@@ -339,6 +355,7 @@ impl Validator {
             tags,
             description,
             assign_public_ip,
+            notification_topic,
         })
     }
 

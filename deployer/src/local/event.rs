@@ -21,7 +21,6 @@ pub struct Execution {
     pub arn: String,
     pub state_machine_arn: String,
     pub state_machine_name: String,
-    pub role_arn: String,
     pub started_at: DateTime<Utc>,
     pub input: Value,
 }
@@ -39,7 +38,6 @@ impl Execution {
             arn: target.arn("states", &format!("execution:{}:{name}", machine.name)),
             state_machine_arn: target.state_machine_arn(&machine.name),
             state_machine_name: machine.name.clone(),
-            role_arn: machine.role_arn.clone(),
             name,
             input,
             started_at,
@@ -239,14 +237,21 @@ pub fn handler_event(
         "context": {
             "Execution": {
                 "Id": execution.arn,
-                "Input": execution.input,
                 "StartTime": iso(execution.started_at),
                 "Name": execution.name,
-                "RoleArn": execution.role_arn,
                 "RedriveCount": 0
             },
             "StateMachine": { "Id": execution.state_machine_arn, "Name": execution.state_machine_name },
             "State": { "Name": state_name, "EnteredTime": iso(entered), "RetryCount": 0 }
         }
     })
+}
+
+/// The error handler's event after the success handler failed for good:
+/// the success handler's `event` with the caught error beside the Batch
+/// result, as `OnSuccess`'s Catch leaves it.
+pub fn notification_failed(mut event: Value, error: &str, cause: &str) -> Value {
+    event["state"]["error"] = json!({"Error": error, "Cause": cause});
+    event["context"]["State"]["Name"] = json!("ErrorHandler");
+    event
 }

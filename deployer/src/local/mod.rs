@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::Utc;
 use handlers::HandlerKind;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::config::{ArnRef, Config, Job};
 use crate::render::Target;
@@ -207,6 +207,9 @@ pub enum SimulatedOutcome {
     Timeout,
     /// Batch rejected `SubmitJob`: `Batch.ClientException`.
     Rejected,
+    /// The job exited 0 and the success handler failed for good
+    /// (`PublishFailed`): the error handler's event, with the Batch result.
+    NotificationFailed,
 }
 
 /// The exact event the state machine would send a handler for `outcome`,
@@ -244,7 +247,7 @@ pub fn simulate(
         }],
     };
     let ending = match outcome {
-        SimulatedOutcome::Success => batch(0),
+        SimulatedOutcome::Success | SimulatedOutcome::NotificationFailed => batch(0),
         SimulatedOutcome::Failed => batch(1),
         SimulatedOutcome::Timeout => Ending::TaskError { error: "States.Timeout".into(), cause: String::new() },
         SimulatedOutcome::Rejected => Ending::TaskError {
@@ -256,13 +259,23 @@ pub fn simulate(
             ),
         },
     };
-    let kind = if ending.succeeded() {
-        HandlerKind::Success
-    } else {
-        HandlerKind::Error
-    };
-    (
-        kind,
-        handler_event(config, job, &target, &execution, &ending, now),
-    )
+    let event = handler_event(config, job, &target, &execution, &ending, now);
+    match outcome {
+        SimulatedOutcome::NotificationFailed => {
+            let cause = json!({
+                "errorType": "PublishFailed",
+                "errorMessage": format!(
+                    "publishing to {} failed: service error",
+                    job.notification_topic_arn(&target)
+                        .unwrap_or_else(|| "the topic".to_string())
+                ),
+            });
+            (
+                HandlerKind::Error,
+                event::notification_failed(event, "PublishFailed", &cause.to_string()),
+            )
+        }
+        _ if ending.succeeded() => (HandlerKind::Success, event),
+        _ => (HandlerKind::Error, event),
+    }
 }

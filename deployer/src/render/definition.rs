@@ -1,16 +1,33 @@
-//! The state machine: the seed's shape, so the handlers receive what the
-//! seed's did, with its defects fixed:
+//! The state machine: the seed's shape (Pass, then a Parallel of the Batch
+//! job and the success handler, whose Catch leads to the error handler), so
+//! the handlers receive what the seed's did, with its defects fixed:
 //!
 //! - the execution input reaches the container as `SJOB_INPUT` (JSON text),
-//!   not as a Batch parameter (those must be a string map);
-//! - `OnSuccess` retries transient Lambda errors and failed publishes before
-//!   anything is reported as a failure;
-//! - after `ErrorHandler` the execution ends in a `Fail` state, so Step
-//!   Functions' own metrics and alarms count the failure.
+//!   not as a Batch parameter (those must be a string map), and is bounded so
+//!   every payload downstream stays within AWS's limits ([`check_input`]);
+//! - a success notification that fails for good is caught inside the branch,
+//!   where the Batch result still is: the error handler reports "the job
+//!   succeeded, its notification did not", and the execution fails with
+//!   [`NOTIFICATION_FAILED_ERROR`], never [`JOB_FAILED_ERROR`];
+//! - if the error handler fails too, Step Functions publishes a short
+//!   schema-v1 notice to the topic itself (the last resort), so a run never
+//!   ends unreported while anything can still be sent;
+//! - handlers are retried on transient Lambda errors and, a bounded few
+//!   times, on crashes (`Lambda.Unknown`: a timeout or running out of memory);
+//! - the handlers get the context object without `Execution.Input`: the input
+//!   reaches them once, in `state.input`;
+//! - every run ends in a `Succeed` or a `Fail` state whose error names the
+//!   outcome, so Step Functions' own metrics and alarms count failures.
+//!
+//! Uncatchable errors (`States.DataLimitExceeded`, `States.Runtime`) are
+//! avoided by construction: inputs are bounded, and every path the definition
+//! reads exists on the path that reads it.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use handlers::event::Metadata;
+use handlers::notification::{ErrorSummary, Execution, Notification, Status, SCHEMA_VERSION};
+use handlers::outcome::FailureKind;
 
 use super::names::JobNames;
 use super::Target;
@@ -20,17 +37,75 @@ use crate::config::Job;
 pub const INPUT_ENV: &str = "SJOB_INPUT";
 /// The container variable holding the execution ARN.
 pub const EXECUTION_ENV: &str = "SJOB_EXECUTION_ARN";
-/// The error the final `Fail` state raises.
-pub const JOB_FAILED_ERROR: &str = "sjob.JobFailed";
 
-/// Errors worth retrying when invoking a handler: Lambda's transient ones and
-/// the handlers' own `PublishFailed` (SNS unreachable after its retries).
-const RETRYABLE_HANDLER_ERRORS: &[&str] = &[
+/// The job failed; the error handler sent the failure notification.
+pub const JOB_FAILED_ERROR: &str = "sjob.JobFailed";
+/// The job succeeded but its success notification failed; the error handler
+/// sent a `handler_failed` notification saying so.
+pub const NOTIFICATION_FAILED_ERROR: &str = "sjob.NotificationFailed";
+/// The error handler failed; Step Functions published the last-resort notice.
+pub const HANDLERS_FAILED_ERROR: &str = "sjob.HandlersFailed";
+/// Nothing could be sent: the error handler failed, and the last resort
+/// failed too or has no topic to publish to.
+pub const UNNOTIFIED_ERROR: &str = "sjob.Unnotified";
+
+/// ECS's limit on a task's container overrides, which Batch on Fargate
+/// passes `SJOB_INPUT` through: "A total of 8192 characters are allowed for
+/// overrides. This limit includes the JSON formatting characters of the
+/// override structure" (ECS API reference, `RunTask`).
+pub const ECS_OVERRIDES_MAX_CHARS: usize = 8192;
+/// What the overrides hold besides `SJOB_INPUT`'s value: their structure,
+/// `SJOB_EXECUTION_ARN` (at most 80-character machine and execution names)
+/// and the `AWS_BATCH_*` variables Batch adds to every task.
+pub const OVERRIDES_RESERVED_CHARS: usize = 2048;
+/// The largest execution input, in characters of its JSON text as the
+/// overrides carry it (escaped inside a JSON string). Step Functions' own
+/// limit (256 KiB per state) is far above: the handlers' payload carries the
+/// input twice at most (`state.input`, and `SJOB_INPUT` in the job record).
+pub const MAX_INPUT_CHARS: usize = ECS_OVERRIDES_MAX_CHARS - OVERRIDES_RESERVED_CHARS;
+
+/// An execution input too large to reach the job.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the execution input is {chars} characters as the job receives it (`{INPUT_ENV}`, JSON-escaped); \
+     at most {MAX_INPUT_CHARS} fit: ECS allows {ECS_OVERRIDES_MAX_CHARS} characters of container \
+     overrides per task, and Batch and sjob need {OVERRIDES_RESERVED_CHARS} of them"
+)]
+pub struct InputTooLarge {
+    pub chars: usize,
+}
+
+/// What to do about an input over the limit.
+pub const INPUT_HELP: &str =
+    "pass large data by reference: put it in S3 and give the job its URI in the input";
+
+/// Refuses an execution input that would not fit the job's container
+/// overrides: Batch would reject the run only after it started.
+pub fn check_input(input: &Value) -> Result<(), InputTooLarge> {
+    let escaped = Value::String(input.to_string()).to_string();
+    let chars = escaped.chars().count() - 2;
+    if chars > MAX_INPUT_CHARS {
+        return Err(InputTooLarge { chars });
+    }
+    Ok(())
+}
+
+/// Transient Lambda errors (AWS's recommended Retry list) and the handlers'
+/// own `PublishFailed` (SNS unreachable after its retries).
+const TRANSIENT_HANDLER_ERRORS: &[&str] = &[
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
     "PublishFailed",
+];
+
+/// A handler that crashed: timed out, ran out of memory, or its runtime
+/// exited. Worth a retry or two, not six.
+const CRASHED_HANDLER_ERRORS: &[&str] = &[
+    "Lambda.Unknown",
+    "Lambda.ClientExecutionTimeoutException",
+    "Sandbox.Timedout",
 ];
 
 /// What `ExtractInputParameters` records about the job.
@@ -52,76 +127,268 @@ pub fn metadata(app_name: &str, stage: &str, job: &Job, names: &JobNames) -> Met
 /// The Amazon States Language document for one job.
 pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Value {
     let names = JobNames::new(app_name, stage, &job.batch_name);
-    let metadata =
-        serde_json::to_value(metadata(app_name, stage, job, &names)).expect("metadata serialises");
+    let metadata = metadata(app_name, stage, job, &names);
+    let topic = job.notification_topic_arn(target);
+    let metadata_value = serde_json::to_value(&metadata).expect("metadata serialises");
+    let mut states = json!({
+        "ExtractInputParameters": {
+            "Type": "Pass",
+            "Parameters": { "metadata": metadata_value, "input.$": "$" },
+            "ResultPath": "$",
+            "Next": "BatchGroup"
+        },
+        "BatchGroup": {
+            "Type": "Parallel",
+            "Branches": [{
+                "StartAt": "Batch",
+                "States": {
+                    "Batch": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::batch:submitJob.sync",
+                        "Parameters": {
+                            "JobName": names.job_name,
+                            "JobDefinition": target.job_definition_arn(&names.job_name),
+                            "JobQueue": job.queue_arn(target),
+                            "ContainerOverrides": {
+                                "Environment": [
+                                    { "Name": INPUT_ENV, "Value.$": "States.JsonToString($.input)" },
+                                    { "Name": EXECUTION_ENV, "Value.$": "$$.Execution.Id" }
+                                ]
+                            }
+                        },
+                        "ResultPath": "$.batch",
+                        "Next": "OnSuccess"
+                    },
+                    "OnSuccess": handler_task(
+                        &job.success_handler_arn(target),
+                        "$.success_handler",
+                        json!({ "Catch": [catch_all("$.error", "SuccessNotificationFailed")], "End": true })
+                    ),
+                    // Ends the branch with the Batch result and the caught
+                    // error side by side, for the error handler.
+                    "SuccessNotificationFailed": { "Type": "Pass", "End": true }
+                }
+            }],
+            "OutputPath": "$[0]",
+            "Catch": [catch_all("$.error", "ErrorHandler")],
+            "Next": "Notified"
+        },
+        "Notified": {
+            "Type": "Choice",
+            "Choices": [{ "Variable": "$.error", "IsPresent": true, "Next": "ErrorHandler" }],
+            "Default": "Succeeded"
+        },
+        "Succeeded": { "Type": "Succeed" },
+        "ErrorHandler": handler_task(
+            &job.error_handler_arn(target),
+            "$.error_handler",
+            json!({
+                "Catch": [catch_all(
+                    "$.notification_error",
+                    if topic.is_some() { "ComposeNotice" } else { "Unnotified" }
+                )],
+                "Next": "WhatFailed"
+            })
+        ),
+        "WhatFailed": {
+            "Type": "Choice",
+            "Choices": [{ "Variable": "$.batch", "IsPresent": true, "Next": "NotificationFailed" }],
+            "Default": "JobFailed"
+        },
+        "JobFailed": fail(JOB_FAILED_ERROR, "The job failed; the error handler sent the failure notification."),
+        "NotificationFailed": fail(
+            NOTIFICATION_FAILED_ERROR,
+            "The job succeeded but its success notification failed; the error handler sent a notification saying so."
+        ),
+        "Unnotified": fail(
+            UNNOTIFIED_ERROR,
+            "The error handler failed and no notice could be published: no one was told of this run."
+        )
+    });
+    if let Some(topic) = topic {
+        let object = states.as_object_mut().expect("states are an object");
+        object.extend(last_resort(&metadata, &topic, target));
+    }
     json!({
         "Comment": format!("sjob scheduled job {} ({app_name}/{stage})", job.batch_name),
         "StartAt": "ExtractInputParameters",
-        "States": {
-            "ExtractInputParameters": {
-                "Type": "Pass",
-                "Parameters": { "metadata": metadata, "input.$": "$" },
-                "ResultPath": "$",
-                "Next": "BatchGroup"
-            },
-            "BatchGroup": {
-                "Type": "Parallel",
-                "Branches": [{
-                    "StartAt": "Batch",
-                    "States": {
-                        "Batch": {
-                            "Type": "Task",
-                            "Resource": "arn:aws:states:::batch:submitJob.sync",
-                            "Parameters": {
-                                "JobName": names.job_name,
-                                "JobDefinition": target.job_definition_arn(&names.job_name),
-                                "JobQueue": job.queue_arn(target),
-                                "ContainerOverrides": {
-                                    "Environment": [
-                                        { "Name": INPUT_ENV, "Value.$": "States.JsonToString($.input)" },
-                                        { "Name": EXECUTION_ENV, "Value.$": "$$.Execution.Id" }
-                                    ]
-                                }
-                            },
-                            "ResultPath": "$.batch",
-                            "Next": "OnSuccess"
-                        },
-                        "OnSuccess": handler_task(&job.success_handler_arn(target), "$.success_handler", json!({"End": true}))
-                    }
-                }],
-                "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "ErrorHandler" }],
-                "End": true
-            },
-            "ErrorHandler": handler_task(&job.error_handler_arn(target), "$.error_handler", json!({"Next": "JobFailed"})),
-            "JobFailed": {
-                "Type": "Fail",
-                "Error": JOB_FAILED_ERROR,
-                "Cause": "The job failed; the error handler sent the failure notification."
-            }
-        }
+        "States": states
     })
 }
 
-/// A `lambda:invoke` of a handler with the seed's payload
-/// `{"state.$": "$", "context.$": "$$"}`.
+/// A `lambda:invoke` of a handler: the state once, and of the context
+/// object what the notification reads (not `Execution.Input`, which is the
+/// state's `input` again).
 fn handler_task(function_arn: &str, result_path: &str, transition: Value) -> Value {
     let mut task = json!({
         "Type": "Task",
         "Resource": "arn:aws:states:::lambda:invoke",
         "Parameters": {
             "FunctionName": function_arn,
-            "Payload": { "state.$": "$", "context.$": "$$" }
+            "Payload": {
+                "state.$": "$",
+                "context": {
+                    "Execution": {
+                        "Id.$": "$$.Execution.Id",
+                        "Name.$": "$$.Execution.Name",
+                        "StartTime.$": "$$.Execution.StartTime",
+                        "RedriveCount.$": "$$.Execution.RedriveCount"
+                    },
+                    "StateMachine": { "Id.$": "$$.StateMachine.Id", "Name.$": "$$.StateMachine.Name" },
+                    "State": {
+                        "Name.$": "$$.State.Name",
+                        "EnteredTime.$": "$$.State.EnteredTime",
+                        "RetryCount.$": "$$.State.RetryCount"
+                    }
+                }
+            }
         },
         "ResultSelector": { "Payload.$": "$.Payload" },
         "ResultPath": result_path,
-        "Retry": [{
-            "ErrorEquals": RETRYABLE_HANDLER_ERRORS,
-            "IntervalSeconds": 2,
-            "MaxAttempts": 6,
-            "BackoffRate": 2
-        }]
+        "Retry": [
+            { "ErrorEquals": TRANSIENT_HANDLER_ERRORS, "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2 },
+            { "ErrorEquals": CRASHED_HANDLER_ERRORS, "IntervalSeconds": 5, "MaxAttempts": 2, "BackoffRate": 2 }
+        ]
     });
     let object = task.as_object_mut().expect("a task is an object");
     object.extend(transition.as_object().cloned().unwrap_or_default());
     task
+}
+
+fn catch_all(result_path: &str, next: &str) -> Value {
+    json!({ "ErrorEquals": ["States.ALL"], "ResultPath": result_path, "Next": next })
+}
+
+fn fail(error: &str, cause: &str) -> Value {
+    json!({ "Type": "Fail", "Error": error, "Cause": cause })
+}
+
+/// The last resort: a schema-v1 notice that Step Functions publishes itself
+/// when the error handler failed for good. It carries the job's names, the
+/// execution, the error names and a console link; nothing from the job's
+/// environment, and `batch_job` is null.
+fn last_resort(metadata: &Metadata, topic_arn: &str, target: &Target) -> Map<String, Value> {
+    let template = Notification {
+        version: SCHEMA_VERSION.to_string(),
+        notification_id: String::new(),
+        status: Status::Failed,
+        app_name: metadata.app_name.clone(),
+        stage: metadata.stage.clone(),
+        batch_name: metadata.batch_name.clone(),
+        job_name: metadata.job_name.clone(),
+        execution: Execution {
+            arn: None,
+            name: None,
+            started_at: None,
+            state_machine: None,
+            console_url: None,
+        },
+        batch_job: None,
+        error: Some(ErrorSummary {
+            error: "ErrorHandler".to_string(),
+            kind: FailureKind::HandlerFailed,
+            message: String::new(),
+        }),
+        input: Value::Null,
+    };
+    let console_url = format!(
+        "States.Format('{}', $$.Execution.Id)",
+        handlers::links::execution_url_in(&target.region, "{}")
+    );
+    let mut document = serde_json::to_value(&template).expect("a notification serialises");
+    for (path, expression) in [
+        (&["notification_id"][..], "States.UUID()"),
+        (&["execution", "arn"], "$$.Execution.Id"),
+        (&["execution", "name"], "$$.Execution.Name"),
+        (&["execution", "started_at"], "$$.Execution.StartTime"),
+        (&["execution", "state_machine"], "$$.StateMachine.Id"),
+        (&["execution", "console_url"], &console_url),
+        (&["error", "error"], "$.error.Error"),
+        (
+            &["error", "message"],
+            "States.Format('the error handler failed ({}); Step Functions sent this notice itself', $.notification_error.Error)",
+        ),
+        (&["input"], "$.input"),
+    ] {
+        from_run(&mut document, path, expression);
+    }
+
+    let subject = handlers::message::subject(&template);
+    let text = format!(
+        "States.Format('{subject}. The error handler could not send the notification of this run ({{}}), \
+         so Step Functions sent this notice itself. Job: {job}. Error: {{}}. Execution: {{}}. \
+         notification_id: {{}}', $.notification_error.Error, $.error.Error, \
+         $.notice.execution.console_url, $.notice.notification_id)",
+        job = metadata.job_name
+    );
+    let document_text = "States.JsonToString($.notice)";
+    let attributes: Map<String, Value> = handlers::message::attributes(&template)
+        .into_iter()
+        .map(|(name, value)| (name, json!({ "DataType": "String", "StringValue": value })))
+        .collect();
+    let mut publish = json!({
+        "TopicArn": topic_arn,
+        "Subject": subject,
+        "MessageStructure": "json",
+        "Message.$": "States.JsonToString($.notice_message)",
+        "MessageAttributes": attributes
+    });
+    if topic_arn.ends_with(".fifo") {
+        publish["MessageGroupId"] = json!(handlers::message::fifo_id(&metadata.job_name));
+        publish["MessageDeduplicationId.$"] = json!("$.notice.notification_id");
+    }
+    json!({
+        "ComposeNotice": {
+            "Type": "Pass",
+            "Parameters": document,
+            "ResultPath": "$.notice",
+            "Next": "ComposeNoticeMessage"
+        },
+        "ComposeNoticeMessage": {
+            "Type": "Pass",
+            "Parameters": {
+                "default.$": text,
+                "email.$": text,
+                "sqs.$": document_text,
+                "lambda.$": document_text,
+                "https.$": document_text,
+                "firehose.$": document_text
+            },
+            "ResultPath": "$.notice_message",
+            "Next": "NotifyDirectly"
+        },
+        "NotifyDirectly": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sns:publish",
+            "Parameters": publish,
+            "ResultPath": null,
+            "Retry": [{ "ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2 }],
+            "Catch": [catch_all("$.notice_error", "Unnotified")],
+            "Next": "HandlersFailed"
+        },
+        "HandlersFailed": fail(
+            HANDLERS_FAILED_ERROR,
+            "The error handler failed; Step Functions published a short notice to the topic itself."
+        )
+    })
+    .as_object()
+    .cloned()
+    .expect("states are an object")
+}
+
+/// Replaces the template's value at `path` with one the run fills in:
+/// `key.$` holding a path or an intrinsic function.
+fn from_run(document: &mut Value, path: &[&str], expression: &str) {
+    let (key, parents) = path.split_last().expect("a non-empty path");
+    let object = parents
+        .iter()
+        .fold(document, |value, parent| &mut value[*parent])
+        .as_object_mut()
+        .expect("the notification schema has this object");
+    assert!(
+        object.remove(*key).is_some(),
+        "the notification schema has no `{}`",
+        path.join(".")
+    );
+    object.insert(format!("{key}.$"), Value::String(expression.to_string()));
 }

@@ -47,7 +47,7 @@ pub fn state_machine_policies(
     .iter()
     .flat_map(|arn| [arn.clone(), format!("{arn}:*")])
     .collect();
-    BTreeMap::from([
+    let mut policies = BTreeMap::from([
         (
             names.batch_policy.clone(),
             policy(vec![
@@ -111,7 +111,30 @@ pub fn state_machine_policies(
                 "Resource": "*"
             })]),
         ),
-    ])
+    ]);
+    if let Some(topic) = &job.notification_topic {
+        let mut statements = vec![json!({
+            "Sid": "LastResortNotice",
+            "Effect": "Allow",
+            "Action": "sns:Publish",
+            "Resource": topic.arn.resolve(|name| target.topic_arn(name))
+        })];
+        statements.extend(encrypt_for_topic(topic.kms_key_id.as_deref()));
+        policies.insert(names.notify_policy.clone(), policy(statements));
+    }
+    policies
+}
+
+/// The use of a topic's customer key that publishing needs (SNS's own key
+/// needs nothing).
+fn encrypt_for_topic(kms_key_id: Option<&str>) -> Option<Value> {
+    let key = kms_key_id.filter(|k| *k != crate::base::SNS_MANAGED_KEY)?;
+    Some(json!({
+        "Sid": "EncryptForTopic",
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": key
+    }))
 }
 
 /// The scheduler role may start this state machine and nothing else.
@@ -169,13 +192,6 @@ pub fn handler_policies(
             "Resource": log_group_arns
         }),
     ];
-    if let Some(key) = topic_kms_key.filter(|k| *k != crate::base::SNS_MANAGED_KEY) {
-        statements.push(json!({
-            "Sid": "EncryptForTopic",
-            "Effect": "Allow",
-            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-            "Resource": key
-        }));
-    }
+    statements.extend(encrypt_for_topic(topic_kms_key));
     BTreeMap::from([(names.handler_policy.clone(), policy(statements))])
 }

@@ -19,6 +19,8 @@ pub struct JobNames {
     pub batch_policy: String,
     pub invoke_policy: String,
     pub logs_policy: String,
+    /// The state machine's own publish, for the last-resort notice.
+    pub notify_policy: String,
 }
 
 /// Every name sjob gives the shared base's resources (those of the seed's
@@ -100,6 +102,7 @@ impl JobNames {
             batch_policy: n("BatchJobManagementAccessPolicy"),
             invoke_policy: n("InvokeHandlersPolicy"),
             logs_policy: n("CloudWatchLogsDeliveryFullAccessPolicy"),
+            notify_policy: n("NotifyPolicy"),
             job_name,
         }
     }
@@ -175,6 +178,7 @@ impl JobNames {
             policy(&self.batch_policy),
             policy(&self.invoke_policy),
             policy(&self.logs_policy),
+            policy(&self.notify_policy),
         ]
     }
 }

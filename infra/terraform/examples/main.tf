@@ -33,39 +33,41 @@ module "job_base" {
 }
 
 module "crawler_job" {
-  source              = "../modules/scheduled_job"
-  app_name            = local.app_name
-  stage               = local.stage
-  batch_name          = "crawler"
-  env                 = { STAGE = local.stage, DB_NAME = local.stage }
-  batch_job_queue_arn = module.job_base.job_queue_arn
-  image_uri           = var.image_uri
-  image_tag           = "latest"
-  command             = ["python", "/opt/app/job/crawler.py"]
-  success_handler_arn = module.job_base.success_handler.arn
-  error_handler_arn   = module.job_base.error_handler.arn
-  vcpus               = "1"
-  memory              = "2048"
-  schedule_expression = "rate(5 minutes)"
-  sfn_input           = { message = "hello" }
+  source                 = "../modules/scheduled_job"
+  app_name               = local.app_name
+  stage                  = local.stage
+  batch_name             = "crawler"
+  env                    = { STAGE = local.stage, DB_NAME = local.stage }
+  batch_job_queue_arn    = module.job_base.job_queue_arn
+  image_uri              = var.image_uri
+  image_tag              = "latest"
+  command                = ["python", "/opt/app/job/crawler.py"]
+  success_handler_arn    = module.job_base.success_handler.arn
+  error_handler_arn      = module.job_base.error_handler.arn
+  notification_topic_arn = module.job_base.sns_topic_arn
+  vcpus                  = "1"
+  memory                 = "2048"
+  schedule_expression    = "rate(5 minutes)"
+  sfn_input              = { message = "hello" }
 }
 
 module "report_job" {
-  source              = "../modules/scheduled_job"
-  app_name            = local.app_name
-  stage               = local.stage
-  batch_name          = "report"
-  batch_job_queue_arn = module.job_base.job_queue_arn
-  image_uri           = var.image_uri
-  command             = ["python", "/opt/app/job/report.py"]
-  success_handler_arn = module.job_base.success_handler.arn
-  error_handler_arn   = module.job_base.error_handler.arn
-  vcpus               = "0.5"
-  memory              = "1024"
-  schedule_expression = "cron(0 3 * * ? *)"
-  timeout_seconds     = 3600
-  retry_attempts      = 2
-  tags                = { team = "data" }
+  source                 = "../modules/scheduled_job"
+  app_name               = local.app_name
+  stage                  = local.stage
+  batch_name             = "report"
+  batch_job_queue_arn    = module.job_base.job_queue_arn
+  image_uri              = var.image_uri
+  command                = ["python", "/opt/app/job/report.py"]
+  success_handler_arn    = module.job_base.success_handler.arn
+  error_handler_arn      = module.job_base.error_handler.arn
+  notification_topic_arn = module.job_base.sns_topic_arn
+  vcpus                  = "0.5"
+  memory                 = "1024"
+  schedule_expression    = "cron(0 3 * * ? *)"
+  timeout_seconds        = 3600
+  retry_attempts         = 2
+  tags                   = { team = "data" }
   task_policy_statements = [{
     Effect   = "Allow"
     Action   = ["sns:Publish"]

@@ -19,6 +19,7 @@ locals {
     batch_job_queue_arn    = var.batch_job_queue_arn
     success_handler_arn    = var.success_handler_arn
     error_handler_arn      = var.error_handler_arn
+    notification_topic_arn = var.notification_topic_arn
     image_uri              = var.image_uri
     image_tag              = var.image_tag
     vcpus                  = var.vcpus
@@ -71,10 +72,11 @@ resource "aws_batch_job_definition" "job" {
 
 resource "aws_sfn_state_machine" "job" {
   # checkov:skip=CKV_AWS_284:As `sjob deploy`: tracing is off (a Batch job and two Lambda calls; execution history and logs at level ALL show each step), so the role has no X-Ray permissions.
-  name       = local.job_name
-  type       = "STANDARD"
-  role_arn   = aws_iam_role.role["BatchSfnRole"].arn
-  definition = templatefile("${path.module}/templates/state_machine.json.tftpl", local.template_vars)
+  name     = local.job_name
+  type     = "STANDARD"
+  role_arn = aws_iam_role.role["BatchSfnRole"].arn
+  # A FIFO topic's last-resort notice needs a message group.
+  definition = templatefile("${path.module}/templates/${endswith(var.notification_topic_arn, ".fifo") ? "state_machine_fifo" : "state_machine"}.json.tftpl", local.template_vars)
   tags       = var.tags
 
   logging_configuration {

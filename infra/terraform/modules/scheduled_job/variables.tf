@@ -71,6 +71,15 @@ variable "error_handler_arn" {
   type = string
 }
 
+variable "notification_topic_arn" {
+  description = "The topic the handlers publish to (job_base's sns_topic_arn): if the error handler fails, the state machine publishes a short notice there itself."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:[^:]+:sns:[^:]+:[0-9]{12}:.+$", var.notification_topic_arn))
+    error_message = "notification_topic_arn must be an SNS topic ARN."
+  }
+}
+
 variable "vcpus" {
   type    = string
   default = "1"
