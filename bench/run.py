@@ -4,8 +4,9 @@
     python3 bench/run.py [--parts handlers,deploy,scale] [--rounds N] ...
 
 Needs: `pip install -r tests/requirements.txt -r bench/requirements.txt`,
-release binaries (`cargo build --release -p deployer -p handlers`, built by
-this script when missing), and for the deploy parts Terraform >= 1.5 with the
+release binaries (`cargo build --release -p deployer` and
+`cargo build --profile lambda-release -p handlers`, built by this script when
+missing), and for the deploy parts Terraform >= 1.5 with the
 hashicorp/aws 5.100.0 provider reachable (set BENCH_TF_MIRROR to a filesystem
 mirror; /opt/tf-plugins by default when it exists). Everything runs against
 the local emulator (tests/harness/emulator.py); nothing talks to real AWS.
@@ -56,6 +57,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The handler as its Lambda package builds it, and the CLI as `cargo install` does.
+HANDLER_BINARY = ROOT / "target" / "lambda-release" / "success-handler"
+SJOB_BINARY = ROOT / "target" / "release" / "sjob"
 EMULATOR_PID = [0]
 BENCH = ROOT / "bench"
 EMULATOR = ROOT / "tests" / "harness" / "emulator.py"
@@ -364,7 +368,7 @@ def vm_hwm_kib(pid: int) -> int:
 
 
 def handler_contenders(args, topic_arn, emulator):
-    rust_bin = ROOT / "target" / "release" / "success-handler"
+    rust_bin = HANDLER_BINARY
     common = {
         "SNS_TOPIC_ARN": topic_arn,
         "AWS_ENDPOINT_URL": emulator.endpoint,
@@ -420,11 +424,11 @@ def run_handler_once(name, spec, event, invocations, workdir):
 
 
 def package_sizes(args):
-    """Rust: the release binary and the Lambda zip of it (`bootstrap`, as
+    """Rust: the Lambda-profile binary and the Lambda zip of it (`bootstrap`, as
     cargo lambda packs it); Python: the deployment zip of the handler (boto3
     comes with the python3.11 runtime), plus boto3+botocore if bundled."""
     out = {}
-    binary = Path(args.rust_handler or ROOT / "target" / "release" / "success-handler")
+    binary = Path(args.rust_handler or HANDLER_BINARY)
     out["rust_binary_bytes"] = binary.stat().st_size
     with tempfile.TemporaryDirectory() as tmp:
         z = Path(tmp) / "bootstrap.zip"
@@ -565,7 +569,7 @@ class SjobTool:
     name = "sjob"
 
     def __init__(self, args, workdir: Path, n: int):
-        self.binary = str(args.sjob or ROOT / "target" / "release" / "sjob")
+        self.binary = str(args.sjob or SJOB_BINARY)
         self.dir = workdir / f"sjob-{n}"
         self.dir.mkdir(parents=True, exist_ok=True)
         write_sjob_config(self.dir / "sjob.toml", n)
@@ -789,15 +793,13 @@ def print_stack(s):
 
 
 def ensure_built(args, parts):
-    need = []
-    if "handlers" in parts and not args.rust_handler:
-        need.append(ROOT / "target" / "release" / "success-handler")
-    if parts & {"deploy", "scale"} and not args.sjob:
-        need.append(ROOT / "target" / "release" / "sjob")
-    if any(not p.exists() for p in need):
-        log("building release binaries (cargo build --release -p deployer -p handlers) ...")
-        subprocess.run(["cargo", "build", "--release", "-p", "deployer", "-p", "handlers"],
+    if "handlers" in parts and not args.rust_handler and not HANDLER_BINARY.exists():
+        log("building the handlers (cargo build --profile lambda-release -p handlers) ...")
+        subprocess.run(["cargo", "build", "--profile", "lambda-release", "-p", "handlers"],
                        cwd=ROOT, check=True)
+    if parts & {"deploy", "scale"} and not args.sjob and not SJOB_BINARY.exists():
+        log("building sjob (cargo build --release -p deployer) ...")
+        subprocess.run(["cargo", "build", "--release", "-p", "deployer"], cwd=ROOT, check=True)
 
 
 def main():
@@ -816,7 +818,7 @@ def main():
     ap.add_argument("--terraform-modules", default="seed,infra",
                     help=f"Terraform contenders, from: {', '.join(TERRAFORM_MODULES)}")
     ap.add_argument("--sjob", help="sjob binary (default target/release/sjob)")
-    ap.add_argument("--rust-handler", help="handler binary (default target/release/success-handler)")
+    ap.add_argument("--rust-handler", help="handler binary (default target/lambda-release/success-handler)")
     ap.add_argument("--json", default=str(BENCH / "results.json"))
     args = ap.parse_args()
     parts = set(args.parts.split(","))

@@ -18,8 +18,8 @@ use serde::Serialize;
 
 use crate::aws::{error_code, AwsError, Clients};
 use crate::plan::{self, Action, ActualJob, Change, JobPlan, Kind, Plan};
-use crate::render::Target;
 use crate::stack::{Identity, Tags};
+use crate::target::Target;
 
 /// The customer-managed policies the seed's module attached to a job's
 /// roles, by suffix after the job name. sjob's own policies are inline.

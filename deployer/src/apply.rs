@@ -10,7 +10,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::aws::{self, AwsError, Clients};
 use crate::plan::{Action, Change, JobPlan, Kind, Plan, EXTRA_REVISIONS, JOB_CONCURRENCY};
-use crate::render::Target;
+use crate::target::Target;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ApplyError {

@@ -11,10 +11,10 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::config::{Capacity, Config};
+use crate::names::BaseNames;
 use crate::render::iam;
-use crate::render::names::BaseNames;
-use crate::render::Target;
 use crate::stack::{field_diff, Identity, LogGroupSpec, RoleSpec, Tags};
+use crate::target::Target;
 
 /// The prefix of the topic tags that record the subscriptions sjob made.
 /// SNS subscriptions take no tags, so their topic carries one tag per
@@ -25,10 +25,6 @@ pub const SUBSCRIPTION_TAG_PREFIX: &str = "sjob:subscription:";
 /// The Lambda runtime and handler of a Rust binary named `bootstrap`.
 pub const FUNCTION_RUNTIME: &str = "provided.al2023";
 pub const FUNCTION_HANDLER: &str = "bootstrap";
-
-/// The AWS-managed key SNS encrypts with unless told otherwise; using it
-/// needs no key permissions in the publisher's role.
-pub const SNS_MANAGED_KEY: &str = "alias/aws/sns";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicSpec {

@@ -14,9 +14,9 @@ pub mod inventory;
 use crate::aws::batch::Revisions;
 use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::{AwsError, Clients};
-use crate::render::names::JobNames;
-use crate::render::Target;
+use crate::names::JobNames;
 use crate::stack::{Diff, Identity, JobStack, LogGroupSpec, Observed, RoleSpec, StateMachineSpec};
+use crate::target::Target;
 pub use inventory::Inventory;
 
 /// How many jobs are read or applied at once: enough to overlap latency,

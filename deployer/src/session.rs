@@ -6,8 +6,8 @@ use crate::aws::{AwsError, Clients};
 use crate::base::{BaseError, BaseStack};
 use crate::config::Config;
 use crate::plan::{self, Inventory, Plan};
-use crate::render::Target;
 use crate::stack::JobStack;
+use crate::target::Target;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum SessionError {

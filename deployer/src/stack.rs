@@ -8,10 +8,10 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::config::{Config, Job};
+use crate::names::JobNames;
 use crate::render::definition::definition;
 use crate::render::iam;
-use crate::render::names::JobNames;
-use crate::render::Target;
+use crate::target::Target;
 
 pub type Tags = BTreeMap<String, String>;
 

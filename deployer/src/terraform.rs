@@ -13,11 +13,11 @@ use serde_json::{json, Value};
 
 use crate::base::handler_role;
 use crate::config::{ArnRef, Config, Job, NotificationTopic};
+use crate::names::BaseNames;
 use crate::render::definition::definition;
-use crate::render::names::BaseNames;
-use crate::render::Target;
 use crate::schedule::Schedule;
 use crate::stack::{JobStack, Tags};
+use crate::target::Target;
 
 /// The variables every template may use: the module passes them all.
 pub const VARIABLES: &[&str] = &[

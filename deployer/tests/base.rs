@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use deployer::base::{BaseError, BaseStack};
 use deployer::config::{parse, Config, ProblemRecord};
-use deployer::render::Target;
+use deployer::target::Target;
 use serde_json::json;
 
 const HEAD: &str = r#"

@@ -8,8 +8,8 @@ use std::path::Path;
 use deployer::config::{parse, Config};
 use deployer::plan::{diff, Action, ActualJob};
 use deployer::render::definition::definition;
-use deployer::render::Target;
 use deployer::stack::{Identity, JobStack, Observed};
+use deployer::target::Target;
 use serde_json::{json, Value};
 
 const CONFIG: &str = r#"
@@ -217,7 +217,7 @@ fn the_last_resort_publishes_to_the_topic_only_when_one_is_known() {
 
 #[test]
 fn inputs_that_do_not_fit_the_containers_overrides_are_refused() {
-    use deployer::render::definition::{check_input, MAX_INPUT_CHARS};
+    use deployer::input::{check_input, MAX_INPUT_CHARS};
     // `{"d":"..."}` is 8 characters around the string, 12 once escaped.
     let input = |n: usize| json!({ "d": "x".repeat(n) });
     assert_eq!(check_input(&input(MAX_INPUT_CHARS - 12)), Ok(()));

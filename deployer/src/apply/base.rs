@@ -10,7 +10,7 @@ use crate::aws::{self, AwsError, Clients};
 use crate::base::HandlerFunction;
 use crate::plan::base::{BasePlan, NEW_SECURITY_GROUP};
 use crate::plan::Kind;
-use crate::render::Target;
+use crate::target::Target;
 
 /// Creates and updates, the three parts at once.
 pub async fn converge(clients: &Clients, target: &Target, plan: &BasePlan) -> Result<(), AwsError> {

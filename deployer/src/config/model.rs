@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::render::Target;
 use crate::schedule::Schedule;
+use crate::target::Target;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {

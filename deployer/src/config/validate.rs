@@ -9,8 +9,8 @@ use serde_json::Value;
 use super::diagnostic::Problem;
 use super::model::*;
 use super::tree::{Entry, Node, NodeValue, Span, Table};
-use crate::render::definition::{check_input, INPUT_HELP};
-use crate::render::names::{JobNames, NameLimit};
+use crate::input::{check_input, INPUT_HELP};
+use crate::names::{JobNames, NameLimit};
 use crate::schedule::{parse_timezone, Schedule};
 use base::{ArnKey, ValidBase};
 

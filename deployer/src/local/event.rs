@@ -10,9 +10,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
 use crate::config::{Config, Job};
-use crate::render::definition::{metadata, EXECUTION_ENV, INPUT_ENV};
-use crate::render::Target;
+use crate::input::{EXECUTION_ENV, INPUT_ENV};
+use crate::render::definition::metadata;
 use crate::stack::JobStack;
+use crate::target::Target;
 
 /// One execution, as the `$$` context object describes it.
 #[derive(Debug, Clone)]

@@ -18,8 +18,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::config::{ArnRef, Config, Job};
-use crate::render::Target;
 use crate::stack::JobStack;
+use crate::target::Target;
 use deliver::{deliver, Delivery, DeliveryError};
 use event::{handler_event, Ending, Execution};
 
@@ -127,11 +127,11 @@ pub async fn run(
     let mut env = stack.job_definition.environment.clone();
     env.extend([
         (
-            crate::render::definition::INPUT_ENV.to_string(),
+            crate::input::INPUT_ENV.to_string(),
             execution.input.to_string(),
         ),
         (
-            crate::render::definition::EXECUTION_ENV.to_string(),
+            crate::input::EXECUTION_ENV.to_string(),
             execution.arn.clone(),
         ),
         ("AWS_BATCH_JOB_ID".to_string(), job_id.clone()),

@@ -9,9 +9,9 @@ use crate::base::{
     BaseStack, ComputeEnvironmentSpec, FunctionSpec, JobQueueSpec, ObservedSubscription,
     SecurityGroupSpec, TopicSpec,
 };
-use crate::render::names::BaseNames;
-use crate::render::Target;
+use crate::names::BaseNames;
 use crate::stack::{LogGroupSpec, Observed, RoleSpec};
+use crate::target::Target;
 
 /// The update field of a subscription sjob did not create that the config
 /// lists: applying records it as sjob's.

@@ -11,9 +11,9 @@ use aws_sdk_batch::types::JobDefinition;
 use crate::aws::iam::Roles;
 use crate::aws::tagging::TagIndex;
 use crate::aws::{self, AwsError, Clients};
-use crate::render::names::JobNames;
-use crate::render::Target;
+use crate::names::JobNames;
 use crate::stack::{Identity, Observed, RoleSpec, Tags, JOB_TAG};
+use crate::target::Target;
 
 use super::ActualJob;
 

@@ -5,14 +5,18 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::names::{BaseNames, JobNames};
-use super::Target;
 use crate::config::Job;
+use crate::names::{BaseNames, JobNames};
+use crate::target::Target;
 
 /// AWS-managed policy the ECS task execution role needs to pull the image
 /// and write container logs (AWS maintains its action list).
 pub const TASK_EXECUTION_MANAGED_POLICY: &str =
     "policy/service-role/AmazonECSTaskExecutionRolePolicy";
+
+/// The AWS-managed key SNS encrypts with unless told otherwise; using it
+/// needs no key permissions in the publisher's role.
+const SNS_MANAGED_KEY: &str = "alias/aws/sns";
 
 /// The rule Step Functions manages to follow `.sync` Batch jobs.
 const BATCH_SYNC_RULE: &str = "rule/StepFunctionsGetEventsForBatchJobsRule";
@@ -128,7 +132,7 @@ pub fn state_machine_policies(
 /// The use of a topic's customer key that publishing needs (SNS's own key
 /// needs nothing).
 fn encrypt_for_topic(kms_key_id: Option<&str>) -> Option<Value> {
-    let key = kms_key_id.filter(|k| *k != crate::base::SNS_MANAGED_KEY)?;
+    let key = kms_key_id.filter(|k| *k != SNS_MANAGED_KEY)?;
     Some(json!({
         "Sid": "EncryptForTopic",
         "Effect": "Allow",

@@ -1,74 +1,7 @@
-//! The single source of what gets deployed: names, the state machine
-//! definition and the IAM policy documents. `render`, `plan`, `deploy` and
-//! the Terraform modules (through `sjob render`) all read them from here.
+//! The single source of what gets deployed: the state machine definition
+//! and the IAM policy documents (the names are in [`crate::names`]).
+//! `render`, `plan`, `deploy` and the Terraform modules (through
+//! `sjob render`) all read them from here.
 
 pub mod definition;
 pub mod iam;
-pub mod names;
-
-/// Where a stack goes: the account and region ARNs are built for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub account_id: String,
-    pub region: String,
-}
-
-impl Target {
-    /// `aws`, `aws-cn` or `aws-us-gov`, from the region.
-    pub fn partition(&self) -> &'static str {
-        if self.region.starts_with("cn-") {
-            "aws-cn"
-        } else if self.region.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else {
-            "aws"
-        }
-    }
-
-    /// `arn:<partition>:<service>:<region>:<account>:<resource>`.
-    pub fn arn(&self, service: &str, resource: &str) -> String {
-        format!(
-            "arn:{}:{service}:{}:{}:{resource}",
-            self.partition(),
-            self.region,
-            self.account_id
-        )
-    }
-
-    /// IAM ARNs have no region.
-    pub fn role_arn(&self, name: &str) -> String {
-        format!(
-            "arn:{}:iam::{}:role/{name}",
-            self.partition(),
-            self.account_id
-        )
-    }
-
-    pub fn state_machine_arn(&self, name: &str) -> String {
-        self.arn("states", &format!("stateMachine:{name}"))
-    }
-
-    pub fn job_definition_arn(&self, name: &str) -> String {
-        self.arn("batch", &format!("job-definition/{name}"))
-    }
-
-    pub fn log_group_arn(&self, name: &str) -> String {
-        self.arn("logs", &format!("log-group:{name}"))
-    }
-
-    pub fn job_queue_arn(&self, name: &str) -> String {
-        self.arn("batch", &format!("job-queue/{name}"))
-    }
-
-    pub fn compute_environment_arn(&self, name: &str) -> String {
-        self.arn("batch", &format!("compute-environment/{name}"))
-    }
-
-    pub fn function_arn(&self, name: &str) -> String {
-        self.arn("lambda", &format!("function:{name}"))
-    }
-
-    pub fn topic_arn(&self, name: &str) -> String {
-        self.arn("sns", name)
-    }
-}

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{is_arn, is_env_name, is_name, Lookup, Validator};
 use crate::config::model::*;
 use crate::config::tree::{Entry, NodeValue, Table};
-use crate::render::names::BaseNames;
+use crate::names::BaseNames;
 
 /// A valid `[base]` with the names jobs refer to.
 pub(super) struct ValidBase {

@@ -23,7 +23,6 @@ use sjob_e2e::{
     handler_binary, policy_document, Aws, Delivery, Fixture, JobOutcome, SjobRun, REGION,
 };
 
-#[path = "deployer/ownership.rs"]
 mod ownership;
 
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);

@@ -28,7 +28,6 @@ use sjob_e2e::{
     FaultProxy, SeededRng, Sjob, SjobRun,
 };
 
-#[path = "faults/outcomes.rs"]
 mod outcomes;
 
 const DELIVERY_WAIT: Duration = Duration::from_secs(2);

@@ -39,7 +39,7 @@ async fn committed_templates_are_what_sjob_renders() {
                 .expect("write the template");
         }
     }
-    let stale = format!("{MODULES}/*/templates are stale: run `{BLESS}=1 cargo test -p sjob-e2e --test terraform committed_templates` and commit the result");
+    let stale = format!("{MODULES}/*/templates are stale: run `{BLESS}=1 cargo test -p sjob-e2e --test e2e terraform::committed_templates` and commit the result");
     let mut committed: Vec<PathBuf> = TEMPLATED_MODULES
         .iter()
         .flat_map(|module| {
