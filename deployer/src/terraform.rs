@@ -75,10 +75,7 @@ fn placeholder_job() -> Job {
         tags: BTreeMap::new(),
         description: None,
         assign_public_ip: false,
-        notification_topic: Some(NotificationTopic {
-            arn: ArnRef::Given(scalar("notification_topic_arn")),
-            kms_key_id: None,
-        }),
+        notification_topic: Some(NotificationTopic::given(scalar("notification_topic_arn"))),
     }
 }
 
@@ -123,10 +120,10 @@ fn scheduled_job_templates() -> BTreeMap<PathBuf, String> {
     };
     // A FIFO topic's last resort needs a group and a deduplication id.
     let mut fifo_job = job.clone();
-    fifo_job.notification_topic = Some(NotificationTopic {
-        arn: ArnRef::Given(format!("{}.fifo", scalar("notification_topic_arn"))),
-        kms_key_id: None,
-    });
+    fifo_job.notification_topic = Some(NotificationTopic::given(format!(
+        "{}.fifo",
+        scalar("notification_topic_arn")
+    )));
     let machine = |job: &Job| template(definition(&config.app_name, &config.stage, job, &target));
     let mut files = BTreeMap::from([
         (PathBuf::from("state_machine.json.tftpl"), machine(&job)),

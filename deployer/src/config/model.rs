@@ -79,6 +79,20 @@ pub struct NotificationTopic {
     pub kms_key_id: Option<String>,
 }
 
+impl NotificationTopic {
+    /// A topic given by ARN, whose key sjob cannot know.
+    pub fn given(arn: String) -> NotificationTopic {
+        NotificationTopic {
+            arn: ArnRef::Given(arn),
+            kms_key_id: None,
+        }
+    }
+
+    pub fn arn_in(&self, target: &Target) -> String {
+        self.arn.resolve(|name| target.topic_arn(name))
+    }
+}
+
 impl Job {
     pub fn queue_arn(&self, target: &Target) -> String {
         self.batch_job_queue
@@ -97,7 +111,7 @@ impl Job {
     pub fn notification_topic_arn(&self, target: &Target) -> Option<String> {
         self.notification_topic
             .as_ref()
-            .map(|topic| topic.arn.resolve(|name| target.topic_arn(name)))
+            .map(|topic| topic.arn_in(target))
     }
 }
 
@@ -175,8 +189,7 @@ pub enum Capacity {
 impl Config {
     /// The topic the handlers publish to.
     pub fn topic_arn(&self, target: &Target) -> Option<String> {
-        let topic = self.base.as_ref()?.notification_topic()?;
-        Some(topic.arn.resolve(|name| target.topic_arn(name)))
+        Some(self.base.as_ref()?.notification_topic()?.arn_in(target))
     }
 }
 
@@ -189,10 +202,7 @@ impl Base {
                 arn: ArnRef::Base(n.topic_name.clone()),
                 kms_key_id: n.kms_key_id.clone(),
             }),
-            (None, Some(h)) => h.topic_arn.clone().map(|arn| NotificationTopic {
-                arn: ArnRef::Given(arn),
-                kms_key_id: None,
-            }),
+            (None, Some(h)) => h.topic_arn.clone().map(NotificationTopic::given),
             (None, None) => None,
         }
     }

@@ -298,10 +298,7 @@ impl Validator {
         let notification_topic = match at.get("notification_topic_arn") {
             Some(_) => self
                 .required_arn(&at, "notification_topic_arn", "sns", "", &header, &job_path)
-                .map(|arn| NotificationTopic {
-                    arn: ArnRef::Given(arn),
-                    kms_key_id: None,
-                }),
+                .map(NotificationTopic::given),
             None => base.and_then(|b| b.config.notification_topic()),
         };
         let enabled = self.boolean(&at, "enabled").unwrap_or(true);

@@ -56,8 +56,8 @@ const TRANSIENT_HANDLER_ERRORS: &[&str] = &[
     "PublishFailed",
 ];
 
-/// A handler that crashed: timed out, ran out of memory, or its runtime
-/// exited. Worth a retry or two, not six.
+/// A handler that crashed: timed out or ran out of memory. Worth a retry or
+/// two, not six.
 const CRASHED_HANDLER_ERRORS: &[&str] = &[
     "Lambda.Unknown",
     "Lambda.ClientExecutionTimeoutException",

@@ -121,7 +121,7 @@ pub fn state_machine_policies(
             "Sid": "LastResortNotice",
             "Effect": "Allow",
             "Action": "sns:Publish",
-            "Resource": topic.arn.resolve(|name| target.topic_arn(name))
+            "Resource": topic.arn_in(target)
         })];
         statements.extend(encrypt_for_topic(topic.kms_key_id.as_deref()));
         policies.insert(names.notify_policy.clone(), policy(statements));
