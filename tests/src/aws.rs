@@ -85,7 +85,6 @@ pub struct Aws {
     pub sfn: aws_sdk_sfn::Client,
     pub scheduler: aws_sdk_scheduler::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
-    pub ec2: aws_sdk_ec2::Client,
     pub region: String,
 }
 
@@ -100,7 +99,6 @@ impl Aws {
             sfn: aws_sdk_sfn::Client::new(config),
             scheduler: aws_sdk_scheduler::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
-            ec2: aws_sdk_ec2::Client::new(config),
             region: config.region().map(|r| r.to_string()).unwrap_or_default(),
         }
     }

@@ -56,6 +56,58 @@ impl Emulator {
         }
     }
 
+    /// The ids of the security groups of that name. (sjob's groups have no
+    /// rules naming other groups, so every `groupId` is a group's own.)
+    pub async fn security_group_ids(&self, name: &str) -> Vec<String> {
+        let groups = self
+            .ec2(&[
+                ("Action", "DescribeSecurityGroups"),
+                ("Filter.1.Name", "group-name"),
+                ("Filter.1.Value.1", name),
+            ])
+            .await;
+        xml_values(&groups, "groupId")
+    }
+
+    /// Creates a security group with `tags`, as another stack or a person
+    /// would; its id.
+    pub async fn create_security_group(
+        &self,
+        name: &str,
+        vpc: &str,
+        tags: &[(&str, &str)],
+    ) -> String {
+        let mut parameters = vec![
+            ("Action".to_string(), "CreateSecurityGroup".to_string()),
+            ("GroupName".into(), name.into()),
+            ("GroupDescription".into(), "made by hand".into()),
+            ("VpcId".into(), vpc.into()),
+            (
+                "TagSpecification.1.ResourceType".into(),
+                "security-group".into(),
+            ),
+        ];
+        for (n, (key, value)) in tags.iter().enumerate() {
+            parameters.push((
+                format!("TagSpecification.1.Tag.{}.Key", n + 1),
+                key.to_string(),
+            ));
+            parameters.push((
+                format!("TagSpecification.1.Tag.{}.Value", n + 1),
+                value.to_string(),
+            ));
+        }
+        let parameters: Vec<(&str, &str)> = parameters
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let created = self.ec2(&parameters).await;
+        xml_values(&created, "groupId")
+            .into_iter()
+            .next()
+            .expect("CreateSecurityGroup answers with the group's id")
+    }
+
     /// One EC2 (Query protocol) call; the XML answer.
     async fn ec2(&self, parameters: &[(&str, &str)]) -> String {
         let mut parameters = parameters.to_vec();

@@ -1,15 +1,27 @@
 //! The security group sjob creates for the compute environment when the
 //! config gives a VPC: AWS's default all-outbound rule and no inbound rule,
-//! which is all a job pulling images and calling AWS needs.
+//! which is all a job pulling images and calling AWS needs. EC2 is called
+//! through [`QueryClient`] rather than `aws-sdk-ec2` (see its module doc).
 
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use aws_sdk_ec2::Client;
+use aws_config::SdkConfig;
+use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError};
 
-use super::{error_code, wait, AwsError};
+use super::query::{each_child, text, Params, QueryClient};
+use super::{wait, AwsError};
 use crate::base::SecurityGroupSpec;
 use crate::stack::{Identity, Observed, Tags};
+
+/// EC2's Query API.
+#[derive(Debug, Clone)]
+pub struct Client(QueryClient);
+
+impl Client {
+    pub fn new(config: &SdkConfig) -> Client {
+        Client(QueryClient::new(config, "ec2", "EC2", "2016-11-15"))
+    }
+}
 
 /// How long a delete retries while ENIs still use the group: Fargate's
 /// linger for a while after their compute environment is gone.
@@ -21,38 +33,37 @@ pub async fn read_security_group(
     name: &str,
     vpc_id: Option<&str>,
 ) -> Result<Option<(String, Observed<SecurityGroupSpec>)>, AwsError> {
-    let filter = |key: &str, value: &str| Filter::builder().name(key).values(value).build();
-    let mut request = client
-        .describe_security_groups()
-        .filters(filter("group-name", name));
-    if let Some(vpc_id) = vpc_id {
-        request = request.filters(filter("vpc-id", vpc_id));
-    }
-    let out = request
-        .send()
-        .await
-        .map_err(|e| AwsError::call("DescribeSecurityGroups", name, e))?;
-    let Some(group) = out.security_groups.unwrap_or_default().into_iter().next() else {
-        return Ok(None);
-    };
-    let tags: Tags = group
-        .tags
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|t| Some((t.key?, t.value.unwrap_or_default())))
-        .collect();
-    Ok(Some((
-        group.group_id.unwrap_or_default(),
-        Observed {
-            owner: Identity::of(&tags),
-            spec: SecurityGroupSpec {
-                name: name.to_string(),
-                vpc_id: group.vpc_id.unwrap_or_default(),
-                description: group.description.unwrap_or_default(),
-                tags,
+    let by_name = Params::new()
+        .with("Filter.1.Name", "group-name")
+        .with("Filter.1.Value.1", name);
+    let groups = client
+        .0
+        .call(
+            "DescribeSecurityGroups",
+            name,
+            match vpc_id {
+                Some(vpc_id) => by_name
+                    .with("Filter.2.Name", "vpc-id")
+                    .with("Filter.2.Value.1", vpc_id),
+                None => by_name,
             },
-        },
-    )))
+            parse_security_groups,
+        )
+        .await?;
+    Ok(groups.into_iter().next().map(|group| {
+        (
+            group.id,
+            Observed {
+                owner: Identity::of(&group.tags),
+                spec: SecurityGroupSpec {
+                    name: name.to_string(),
+                    vpc_id: group.vpc_id,
+                    description: group.description,
+                    tags: group.tags,
+                },
+            },
+        )
+    }))
 }
 
 /// Creates the group with its tags and gives its id.
@@ -61,23 +72,20 @@ pub async fn create_security_group(
     desired: &SecurityGroupSpec,
 ) -> Result<String, AwsError> {
     let name = desired.name.as_str();
-    let create = async {
-        let created = client
-            .create_security_group()
-            .group_name(name)
-            .description(&desired.description)
-            .vpc_id(&desired.vpc_id)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::SecurityGroup)
-                    .set_tags(Some(ec2_tags(&desired.tags)))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| AwsError::call("CreateSecurityGroup", name, e))?;
-        Ok(created.group_id.unwrap_or_default())
-    };
+    let create = client.0.call(
+        "CreateSecurityGroup",
+        name,
+        with_tags(
+            Params::new()
+                .with("GroupName", name)
+                .with("GroupDescription", &desired.description)
+                .with("VpcId", &desired.vpc_id)
+                .with("TagSpecification.1.ResourceType", "security-group"),
+            "TagSpecification.1.Tag",
+            &desired.tags,
+        ),
+        parse_group_id,
+    );
     super::create_or_adopt(
         "security group",
         name,
@@ -111,28 +119,28 @@ pub async fn sync_security_group_tags(
         &actual.tags,
         |stale| async move {
             client
-                .delete_tags()
-                .resources(id)
-                .set_tags(Some(
-                    stale
-                        .into_iter()
-                        .map(|key| Tag::builder().key(key).build())
-                        .collect(),
-                ))
-                .send()
+                .0
+                .call(
+                    "DeleteTags",
+                    id,
+                    stale.iter().enumerate().fold(
+                        Params::new().with("ResourceId.1", id),
+                        |params, (n, key)| params.with(format!("Tag.{}.Key", n + 1), key),
+                    ),
+                    parse_nothing,
+                )
                 .await
-                .map(|_| ())
-                .map_err(|e| AwsError::call("DeleteTags", id, e))
         },
         || async {
             client
-                .create_tags()
-                .resources(id)
-                .set_tags(Some(ec2_tags(&desired.tags)))
-                .send()
+                .0
+                .call(
+                    "CreateTags",
+                    id,
+                    with_tags(Params::new().with("ResourceId.1", id), "Tag", &desired.tags),
+                    parse_nothing,
+                )
                 .await
-                .map(|_| ())
-                .map_err(|e| AwsError::call("CreateTags", id, e))
         },
     )
     .await
@@ -142,20 +150,177 @@ pub async fn sync_security_group_tags(
 /// group already gone is success.
 pub async fn delete_security_group(client: &Client, id: &str) -> Result<(), AwsError> {
     wait::until("in use (DependencyViolation)", id, IN_USE_LIMIT, || async {
-        match client.delete_security_group().group_id(id).send().await {
-            Ok(_) => Ok(Some(())),
-            Err(err) => match error_code(&err) {
+        let deleted = client
+            .0
+            .call(
+                "DeleteSecurityGroup",
+                id,
+                Params::new().with("GroupId", id),
+                parse_nothing,
+            )
+            .await;
+        match deleted {
+            Ok(()) => Ok(Some(())),
+            Err(err) => match err.service_code() {
                 Some("InvalidGroup.NotFound") => Ok(Some(())),
                 Some("DependencyViolation") => Ok(None),
-                _ => Err(AwsError::call("DeleteSecurityGroup", id, err)),
+                _ => Err(err),
             },
         }
     })
     .await
 }
 
-fn ec2_tags(tags: &Tags) -> Vec<Tag> {
+/// `params` and `tags` as EC2's numbered `{prefix}.N.Key` /
+/// `{prefix}.N.Value` list.
+fn with_tags(params: Params, prefix: &str, tags: &Tags) -> Params {
     tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+        .enumerate()
+        .fold(params, |params, (n, (key, value))| {
+            params
+                .with(format!("{prefix}.{}.Key", n + 1), key)
+                .with(format!("{prefix}.{}.Value", n + 1), value)
+        })
+}
+
+/// A security group as DescribeSecurityGroups gives it.
+#[derive(Debug, Default)]
+struct Group {
+    id: String,
+    vpc_id: String,
+    description: String,
+    tags: Tags,
+}
+
+fn parse_security_groups(xml: &str) -> Result<Vec<Group>, XmlDecodeError> {
+    let mut groups = Vec::new();
+    let mut document = Document::new(xml);
+    each_child(&mut document.root_element()?, |name, info| {
+        if name != "securityGroupInfo" {
+            return Ok(());
+        }
+        each_child(info, |_, item| {
+            let mut group = Group::default();
+            each_child(item, |field, value| {
+                match field {
+                    "groupId" => group.id = text(value)?,
+                    "vpcId" => group.vpc_id = text(value)?,
+                    "groupDescription" => group.description = text(value)?,
+                    "tagSet" => parse_tags(value, &mut group.tags)?,
+                    _ => {}
+                }
+                Ok(())
+            })?;
+            groups.push(group);
+            Ok(())
+        })
+    })?;
+    Ok(groups)
+}
+
+fn parse_tags(tag_set: &mut ScopedDecoder<'_, '_>, tags: &mut Tags) -> Result<(), XmlDecodeError> {
+    each_child(tag_set, |_, item| {
+        let (mut key, mut value) = (String::new(), String::new());
+        each_child(item, |field, text_of| {
+            match field {
+                "key" => key = text(text_of)?,
+                "value" => value = text(text_of)?,
+                _ => {}
+            }
+            Ok(())
+        })?;
+        tags.insert(key, value);
+        Ok(())
+    })
+}
+
+fn parse_group_id(xml: &str) -> Result<String, XmlDecodeError> {
+    let mut id = None;
+    let mut document = Document::new(xml);
+    each_child(&mut document.root_element()?, |name, value| {
+        if name == "groupId" {
+            id = Some(text(value)?);
+        }
+        Ok(())
+    })?;
+    id.ok_or_else(|| XmlDecodeError::custom("the answer has no groupId"))
+}
+
+fn parse_nothing(_xml: &str) -> Result<(), XmlDecodeError> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DescribeSecurityGroups' answer as EC2's API reference shows it,
+    /// with a rule that names another group (whose `groupId` is not the
+    /// group's own).
+    const DESCRIBED: &str = r#"<DescribeSecurityGroupsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
+  <requestId>59dbff89-35bd-4eac-99ed-be587EXAMPLE</requestId>
+  <securityGroupInfo>
+    <item>
+      <ownerId>123456789012</ownerId>
+      <groupId>sg-1a2b3c4d</groupId>
+      <groupName>myapp-dev-Batch</groupName>
+      <groupDescription>sjob &amp; Batch</groupDescription>
+      <vpcId>vpc-1a2b3c4d</vpcId>
+      <ipPermissions>
+        <item>
+          <ipProtocol>tcp</ipProtocol>
+          <groups><item><userId>123456789012</userId><groupId>sg-9a8d7f5c</groupId></item></groups>
+        </item>
+      </ipPermissions>
+      <tagSet>
+        <item><key>sjob:app</key><value>myapp</value></item>
+        <item><key>team</key><value></value></item>
+      </tagSet>
+    </item>
+  </securityGroupInfo>
+</DescribeSecurityGroupsResponse>"#;
+
+    #[test]
+    fn a_described_group_reads_as_its_own_id_vpc_description_and_tags() {
+        let groups = parse_security_groups(DESCRIBED).unwrap();
+        assert_eq!(groups.len(), 1);
+        let group = &groups[0];
+        assert_eq!(group.id, "sg-1a2b3c4d");
+        assert_eq!(group.vpc_id, "vpc-1a2b3c4d");
+        assert_eq!(group.description, "sjob & Batch");
+        assert_eq!(
+            group.tags,
+            Tags::from([
+                ("sjob:app".to_string(), "myapp".to_string()),
+                ("team".to_string(), String::new()),
+            ])
+        );
+    }
+
+    #[test]
+    fn no_group_of_that_name_is_an_empty_list() {
+        let none = r#"<DescribeSecurityGroupsResponse><requestId>r</requestId><securityGroupInfo/></DescribeSecurityGroupsResponse>"#;
+        assert!(parse_security_groups(none).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_created_group_gives_its_id() {
+        let created = r#"<CreateSecurityGroupResponse><requestId>r</requestId><return>true</return><groupId>sg-0a42d66a</groupId></CreateSecurityGroupResponse>"#;
+        assert_eq!(parse_group_id(created).unwrap(), "sg-0a42d66a");
+        assert!(parse_group_id("<CreateSecurityGroupResponse/>").is_err());
+    }
+
+    #[test]
+    fn tags_are_numbered_from_one_under_their_prefix() {
+        let tags = Tags::from([
+            ("a".to_string(), "1".to_string()),
+            ("b c".to_string(), "2/3".to_string()),
+        ]);
+        let params = with_tags(Params::new().with("ResourceId.1", "sg-1"), "Tag", &tags);
+        assert_eq!(
+            params.encode("CreateTags", "2016-11-15"),
+            "Action=CreateTags&Version=2016-11-15&ResourceId.1=sg-1\
+             &Tag.1.Key=a&Tag.1.Value=1&Tag.2.Key=b%20c&Tag.2.Value=2%2F3"
+        );
+    }
 }

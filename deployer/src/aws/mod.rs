@@ -8,6 +8,7 @@ pub mod ec2;
 pub mod iam;
 pub mod lambda;
 pub mod logs;
+pub mod query;
 pub mod scheduler;
 pub mod sfn;
 pub mod sns;
@@ -31,7 +32,7 @@ pub struct Clients {
     pub batch: aws_sdk_batch::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub sns: aws_sdk_sns::Client,
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: ec2::Client,
     pub sfn: aws_sdk_sfn::Client,
     pub scheduler: aws_sdk_scheduler::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
@@ -62,7 +63,7 @@ impl Clients {
             batch: aws_sdk_batch::Client::new(&config),
             lambda: aws_sdk_lambda::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
-            ec2: aws_sdk_ec2::Client::new(&config),
+            ec2: ec2::Client::new(&config),
             sfn: aws_sdk_sfn::Client::new(&config),
             scheduler: aws_sdk_scheduler::Client::new(&config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(&config),

@@ -12,7 +12,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use aws_sdk_batch::types::{CeStatus, JqState, JqStatus};
-use aws_sdk_ec2::types::{Filter, SecurityGroup};
 use aws_sdk_lambda::types::FunctionConfiguration;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::{json, Value};
@@ -66,17 +65,6 @@ async fn function(aws: &Aws, name: &str) -> FunctionConfiguration {
         .unwrap_or_else(|e| panic!("GetFunction {name}: {}", DisplayErrorContext(e)))
         .configuration
         .expect("a function has a configuration")
-}
-
-async fn security_groups_named(aws: &Aws, name: &str) -> Vec<SecurityGroup> {
-    aws.ec2
-        .describe_security_groups()
-        .filters(Filter::builder().name("group-name").values(name).build())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("DescribeSecurityGroups: {}", DisplayErrorContext(e)))
-        .security_groups
-        .unwrap_or_default()
 }
 
 struct Project {
@@ -287,9 +275,8 @@ async fn one_deploy_brings_up_the_base_and_the_jobs_on_an_empty_account() {
 
     // A security group of its own in the VPC, the compute environment on it,
     // and the queue on that, both usable.
-    let groups = security_groups_named(aws, BATCH).await;
-    assert_eq!(groups.len(), 1);
-    let group = &groups[0];
+    let groups = project.fixture.emulator.security_group_ids(BATCH).await;
+    assert_eq!(groups.len(), 1, "{groups:?}");
     let environments = aws
         .batch
         .describe_compute_environments()
@@ -301,10 +288,7 @@ async fn one_deploy_brings_up_the_base_and_the_jobs_on_an_empty_account() {
     assert_eq!(environment.status(), Some(&CeStatus::Valid));
     let resources = environment.compute_resources().unwrap();
     assert_eq!(resources.maxv_cpus(), Some(16));
-    assert_eq!(
-        resources.security_group_ids(),
-        [group.group_id().unwrap().to_string()]
-    );
+    assert_eq!(resources.security_group_ids(), groups);
     let queues = aws
         .batch
         .describe_job_queues()
@@ -469,7 +453,10 @@ async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_
         .await
         .unwrap();
     assert_eq!(definitions.job_definitions().len(), 0);
-    assert_eq!(security_groups_named(aws, BATCH).await.len(), 0);
+    assert_eq!(
+        project.fixture.emulator.security_group_ids(BATCH).await,
+        Vec::<String>::new()
+    );
 
     // And a plan of the same config starts from scratch.
     let changes = project.pending_changes().await;
@@ -477,6 +464,54 @@ async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_
         changes.iter().all(|c| c["action"] == "create"),
         "{changes:#?}"
     );
+}
+
+/// A security group under the base's name that is not this stack's (here:
+/// the same app's `prod` stage) is a conflict: plan names its owner, deploy
+/// refuses before any write, and the group keeps its tags.
+#[tokio::test]
+async fn a_security_group_of_another_stack_under_the_base_name_is_left_alone() {
+    let project = Project::new().await;
+    let emulator = &project.fixture.emulator;
+    let network = emulator.default_network().await;
+    let foreign = emulator
+        .create_security_group(
+            BATCH,
+            &network.vpc,
+            &[
+                ("sjob:managed-by", "sjob"),
+                ("sjob:app", "myapp"),
+                ("sjob:stage", "prod"),
+                ("sjob:region", REGION),
+            ],
+        )
+        .await;
+
+    let sjob = &project.fixture.sjob;
+    let plan = sjob
+        .run_expecting(1, &["plan", "--detailed-exitcode"])
+        .await;
+    assert!(
+        plan.stdout
+            .lines()
+            .any(|line| line.contains("! security group") && line.contains("stage `prod`")),
+        "{plan}"
+    );
+    let deploy = sjob.run_expecting(1, &["deploy"]).await;
+    assert!(
+        deploy.stderr_says("exist under this stack's names but are not its own"),
+        "{deploy}"
+    );
+    assert_eq!(emulator.security_group_ids(BATCH).await, [foreign]);
+    let environments = project
+        .fixture
+        .aws
+        .batch
+        .describe_compute_environments()
+        .send()
+        .await
+        .unwrap();
+    assert!(environments.compute_environments().is_empty());
 }
 
 /// `sjob package && sjob deploy`: cargo-lambda builds the zips where the

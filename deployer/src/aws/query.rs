@@ -1,0 +1,342 @@
+//! A signed call to an AWS Query-protocol API (form-encoded request, XML
+//! answer) without a generated SDK crate, for EC2.
+//!
+//! sjob makes five EC2 calls, all for the one security group of
+//! `[base.compute]`, while `aws-sdk-ec2` is the largest crate of every
+//! build: it alone set the peak memory and much of the time of a fresh
+//! build (docs/build.md). The call goes through the same smithy
+//! orchestrator as the generated clients (HTTPS client, timeouts, the
+//! standard retry strategy with the SDK's throttling codes) and is signed
+//! with SigV4 by `aws-sigv4`, the SDK's own signer; only the request and
+//! answer shapes are written here.
+
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+use aws_config::SdkConfig;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_runtime::retries::classifiers::AwsErrorCodeClassifier;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime::client::orchestrator::operation::Operation;
+use aws_smithy_runtime::client::retries::classifiers::{
+    HttpStatusCodeClassifier, TransientErrorClassifier,
+};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, OrchestratorError};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::ErrorMetadata;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_xml::decode::{try_data, Document, ScopedDecoder, XmlDecodeError};
+use aws_types::service_config::ServiceConfigKey;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use super::AwsError;
+
+/// One Query-protocol service (`service` is its signing name and endpoint
+/// prefix), configured from the same [`SdkConfig`] as every SDK client:
+/// region, credentials, retry and timeout settings, and endpoint overrides
+/// (`AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL`).
+#[derive(Debug, Clone)]
+pub struct QueryClient {
+    config: SdkConfig,
+    service: &'static str,
+    version: &'static str,
+    endpoint: Option<String>,
+}
+
+impl QueryClient {
+    /// `service_id` is the SDK's service id (`EC2`), which names the
+    /// service's endpoint variable and profile key.
+    pub fn new(
+        config: &SdkConfig,
+        service: &'static str,
+        service_id: &'static str,
+        version: &'static str,
+    ) -> QueryClient {
+        let key = ServiceConfigKey::builder()
+            .service_id(service_id)
+            .env("AWS_ENDPOINT_URL")
+            .profile("endpoint_url")
+            .build()
+            .expect("every field of the key is set");
+        let configured = config
+            .service_config()
+            .and_then(|services| services.load_config(key))
+            .or_else(|| config.endpoint_url().map(str::to_string));
+        let endpoint = configured.or_else(|| {
+            let region = config.region()?.as_ref();
+            let domain = if region.starts_with("cn-") {
+                "amazonaws.com.cn"
+            } else {
+                "amazonaws.com"
+            };
+            let fips = if config.use_fips() == Some(true) {
+                "-fips"
+            } else {
+                ""
+            };
+            Some(format!("https://{service}{fips}.{region}.{domain}"))
+        });
+        QueryClient {
+            config: config.clone(),
+            service,
+            version,
+            endpoint,
+        }
+    }
+
+    /// Calls `action` with `params`; `parse` reads the
+    /// XML of a successful answer. An error answer becomes
+    /// [`AwsError::Call`] with the service's code; `resource` is what the
+    /// error names.
+    pub async fn call<O>(
+        &self,
+        action: &'static str,
+        resource: &str,
+        params: Params,
+        parse: fn(&str) -> Result<O, XmlDecodeError>,
+    ) -> Result<O, AwsError>
+    where
+        O: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let failed = |message: String| AwsError::other(action, resource, message);
+        let (Some(endpoint), Some(region)) = (&self.endpoint, self.config.region()) else {
+            return Err(failed("no AWS region is configured".into()));
+        };
+        let credentials = self
+            .config
+            .credentials_provider()
+            .ok_or_else(|| failed("no AWS credentials are configured".into()))?
+            .provide_credentials()
+            .await
+            .map_err(|e| failed(format!("no AWS credentials: {e}")))?;
+
+        let body = params.encode(action, self.version);
+
+        let retry = self
+            .config
+            .retry_config()
+            .cloned()
+            .unwrap_or_else(RetryConfig::standard);
+        let mut operation = Operation::builder()
+            .service_name(self.service)
+            .operation_name(action)
+            .endpoint_url(endpoint)
+            .no_auth()
+            .interceptor(SigV4 {
+                identity: credentials.into(),
+                region: region.to_string(),
+                service: self.service,
+            })
+            .standard_retry(&retry)
+            .retry_classifier(AwsErrorCodeClassifier::<ErrorMetadata>::new())
+            .retry_classifier(HttpStatusCodeClassifier::default())
+            .retry_classifier(TransientErrorClassifier::<ErrorMetadata>::new());
+        if let Some(timeouts) = self.config.timeout_config() {
+            operation = operation.timeout_config(timeouts.clone());
+        }
+        let operation = operation
+            .serializer(|body: String| {
+                let mut request = HttpRequest::new(SdkBody::from(body));
+                request.set_method("POST")?;
+                request.set_uri("/")?;
+                request.headers_mut().insert(
+                    "Content-Type",
+                    "application/x-www-form-urlencoded; charset=utf-8",
+                );
+                Ok(request)
+            })
+            .deserializer(move |response: &HttpResponse| {
+                let body = std::str::from_utf8(response.body().bytes().unwrap_or_default())
+                    .map_err(|e| OrchestratorError::response(Box::new(e)))?;
+                if !response.status().is_success() {
+                    return Err(OrchestratorError::operation(error_metadata(
+                        body,
+                        response.status().as_u16(),
+                    )));
+                }
+                parse(body).map_err(|e| OrchestratorError::response(Box::new(e)))
+            })
+            .build();
+        operation
+            .invoke(body)
+            .await
+            .map_err(|e| AwsError::call(action, resource, e))
+    }
+}
+
+/// A call's parameters, in order: `Name=value` pairs, lists numbered
+/// from 1 (`Filter.1.Value.1`).
+#[derive(Debug, Default)]
+pub struct Params(Vec<(String, String)>);
+
+/// What the Query protocol leaves unescaped: RFC 3986's unreserved set.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+impl Params {
+    pub fn new() -> Params {
+        Params::default()
+    }
+
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<String>) -> Params {
+        self.0.push((name.into(), value.into()));
+        self
+    }
+
+    pub(crate) fn encode(&self, action: &str, version: &str) -> String {
+        [("Action", action), ("Version", version)]
+            .into_iter()
+            .chain(self.0.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            .map(|(name, value)| {
+                format!(
+                    "{}={}",
+                    utf8_percent_encode(name, UNRESERVED),
+                    utf8_percent_encode(value, UNRESERVED)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// Signs each attempt (after retries' delays, so the signature's time is
+/// the send time), as the SDK's SigV4 auth scheme does.
+#[derive(Debug)]
+struct SigV4 {
+    identity: aws_smithy_runtime_api::client::identity::Identity,
+    region: String,
+    service: &'static str,
+}
+
+impl Intercept for SigV4 {
+    fn name(&self) -> &'static str {
+        "SigV4"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _config: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request_mut();
+        let params = v4::SigningParams::builder()
+            .identity(&self.identity)
+            .region(&self.region)
+            .name(self.service)
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()?
+            .into();
+        let body = request.body().bytes().unwrap_or_default();
+        let signable = SignableRequest::new(
+            request.method(),
+            request.uri(),
+            request.headers().iter(),
+            SignableBody::Bytes(body),
+        )?;
+        let (instructions, _signature) = sign(signable, &params)?.into_parts();
+        let (headers, _query) = instructions.into_parts();
+        for header in headers {
+            request
+                .headers_mut()
+                .insert(header.name(), header.value().to_string());
+        }
+        Ok(())
+    }
+}
+
+/// The code and message of a Query-protocol error answer, in either
+/// dialect: EC2's `<Response><Errors><Error>` and the
+/// `<ErrorResponse><Error>` of IAM, SNS and STS.
+fn error_metadata(body: &str, status: u16) -> ErrorMetadata {
+    let mut fields = Vec::new();
+    let mut document = Document::new(body);
+    if let Ok(mut root) = document.root_element() {
+        // A malformed answer keeps what was read before the fault.
+        let _ = collect_error(&mut root, &mut fields);
+    }
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    ErrorMetadata::builder()
+        .code(field("Code").unwrap_or_else(|| format!("HTTP {status}")))
+        .message(field("Message").unwrap_or_else(|| body.chars().take(200).collect()))
+        .build()
+}
+
+fn collect_error(
+    scope: &mut ScopedDecoder<'_, '_>,
+    fields: &mut Vec<(String, String)>,
+) -> Result<(), XmlDecodeError> {
+    each_child(scope, |name, tag| match name {
+        "Errors" | "Error" => collect_error(tag, fields),
+        "Code" | "Message" => {
+            fields.push((name.to_string(), text(tag)?));
+            Ok(())
+        }
+        _ => Ok(()),
+    })
+}
+
+/// Reads the children of `scope`: `visit` gets each child's local name
+/// and its decoder.
+pub fn each_child<'inp>(
+    scope: &mut ScopedDecoder<'inp, '_>,
+    mut visit: impl FnMut(&str, &mut ScopedDecoder<'inp, '_>) -> Result<(), XmlDecodeError>,
+) -> Result<(), XmlDecodeError> {
+    while let Some(mut tag) = scope.next_tag() {
+        let name = tag.start_el().local().to_string();
+        visit(&name, &mut tag)?;
+    }
+    Ok(())
+}
+
+/// The text of a leaf element.
+pub fn text(scope: &mut ScopedDecoder<'_, '_>) -> Result<String, XmlDecodeError> {
+    try_data(scope).map(Cow::into_owned)
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::*;
+
+    #[test]
+    fn an_ec2_error_answer_gives_its_code_and_message() {
+        let ec2 = r#"<Response><Errors><Error><Code>InvalidGroup.Duplicate</Code><Message>The security group 'x' already exists</Message></Error></Errors><RequestID>r</RequestID></Response>"#;
+        let error = error_metadata(ec2, 400);
+        assert_eq!(error.code(), Some("InvalidGroup.Duplicate"));
+        assert_eq!(
+            error.message(),
+            Some("The security group 'x' already exists")
+        );
+    }
+
+    #[test]
+    fn an_iam_style_error_answer_gives_its_code_and_message() {
+        let iam = r#"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>"#;
+        let error = error_metadata(iam, 400);
+        assert_eq!(error.code(), Some("Throttling"));
+        assert_eq!(error.message(), Some("Rate exceeded"));
+    }
+
+    #[test]
+    fn an_answer_that_is_not_xml_keeps_its_status_and_text() {
+        let error = error_metadata("Service Unavailable", 503);
+        assert_eq!(error.code(), Some("HTTP 503"));
+        assert_eq!(error.message(), Some("Service Unavailable"));
+    }
+}
