@@ -17,8 +17,8 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::aws::{error_code, AwsError, Clients};
+use crate::model::{Identity, Tags};
 use crate::plan::{self, Action, ActualJob, Change, JobPlan, Kind, Plan};
-use crate::stack::{Identity, Tags};
 use crate::target::Target;
 
 /// The customer-managed policies the seed's module attached to a job's

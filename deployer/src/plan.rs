@@ -14,8 +14,8 @@ pub mod inventory;
 use crate::aws::batch::Revisions;
 use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::{AwsError, Clients};
+use crate::model::{Diff, Identity, JobStack, LogGroupSpec, Observed, RoleSpec, StateMachineSpec};
 use crate::names::JobNames;
-use crate::stack::{Diff, Identity, JobStack, LogGroupSpec, Observed, RoleSpec, StateMachineSpec};
 use crate::target::Target;
 pub use inventory::Inventory;
 

@@ -3,10 +3,11 @@
 use std::collections::BTreeSet;
 
 use crate::aws::{AwsError, Clients};
-use crate::base::{BaseError, BaseStack};
 use crate::config::Config;
+use crate::model::BaseStack;
+use crate::model::JobStack;
 use crate::plan::{self, Inventory, Plan};
-use crate::stack::JobStack;
+use crate::render::base::BaseError;
 use crate::target::Target;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::base::handler_role;
 use crate::config::{ArnRef, Config, Job, NotificationTopic};
+use crate::model::{JobStack, Tags};
 use crate::names::BaseNames;
+use crate::render::base::handler_role;
 use crate::render::definition::definition;
 use crate::schedule::Schedule;
-use crate::stack::{JobStack, Tags};
 use crate::target::Target;
 
 /// The variables every template may use: the module passes them all.

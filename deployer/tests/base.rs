@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use deployer::base::{BaseError, BaseStack};
+use deployer::model::BaseStack;
+use deployer::render::base::BaseError;
 use deployer::config::{parse, Config, ProblemRecord};
 use deployer::target::Target;
 use serde_json::json;

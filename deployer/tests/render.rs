@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use deployer::config::{parse, Config};
+use deployer::model::{Identity, JobStack, Observed};
 use deployer::plan::{diff, Action, ActualJob};
 use deployer::render::definition::definition;
-use deployer::stack::{Identity, JobStack, Observed};
 use deployer::target::Target;
 use serde_json::{json, Value};
 

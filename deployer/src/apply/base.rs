@@ -7,7 +7,7 @@
 
 use super::{deleting, pending};
 use crate::aws::{self, AwsError, Clients};
-use crate::base::HandlerFunction;
+use crate::model::HandlerFunction;
 use crate::plan::base::{BasePlan, NEW_SECURITY_GROUP};
 use crate::plan::Kind;
 use crate::target::Target;

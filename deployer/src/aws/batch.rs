@@ -12,7 +12,7 @@ use aws_sdk_batch::types::{
 use aws_sdk_batch::Client;
 
 use super::AwsError;
-use crate::stack::{Identity, JobDefinitionSpec, Observed};
+use crate::model::{Identity, JobDefinitionSpec, Observed};
 
 /// Fargate platform version of every job definition: the newest.
 pub const FARGATE_PLATFORM_VERSION: &str = "LATEST";
@@ -116,7 +116,7 @@ pub fn revisions(name: &str, mut definitions: Vec<JobDefinition>) -> Option<Revi
     })
 }
 
-fn spec_of(name: &str, definition: &JobDefinition, tags: crate::stack::Tags) -> JobDefinitionSpec {
+fn spec_of(name: &str, definition: &JobDefinition, tags: crate::model::Tags) -> JobDefinitionSpec {
     let container = definition
         .container_properties
         .clone()

@@ -15,8 +15,8 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response;
 
 use super::{wait, AwsError};
-use crate::base::{ComputeEnvironmentSpec, JobQueueSpec};
-use crate::stack::{Identity, Observed, Tags};
+use crate::model::{ComputeEnvironmentSpec, JobQueueSpec};
+use crate::model::{Identity, Observed, Tags};
 
 /// A compute environment can take minutes to create or delete.
 const LIMIT: Duration = Duration::from_secs(600);

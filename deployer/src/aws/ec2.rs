@@ -10,8 +10,8 @@ use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError};
 
 use super::query::{each_child, text, Params, QueryClient};
 use super::{wait, AwsError};
-use crate::base::SecurityGroupSpec;
-use crate::stack::{Identity, Observed, Tags};
+use crate::model::SecurityGroupSpec;
+use crate::model::{Identity, Observed, Tags};
 
 /// EC2's Query API.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
 use super::{error_code, AwsError};
-use crate::stack::{Identity, Observed, RoleSpec, Tags};
+use crate::model::{Identity, Observed, RoleSpec, Tags};
 
 /// The roles a plan compares with: every role of the account from one
 /// paged GetAccountAuthorizationDetails listing (instead of 3 + inline

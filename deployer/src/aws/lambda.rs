@@ -13,8 +13,8 @@ use aws_sdk_lambda::types::{
 use aws_sdk_lambda::Client;
 
 use super::{error_code, wait, wait_for_role, AwsError};
-use crate::base::FunctionSpec;
-use crate::stack::{Identity, Observed, Tags};
+use crate::model::FunctionSpec;
+use crate::model::{Identity, Observed, Tags};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 /// How long a create or update may take to apply.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudwatchlogs::Client;
 
 use super::{error_code, AwsError};
-use crate::stack::{Identity, LogGroupSpec, Observed, Tags};
+use crate::model::{Identity, LogGroupSpec, Observed, Tags};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 

@@ -9,7 +9,7 @@ use aws_sdk_scheduler::Client;
 use serde_json::Value;
 
 use super::{error_code, wait_for_role, AwsError};
-use crate::stack::{Identity, Observed, ScheduleSpec};
+use crate::model::{Identity, Observed, ScheduleSpec};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 

@@ -12,7 +12,7 @@ use aws_sdk_sfn::Client;
 use serde_json::Value;
 
 use super::{error_code, wait_for_role, AwsError};
-use crate::stack::{Identity, Observed, StateMachineSpec, Tags};
+use crate::model::{Identity, Observed, StateMachineSpec, Tags};
 
 const NOT_FOUND: &[&str] = &["StateMachineDoesNotExist", "ResourceNotFound"];
 

@@ -8,8 +8,8 @@ use aws_sdk_sns::Client;
 use serde_json::Value;
 
 use super::{error_code, AwsError};
-use crate::base::{ObservedSubscription, SubscriptionSpec, TopicSpec, SUBSCRIPTION_TAG_PREFIX};
-use crate::stack::{Identity, Observed, Tags};
+use crate::model::{Identity, Observed, Tags};
+use crate::model::{ObservedSubscription, SubscriptionSpec, TopicSpec, SUBSCRIPTION_TAG_PREFIX};
 
 /// `NotFound` from the topic and subscription calls, `ResourceNotFound`
 /// from the tagging ones.

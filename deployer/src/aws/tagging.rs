@@ -8,7 +8,7 @@ use aws_sdk_resourcegroupstagging::types::TagFilter;
 use aws_sdk_resourcegroupstagging::Client;
 
 use super::{error_code, AwsError};
-use crate::stack::{Tags, APP_TAG, STAGE_TAG};
+use crate::model::{Tags, APP_TAG, STAGE_TAG};
 
 /// The services whose resources the index holds: CloudWatch Logs (log
 /// groups) and Step Functions (state machines). Service-wide filters, since

@@ -186,6 +186,16 @@ pub enum Capacity {
     FargateSpot,
 }
 
+impl Capacity {
+    /// The compute environment's resource type.
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            Capacity::Fargate => "FARGATE",
+            Capacity::FargateSpot => "FARGATE_SPOT",
+        }
+    }
+}
+
 impl Config {
     /// The topic the handlers publish to.
     pub fn topic_arn(&self, target: &Target) -> Option<String> {

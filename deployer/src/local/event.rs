@@ -11,8 +11,8 @@ use serde_json::{json, Map, Value};
 
 use crate::config::{Config, Job};
 use crate::input::{EXECUTION_ENV, INPUT_ENV};
+use crate::model::JobStack;
 use crate::render::definition::metadata;
-use crate::stack::JobStack;
 use crate::target::Target;
 
 /// One execution, as the `$$` context object describes it.

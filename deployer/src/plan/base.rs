@@ -5,12 +5,12 @@ use std::collections::BTreeSet;
 
 use super::{action, Action, Change, Inventory, Kind};
 use crate::aws::{self, AwsError, Clients};
-use crate::base::{
+use crate::model::{
     BaseStack, ComputeEnvironmentSpec, FunctionSpec, JobQueueSpec, ObservedSubscription,
     SecurityGroupSpec, TopicSpec,
 };
+use crate::model::{LogGroupSpec, Observed, RoleSpec};
 use crate::names::BaseNames;
-use crate::stack::{LogGroupSpec, Observed, RoleSpec};
 use crate::target::Target;
 
 /// The update field of a subscription sjob did not create that the config
@@ -26,7 +26,7 @@ pub struct ActualBase {
     pub topic: Option<Observed<TopicSpec>>,
     pub subscriptions: Vec<ObservedSubscription>,
     pub role: Option<Observed<RoleSpec>>,
-    /// Success, then error, as [`crate::base::HandlersStack::functions`].
+    /// Success, then error, as [`crate::model::HandlersStack::functions`].
     pub log_groups: [Option<Observed<LogGroupSpec>>; 2],
     pub functions: [Option<Observed<FunctionSpec>>; 2],
     /// With its id.
@@ -271,10 +271,10 @@ fn diff(
 /// nor removed, so it is left alone. One the config lists but sjob did not
 /// create becomes sjob's (`recorded`).
 fn subscription_changes(
-    desired: &[crate::base::SubscriptionSpec],
+    desired: &[crate::model::SubscriptionSpec],
     actual: &[ObservedSubscription],
 ) -> Vec<(String, Action)> {
-    let same = |a: &crate::base::SubscriptionSpec, b: &crate::base::SubscriptionSpec| {
+    let same = |a: &crate::model::SubscriptionSpec, b: &crate::model::SubscriptionSpec| {
         a.protocol == b.protocol && a.endpoint == b.endpoint
     };
     let mut changes = Vec::new();
@@ -284,7 +284,7 @@ fn subscription_changes(
             None => Action::Create,
             Some(ObservedSubscription { arn: None, .. }) => Action::NoOp,
             Some(found) => {
-                let mut fields = crate::stack::Diff::diff(wanted, &found.spec);
+                let mut fields = crate::model::Diff::diff(wanted, &found.spec);
                 if !found.recorded {
                     fields.push(RECORDED.to_string());
                 }

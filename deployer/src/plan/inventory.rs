@@ -11,8 +11,8 @@ use aws_sdk_batch::types::JobDefinition;
 use crate::aws::iam::Roles;
 use crate::aws::tagging::TagIndex;
 use crate::aws::{self, AwsError, Clients};
+use crate::model::{Identity, Observed, RoleSpec, Tags, JOB_TAG};
 use crate::names::JobNames;
-use crate::stack::{Identity, Observed, RoleSpec, Tags, JOB_TAG};
 use crate::target::Target;
 
 use super::ActualJob;

@@ -21,7 +21,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata};
 
-use crate::stack::{Identity, Observed, Tags};
+use crate::model::{Identity, Observed, Tags};
 
 /// One client per service we call, sharing one configuration.
 #[derive(Debug, Clone)]

@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::config::{ArnRef, Config, Job};
-use crate::stack::JobStack;
+use crate::model::JobStack;
 use crate::target::Target;
 use deliver::{deliver, Delivery, DeliveryError};
 use event::{handler_event, Ending, Execution};

@@ -3,5 +3,7 @@
 //! `render`, `plan`, `deploy` and the Terraform modules (through
 //! `sjob render`) all read them from here.
 
+pub mod base;
 pub mod definition;
 pub mod iam;
+pub mod job;

@@ -1,0 +1,219 @@
+//! The command line: one module per command group, each an `Args` struct
+//! whose `run` does the work through the library and returns a [`Report`].
+//! This module holds what every command shares: the global options, the
+//! [`Context`] they run in, and how a report reaches stdout.
+
+mod execution;
+mod local;
+mod package;
+mod render;
+mod schedule;
+mod stack;
+mod validate;
+
+use std::fmt;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use deployer::config::{self, Config};
+use deployer::input::{check_input, INPUT_HELP};
+use deployer::session::Session;
+use miette::{IntoDiagnostic, WrapErr};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(
+    name = "sjob",
+    version,
+    about = "Scheduled AWS Batch jobs: validate, plan, deploy, run"
+)]
+pub struct Cli {
+    /// The config file.
+    #[arg(long, global = true, default_value = "sjob.toml", env = "SJOB_CONFIG")]
+    pub config: PathBuf,
+    /// Result format on stdout (logs and diagnostics follow it on stderr).
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check the config and report every problem with its place.
+    Validate(validate::ValidateArgs),
+    /// Print the documents that would be deployed.
+    Render(render::RenderArgs),
+    /// Compare the config with what exists in AWS.
+    Plan(stack::PlanArgs),
+    /// Print the plan, then converge AWS to the config.
+    Deploy(stack::DeployArgs),
+    /// Build the handler zips `[base.handlers]` deploys, with cargo-lambda.
+    Package(package::PackageArgs),
+    /// Take over resources the Terraform module created under sjob's names.
+    Adopt(stack::AdoptArgs),
+    /// Delete everything sjob created for these jobs (all, with the base,
+    /// by default). Asks first on a terminal; needs --yes otherwise.
+    Destroy(stack::DestroyArgs),
+    /// Start an execution now.
+    Run(execution::RunArgs),
+    /// Recent executions and next fire times.
+    Status(execution::StatusArgs),
+    /// Run jobs, their schedules and their handlers on this machine.
+    Local {
+        #[command(subcommand)]
+        command: local::LocalCommand,
+    },
+    /// Print (or send) the exact handler event for an outcome.
+    Simulate(local::SimulateArgs),
+    /// Schedule expressions.
+    Schedule {
+        #[command(subcommand)]
+        command: schedule::ScheduleCommand,
+    },
+}
+
+impl Cli {
+    /// Runs the command and prints its report; the process's exit code.
+    pub async fn run(&self) -> miette::Result<ExitCode> {
+        let ctx = Context {
+            config: self.config.clone(),
+            output: self.output,
+        };
+        match &self.command {
+            Command::Validate(args) => ctx.emit(args.run(&ctx)?),
+            Command::Render(args) => ctx.emit(args.run(&ctx).await?),
+            Command::Plan(args) => ctx.emit(args.run(&ctx).await?),
+            Command::Deploy(args) => ctx.emit(args.run(&ctx).await?),
+            Command::Package(args) => ctx.emit(args.run(&ctx)?),
+            Command::Adopt(args) => ctx.emit(args.run(&ctx).await?),
+            Command::Destroy(args) => ctx.emit(args.run(&ctx).await?),
+            Command::Run(args) => ctx.emit(args.run(&ctx).await?),
+            Command::Status(args) => ctx.emit(args.run(&ctx).await?),
+            Command::Local { command } => command.run(&ctx).await,
+            Command::Simulate(args) => ctx.emit(args.run(&ctx).await?),
+            Command::Schedule { command } => command.run(&ctx),
+        }
+    }
+}
+
+/// A command's result: JSON with `--output json`, its `Display` otherwise.
+/// A report that serialises to `null` prints nothing (see [`Done`]).
+pub trait Report: Serialize + fmt::Display {
+    fn exit_code(&self) -> ExitCode {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The report of a command whose results were printed as they came (the
+/// plan before `deploy` asks to go on): nothing more, and an exit code.
+pub struct Done(pub ExitCode);
+
+impl Serialize for Done {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_unit()
+    }
+}
+
+impl fmt::Display for Done {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Ok(())
+    }
+}
+
+impl Report for Done {
+    fn exit_code(&self) -> ExitCode {
+        self.0
+    }
+}
+
+/// A JSON document, printed as JSON whatever `--output` says (`render`,
+/// `simulate`).
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct Document(pub Value);
+
+impl fmt::Display for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", pretty(&self.0))
+    }
+}
+
+impl Report for Document {}
+
+/// What every command runs with: the global options.
+pub struct Context {
+    pub config: PathBuf,
+    pub output: Output,
+}
+
+impl Context {
+    /// The validated config; with `--output json`, its problems on stdout too.
+    pub fn load(&self) -> miette::Result<Config> {
+        config::load(&self.config).map_err(|err| {
+            if self.output == Output::Json {
+                println!(
+                    "{}",
+                    pretty(&json!({ "valid": false, "problems": err.records() }))
+                );
+            }
+            miette::Report::new(err)
+        })
+    }
+
+    /// The config bound to the account and region it deploys to.
+    pub async fn session(&self) -> miette::Result<Session> {
+        Ok(Session::open(self.load()?).await?)
+    }
+
+    /// Prints a report on stdout; its exit code. A reader that went away
+    /// (`sjob ... | head`) ends the output, not the command.
+    pub fn emit<R: Report>(&self, report: R) -> miette::Result<ExitCode> {
+        let text = match self.output {
+            Output::Json => match serde_json::to_value(&report).into_diagnostic()? {
+                Value::Null => String::new(),
+                value => format!("{}\n", pretty(&value)),
+            },
+            Output::Text => report.to_string(),
+        };
+        let mut stdout = std::io::stdout().lock();
+        match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(err).into_diagnostic().wrap_err("cannot write to stdout")?
+            }
+            _ => {}
+        }
+        Ok(report.exit_code())
+    }
+}
+
+fn pretty<T: Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).expect("results serialise")
+}
+
+/// `--input`: JSON that fits the job's container overrides.
+pub fn parse_input(input: &Option<String>) -> miette::Result<Option<Value>> {
+    let Some(text) = input.as_deref() else {
+        return Ok(None);
+    };
+    let value: Value = serde_json::from_str(text)
+        .into_diagnostic()
+        .wrap_err("--input is not valid JSON")?;
+    check_input(&value).map_err(|err| {
+        miette::miette!(
+            code = "sjob::input_too_large",
+            help = INPUT_HELP,
+            "--input: {err}"
+        )
+    })?;
+    Ok(Some(value))
+}

@@ -1,0 +1,159 @@
+//! The commands that change what exists in AWS, and `plan`, which shows
+//! what they would change: `plan`, `deploy`, `destroy`, `adopt`.
+
+use std::process::ExitCode;
+
+use deployer::adopt::{self, Adoption};
+use deployer::apply;
+use deployer::plan::{Change, Plan};
+use deployer::report::{Mode, PlanReport};
+use miette::{IntoDiagnostic, Result};
+
+use super::{Context, Done, Report};
+
+/// Exit code for `plan --detailed-exitcode` when `deploy` would change something.
+const EXIT_PLAN_CHANGES: u8 = 2;
+
+#[derive(clap::Args)]
+pub struct PlanArgs {
+    /// Jobs to plan (all, with the base and removed jobs, by default).
+    jobs: Vec<String>,
+    /// Exit 0 when nothing would change, 2 when `deploy` would change
+    /// something, 1 on an error or a conflict.
+    #[arg(long)]
+    detailed_exitcode: bool,
+    /// Count the deletes of jobs and base parts gone from the config as
+    /// changes, as `deploy --prune` makes them.
+    #[arg(long)]
+    prune: bool,
+}
+
+#[derive(clap::Args)]
+pub struct DeployArgs {
+    /// Jobs to deploy (all, with the base, by default).
+    jobs: Vec<String>,
+    /// Also delete jobs and base parts that are no longer in the config
+    /// (asks first on a terminal; needs --yes otherwise).
+    #[arg(long)]
+    prune: bool,
+    /// Delete without asking.
+    #[arg(long)]
+    yes: bool,
+}
+
+#[derive(clap::Args)]
+pub struct DestroyArgs {
+    /// Jobs to destroy (all, with the base, by default).
+    jobs: Vec<String>,
+    /// Delete without asking.
+    #[arg(long)]
+    yes: bool,
+}
+
+#[derive(clap::Args)]
+pub struct AdoptArgs {
+    /// Jobs whose resources to take over (all by default).
+    jobs: Vec<String>,
+    /// Tag them as sjob's (and delete the module's policies nothing uses).
+    #[arg(long)]
+    yes: bool,
+}
+
+impl PlanArgs {
+    pub async fn run(&self, ctx: &Context) -> Result<Done> {
+        let plan = ctx.session().await?.plan_deploy(&self.jobs).await?;
+        show(ctx, &plan, mode(self.prune))?;
+        apply::refuse_conflicts(&plan)?;
+        Ok(Done(if self.detailed_exitcode && plan.has_changes(self.prune) {
+            ExitCode::from(EXIT_PLAN_CHANGES)
+        } else {
+            ExitCode::SUCCESS
+        }))
+    }
+}
+
+impl DeployArgs {
+    pub async fn run(&self, ctx: &Context) -> Result<Done> {
+        let session = ctx.session().await?;
+        let plan = session.plan_deploy(&self.jobs).await?;
+        show(ctx, &plan, mode(self.prune))?;
+        apply::refuse_conflicts(&plan)?;
+        confirm(&plan.deletes(self.prune), self.yes)?;
+        apply::apply(&session.clients, &plan, self.prune).await?;
+        tracing::info!("deploy complete");
+        Ok(Done(ExitCode::SUCCESS))
+    }
+}
+
+impl DestroyArgs {
+    pub async fn run(&self, ctx: &Context) -> Result<Done> {
+        let session = ctx.session().await?;
+        let plan = session.plan_destroy(&self.jobs).await?;
+        show(ctx, &plan, Mode::Destroy)?;
+        confirm(&plan.deletes(true), self.yes)?;
+        apply::apply(&session.clients, &plan, true).await?;
+        tracing::info!("destroy complete");
+        Ok(Done(ExitCode::SUCCESS))
+    }
+}
+
+impl AdoptArgs {
+    pub async fn run(&self, ctx: &Context) -> Result<Adoption> {
+        let session = ctx.session().await?;
+        let plan = session.plan_adopt(&self.jobs).await?;
+        let adoption = adopt::inspect(&session.clients, &plan).await?;
+        Ok(if self.yes {
+            adopt::apply(&session.clients, &plan, adoption).await?
+        } else {
+            adoption
+        })
+    }
+}
+
+impl Report for PlanReport<'_> {}
+impl Report for Adoption {}
+
+fn mode(prune: bool) -> Mode {
+    if prune {
+        Mode::Prune
+    } else {
+        Mode::Keep
+    }
+}
+
+/// Prints the plan before anything is refused, asked or applied.
+fn show(ctx: &Context, plan: &Plan, mode: Mode) -> Result<ExitCode> {
+    ctx.emit(PlanReport::new(plan, mode))
+}
+
+/// Asks before deleting on a terminal; refuses without `--yes` elsewhere,
+/// so that no script deletes by accident.
+fn confirm(deletes: &[&Change], yes: bool) -> Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if deletes.is_empty() || yes {
+        return Ok(());
+    }
+    let count = deletes.len();
+    if !std::io::stdin().is_terminal() {
+        return Err(miette::miette!(
+            code = "sjob::confirm",
+            help = "review the plan above, then run again with --yes",
+            "refusing to delete {count} resource(s) without confirmation: stdin is not a terminal"
+        ));
+    }
+    eprint!("Delete the {count} resource(s) marked `-` above? Type `yes` to go on: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .into_diagnostic()?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(miette::miette!(
+            code = "sjob::confirm",
+            "not confirmed: nothing was changed"
+        ))
+    }
+}

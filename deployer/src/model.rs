@@ -1,0 +1,14 @@
+//! The desired state as plain values: what `render` builds from the config
+//! and what `aws::*` reads back into the same types, so that a diff is a
+//! field-by-field comparison. A leaf: it imports only `names`.
+
+mod base;
+mod diff;
+mod identity;
+mod job;
+
+pub use base::*;
+pub(crate) use diff::field_diff;
+pub use diff::*;
+pub use identity::*;
+pub use job::*;

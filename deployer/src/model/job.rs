@@ -1,0 +1,137 @@
+//! One job's stack: its roles, log group, job definition, state machine and
+//! schedule (`render::job` builds it from a job's config).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::{field_diff, Diff, Identity, Tags};
+use crate::names::JobNames;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleSpec {
+    pub name: String,
+    pub trust_policy: Value,
+    /// Inline policies by name.
+    pub policies: BTreeMap<String, Value>,
+    /// Attached managed policy ARNs.
+    pub managed_policies: BTreeSet<String>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogGroupSpec {
+    pub name: String,
+    pub retention_days: Option<i32>,
+    pub tags: Tags,
+}
+
+/// The parts of a Batch job definition sjob sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobDefinitionSpec {
+    pub name: String,
+    pub image: String,
+    pub command: Vec<String>,
+    pub environment: BTreeMap<String, String>,
+    pub vcpus: String,
+    pub memory: String,
+    pub job_role_arn: String,
+    pub execution_role_arn: String,
+    pub assign_public_ip: bool,
+    pub attempts: u32,
+    pub timeout_seconds: Option<u32>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateMachineSpec {
+    pub name: String,
+    /// Parsed, so formatting never looks like a change.
+    pub definition: Value,
+    pub role_arn: String,
+    /// The log group ARN execution history goes to (level ALL, with data).
+    pub log_destination: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleSpec {
+    pub name: String,
+    pub expression: String,
+    pub timezone: String,
+    pub enabled: bool,
+    pub target_arn: String,
+    pub role_arn: String,
+    /// Parsed target input.
+    pub input: Value,
+    pub description: Option<String>,
+}
+
+/// Everything sjob deploys for one job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobStack {
+    pub batch_name: String,
+    /// The identity tags every resource of the stack carries.
+    pub identity: Identity,
+    pub names: JobNames,
+    pub roles: Vec<RoleSpec>,
+    pub log_group: LogGroupSpec,
+    pub job_definition: JobDefinitionSpec,
+    pub state_machine: StateMachineSpec,
+    pub schedule: ScheduleSpec,
+}
+
+field_diff!(LogGroupSpec {
+    retention_days,
+    tags
+});
+field_diff!(JobDefinitionSpec {
+    image,
+    command,
+    environment,
+    vcpus,
+    memory,
+    job_role_arn,
+    execution_role_arn,
+    assign_public_ip,
+    attempts,
+    timeout_seconds,
+    tags
+});
+field_diff!(StateMachineSpec {
+    definition,
+    role_arn,
+    log_destination,
+    tags
+});
+field_diff!(ScheduleSpec {
+    expression,
+    timezone,
+    enabled,
+    target_arn,
+    role_arn,
+    input,
+    description
+});
+
+impl Diff for RoleSpec {
+    fn diff(&self, actual: &Self) -> Vec<String> {
+        let mut fields = Vec::new();
+        if self.trust_policy != actual.trust_policy {
+            fields.push("trust_policy".to_string());
+        }
+        let names: BTreeSet<&String> = self.policies.keys().chain(actual.policies.keys()).collect();
+        for name in names {
+            if self.policies.get(name) != actual.policies.get(name) {
+                fields.push(format!("policy:{name}"));
+            }
+        }
+        if self.managed_policies != actual.managed_policies {
+            fields.push("managed_policies".to_string());
+        }
+        if self.tags != actual.tags {
+            fields.push("tags".to_string());
+        }
+        fields
+    }
+}

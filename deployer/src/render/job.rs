@@ -1,0 +1,150 @@
+//! One job's config to its [`JobStack`]: names, identity tags, policies and
+//! the state machine.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+
+use super::definition::definition;
+use super::iam;
+use crate::config::{Config, Job};
+use crate::model::{
+    Identity, JobDefinitionSpec, JobStack, LogGroupSpec, RoleSpec, ScheduleSpec, StateMachineSpec,
+};
+use crate::names::JobNames;
+use crate::target::Target;
+
+impl JobStack {
+    pub fn render(config: &Config, job: &Job, target: &Target) -> JobStack {
+        let (app, stage) = (&config.app_name, &config.stage);
+        let names = JobNames::new(app, stage, &job.batch_name);
+        let identity = Identity::job(app, stage, &target.region, &job.batch_name);
+        let mut tags = job.tags.clone();
+        tags.extend(identity.tags().clone());
+        let role = |name: &str,
+                    service: &str,
+                    policies: BTreeMap<String, Value>,
+                    managed: BTreeSet<String>| RoleSpec {
+            name: name.to_string(),
+            trust_policy: iam::trust_policy(service),
+            policies,
+            managed_policies: managed,
+            tags: tags.clone(),
+        };
+        let execution_policy = format!(
+            "arn:{}:iam::aws:{}",
+            target.partition(),
+            iam::TASK_EXECUTION_MANAGED_POLICY
+        );
+        let roles = vec![
+            role(
+                &names.exec_role,
+                "ecs-tasks.amazonaws.com",
+                BTreeMap::new(),
+                BTreeSet::from([execution_policy]),
+            ),
+            role(
+                &names.task_role,
+                "ecs-tasks.amazonaws.com",
+                iam::task_policies(job, &names),
+                BTreeSet::new(),
+            ),
+            role(
+                &names.sfn_role,
+                "states.amazonaws.com",
+                iam::state_machine_policies(job, &names, target),
+                BTreeSet::new(),
+            ),
+            role(
+                &names.scheduler_role,
+                "scheduler.amazonaws.com",
+                iam::scheduler_policies(&names, target),
+                BTreeSet::new(),
+            ),
+        ];
+        JobStack {
+            batch_name: job.batch_name.clone(),
+            identity,
+            log_group: LogGroupSpec {
+                name: names.log_group.clone(),
+                retention_days: Some(job.log_retention_days),
+                tags: tags.clone(),
+            },
+            job_definition: JobDefinitionSpec {
+                name: names.job_name.clone(),
+                image: format!("{}:{}", job.image_uri, job.image_tag),
+                command: job.command.clone(),
+                environment: job.env.clone(),
+                vcpus: job.vcpus.clone(),
+                memory: job.memory.clone(),
+                job_role_arn: target.role_arn(&names.task_role),
+                execution_role_arn: target.role_arn(&names.exec_role),
+                assign_public_ip: job.assign_public_ip,
+                attempts: job.retry_attempts,
+                timeout_seconds: job.timeout_seconds,
+                tags: tags.clone(),
+            },
+            state_machine: StateMachineSpec {
+                name: names.job_name.clone(),
+                definition: definition(app, stage, job, target),
+                role_arn: target.role_arn(&names.sfn_role),
+                log_destination: format!("{}:*", target.log_group_arn(&names.log_group)),
+                tags,
+            },
+            schedule: ScheduleSpec {
+                name: names.schedule.clone(),
+                expression: job.schedule.expression.clone(),
+                timezone: job.schedule_timezone.clone(),
+                enabled: job.enabled,
+                target_arn: target.state_machine_arn(&names.job_name),
+                role_arn: target.role_arn(&names.scheduler_role),
+                input: job.sfn_input.clone(),
+                description: job.description.clone(),
+            },
+            roles,
+            names,
+        }
+    }
+}
+
+/// What `sjob render` prints of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobDocument {
+    /// The state machine definition.
+    StateMachine,
+    /// The roles: trust policy, inline and managed policies.
+    Iam,
+    /// Both, with the resource names.
+    All,
+}
+
+/// The JSON `sjob render` prints for a job.
+pub fn describe(stack: &JobStack, document: JobDocument) -> Value {
+    let state_machine = stack.state_machine.definition.clone();
+    let iam: serde_json::Map<String, Value> = stack
+        .roles
+        .iter()
+        .map(|r| {
+            let role = json!({
+                "trust_policy": r.trust_policy,
+                "policies": r.policies,
+                "managed_policies": r.managed_policies,
+            });
+            (r.name.clone(), role)
+        })
+        .collect();
+    match document {
+        JobDocument::StateMachine => state_machine,
+        JobDocument::Iam => Value::Object(iam),
+        JobDocument::All => json!({
+            "state_machine": state_machine,
+            "iam": iam,
+            "names": {
+                "state_machine": stack.names.job_name,
+                "job_definition": stack.names.job_name,
+                "schedule": stack.names.schedule,
+                "log_group": stack.names.log_group,
+            },
+        }),
+    }
+}
