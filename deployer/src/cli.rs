@@ -186,10 +186,13 @@ impl Context {
             Output::Text => report.to_string(),
         };
         let mut stdout = std::io::stdout().lock();
-        match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
-                Err(err).into_diagnostic().wrap_err("cannot write to stdout")?
-            }
+        match stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err)
+                .into_diagnostic()
+                .wrap_err("cannot write to stdout")?,
             _ => {}
         }
         Ok(report.exit_code())

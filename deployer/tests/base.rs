@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use deployer::config::{parse, Config, ProblemRecord};
 use deployer::model::BaseStack;
 use deployer::render::base::BaseError;
-use deployer::config::{parse, Config, ProblemRecord};
 use deployer::target::Target;
 use serde_json::json;
 

@@ -1,8 +1,8 @@
 //! `sjob render`.
 
 use clap::ValueEnum;
-use deployer::render::job::{self, JobDocument};
 use deployer::render::base;
+use deployer::render::job::{self, JobDocument};
 use deployer::terraform;
 use miette::Result;
 use serde_json::Value;

@@ -64,11 +64,13 @@ impl PlanArgs {
         let plan = ctx.session().await?.plan_deploy(&self.jobs).await?;
         show(ctx, &plan, mode(self.prune))?;
         apply::refuse_conflicts(&plan)?;
-        Ok(Done(if self.detailed_exitcode && plan.has_changes(self.prune) {
-            ExitCode::from(EXIT_PLAN_CHANGES)
-        } else {
-            ExitCode::SUCCESS
-        }))
+        Ok(Done(
+            if self.detailed_exitcode && plan.has_changes(self.prune) {
+                ExitCode::from(EXIT_PLAN_CHANGES)
+            } else {
+                ExitCode::SUCCESS
+            },
+        ))
     }
 }
 

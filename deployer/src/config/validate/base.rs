@@ -5,7 +5,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{is_arn, is_env_name, is_name, Lookup, Validator};
+use super::read::Lookup;
+use super::rules::{is_arn, is_env_name, is_name};
+use super::Validator;
 use crate::config::model::*;
 use crate::config::tree::{Entry, NodeValue, Table};
 use crate::names::BaseNames;

@@ -1,0 +1,375 @@
+//! The rules of one job (`[jobs.NAME]`, with `[defaults]`).
+
+use serde_json::Value;
+
+use super::base::{ArnKey, ValidBase};
+use super::read::Lookup;
+use super::rules::{fargate_size_problem, fargate_sizes_help, is_env_name, is_name};
+use super::Validator;
+use crate::config::model::*;
+use crate::config::tree::{Entry, NodeValue, Span, Table};
+use crate::input::{check_input, INPUT_HELP};
+use crate::names::{JobNames, NameLimit};
+use crate::schedule::{parse_timezone, Schedule};
+
+impl Validator {
+    pub(super) fn job(
+        &mut self,
+        entry: &Entry,
+        defaults: Option<&Table>,
+        base: Option<&ValidBase>,
+        app: Option<&str>,
+        stage: Option<&str>,
+    ) -> Option<Job> {
+        let batch_name = entry.key.clone();
+        let job_path = format!("jobs.{batch_name}");
+        let table = self.table(entry, &job_path)?;
+        self.known_keys(table, &job_path, JOB_KEYS);
+        if !is_name(&batch_name) {
+            self.problem(
+                &entry.key_span,
+                &job_path,
+                format!("job name `{batch_name}` may only hold letters, digits, `-` and `_`"),
+                None,
+            );
+        }
+        if let (Some(app), Some(stage)) = (app, stage) {
+            let names = JobNames::new(app, stage, &batch_name);
+            self.name_limits(
+                names.limits(),
+                &entry.key_span,
+                &job_path,
+                "shorten app_name, stage or the job name",
+            );
+        }
+        let at = Lookup {
+            job: table,
+            job_path: job_path.clone(),
+            defaults,
+        };
+        let header = entry.key_span.clone();
+
+        let command = self.command(&at, &header, &job_path);
+        let vcpus = self
+            .scalar_text(&at, "vcpus")
+            .unwrap_or_else(|| DEFAULT_VCPUS.to_string());
+        let memory = self
+            .scalar_text(&at, "memory")
+            .unwrap_or_else(|| DEFAULT_MEMORY.to_string());
+        if let Some(problem) = fargate_size_problem(&vcpus, &memory) {
+            let (e, key) = at
+                .get("memory")
+                .or_else(|| at.get("vcpus"))
+                .map_or((None, job_path.clone()), |(e, k)| (Some(e), k));
+            let span = e.map_or(header.clone(), |e| e.node.span.clone());
+            self.problem(&span, &key, problem, Some(fargate_sizes_help(&vcpus)));
+        }
+        let schedule = self.required_string(&at, "schedule_expression", &header, &job_path).and_then(|(text, span, key)| {
+            Schedule::parse(&text)
+                .map_err(|err| self.problem(&span, &key, err.to_string(), Some("see https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html".into())))
+                .ok()
+        });
+        let schedule_timezone = match at.get("schedule_timezone") {
+            None => DEFAULT_TIMEZONE.to_string(),
+            Some((e, key)) => {
+                let tz = self.string(e, &key).unwrap_or_default();
+                if let Err(err) = parse_timezone(&tz) {
+                    self.problem(&e.node.span, &key, err.to_string(), None);
+                }
+                tz
+            }
+        };
+        let sfn_input = match at.get("sfn_input") {
+            None => serde_json::json!({}),
+            Some((e, key)) => match &e.node.value {
+                NodeValue::Table(_) => {
+                    let input = e.node.to_json();
+                    if let Err(err) = check_input(&input) {
+                        self.problem(&e.node.span, &key, err.to_string(), Some(INPUT_HELP.into()));
+                    }
+                    input
+                }
+                _ => {
+                    self.problem(
+                        &e.node.span,
+                        &key,
+                        format!(
+                            "expected a table (the execution input object), found {}",
+                            e.node.type_name()
+                        ),
+                        None,
+                    );
+                    Value::Null
+                }
+            },
+        };
+        let env = self.merged_map(&at, "env");
+        for (name, (span, key)) in &env.1 {
+            if !is_env_name(name) {
+                self.problem(
+                    span,
+                    key,
+                    format!("`{name}` is not a valid environment variable name"),
+                    Some("use letters, digits and `_`, not starting with a digit".into()),
+                );
+            } else if name.starts_with("AWS_BATCH") || name.starts_with("SJOB_") {
+                self.problem(
+                    span,
+                    key,
+                    format!("`{name}` is reserved (AWS_BATCH* by Batch, SJOB_* by sjob)"),
+                    None,
+                );
+            }
+        }
+        let image_uri = self
+            .required_string(&at, "image_uri", &header, &job_path)
+            .map(|t| t.0);
+        let image_tag = at
+            .get("image_tag")
+            .and_then(|(e, k)| self.string(e, &k))
+            .unwrap_or_else(|| DEFAULT_IMAGE_TAG.to_string());
+        let base_names = base.map(|b| &b.names);
+        let queue = self.arn_ref(
+            &at,
+            ArnKey::QUEUE,
+            base.filter(|b| b.config.compute.is_some())
+                .and(base_names.map(|n| n.job_queue.as_str())),
+            &header,
+            &job_path,
+        );
+        let has_handlers = base.filter(|b| b.config.handlers.is_some());
+        let success = self.arn_ref(
+            &at,
+            ArnKey::SUCCESS_HANDLER,
+            has_handlers.and(base_names.map(|n| n.success_function.as_str())),
+            &header,
+            &job_path,
+        );
+        let error = self.arn_ref(
+            &at,
+            ArnKey::ERROR_HANDLER,
+            has_handlers.and(base_names.map(|n| n.error_function.as_str())),
+            &header,
+            &job_path,
+        );
+        let notification_topic = match at.get("notification_topic_arn") {
+            Some(_) => self
+                .required_arn(&at, "notification_topic_arn", "sns", "", &header, &job_path)
+                .map(NotificationTopic::given),
+            None => base.and_then(|b| b.config.notification_topic()),
+        };
+        let enabled = self.boolean(&at, "enabled").unwrap_or(true);
+        let assign_public_ip = self.boolean(&at, "assign_public_ip").unwrap_or(false);
+        let timeout_seconds = self
+            .integer(
+                &at,
+                "timeout_seconds",
+                60,
+                1_209_600,
+                "from 60 (Batch's minimum) to 1209600 (14 days)",
+            )
+            .map(|v| v as u32);
+        let retry_attempts = self
+            .integer(&at, "retry_attempts", 1, 10, "1 to 10")
+            .map_or(DEFAULT_RETRY_ATTEMPTS, |v| v as u32);
+        let log_retention_days = self.log_retention(&at, "log_retention_days");
+        let task_policy_statements = self.statements(&at);
+        let tags = self.tags(&at);
+        let description = at.get("description").and_then(|(e, k)| self.string(e, &k));
+        if let Some(d) = &description {
+            if d.len() > 512 {
+                let (e, key) = at.get("description")?;
+                self.problem(
+                    &e.node.span,
+                    &key,
+                    "description is longer than 512 characters (the Scheduler's limit)",
+                    None,
+                );
+            }
+        }
+        Some(Job {
+            batch_name,
+            command: command?,
+            vcpus,
+            memory,
+            schedule: schedule?,
+            schedule_timezone,
+            sfn_input,
+            env: env.0,
+            image_uri: image_uri?,
+            image_tag,
+            batch_job_queue: queue?,
+            success_handler: success?,
+            error_handler: error?,
+            enabled,
+            timeout_seconds,
+            retry_attempts,
+            log_retention_days,
+            task_policy_statements,
+            tags,
+            description,
+            assign_public_ip,
+            notification_topic,
+        })
+    }
+
+    /// A problem at `span` for each name longer than AWS allows.
+    pub(super) fn name_limits(
+        &mut self,
+        limits: Vec<NameLimit>,
+        span: &Span,
+        key: &str,
+        help: &str,
+    ) {
+        for limit in limits.iter().filter(|l| l.name.len() > l.max) {
+            self.problem(
+                span,
+                key,
+                format!(
+                    "the {} `{}` would be {} characters; AWS allows {}",
+                    limit.what,
+                    limit.name,
+                    limit.name.len(),
+                    limit.max
+                ),
+                Some(help.to_string()),
+            );
+        }
+    }
+
+    pub(super) fn log_retention(&mut self, at: &Lookup, key: &str) -> i32 {
+        let Some((e, key)) = at.get(key) else {
+            return DEFAULT_LOG_RETENTION_DAYS;
+        };
+        // Converted, not cast: `as i32` would wrap 2^32 + 1 into a valid 1.
+        let days = match e.node.value {
+            NodeValue::Integer(days) => i32::try_from(days).ok(),
+            _ => None,
+        };
+        match days.filter(|d| LOG_RETENTION_DAYS.contains(d)) {
+            Some(days) => days,
+            None => {
+                self.problem(
+                    &e.node.span,
+                    &key,
+                    "not a retention period CloudWatch Logs accepts",
+                    Some(format!("one of {LOG_RETENTION_DAYS:?}")),
+                );
+                DEFAULT_LOG_RETENTION_DAYS
+            }
+        }
+    }
+
+    pub(super) fn command(
+        &mut self,
+        at: &Lookup,
+        header: &Span,
+        job_path: &str,
+    ) -> Option<Vec<String>> {
+        let Some((e, path)) = at.get("command") else {
+            self.problem(
+                header,
+                &format!("{job_path}.command"),
+                "`command` is required",
+                Some("e.g. command = [\"python\", \"/opt/app/job.py\"]".into()),
+            );
+            return None;
+        };
+        let NodeValue::Array(items) = &e.node.value else {
+            self.problem(
+                &e.node.span,
+                &path,
+                format!("expected an array of strings, found {}", e.node.type_name()),
+                None,
+            );
+            return None;
+        };
+        if items.is_empty() {
+            self.problem(
+                &e.node.span,
+                &path,
+                "the command is empty",
+                Some("e.g. command = [\"python\", \"/opt/app/job.py\"]".into()),
+            );
+            return None;
+        }
+        let mut command = Vec::new();
+        for item in items {
+            match &item.value {
+                NodeValue::String(s) => command.push(s.clone()),
+                _ => self.problem(
+                    &item.span,
+                    &path,
+                    format!("command items must be strings, found {}", item.type_name()),
+                    None,
+                ),
+            }
+        }
+        (command.len() == items.len()).then_some(command)
+    }
+
+    pub(super) fn statements(&mut self, at: &Lookup) -> Vec<Value> {
+        let Some((e, path)) = at.get("task_policy_statements") else {
+            return Vec::new();
+        };
+        let NodeValue::Array(items) = &e.node.value else {
+            self.problem(
+                &e.node.span,
+                &path,
+                "expected an array of IAM policy statements",
+                None,
+            );
+            return Vec::new();
+        };
+        let mut statements = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let item_path = format!("{path}[{i}]");
+            let NodeValue::Table(t) = &item.value else {
+                self.problem(
+                    &item.span,
+                    &item_path,
+                    "expected a statement table with Effect, Action and Resource",
+                    None,
+                );
+                continue;
+            };
+            self.known_keys(
+                t,
+                &item_path,
+                &[
+                    "Sid",
+                    "Effect",
+                    "Action",
+                    "NotAction",
+                    "Resource",
+                    "NotResource",
+                    "Condition",
+                ],
+            );
+            let effect = t.get("Effect").map(|e| e.node.to_json());
+            if !matches!(
+                effect.as_ref().and_then(Value::as_str),
+                Some("Allow" | "Deny")
+            ) {
+                self.problem(
+                    &item.span,
+                    &item_path,
+                    "`Effect` must be \"Allow\" or \"Deny\"",
+                    None,
+                );
+            }
+            for required in [["Action", "NotAction"], ["Resource", "NotResource"]] {
+                if !required.iter().any(|k| t.get(k).is_some()) {
+                    self.problem(
+                        &item.span,
+                        &item_path,
+                        format!("`{}` is required", required[0]),
+                        None,
+                    );
+                }
+            }
+            statements.push(item.to_json());
+        }
+        statements
+    }
+}

@@ -1,0 +1,306 @@
+//! The typed readers: a value of the expected type at a key (of a table,
+//! or of a job with its `[defaults]`), or a problem at its place.
+
+use std::collections::BTreeMap;
+
+use super::base::ArnKey;
+use super::rules::{is_arn, is_name, similar};
+use super::Validator;
+use crate::config::model::ArnRef;
+use crate::config::tree::{Entry, NodeValue, Span, Table};
+
+/// A job key looked up in the job's table, then in `[defaults]`.
+pub(super) struct Lookup<'a> {
+    pub job: &'a Table,
+    pub job_path: String,
+    pub defaults: Option<&'a Table>,
+}
+
+impl<'a> Lookup<'a> {
+    pub fn get(&self, key: &str) -> Option<(&'a Entry, String)> {
+        self.job
+            .get(key)
+            .map(|e| (e, format!("{}.{key}", self.job_path)))
+            .or_else(|| {
+                self.defaults
+                    .and_then(|d| d.get(key))
+                    .map(|e| (e, format!("defaults.{key}")))
+            })
+    }
+}
+
+impl Validator {
+    pub(super) fn known_keys(&mut self, table: &Table, path: &str, allowed: &[&str]) {
+        for entry in &table.entries {
+            if !allowed.contains(&entry.key.as_str()) {
+                let key = if path.is_empty() {
+                    entry.key.clone()
+                } else {
+                    format!("{path}.{}", entry.key)
+                };
+                let near = allowed.iter().find(|a| similar(a, &entry.key));
+                let help = match near {
+                    Some(near) => format!(
+                        "did you mean `{near}`? allowed keys: {}",
+                        allowed.join(", ")
+                    ),
+                    None => format!("allowed keys: {}", allowed.join(", ")),
+                };
+                self.problem(
+                    &entry.key_span,
+                    &key,
+                    format!("unknown key `{}`", entry.key),
+                    Some(help),
+                );
+            }
+        }
+    }
+
+    pub(super) fn table<'t>(&mut self, entry: &'t Entry, key: &str) -> Option<&'t Table> {
+        match &entry.node.value {
+            NodeValue::Table(t) => Some(t),
+            _ => {
+                self.problem(
+                    &entry.node.span,
+                    key,
+                    format!("expected a table, found {}", entry.node.type_name()),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn string(&mut self, entry: &Entry, key: &str) -> Option<String> {
+        match &entry.node.value {
+            NodeValue::String(s) => Some(s.clone()),
+            _ => {
+                self.problem(
+                    &entry.node.span,
+                    key,
+                    format!("expected a string, found {}", entry.node.type_name()),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn required_name(&mut self, top: &Table, key: &str, root: &Span) -> Option<String> {
+        let Some(entry) = top.get(key) else {
+            self.problem(
+                &(root.start..root.start),
+                key,
+                format!("`{key}` is required"),
+                None,
+            );
+            return None;
+        };
+        let value = self.string(entry, key)?;
+        if !is_name(&value) {
+            self.problem(
+                &entry.node.span,
+                key,
+                format!("`{value}` may only hold letters, digits, `-` and `_`"),
+                Some("it becomes part of IAM, Step Functions and Scheduler names".into()),
+            );
+        }
+        Some(value)
+    }
+
+    pub(super) fn required_string(
+        &mut self,
+        at: &Lookup,
+        key: &str,
+        header: &Span,
+        job_path: &str,
+    ) -> Option<(String, Span, String)> {
+        match at.get(key) {
+            None => {
+                self.problem(
+                    header,
+                    &format!("{job_path}.{key}"),
+                    format!("`{key}` is required (in the job or in [defaults])"),
+                    None,
+                );
+                None
+            }
+            Some((e, path)) => {
+                let value = self.string(e, &path)?;
+                if value.trim().is_empty() {
+                    self.problem(&e.node.span, &path, "must not be empty", None);
+                    return None;
+                }
+                Some((value, e.node.span.clone(), path))
+            }
+        }
+    }
+
+    pub(super) fn required_arn(
+        &mut self,
+        at: &Lookup,
+        key: &str,
+        service: &str,
+        resource_prefix: &str,
+        header: &Span,
+        job_path: &str,
+    ) -> Option<String> {
+        let (arn, span, path) = self.required_string(at, key, header, job_path)?;
+        if !is_arn(&arn, service, resource_prefix) {
+            self.problem(&span, &path, format!("`{arn}` is not a {service} ARN"), Some(format!("expected arn:aws:{service}:<region>:<12-digit account>:{resource_prefix}<name>")));
+            return None;
+        }
+        Some(arn)
+    }
+
+    /// A job's ARN key: given (in the job or `[defaults]`), else the base
+    /// resource named `base`, else a problem.
+    pub(super) fn arn_ref(
+        &mut self,
+        at: &Lookup,
+        key: ArnKey,
+        base: Option<&str>,
+        header: &Span,
+        job_path: &str,
+    ) -> Option<ArnRef> {
+        match (at.get(key.key), base) {
+            (None, Some(name)) => Some(ArnRef::Base(name.to_string())),
+            (None, None) => {
+                self.problem(
+                    header,
+                    &format!("{job_path}.{}", key.key),
+                    format!("`{}` is required (in the job or in [defaults])", key.key),
+                    Some(format!(
+                        "or add [base.{}] to have sjob create it",
+                        key.base_part
+                    )),
+                );
+                None
+            }
+            (Some(_), _) => self
+                .required_arn(at, key.key, key.service, key.prefix, header, job_path)
+                .map(ArnRef::Given),
+        }
+    }
+
+    pub(super) fn scalar_text(&mut self, at: &Lookup, key: &str) -> Option<String> {
+        let (e, path) = at.get(key)?;
+        match &e.node.value {
+            NodeValue::String(s) => Some(s.trim().to_string()),
+            NodeValue::Integer(i) => Some(i.to_string()),
+            NodeValue::Float(f) => Some(f.to_string()),
+            _ => {
+                self.problem(
+                    &e.node.span,
+                    &path,
+                    format!(
+                        "expected a string or a number, found {}",
+                        e.node.type_name()
+                    ),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn boolean(&mut self, at: &Lookup, key: &str) -> Option<bool> {
+        let (e, path) = at.get(key)?;
+        match e.node.value {
+            NodeValue::Boolean(b) => Some(b),
+            _ => {
+                self.problem(
+                    &e.node.span,
+                    &path,
+                    format!("expected true or false, found {}", e.node.type_name()),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn integer(
+        &mut self,
+        at: &Lookup,
+        key: &str,
+        min: i64,
+        max: i64,
+        allowed: &str,
+    ) -> Option<i64> {
+        let (e, path) = at.get(key)?;
+        match e.node.value {
+            NodeValue::Integer(v) if (min..=max).contains(&v) => Some(v),
+            _ => {
+                self.problem(
+                    &e.node.span,
+                    &path,
+                    format!("expected a whole number {allowed}"),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// `[defaults]` entries overlaid by the job's, each remembering its place.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn merged_map(
+        &mut self,
+        at: &Lookup,
+        key: &str,
+    ) -> (BTreeMap<String, String>, BTreeMap<String, (Span, String)>) {
+        let mut values = BTreeMap::new();
+        let mut places = BTreeMap::new();
+        let sources = [
+            at.defaults
+                .and_then(|d| d.get(key))
+                .map(|e| (e, format!("defaults.{key}"))),
+            at.job
+                .get(key)
+                .map(|e| (e, format!("{}.{key}", at.job_path))),
+        ];
+        for (entry, path) in sources.into_iter().flatten() {
+            let Some(table) = self.table(entry, &path) else {
+                continue;
+            };
+            for item in &table.entries {
+                let item_path = format!("{path}.{}", item.key);
+                let value = match &item.node.value {
+                    NodeValue::String(s) => s.clone(),
+                    NodeValue::Integer(i) => i.to_string(),
+                    NodeValue::Float(f) => f.to_string(),
+                    NodeValue::Boolean(b) => b.to_string(),
+                    _ => {
+                        self.problem(
+                            &item.node.span,
+                            &item_path,
+                            format!("expected a string, found {}", item.node.type_name()),
+                            None,
+                        );
+                        continue;
+                    }
+                };
+                values.insert(item.key.clone(), value);
+                places.insert(item.key.clone(), (item.key_span.clone(), item_path));
+            }
+        }
+        (values, places)
+    }
+
+    /// User tags: `[defaults]` overlaid by the job's (or `[base]`'s alone).
+    pub(super) fn tags(&mut self, at: &Lookup) -> BTreeMap<String, String> {
+        let (tags, places) = self.merged_map(at, "tags");
+        for (name, (span, key)) in &places {
+            let value = &tags[name];
+            if name.to_ascii_lowercase().starts_with("aws:")
+                || name.len() > 128
+                || value.len() > 256
+                || name.starts_with("sjob:")
+            {
+                self.problem(span, key, format!("tag `{name}` is not allowed: keys up to 128 characters, values up to 256, no `aws:` or `sjob:` prefix"), None);
+            }
+        }
+        tags
+    }
+}

@@ -1,0 +1,96 @@
+//! The rules themselves, as pure predicates over values: names, regions,
+//! ARNs, Fargate sizes, and which unknown key was probably meant.
+
+pub(super) fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+pub(super) fn is_env_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+pub(super) fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+pub(super) fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.chars().all(|c| c.is_ascii_digit())
+}
+
+/// `arn:<partition>:<service>:<region>:<account>:<prefix><name>`.
+pub(super) fn is_arn(arn: &str, service: &str, resource_prefix: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [arn_literal, partition, svc, region, account, resource] = parts[..] else {
+        return false;
+    };
+    arn_literal == "arn"
+        && partition.starts_with("aws")
+        && svc == service
+        && is_region(region)
+        && is_account_id(account)
+        && resource
+            .strip_prefix(resource_prefix)
+            .is_some_and(|name| !name.is_empty() && !name.contains(char::is_whitespace))
+}
+
+/// Whether an unknown key `a` was probably meant as `b`.
+pub(super) fn similar(a: &str, b: &str) -> bool {
+    let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
+    a.contains(&b) || b.contains(&a) || strsim::levenshtein(&a, &b) <= 2
+}
+
+/// Fargate's vCPU and memory (MiB) pairs.
+pub(super) fn fargate_memory_options(vcpus: &str) -> Option<Vec<u32>> {
+    let range =
+        |from: u32, to: u32, step: u32| (from..=to).step_by(step as usize).collect::<Vec<_>>();
+    Some(match vcpus {
+        "0.25" => vec![512, 1024, 2048],
+        "0.5" => range(1024, 4096, 1024),
+        "1" => range(2048, 8192, 1024),
+        "2" => range(4096, 16384, 1024),
+        "4" => range(8192, 30720, 1024),
+        "8" => range(16384, 61440, 4096),
+        "16" => range(32768, 122880, 8192),
+        _ => return None,
+    })
+}
+
+pub(super) fn fargate_size_problem(vcpus: &str, memory: &str) -> Option<String> {
+    let Some(options) = fargate_memory_options(vcpus) else {
+        return Some(format!(
+            "Fargate does not offer {vcpus} vCPU; it offers 0.25, 0.5, 1, 2, 4, 8 and 16"
+        ));
+    };
+    match memory.parse::<u32>() {
+        Ok(m) if options.contains(&m) => None,
+        Ok(m) => Some(format!("Fargate does not offer {m} MiB with {vcpus} vCPU")),
+        Err(_) => Some(format!("memory `{memory}` is not a whole number of MiB")),
+    }
+}
+
+pub(super) fn fargate_sizes_help(vcpus: &str) -> String {
+    match fargate_memory_options(vcpus) {
+        Some(options) => format!(
+            "with {vcpus} vCPU: {} to {} MiB in steps of {}",
+            options[0],
+            options[options.len() - 1],
+            options.get(1).map_or(0, |s| s - options[0])
+        ),
+        None => "vcpus: 0.25, 0.5, 1, 2, 4, 8 or 16".to_string(),
+    }
+}
