@@ -27,7 +27,7 @@ pub use aws::{policy_document, snapshot_differences, Aws, Delivery, Invocation};
 pub use batch::DefaultNetwork;
 pub use binaries::{handler_binary, sjob_binary};
 pub use emulator::{Emulator, JobOutcome, REGION};
-pub use fixture::Fixture;
+pub use fixture::{Fixture, Handlers, HandlersBuilder};
 pub use http::HttpSink;
 pub use proxy::{Fault, FaultPlan, FaultProxy, Gate, ProxiedCall, SeededRng};
 pub use seed::{SeedJob, SEED_POLICIES};

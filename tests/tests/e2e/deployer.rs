@@ -16,12 +16,8 @@ use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, LogLevel};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use sjob_e2e::myapp::{
-    config, lambda_arn, Targets, ACCOUNT, ERROR_FUNCTION, HANDLER_FUNCTIONS, SUCCESS_FUNCTION,
-};
-use sjob_e2e::{
-    handler_binary, policy_document, Aws, Delivery, Fixture, JobOutcome, SjobRun, REGION,
-};
+use sjob_e2e::myapp::{config, lambda_arn, Targets, ACCOUNT, ERROR_FUNCTION, SUCCESS_FUNCTION};
+use sjob_e2e::{policy_document, Aws, Fixture, JobOutcome, SjobRun, REGION};
 
 mod ownership;
 
@@ -1074,31 +1070,9 @@ struct Live {
 impl Live {
     async fn deployed() -> Live {
         let fixture = Fixture::new().await;
-        let (emulator, aws) = (&fixture.emulator, &fixture.aws);
-        let topic = aws.create_topic("myapp-dev-job-notifications").await;
-        let notifications = aws
-            .subscribe_queue(&topic, "myapp-dev-job-notifications", Delivery::Raw)
-            .await;
-        let mut handler_arns = Vec::new();
-        for (function, binary) in HANDLER_FUNCTIONS {
-            let arn = aws
-                .create_function(function, &[("SNS_TOPIC_ARN", &topic)], HANDLER_TIMEOUT)
-                .await;
-            emulator
-                .register_lambda(function, &handler_binary(binary))
-                .await;
-            handler_arns.push(arn);
-        }
-        let network = emulator.default_network().await;
-        let queue = aws
-            .create_fargate_job_queue("myapp-dev-jobs", &network)
-            .await;
-        let [success_handler, error_handler] = <[String; 2]>::try_from(handler_arns).unwrap();
-        let targets = Targets {
-            queue,
-            success_handler,
-            error_handler,
-        };
+        let handlers = fixture.handlers().timeout(HANDLER_TIMEOUT).build().await;
+        let notifications = handlers.subscriber.expect("a new topic has a subscriber");
+        let targets = handlers.targets;
         fixture.sjob.write_config(&config(&targets, &[CRAWLER]));
         fixture.sjob.run_expecting(0, &["deploy"]).await;
         Live {

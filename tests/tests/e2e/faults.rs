@@ -22,10 +22,10 @@ use aws_sdk_batch::types::{
     ContainerProperties, JobDefinitionType, ResourceRequirement, ResourceType,
 };
 use serde_json::Value;
-use sjob_e2e::myapp::{config, Targets, ERROR_FUNCTION, SUCCESS_FUNCTION};
+use sjob_e2e::myapp::{config, Targets, SUCCESS_FUNCTION};
 use sjob_e2e::{
     fixture, handler_binary, snapshot_differences, Aws, Delivery, Emulator, Fault, FaultPlan,
-    FaultProxy, SeededRng, Sjob, SjobRun,
+    FaultProxy, HandlersBuilder, SeededRng, Sjob, SjobRun,
 };
 
 mod outcomes;
@@ -385,6 +385,18 @@ impl Handlers {
         }
     }
 
+    /// The two `myapp-dev` handler functions, publishing through the proxy,
+    /// and a job queue: a deployed job's targets.
+    async fn run_targets(&self) -> Targets {
+        HandlersBuilder::new(&self.emulator, &self.aws)
+            .existing_topic(&self.topic_arn)
+            .env("AWS_ENDPOINT_URL", self.proxy.endpoint())
+            .env("SJOB_ENRICH", "false")
+            .build()
+            .await
+            .targets
+    }
+
     /// A function running `binary`, publishing through the proxy.
     async fn deploy(&self, function: &str, binary: &str, timeout: Duration) {
         self.aws
@@ -557,18 +569,9 @@ async fn a_lost_answer_and_a_retried_invocation_notify_a_fifo_topic_once() {
 #[tokio::test]
 async fn step_functions_retries_a_failed_publish_and_notifies_once() {
     let stack = Handlers::new("myapp-dev-job-notifications").await;
-    let timeout = Duration::from_secs(30);
-    stack
-        .deploy(SUCCESS_FUNCTION, "success-handler", timeout)
-        .await;
-    stack.deploy(ERROR_FUNCTION, "error-handler", timeout).await;
-    let network = stack.emulator.default_network().await;
-    let queue = stack
-        .aws
-        .create_fargate_job_queue("myapp-dev-jobs", &network)
-        .await;
+    let targets = stack.run_targets().await;
     let sjob = Sjob::at(&stack.emulator.endpoint());
-    sjob.write_config(&config(&Targets::with_queue(queue), &[CRAWLER]));
+    sjob.write_config(&config(&targets, &[CRAWLER]));
     assert_code(&sjob.run(&["deploy"]).await, 0);
     // The first invocation's Publish is refused (not retryable by the SDK).
     stack

@@ -15,9 +15,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use sjob_e2e::{
-    handler_binary, workspace_root, Aws, Delivery, Emulator, JobOutcome, Sjob, SjobRun, REGION,
-};
+use sjob_e2e::myapp::config;
+use sjob_e2e::{workspace_root, Aws, Emulator, HandlersBuilder, JobOutcome, Sjob, SjobRun, REGION};
 
 const ACCOUNT: &str = "123456789012";
 
@@ -244,50 +243,24 @@ const SECRET: &str = "sk_live_0123456789abcdefSECRET";
 async fn a_secret_in_the_job_environment_reaches_no_log_and_no_notification() {
     let emulator = Emulator::start().await;
     let aws = Aws::new(&emulator.sdk_config());
-    let topic = aws.create_topic("myapp-dev-job-notifications").await;
-    let queue = aws
-        .subscribe_queue(&topic, "notifications", Delivery::Raw)
+    let handlers = HandlersBuilder::new(&emulator, &aws)
+        .env("AWS_LAMBDA_LOG_LEVEL", "debug")
+        .build()
         .await;
-    let mut arns = Vec::new();
-    for (function, binary) in [
-        ("myapp-dev-BatchSuccessHandler", "success-handler"),
-        ("myapp-dev-BatchErrorHandler", "error-handler"),
-    ] {
-        let arn = aws
-            .create_function(
-                function,
-                &[("SNS_TOPIC_ARN", &topic), ("AWS_LAMBDA_LOG_LEVEL", "debug")],
-                Duration::from_secs(30),
-            )
-            .await;
-        emulator
-            .register_lambda(function, &handler_binary(binary))
-            .await;
-        arns.push(arn);
-    }
-    let network = emulator.default_network().await;
-    let job_queue = aws
-        .create_fargate_job_queue("myapp-dev-jobs", &network)
-        .await;
+    let queue = handlers
+        .subscriber
+        .clone()
+        .expect("a new topic has a subscriber");
     let sjob = Sjob::at(&emulator.endpoint()).with_env("SJOB_LOG", "debug");
-    sjob.write_config(&format!(
-        r#"app_name = "myapp"
-stage = "dev"
-region = "{REGION}"
-
-[defaults]
-image_uri = "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/myapp"
-batch_job_queue_arn = "{job_queue}"
-success_handler_arn = "{}"
-error_handler_arn = "{}"
-
+    let crawler = format!(
+        r#"
 [jobs.crawler]
 command = ["python", "-m", "crawler"]
 schedule_expression = "rate(5 minutes)"
 env = {{ DB_PASSWORD = "{SECRET}", LOG_LEVEL = "info" }}
-"#,
-        arns[0], arns[1]
-    ));
+"#
+    );
+    sjob.write_config(&config(&handlers.targets, &[&crawler]));
 
     let mut runs: Vec<SjobRun> = Vec::new();
     runs.push(sjob.run(&["deploy"]).await);

@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{json, Value};
-use sjob_e2e::myapp::{config, Targets, ERROR_FUNCTION, SUCCESS_FUNCTION};
+use sjob_e2e::myapp::{config, ERROR_FUNCTION, SUCCESS_FUNCTION};
 use sjob_e2e::{Fault, FaultPlan, JobOutcome, Sjob};
 
 use super::Handlers;
 
-const TIMEOUT: Duration = Duration::from_secs(30);
 const SECRET: &str = "hunter2-secret";
 /// Every publish the handlers make, refused.
 const EVERY_PUBLISH: std::ops::RangeInclusive<usize> = 1..=100;
@@ -53,21 +52,10 @@ struct Ended {
 impl Outcomes {
     async fn deployed() -> Outcomes {
         let stack = Handlers::new("myapp-dev-job-notifications").await;
-        stack
-            .deploy(SUCCESS_FUNCTION, "success-handler", TIMEOUT)
-            .await;
-        stack.deploy(ERROR_FUNCTION, "error-handler", TIMEOUT).await;
+        let targets = stack.run_targets().await;
         stack.emulator.scale_retry_waits(0.01).await;
-        let network = stack.emulator.default_network().await;
-        let queue = stack
-            .aws
-            .create_fargate_job_queue("myapp-dev-jobs", &network)
-            .await;
         let sjob = Sjob::at(&stack.emulator.endpoint());
-        sjob.write_config(&config(
-            &Targets::with_queue(queue),
-            &[&crawler(&stack.topic_arn)],
-        ));
+        sjob.write_config(&config(&targets, &[&crawler(&stack.topic_arn)]));
         sjob.run_expecting(0, &["deploy"]).await;
         Outcomes { stack, sjob }
     }
