@@ -5,8 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use aws_sdk_batch::types::JobDefinition;
+use aws_sdk_cloudwatchlogs::types::LogGroup;
+use aws_sdk_iam::types::Role;
 use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::FunctionConfiguration;
 use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
+use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput;
 use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use serde_json::{json, Value};
@@ -514,4 +520,177 @@ pub fn snapshot_differences(
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Reading resources back, for assertions: absent is `None` where a test
+/// asks whether something exists, any other failure a panic naming the call.
+impl Aws {
+    pub async fn role(&self, name: &str) -> Option<Role> {
+        match self.iam.get_role().role_name(name).send().await {
+            Ok(out) => out.role,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
+            {
+                None
+            }
+            Err(err) => panic!("GetRole {name}: {}", DisplayErrorContext(err)),
+        }
+    }
+
+    pub async fn existing_role(&self, name: &str) -> Role {
+        self.role(name)
+            .await
+            .unwrap_or_else(|| panic!("there is no role {name}"))
+    }
+
+    pub async fn inline_policies(&self, role: &str) -> BTreeMap<String, Value> {
+        let names = self
+            .iam
+            .list_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ListRolePolicies {role}: {}", DisplayErrorContext(e)))
+            .policy_names;
+        let mut policies = BTreeMap::new();
+        for name in names {
+            let policy = self
+                .iam
+                .get_role_policy()
+                .role_name(role)
+                .policy_name(&name)
+                .send()
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("GetRolePolicy {role}/{name}: {}", DisplayErrorContext(e))
+                });
+            policies.insert(name, policy_document(&policy.policy_document));
+        }
+        policies
+    }
+
+    /// Every revision, oldest first, whatever its status.
+    pub async fn job_definitions(&self, name: &str) -> Vec<JobDefinition> {
+        let mut revisions = self
+            .batch
+            .describe_job_definitions()
+            .job_definition_name(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeJobDefinitions {name}: {}", DisplayErrorContext(e)))
+            .job_definitions
+            .unwrap_or_default();
+        revisions.sort_by_key(|d| d.revision);
+        revisions
+    }
+
+    /// `(revision, status)` of every revision, oldest first.
+    pub async fn revisions(&self, name: &str) -> Vec<(i32, String)> {
+        self.job_definitions(name)
+            .await
+            .iter()
+            .map(|d| {
+                (
+                    d.revision.unwrap_or_default(),
+                    d.status.clone().unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn active_job_definition(&self, name: &str) -> JobDefinition {
+        let mut active: Vec<JobDefinition> = self
+            .job_definitions(name)
+            .await
+            .into_iter()
+            .filter(|d| d.status.as_deref() == Some("ACTIVE"))
+            .collect();
+        assert_eq!(active.len(), 1, "active revisions of {name}: {active:#?}");
+        active.remove(0)
+    }
+
+    pub async fn state_machine(&self, arn: &str) -> Option<DescribeStateMachineOutput> {
+        match self
+            .sfn
+            .describe_state_machine()
+            .state_machine_arn(arn)
+            .send()
+            .await
+        {
+            Ok(out) => Some(out),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_state_machine_does_not_exist()) =>
+            {
+                None
+            }
+            Err(err) => panic!("DescribeStateMachine {arn}: {}", DisplayErrorContext(err)),
+        }
+    }
+
+    pub async fn schedule(&self, name: &str) -> Option<GetScheduleOutput> {
+        match self.scheduler.get_schedule().name(name).send().await {
+            Ok(out) => Some(out),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                None
+            }
+            Err(err) => panic!("GetSchedule {name}: {}", DisplayErrorContext(err)),
+        }
+    }
+
+    pub async fn log_groups(&self, prefix: &str) -> Vec<LogGroup> {
+        self.logs
+            .describe_log_groups()
+            .log_group_name_prefix(prefix)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeLogGroups {prefix}: {}", DisplayErrorContext(e)))
+            .log_groups
+            .unwrap_or_default()
+    }
+
+    pub async fn log_group(&self, name: &str) -> Option<LogGroup> {
+        self.log_groups(name)
+            .await
+            .into_iter()
+            .find(|g| g.log_group_name() == Some(name))
+    }
+
+    pub async fn role_tags(&self, role: &str) -> Vec<(String, String)> {
+        let role = self
+            .iam
+            .get_role()
+            .role_name(role)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
+        role.tags()
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect()
+    }
+
+    pub async fn policy_exists(&self, arn: &str) -> bool {
+        self.iam.get_policy().policy_arn(arn).send().await.is_ok()
+    }
+
+    pub async fn function(&self, name: &str) -> FunctionConfiguration {
+        self.lambda
+            .get_function()
+            .function_name(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetFunction {name}: {}", DisplayErrorContext(e)))
+            .configuration
+            .expect("a function has a configuration")
+    }
 }

@@ -109,7 +109,7 @@ sfn_input = {{ message = "hello" }}
         "{shown}"
     );
     assert!(
-        role_tags(&aws, &format!("{job}-EcsTaskRole"))
+        aws.role_tags(&format!("{job}-EcsTaskRole"))
             .await
             .is_empty(),
         "adopt without --yes wrote tags"
@@ -120,14 +120,14 @@ sfn_input = {{ message = "hello" }}
         adopted.stdout.contains("8 resource(s) adopted"),
         "{adopted}"
     );
-    let tags = role_tags(&aws, &format!("{job}-EcsTaskRole")).await;
+    let tags = aws.role_tags(&format!("{job}-EcsTaskRole")).await;
     assert!(
         tags.contains(&("sjob:managed-by".to_string(), "sjob".to_string())),
         "{tags:?}"
     );
     for suffix in SEED_POLICIES {
         assert!(
-            policy_exists(&aws, &seed.policy_arn(suffix)).await,
+            aws.policy_exists(&seed.policy_arn(suffix)).await,
             "{suffix} deleted while attached"
         );
     }
@@ -165,7 +165,7 @@ sfn_input = {{ message = "hello" }}
     assert!(cleaned["adopt"].as_array().unwrap().is_empty(), "{cleaned}");
     for suffix in SEED_POLICIES {
         assert!(
-            !policy_exists(&aws, &seed.policy_arn(suffix)).await,
+            !aws.policy_exists(&seed.policy_arn(suffix)).await,
             "{suffix} is still there"
         );
     }
@@ -178,24 +178,4 @@ sfn_input = {{ message = "hello" }}
         roles.roles().iter().all(|r| !r.role_name.starts_with(&job)),
         "destroy left roles"
     );
-}
-
-async fn role_tags(aws: &Aws, role: &str) -> Vec<(String, String)> {
-    let role = aws
-        .iam
-        .get_role()
-        .role_name(role)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap();
-    role.tags()
-        .iter()
-        .map(|t| (t.key.clone(), t.value.clone()))
-        .collect()
-}
-
-async fn policy_exists(aws: &Aws, arn: &str) -> bool {
-    aws.iam.get_policy().policy_arn(arn).send().await.is_ok()
 }

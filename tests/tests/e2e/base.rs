@@ -16,7 +16,7 @@ use aws_sdk_lambda::types::FunctionConfiguration;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::{json, Value};
 use sjob_e2e::myapp::{lambda_arn, ACCOUNT, ERROR_FUNCTION, HANDLER_FUNCTIONS, SUCCESS_FUNCTION};
-use sjob_e2e::{handler_binary, policy_document, Aws, Delivery, Fixture, JobOutcome, REGION};
+use sjob_e2e::{handler_binary, policy_document, Delivery, Fixture, JobOutcome, REGION};
 
 const TOPIC: &str = "myapp-dev-job-notifications";
 const HANDLER_ROLE: &str = "myapp-dev-BatchHandlerRole";
@@ -54,17 +54,6 @@ fn sha256_base64(path: &Path) -> String {
         .output()
         .expect("python3 runs");
     String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-async fn function(aws: &Aws, name: &str) -> FunctionConfiguration {
-    aws.lambda
-        .get_function()
-        .function_name(name)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GetFunction {name}: {}", DisplayErrorContext(e)))
-        .configuration
-        .expect("a function has a configuration")
 }
 
 struct Project {
@@ -155,7 +144,7 @@ schedule_expression = "cron(0 3 * * ? *)"
     }
 
     async fn function(&self, name: &str) -> FunctionConfiguration {
-        function(&self.fixture.aws, name).await
+        self.fixture.aws.function(name).await
     }
 
     /// The `status` of each notification `queue` received since the last call.
@@ -586,7 +575,7 @@ schedule_expression = "rate(5 minutes)"
 
     sjob.run_expecting(0, &["deploy"]).await;
     for (name, binary) in HANDLER_FUNCTIONS {
-        let function = function(aws, name).await;
+        let function = aws.function(name).await;
         let zip = sjob
             .dir()
             .join(format!("target/lambda/{binary}/bootstrap.zip"));

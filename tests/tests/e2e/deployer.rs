@@ -7,11 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use aws_sdk_batch::types::JobDefinition;
-use aws_sdk_cloudwatchlogs::types::LogGroup;
 use aws_sdk_iam::types::Role;
-use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
-use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, LogLevel};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use chrono::{DateTime, Utc};
@@ -124,26 +120,6 @@ async fn deployed(targets: &Targets, jobs: &[&str]) -> Fixture {
 // Reading AWS back
 // ---------------------------------------------------------------------------
 
-async fn role(aws: &Aws, name: &str) -> Option<Role> {
-    match aws.iam.get_role().role_name(name).send().await {
-        Ok(out) => out.role,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_no_such_entity_exception()) =>
-        {
-            None
-        }
-        Err(err) => panic!("GetRole {name}: {}", DisplayErrorContext(err)),
-    }
-}
-
-async fn existing_role(aws: &Aws, name: &str) -> Role {
-    role(aws, name)
-        .await
-        .unwrap_or_else(|| panic!("there is no role {name}"))
-}
-
 /// The `Principal.Service` of each statement of a trust policy.
 fn trusted_services(role: &Role) -> Vec<String> {
     let trust = policy_document(role.assume_role_policy_document().unwrap_or("{}"));
@@ -184,121 +160,6 @@ fn granted(policy: &Value, action: &str) -> BTreeSet<String> {
         .filter(|s| strings(&s["Action"]).iter().any(|a| a == action))
         .flat_map(|s| strings(&s["Resource"]))
         .collect()
-}
-
-async fn inline_policies(aws: &Aws, role: &str) -> BTreeMap<String, Value> {
-    let names = aws
-        .iam
-        .list_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("ListRolePolicies {role}: {}", DisplayErrorContext(e)))
-        .policy_names;
-    let mut policies = BTreeMap::new();
-    for name in names {
-        let policy = aws
-            .iam
-            .get_role_policy()
-            .role_name(role)
-            .policy_name(&name)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GetRolePolicy {role}/{name}: {}", DisplayErrorContext(e)));
-        policies.insert(name, policy_document(&policy.policy_document));
-    }
-    policies
-}
-
-/// Every revision, oldest first, whatever its status.
-async fn job_definitions(aws: &Aws, name: &str) -> Vec<JobDefinition> {
-    let mut revisions = aws
-        .batch
-        .describe_job_definitions()
-        .job_definition_name(name)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("DescribeJobDefinitions {name}: {}", DisplayErrorContext(e)))
-        .job_definitions
-        .unwrap_or_default();
-    revisions.sort_by_key(|d| d.revision);
-    revisions
-}
-
-/// `(revision, status)` of every revision, oldest first.
-async fn revisions(aws: &Aws, name: &str) -> Vec<(i32, String)> {
-    job_definitions(aws, name)
-        .await
-        .iter()
-        .map(|d| {
-            (
-                d.revision.unwrap_or_default(),
-                d.status.clone().unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
-async fn active_job_definition(aws: &Aws, name: &str) -> JobDefinition {
-    let mut active: Vec<JobDefinition> = job_definitions(aws, name)
-        .await
-        .into_iter()
-        .filter(|d| d.status.as_deref() == Some("ACTIVE"))
-        .collect();
-    assert_eq!(active.len(), 1, "active revisions of {name}: {active:#?}");
-    active.remove(0)
-}
-
-async fn state_machine(aws: &Aws, arn: &str) -> Option<DescribeStateMachineOutput> {
-    match aws
-        .sfn
-        .describe_state_machine()
-        .state_machine_arn(arn)
-        .send()
-        .await
-    {
-        Ok(out) => Some(out),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_state_machine_does_not_exist()) =>
-        {
-            None
-        }
-        Err(err) => panic!("DescribeStateMachine {arn}: {}", DisplayErrorContext(err)),
-    }
-}
-
-async fn schedule(aws: &Aws, name: &str) -> Option<GetScheduleOutput> {
-    match aws.scheduler.get_schedule().name(name).send().await {
-        Ok(out) => Some(out),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            None
-        }
-        Err(err) => panic!("GetSchedule {name}: {}", DisplayErrorContext(err)),
-    }
-}
-
-async fn log_groups(aws: &Aws, prefix: &str) -> Vec<LogGroup> {
-    aws.logs
-        .describe_log_groups()
-        .log_group_name_prefix(prefix)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("DescribeLogGroups {prefix}: {}", DisplayErrorContext(e)))
-        .log_groups
-        .unwrap_or_default()
-}
-
-async fn log_group(aws: &Aws, name: &str) -> Option<LogGroup> {
-    log_groups(aws, name)
-        .await
-        .into_iter()
-        .find(|g| g.log_group_name() == Some(name))
 }
 
 /// Everything of app `myapp` in stage `dev` that is still there: roles,
@@ -345,7 +206,7 @@ async fn app_resources(aws: &Aws) -> Vec<String> {
             .map(|s| format!("schedule {}", s.name().unwrap_or_default())),
     );
     found.extend(
-        log_groups(aws, "myapp/dev/")
+        aws.log_groups("myapp/dev/")
             .await
             .iter()
             .map(|g| format!("log group {}", g.log_group_name().unwrap_or_default())),
@@ -422,7 +283,7 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
             (&names.sfn_role, "states.amazonaws.com"),
             (&names.scheduler_role, "scheduler.amazonaws.com"),
         ] {
-            let role = existing_role(aws, name).await;
+            let role = aws.existing_role(name).await;
             assert_eq!(trusted_services(&role), [service], "trust policy of {name}");
         }
         assert_eq!(
@@ -430,7 +291,7 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
             BTreeSet::from([TASK_EXECUTION_POLICY.to_string()])
         );
 
-        let sfn_policies = inline_policies(aws, &names.sfn_role).await;
+        let sfn_policies = aws.inline_policies(&names.sfn_role).await;
         let policy_names: Vec<&str> = sfn_policies.keys().map(String::as_str).collect();
         let batch_policy = format!("{}-BatchJobManagementAccessPolicy", names.job);
         let invoke_policy = format!("{}-InvokeHandlersPolicy", names.job);
@@ -474,7 +335,8 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
             granted_anywhere("lambda:InvokeFunction")
         );
 
-        let group = log_group(aws, &names.log_group)
+        let group = aws
+            .log_group(&names.log_group)
             .await
             .unwrap_or_else(|| panic!("no log group {}", names.log_group));
         assert_eq!(group.retention_in_days, Some(365));
@@ -493,7 +355,7 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
             "{tags:?}"
         );
 
-        let definition = active_job_definition(aws, &names.job).await;
+        let definition = aws.active_job_definition(&names.job).await;
         assert_eq!(definition.revision, Some(1));
         assert_eq!(
             definition
@@ -534,7 +396,8 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
             Some(role_arn(&names.exec_role).as_str())
         );
 
-        let machine = state_machine(aws, &names.state_machine_arn())
+        let machine = aws
+            .state_machine(&names.state_machine_arn())
             .await
             .unwrap_or_else(|| panic!("no state machine {}", names.job));
         let asl: Value = serde_json::from_str(&machine.definition).expect("the definition is JSON");
@@ -574,7 +437,8 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
             .collect();
         assert_eq!(destinations, [format!("{}:*", names.log_group_arn())]);
 
-        let deployed = schedule(aws, &names.schedule)
+        let deployed = aws
+            .schedule(&names.schedule)
             .await
             .unwrap_or_else(|| panic!("no schedule {}", names.schedule));
         assert_eq!(deployed.schedule_expression_timezone(), Some("Asia/Tokyo"));
@@ -591,7 +455,8 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
     }
 
     let crawler = Names::of("crawler");
-    let environment: BTreeMap<String, String> = active_job_definition(aws, &crawler.job)
+    let environment: BTreeMap<String, String> = aws
+        .active_job_definition(&crawler.job)
         .await
         .container_properties
         .expect("a container job definition")
@@ -607,7 +472,7 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
         ])
     );
     assert_eq!(
-        schedule(aws, &crawler.schedule)
+        aws.schedule(&crawler.schedule)
             .await
             .unwrap()
             .schedule_expression(),
@@ -615,7 +480,7 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
     );
 
     let report = Names::of("report");
-    let definition = active_job_definition(aws, &report.job).await;
+    let definition = aws.active_job_definition(&report.job).await;
     assert_eq!(
         definition
             .timeout()
@@ -634,7 +499,7 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
         Some("data")
     );
     assert_eq!(
-        schedule(aws, &report.schedule)
+        aws.schedule(&report.schedule)
             .await
             .unwrap()
             .schedule_expression(),
@@ -659,7 +524,7 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
     );
     for batch_name in ["crawler", "report"] {
         assert_eq!(
-            revisions(aws, &Names::of(batch_name).job).await,
+            aws.revisions(&Names::of(batch_name).job).await,
             [(1, "ACTIVE".to_string())],
             "a redeploy registers no new revision of {batch_name}"
         );
@@ -710,10 +575,10 @@ async fn changing_memory_and_schedule_updates_exactly_those() {
     sjob.run_expecting(0, &["deploy"]).await;
 
     assert_eq!(
-        revisions(aws, &crawler.job).await,
+        aws.revisions(&crawler.job).await,
         [(1, "INACTIVE".to_string()), (2, "ACTIVE".to_string())]
     );
-    let definition = active_job_definition(aws, &crawler.job).await;
+    let definition = aws.active_job_definition(&crawler.job).await;
     let memory = definition
         .container_properties()
         .expect("a container job definition")
@@ -723,13 +588,14 @@ async fn changing_memory_and_schedule_updates_exactly_those() {
         .and_then(|r| r.value().map(String::from));
     assert_eq!(memory.as_deref(), Some("4096"));
     assert_eq!(
-        schedule(aws, &crawler.schedule)
+        aws.schedule(&crawler.schedule)
             .await
             .unwrap()
             .schedule_expression(),
         Some("rate(10 minutes)")
     );
-    let machine = state_machine(aws, &crawler.state_machine_arn())
+    let machine = aws
+        .state_machine(&crawler.state_machine_arn())
         .await
         .unwrap();
     let asl: Value = serde_json::from_str(&machine.definition).unwrap();
@@ -738,7 +604,7 @@ async fn changing_memory_and_schedule_updates_exactly_those() {
         "4096"
     );
     assert_eq!(
-        revisions(aws, &Names::of("report").job).await,
+        aws.revisions(&Names::of("report").job).await,
         [(1, "ACTIVE".to_string())],
         "the other job is untouched"
     );
@@ -774,12 +640,13 @@ async fn prune_removes_jobs_dropped_from_the_config() {
 
     sjob.run_expecting(0, &["deploy"]).await;
     for role in report.roles() {
-        existing_role(aws, role).await;
+        aws.existing_role(role).await;
     }
-    assert!(state_machine(aws, &report.state_machine_arn())
+    assert!(aws
+        .state_machine(&report.state_machine_arn())
         .await
         .is_some());
-    assert!(schedule(aws, &report.schedule).await.is_some());
+    assert!(aws.schedule(&report.schedule).await.is_some());
 
     let prune = sjob.run_expecting(0, &["deploy", "--prune", "--yes"]).await;
     assert!(
@@ -790,29 +657,31 @@ async fn prune_removes_jobs_dropped_from_the_config() {
     );
 
     for role_name in report.roles() {
-        assert!(role(aws, role_name).await.is_none(), "{role_name} is left");
+        assert!(aws.role(role_name).await.is_none(), "{role_name} is left");
     }
-    assert!(state_machine(aws, &report.state_machine_arn())
+    assert!(aws
+        .state_machine(&report.state_machine_arn())
         .await
         .is_none());
-    assert!(schedule(aws, &report.schedule).await.is_none());
-    assert!(log_group(aws, &report.log_group).await.is_none());
+    assert!(aws.schedule(&report.schedule).await.is_none());
+    assert!(aws.log_group(&report.log_group).await.is_none());
     assert_eq!(
-        revisions(aws, &report.job).await,
+        aws.revisions(&report.job).await,
         [(1, "INACTIVE".to_string())]
     );
 
     let crawler = Names::of("crawler");
     for role in crawler.roles() {
-        existing_role(aws, role).await;
+        aws.existing_role(role).await;
     }
-    assert!(state_machine(aws, &crawler.state_machine_arn())
+    assert!(aws
+        .state_machine(&crawler.state_machine_arn())
         .await
         .is_some());
-    assert!(schedule(aws, &crawler.schedule).await.is_some());
-    assert!(log_group(aws, &crawler.log_group).await.is_some());
+    assert!(aws.schedule(&crawler.schedule).await.is_some());
+    assert!(aws.log_group(&crawler.log_group).await.is_some());
     assert_eq!(
-        revisions(aws, &crawler.job).await,
+        aws.revisions(&crawler.job).await,
         [(1, "ACTIVE".to_string())]
     );
     let plan = sjob
@@ -833,7 +702,7 @@ async fn destroy_leaves_nothing_and_is_idempotent() {
     assert_eq!(app_resources(aws).await, Vec::<String>::new());
     for batch_name in ["crawler", "report"] {
         assert_eq!(
-            revisions(aws, &Names::of(batch_name).job).await,
+            aws.revisions(&Names::of(batch_name).job).await,
             [(1, "INACTIVE".to_string())]
         );
     }
@@ -904,9 +773,9 @@ async fn refuses_to_touch_resources_it_did_not_create() {
         [format!("role {theirs}")],
         "nothing else was created"
     );
-    let untouched = existing_role(aws, &theirs).await;
+    let untouched = aws.existing_role(&theirs).await;
     assert!(untouched.tags().is_empty(), "{untouched:?}");
-    assert_eq!(inline_policies(aws, &theirs).await, BTreeMap::new());
+    assert_eq!(aws.inline_policies(&theirs).await, BTreeMap::new());
 }
 
 #[tokio::test]
@@ -1385,7 +1254,7 @@ async fn local_events_match_what_the_state_machine_sends() {
 
 /// Tags of a role, a log group and a state machine, as AWS reports them.
 async fn tags_of(aws: &Aws, names: &Names) -> [BTreeMap<String, String>; 3] {
-    let role = existing_role(aws, &names.sfn_role).await;
+    let role = aws.existing_role(&names.sfn_role).await;
     let role_tags = role
         .tags()
         .iter()

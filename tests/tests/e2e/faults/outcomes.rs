@@ -4,8 +4,6 @@
 //! fails is never reported as a job failure, and a run never ends unreported
 //! while anything can still be sent.
 
-use std::time::Duration;
-
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{json, Value};
 use sjob_e2e::myapp::{config, ERROR_FUNCTION, SUCCESS_FUNCTION};
