@@ -23,6 +23,59 @@ use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata};
 
 use crate::model::{Identity, Observed, Tags};
 
+/// The AWS settings the command line gives (`--profile`, `--region`); the
+/// rest is the SDK's standard resolution (`AWS_PROFILE`, `AWS_REGION`,
+/// `AWS_ENDPOINT_URL`, the config and credentials files, ...).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+}
+
+impl Settings {
+    /// The SDK configuration. The region is `--region`, else the config's
+    /// `region`, else the environment's or the profile's. Retries are the
+    /// user's when `AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE` or the profile's
+    /// `max_attempts` / `retry_mode` set them, else sjob's: 8 attempts with
+    /// backoff from 200 ms to 10 s, for a deploy's bursts of calls.
+    pub async fn sdk_config(
+        &self,
+        config_region: Option<&str>,
+    ) -> Result<SdkConfig, SettingsError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(profile) = &self.profile {
+            let profiles = handlers::sdk::profiles(Some(profile)).await;
+            if profiles.is_none_or(|p| p.get_profile(profile).is_none()) {
+                return Err(SettingsError::UnknownProfile(profile.clone()));
+            }
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = self.region.as_deref().or(config_region) {
+            loader = loader.region(Region::new(region.to_string()));
+        }
+        let retries = RetryConfig::standard()
+            .with_max_attempts(8)
+            .with_initial_backoff(Duration::from_millis(200))
+            .with_max_backoff(Duration::from_secs(10));
+        Ok(
+            handlers::sdk::with_default_retries(loader, self.profile.as_deref(), retries)
+                .await
+                .load()
+                .await,
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SettingsError {
+    #[error("profile `{0}` is not in the AWS config or credentials file")]
+    #[diagnostic(
+        code(sjob::aws::profile),
+        help("`aws configure list-profiles` lists them; AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE name other files")
+    )]
+    UnknownProfile(String),
+}
+
 /// One client per service we call, sharing one configuration.
 #[derive(Debug, Clone)]
 pub struct Clients {
@@ -40,20 +93,16 @@ pub struct Clients {
 }
 
 impl Clients {
-    /// Standard resolution (`AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
-    /// ...), with the config's region first when it names one. Throttling and
-    /// 5xx answers are retried with exponential backoff by the SDK.
-    pub async fn load(region: Option<&str>) -> Clients {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(8)
-                .with_initial_backoff(Duration::from_millis(200))
-                .with_max_backoff(Duration::from_secs(10)),
-        );
-        if let Some(region) = region {
-            loader = loader.region(Region::new(region.to_string()));
-        }
-        Clients::from_config(loader.load().await)
+    /// Clients for `settings`, in the config's region (`config_region`)
+    /// unless `--region` names another. Throttling and 5xx answers are
+    /// retried with exponential backoff by the SDK.
+    pub async fn load(
+        settings: &Settings,
+        config_region: Option<&str>,
+    ) -> Result<Clients, SettingsError> {
+        Ok(Clients::from_config(
+            settings.sdk_config(config_region).await?,
+        ))
     }
 
     pub fn from_config(config: SdkConfig) -> Clients {

@@ -8,6 +8,7 @@ mod local;
 mod package;
 mod render;
 mod schedule;
+mod shell;
 mod stack;
 mod validate;
 
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use deployer::aws::Settings;
 use deployer::config::{self, Config};
 use deployer::input::{check_input, INPUT_HELP};
 use deployer::session::Session;
@@ -37,6 +39,13 @@ pub struct Cli {
     /// Result format on stdout (logs and diagnostics follow it on stderr).
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// The AWS profile to use, instead of AWS_PROFILE's.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The AWS region to use, instead of the config's `region` (which wins
+    /// over AWS_REGION and the profile's).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -80,6 +89,12 @@ pub enum Command {
         #[command(subcommand)]
         command: schedule::ScheduleCommand,
     },
+    /// Print a shell completion script.
+    Completions(shell::CompletionsArgs),
+    /// Print the man page (roff).
+    Man(shell::ManArgs),
+    /// Print the JSON Schema of `sjob.toml`, for editors (taplo, Even Better TOML).
+    Schema(validate::SchemaArgs),
 }
 
 impl Cli {
@@ -88,6 +103,10 @@ impl Cli {
         let ctx = Context {
             config: self.config.clone(),
             output: self.output,
+            aws: Settings {
+                profile: self.profile.clone(),
+                region: self.region.clone(),
+            },
         };
         match &self.command {
             Command::Validate(args) => ctx.emit(args.run(&ctx)?),
@@ -102,6 +121,9 @@ impl Cli {
             Command::Local { command } => command.run(&ctx).await,
             Command::Simulate(args) => ctx.emit(args.run(&ctx).await?),
             Command::Schedule { command } => command.run(&ctx),
+            Command::Completions(args) => ctx.emit(args.run()),
+            Command::Man(args) => ctx.emit(args.run()?),
+            Command::Schema(args) => ctx.emit(args.run()),
         }
     }
 }
@@ -154,6 +176,7 @@ impl Report for Document {}
 pub struct Context {
     pub config: PathBuf,
     pub output: Output,
+    pub aws: Settings,
 }
 
 impl Context {
@@ -172,7 +195,7 @@ impl Context {
 
     /// The config bound to the account and region it deploys to.
     pub async fn session(&self) -> miette::Result<Session> {
-        Ok(Session::open(self.load()?).await?)
+        Ok(Session::open(self.load()?, &self.aws).await?)
     }
 
     /// Prints a report on stdout; its exit code. A reader that went away
@@ -219,4 +242,48 @@ pub fn parse_input(input: &Option<String>) -> miette::Result<Option<Value>> {
         )
     })?;
     Ok(Some(value))
+}
+
+/// Whether stderr (logs and diagnostics) gets colour: never with `NO_COLOR`
+/// set (<https://no-color.org>), always with `CLICOLOR_FORCE` set and not
+/// `0`, else when stderr is a terminal.
+pub fn stderr_color() -> bool {
+    use std::io::IsTerminal;
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if set("NO_COLOR") {
+        false
+    } else if set("CLICOLOR_FORCE")
+        && std::env::var_os("CLICOLOR_FORCE").as_deref() != Some("0".as_ref())
+    {
+        true
+    } else {
+        std::io::stderr().is_terminal()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every argument and flag of every command says what it is, in
+    /// `--help`, the man page and the completions.
+    #[test]
+    fn every_argument_has_help() {
+        fn missing(command: &clap::Command, path: &str, found: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.get_help().is_none() && !["help", "version"].contains(&id) {
+                    found.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                missing(sub, &format!("{path} {}", sub.get_name()), found);
+            }
+        }
+        let mut found = Vec::new();
+        missing(&Cli::command(), "sjob", &mut found);
+        assert!(found.is_empty(), "without help: {found:?}");
+    }
 }

@@ -2,6 +2,7 @@
 //! hand back either a [`Config`] or every problem with its place.
 
 mod diagnostic;
+pub mod keys;
 mod model;
 mod tree;
 mod validate;

@@ -24,7 +24,11 @@ fn main() -> ExitCode {
             };
         }
     };
-    init_logging(cli.output);
+    let color = cli::stderr_color();
+    init_logging(cli.output, color);
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(miette::MietteHandlerOpts::new().color(color).build())
+    }));
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     match runtime.block_on(cli.run()) {
         Ok(code) => code,
@@ -42,14 +46,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(output: Output) {
+fn init_logging(output: Output, color: bool) {
     let filter = std::env::var("SJOB_LOG")
         .ok()
         .and_then(|f| tracing_subscriber::EnvFilter::try_new(sdk_bodies_hidden(&f)).ok())
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("deployer=info,sjob=info,warn"));
-    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(color)
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false);

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::aws::{AwsError, Clients};
+use crate::aws::{AwsError, Clients, Settings, SettingsError};
 use crate::config::Config;
 use crate::model::BaseStack;
 use crate::model::JobStack;
@@ -12,7 +12,9 @@ use crate::target::Target;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum SessionError {
-    #[error("no AWS region: set `region` in the config, or AWS_REGION / AWS_PROFILE")]
+    #[error(
+        "no AWS region: set `region` in the config, or --region, AWS_REGION or a profile's region"
+    )]
     #[diagnostic(code(sjob::session::region))]
     NoRegion,
     #[error("cannot find the AWS account: set `account_id` in the config, or provide credentials")]
@@ -27,6 +29,9 @@ pub enum SessionError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Base(#[from] BaseError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Settings(#[from] SettingsError),
 }
 
 pub struct Session {
@@ -36,8 +41,8 @@ pub struct Session {
 }
 
 impl Session {
-    pub async fn open(config: Config) -> Result<Session, SessionError> {
-        let clients = Clients::load(config.region.as_deref()).await;
+    pub async fn open(config: Config, settings: &Settings) -> Result<Session, SessionError> {
+        let clients = Clients::load(settings, config.region.as_deref()).await?;
         let region = clients.region().ok_or(SessionError::NoRegion)?;
         let account_id = match &config.account_id {
             Some(id) => id.clone(),

@@ -13,12 +13,14 @@ pub mod handler;
 pub mod http;
 mod json_prefix;
 pub mod links;
+pub mod logging;
 pub mod message;
 pub mod notification;
 pub mod outcome;
 pub mod publish;
 pub mod redact;
 pub mod runtime;
+pub mod sdk;
 pub mod settings;
 
 pub use handler::{handle, HandlerError, HandlerKind, HandlerResponse};

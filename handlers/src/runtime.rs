@@ -1,5 +1,6 @@
-//! Lambda wiring shared by both binaries: JSON logs, settings and SDK
-//! clients made once per cold start, and a deadline on each invocation.
+//! Lambda wiring shared by both binaries: logs by Lambda's logging
+//! controls, settings and SDK clients made once per cold start, and a
+//! deadline on each invocation.
 
 use std::time::{Duration, SystemTime};
 
@@ -18,14 +19,18 @@ use crate::settings::Settings;
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 
 pub async fn run(kind: HandlerKind) -> Result<(), lambda_runtime::Error> {
-    init_tracing();
+    crate::logging::init();
     let settings = Settings::from_env()
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(5))
-        .http_client(TlsOnFirstUse::new())
-        .load()
-        .await;
+    let loader = aws_config::defaults(BehaviorVersion::latest()).http_client(TlsOnFirstUse::new());
+    let config = crate::sdk::with_default_retries(
+        loader,
+        None,
+        RetryConfig::standard().with_max_attempts(5),
+    )
+    .await
+    .load()
+    .await;
     let publisher = SnsPublisher::new(
         aws_sdk_sns::Client::new(&config),
         settings.topic_arn.clone(),
@@ -66,27 +71,6 @@ fn invocation_budget(deadline: SystemTime, now: SystemTime) -> Option<Duration> 
         .duration_since(now)
         .ok()
         .map(|left| left.saturating_sub(DEADLINE_MARGIN))
-}
-
-/// JSON lines on stderr, the shape CloudWatch's JSON log format expects.
-/// `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`) sets the level.
-fn init_tracing() {
-    let filter = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".to_string())
-        .to_ascii_lowercase();
-    let filter = tracing_subscriber::EnvFilter::try_new(format!(
-        "{filter},aws_config=warn,aws_smithy_runtime=warn,aws_smithy_runtime_api=warn,hyper=warn"
-    ))
-    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
-        .init();
 }
 
 #[cfg(test)]

@@ -685,6 +685,10 @@ class LambdaRunner:
                 "_HANDLER": fn.handler or "bootstrap",
             }
         )
+        logging = logging_config(fn)
+        env["AWS_LAMBDA_LOG_FORMAT"] = logging["LogFormat"]
+        if logging["LogFormat"] == "JSON":
+            env["AWS_LAMBDA_LOG_LEVEL"] = logging["ApplicationLogLevel"]
         # The function's own variables win (AWS_ENDPOINT_URL included: tests
         # point it elsewhere to simulate an unreachable service).
         env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
@@ -952,6 +956,51 @@ def patch_sfn_retry_wait_scale() -> None:
 # Patch f (+g): Batch job outcome and a realistic job record
 # --------------------------------------------------------------------------
 STATUS_REASON = "Essential container in task exited"
+
+
+def patch_lambda_logging_config() -> None:
+    """moto gap: CreateFunction and UpdateFunctionConfiguration drop
+    ``LoggingConfig``, and GetFunction(Configuration) never return it.  AWS
+    stores it and returns it on every function: ``LogFormat`` ``Text`` and
+    ``LogGroup`` ``/aws/lambda/<name>`` when none was set ("Configuring
+    advanced logging controls for Lambda functions").  AWS also passes the
+    settings to the runtime as ``AWS_LAMBDA_LOG_FORMAT`` and, for JSON,
+    ``AWS_LAMBDA_LOG_LEVEL`` (the application log level); LambdaRunner does
+    the same from the stored config."""
+    from moto.awslambda.models import LambdaFunction
+
+    original_init = LambdaFunction.__init__
+    original_get = LambdaFunction.get_configuration
+    original_update = LambdaFunction.update_configuration
+
+    def __init__(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        original_init(self, account_id, spec, *args, **kwargs)
+        self.harness_logging_config = dict(spec.get("LoggingConfig") or {})
+
+    def get_configuration(self: Any, on_create: bool = False) -> dict[str, Any]:
+        config = original_get(self, on_create)
+        config["LoggingConfig"] = logging_config(self)
+        return config
+
+    def update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
+        if "LoggingConfig" in config_updates:
+            self.harness_logging_config = dict(config_updates["LoggingConfig"] or {})
+        return original_update(self, config_updates)
+
+    LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
+    LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
+    LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
+
+
+def logging_config(fn: Any) -> dict[str, Any]:
+    """A function's LoggingConfig as AWS returns it, defaults filled in."""
+    stored = getattr(fn, "harness_logging_config", {}) or {}
+    config = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{fn.function_name}"}
+    config.update(stored)
+    if config["LogFormat"] == "JSON":
+        config.setdefault("ApplicationLogLevel", "INFO")
+        config.setdefault("SystemLogLevel", "INFO")
+    return config
 
 
 def patch_batch_job_outcome() -> None:
@@ -1263,6 +1312,7 @@ def apply_patches() -> None:
     patch_sfn_context_timestamps()  # g
     patch_sfn_lambda_unknown()  # g
     patch_sfn_retry_wait_scale()  # knob
+    patch_lambda_logging_config()  # g
 
 
 # --------------------------------------------------------------------------

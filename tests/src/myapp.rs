@@ -44,6 +44,28 @@ pub fn lambda_arn(function: &str) -> String {
     format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}")
 }
 
+/// A job with input, environment and an explicit Fargate size.
+pub const CRAWLER: &str = r#"
+[jobs.crawler]
+command = ["python", "-m", "crawler"]
+vcpus = "1"
+memory = "2048"
+schedule_expression = "rate(5 minutes)"
+sfn_input = { source = "schedule", pages = 3 }
+env = { LOG_LEVEL = "info", SITE = "https://example.com" }
+"#;
+
+/// A job with a timeout, retries, tags and a task policy.
+pub const REPORT: &str = r#"
+[jobs.report]
+command = ["python", "-m", "report"]
+schedule_expression = "cron(0 3 * * ? *)"
+timeout_seconds = 3600
+retry_attempts = 2
+tags = { team = "data" }
+task_policy_statements = [{ Effect = "Allow", Action = "s3:GetObject", Resource = "arn:aws:s3:::myapp-dev-reports/*" }]
+"#;
+
 /// `myapp`/`dev` with these `[jobs.*]` tables.
 pub fn config(targets: &Targets, jobs: &[&str]) -> String {
     let mut text = format!(

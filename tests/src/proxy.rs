@@ -167,14 +167,14 @@ impl FaultPlan {
         if self.rate <= 0.0 || (!self.only.is_empty() && !self.only.iter().any(|a| call.is(a))) {
             return None;
         }
-        let draw = splitmix64(
+        // One generator per call and occurrence: the same plan faults the
+        // same calls whatever order concurrent requests arrive in.
+        let mut draw = fastrand::Rng::with_seed(
             self.seed
                 ^ fnv1a(&call.key())
                 ^ (occurrence as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
         );
-        let unit = (draw >> 11) as f64 / (1u64 << 53) as f64;
-        (unit < self.rate)
-            .then(|| self.mix[(splitmix64(draw) % self.mix.len() as u64) as usize].clone())
+        (draw.f64() < self.rate).then(|| self.mix[draw.usize(..self.mix.len())].clone())
     }
 }
 
@@ -499,33 +499,35 @@ fn error_answer(call: &Call, fault: &Fault) -> Vec<u8> {
 }
 
 async fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Request> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).await? == 0 {
-        return Err(io::ErrorKind::UnexpectedEof.into());
-    }
-    let mut parts = line.split_whitespace();
-    let (method, path) = match (parts.next(), parts.next()) {
-        (Some(m), Some(p)) => (m.to_string(), p.to_string()),
-        _ => return Err(io::Error::new(io::ErrorKind::InvalidData, line)),
-    };
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await? == 0 {
+    let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidData, e);
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        if reader.read_until(b'\n', &mut head).await? == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            headers.push((name.trim().to_string(), value.trim().to_string()));
-        }
+    }
+    let mut fields = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Request::new(&mut fields);
+    if parsed
+        .parse(&head)
+        .map_err(|e| invalid(e.to_string()))?
+        .is_partial()
+    {
+        return Err(invalid("an incomplete request head".into()));
     }
     let mut request = Request {
-        method,
-        path,
-        headers,
+        method: parsed.method.unwrap_or_default().to_string(),
+        path: parsed.path.unwrap_or_default().to_string(),
+        headers: parsed
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_string(),
+                    String::from_utf8_lossy(h.value).into_owned(),
+                )
+            })
+            .collect(),
         body: Vec::new(),
     };
     if request
@@ -533,10 +535,12 @@ async fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Request> 
         .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
     {
         loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).await?;
-            let size = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let mut line = Vec::new();
+            reader.read_until(b'\n', &mut line).await?;
+            let size = match httparse::parse_chunk_size(&line) {
+                Ok(httparse::Status::Complete((_, size))) => size as usize,
+                _ => return Err(invalid(String::from_utf8_lossy(&line).into_owned())),
+            };
             let mut chunk = vec![0; size + 2];
             reader.read_exact(&mut chunk).await?;
             if size == 0 {
@@ -545,9 +549,7 @@ async fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Request> 
             request.body.extend_from_slice(&chunk[..size]);
         }
     } else if let Some(length) = request.header("content-length") {
-        let length = length
-            .parse()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let length = length.parse().map_err(|e| invalid(format!("{e}")))?;
         request.body = vec![0; length];
         reader.read_exact(&mut request.body).await?;
     }
@@ -585,56 +587,35 @@ async fn forward(upstream: u16, request: &Request) -> io::Result<Vec<u8>> {
 
 /// The answer with its `Connection` header replaced by `close`.
 fn close_delimited(answer: Vec<u8>) -> Vec<u8> {
-    let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+    let mut fields = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Response::new(&mut fields);
+    let Ok(httparse::Status::Complete(body_start)) = parsed.parse(&answer) else {
         return answer;
     };
-    let head = String::from_utf8_lossy(&answer[..end]);
-    let mut out: String = head
-        .split("\r\n")
-        .filter(|l| {
-            !l.split(':')
-                .next()
-                .is_some_and(|n| n.trim().eq_ignore_ascii_case("connection"))
-        })
-        .map(|l| format!("{l}\r\n"))
-        .collect();
-    out.push_str("Connection: close\r\n\r\n");
-    let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(&answer[end + 4..]);
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\n",
+        parsed.code.unwrap_or(502),
+        parsed.reason.unwrap_or_default()
+    );
+    for field in parsed
+        .headers
+        .iter()
+        .filter(|h| !h.name.eq_ignore_ascii_case("connection"))
+    {
+        head.push_str(&format!(
+            "{}: {}\r\n",
+            field.name,
+            String::from_utf8_lossy(field.value)
+        ));
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(&answer[body_start..]);
     bytes
-}
-
-fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
-}
-
-/// A small seeded generator for tests that pick random points (kill times,
-/// call numbers) reproducibly.
-#[derive(Debug, Clone)]
-pub struct SeededRng(u64);
-
-impl SeededRng {
-    pub fn new(seed: u64) -> SeededRng {
-        SeededRng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        splitmix64(self.0)
-    }
-
-    /// Uniform in `low..high`.
-    pub fn range(&mut self, low: usize, high: usize) -> usize {
-        assert!(low < high, "empty range {low}..{high}");
-        low + (self.next_u64() % (high - low) as u64) as usize
-    }
 }

@@ -96,6 +96,12 @@ impl Sjob {
         self
     }
 
+    /// Removes an environment variable from every command.
+    pub fn without_env(mut self, name: &str) -> Sjob {
+        self.env.retain(|(n, _)| n != name);
+        self
+    }
+
     /// The scratch directory: the config's directory, and the commands'.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -8,7 +8,8 @@ use std::time::Duration;
 use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State,
+    Architecture, Environment, FunctionCode, LastUpdateStatus, LogFormat, LoggingConfig, Runtime,
+    State,
 };
 use aws_sdk_lambda::Client;
 
@@ -49,6 +50,13 @@ pub async fn read(client: &Client, name: &str) -> Result<Option<Observed<Functio
                 .to_string(),
             memory_mb: config.memory_size.unwrap_or_default(),
             timeout_seconds: config.timeout.unwrap_or_default(),
+            // Lambda's default when a function sets none.
+            log_format: config
+                .logging_config
+                .and_then(|l| l.log_format)
+                .unwrap_or(LogFormat::Text)
+                .as_str()
+                .to_string(),
             environment: config
                 .environment
                 .and_then(|e| e.variables)
@@ -99,6 +107,7 @@ async fn create(client: &Client, desired: &FunctionSpec, package: &Path) -> Resu
             .architectures(Architecture::from(desired.architecture.as_str()))
             .memory_size(desired.memory_mb)
             .timeout(desired.timeout_seconds)
+            .logging_config(logging(desired))
             .environment(environment(desired))
             .code(FunctionCode::builder().zip_file(zip.clone()).build())
             .set_tags(Some(desired.tags.clone().into_iter().collect()))
@@ -123,6 +132,7 @@ async fn update(
         || desired.handler != actual.handler
         || desired.memory_mb != actual.memory_mb
         || desired.timeout_seconds != actual.timeout_seconds
+        || desired.log_format != actual.log_format
         || desired.environment != actual.environment;
     let code_differs =
         desired.code_sha256 != actual.code_sha256 || desired.architecture != actual.architecture;
@@ -144,6 +154,7 @@ async fn update(
                 .handler(&desired.handler)
                 .memory_size(desired.memory_mb)
                 .timeout(desired.timeout_seconds)
+                .logging_config(logging(desired))
                 .environment(environment(desired))
                 .send()
         })
@@ -174,6 +185,12 @@ async fn update(
         desired.tags.clone().into_iter().collect()
     )
     .await
+}
+
+fn logging(desired: &FunctionSpec) -> LoggingConfig {
+    LoggingConfig::builder()
+        .log_format(LogFormat::from(desired.log_format.as_str()))
+        .build()
 }
 
 fn environment(desired: &FunctionSpec) -> Environment {

@@ -89,10 +89,10 @@ struct DeliveryArgs {
 }
 
 impl DeliveryArgs {
-    fn delivery(&self, config: &Config) -> Delivery {
+    fn delivery(&self, ctx: &Context, config: &Config) -> Delivery {
         match (&self.lambda_endpoint, &self.topic_arn) {
             (Some(endpoint), _) => Delivery::Lambda(endpoint.clone()),
-            (None, Some(topic)) => Delivery::Sns(topic.clone()),
+            (None, Some(topic)) => Delivery::Sns(topic.clone(), ctx.aws.clone()),
             (None, None) => {
                 Delivery::Outbox(self.outbox.clone().unwrap_or_else(|| {
                     process::state_dir(&config.path).join("notifications.jsonl")
@@ -121,7 +121,7 @@ impl LocalRunArgs {
     pub async fn run(&self, ctx: &Context) -> Result<LocalRunReport> {
         let config = ctx.load()?;
         let job = session::select(&config, std::slice::from_ref(&self.job))?[0];
-        let delivery = self.delivery.delivery(&config);
+        let delivery = self.delivery.delivery(ctx, &config);
         let run = local::run(&config, job, parse_input(&self.input)?, &delivery).await?;
         if ctx.output == Output::Text {
             eprintln!(
@@ -140,7 +140,7 @@ impl LocalScheduleArgs {
             .into_iter()
             .cloned()
             .collect();
-        let delivery = self.delivery.delivery(&config);
+        let delivery = self.delivery.delivery(ctx, &config);
         scheduler::serve(&config, selected, delivery, Duration::from_secs(self.grace)).await;
         Ok(ExitCode::SUCCESS)
     }

@@ -13,6 +13,7 @@ use super::{Context, Document};
 pub struct RenderArgs {
     /// The job to render (every job by default).
     job: Option<String>,
+    /// Which documents to print.
     #[arg(long, value_enum, default_value_t = What::All)]
     what: What,
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use miette::Result;
 use serde::Serialize;
 
-use super::{Context, Report};
+use super::{Context, Document, Report};
 
 #[derive(clap::Args)]
 pub struct ValidateArgs {}
@@ -56,3 +56,12 @@ impl fmt::Display for Validated {
 }
 
 impl Report for Validated {}
+
+#[derive(clap::Args)]
+pub struct SchemaArgs {}
+
+impl SchemaArgs {
+    pub fn run(&self) -> Document {
+        Document(deployer::config::keys::json_schema())
+    }
+}

@@ -225,71 +225,10 @@ pub const DEFAULT_IMAGE_TAG: &str = "latest";
 pub const DEFAULT_LOG_RETENTION_DAYS: i32 = 365;
 pub const DEFAULT_RETRY_ATTEMPTS: u32 = 1;
 
-/// Keys a `[jobs.<name>]` table (and `[defaults]`) may hold.
-pub const JOB_KEYS: &[&str] = &[
-    "command",
-    "vcpus",
-    "memory",
-    "schedule_expression",
-    "schedule_timezone",
-    "sfn_input",
-    "env",
-    "image_uri",
-    "image_tag",
-    "batch_job_queue_arn",
-    "success_handler_arn",
-    "error_handler_arn",
-    "enabled",
-    "timeout_seconds",
-    "retry_attempts",
-    "log_retention_days",
-    "task_policy_statements",
-    "tags",
-    "description",
-    "assign_public_ip",
-    "notification_topic_arn",
-];
-
-pub const TOP_KEYS: &[&str] = &[
-    "app_name",
-    "stage",
-    "region",
-    "account_id",
-    "base",
-    "defaults",
-    "jobs",
-];
-
 /// CloudWatch Logs' accepted retention periods.
 pub const LOG_RETENTION_DAYS: &[i32] = &[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
     3288, 3653,
-];
-
-pub const BASE_KEYS: &[&str] = &["tags", "notifications", "handlers", "compute"];
-pub const NOTIFICATIONS_KEYS: &[&str] = &["topic_name", "fifo", "kms_key_id", "subscriptions"];
-pub const SUBSCRIPTION_KEYS: &[&str] = &[
-    "protocol",
-    "endpoint",
-    "filter_policy",
-    "raw_message_delivery",
-];
-pub const HANDLERS_KEYS: &[&str] = &[
-    "success_package",
-    "error_package",
-    "architecture",
-    "memory",
-    "timeout_seconds",
-    "log_retention_days",
-    "env",
-    "topic_arn",
-];
-pub const COMPUTE_KEYS: &[&str] = &[
-    "subnets",
-    "security_groups",
-    "vpc_id",
-    "max_vcpus",
-    "capacity",
 ];
 
 /// Where `cargo lambda build --release --output-format zip` writes each

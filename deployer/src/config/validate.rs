@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::diagnostic::Problem;
+use super::keys::{JOB_KEYS, TOP_KEYS};
 use super::model::*;
 use super::tree::{Node, NodeValue, Span};
 use rules::{is_account_id, is_region};

@@ -12,13 +12,15 @@ use handlers::{HandlerKind, HandlerResponse};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
+use crate::aws::{Settings, SettingsError};
+
 #[derive(Debug, Clone)]
 pub enum Delivery {
     /// In-process; the notification is printed and appended to this file.
     Outbox(PathBuf),
-    /// In-process; published to this SNS topic (the usual AWS settings and
-    /// `AWS_ENDPOINT_URL` apply).
-    Sns(String),
+    /// In-process; published to this SNS topic with these settings (and
+    /// the SDK's usual resolution: `AWS_ENDPOINT_URL`, credentials, ...).
+    Sns(String, Settings),
     /// Through the Lambda Invoke API at this endpoint.
     Lambda(String),
 }
@@ -28,6 +30,9 @@ pub enum DeliveryError {
     #[error(transparent)]
     #[diagnostic(code(sjob::local::handler))]
     Handler(#[from] handlers::HandlerError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Settings(#[from] SettingsError),
     #[error("invoking {function} at {endpoint} failed: {message}")]
     #[diagnostic(
         code(sjob::local::invoke),
@@ -125,8 +130,8 @@ pub async fn deliver(
                 text: outbox.text.into_inner().unwrap_or_default(),
             })
         }
-        Delivery::Sns(topic) => {
-            let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Delivery::Sns(topic, settings) => {
+            let config = settings.sdk_config(None).await?;
             let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), topic.clone());
             let response =
                 handlers::handle(kind, event, &publisher, &(), BodyFormat::Document).await?;

@@ -21,6 +21,10 @@ pub const SUBSCRIPTION_TAG_PREFIX: &str = "sjob:subscription:";
 /// The Lambda runtime and handler of a Rust binary named `bootstrap`.
 pub const FUNCTION_RUNTIME: &str = "provided.al2023";
 pub const FUNCTION_HANDLER: &str = "bootstrap";
+/// The handlers' log format (Lambda's `LoggingConfig.LogFormat`): JSON
+/// lines with the request id, which the handlers write when Lambda tells
+/// them to.
+pub const FUNCTION_LOG_FORMAT: &str = "JSON";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicSpec {
@@ -78,6 +82,8 @@ pub struct FunctionSpec {
     pub architecture: String,
     pub memory_mb: i32,
     pub timeout_seconds: i32,
+    /// `JSON` or `Text`.
+    pub log_format: String,
     pub environment: BTreeMap<String, String>,
     /// Base64 SHA-256 of the zip: Lambda's `CodeSha256`.
     pub code_sha256: String,
@@ -180,6 +186,7 @@ field_diff!(FunctionSpec {
     architecture,
     memory_mb,
     timeout_seconds,
+    log_format,
     environment,
     code_sha256,
     tags

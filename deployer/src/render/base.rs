@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::model::{
     BaseStack, ComputeEnvironmentSpec, ComputeStack, FunctionSpec, HandlerFunction, HandlersStack,
     Identity, JobQueueSpec, LogGroupSpec, NotificationsStack, RoleSpec, SecurityGroupSpec,
-    SubscriptionSpec, Tags, TopicSpec, FUNCTION_HANDLER, FUNCTION_RUNTIME,
+    SubscriptionSpec, Tags, TopicSpec, FUNCTION_HANDLER, FUNCTION_LOG_FORMAT, FUNCTION_RUNTIME,
 };
 use crate::names::BaseNames;
 use crate::target::Target;
@@ -93,6 +93,7 @@ impl BaseStack {
                             architecture: h.architecture.as_str().to_string(),
                             memory_mb: h.memory_mb,
                             timeout_seconds: h.timeout_seconds,
+                            log_format: FUNCTION_LOG_FORMAT.to_string(),
                             environment: environment.clone(),
                             code_sha256: package_sha256(which, package)?,
                             tags: tags.clone(),
@@ -233,6 +234,7 @@ pub fn describe(stack: &BaseStack) -> Value {
                 "architecture": f.function.architecture,
                 "memory_mb": f.function.memory_mb,
                 "timeout_seconds": f.function.timeout_seconds,
+                "log_format": f.function.log_format,
                 "environment": f.function.environment,
                 "log_group": f.log_group.name,
             })).collect::<Vec<_>>(),

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use aws_sdk_batch::types::{CeStatus, JqState, JqStatus};
-use aws_sdk_lambda::types::FunctionConfiguration;
+use aws_sdk_lambda::types::{FunctionConfiguration, LogFormat, LoggingConfig};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::{json, Value};
 use sjob_e2e::myapp::{lambda_arn, ACCOUNT, ERROR_FUNCTION, HANDLER_FUNCTIONS, SUCCESS_FUNCTION};
@@ -231,6 +231,11 @@ async fn one_deploy_brings_up_the_base_and_the_jobs_on_an_empty_account() {
             Some("provided.al2023")
         );
         assert_eq!(function.handler(), Some("bootstrap"));
+        assert_eq!(
+            function.logging_config().and_then(|l| l.log_format()),
+            Some(&LogFormat::Json),
+            "JSON lines with the request id"
+        );
         assert_eq!(function.timeout(), Some(30));
         assert_eq!(function.memory_size(), Some(128));
         let variables = function.environment().unwrap().variables().unwrap();
@@ -385,6 +390,26 @@ async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_
     let error_after = project.function(ERROR_FUNCTION).await;
     assert_eq!(error_after.code_sha256(), error_before.code_sha256());
     assert_eq!(error_after.last_modified(), error_before.last_modified());
+    assert_eq!(project.pending_changes().await, Vec::<Value>::new());
+
+    // A log format changed by hand is drift: an update, brought back.
+    aws.lambda
+        .update_function_configuration()
+        .function_name(ERROR_FUNCTION)
+        .logging_config(LoggingConfig::builder().log_format(LogFormat::Text).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        project.pending_changes().await,
+        [json!({
+            "kind": "function",
+            "name": ERROR_FUNCTION,
+            "action": "update",
+            "fields": ["log_format"]
+        })]
+    );
+    project.fixture.sjob.run_expecting(0, &["deploy"]).await;
     assert_eq!(project.pending_changes().await, Vec::<Value>::new());
 
     // Destroying one job leaves the base its sibling uses.

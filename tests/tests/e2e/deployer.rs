@@ -12,7 +12,9 @@ use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, LogLevel};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use sjob_e2e::myapp::{config, lambda_arn, Targets, ACCOUNT, ERROR_FUNCTION, SUCCESS_FUNCTION};
+use sjob_e2e::myapp::{
+    config, lambda_arn, Targets, ACCOUNT, CRAWLER, ERROR_FUNCTION, REPORT, SUCCESS_FUNCTION,
+};
 use sjob_e2e::{policy_document, Aws, Fixture, JobOutcome, SjobRun, REGION};
 
 mod ownership;
@@ -23,25 +25,6 @@ const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 const DELIVERY_WAIT: Duration = Duration::from_secs(2);
 const TASK_EXECUTION_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
-
-const CRAWLER: &str = r#"
-[jobs.crawler]
-command = ["python", "-m", "crawler"]
-vcpus = "1"
-memory = "2048"
-schedule_expression = "rate(5 minutes)"
-sfn_input = { source = "schedule", pages = 3 }
-env = { LOG_LEVEL = "info", SITE = "https://example.com" }
-"#;
-
-const REPORT: &str = r#"
-[jobs.report]
-command = ["python", "-m", "report"]
-schedule_expression = "cron(0 3 * * ? *)"
-timeout_seconds = 3600
-retry_attempts = 2
-tags = { team = "data" }
-"#;
 
 /// What the crawler's schedule passes to each execution.
 fn crawler_input() -> Value {

@@ -22,10 +22,10 @@ use aws_sdk_batch::types::{
     ContainerProperties, JobDefinitionType, ResourceRequirement, ResourceType,
 };
 use serde_json::Value;
-use sjob_e2e::myapp::{config, Targets, SUCCESS_FUNCTION};
+use sjob_e2e::myapp::{config, Targets, CRAWLER, REPORT, SUCCESS_FUNCTION};
 use sjob_e2e::{
     fixture, handler_binary, snapshot_differences, Aws, Delivery, Emulator, Fault, FaultPlan,
-    FaultProxy, HandlersBuilder, SeededRng, Sjob, SjobRun,
+    FaultProxy, HandlersBuilder, Sjob, SjobRun,
 };
 
 mod outcomes;
@@ -34,22 +34,6 @@ const DELIVERY_WAIT: Duration = Duration::from_secs(2);
 /// The share of requests that fail in the "20% faults" tests.
 const FAULT_RATE: f64 = 0.2;
 const SLOW: Duration = Duration::from_millis(300);
-
-const CRAWLER: &str = r#"
-[jobs.crawler]
-command = ["python", "-m", "crawler"]
-schedule_expression = "rate(5 minutes)"
-sfn_input = { source = "schedule" }
-env = { LOG_LEVEL = "info" }
-"#;
-
-const REPORT: &str = r#"
-[jobs.report]
-command = ["python", "-m", "report"]
-schedule_expression = "cron(0 3 * * ? *)"
-retry_attempts = 2
-task_policy_statements = [{ Effect = "Allow", Action = "s3:GetObject", Resource = "arn:aws:s3:::myapp-dev-reports/*" }]
-"#;
 
 /// Two jobs (16 resources) whose targets need not exist.
 fn two_jobs() -> String {
@@ -258,13 +242,13 @@ async fn deploys_killed_at_random_points_converge_when_rerun() {
     let destroy_calls = faulty.proxy.calls().len() - deploy_calls;
     faulty.assert_empty("after the counting destroy").await;
 
-    let mut rng = SeededRng::new(7);
+    let mut rng = fastrand::Rng::with_seed(7);
     for round in 0..3 {
         // Several deploys in a row, each killed part-way: each starts from
         // what the one before left.
         let mut killed_at = Vec::new();
         for _ in 0..4 {
-            let at = rng.range(1, deploy_calls);
+            let at = rng.usize(1..deploy_calls);
             kill_after(&faulty, &["deploy"], at).await;
             killed_at.push(at);
         }
@@ -281,7 +265,7 @@ async fn deploys_killed_at_random_points_converge_when_rerun() {
             )
             .await;
 
-        let at = rng.range(1, destroy_calls);
+        let at = rng.usize(1..destroy_calls);
         kill_after(&faulty, &["destroy", "--yes"], at).await;
         let destroy = faulty.through_proxy.run(&["destroy", "--yes"]).await;
         assert_eq!(

@@ -8,6 +8,9 @@ use serde_json::Value;
 use super::read::Lookup;
 use super::rules::{is_arn, is_env_name, is_name};
 use super::Validator;
+use crate::config::keys::{
+    BASE_KEYS, COMPUTE_KEYS, HANDLERS_KEYS, NOTIFICATIONS_KEYS, SUBSCRIPTION_KEYS,
+};
 use crate::config::model::*;
 use crate::config::tree::{Entry, NodeValue, Table};
 use crate::names::BaseNames;

@@ -6,6 +6,7 @@ use super::base::{ArnKey, ValidBase};
 use super::read::Lookup;
 use super::rules::{fargate_size_problem, fargate_sizes_help, is_env_name, is_name};
 use super::Validator;
+use crate::config::keys::{JOB_KEYS, STATEMENT_KEYS};
 use crate::config::model::*;
 use crate::config::tree::{Entry, NodeValue, Span, Table};
 use crate::input::{check_input, INPUT_HELP};
@@ -333,19 +334,7 @@ impl Validator {
                 );
                 continue;
             };
-            self.known_keys(
-                t,
-                &item_path,
-                &[
-                    "Sid",
-                    "Effect",
-                    "Action",
-                    "NotAction",
-                    "Resource",
-                    "NotResource",
-                    "Condition",
-                ],
-            );
+            self.known_keys(t, &item_path, STATEMENT_KEYS);
             let effect = t.get("Effect").map(|e| e.node.to_json());
             if !matches!(
                 effect.as_ref().and_then(Value::as_str),

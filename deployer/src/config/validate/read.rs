@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::base::ArnKey;
 use super::rules::{is_arn, is_name, similar};
 use super::Validator;
+use crate::config::keys::{self, Key};
 use crate::config::model::ArnRef;
 use crate::config::tree::{Entry, NodeValue, Span, Table};
 
@@ -30,7 +31,9 @@ impl<'a> Lookup<'a> {
 }
 
 impl Validator {
-    pub(super) fn known_keys(&mut self, table: &Table, path: &str, allowed: &[&str]) {
+    /// A problem for each key of `table` that `allowed` does not list.
+    pub(super) fn known_keys(&mut self, table: &Table, path: &str, allowed: &[Key]) {
+        let allowed = keys::names(allowed);
         for entry in &table.entries {
             if !allowed.contains(&entry.key.as_str()) {
                 let key = if path.is_empty() {

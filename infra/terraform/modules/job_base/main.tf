@@ -60,6 +60,11 @@ resource "aws_lambda_function" "handler" {
     variables = merge(var.handler_environment, { SNS_TOPIC_ARN = aws_sns_topic.notifications.arn })
   }
 
+  # JSON lines with the request id, as sjob deploys the handlers.
+  logging_config {
+    log_format = "JSON"
+  }
+
   tracing_config {
     mode = "PassThrough"
   }

@@ -1,0 +1,251 @@
+//! Every key `sjob.toml` may hold, section by section, with its type and
+//! meaning. Validation refuses any key not listed here, and `sjob schema`
+//! writes its JSON Schema from these same lists, so an editor and
+//! `sjob validate` cannot disagree on which keys exist.
+
+use serde_json::{json, Map, Value};
+
+/// One key of a table.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub doc: &'static str,
+}
+
+/// The shape of a key's value.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    String,
+    /// A string or a number (`vcpus = 0.5`, `memory = "2048"`).
+    Scalar,
+    Integer,
+    Boolean,
+    /// An array of strings.
+    Strings,
+    /// A table of string values.
+    StringMap,
+    /// Any TOML value, read as JSON.
+    Json,
+    /// A table with these keys.
+    Table(&'static [Key]),
+    /// An array of tables with these keys.
+    Tables(&'static [Key]),
+    /// A table of named tables, each with these keys (`[jobs.NAME]`).
+    Named(&'static [Key]),
+}
+
+const fn key(name: &'static str, kind: Kind, doc: &'static str) -> Key {
+    Key { name, kind, doc }
+}
+
+/// The top level of the file.
+pub const TOP_KEYS: &[Key] = &[
+    key("app_name", Kind::String, "Letters, digits, `-`, `_`; prefixes every resource name. Required."),
+    key("stage", Kind::String, "Letters, digits, `-`, `_`; prefixes every resource name. Required."),
+    key("region", Kind::String, "The region to deploy to; `--region` overrides it, and it overrides AWS_REGION and the profile's."),
+    key("account_id", Kind::String, "The 12-digit account ARNs are built for; STS tells it otherwise."),
+    key("base", Kind::Table(BASE_KEYS), "The shared base: notification topic, handler functions, compute."),
+    key("defaults", Kind::Table(JOB_KEYS), "Job keys every job gets unless it sets them (not `command`)."),
+    key("jobs", Kind::Named(JOB_KEYS), "The jobs, one `[jobs.NAME]` table each. Required."),
+];
+
+/// A `[jobs.NAME]` table, and `[defaults]`.
+pub const JOB_KEYS: &[Key] = &[
+    key("command", Kind::Strings, "The container command, a non-empty array of strings. Required; not allowed in [defaults]."),
+    key("vcpus", Kind::Scalar, "Fargate vCPUs (0.25 to 16); with `memory`, a pair Fargate offers. Default 1."),
+    key("memory", Kind::Scalar, "Fargate memory in MiB; with `vcpus`, a pair Fargate offers. Default 2048."),
+    key("schedule_expression", Kind::String, "`rate(N unit)`, six-field `cron(...)` or `at(yyyy-mm-ddThh:mm:ss)`. Required."),
+    key("schedule_timezone", Kind::String, "The IANA zone the schedule fires in. Default Asia/Tokyo."),
+    key("sfn_input", Kind::Json, "The execution input the schedule sends; at most 6144 characters as the job receives it."),
+    key("env", Kind::StringMap, "Container environment, merged over [defaults]'. `AWS_BATCH*` and `SJOB_*` are reserved."),
+    key("image_uri", Kind::String, "The container image, without its tag. Required."),
+    key("image_tag", Kind::String, "The image tag. Default latest."),
+    key("batch_job_queue_arn", Kind::String, "The Batch job queue; [base.compute]'s queue by default."),
+    key("success_handler_arn", Kind::String, "The success handler Lambda; [base.handlers]' by default."),
+    key("error_handler_arn", Kind::String, "The error handler Lambda; [base.handlers]' by default."),
+    key("enabled", Kind::Boolean, "`false` deploys the schedule DISABLED. Default true."),
+    key("timeout_seconds", Kind::Integer, "Batch attempt timeout, at least 60 seconds."),
+    key("retry_attempts", Kind::Integer, "Batch attempts, 1 to 10. Default 1."),
+    key("log_retention_days", Kind::Integer, "Retention of the state machine's log group, a value CloudWatch Logs accepts. Default 365."),
+    key("task_policy_statements", Kind::Tables(STATEMENT_KEYS), "IAM statements for the job's task role, which gets nothing else."),
+    key("tags", Kind::StringMap, "Extra tags on every resource that takes tags; `aws:` and `sjob:` prefixes are reserved."),
+    key("description", Kind::String, "The schedule's description."),
+    key("assign_public_ip", Kind::Boolean, "Whether Fargate tasks get a public IP. Default false."),
+    key("notification_topic_arn", Kind::String, "Where the state machine publishes its own notice when the error handler fails; [base]'s topic by default."),
+];
+
+/// One statement of `task_policy_statements`.
+pub const STATEMENT_KEYS: &[Key] = &[
+    key("Sid", Kind::String, "The statement id."),
+    key("Effect", Kind::String, "`Allow` or `Deny`."),
+    key("Action", Kind::Json, "An action or a list of actions."),
+    key("NotAction", Kind::Json, "An action or a list of actions."),
+    key("Resource", Kind::Json, "A resource ARN or a list of them."),
+    key(
+        "NotResource",
+        Kind::Json,
+        "A resource ARN or a list of them.",
+    ),
+    key("Condition", Kind::Json, "IAM condition operators."),
+];
+
+/// `[base]`.
+pub const BASE_KEYS: &[Key] = &[
+    key(
+        "tags",
+        Kind::StringMap,
+        "Extra tags on every base resource.",
+    ),
+    key(
+        "notifications",
+        Kind::Table(NOTIFICATIONS_KEYS),
+        "The notification topic and its subscriptions.",
+    ),
+    key(
+        "handlers",
+        Kind::Table(HANDLERS_KEYS),
+        "The success and error handler functions.",
+    ),
+    key(
+        "compute",
+        Kind::Table(COMPUTE_KEYS),
+        "The Fargate compute environment and job queue.",
+    ),
+];
+
+/// `[base.notifications]`.
+pub const NOTIFICATIONS_KEYS: &[Key] = &[
+    key(
+        "topic_name",
+        Kind::String,
+        "Default `{app}-{stage}-job-notifications`; a FIFO topic's ends in `.fifo`.",
+    ),
+    key("fifo", Kind::Boolean, "A FIFO topic. Default false."),
+    key(
+        "kms_key_id",
+        Kind::String,
+        "The KMS key the topic is encrypted with.",
+    ),
+    key(
+        "subscriptions",
+        Kind::Tables(SUBSCRIPTION_KEYS),
+        "The topic's subscriptions.",
+    ),
+];
+
+/// One of `[[base.notifications.subscriptions]]`.
+pub const SUBSCRIPTION_KEYS: &[Key] = &[
+    key(
+        "protocol",
+        Kind::String,
+        "`email`, `email-json`, `http`, `https`, `sqs`, `lambda`, `sms` or `firehose`.",
+    ),
+    key(
+        "endpoint",
+        Kind::String,
+        "The address, checked per protocol.",
+    ),
+    key(
+        "filter_policy",
+        Kind::Json,
+        "An SNS filter policy on the notification's message attributes.",
+    ),
+    key(
+        "raw_message_delivery",
+        Kind::Boolean,
+        "Deliver the notification without SNS's envelope (sqs, http, https, firehose).",
+    ),
+];
+
+/// `[base.handlers]`.
+pub const HANDLERS_KEYS: &[Key] = &[
+    key("success_package", Kind::String, "The success handler's zip, relative to the config. Default target/lambda/success-handler/bootstrap.zip."),
+    key("error_package", Kind::String, "The error handler's zip, relative to the config. Default target/lambda/error-handler/bootstrap.zip."),
+    key("architecture", Kind::String, "`arm64` (default) or `x86_64`; the zips must match."),
+    key("memory", Kind::Integer, "Lambda memory in MB. Default 128."),
+    key("timeout_seconds", Kind::Integer, "Lambda timeout, 1 to 900 seconds. Default 60."),
+    key("log_retention_days", Kind::Integer, "Retention of the functions' log groups."),
+    key("env", Kind::StringMap, "Extra environment (NOTIFY_FORMAT, SJOB_ENRICH); AWS_*, LAMBDA_* and SNS_TOPIC_ARN are reserved."),
+    key("topic_arn", Kind::String, "A topic to publish to when the config has no [base.notifications]."),
+];
+
+/// `[base.compute]`.
+pub const COMPUTE_KEYS: &[Key] = &[
+    key(
+        "subnets",
+        Kind::Strings,
+        "Where Fargate tasks run. Required.",
+    ),
+    key(
+        "security_groups",
+        Kind::Strings,
+        "Security groups for the tasks; these, `vpc_id`, or both.",
+    ),
+    key(
+        "vpc_id",
+        Kind::String,
+        "A VPC for a security group sjob creates.",
+    ),
+    key(
+        "max_vcpus",
+        Kind::Integer,
+        "The compute environment's vCPU cap. Default 32.",
+    ),
+    key(
+        "capacity",
+        Kind::String,
+        "`fargate` (default) or `fargate_spot`.",
+    ),
+];
+
+/// The names of `keys`.
+pub fn names(keys: &[Key]) -> Vec<&'static str> {
+    keys.iter().map(|k| k.name).collect()
+}
+
+/// The JSON Schema (draft-07, which taplo and Even Better TOML read) of
+/// `sjob.toml`.
+pub fn json_schema() -> Value {
+    let mut schema = table(TOP_KEYS);
+    let object = schema.as_object_mut().expect("a table is an object");
+    object.insert(
+        "$schema".into(),
+        "http://json-schema.org/draft-07/schema#".into(),
+    );
+    object.insert("title".into(), "sjob.toml".into());
+    object.insert("required".into(), json!(["app_name", "stage", "jobs"]));
+    schema
+}
+
+fn table(keys: &[Key]) -> Value {
+    let properties: Map<String, Value> = keys
+        .iter()
+        .map(|k| {
+            let mut property = kind(k.kind);
+            property
+                .as_object_mut()
+                .expect("every kind is an object")
+                .insert("description".into(), k.doc.into());
+            (k.name.to_string(), property)
+        })
+        .collect();
+    json!({ "type": "object", "additionalProperties": false, "properties": properties })
+}
+
+fn kind(kind: Kind) -> Value {
+    match kind {
+        Kind::String => json!({ "type": "string" }),
+        Kind::Scalar => json!({ "type": ["string", "number"] }),
+        Kind::Integer => json!({ "type": "integer" }),
+        Kind::Boolean => json!({ "type": "boolean" }),
+        Kind::Strings => json!({ "type": "array", "items": { "type": "string" } }),
+        Kind::StringMap => {
+            json!({ "type": "object", "additionalProperties": { "type": "string" } })
+        }
+        Kind::Json => json!({}),
+        Kind::Table(keys) => table(keys),
+        Kind::Tables(keys) => json!({ "type": "array", "items": table(keys) }),
+        Kind::Named(keys) => json!({ "type": "object", "additionalProperties": table(keys) }),
+    }
+}
