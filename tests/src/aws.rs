@@ -10,7 +10,7 @@ use aws_sdk_cloudwatchlogs::types::LogGroup;
 use aws_sdk_iam::types::Role;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::FunctionConfiguration;
-use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+use aws_sdk_lambda::types::{Environment, FunctionCode, LogFormat, LoggingConfig, Runtime};
 use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
 use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput;
 use aws_sdk_sns::error::DisplayErrorContext;
@@ -427,7 +427,8 @@ impl Aws {
             .collect()
     }
 
-    /// Returns the function's ARN.
+    /// A function set up as sjob and the Terraform module deploy the
+    /// handlers (`provided.al2023`, `bootstrap`, JSON logs); its ARN.
     pub async fn create_function(
         &self,
         name: &str,
@@ -473,6 +474,7 @@ impl Aws {
             )
             .timeout(timeout.as_secs() as i32)
             .environment(variables)
+            .logging_config(LoggingConfig::builder().log_format(LogFormat::Json).build())
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateFunction {name}: {}", DisplayErrorContext(e)))

@@ -317,13 +317,10 @@ async fn logs_are_json_lines_without_the_job_environment() {
         .collect();
     let published = lines
         .iter()
-        .find(|line| line["fields"]["message"] == "notification published")
+        .find(|line| line["message"] == "notification published")
         .unwrap_or_else(|| panic!("no \"notification published\" line in:\n{log}"));
     assert_eq!(published["level"], "INFO");
-    assert_eq!(
-        published["fields"]["notification_id"],
-        response["notification_id"]
-    );
+    assert_eq!(published["notification_id"], response["notification_id"]);
     assert!(!log.contains(SECRET), "the log shows the secret:\n{log}");
     let message = the_only_message(&stack.aws, &queue).await;
     assert!(!message.body().unwrap_or_default().contains(SECRET));
@@ -490,11 +487,11 @@ async fn a_batch_api_that_never_answers_only_delays_the_notification() {
     let warning = log
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find(|line| line["fields"]["message"] == "notifying without enrichment")
+        .find(|line| line["message"] == "notifying without enrichment")
         .unwrap_or_else(|| panic!("no enrichment warning in:\n{log}"));
     assert_eq!(warning["level"], "WARN");
     assert_eq!(
-        warning["fields"]["error"],
+        warning["error"],
         "DescribeJobs did not answer within 500 ms"
     );
 }
