@@ -17,6 +17,7 @@ use crate::{sjob_binary, Emulator};
 /// Longer than any command takes against the emulator (`run --wait`
 /// included); a hung `sjob` fails its test instead of stalling the run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(180);
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// Runs `sjob --config <scratch>/sjob.toml ...` with an environment of its
 /// own. The scratch directory is removed on drop unless the test is panicking.
@@ -157,18 +158,28 @@ impl Sjob {
 
     /// Runs `sjob --config ... <args>` to its end.
     pub async fn run(&self, args: &[&str]) -> SjobRun {
-        self.finish(args, self.command(args)).await
+        self.finish(args, self.command(args), COMMAND_TIMEOUT).await
     }
 
     /// Runs `sjob <args>` (no `--config` added) to its end.
     pub async fn run_raw(&self, args: &[&str]) -> SjobRun {
-        self.finish(args, self.raw_command(args)).await
+        self.finish(args, self.raw_command(args), COMMAND_TIMEOUT)
+            .await
     }
 
-    async fn finish(&self, args: &[&str], mut command: Command) -> SjobRun {
-        let output = tokio::time::timeout(COMMAND_TIMEOUT, command.output())
+    /// Runs a command that compiles (`sjob package`), which on a fresh
+    /// clone builds the handlers' dependencies for their target while other
+    /// tests run, and checks it exited with `code`.
+    pub async fn run_build_expecting(&self, code: i32, args: &[&str]) -> SjobRun {
+        let run = self.finish(args, self.command(args), BUILD_TIMEOUT).await;
+        run.assert_code(code);
+        run
+    }
+
+    async fn finish(&self, args: &[&str], mut command: Command, limit: Duration) -> SjobRun {
+        let output = tokio::time::timeout(limit, command.output())
             .await
-            .unwrap_or_else(|_| panic!("sjob {args:?} did not finish within {COMMAND_TIMEOUT:?}"))
+            .unwrap_or_else(|_| panic!("sjob {args:?} did not finish within {limit:?}"))
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.binary.display()));
         SjobRun {
             args: args.iter().map(|a| a.to_string()).collect(),

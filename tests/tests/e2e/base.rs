@@ -556,7 +556,7 @@ schedule_expression = "rate(5 minutes)"
     ));
     let manifest = sjob_e2e::workspace_root().join("Cargo.toml");
     let package = sjob
-        .run_expecting(
+        .run_build_expecting(
             0,
             &[
                 "package",
