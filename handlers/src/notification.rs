@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::event::{BatchJob, HandlerEvent};
 use crate::links;
 use crate::outcome::{Failure, FailureKind};
+use crate::redact::EnvValues;
 
 pub const SCHEMA_VERSION: &str = "1";
 
@@ -120,7 +121,10 @@ impl Notification {
                 started_at: execution.start_time,
                 state_machine: context.state_machine.and_then(|m| m.id.or(m.name)),
             },
-            batch_job: job.map(|j| summarize(j, region.as_deref())),
+            batch_job: job.map(|j| {
+                let env = EnvValues::new(metadata.env.values().cloned());
+                summarize(j, region.as_deref(), &env)
+            }),
             error,
             input: event.state.input.clone(),
         }
@@ -164,7 +168,10 @@ pub fn uuid_shaped(bytes: &[u8]) -> String {
     )
 }
 
-fn summarize(job: &BatchJob, region: Option<&str>) -> BatchJobSummary {
+/// The job record's summary; its free text (`status_reason`, which Batch
+/// writes and may quote a failing command with its environment) has the
+/// job's environment values withheld, as the error's text has.
+fn summarize(job: &BatchJob, region: Option<&str>, env: &EnvValues) -> BatchJobSummary {
     let started = job.started_at();
     let stopped = job.stopped_at();
     let log_stream = job.log_stream().map(str::to_string);
@@ -172,7 +179,7 @@ fn summarize(job: &BatchJob, region: Option<&str>) -> BatchJobSummary {
         id: job.job_id.clone(),
         name: job.job_name.clone(),
         status: job.status.clone(),
-        status_reason: job.status_reason.clone(),
+        status_reason: job.status_reason.as_deref().map(|r| env.redact(r)),
         exit_code: job.exit_code(),
         attempts: job.attempts.len(),
         started_at: started.and_then(rfc3339),
@@ -239,6 +246,30 @@ mod tests {
             failed_execution(Some(0)).notification_id,
             uuid_shaped(&unchanged[..16])
         );
+    }
+
+    /// The Batch result reaches the success notification, and the
+    /// notification the error handler sends when the success handler
+    /// failed: neither may quote the job's environment.
+    #[test]
+    fn the_batch_results_status_reason_withholds_the_job_environment() {
+        let event = HandlerEvent::from_value(json!({
+            "state": {
+                "metadata": {
+                    "app_name": "a", "stage": "s", "batch_name": "b", "job_name": "a-s-b",
+                    "env": {"DB_PASSWORD": "hunter2-s3cr3t"}
+                },
+                "batch": {
+                    "JobId": "j-1", "Status": "SUCCEEDED",
+                    "StatusReason": "Essential container exited: psql -p hunter2-s3cr3t"
+                }
+            },
+            "context": {"Execution": {"Id": "arn:aws:states:eu-west-1:1:execution:m:e1"}}
+        }))
+        .unwrap();
+        let notification = Notification::succeeded(&event);
+        let reason = notification.batch_job.unwrap().status_reason.unwrap();
+        assert_eq!(reason, "Essential container exited: psql -p [redacted]");
     }
 
     #[test]
