@@ -66,13 +66,22 @@ tags = { team = "data" }
 task_policy_statements = [{ Effect = "Allow", Action = "s3:GetObject", Resource = "arn:aws:s3:::myapp-dev-reports/*" }]
 "#;
 
-/// `myapp`/`dev` with these `[jobs.*]` tables.
+/// `myapp`/`dev` with these `[jobs.*]` tables; sjob asks STS for the account.
 pub fn config(targets: &Targets, jobs: &[&str]) -> String {
+    text(targets, jobs, "")
+}
+
+/// [`config`] naming its account, for commands that run without AWS.
+pub fn offline_config(targets: &Targets, jobs: &[&str]) -> String {
+    text(targets, jobs, &format!("account_id = \"{ACCOUNT}\"\n"))
+}
+
+fn text(targets: &Targets, jobs: &[&str], account: &str) -> String {
     let mut text = format!(
         r#"app_name = "myapp"
 stage = "dev"
 region = "{REGION}"
-
+{account}
 [defaults]
 image_uri = "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/myapp"
 batch_job_queue_arn = "{}"

@@ -4,19 +4,11 @@
 //! valid or missing. Every error exits 1, usage errors too: 2 is what
 //! `plan --detailed-exitcode` means by "changes".
 
+use sjob_e2e::myapp::{offline_config, Targets};
 use sjob_e2e::{unused_loopback_port, Sjob, SjobRun};
 
-const CONFIG: &str = r#"app_name = "myapp"
-stage = "dev"
-region = "eu-west-1"
-account_id = "123456789012"
-
-[defaults]
-image_uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/myapp"
-batch_job_queue_arn = "arn:aws:batch:eu-west-1:123456789012:job-queue/myapp-dev-queue"
-success_handler_arn = "arn:aws:lambda:eu-west-1:123456789012:function:myapp-dev-BatchSuccessHandler"
-error_handler_arn = "arn:aws:lambda:eu-west-1:123456789012:function:myapp-dev-BatchErrorHandler"
-
+/// Jobs whose command always succeeds, under the offline `myapp` config.
+const JOBS: &str = r#"
 [jobs.crawler]
 command = ["true"]
 schedule_expression = "rate(5 minutes)"
@@ -25,6 +17,10 @@ schedule_expression = "rate(5 minutes)"
 command = ["true"]
 schedule_expression = "cron(0 3 * * ? *)"
 "#;
+
+fn config() -> String {
+    offline_config(&Targets::nowhere(), &[JOBS])
+}
 
 const UNKNOWN_JOB: &str = "unknown job `nosuch`; the config has: crawler, report";
 const BAD_INPUT: &str = "--input is not valid JSON";
@@ -140,7 +136,7 @@ async fn each_malformed_command_line_gets_its_message_and_exit_code() {
     // Nothing listens there: a command that tried AWS would fail differently.
     let nowhere = format!("http://127.0.0.1:{}", unused_loopback_port());
     let sjob = Sjob::at(&nowhere);
-    sjob.write_config(CONFIG);
+    sjob.write_config(&config());
     let mut failures = Vec::new();
     for (args, code, says) in CASES {
         let run = sjob.run(args).await;
@@ -196,7 +192,7 @@ async fn config_paths_that_are_not_config_files_are_named() {
 #[tokio::test]
 async fn json_output_keeps_errors_machine_readable() {
     let sjob = Sjob::offline();
-    sjob.write_config(CONFIG);
+    sjob.write_config(&config());
     let run = sjob.run(&["--output", "json", "render", "nosuch"]).await;
     assert_eq!(run.code, Some(1), "{run}");
     assert_eq!(run.stdout, "", "{run}");

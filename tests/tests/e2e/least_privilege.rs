@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use sjob_e2e::myapp::config;
+use sjob_e2e::myapp::{config, offline_config, Targets, CRAWLER, REPORT};
 use sjob_e2e::{workspace_root, Aws, Emulator, HandlersBuilder, JobOutcome, Sjob, SjobRun, REGION};
 
 const ACCOUNT: &str = "123456789012";
@@ -40,28 +40,8 @@ const JUSTIFIED: &[(&str, &str, &str)] = &[
     ),
 ];
 
-const SEVERAL_JOBS: &str = r#"app_name = "myapp"
-stage = "dev"
-region = "eu-west-1"
-account_id = "123456789012"
-
-[defaults]
-image_uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/myapp"
-batch_job_queue_arn = "arn:aws:batch:eu-west-1:123456789012:job-queue/myapp-dev-queue"
-success_handler_arn = "arn:aws:lambda:eu-west-1:123456789012:function:myapp-dev-BatchSuccessHandler"
-error_handler_arn = "arn:aws:lambda:eu-west-1:123456789012:function:myapp-dev-BatchErrorHandler"
-
-[jobs.crawler]
-command = ["python", "-m", "crawler"]
-schedule_expression = "rate(5 minutes)"
-
-[jobs.report]
-command = ["python", "-m", "report"]
-schedule_expression = "cron(0 3 * * ? *)"
-task_policy_statements = [
-  { Effect = "Allow", Action = "s3:GetObject", Resource = "arn:aws:s3:::myapp-dev-reports/*" },
-]
-
+/// A third job, on a queue of its own.
+const EXPORT: &str = r#"
 [jobs.export]
 command = ["python", "-m", "export"]
 schedule_expression = "cron(0 4 ? * MON *)"
@@ -120,7 +100,10 @@ fn scratch(name: &str) -> PathBuf {
 #[tokio::test]
 async fn every_generated_policy_passes_parliament() {
     let sjob = Sjob::offline();
-    sjob.write_config(SEVERAL_JOBS);
+    sjob.write_config(&offline_config(
+        &Targets::nowhere(),
+        &[CRAWLER, REPORT, EXPORT],
+    ));
     let render = sjob.run(&["render", "--what", "iam"]).await;
     render.assert_code(0);
     let rendered: Value = render.json();
