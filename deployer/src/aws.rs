@@ -43,9 +43,12 @@ impl Settings {
         config_region: Option<&str>,
     ) -> Result<SdkConfig, SettingsError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let profiles = handlers::sdk::profiles(self.profile.as_deref()).await;
         if let Some(profile) = &self.profile {
-            let profiles = handlers::sdk::profiles(Some(profile)).await;
-            if profiles.is_none_or(|p| p.get_profile(profile).is_none()) {
+            if profiles
+                .as_ref()
+                .is_none_or(|p| p.get_profile(profile).is_none())
+            {
                 return Err(SettingsError::UnknownProfile(profile.clone()));
             }
             loader = loader.profile_name(profile);
@@ -58,8 +61,7 @@ impl Settings {
             .with_initial_backoff(Duration::from_millis(200))
             .with_max_backoff(Duration::from_secs(10));
         Ok(
-            handlers::sdk::with_default_retries(loader, self.profile.as_deref(), retries)
-                .await
+            handlers::sdk::with_default_retries(loader, profiles.as_ref(), retries)
                 .load()
                 .await,
         )

@@ -184,10 +184,9 @@ impl Context {
     pub fn load(&self) -> miette::Result<Config> {
         config::load(&self.config).map_err(|err| {
             if self.output == Output::Json {
-                println!(
-                    "{}",
-                    pretty(&json!({ "valid": false, "problems": err.records() }))
-                );
+                let problems = json!({ "valid": false, "problems": err.records() });
+                // The config's error is what the command reports.
+                let _ = self.emit(Document(problems));
             }
             miette::Report::new(err)
         })

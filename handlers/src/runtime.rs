@@ -23,12 +23,12 @@ pub async fn run(kind: HandlerKind) -> Result<(), lambda_runtime::Error> {
     let settings = Settings::from_env()
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let loader = aws_config::defaults(BehaviorVersion::latest()).http_client(TlsOnFirstUse::new());
+    let profiles = crate::sdk::profiles(None).await;
     let config = crate::sdk::with_default_retries(
         loader,
-        None,
+        profiles.as_ref(),
         RetryConfig::standard().with_max_attempts(5),
     )
-    .await
     .load()
     .await;
     let publisher = SnsPublisher::new(

@@ -16,19 +16,16 @@ const RETRY_PROFILE_KEYS: [&str; 2] = ["max_attempts", "retry_mode"];
 
 /// Whether the user configured retries: `AWS_MAX_ATTEMPTS` or
 /// `AWS_RETRY_MODE`, or `max_attempts` or `retry_mode` in the selected
-/// profile (`profile`, else `AWS_PROFILE`, else `default`).
-pub async fn retries_configured(profile: Option<&str>) -> bool {
-    if RETRY_VARIABLES
+/// profile of `profiles` (see [`profiles`]).
+pub fn retries_configured(profiles: Option<&ProfileSet>) -> bool {
+    RETRY_VARIABLES
         .iter()
         .any(|name| std::env::var_os(name).is_some())
-    {
-        return true;
-    }
-    profiles(profile).await.is_some_and(|profiles| {
-        RETRY_PROFILE_KEYS
-            .iter()
-            .any(|key| profiles.get(key).is_some())
-    })
+        || profiles.is_some_and(|profiles| {
+            RETRY_PROFILE_KEYS
+                .iter()
+                .any(|key| profiles.get(key).is_some())
+        })
 }
 
 /// The profiles of the config and credentials files (`AWS_CONFIG_FILE`,
@@ -49,12 +46,12 @@ pub async fn profiles(profile: Option<&str>) -> Option<ProfileSet> {
 
 /// `loader` with `defaults` as its retry settings, unless the user set
 /// theirs (which the loader then reads itself).
-pub async fn with_default_retries(
+pub fn with_default_retries(
     loader: ConfigLoader,
-    profile: Option<&str>,
+    profiles: Option<&ProfileSet>,
     defaults: RetryConfig,
 ) -> ConfigLoader {
-    if retries_configured(profile).await {
+    if retries_configured(profiles) {
         loader
     } else {
         loader.retry_config(defaults)

@@ -7,12 +7,16 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_sdk_batch::types::JobDefinition;
 use aws_sdk_cloudwatchlogs::types::LogGroup;
+use aws_sdk_iam::config::http::HttpResponse;
+use aws_sdk_iam::error::SdkError;
 use aws_sdk_iam::types::Role;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::FunctionConfiguration;
 use aws_sdk_lambda::types::{Environment, FunctionCode, LogFormat, LoggingConfig, Runtime};
-use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
-use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput;
+use aws_sdk_scheduler::operation::get_schedule::{GetScheduleError, GetScheduleOutput};
+use aws_sdk_sfn::operation::describe_state_machine::{
+    DescribeStateMachineError, DescribeStateMachineOutput,
+};
 use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use serde_json::{json, Value};
@@ -524,21 +528,31 @@ pub fn snapshot_differences(
         .join("\n")
 }
 
+/// A read's answer; `None` when `missing` says the service answered "no
+/// such resource", a panic naming the call on any other failure.
+fn unless_missing<T, E>(
+    result: Result<T, SdkError<E, HttpResponse>>,
+    missing: impl Fn(&E) -> bool,
+    call: &str,
+    resource: &str,
+) -> Option<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(found) => Some(found),
+        Err(err) if err.as_service_error().is_some_and(missing) => None,
+        Err(err) => panic!("{call} {resource}: {}", DisplayErrorContext(err)),
+    }
+}
+
 /// Reading resources back, for assertions: absent is `None` where a test
 /// asks whether something exists, any other failure a panic naming the call.
 impl Aws {
     pub async fn role(&self, name: &str) -> Option<Role> {
-        match self.iam.get_role().role_name(name).send().await {
-            Ok(out) => out.role,
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
-            {
-                None
-            }
-            Err(err) => panic!("GetRole {name}: {}", DisplayErrorContext(err)),
-        }
+        let found = self.iam.get_role().role_name(name).send().await;
+        unless_missing(found, |e| e.is_no_such_entity_exception(), "GetRole", name)
+            .and_then(|out| out.role)
     }
 
     pub async fn existing_role(&self, name: &str) -> Role {
@@ -614,37 +628,20 @@ impl Aws {
     }
 
     pub async fn state_machine(&self, arn: &str) -> Option<DescribeStateMachineOutput> {
-        match self
+        let found = self
             .sfn
             .describe_state_machine()
             .state_machine_arn(arn)
             .send()
-            .await
-        {
-            Ok(out) => Some(out),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_state_machine_does_not_exist()) =>
-            {
-                None
-            }
-            Err(err) => panic!("DescribeStateMachine {arn}: {}", DisplayErrorContext(err)),
-        }
+            .await;
+        let missing = |e: &DescribeStateMachineError| e.is_state_machine_does_not_exist();
+        unless_missing(found, missing, "DescribeStateMachine", arn)
     }
 
     pub async fn schedule(&self, name: &str) -> Option<GetScheduleOutput> {
-        match self.scheduler.get_schedule().name(name).send().await {
-            Ok(out) => Some(out),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                None
-            }
-            Err(err) => panic!("GetSchedule {name}: {}", DisplayErrorContext(err)),
-        }
+        let found = self.scheduler.get_schedule().name(name).send().await;
+        let missing = |e: &GetScheduleError| e.is_resource_not_found_exception();
+        unless_missing(found, missing, "GetSchedule", name)
     }
 
     pub async fn log_groups(&self, prefix: &str) -> Vec<LogGroup> {
@@ -666,16 +663,9 @@ impl Aws {
     }
 
     pub async fn role_tags(&self, role: &str) -> Vec<(String, String)> {
-        let role = self
-            .iam
-            .get_role()
-            .role_name(role)
-            .send()
+        self.existing_role(role)
             .await
-            .unwrap()
-            .role
-            .unwrap();
-        role.tags()
+            .tags()
             .iter()
             .map(|t| (t.key.clone(), t.value.clone()))
             .collect()
