@@ -29,6 +29,36 @@ fn topic_arn() -> String {
     format!("arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC}")
 }
 
+/// A workspace whose package `handlers` has the two binaries `sjob package`
+/// builds, doing nothing; returns its manifest.
+fn write_handlers_stand_in(dir: &Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("src/bin")).unwrap();
+    let manifest = dir.join("Cargo.toml");
+    std::fs::write(
+        &manifest,
+        r#"[package]
+name = "handlers"
+version = "0.1.0"
+edition = "2021"
+
+[workspace]
+
+[[bin]]
+name = "success-handler"
+path = "src/bin/success_handler.rs"
+
+[[bin]]
+name = "error-handler"
+path = "src/bin/error_handler.rs"
+"#,
+    )
+    .unwrap();
+    for source in ["success_handler.rs", "error_handler.rs"] {
+        std::fs::write(dir.join("src/bin").join(source), "fn main() {}\n").unwrap();
+    }
+    manifest
+}
+
 /// Zips `binary` as `bootstrap`, the layout `cargo lambda build --output-format zip` ships.
 fn zip_bootstrap(binary: &Path, zip: &Path) {
     std::fs::create_dir_all(zip.parent().unwrap()).unwrap();
@@ -532,9 +562,17 @@ async fn a_security_group_of_another_stack_under_the_base_name_is_left_alone() {
 /// config expects them, and deploy ships exactly those. (x86_64 and a debug
 /// build with cargo's own linker, so the test needs neither the aarch64
 /// target nor zig.)
+///
+/// What cargo-lambda builds is a stand-in `handlers` package with the two
+/// binaries and no dependencies: this test is about `sjob package`, and the
+/// real handlers' dependencies would compile again for cargo-lambda's
+/// explicit target, minutes of the suite's 2 cores. The real handler
+/// binaries run in every other `base::` test; `cargo_lambda::` runs them
+/// under `cargo lambda watch`.
 #[tokio::test]
 async fn package_then_deploy_ships_the_zips_cargo_lambda_built() {
     let Fixture { aws, sjob, .. } = &Fixture::new().await;
+    let manifest = write_handlers_stand_in(&sjob.dir().join("handlers-src"));
     sjob.write_config(&format!(
         r#"app_name = "myapp"
 stage = "dev"
@@ -554,7 +592,6 @@ command = ["python", "-m", "crawler"]
 schedule_expression = "rate(5 minutes)"
 "#
     ));
-    let manifest = sjob_e2e::workspace_root().join("Cargo.toml");
     let package = sjob
         .run_build_expecting(
             0,
