@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
-# The tools pip just installed (cargo-lambda, checkov) are found on PATH even
+# pip downloads while cargo compiles: only the tests need what it installs.
+python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt &
+pip_install=$!
+# The tools pip installs (cargo-lambda, checkov) are found on PATH even
 # where a version manager's shims have not been refreshed.
 PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 export PATH
@@ -22,4 +24,6 @@ RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
 # How cargo-clippy hands `-- -D warnings` to clippy-driver.
 CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
+cargo test --workspace --all-targets --locked --no-run
+wait "$pip_install"
 cargo test --workspace --all-targets --locked --no-fail-fast

@@ -150,6 +150,7 @@ pub async fn run(
         env,
         timeout: job.timeout_seconds.map(|s| Duration::from_secs(s.into())),
         attempts: job.retry_attempts,
+        retry_on: job.retry_on.clone(),
         dir: config
             .path
             .parent()

@@ -6,9 +6,11 @@ mod base;
 mod diff;
 mod identity;
 mod job;
+mod retry;
 
 pub use base::*;
 pub(crate) use diff::field_diff;
 pub use diff::*;
 pub use identity::*;
 pub use job::*;
+pub use retry::*;

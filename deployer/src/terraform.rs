@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::config::{ArnRef, Config, Job, NotificationTopic};
+use crate::config::{ArnRef, Config, Job, NotificationTopic, ScheduleRetry};
 use crate::model::{JobStack, Tags};
 use crate::names::BaseNames;
 use crate::render::base::handler_role;
@@ -40,6 +40,7 @@ pub const VARIABLES: &[&str] = &[
     "topic_arn",
     "topic_kms_key_id",
     "notification_topic_arn",
+    "schedule_dead_letter_arn",
 ];
 
 fn scalar(name: &str) -> String {
@@ -70,11 +71,16 @@ fn placeholder_job() -> Job {
         enabled: true,
         timeout_seconds: None,
         retry_attempts: 1,
+        retry_on: Vec::new(),
         log_retention_days: 365,
         task_policy_statements: vec![Value::String(whole("task_policy_statements"))],
         tags: BTreeMap::new(),
         description: None,
         assign_public_ip: false,
+        cpu_architecture: None,
+        ephemeral_storage_gib: None,
+        schedule_retry: ScheduleRetry::default(),
+        schedule_dead_letter_arn: Some(scalar("schedule_dead_letter_arn")),
         notification_topic: Some(NotificationTopic::given(scalar("notification_topic_arn"))),
     }
 }

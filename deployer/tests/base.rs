@@ -288,6 +288,27 @@ fn each_bad_base_value_gets_its_own_message_at_its_key() {
     }
 }
 
+/// Fargate Spot runs no ARM64 task: an arm64 job in the base's Spot queue
+/// would wait forever, so it is refused at its key. With Fargate capacity it
+/// is fine.
+#[test]
+fn an_arm64_job_is_refused_in_a_fargate_spot_queue() {
+    let arm64 = format!("{HEAD}{BASE}")
+        .replace("[defaults]\n", "[defaults]\ncpu_architecture = \"arm64\"\n");
+    assert!(parse(Path::new("sjob.toml"), &arm64).is_ok());
+    let spot = arm64.replace(
+        "[base.compute]\n",
+        "[base.compute]\ncapacity = \"fargate_spot\"\n",
+    );
+    let found = problems(&spot);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].key, "defaults.cpu_architecture");
+    assert_eq!(
+        found[0].message,
+        "Fargate Spot does not run ARM64 tasks: the job would wait in [base.compute]'s queue forever"
+    );
+}
+
 #[test]
 fn the_base_and_defaults_cannot_both_name_the_queue() {
     let text = format!("{HEAD}{BASE}").replace(

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use deployer::config::{parse, ProblemRecord};
+use deployer::config::{parse, Architecture, ProblemRecord, ScheduleRetry};
 
 const VALID: &str = r#"
 app_name = "myapp"
@@ -65,6 +65,36 @@ fn the_example_is_valid_and_defaults_apply() {
     assert_eq!(job.env.get("STAGE").map(String::as_str), Some("dev"));
     assert_eq!(job.env.get("DB_NAME").map(String::as_str), Some("dev"));
     assert_eq!(job.sfn_input, serde_json::json!({"message": "hello"}));
+    assert_eq!(job.cpu_architecture, None);
+    assert_eq!(job.ephemeral_storage_gib, None);
+    assert_eq!(job.schedule_retry, ScheduleRetry::default());
+    assert_eq!(job.schedule_dead_letter_arn, None);
+}
+
+/// The job keys of issue 16 that `[defaults]` can give every job; a job's
+/// own `schedule_retry` replaces the defaults' whole, and a key it leaves
+/// out keeps AWS's default.
+#[test]
+fn runtime_and_schedule_delivery_keys_apply_from_defaults() {
+    let text = VALID.replace(
+        "[defaults]\n",
+        "[defaults]\ncpu_architecture = \"arm64\"\nephemeral_storage_gib = 50\nschedule_dead_letter_arn = \"arn:aws:sqs:ap-northeast-1:123456789012:myapp-dev-undelivered\"\nschedule_retry = { maximum_retry_attempts = 3, maximum_event_age_seconds = 600 }\n",
+    ) + "schedule_retry = { maximum_retry_attempts = 0 }\n";
+    let config = parse(Path::new("sjob.toml"), &text).unwrap();
+    let job = &config.jobs["crawler"];
+    assert_eq!(job.cpu_architecture, Some(Architecture::Arm64));
+    assert_eq!(job.ephemeral_storage_gib, Some(50));
+    assert_eq!(
+        job.schedule_dead_letter_arn.as_deref(),
+        Some("arn:aws:sqs:ap-northeast-1:123456789012:myapp-dev-undelivered")
+    );
+    assert_eq!(
+        job.schedule_retry,
+        ScheduleRetry {
+            maximum_retry_attempts: 0,
+            maximum_event_age_seconds: 86_400
+        }
+    );
 }
 
 #[test]
@@ -93,6 +123,14 @@ fn each_bad_value_gets_its_own_message() {
         ("log_retention_days", "log_retention_days = 42", "jobs.crawler.log_retention_days", "not a retention period CloudWatch Logs accepts"),
         ("enabled", r#"enabled = "yes""#, "jobs.crawler.enabled", "expected true or false, found a string"),
         ("sfn_input", r#"sfn_input = "hello""#, "jobs.crawler.sfn_input", "expected a table (the execution input object), found a string"),
+        ("cpu_architecture", r#"cpu_architecture = "amd64""#, "jobs.crawler.cpu_architecture", "`amd64` is not a CPU architecture Fargate runs"),
+        ("ephemeral_storage_gib", "ephemeral_storage_gib = 20", "jobs.crawler.ephemeral_storage_gib", "expected a whole number from 21 to 200 (GiB; every Fargate task has 20)"),
+        ("schedule_retry", "schedule_retry = { maximum_retry_attempts = 186 }", "jobs.crawler.schedule_retry.maximum_retry_attempts", "expected a whole number from 0 to 185"),
+        ("schedule_retry", "schedule_retry = { maximum_event_age_seconds = 59 }", "jobs.crawler.schedule_retry.maximum_event_age_seconds", "expected a whole number from 60 to 86400 (seconds)"),
+        ("schedule_retry", "schedule_retry = { attempts = 3 }", "jobs.crawler.schedule_retry.attempts", "unknown key `attempts`"),
+        ("schedule_retry", "schedule_retry = 3", "jobs.crawler.schedule_retry", "expected a table, found an integer"),
+        ("schedule_dead_letter_arn", r#"schedule_dead_letter_arn = "arn:aws:sns:ap-northeast-1:123456789012:dlq""#, "jobs.crawler.schedule_dead_letter_arn",
+            "`arn:aws:sns:ap-northeast-1:123456789012:dlq` is not a sqs ARN"),
         ("region", r#"region = "Tokyo""#, "region", "`Tokyo` is not an AWS region name"),
         ("stage", r#"stage = "dev env""#, "stage", "`dev env` may only hold letters, digits, `-` and `_`"),
     ];

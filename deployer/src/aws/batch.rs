@@ -5,17 +5,21 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_batch::types::{
-    AssignPublicIp, ContainerProperties, FargatePlatformConfiguration, JobDefinition,
-    JobDefinitionType, JobTimeout, KeyValuePair, NetworkConfiguration, PlatformCapability,
-    ResourceRequirement, ResourceType, RetryStrategy,
+    AssignPublicIp, ContainerProperties, EphemeralStorage, EvaluateOnExit,
+    FargatePlatformConfiguration, JobDefinition, JobDefinitionType, JobTimeout, KeyValuePair,
+    NetworkConfiguration, PlatformCapability, ResourceRequirement, ResourceType, RetryStrategy,
+    RuntimePlatform,
 };
 use aws_sdk_batch::Client;
 
 use super::AwsError;
-use crate::model::{Identity, JobDefinitionSpec, Observed};
+use crate::model::{Identity, JobDefinitionSpec, Observed, RetryAction, RetryRule};
 
 /// Fargate platform version of every job definition: the newest.
 pub const FARGATE_PLATFORM_VERSION: &str = "LATEST";
+/// The operating system of every job definition that names its CPU
+/// architecture (`runtimePlatform` needs both).
+pub const OPERATING_SYSTEM_FAMILY: &str = "LINUX";
 
 /// The revision that is live and every active revision (to retire).
 #[derive(Debug, Clone, PartialEq)]
@@ -147,11 +151,25 @@ fn spec_of(name: &str, definition: &JobDefinition, tags: crate::model::Tags) -> 
             .as_ref()
             .and_then(|n| n.assign_public_ip.as_ref())
             == Some(&AssignPublicIp::Enabled),
+        cpu_architecture: container
+            .runtime_platform
+            .as_ref()
+            .and_then(|p| p.cpu_architecture.clone()),
+        ephemeral_storage_gib: container
+            .ephemeral_storage
+            .as_ref()
+            .and_then(|s| s.size_in_gib)
+            .map(|gib| gib as u32),
         attempts: definition
             .retry_strategy
             .as_ref()
             .and_then(|r| r.attempts)
             .unwrap_or(1) as u32,
+        retry_on: definition
+            .retry_strategy
+            .as_ref()
+            .map(|r| r.evaluate_on_exit().iter().filter_map(rule_of).collect())
+            .unwrap_or_default(),
         timeout_seconds: definition
             .timeout
             .as_ref()
@@ -159,6 +177,26 @@ fn spec_of(name: &str, definition: &JobDefinition, tags: crate::model::Tags) -> 
             .map(|s| s as u32),
         tags,
     }
+}
+
+/// A rule as read. Batch takes the action in either case and may answer in
+/// either.
+fn rule_of(rule: &EvaluateOnExit) -> Option<RetryRule> {
+    Some(RetryRule {
+        on_exit_code: rule.on_exit_code.clone(),
+        on_reason: rule.on_reason.clone(),
+        on_status_reason: rule.on_status_reason.clone(),
+        action: RetryAction::from_batch_name(rule.action.as_ref()?.as_str())?,
+    })
+}
+
+fn evaluate_on_exit(rule: &RetryRule) -> EvaluateOnExit {
+    EvaluateOnExit::builder()
+        .set_on_exit_code(rule.on_exit_code.clone())
+        .set_on_reason(rule.on_reason.clone())
+        .set_on_status_reason(rule.on_status_reason.clone())
+        .action(rule.action.batch_name().into())
+        .build()
 }
 
 /// Registers a new revision and deregisters the ones it replaces.
@@ -201,6 +239,17 @@ pub async fn register(
                 })
                 .build(),
         )
+        .set_runtime_platform(desired.cpu_architecture.as_ref().map(|architecture| {
+            RuntimePlatform::builder()
+                .operating_system_family(OPERATING_SYSTEM_FAMILY)
+                .cpu_architecture(architecture)
+                .build()
+        }))
+        .set_ephemeral_storage(
+            desired
+                .ephemeral_storage_gib
+                .map(|gib| EphemeralStorage::builder().size_in_gib(gib as i32).build()),
+        )
         .build();
     let mut request = client
         .register_job_definition()
@@ -211,6 +260,10 @@ pub async fn register(
         .retry_strategy(
             RetryStrategy::builder()
                 .attempts(desired.attempts as i32)
+                .set_evaluate_on_exit(
+                    (!desired.retry_on.is_empty())
+                        .then(|| desired.retry_on.iter().map(evaluate_on_exit).collect()),
+                )
                 .build(),
         )
         .propagate_tags(true)

@@ -4,12 +4,15 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, ScheduleState, Target};
+use aws_sdk_scheduler::types::{
+    DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, ScheduleState,
+    Target,
+};
 use aws_sdk_scheduler::Client;
 use serde_json::Value;
 
 use super::{error_code, wait_for_role, AwsError};
-use crate::model::{Identity, Observed, ScheduleSpec};
+use crate::model::{Identity, Observed, ScheduleRetry, ScheduleSpec};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 
@@ -56,6 +59,20 @@ pub async fn read(client: &Client, name: &str) -> Result<Option<ScheduleRecord>,
     };
     let target = schedule.target.clone();
     let target_arn = target.as_ref().map(|t| t.arn.clone()).unwrap_or_default();
+    let retry = target.as_ref().and_then(|t| t.retry_policy.as_ref());
+    let defaults = ScheduleRetry::default();
+    let retry_policy = ScheduleRetry {
+        maximum_retry_attempts: retry
+            .and_then(|r| r.maximum_retry_attempts)
+            .map_or(defaults.maximum_retry_attempts, |n| n as u32),
+        maximum_event_age_seconds: retry
+            .and_then(|r| r.maximum_event_age_in_seconds)
+            .map_or(defaults.maximum_event_age_seconds, |n| n as u32),
+    };
+    let dead_letter_arn = target
+        .as_ref()
+        .and_then(|t| t.dead_letter_config.as_ref())
+        .and_then(|d| d.arn.clone());
     let input = target
         .as_ref()
         .and_then(|t| t.input.as_deref())
@@ -78,6 +95,8 @@ pub async fn read(client: &Client, name: &str) -> Result<Option<ScheduleRecord>,
                 target_arn,
                 input,
                 description: schedule.description.filter(|d| !d.is_empty()),
+                retry_policy,
+                dead_letter_arn,
             },
         },
     }))
@@ -96,6 +115,18 @@ pub async fn converge(
         .arn(&desired.target_arn)
         .role_arn(&desired.role_arn)
         .input(desired.input.to_string())
+        .retry_policy(
+            RetryPolicy::builder()
+                .maximum_retry_attempts(desired.retry_policy.maximum_retry_attempts as i32)
+                .maximum_event_age_in_seconds(desired.retry_policy.maximum_event_age_seconds as i32)
+                .build(),
+        )
+        .set_dead_letter_config(
+            desired
+                .dead_letter_arn
+                .as_ref()
+                .map(|arn| DeadLetterConfig::builder().arn(arn).build()),
+        )
         .build()
         .expect("arn and role are set");
     let window = FlexibleTimeWindow::builder()

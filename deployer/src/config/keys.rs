@@ -67,12 +67,39 @@ pub const JOB_KEYS: &[Key] = &[
     key("enabled", Kind::Boolean, "`false` deploys the schedule DISABLED. Default true."),
     key("timeout_seconds", Kind::Integer, "Batch attempt timeout, at least 60 seconds."),
     key("retry_attempts", Kind::Integer, "Batch attempts, 1 to 10. Default 1."),
+    key("retry_on", Kind::Tables(RETRY_ON_KEYS), "Which failed attempts are retried (Batch's evaluateOnExit), at most 5 rules; the first match decides, no match retries."),
     key("log_retention_days", Kind::Integer, "Retention of the state machine's log group, a value CloudWatch Logs accepts. Default 365."),
     key("task_policy_statements", Kind::Tables(STATEMENT_KEYS), "IAM statements for the job's task role, which gets nothing else."),
     key("tags", Kind::StringMap, "Extra tags on every resource that takes tags; `aws:` and `sjob:` prefixes are reserved."),
     key("description", Kind::String, "The schedule's description."),
     key("assign_public_ip", Kind::Boolean, "Whether Fargate tasks get a public IP. Default false."),
     key("notification_topic_arn", Kind::String, "Where the state machine publishes its own notice when the error handler fails; [base]'s topic by default."),
+    key("cpu_architecture", Kind::String, "`x86_64` or `arm64` (Graviton): the Fargate task's CPU. Batch's default x86_64 when unset; Fargate Spot runs only x86_64."),
+    key("ephemeral_storage_gib", Kind::Integer, "Fargate task storage, 21 to 200 GiB. Default Fargate's 20."),
+    key("schedule_retry", Kind::Table(SCHEDULE_RETRY_KEYS), "How Scheduler retries a run it could not start. Default AWS's: 185 attempts within 86400 seconds."),
+    key("schedule_dead_letter_arn", Kind::String, "An SQS queue for the runs Scheduler could not start after its retries. Default none: they are dropped."),
+];
+
+/// One rule of `retry_on`.
+pub const RETRY_ON_KEYS: &[Key] = &[
+    key("exit_code", Kind::Scalar, "The attempt's exit code: a number, or digits ending in `*` to match a prefix."),
+    key("reason", Kind::String, "The container's reason (`CannotPullContainerError*`); letters, digits, `.`, `:` and spaces, optionally ending in `*`."),
+    key("status_reason", Kind::String, "The attempt's status reason (`Host EC2*`); letters, digits, `.`, `:` and spaces, optionally ending in `*`."),
+    key("action", Kind::String, "`retry` or `exit`. Required."),
+];
+
+/// `schedule_retry`.
+pub const SCHEDULE_RETRY_KEYS: &[Key] = &[
+    key(
+        "maximum_retry_attempts",
+        Kind::Integer,
+        "Attempts to start the run, 0 to 185. Default 185.",
+    ),
+    key(
+        "maximum_event_age_seconds",
+        Kind::Integer,
+        "How long to keep trying, 60 to 86400 seconds. Default 86400.",
+    ),
 ];
 
 /// One statement of `task_policy_statements`.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+pub use crate::model::{RetryAction, RetryRule, ScheduleRetry};
 use crate::schedule::Schedule;
 use crate::target::Target;
 
@@ -60,11 +61,21 @@ pub struct Job {
     pub enabled: bool,
     pub timeout_seconds: Option<u32>,
     pub retry_attempts: u32,
+    /// Which failed attempts Batch retries (`evaluateOnExit`), in order.
+    pub retry_on: Vec<RetryRule>,
     pub log_retention_days: i32,
     pub task_policy_statements: Vec<Value>,
     pub tags: BTreeMap<String, String>,
     pub description: Option<String>,
     pub assign_public_ip: bool,
+    /// Fargate's `runtimePlatform`; Batch runs x86_64 when unset.
+    pub cpu_architecture: Option<Architecture>,
+    /// Fargate task storage beyond the 20 GiB every task has.
+    pub ephemeral_storage_gib: Option<u32>,
+    /// The schedule target's retry policy: AWS's defaults unless configured.
+    pub schedule_retry: ScheduleRetry,
+    /// The SQS queue Scheduler sends the events it could not deliver to.
+    pub schedule_dead_letter_arn: Option<String>,
     /// Where the state machine publishes its last-resort notice when the
     /// error handler fails; `None` when no topic is known.
     pub notification_topic: Option<NotificationTopic>,
@@ -161,11 +172,19 @@ pub enum Architecture {
 }
 
 impl Architecture {
-    /// Lambda's name for it.
+    /// Lambda's name for it, and the config's.
     pub fn as_str(self) -> &'static str {
         match self {
             Architecture::Arm64 => "arm64",
             Architecture::X86_64 => "x86_64",
+        }
+    }
+
+    /// Batch's and ECS's name for it (`runtimePlatform.cpuArchitecture`).
+    pub fn batch_name(self) -> &'static str {
+        match self {
+            Architecture::Arm64 => "ARM64",
+            Architecture::X86_64 => "X86_64",
         }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::{Config, Job};
 use crate::input::{EXECUTION_ENV, INPUT_ENV};
-use crate::model::JobStack;
+use crate::model::{JobDefinitionSpec, JobStack};
 use crate::render::definition::metadata;
 use crate::target::Target;
 
@@ -173,13 +173,22 @@ pub fn job_record(
         "Parameters": {},
         "PlatformCapabilities": ["FARGATE"],
         "PropagateTags": true,
-        "RetryStrategy": {"Attempts": spec.attempts},
+        "RetryStrategy": retry_strategy(spec),
         "Status": status,
         // Job definition tags are not copied to jobs; sjob submits none.
         "Tags": {},
     });
     if let Some(seconds) = spec.timeout_seconds {
         record["Timeout"] = json!({"AttemptDurationSeconds": seconds});
+    }
+    if let Some(architecture) = &spec.cpu_architecture {
+        record["Container"]["RuntimePlatform"] = json!({
+            "OperatingSystemFamily": crate::aws::batch::OPERATING_SYSTEM_FAMILY,
+            "CpuArchitecture": architecture,
+        });
+    }
+    if let Some(gib) = spec.ephemeral_storage_gib {
+        record["Container"]["EphemeralStorage"] = json!({"SizeInGiB": gib});
     }
     if let Some(last) = last {
         record["StatusReason"] = json!(last.status_reason);
@@ -255,4 +264,29 @@ pub fn notification_failed(mut event: Value, error: &str, cause: &str) -> Value 
     event["state"]["error"] = json!({"Error": error, "Cause": cause});
     event["context"]["State"]["Name"] = json!("ErrorHandler");
     event
+}
+
+/// The job's `RetryStrategy` as DescribeJobs shows it.
+fn retry_strategy(spec: &JobDefinitionSpec) -> Value {
+    let mut strategy = json!({"Attempts": spec.attempts});
+    if !spec.retry_on.is_empty() {
+        strategy["EvaluateOnExit"] = spec
+            .retry_on
+            .iter()
+            .map(|rule| {
+                let mut entry = json!({"Action": rule.action.batch_name()});
+                for (key, pattern) in [
+                    ("OnExitCode", &rule.on_exit_code),
+                    ("OnReason", &rule.on_reason),
+                    ("OnStatusReason", &rule.on_status_reason),
+                ] {
+                    if let Some(pattern) = pattern {
+                        entry[key] = json!(pattern);
+                    }
+                }
+                entry
+            })
+            .collect();
+    }
+    strategy
 }

@@ -1,6 +1,7 @@
 //! Runs a job's command as a local process, the way Batch runs the container:
 //! the job's environment plus what the state machine and Batch add, the
-//! attempt timeout enforced, and each attempt retried up to `retry_attempts`.
+//! attempt timeout enforced, and a failed attempt retried up to
+//! `retry_attempts` when the job's `retry_on` rules say Batch would.
 //! Output is streamed to stderr with a `[job]` prefix and kept in a log file.
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use tokio::process::Command;
 use tokio::sync::Mutex;
 
 use super::event::Attempt;
+use crate::model::{decide, FailedAttempt, RetryAction, RetryRule};
 
 /// Batch's reasons, so local notifications read like real ones.
 pub const EXITED: &str = "Essential container in task exited";
@@ -29,12 +31,14 @@ pub struct Launch {
     pub env: BTreeMap<String, String>,
     pub timeout: Option<Duration>,
     pub attempts: u32,
+    pub retry_on: Vec<RetryRule>,
     pub log_file: PathBuf,
     /// Working directory: the config file's directory.
     pub dir: PathBuf,
 }
 
-/// Runs every attempt until one exits 0 or attempts run out.
+/// Runs attempts until one exits 0, a `retry_on` rule says exit, or
+/// attempts run out.
 pub async fn run(launch: &Launch) -> std::io::Result<Vec<Attempt>> {
     if let Some(parent) = launch.log_file.parent() {
         tokio::fs::create_dir_all(parent).await?;
@@ -44,7 +48,15 @@ pub async fn run(launch: &Launch) -> std::io::Result<Vec<Attempt>> {
     let limit = launch.attempts.max(1);
     for number in 1..=limit {
         let attempt = run_attempt(launch, number, &log).await;
-        let done = attempt.exit_code == Some(0) || attempt.started_at.is_none();
+        let failed = FailedAttempt {
+            exit_code: attempt.exit_code,
+            reason: attempt.container_reason.as_deref(),
+            status_reason: &attempt.status_reason,
+        };
+        // A container that never started is retried too, as Batch does,
+        // unless a rule on its reason says exit.
+        let done =
+            attempt.exit_code == Some(0) || decide(&launch.retry_on, &failed) == RetryAction::Exit;
         attempts.push(attempt);
         if done || number == limit {
             break;

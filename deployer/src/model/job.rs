@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{field_diff, Diff, Identity, Tags};
+use super::{field_diff, Diff, Identity, RetryRule, Tags};
 use crate::names::JobNames;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +38,12 @@ pub struct JobDefinitionSpec {
     pub job_role_arn: String,
     pub execution_role_arn: String,
     pub assign_public_ip: bool,
+    /// `runtimePlatform.cpuArchitecture` (`X86_64`, `ARM64`), when set.
+    pub cpu_architecture: Option<String>,
+    pub ephemeral_storage_gib: Option<u32>,
     pub attempts: u32,
+    /// `retryStrategy.evaluateOnExit`, in order.
+    pub retry_on: Vec<RetryRule>,
     pub timeout_seconds: Option<u32>,
     pub tags: Tags,
 }
@@ -65,6 +70,25 @@ pub struct ScheduleSpec {
     /// Parsed target input.
     pub input: Value,
     pub description: Option<String>,
+    pub retry_policy: ScheduleRetry,
+    pub dead_letter_arn: Option<String>,
+}
+
+/// A Scheduler target's `RetryPolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduleRetry {
+    pub maximum_retry_attempts: u32,
+    pub maximum_event_age_seconds: u32,
+}
+
+impl Default for ScheduleRetry {
+    /// What Scheduler applies to a target without a retry policy.
+    fn default() -> ScheduleRetry {
+        ScheduleRetry {
+            maximum_retry_attempts: 185,
+            maximum_event_age_seconds: 86_400,
+        }
+    }
 }
 
 /// Everything sjob deploys for one job.
@@ -94,7 +118,10 @@ field_diff!(JobDefinitionSpec {
     job_role_arn,
     execution_role_arn,
     assign_public_ip,
+    cpu_architecture,
+    ephemeral_storage_gib,
     attempts,
+    retry_on,
     timeout_seconds,
     tags
 });
@@ -111,7 +138,9 @@ field_diff!(ScheduleSpec {
     target_arn,
     role_arn,
     input,
-    description
+    description,
+    retry_policy,
+    dead_letter_arn
 });
 
 impl Diff for RoleSpec {

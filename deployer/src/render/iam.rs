@@ -141,9 +141,10 @@ fn encrypt_for_topic(kms_key_id: Option<&str>) -> Option<Value> {
     }))
 }
 
-/// The scheduler role may start this state machine and nothing else.
-pub fn scheduler_policies(names: &JobNames, target: &Target) -> BTreeMap<String, Value> {
-    BTreeMap::from([(
+/// The scheduler role may start this state machine and nothing else, and
+/// send to the job's dead-letter queue when it has one.
+pub fn scheduler_policies(job: &Job, names: &JobNames, target: &Target) -> BTreeMap<String, Value> {
+    let mut policies = BTreeMap::from([(
         names.scheduler_policy.clone(),
         policy(vec![json!({
             "Sid": "StartThisStateMachine",
@@ -151,7 +152,19 @@ pub fn scheduler_policies(names: &JobNames, target: &Target) -> BTreeMap<String,
             "Action": "states:StartExecution",
             "Resource": target.state_machine_arn(&names.job_name)
         })]),
-    )])
+    )]);
+    if let Some(queue) = &job.schedule_dead_letter_arn {
+        policies.insert(
+            names.dead_letter_policy.clone(),
+            policy(vec![json!({
+                "Sid": "UndeliveredRuns",
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": queue
+            })]),
+        );
+    }
+    policies
 }
 
 /// The job's own permissions: exactly the configured statements (the seed

@@ -58,7 +58,7 @@ impl JobStack {
             role(
                 &names.scheduler_role,
                 "scheduler.amazonaws.com",
-                iam::scheduler_policies(&names, target),
+                iam::scheduler_policies(job, &names, target),
                 BTreeSet::new(),
             ),
         ];
@@ -80,7 +80,10 @@ impl JobStack {
                 job_role_arn: target.role_arn(&names.task_role),
                 execution_role_arn: target.role_arn(&names.exec_role),
                 assign_public_ip: job.assign_public_ip,
+                cpu_architecture: job.cpu_architecture.map(|a| a.batch_name().to_string()),
+                ephemeral_storage_gib: job.ephemeral_storage_gib,
                 attempts: job.retry_attempts,
+                retry_on: job.retry_on.clone(),
                 timeout_seconds: job.timeout_seconds,
                 tags: tags.clone(),
             },
@@ -100,6 +103,8 @@ impl JobStack {
                 role_arn: target.role_arn(&names.scheduler_role),
                 input: job.sfn_input.clone(),
                 description: job.description.clone(),
+                retry_policy: job.schedule_retry,
+                dead_letter_arn: job.schedule_dead_letter_arn.clone(),
             },
             roles,
             names,

@@ -16,8 +16,9 @@ provider "aws" {
 }
 
 locals {
-  app_name = "myapp"
-  stage    = "dev"
+  app_name               = "myapp"
+  stage                  = "dev"
+  undelivered_runs_queue = "myapp-dev-undelivered-runs"
 }
 
 module "job_base" {
@@ -67,10 +68,32 @@ module "report_job" {
   schedule_expression    = "cron(0 3 * * ? *)"
   timeout_seconds        = 3600
   retry_attempts         = 2
-  tags                   = { team = "data" }
+  # A container image that cannot be pulled will not pull on a retry either.
+  retry_on = [
+    { reason = "CannotPullContainerError*", action = "exit" },
+    { exit_code = "*", action = "retry" },
+  ]
+  cpu_architecture      = "arm64"
+  ephemeral_storage_gib = 30
+  # Runs the scheduler could not start land here instead of being dropped.
+  # Built from the queue's name: whether the module creates the scheduler's
+  # dead-letter policy must be known when Terraform plans, and a new queue's
+  # `arn` attribute is not.
+  schedule_retry           = { maximum_retry_attempts = 3 }
+  schedule_dead_letter_arn = "arn:${data.aws_partition.current.partition}:sqs:${var.region}:${data.aws_caller_identity.current.account_id}:${local.undelivered_runs_queue}"
+  tags                     = { team = "data" }
   task_policy_statements = [{
     Effect   = "Allow"
     Action   = ["sns:Publish"]
     Resource = [module.job_base.sns_topic_arn]
   }]
+}
+
+data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
+
+resource "aws_sqs_queue" "undelivered_runs" {
+  name                      = local.undelivered_runs_queue
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = true
 }

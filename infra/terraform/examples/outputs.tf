@@ -17,3 +17,7 @@ output "error_handler_arn" {
 output "state_machine_arns" {
   value = { crawler = module.crawler_job.state_machine_arn, report = module.report_job.state_machine_arn }
 }
+
+output "undelivered_runs_queue_arn" {
+  value = aws_sqs_queue.undelivered_runs.arn
+}

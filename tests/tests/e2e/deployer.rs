@@ -17,6 +17,7 @@ use sjob_e2e::myapp::{
 };
 use sjob_e2e::{policy_document, Aws, Fixture, JobOutcome, SjobRun, REGION};
 
+mod job_options;
 mod ownership;
 
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);

@@ -40,12 +40,14 @@ const JUSTIFIED: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// A third job, on a queue of its own.
+/// A third job, on a queue of its own, whose schedule has a dead-letter
+/// queue (the scheduler role's send to it).
 const EXPORT: &str = r#"
 [jobs.export]
 command = ["python", "-m", "export"]
 schedule_expression = "cron(0 4 ? * MON *)"
 batch_job_queue_arn = "arn:aws:batch:eu-west-1:123456789012:job-queue/myapp-dev-big"
+schedule_dead_letter_arn = "arn:aws:sqs:eu-west-1:123456789012:myapp-dev-undelivered"
 "#;
 
 fn parliament() -> String {
@@ -124,8 +126,9 @@ async fn every_generated_policy_passes_parliament() {
             );
         }
     }
-    // 3 jobs x (3 Step Functions + 1 scheduler policies), plus one task policy.
-    assert_eq!(written, 13, "{rendered:#}");
+    // 3 jobs x (3 Step Functions + 1 scheduler policies), plus one task
+    // policy and one dead-letter policy.
+    assert_eq!(written, 14, "{rendered:#}");
 
     let findings = audit(&dir);
     let left = unjustified(findings.clone());
@@ -168,6 +171,10 @@ fn the_terraform_module_policies_pass_parliament() {
         (
             "notification_topic_arn",
             format!("arn:aws:sns:{REGION}:{ACCOUNT}:myapp-dev-job-notifications"),
+        ),
+        (
+            "schedule_dead_letter_arn",
+            format!("arn:aws:sqs:{REGION}:{ACCOUNT}:myapp-dev-undelivered"),
         ),
     ];
     let statements = json!([{"Effect": "Allow", "Action": "s3:GetObject",

@@ -99,6 +99,44 @@ retry_attempts = 2"#,
     assert_eq!(n["batch_job"]["attempts"], 2);
 }
 
+/// `retry_on` decides as Batch's `evaluateOnExit` would: exit code 2
+/// matches no rule and is retried, exit code 3 matches `exit` and ends the
+/// run with one attempt left.
+#[tokio::test]
+async fn retry_on_rules_decide_which_failures_are_retried() {
+    let sjob = project(
+        r#"command = ["sh", "-c", "echo attempt $AWS_BATCH_JOB_ATTEMPT; exit $((AWS_BATCH_JOB_ATTEMPT + 1))"]
+retry_attempts = 3
+retry_on = [{ exit_code = "3", action = "exit" }, { status_reason = "Host EC2*", action = "retry" }]"#,
+    );
+    let run = sjob
+        .run_expecting(3, &["--output", "json", "local", "run", "job"])
+        .await;
+    assert_eq!(run.json()["attempts"], 2, "{run}");
+    assert!(!run.stderr.contains("[job] attempt 3"), "{run}");
+    let n = &outbox(&sjob)[0]["notification"];
+    assert_eq!(n["batch_job"]["attempts"], 2);
+    assert_eq!(n["batch_job"]["exit_code"], 3);
+
+    // The job record the error handler gets carries the rules as Batch shows them.
+    let event = sjob
+        .run_expecting(0, &["simulate", "job", "--outcome", "failed"])
+        .await
+        .json();
+    assert_eq!(
+        event["state"]["error"]["Cause"]
+            .as_str()
+            .map(|cause| serde_json::from_str::<Value>(cause).unwrap()["RetryStrategy"].clone()),
+        Some(serde_json::json!({
+            "Attempts": 3,
+            "EvaluateOnExit": [
+                {"Action": "EXIT", "OnExitCode": "3"},
+                {"Action": "RETRY", "OnStatusReason": "Host EC2*"}
+            ]
+        }))
+    );
+}
+
 #[tokio::test]
 async fn a_command_that_cannot_start_is_a_clear_failure() {
     let sjob = project(r#"command = ["/no/such/program", "--flag"]"#);

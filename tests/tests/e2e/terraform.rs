@@ -165,6 +165,18 @@ async fn example_applies_plans_clean_matches_sjob_and_destroys() {
         deployed_by_terraform.push((job.clone(), definition));
     }
 
+    let report_by_terraform = report_job_options(&aws).await;
+    assert_eq!(
+        report_by_terraform,
+        json!({
+            "runtime_platform": ["LINUX", "ARM64"],
+            "retry_on": [[null, "CannotPullContainerError*", "EXIT"], ["*", null, "RETRY"]],
+            "ephemeral_storage": 30,
+            "retry": [3, 86_400],
+            "dead_letter": output("undelivered_runs_queue_arn"),
+        })
+    );
+
     let started = std::time::Instant::now();
     run(0, with_vars(&["destroy", "-auto-approve", "-no-color"]));
     eprintln!("terraform destroy: {:?}", started.elapsed());
@@ -207,6 +219,11 @@ memory = "1024"
 schedule_expression = "cron(0 3 * * ? *)"
 timeout_seconds = 3600
 retry_attempts = 2
+retry_on = [{{ reason = "CannotPullContainerError*", action = "exit" }}, {{ exit_code = "*", action = "retry" }}]
+cpu_architecture = "arm64"
+ephemeral_storage_gib = 30
+schedule_retry = {{ maximum_retry_attempts = 3 }}
+schedule_dead_letter_arn = "{undelivered}"
 tags = {{ team = "data" }}
 task_policy_statements = [{{ Effect = "Allow", Action = ["sns:Publish"], Resource = ["{topic}"] }}]
 "#,
@@ -214,6 +231,7 @@ task_policy_statements = [{{ Effect = "Allow", Action = ["sns:Publish"], Resourc
         success = output("success_handler_arn"),
         error = output("error_handler_arn"),
         topic = output("sns_topic_arn"),
+        undelivered = output("undelivered_runs_queue_arn"),
     ));
     sjob.run_expecting(0, &["deploy"]).await;
     assert_eq!(deployed_by_terraform.len(), 2);
@@ -238,7 +256,36 @@ task_policy_statements = [{{ Effect = "Allow", Action = ["sns:Publish"], Resourc
         role_policies(&aws, &machines).await,
         "Terraform and sjob deploy different IAM documents"
     );
+    assert_eq!(
+        report_by_terraform,
+        report_job_options(&aws).await,
+        "Terraform and sjob deploy the report's job definition or schedule differently"
+    );
     sjob.run_expecting(0, &["destroy", "--yes"]).await;
+}
+
+/// The report job's options beyond the state machine and IAM: runtime
+/// platform, retry rules and task storage, and its schedule's retry policy
+/// and dead-letter queue.
+async fn report_job_options(aws: &Aws) -> Value {
+    let name = "myapp-dev-report-ScheduledJob";
+    let definition = aws.active_job_definition(name).await;
+    let container = definition.container_properties().expect("a container job");
+    let schedule = aws
+        .schedule(&format!("{name}-Scheduler"))
+        .await
+        .expect("the report's schedule");
+    let target = schedule.target().expect("a target");
+    let retry = target.retry_policy().expect("a retry policy");
+    json!({
+        "runtime_platform": container.runtime_platform().map(|p| (p.operating_system_family(), p.cpu_architecture())),
+        "retry_on": definition.retry_strategy().map(|r| r.evaluate_on_exit().iter().map(|rule| {
+            (rule.on_exit_code(), rule.on_reason(), rule.action().map(|a| a.as_str().to_ascii_uppercase()))
+        }).collect::<Vec<_>>()),
+        "ephemeral_storage": container.ephemeral_storage().and_then(|s| s.size_in_gib()),
+        "retry": (retry.maximum_retry_attempts(), retry.maximum_event_age_in_seconds()),
+        "dead_letter": target.dead_letter_config().and_then(|d| d.arn()),
+    })
 }
 
 /// Every job's roles: trust policy, inline policies and attached policy ARNs.

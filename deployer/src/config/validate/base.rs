@@ -352,23 +352,9 @@ impl Validator {
         };
         let success_package = package("success_package", DEFAULT_SUCCESS_PACKAGE);
         let error_package = package("error_package", DEFAULT_ERROR_PACKAGE);
-        let architecture = match at.get("architecture") {
-            None => Architecture::Arm64,
-            Some((e, key)) => match self.string(e, &key).as_deref() {
-                Some("arm64") => Architecture::Arm64,
-                Some("x86_64") => Architecture::X86_64,
-                Some(other) => {
-                    self.problem(
-                        &e.node.span,
-                        &key,
-                        format!("`{other}` is not a Lambda architecture"),
-                        Some("arm64 or x86_64".into()),
-                    );
-                    Architecture::Arm64
-                }
-                None => Architecture::Arm64,
-            },
-        };
+        let architecture = self
+            .architecture(&at, "architecture", "a Lambda architecture")
+            .unwrap_or(Architecture::Arm64);
         let memory_mb = self
             .integer(&at, "memory", 128, 10_240, "from 128 to 10240 (MB)")
             .map_or(DEFAULT_HANDLER_MEMORY_MB, |v| v as i32);

@@ -4,9 +4,12 @@ use serde_json::Value;
 
 use super::base::{ArnKey, ValidBase};
 use super::read::Lookup;
-use super::rules::{fargate_size_problem, fargate_sizes_help, is_env_name, is_name};
+use super::rules::{
+    fargate_size_problem, fargate_sizes_help, is_env_name, is_exit_code_pattern, is_name,
+    is_reason_pattern,
+};
 use super::Validator;
-use crate::config::keys::{JOB_KEYS, STATEMENT_KEYS};
+use crate::config::keys::{JOB_KEYS, RETRY_ON_KEYS, SCHEDULE_RETRY_KEYS, STATEMENT_KEYS};
 use crate::config::model::*;
 use crate::config::tree::{Entry, NodeValue, Span, Table};
 use crate::input::{check_input, INPUT_HELP};
@@ -173,7 +176,45 @@ impl Validator {
         let retry_attempts = self
             .integer(&at, "retry_attempts", 1, 10, "1 to 10")
             .map_or(DEFAULT_RETRY_ATTEMPTS, |v| v as u32);
+        let retry_on = self.retry_on(&at, retry_attempts);
         let log_retention_days = self.log_retention(&at, "log_retention_days");
+        let cpu_architecture =
+            self.architecture(&at, "cpu_architecture", "a CPU architecture Fargate runs");
+        let spot_only = base.and_then(|b| b.config.compute.as_ref()).filter(|c| {
+            c.capacity == Capacity::FargateSpot && matches!(queue, Some(ArnRef::Base(_)))
+        });
+        if let (Some(Architecture::Arm64), Some(_)) = (cpu_architecture, spot_only) {
+            let (e, key) = at.get("cpu_architecture")?;
+            self.problem(
+                &e.node.span,
+                &key,
+                "Fargate Spot does not run ARM64 tasks: the job would wait in [base.compute]'s queue forever",
+                Some("use capacity = \"fargate\" in [base.compute], cpu_architecture = \"x86_64\", or a job queue with Fargate capacity".into()),
+            );
+        }
+        let ephemeral_storage_gib = self
+            .integer(
+                &at,
+                "ephemeral_storage_gib",
+                21,
+                200,
+                "from 21 to 200 (GiB; every Fargate task has 20)",
+            )
+            .map(|v| v as u32);
+        let schedule_retry = self.schedule_retry(&at);
+        let schedule_dead_letter_arn = match at.get("schedule_dead_letter_arn") {
+            Some(_) => self
+                .required_arn(
+                    &at,
+                    "schedule_dead_letter_arn",
+                    "sqs",
+                    "",
+                    &header,
+                    &job_path,
+                )
+                .map(Some),
+            None => Some(None),
+        };
         let task_policy_statements = self.statements(&at);
         let tags = self.tags(&at);
         let description = at.get("description").and_then(|(e, k)| self.string(e, &k));
@@ -205,11 +246,16 @@ impl Validator {
             enabled,
             timeout_seconds,
             retry_attempts,
+            retry_on,
             log_retention_days,
             task_policy_statements,
             tags,
             description,
             assign_public_ip,
+            cpu_architecture,
+            ephemeral_storage_gib,
+            schedule_retry,
+            schedule_dead_letter_arn: schedule_dead_letter_arn?,
             notification_topic,
         })
     }
@@ -235,6 +281,159 @@ impl Validator {
                 ),
                 Some(help.to_string()),
             );
+        }
+    }
+
+    /// `retry_on = [{ exit_code | reason | status_reason, action }]`: Batch's
+    /// `evaluateOnExit`, under its own pattern rules.
+    fn retry_on(&mut self, at: &Lookup, retry_attempts: u32) -> Vec<RetryRule> {
+        const MAX_RULES: usize = 5;
+        let Some((e, path)) = at.get("retry_on") else {
+            return Vec::new();
+        };
+        let NodeValue::Array(items) = &e.node.value else {
+            self.problem(
+                &e.node.span,
+                &path,
+                format!("expected an array of rules, found {}", e.node.type_name()),
+                Some("e.g. retry_on = [{ exit_code = 137, action = \"retry\" }, { exit_code = \"*\", action = \"exit\" }]".into()),
+            );
+            return Vec::new();
+        };
+        if items.len() > MAX_RULES {
+            self.problem(
+                &e.node.span,
+                &path,
+                format!("{} rules; Batch takes at most {MAX_RULES}", items.len()),
+                None,
+            );
+        }
+        if retry_attempts < 2 && !items.is_empty() {
+            self.problem(
+                &e.node.span,
+                &path,
+                "with retry_attempts = 1 there is no retry for these rules to decide",
+                Some("set retry_attempts to 2 or more".into()),
+            );
+        }
+        let mut rules = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let item_path = format!("{path}[{i}]");
+            let NodeValue::Table(table) = &item.value else {
+                self.problem(
+                    &item.span,
+                    &item_path,
+                    format!("expected a rule table, found {}", item.type_name()),
+                    None,
+                );
+                continue;
+            };
+            self.known_keys(table, &item_path, RETRY_ON_KEYS);
+            let rule_at = Lookup {
+                job: table,
+                job_path: item_path.clone(),
+                defaults: None,
+            };
+            let on_exit_code = self.scalar_text(&rule_at, "exit_code");
+            if let (Some(code), Some((e, key))) = (&on_exit_code, rule_at.get("exit_code")) {
+                if !is_exit_code_pattern(code) {
+                    self.problem(
+                        &e.node.span,
+                        &key,
+                        format!("`{code}` is not an exit code pattern Batch accepts"),
+                        Some("a number, or digits ending in `*` (`13*`); `*` alone matches every exit".into()),
+                    );
+                }
+            }
+            let mut reason = |key: &str| {
+                let (e, key) = rule_at.get(key)?;
+                let text = self.string(e, &key)?;
+                if !is_reason_pattern(&text) {
+                    self.problem(
+                        &e.node.span,
+                        &key,
+                        format!("`{text}` is not a reason pattern Batch accepts"),
+                        Some("letters, digits, `.`, `:` and spaces, up to 512, optionally ending in `*`".into()),
+                    );
+                }
+                Some(text)
+            };
+            let on_reason = reason("reason");
+            let on_status_reason = reason("status_reason");
+            if on_exit_code.is_none() && on_reason.is_none() && on_status_reason.is_none() {
+                self.problem(
+                    &item.span,
+                    &item_path,
+                    "a rule needs `exit_code`, `reason` or `status_reason`",
+                    Some("`exit_code = \"*\"` matches every attempt that exited".into()),
+                );
+            }
+            let action = match rule_at.get("action") {
+                None => {
+                    self.problem(
+                        &item.span,
+                        &item_path,
+                        "`action` is required",
+                        Some("\"retry\" or \"exit\"".into()),
+                    );
+                    None
+                }
+                Some((e, key)) => match self.string(e, &key).as_deref() {
+                    Some("retry") => Some(RetryAction::Retry),
+                    Some("exit") => Some(RetryAction::Exit),
+                    Some(other) => {
+                        self.problem(
+                            &e.node.span,
+                            &key,
+                            format!("`{other}` is not an action"),
+                            Some("\"retry\" or \"exit\"".into()),
+                        );
+                        None
+                    }
+                    None => None,
+                },
+            };
+            if let Some(action) = action {
+                rules.push(RetryRule {
+                    on_exit_code,
+                    on_reason,
+                    on_status_reason,
+                    action,
+                });
+            }
+        }
+        rules
+    }
+
+    /// `schedule_retry = { maximum_retry_attempts, maximum_event_age_seconds }`,
+    /// each defaulting to what Scheduler applies without a retry policy.
+    fn schedule_retry(&mut self, at: &Lookup) -> ScheduleRetry {
+        let defaults = ScheduleRetry::default();
+        let Some((e, path)) = at.get("schedule_retry") else {
+            return defaults;
+        };
+        let Some(table) = self.table(e, &path) else {
+            return defaults;
+        };
+        self.known_keys(table, &path, SCHEDULE_RETRY_KEYS);
+        let at = Lookup {
+            job: table,
+            job_path: path,
+            defaults: None,
+        };
+        ScheduleRetry {
+            maximum_retry_attempts: self
+                .integer(&at, "maximum_retry_attempts", 0, 185, "from 0 to 185")
+                .map_or(defaults.maximum_retry_attempts, |v| v as u32),
+            maximum_event_age_seconds: self
+                .integer(
+                    &at,
+                    "maximum_event_age_seconds",
+                    60,
+                    86_400,
+                    "from 60 to 86400 (seconds)",
+                )
+                .map_or(defaults.maximum_event_age_seconds, |v| v as u32),
         }
     }
 

@@ -7,7 +7,7 @@ use super::base::ArnKey;
 use super::rules::{is_arn, is_name, similar};
 use super::Validator;
 use crate::config::keys::{self, Key};
-use crate::config::model::ArnRef;
+use crate::config::model::{Architecture, ArnRef};
 use crate::config::tree::{Entry, NodeValue, Span, Table};
 
 /// A job key looked up in the job's table, then in `[defaults]`.
@@ -217,6 +217,29 @@ impl Validator {
                     &path,
                     format!("expected true or false, found {}", e.node.type_name()),
                     None,
+                );
+                None
+            }
+        }
+    }
+
+    /// `arm64` or `x86_64`: `what` names what runs on it, for the problem.
+    pub(super) fn architecture(
+        &mut self,
+        at: &Lookup,
+        key: &str,
+        what: &str,
+    ) -> Option<Architecture> {
+        let (e, path) = at.get(key)?;
+        match self.string(e, &path)?.as_str() {
+            "arm64" => Some(Architecture::Arm64),
+            "x86_64" => Some(Architecture::X86_64),
+            other => {
+                self.problem(
+                    &e.node.span,
+                    &path,
+                    format!("`{other}` is not {what}"),
+                    Some("arm64 or x86_64".into()),
                 );
                 None
             }

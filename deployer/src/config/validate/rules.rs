@@ -28,6 +28,24 @@ pub(super) fn is_region(s: &str) -> bool {
             .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
+/// Batch's `onExitCode`: digits, optionally ending in `*`, up to 512
+/// characters.
+pub(super) fn is_exit_code_pattern(s: &str) -> bool {
+    let body = s.strip_suffix('*').unwrap_or(s);
+    !s.is_empty() && s.len() <= 512 && body.chars().all(|c| c.is_ascii_digit())
+}
+
+/// Batch's `onReason` and `onStatusReason`: letters, digits, `.`, `:` and
+/// white space, optionally ending in `*`, up to 512 characters.
+pub(super) fn is_reason_pattern(s: &str) -> bool {
+    let body = s.strip_suffix('*').unwrap_or(s);
+    !s.is_empty()
+        && s.len() <= 512
+        && body
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | ' ' | '\t'))
+}
+
 pub(super) fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.chars().all(|c| c.is_ascii_digit())
 }

@@ -4,11 +4,15 @@ locals {
   roles = toset([for path in fileset("${path.module}/templates/roles", "*/trust_policy.json.tftpl") : dirname(path)])
 
   # "<Role>/<Policy>" for every inline policy template. The task role's
-  # policy holds only the configured statements, so it exists only with some.
+  # policy holds only the configured statements, so it exists only with some;
+  # the scheduler's dead-letter policy only with a dead-letter queue.
   inline_policies = toset([
     for path in fileset("${path.module}/templates/roles", "*/policies/*.json.tftpl") :
     "${dirname(dirname(path))}/${trimsuffix(basename(path), ".json.tftpl")}"
-    if length(var.task_policy_statements) > 0 || !endswith(path, "/EcsTaskRolePolicy.json.tftpl")
+    if(
+      (length(var.task_policy_statements) > 0 || !endswith(path, "/EcsTaskRolePolicy.json.tftpl")) &&
+      (var.schedule_dead_letter_arn != null || !endswith(path, "/SchedulerDeadLetterPolicy.json.tftpl"))
+    )
   ])
 
   managed_policies = merge([

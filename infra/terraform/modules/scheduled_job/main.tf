@@ -10,23 +10,24 @@ locals {
   job_name = "${var.app_name}-${var.stage}-${var.batch_name}-ScheduledJob"
 
   template_vars = {
-    partition              = data.aws_partition.current.partition
-    region                 = coalesce(var.region, data.aws_region.current.name)
-    account_id             = coalesce(var.account_id, data.aws_caller_identity.current.account_id)
-    app_name               = var.app_name
-    stage                  = var.stage
-    batch_name             = var.batch_name
-    batch_job_queue_arn    = var.batch_job_queue_arn
-    success_handler_arn    = var.success_handler_arn
-    error_handler_arn      = var.error_handler_arn
-    notification_topic_arn = var.notification_topic_arn
-    image_uri              = var.image_uri
-    image_tag              = var.image_tag
-    vcpus                  = var.vcpus
-    memory                 = var.memory
-    command                = var.command
-    env                    = var.env
-    task_policy_statements = var.task_policy_statements
+    partition                = data.aws_partition.current.partition
+    region                   = coalesce(var.region, data.aws_region.current.name)
+    account_id               = coalesce(var.account_id, data.aws_caller_identity.current.account_id)
+    app_name                 = var.app_name
+    stage                    = var.stage
+    batch_name               = var.batch_name
+    batch_job_queue_arn      = var.batch_job_queue_arn
+    success_handler_arn      = var.success_handler_arn
+    error_handler_arn        = var.error_handler_arn
+    notification_topic_arn   = var.notification_topic_arn
+    image_uri                = var.image_uri
+    image_tag                = var.image_tag
+    vcpus                    = var.vcpus
+    memory                   = var.memory
+    command                  = var.command
+    env                      = var.env
+    task_policy_statements   = var.task_policy_statements
+    schedule_dead_letter_arn = var.schedule_dead_letter_arn
   }
 }
 
@@ -44,22 +45,40 @@ resource "aws_batch_job_definition" "job" {
   propagate_tags        = true
   tags                  = var.tags
 
-  container_properties = jsonencode({
-    image       = "${var.image_uri}:${var.image_tag}"
-    command     = var.command
-    environment = [for k, v in var.env : { name = k, value = v }]
-    resourceRequirements = [
-      { type = "VCPU", value = var.vcpus },
-      { type = "MEMORY", value = var.memory },
-    ]
-    jobRoleArn                   = aws_iam_role.role["EcsTaskRole"].arn
-    executionRoleArn             = aws_iam_role.role["EcsTaskExecRole"].arn
-    fargatePlatformConfiguration = { platformVersion = "LATEST" }
-    networkConfiguration         = { assignPublicIp = var.assign_public_ip ? "ENABLED" : "DISABLED" }
-  })
+  container_properties = jsonencode(merge(
+    {
+      image       = "${var.image_uri}:${var.image_tag}"
+      command     = var.command
+      environment = [for k, v in var.env : { name = k, value = v }]
+      resourceRequirements = [
+        { type = "VCPU", value = var.vcpus },
+        { type = "MEMORY", value = var.memory },
+      ]
+      jobRoleArn                   = aws_iam_role.role["EcsTaskRole"].arn
+      executionRoleArn             = aws_iam_role.role["EcsTaskExecRole"].arn
+      fargatePlatformConfiguration = { platformVersion = "LATEST" }
+      networkConfiguration         = { assignPublicIp = var.assign_public_ip ? "ENABLED" : "DISABLED" }
+    },
+    var.cpu_architecture == null ? {} : {
+      runtimePlatform = { operatingSystemFamily = "LINUX", cpuArchitecture = upper(var.cpu_architecture) }
+    },
+    var.ephemeral_storage_gib == null ? {} : {
+      ephemeralStorage = { sizeInGiB = var.ephemeral_storage_gib }
+    },
+  ))
 
   retry_strategy {
     attempts = var.retry_attempts
+
+    dynamic "evaluate_on_exit" {
+      for_each = var.retry_on
+      content {
+        on_exit_code     = evaluate_on_exit.value.exit_code
+        on_reason        = evaluate_on_exit.value.reason
+        on_status_reason = evaluate_on_exit.value.status_reason
+        action           = upper(evaluate_on_exit.value.action)
+      }
+    }
   }
 
   dynamic "timeout" {
@@ -106,6 +125,18 @@ resource "aws_scheduler_schedule" "job" {
     arn      = aws_sfn_state_machine.job.arn
     role_arn = aws_iam_role.role["PipesRole"].arn
     input    = jsonencode(var.sfn_input)
+
+    retry_policy {
+      maximum_retry_attempts       = var.schedule_retry.maximum_retry_attempts
+      maximum_event_age_in_seconds = var.schedule_retry.maximum_event_age_seconds
+    }
+
+    dynamic "dead_letter_config" {
+      for_each = var.schedule_dead_letter_arn == null ? [] : [var.schedule_dead_letter_arn]
+      content {
+        arn = dead_letter_config.value
+      }
+    }
   }
 
   depends_on = [aws_iam_role_policy.inline]

@@ -124,6 +124,22 @@ variable "retry_attempts" {
   default = 1
 }
 
+variable "retry_on" {
+  type = list(object({
+    exit_code     = optional(string)
+    reason        = optional(string)
+    status_reason = optional(string)
+    action        = string
+  }))
+  default     = []
+  nullable    = false
+  description = "Which failed attempts Batch retries (evaluateOnExit), at most 5 rules: the first match decides, no match retries. action is retry or exit."
+  validation {
+    condition     = length(var.retry_on) <= 5 && alltrue([for rule in var.retry_on : contains(["retry", "exit"], lower(rule.action))])
+    error_message = "retry_on takes at most 5 rules, each with action retry or exit."
+  }
+}
+
 variable "log_retention_days" {
   type    = number
   default = 365
@@ -148,4 +164,40 @@ variable "description" {
 variable "assign_public_ip" {
   type    = bool
   default = false
+}
+
+variable "cpu_architecture" {
+  type        = string
+  default     = null
+  description = "x86_64 or arm64 (Graviton). Batch's x86_64 when null; Fargate Spot runs only x86_64."
+  validation {
+    condition     = var.cpu_architecture == null || contains(["x86_64", "arm64"], coalesce(var.cpu_architecture, "x86_64"))
+    error_message = "cpu_architecture must be x86_64 or arm64."
+  }
+}
+
+variable "ephemeral_storage_gib" {
+  type        = number
+  default     = null
+  description = "Fargate task storage, 21 to 200 GiB. Fargate's 20 when null."
+  validation {
+    condition     = var.ephemeral_storage_gib == null || (coalesce(var.ephemeral_storage_gib, 21) >= 21 && coalesce(var.ephemeral_storage_gib, 21) <= 200)
+    error_message = "ephemeral_storage_gib must be from 21 to 200."
+  }
+}
+
+variable "schedule_retry" {
+  type = object({
+    maximum_retry_attempts    = optional(number, 185)
+    maximum_event_age_seconds = optional(number, 86400)
+  })
+  default     = {}
+  nullable    = false
+  description = "How Scheduler retries a run it could not start. AWS's defaults: 185 attempts within 86400 seconds."
+}
+
+variable "schedule_dead_letter_arn" {
+  type        = string
+  default     = null
+  description = "An SQS queue for the runs Scheduler could not start after its retries. The scheduler role may send to it and nothing else. Must be known at plan time (it decides whether the role's dead-letter policy exists): build it from the queue's name rather than from a queue created in the same apply."
 }
