@@ -149,6 +149,9 @@ pub async fn run(
         command: job.command.clone(),
         env,
         timeout: job.timeout_seconds.map(|s| Duration::from_secs(s.into())),
+        run_timeout: job
+            .run_timeout_seconds
+            .map(|s| Duration::from_secs(s.into())),
         attempts: job.retry_attempts,
         retry_on: job.retry_on.clone(),
         dir: config
@@ -160,18 +163,27 @@ pub async fn run(
         log_file: log_file.clone(),
     };
     let created_at = Utc::now();
-    let attempts = process::run(&launch)
+    let run = process::run(&launch)
         .await
         .map_err(|source| LocalError::Log {
             path: log_file.display().to_string(),
             source,
         })?;
-    let exit_code = attempts.last().and_then(|a| a.exit_code);
-    let count = attempts.len();
-    let ending = Ending::Batch {
-        job_id,
-        created_at,
-        attempts,
+    let exit_code = run.attempts.last().and_then(|a| a.exit_code);
+    let count = run.attempts.len();
+    // As on AWS: the capped Batch task fails with States.Timeout and no job
+    // record.
+    let ending = if run.timed_out {
+        Ending::TaskError {
+            error: "States.Timeout".into(),
+            cause: String::new(),
+        }
+    } else {
+        Ending::Batch {
+            job_id,
+            created_at,
+            attempts: run.attempts,
+        }
     };
     let kind = if ending.succeeded() {
         HandlerKind::Success

@@ -41,7 +41,12 @@ pub const VARIABLES: &[&str] = &[
     "topic_kms_key_id",
     "notification_topic_arn",
     "schedule_dead_letter_arn",
+    "run_timeout_seconds",
 ];
+
+/// The placeholder job's `run_timeout_seconds`: a number no config can hold,
+/// which [`optional_run_timeout`] turns into a template directive.
+const RUN_TIMEOUT_SENTINEL: u32 = 3_999_999_999;
 
 fn scalar(name: &str) -> String {
     format!("@@{name}@@")
@@ -70,6 +75,7 @@ fn placeholder_job() -> Job {
         error_handler: ArnRef::Given(scalar("error_handler_arn")),
         enabled: true,
         timeout_seconds: None,
+        run_timeout_seconds: Some(RUN_TIMEOUT_SENTINEL),
         retry_attempts: 1,
         retry_on: Vec::new(),
         log_retention_days: 365,
@@ -130,7 +136,14 @@ fn scheduled_job_templates() -> BTreeMap<PathBuf, String> {
         "{}.fifo",
         scalar("notification_topic_arn")
     )));
-    let machine = |job: &Job| template(definition(&config.app_name, &config.stage, job, &target));
+    let machine = |job: &Job| {
+        optional_run_timeout(&template(definition(
+            &config.app_name,
+            &config.stage,
+            job,
+            &target,
+        )))
+    };
     let mut files = BTreeMap::from([
         (PathBuf::from("state_machine.json.tftpl"), machine(&job)),
         (
@@ -209,6 +222,31 @@ fn placeholder_target() -> Target {
         account_id: scalar("account_id"),
         region: scalar("region"),
     }
+}
+
+/// The Batch task's `TimeoutSeconds` exists only when the module is given
+/// `run_timeout_seconds`: its line (and the comma that joins it to its
+/// neighbour) goes inside a `%{ if }` directive.
+fn optional_run_timeout(text: &str) -> String {
+    let line = format!("\"TimeoutSeconds\": {RUN_TIMEOUT_SENTINEL}");
+    let value = "\"TimeoutSeconds\": ${run_timeout_seconds}";
+    let (open, close) = ("%{ if run_timeout_seconds != null }", "%{ endif }");
+    let with_comma = format!("{line},");
+    if text.contains(&with_comma) {
+        return text.replace(&with_comma, &format!("{open}{value},{close}"));
+    }
+    let at = text
+        .find(&line)
+        .expect("the placeholder job has a run timeout");
+    let before = text[..at].trim_end();
+    let indent = &text[before.len()..at];
+    let joined = before
+        .strip_suffix(',')
+        .expect("TimeoutSeconds follows another key");
+    format!(
+        "{joined}{open},{indent}{value}{close}{}",
+        &text[at + line.len()..]
+    )
 }
 
 /// Turns a document rendered from placeholders into template text.

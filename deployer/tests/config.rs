@@ -119,6 +119,8 @@ fn each_bad_value_gets_its_own_message() {
         ("env", r#"env = { "1BAD" = "x" }"#, "defaults.env.1BAD", "`1BAD` is not a valid environment variable name"),
         ("env", r#"env = { SJOB_INPUT = "x" }"#, "defaults.env.SJOB_INPUT", "`SJOB_INPUT` is reserved (AWS_BATCH* by Batch, SJOB_* by sjob)"),
         ("timeout_seconds", "timeout_seconds = 30", "jobs.crawler.timeout_seconds", "expected a whole number from 60 (Batch's minimum) to 1209600 (14 days)"),
+        ("run_timeout_seconds", "run_timeout_seconds = 59", "jobs.crawler.run_timeout_seconds",
+            "expected a whole number from 60 to 31536000 (a year, the longest a run may last)"),
         ("retry_attempts", "retry_attempts = 11", "jobs.crawler.retry_attempts", "expected a whole number 1 to 10"),
         ("log_retention_days", "log_retention_days = 42", "jobs.crawler.log_retention_days", "not a retention period CloudWatch Logs accepts"),
         ("enabled", r#"enabled = "yes""#, "jobs.crawler.enabled", "expected true or false, found a string"),

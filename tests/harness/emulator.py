@@ -41,10 +41,11 @@ Harness endpoints (served next to moto's API on the same port)
     JSON list, oldest first, of ``{"function_name", "request_id", "event",
     "response"}`` or ``{..., "error"}`` for every forwarded invocation.
     ``DELETE`` on the same path clears the list.
-``POST /_harness/batch``  body ``{"fail": true|false}``
-    Whether Batch jobs submitted from now on end FAILED (exit code 1) or
-    SUCCEEDED (exit code 0).  ``GET`` returns the current setting.  The initial
-    value is "fail" when ``MOTO_SIMPLE_BATCH_FAIL_AFTER`` is set at start.
+``POST /_harness/batch``  body ``{"outcome": "succeeded"|"failed"|"running"}``
+    How Batch jobs submitted from now on end: SUCCEEDED (exit code 0), FAILED
+    (exit code 1), or not at all (RUNNING until TerminateJob).  ``GET``
+    returns the current setting.  The initial value is "failed" when
+    ``MOTO_SIMPLE_BATCH_FAIL_AFTER`` is set at start.
 ``POST /_harness/lambda/failures``  body ``{"function_name": "f", "errors": [{...}, ...]}``
     The next ``len(errors)`` RequestResponse invocations of ``f`` answer with
     these function-error payloads (``X-Amz-Function-Error: Unhandled``)
@@ -57,7 +58,7 @@ Harness endpoints (served next to moto's API on the same port)
 ``POST /_harness/reset``
     Resets all moto backends (like ``POST /moto-api/reset``) and the harness
     state except Lambda registrations (invocation log and queued failures
-    cleared, batch fail=false, retry wait scale 1).
+    cleared, batch outcome "succeeded", retry wait scale 1).
 
 Patches (each a function below, named after the moto gap it fixes)
 -------------------------------------------------------------------
@@ -107,7 +108,11 @@ class HarnessState:
         self.port = 0
         self.lambda_commands: dict[str, list[str]] = {}
         self.invocations: list[dict[str, Any]] = []
-        self.batch_fail = bool(os.environ.get("MOTO_SIMPLE_BATCH_FAIL_AFTER"))
+        # How Batch jobs submitted from now on end: "succeeded", "failed", or
+        # "running" (they run until TerminateJob).
+        self.batch_outcome = (
+            "failed" if os.environ.get("MOTO_SIMPLE_BATCH_FAIL_AFTER") else "succeeded"
+        )
         self.lambda_failures: dict[str, list[dict[str, Any]]] = {}
         self.retry_wait_scale = 1.0
 
@@ -373,7 +378,11 @@ def patch_sfn_batch_integration() -> None:
       PascalCase job record (moto used json.dumps with spaces);
     * SubmitJob rejected by Batch: Error "Batch.<Code>", Cause
       "<message> (Service: AWSBatch; Status Code: 400; ...; Proxy: null)"
-      (moto wrapped it in "Error executing request, Exception : ...").
+      (moto wrapped it in "Error executing request, Exception : ...");
+    * a `.sync` task that ends before its job (TimeoutSeconds, or the
+      execution stopped) left the job running; AWS terminates it, naming the
+      execution in the reason (which is why Step Functions' Batch `.sync`
+      policy needs batch:TerminateJob).
     The MANAGED_BY_AWS=STARTED_BY_STEP_FUNCTIONS variable is appended by moto
     already (lower-case name/value keys, which the request mapping accepts).
     """
@@ -494,9 +503,22 @@ def patch_sfn_batch_integration() -> None:
                 )
             )
 
+        _sync_resolver.stop = lambda reason: batch_client.terminate_job(jobId=job_id, reason=reason)
         return _sync_resolver
 
+    def _eval_sync(self: Any, env: Any, sync_resolver: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original_eval_sync(self, env, sync_resolver, *args, **kwargs)
+        if sync_resolver is not None and not result and not env.is_running():
+            execution = env.states.context_object.context_object_data["Execution"]["Id"]
+            sync_resolver.stop(
+                f"The Task state in AWS Step Functions execution [{execution}] "
+                "which was managing this resource has ended"
+            )
+        return result
+
     original_from_error = cls.__mro__[1]._from_error
+    original_eval_sync = cls._eval_sync
+    cls._eval_sync = _eval_sync
     cls._normalise_parameters = _normalise_parameters
     cls._normalise_response = _normalise_response
     cls._from_error = _from_error
@@ -1007,9 +1029,12 @@ def patch_batch_job_outcome() -> None:
     """moto (batch_simple) finishes every job inside SubmitJob; it reads
     MOTO_SIMPLE_BATCH_FAIL_AFTER per job, but a failed job looks nothing like
     a real one.  Replaced `_mark_job_as_finished`: outcome from the harness
-    flag (POST /_harness/batch), never sleeps; both outcomes get exit code
+    setting (POST /_harness/batch), never sleeps; both ends get exit code
     (0/1) at top level and in the single attempt, StatusReason "Essential
-    container in task exited", a log stream name, StartedAt/StoppedAt."""
+    container in task exited", a log stream name, StartedAt/StoppedAt.  A
+    "running" job gets its attempt and stays RUNNING (see
+    `patch_batch_terminate_running_job`)."""
+    from moto.batch.utils import JobStatus
     from moto.batch_simple.models import BatchSimpleBackend
 
     def _mark_job_as_finished(self: Any, include_start_attempt: bool, job: Any) -> None:
@@ -1027,7 +1052,10 @@ def patch_batch_job_outcome() -> None:
             )
             if "FARGATE" in (job.job_definition.platform_capabilities or []):
                 container.pop("containerInstanceArn", None)
-        fail = STATE.batch_fail
+        if STATE.batch_outcome == "running":
+            job.status = JobStatus.RUNNING
+            return
+        fail = STATE.batch_outcome == "failed"
         job.exit_code = 1 if fail else 0
         job.job_stopped_reason = STATUS_REASON
         if job.latest_attempt is not None:
@@ -1036,6 +1064,27 @@ def patch_batch_job_outcome() -> None:
         job._mark_stopped(success=not fail)
 
     BatchSimpleBackend._mark_job_as_finished = _mark_job_as_finished  # type: ignore[method-assign]
+
+
+def patch_batch_terminate_running_job() -> None:
+    """moto gap: `Job.terminate` only sets a flag the job's own thread reads;
+    batch_simple jobs have no thread, so TerminateJob never ends a RUNNING
+    job.  AWS: TerminateJob ends a STARTING or RUNNING job FAILED, with the
+    given reason as its status reason (Batch API reference, TerminateJob)."""
+    from moto.batch.models import Job
+    from moto.batch.utils import JobStatus
+
+    original = Job.terminate
+
+    def terminate(self: Any, reason: str) -> None:
+        original(self, reason)
+        if self.status in (JobStatus.STARTING, JobStatus.RUNNING) and not self.job_stopped:
+            self.job_stopped_reason = reason
+            if self.latest_attempt is not None:
+                self.latest_attempt["statusReason"] = reason
+            self._mark_stopped(success=False)
+
+    Job.terminate = terminate  # type: ignore[method-assign]
 
 
 def patch_batch_job_description() -> None:
@@ -1303,6 +1352,7 @@ def apply_patches() -> None:
     patch_sfn_parallel_states_errors()  # d
     patch_lambda_invoke_forwarding()  # e
     patch_batch_job_outcome()  # f
+    patch_batch_terminate_running_job()  # f
     patch_batch_job_description()  # g
     patch_batch_submit_job()  # g
     patch_batch_describe_job_definitions_pages()  # g
@@ -1386,13 +1436,13 @@ class HarnessApp:
             return 200, {"retry_wait_scale": STATE.retry_wait_scale}
         if path == "/_harness/batch":
             if method == "POST":
-                fail = body["fail"]
-                if not isinstance(fail, bool):
-                    raise ValueError("fail must be true or false")
-                STATE.batch_fail = fail
-                LOG.info("batch: jobs will end %s", "FAILED" if fail else "SUCCEEDED")
+                outcome = body["outcome"]
+                if outcome not in ("succeeded", "failed", "running"):
+                    raise ValueError("outcome must be succeeded, failed or running")
+                STATE.batch_outcome = outcome
+                LOG.info("batch: jobs will end %s", outcome)
             if method in ("GET", "POST"):
-                return 200, {"fail": STATE.batch_fail}
+                return 200, {"outcome": STATE.batch_outcome}
         if path == "/_harness/reset" and method == "POST":
             from moto.moto_api._internal.models import moto_api_backend
 
@@ -1401,7 +1451,7 @@ class HarnessApp:
             with STATE.lock:
                 STATE.invocations.clear()
                 STATE.lambda_failures.clear()
-            STATE.batch_fail = False
+            STATE.batch_outcome = "succeeded"
             STATE.retry_wait_scale = 1.0
             return 200, {"reset": True}
         return 404, {"error": f"no harness endpoint {method} {path}"}

@@ -28,6 +28,8 @@ pub enum JobOutcome {
     Succeeded,
     /// Exit code 1, status FAILED.
     Failed,
+    /// RUNNING until TerminateJob.
+    Running,
 }
 
 /// A running emulator, stopped on drop.
@@ -166,9 +168,17 @@ impl Emulator {
 
     /// How Batch jobs submitted from now on end.
     pub async fn set_job_outcome(&self, outcome: JobOutcome) {
-        let fail = outcome == JobOutcome::Failed;
-        self.harness("POST", "/_harness/batch", Some(json!({ "fail": fail })))
-            .await;
+        let outcome = match outcome {
+            JobOutcome::Succeeded => "succeeded",
+            JobOutcome::Failed => "failed",
+            JobOutcome::Running => "running",
+        };
+        self.harness(
+            "POST",
+            "/_harness/batch",
+            Some(json!({ "outcome": outcome })),
+        )
+        .await;
     }
 
     /// The next `errors.len()` invocations of `function_name` fail with these

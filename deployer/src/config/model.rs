@@ -60,6 +60,8 @@ pub struct Job {
     pub error_handler: ArnRef,
     pub enabled: bool,
     pub timeout_seconds: Option<u32>,
+    /// A cap on the whole run, queue time and every attempt included.
+    pub run_timeout_seconds: Option<u32>,
     pub retry_attempts: u32,
     /// Which failed attempts Batch retries (`evaluateOnExit`), in order.
     pub retry_on: Vec<RetryRule>,

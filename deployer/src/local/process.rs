@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
@@ -21,6 +21,9 @@ use crate::model::{decide, FailedAttempt, RetryAction, RetryRule};
 pub const EXITED: &str = "Essential container in task exited";
 pub const TIMED_OUT: &str = "Job attempt duration exceeded timeout";
 pub const FAILED_TO_START: &str = "Task failed to start";
+/// What Step Functions gives as the reason when it stops the job of a task
+/// that reached its `TimeoutSeconds`.
+const RUN_TIMED_OUT: &str = "The Task state managing this job timed out (run_timeout_seconds)";
 /// What a container killed by SIGKILL exits with.
 const KILLED_EXIT_CODE: i32 = 137;
 
@@ -30,6 +33,8 @@ pub struct Launch {
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub timeout: Option<Duration>,
+    /// The cap on the whole run (`run_timeout_seconds`), every attempt included.
+    pub run_timeout: Option<Duration>,
     pub attempts: u32,
     pub retry_on: Vec<RetryRule>,
     pub log_file: PathBuf,
@@ -37,17 +42,32 @@ pub struct Launch {
     pub dir: PathBuf,
 }
 
-/// Runs attempts until one exits 0, a `retry_on` rule says exit, or
-/// attempts run out.
-pub async fn run(launch: &Launch) -> std::io::Result<Vec<Attempt>> {
+/// The attempts of one run, and whether the run's own cap ended it.
+#[derive(Debug)]
+pub struct Run {
+    pub attempts: Vec<Attempt>,
+    pub timed_out: bool,
+}
+
+/// Runs attempts until one exits 0, a `retry_on` rule says exit, attempts
+/// run out, or the run's cap is reached.
+pub async fn run(launch: &Launch) -> std::io::Result<Run> {
     if let Some(parent) = launch.log_file.parent() {
         tokio::fs::create_dir_all(parent).await?;
     }
     let log = Mutex::new(tokio::fs::File::create(&launch.log_file).await?);
+    let deadline = launch.run_timeout.map(|cap| Instant::now() + cap);
     let mut attempts = Vec::new();
+    let mut timed_out = false;
     let limit = launch.attempts.max(1);
     for number in 1..=limit {
-        let attempt = run_attempt(launch, number, &log).await;
+        let (attempt, capped) = run_attempt(launch, number, &log, deadline).await;
+        if capped {
+            tracing::warn!(job = %launch.job, "the run reached run_timeout_seconds; killed");
+            attempts.push(attempt);
+            timed_out = true;
+            break;
+        }
         let failed = FailedAttempt {
             exit_code: attempt.exit_code,
             reason: attempt.container_reason.as_deref(),
@@ -64,10 +84,20 @@ pub async fn run(launch: &Launch) -> std::io::Result<Vec<Attempt>> {
         tracing::warn!(job = %launch.job, attempt = number, of = limit, "attempt failed; retrying");
     }
     log.lock().await.flush().await?;
-    Ok(attempts)
+    Ok(Run {
+        attempts,
+        timed_out,
+    })
 }
 
-async fn run_attempt(launch: &Launch, number: u32, log: &Mutex<tokio::fs::File>) -> Attempt {
+/// One attempt, and whether the run's `deadline` (not the attempt's own
+/// timeout) ended it.
+async fn run_attempt(
+    launch: &Launch,
+    number: u32,
+    log: &Mutex<tokio::fs::File>,
+    deadline: Option<Instant>,
+) -> (Attempt, bool) {
     let mut command = Command::new(&launch.command[0]);
     command
         .args(&launch.command[1..])
@@ -87,7 +117,7 @@ async fn run_attempt(launch: &Launch, number: u32, log: &Mutex<tokio::fs::File>)
                 launch.command[0]
             );
             tracing::error!(job = %launch.job, "{reason}");
-            return Attempt {
+            let attempt = Attempt {
                 started_at: None,
                 stopped_at: Utc::now(),
                 exit_code: None,
@@ -95,6 +125,7 @@ async fn run_attempt(launch: &Launch, number: u32, log: &Mutex<tokio::fs::File>)
                 status_reason: FAILED_TO_START.to_string(),
                 log_stream: None,
             };
+            return (attempt, false);
         }
     };
     let started_at = Utc::now();
@@ -107,10 +138,17 @@ async fn run_attempt(launch: &Launch, number: u32, log: &Mutex<tokio::fs::File>)
         let (status, _, _) = tokio::join!(child.wait(), stdout, stderr);
         status
     };
-    let outcome = match launch.timeout {
+    let run_left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    let capped = match (launch.timeout, run_left) {
+        (Some(attempt), Some(run)) => run <= attempt,
+        (None, Some(_)) => true,
+        (_, None) => false,
+    };
+    let outcome = match [launch.timeout, run_left].into_iter().flatten().min() {
         Some(limit) => tokio::time::timeout(limit, wait).await.ok(),
         None => Some(wait.await),
     };
+    let ended_by_limit = outcome.is_none();
     let (exit_code, status_reason) = match outcome {
         Some(Ok(status)) => (Some(status.code().unwrap_or(KILLED_EXIT_CODE)), EXITED),
         Some(Err(err)) => {
@@ -119,11 +157,16 @@ async fn run_attempt(launch: &Launch, number: u32, log: &Mutex<tokio::fs::File>)
         }
         None => {
             kill_group(group);
-            tracing::warn!(job = %launch.job, "attempt timed out; killed");
-            (Some(KILLED_EXIT_CODE), TIMED_OUT)
+            if !capped {
+                tracing::warn!(job = %launch.job, "attempt timed out; killed");
+            }
+            (
+                Some(KILLED_EXIT_CODE),
+                if capped { RUN_TIMED_OUT } else { TIMED_OUT },
+            )
         }
     };
-    Attempt {
+    let attempt = Attempt {
         started_at: Some(started_at),
         stopped_at: Utc::now(),
         exit_code,
@@ -131,7 +174,8 @@ async fn run_attempt(launch: &Launch, number: u32, log: &Mutex<tokio::fs::File>)
         status_reason: status_reason.to_string(),
         // The output is in the local log file, not in CloudWatch.
         log_stream: None,
-    }
+    };
+    (attempt, capped && ended_by_limit)
 }
 
 /// Kills the attempt's process group when the attempt ends or is abandoned

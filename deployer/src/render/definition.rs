@@ -18,7 +18,11 @@
 //! - the handlers get the context object without `Execution.Input`: the input
 //!   reaches them once, in `state.input`;
 //! - every run ends in a `Succeed` or a `Fail` state whose error names the
-//!   outcome, so Step Functions' own metrics and alarms count failures.
+//!   outcome, so Step Functions' own metrics and alarms count failures;
+//! - `run_timeout_seconds` caps the Batch task, queue time included: its
+//!   `States.Timeout` is caught like any job failure (a cap on the whole
+//!   state machine could not be caught, and no one would be told), and Step
+//!   Functions stops the job whose task ended.
 //!
 //! Uncatchable errors (`States.DataLimitExceeded`, `States.Runtime`) are
 //! avoided by construction: inputs are bounded, and every path the definition
@@ -161,6 +165,9 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
             "The error handler failed and no notice could be published: no one was told of this run."
         )
     });
+    if let Some(seconds) = job.run_timeout_seconds {
+        states["BatchGroup"]["Branches"][0]["States"]["Batch"]["TimeoutSeconds"] = json!(seconds);
+    }
     if let Some(topic) = topic {
         let object = states.as_object_mut().expect("states are an object");
         object.extend(last_resort(&metadata, &topic, target));

@@ -67,6 +67,7 @@ module "report_job" {
   memory                 = "1024"
   schedule_expression    = "cron(0 3 * * ? *)"
   timeout_seconds        = 3600
+  run_timeout_seconds    = 10800
   retry_attempts         = 2
   # A container image that cannot be pulled will not pull on a retry either.
   retry_on = [

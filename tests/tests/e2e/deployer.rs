@@ -917,20 +917,28 @@ schedule_expression = "rate(1 day)"
 struct Live {
     fixture: Fixture,
     notifications: String,
+    /// The job queue the crawler runs in.
+    queue: String,
     crawler: Names,
 }
 
 impl Live {
     async fn deployed() -> Live {
+        Live::deployed_with(CRAWLER).await
+    }
+
+    /// Deployed with this `[jobs.crawler]` table.
+    async fn deployed_with(crawler: &str) -> Live {
         let fixture = Fixture::new().await;
         let handlers = fixture.handlers().timeout(HANDLER_TIMEOUT).build().await;
         let notifications = handlers.subscriber.expect("a new topic has a subscriber");
         let targets = handlers.targets;
-        fixture.sjob.write_config(&config(&targets, &[CRAWLER]));
+        fixture.sjob.write_config(&config(&targets, &[crawler]));
         fixture.sjob.run_expecting(0, &["deploy"]).await;
         Live {
             fixture,
             notifications,
+            queue: targets.queue,
             crawler: Names::of("crawler"),
         }
     }
@@ -1068,6 +1076,54 @@ async fn a_failing_job_drives_the_error_handler() {
     assert_eq!(notification["input"], crawler_input());
     assert!(live.events_of(SUCCESS_FUNCTION).await.is_empty());
     assert_eq!(live.events_of(ERROR_FUNCTION).await.len(), 1);
+}
+
+/// `run_timeout_seconds` caps the Batch task: a job that never ends is
+/// stopped when the cap is reached, the error handler sends one `timeout`
+/// notification, and the execution fails.
+#[tokio::test]
+async fn a_run_over_its_cap_is_stopped_and_reported_as_a_timeout() {
+    let live = Live::deployed_with(&format!("{CRAWLER}run_timeout_seconds = 60\n")).await;
+    let aws = &live.fixture.aws;
+    live.fixture
+        .emulator
+        .set_job_outcome(JobOutcome::Running)
+        .await;
+
+    let (execution, run) = live.run_crawler(3, &[]).await;
+
+    assert!(run.stdout.contains("FAILED"), "{run}");
+    let described = aws
+        .sfn
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DescribeExecution: {}", DisplayErrorContext(e)));
+    assert_eq!(described.status(), &ExecutionStatus::Failed);
+    assert_eq!(described.error(), Some("sjob.JobFailed"));
+    let notification = live.notification().await;
+    assert_eq!(notification["status"], "FAILED", "{notification:#}");
+    assert_eq!(notification["error"]["kind"], "timeout");
+    assert_eq!(notification["error"]["error"], "States.Timeout");
+    assert_eq!(live.events_of(ERROR_FUNCTION).await.len(), 1);
+    // Step Functions stopped the job its task was managing.
+    let jobs = aws
+        .batch
+        .list_jobs()
+        .job_queue(&live.queue)
+        .job_status(aws_sdk_batch::types::JobStatus::Failed)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListJobs: {}", DisplayErrorContext(e)));
+    let stopped = jobs.job_summary_list();
+    assert_eq!(stopped.len(), 1, "{stopped:#?}");
+    assert!(
+        stopped[0]
+            .status_reason()
+            .is_some_and(|r| r.contains(execution.as_str())),
+        "{stopped:#?}"
+    );
 }
 
 #[tokio::test]

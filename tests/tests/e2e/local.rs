@@ -137,6 +137,34 @@ retry_on = [{ exit_code = "3", action = "exit" }, { status_reason = "Host EC2*",
     );
 }
 
+/// `run_timeout_seconds` caps every attempt together: the second attempt
+/// is killed when the run reaches the cap, and the error handler gets
+/// `States.Timeout`, as from the capped Batch task on AWS.
+#[tokio::test]
+async fn the_run_cap_ends_the_run_across_attempts() {
+    let sjob = project(
+        r#"command = ["sh", "-c", "echo attempt $AWS_BATCH_JOB_ATTEMPT; if [ $AWS_BATCH_JOB_ATTEMPT = 1 ]; then sleep 45; exit 1; fi; sleep 600"]
+retry_attempts = 3
+run_timeout_seconds = 60"#,
+    );
+    let started = std::time::Instant::now();
+    let run = sjob
+        .run_expecting(137, &["--output", "json", "local", "run", "job"])
+        .await;
+    let took = started.elapsed();
+    assert!(
+        (60..90).contains(&took.as_secs()),
+        "the cap is 60 s across attempts; the run took {took:?}"
+    );
+    assert_eq!(run.json()["status"], "FAILED", "{run}");
+    assert!(run.stderr.contains("[job] attempt 2"), "{run}");
+    assert!(!run.stderr.contains("[job] attempt 3"), "{run}");
+    let n = &outbox(&sjob)[0]["notification"];
+    assert_eq!(n["status"], "FAILED");
+    assert_eq!(n["error"]["error"], "States.Timeout");
+    assert_eq!(n["error"]["kind"], "timeout");
+}
+
 #[tokio::test]
 async fn a_command_that_cannot_start_is_a_clear_failure() {
     let sjob = project(r#"command = ["/no/such/program", "--flag"]"#);

@@ -173,6 +173,15 @@ impl Validator {
                 "from 60 (Batch's minimum) to 1209600 (14 days)",
             )
             .map(|v| v as u32);
+        let run_timeout_seconds = self
+            .integer(
+                &at,
+                "run_timeout_seconds",
+                60,
+                31_536_000,
+                "from 60 to 31536000 (a year, the longest a run may last)",
+            )
+            .map(|v| v as u32);
         let retry_attempts = self
             .integer(&at, "retry_attempts", 1, 10, "1 to 10")
             .map_or(DEFAULT_RETRY_ATTEMPTS, |v| v as u32);
@@ -245,6 +254,7 @@ impl Validator {
             error_handler: error?,
             enabled,
             timeout_seconds,
+            run_timeout_seconds,
             retry_attempts,
             retry_on,
             log_retention_days,

@@ -28,6 +28,7 @@ locals {
     env                      = var.env
     task_policy_statements   = var.task_policy_statements
     schedule_dead_letter_arn = var.schedule_dead_letter_arn
+    run_timeout_seconds      = var.run_timeout_seconds
   }
 }
 

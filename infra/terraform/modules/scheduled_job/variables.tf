@@ -119,6 +119,16 @@ variable "timeout_seconds" {
   description = "Batch attempt timeout, at least 60."
 }
 
+variable "run_timeout_seconds" {
+  type        = number
+  default     = null
+  description = "A cap on the whole run, queue time and every attempt included (60 to 31536000): the Batch job is stopped and a timeout notification sent."
+  validation {
+    condition     = var.run_timeout_seconds == null || (coalesce(var.run_timeout_seconds, 60) >= 60 && coalesce(var.run_timeout_seconds, 60) <= 31536000)
+    error_message = "run_timeout_seconds must be from 60 to 31536000."
+  }
+}
+
 variable "retry_attempts" {
   type    = number
   default = 1
