@@ -15,6 +15,7 @@ pub mod plan;
 pub mod render;
 pub mod report;
 pub mod schedule;
+pub mod secret;
 pub mod session;
 pub mod target;
 pub mod terraform;

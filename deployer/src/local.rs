@@ -8,6 +8,7 @@ pub mod event;
 pub mod process;
 pub mod scheduler;
 
+use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 use std::time::Duration;
@@ -100,6 +101,31 @@ pub enum LocalError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Delivery(#[from] DeliveryError),
+    #[error("job `{job}` has secrets with no value here: {}", names.join(", "))]
+    #[diagnostic(
+        code(sjob::local::secrets),
+        help("a local run takes each secret from the variable of the same name in your environment: export {} before running it", names.join(", "))
+    )]
+    MissingSecrets { job: String, names: Vec<String> },
+}
+
+/// Each secret's value, from the caller's variable of the same name.
+fn secret_values(job: &Job) -> Result<BTreeMap<String, String>, LocalError> {
+    let (found, missing): (Vec<_>, Vec<_>) = job
+        .secrets
+        .keys()
+        .map(|name| (name.clone(), std::env::var(name).ok()))
+        .partition(|(_, value)| value.is_some());
+    if !missing.is_empty() {
+        return Err(LocalError::MissingSecrets {
+            job: job.batch_name.clone(),
+            names: missing.into_iter().map(|(name, _)| name).collect(),
+        });
+    }
+    Ok(found
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect())
 }
 
 /// Runs the job's command, then delivers the event its outcome produces.
@@ -109,6 +135,7 @@ pub async fn run(
     input: Option<Value>,
     delivery: &Delivery,
 ) -> Result<LocalRun, LocalError> {
+    let secrets = secret_values(job)?;
     let target = local_target(config, job);
     let stack = JobStack::render(config, job, &target);
     let execution = Execution::new(
@@ -125,6 +152,7 @@ pub async fn run(
         .join(format!("{}.log", execution.name));
 
     let mut env = stack.job_definition.environment.clone();
+    env.extend(secrets);
     env.extend([
         (
             crate::input::INPUT_ENV.to_string(),

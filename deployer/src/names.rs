@@ -15,6 +15,8 @@ pub struct JobNames {
     pub scheduler_role: String,
     pub sfn_role: String,
     pub task_policy: String,
+    /// The task execution role's read of the job's secrets.
+    pub secrets_policy: String,
     pub scheduler_policy: String,
     /// The scheduler's send to the job's dead-letter queue.
     pub dead_letter_policy: String,
@@ -100,6 +102,7 @@ impl JobNames {
             scheduler_role: n("PipesRole"),
             sfn_role: n("BatchSfnRole"),
             task_policy: n("EcsTaskRolePolicy"),
+            secrets_policy: n("EcsTaskExecRoleSecretsPolicy"),
             scheduler_policy: n("SchedulerTargetPolicy"),
             dead_letter_policy: n("SchedulerDeadLetterPolicy"),
             batch_policy: n("BatchJobManagementAccessPolicy"),
@@ -177,6 +180,7 @@ impl JobNames {
             role(&self.scheduler_role),
             role(&self.sfn_role),
             policy(&self.task_policy),
+            policy(&self.secrets_policy),
             policy(&self.scheduler_policy),
             policy(&self.dead_letter_policy),
             policy(&self.batch_policy),

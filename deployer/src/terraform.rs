@@ -68,6 +68,8 @@ fn placeholder_job() -> Job {
         schedule_timezone: "UTC".to_string(),
         sfn_input: json!({}),
         env: BTreeMap::from([(whole("env"), String::new())]),
+        secrets: BTreeMap::new(),
+        secrets_kms_key_arn: None,
         image_uri: scalar("image_uri"),
         image_tag: scalar("image_tag"),
         batch_job_queue: ArnRef::Given(scalar("batch_job_queue_arn")),

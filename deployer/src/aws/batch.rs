@@ -8,7 +8,7 @@ use aws_sdk_batch::types::{
     AssignPublicIp, ContainerProperties, EphemeralStorage, EvaluateOnExit,
     FargatePlatformConfiguration, JobDefinition, JobDefinitionType, JobTimeout, KeyValuePair,
     NetworkConfiguration, PlatformCapability, ResourceRequirement, ResourceType, RetryStrategy,
-    RuntimePlatform,
+    RuntimePlatform, Secret,
 };
 use aws_sdk_batch::Client;
 
@@ -142,6 +142,11 @@ fn spec_of(name: &str, definition: &JobDefinition, tags: crate::model::Tags) -> 
             .iter()
             .filter_map(|kv| Some((kv.name.clone()?, kv.value.clone().unwrap_or_default())))
             .collect::<BTreeMap<_, _>>(),
+        secrets: container
+            .secrets()
+            .iter()
+            .filter_map(|s| Some((s.name.clone()?, s.value_from.clone()?)))
+            .collect(),
         vcpus: requirement(ResourceType::Vcpu),
         memory: requirement(ResourceType::Memory),
         job_role_arn: container.job_role_arn.clone().unwrap_or_default(),
@@ -221,6 +226,13 @@ pub async fn register(
                 .map(|(k, v)| KeyValuePair::builder().name(k).value(v).build())
                 .collect(),
         ))
+        .set_secrets((!desired.secrets.is_empty()).then(|| {
+            desired
+                .secrets
+                .iter()
+                .map(|(name, arn)| Secret::builder().name(name).value_from(arn).build())
+                .collect()
+        }))
         .resource_requirements(requirement(ResourceType::Vcpu, &desired.vcpus))
         .resource_requirements(requirement(ResourceType::Memory, &desired.memory))
         .job_role_arn(&desired.job_role_arn)

@@ -53,6 +53,11 @@ pub struct Job {
     pub schedule_timezone: String,
     pub sfn_input: Value,
     pub env: BTreeMap<String, String>,
+    /// Container variables whose values the task reads at start, by name:
+    /// Secrets Manager or SSM parameter ARNs (see [`crate::secret`]).
+    pub secrets: BTreeMap<String, String>,
+    /// The customer key the secrets are encrypted with, if not AWS's own.
+    pub secrets_kms_key_arn: Option<String>,
     pub image_uri: String,
     pub image_tag: String,
     pub batch_job_queue: ArnRef,

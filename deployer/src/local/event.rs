@@ -181,6 +181,13 @@ pub fn job_record(
     if let Some(seconds) = spec.timeout_seconds {
         record["Timeout"] = json!({"AttemptDurationSeconds": seconds});
     }
+    if !spec.secrets.is_empty() {
+        record["Container"]["Secrets"] = spec
+            .secrets
+            .iter()
+            .map(|(name, arn)| json!({"Name": name, "ValueFrom": arn}))
+            .collect();
+    }
     if let Some(architecture) = &spec.cpu_architecture {
         record["Container"]["RuntimePlatform"] = json!({
             "OperatingSystemFamily": crate::aws::batch::OPERATING_SYSTEM_FAMILY,

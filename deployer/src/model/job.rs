@@ -33,6 +33,8 @@ pub struct JobDefinitionSpec {
     pub image: String,
     pub command: Vec<String>,
     pub environment: BTreeMap<String, String>,
+    /// `secrets`: each variable's `valueFrom` ARN.
+    pub secrets: BTreeMap<String, String>,
     pub vcpus: String,
     pub memory: String,
     pub job_role_arn: String,
@@ -113,6 +115,7 @@ field_diff!(JobDefinitionSpec {
     image,
     command,
     environment,
+    secrets,
     vcpus,
     memory,
     job_role_arn,

@@ -1,12 +1,13 @@
 //! IAM documents for one job, least privilege. The only `"Resource": "*"`
 //! statements are where AWS supports nothing narrower, each noted below.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
 use crate::config::Job;
 use crate::names::{BaseNames, JobNames};
+use crate::secret::SecretSource;
 use crate::target::Target;
 
 /// AWS-managed policy the ECS task execution role needs to pull the image
@@ -165,6 +166,64 @@ pub fn scheduler_policies(job: &Job, names: &JobNames, target: &Target) -> BTree
         );
     }
     policies
+}
+
+/// The task execution role's inline policies: the read of the job's secrets
+/// (the AWS-managed policy it also has covers the image and the logs).
+/// Exactly the configured secrets; the key only through the services that
+/// hold them.
+pub fn task_execution_policies(
+    job: &Job,
+    names: &JobNames,
+    target: &Target,
+) -> BTreeMap<String, Value> {
+    let sources: Vec<SecretSource> = job
+        .secrets
+        .values()
+        .filter_map(|arn| SecretSource::parse(arn))
+        .collect();
+    let grants = |secrets_manager: bool| -> Vec<String> {
+        let grants: BTreeSet<String> = sources
+            .iter()
+            .filter(|s| matches!(s, SecretSource::SecretsManager { .. }) == secrets_manager)
+            .map(SecretSource::grant)
+            .collect();
+        grants.into_iter().collect()
+    };
+    let (secrets, parameters) = (grants(true), grants(false));
+    let mut statements = Vec::new();
+    let mut services = Vec::new();
+    if !secrets.is_empty() {
+        statements.push(json!({
+            "Sid": "ReadSecrets",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": secrets
+        }));
+        services.push(format!("secretsmanager.{}.amazonaws.com", target.region));
+    }
+    if !parameters.is_empty() {
+        statements.push(json!({
+            "Sid": "ReadParameters",
+            "Effect": "Allow",
+            "Action": "ssm:GetParameters",
+            "Resource": parameters
+        }));
+        services.push(format!("ssm.{}.amazonaws.com", target.region));
+    }
+    if statements.is_empty() {
+        return BTreeMap::new();
+    }
+    if let Some(key) = &job.secrets_kms_key_arn {
+        statements.push(json!({
+            "Sid": "DecryptSecrets",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key,
+            "Condition": { "StringEquals": { "kms:ViaService": services } }
+        }));
+    }
+    BTreeMap::from([(names.secrets_policy.clone(), policy(statements))])
 }
 
 /// The job's own permissions: exactly the configured statements (the seed

@@ -40,7 +40,7 @@ impl JobStack {
             role(
                 &names.exec_role,
                 "ecs-tasks.amazonaws.com",
-                BTreeMap::new(),
+                iam::task_execution_policies(job, &names, target),
                 BTreeSet::from([execution_policy]),
             ),
             role(
@@ -75,6 +75,7 @@ impl JobStack {
                 image: format!("{}:{}", job.image_uri, job.image_tag),
                 command: job.command.clone(),
                 environment: job.env.clone(),
+                secrets: job.secrets.clone(),
                 vcpus: job.vcpus.clone(),
                 memory: job.memory.clone(),
                 job_role_arn: target.role_arn(&names.task_role),

@@ -41,13 +41,16 @@ const JUSTIFIED: &[(&str, &str, &str)] = &[
 ];
 
 /// A third job, on a queue of its own, whose schedule has a dead-letter
-/// queue (the scheduler role's send to it).
+/// queue (the scheduler role's send to it) and which reads secrets under a
+/// customer key (the task execution role's reads).
 const EXPORT: &str = r#"
 [jobs.export]
 command = ["python", "-m", "export"]
 schedule_expression = "cron(0 4 ? * MON *)"
 batch_job_queue_arn = "arn:aws:batch:eu-west-1:123456789012:job-queue/myapp-dev-big"
 schedule_dead_letter_arn = "arn:aws:sqs:eu-west-1:123456789012:myapp-dev-undelivered"
+secrets = { DB_PASSWORD = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:myapp/db-Ab12Cd:password::", TOKEN = "arn:aws:ssm:eu-west-1:123456789012:parameter/myapp/token" }
+secrets_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 "#;
 
 fn parliament() -> String {
@@ -127,8 +130,8 @@ async fn every_generated_policy_passes_parliament() {
         }
     }
     // 3 jobs x (3 Step Functions + 1 scheduler policies), plus one task
-    // policy and one dead-letter policy.
-    assert_eq!(written, 14, "{rendered:#}");
+    // policy, one dead-letter policy and one secrets policy.
+    assert_eq!(written, 15, "{rendered:#}");
 
     let findings = audit(&dir);
     let left = unjustified(findings.clone());

@@ -165,6 +165,55 @@ run_timeout_seconds = 60"#,
     assert_eq!(n["error"]["kind"], "timeout");
 }
 
+/// A local run takes each secret from the caller's variable of the same
+/// name: the job gets the value, and nothing sjob writes shows it. A secret
+/// with no value stops the run before anything starts, naming it.
+#[tokio::test]
+async fn secrets_come_from_the_callers_environment_and_are_never_written() {
+    const VALUE: &str = "s3cr3t-Value-9f2c";
+    let keys = r#"command = ["sh", "-c", "printf %s \"$DB_PASSWORD\" > password.txt"]
+secrets = { DB_PASSWORD = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/db-Ab12Cd:password::" }"#;
+    let missing = project(keys).without_env("DB_PASSWORD");
+    let refused = missing.run_expecting(1, &["local", "run", "job"]).await;
+    assert!(
+        refused
+            .stderr
+            .contains("job `job` has secrets with no value here: DB_PASSWORD"),
+        "{refused}"
+    );
+    assert!(outbox(&missing).is_empty(), "nothing ran: {refused}");
+
+    let sjob = project(keys).with_env("DB_PASSWORD", VALUE);
+    let run = sjob
+        .run_expecting(0, &["--output", "json", "local", "run", "job"])
+        .await;
+    assert_eq!(
+        std::fs::read_to_string(sjob.dir().join("password.txt")).unwrap(),
+        VALUE,
+        "the job gets the value"
+    );
+    let simulated = sjob
+        .run_expecting(0, &["simulate", "job", "--outcome", "failed"])
+        .await;
+    let rendered = sjob.run_expecting(0, &["render", "job"]).await;
+    let written = [
+        run.stdout.clone(),
+        run.stderr.clone(),
+        simulated.stdout.clone(),
+        rendered.stdout.clone(),
+        std::fs::read_to_string(sjob.dir().join(".sjob/notifications.jsonl")).unwrap(),
+        std::fs::read_to_string(run.json()["log_file"].as_str().unwrap()).unwrap(),
+    ];
+    assert!(
+        written.iter().all(|text| !text.contains(VALUE)),
+        "the secret's value was written: {written:#?}"
+    );
+    assert!(
+        simulated.stdout.contains("demo/db-Ab12Cd:password::"),
+        "the job record names the secret's ARN: {simulated}"
+    );
+}
+
 #[tokio::test]
 async fn a_command_that_cannot_start_is_a_clear_failure() {
     let sjob = project(r#"command = ["/no/such/program", "--flag"]"#);

@@ -15,6 +15,7 @@ use crate::config::tree::{Entry, NodeValue, Span, Table};
 use crate::input::{check_input, INPUT_HELP};
 use crate::names::{JobNames, NameLimit};
 use crate::schedule::{parse_timezone, Schedule};
+use crate::secret::SecretSource;
 
 impl Validator {
     pub(super) fn job(
@@ -109,22 +110,42 @@ impl Validator {
         };
         let env = self.merged_map(&at, "env");
         for (name, (span, key)) in &env.1 {
-            if !is_env_name(name) {
+            self.container_variable(name, span, key);
+        }
+        let secrets = self.merged_map(&at, "secrets");
+        for (name, (span, key)) in &secrets.1 {
+            self.container_variable(name, span, key);
+            if env.0.contains_key(name) {
                 self.problem(
                     span,
                     key,
-                    format!("`{name}` is not a valid environment variable name"),
-                    Some("use letters, digits and `_`, not starting with a digit".into()),
+                    format!("`{name}` is in both `env` and `secrets`"),
+                    Some("the task would get one of the two values; keep the secret".into()),
                 );
-            } else if name.starts_with("AWS_BATCH") || name.starts_with("SJOB_") {
+            }
+            let arn = &secrets.0[name];
+            if SecretSource::parse(arn).is_none() {
                 self.problem(
                     span,
                     key,
-                    format!("`{name}` is reserved (AWS_BATCH* by Batch, SJOB_* by sjob)"),
-                    None,
+                    format!("`{arn}` is not a Secrets Manager secret or SSM parameter ARN"),
+                    Some("arn:aws:secretsmanager:<region>:<account>:secret:<name>[:json-key:version-stage:version-id], or arn:aws:ssm:<region>:<account>:parameter/<name>".into()),
                 );
             }
         }
+        let secrets_kms_key_arn = match at.get("secrets_kms_key_arn") {
+            Some(_) => self
+                .required_arn(
+                    &at,
+                    "secrets_kms_key_arn",
+                    "kms",
+                    "key/",
+                    &header,
+                    &job_path,
+                )
+                .map(Some),
+            None => Some(None),
+        };
         let image_uri = self
             .required_string(&at, "image_uri", &header, &job_path)
             .map(|t| t.0);
@@ -247,6 +268,8 @@ impl Validator {
             schedule_timezone,
             sfn_input,
             env: env.0,
+            secrets: secrets.0,
+            secrets_kms_key_arn: secrets_kms_key_arn?,
             image_uri: image_uri?,
             image_tag,
             batch_job_queue: queue?,
@@ -290,6 +313,25 @@ impl Validator {
                     limit.max
                 ),
                 Some(help.to_string()),
+            );
+        }
+    }
+
+    /// A container variable's name (of `env` or `secrets`).
+    fn container_variable(&mut self, name: &str, span: &Span, key: &str) {
+        if !is_env_name(name) {
+            self.problem(
+                span,
+                key,
+                format!("`{name}` is not a valid environment variable name"),
+                Some("use letters, digits and `_`, not starting with a digit".into()),
+            );
+        } else if name.starts_with("AWS_BATCH") || name.starts_with("SJOB_") {
+            self.problem(
+                span,
+                key,
+                format!("`{name}` is reserved (AWS_BATCH* by Batch, SJOB_* by sjob)"),
+                None,
             );
         }
     }

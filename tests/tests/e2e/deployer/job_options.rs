@@ -147,3 +147,98 @@ schedule_dead_letter_arn = "{}""#,
     sjob.run_expecting(0, &["plan", "--detailed-exitcode"])
         .await;
 }
+
+/// A job's secrets become the job definition's `valueFrom`s, and its task
+/// execution role may read exactly those: the secret (with `-??????` for one
+/// named without its suffix), the parameter, and the key only through those
+/// two services.
+#[tokio::test]
+async fn secrets_reach_the_job_definition_and_only_their_reads_are_granted() {
+    let targets = Targets::nowhere();
+    let Fixture { aws, sjob, .. } = &Fixture::new().await;
+    let crawler = Names::of("crawler");
+    let secret = format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:myapp/db-Ab12Cd");
+    let named = format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:myapp/api");
+    let parameter = format!("arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/myapp/token");
+    let key = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    sjob.write_config(&config(
+        &targets,
+        &[&crawler_with(&format!(
+            r#"secrets = {{ DB_PASSWORD = "{secret}:password::", API_KEY = "{named}", TOKEN = "{parameter}" }}
+secrets_kms_key_arn = "{key}""#
+        ))],
+    ));
+    sjob.run_expecting(0, &["deploy"]).await;
+
+    let definition = aws.active_job_definition(&crawler.job).await;
+    let container = definition.container_properties().unwrap();
+    let value_from: Vec<(&str, &str)> = container
+        .secrets()
+        .iter()
+        .filter_map(|s| Some((s.name()?, s.value_from()?)))
+        .collect();
+    let with_key = format!("{secret}:password::");
+    assert_eq!(
+        value_from,
+        [
+            ("API_KEY", named.as_str()),
+            ("DB_PASSWORD", with_key.as_str()),
+            ("TOKEN", parameter.as_str())
+        ]
+    );
+    assert!(
+        container
+            .environment()
+            .iter()
+            .all(|v| v.name() != Some("DB_PASSWORD")),
+        "a secret is not an environment variable"
+    );
+    let policies = aws.inline_policies(&crawler.exec_role).await;
+    assert_eq!(
+        statements(&policies[&format!("{}-EcsTaskExecRoleSecretsPolicy", crawler.job)]),
+        [
+            json!({
+                "Sid": "ReadSecrets",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": [format!("{named}-??????"), secret]
+            }),
+            json!({
+                "Sid": "ReadParameters",
+                "Effect": "Allow",
+                "Action": "ssm:GetParameters",
+                "Resource": [parameter]
+            }),
+            json!({
+                "Sid": "DecryptSecrets",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": key,
+                "Condition": { "StringEquals": { "kms:ViaService": [
+                    format!("secretsmanager.{REGION}.amazonaws.com"),
+                    format!("ssm.{REGION}.amazonaws.com")
+                ] } }
+            }),
+        ]
+    );
+    sjob.run_expecting(0, &["plan", "--detailed-exitcode"])
+        .await;
+
+    // Without secrets the role is back to the managed policy alone.
+    sjob.write_config(&config(&targets, &[CRAWLER]));
+    let plan: Value = sjob
+        .run_expecting(0, &["plan", "--output", "json"])
+        .await
+        .json();
+    assert!(
+        pending_changes(&plan).contains(&(
+            "crawler".to_string(),
+            "job_definition".to_string(),
+            "update".to_string(),
+            json!(["secrets"])
+        )),
+        "{plan:#}"
+    );
+    sjob.run_expecting(0, &["deploy"]).await;
+    assert!(aws.inline_policies(&crawler.exec_role).await.is_empty());
+}
