@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use crate::config::{ArnRef, Config, Job};
 use crate::model::JobStack;
+use crate::secret::SecretSource;
 use crate::target::Target;
 use deliver::{deliver, Delivery, DeliveryError};
 use event::{handler_event, Ending, Execution};
@@ -104,28 +105,78 @@ pub enum LocalError {
     #[error("job `{job}` has secrets with no value here: {}", names.join(", "))]
     #[diagnostic(
         code(sjob::local::secrets),
-        help("a local run takes each secret from the variable of the same name in your environment: export {} before running it", names.join(", "))
+        help("a local run takes each secret from the variable of the same name in your environment: export {} before running it, or read them from AWS with --fetch-secrets", names.join(", "))
     )]
     MissingSecrets { job: String, names: Vec<String> },
+    #[error("cannot read secret {name} from AWS")]
+    #[diagnostic(code(sjob::local::fetch_secret))]
+    FetchSecret {
+        name: String,
+        #[source]
+        #[diagnostic_source]
+        source: crate::aws::AwsError,
+    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Settings(#[from] crate::aws::SettingsError),
 }
 
-/// Each secret's value, from the caller's variable of the same name.
-fn secret_values(job: &Job) -> Result<BTreeMap<String, String>, LocalError> {
-    let (found, missing): (Vec<_>, Vec<_>) = job
-        .secrets
-        .keys()
-        .map(|name| (name.clone(), std::env::var(name).ok()))
-        .partition(|(_, value)| value.is_some());
-    if !missing.is_empty() {
-        return Err(LocalError::MissingSecrets {
-            job: job.batch_name.clone(),
-            names: missing.into_iter().map(|(name, _)| name).collect(),
-        });
+/// Where a local run takes its secrets' values from.
+#[derive(Debug, Clone)]
+pub enum SecretValues {
+    /// The caller's variable of the same name.
+    Environment,
+    /// Secrets Manager and SSM, as the task would (`--fetch-secrets`).
+    Aws(crate::aws::Settings),
+}
+
+/// Each secret's value.
+async fn secret_values(
+    config: &Config,
+    job: &Job,
+    from: &SecretValues,
+) -> Result<BTreeMap<String, String>, LocalError> {
+    let mut values = BTreeMap::new();
+    match from {
+        SecretValues::Environment => {
+            let mut missing = Vec::new();
+            for name in job.secrets.keys() {
+                match std::env::var(name) {
+                    Ok(value) => {
+                        values.insert(name.clone(), value);
+                    }
+                    Err(_) => missing.push(name.clone()),
+                }
+            }
+            if !missing.is_empty() {
+                return Err(LocalError::MissingSecrets {
+                    job: job.batch_name.clone(),
+                    names: missing,
+                });
+            }
+        }
+        SecretValues::Aws(settings) => {
+            if job.secrets.is_empty() {
+                return Ok(values);
+            }
+            let client = crate::aws::secrets::Client::new(
+                &settings.sdk_config(config.region.as_deref()).await?,
+            );
+            for (name, arn) in &job.secrets {
+                let source = SecretSource::parse(arn).expect("validated secret ARN");
+                let value =
+                    client
+                        .read(name, &source)
+                        .await
+                        .map_err(|source| LocalError::FetchSecret {
+                            name: name.clone(),
+                            source,
+                        })?;
+                values.insert(name.clone(), value);
+            }
+        }
     }
-    Ok(found
-        .into_iter()
-        .filter_map(|(name, value)| Some((name, value?)))
-        .collect())
+    Ok(values)
 }
 
 /// Runs the job's command, then delivers the event its outcome produces.
@@ -134,8 +185,9 @@ pub async fn run(
     job: &Job,
     input: Option<Value>,
     delivery: &Delivery,
+    secrets: &SecretValues,
 ) -> Result<LocalRun, LocalError> {
-    let secrets = secret_values(job)?;
+    let secrets = secret_values(config, job, secrets).await?;
     let target = local_target(config, job);
     let stack = JobStack::render(config, job, &target);
     let execution = Execution::new(

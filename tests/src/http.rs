@@ -72,6 +72,30 @@ pub(crate) async fn send_query(
     .await
 }
 
+/// Calls an action of a JSON 1.1 AWS API (Secrets Manager, SSM, ...) on
+/// the emulator, routed like [`send_query`]. The body is the JSON answer.
+pub(crate) async fn send_json(
+    port: u16,
+    service: &str,
+    region: &str,
+    target: &str,
+    input: &Value,
+) -> io::Result<Response> {
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential=testing/20240101/{region}/{service}/aws4_request, \
+         SignedHeaders=host, Signature=0"
+    );
+    request(
+        port,
+        "POST",
+        "/",
+        "application/x-amz-json-1.1",
+        &[("Authorization", &authorization), ("X-Amz-Target", target)],
+        &input.to_string(),
+    )
+    .await
+}
+
 async fn request(
     port: u16,
     method: &str,

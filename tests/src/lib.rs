@@ -13,6 +13,7 @@ mod fixture;
 mod http;
 pub mod myapp;
 mod proxy;
+mod secrets;
 mod seed;
 mod sjob;
 mod terraform;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError};
 
-use super::query::{each_child, text, Params, QueryClient};
+use super::signed::{each_child, text, Params, QueryClient};
 use super::{wait, AwsError};
 use crate::model::SecurityGroupSpec;
 use crate::model::{Identity, Observed, Tags};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Subcommand;
 use deployer::config::Config;
 use deployer::local::deliver::{self, Delivery};
-use deployer::local::{self, process, scheduler, LocalRun, SimulatedOutcome};
+use deployer::local::{self, process, scheduler, LocalRun, SecretValues, SimulatedOutcome};
 use deployer::session;
 use miette::Result;
 use serde::Serialize;
@@ -36,6 +36,11 @@ pub struct LocalRunArgs {
     /// Execution input (JSON); the schedule's input by default.
     #[arg(long)]
     input: Option<String>,
+    /// Read the job's secrets from Secrets Manager and SSM (AWS settings
+    /// and AWS_ENDPOINT_URL apply) instead of from the variables of the
+    /// same names in this environment.
+    #[arg(long)]
+    fetch_secrets: bool,
     #[command(flatten)]
     delivery: DeliveryArgs,
 }
@@ -122,7 +127,12 @@ impl LocalRunArgs {
         let config = ctx.load()?;
         let job = session::select(&config, std::slice::from_ref(&self.job))?[0];
         let delivery = self.delivery.delivery(ctx, &config);
-        let run = local::run(&config, job, parse_input(&self.input)?, &delivery).await?;
+        let secrets = if self.fetch_secrets {
+            SecretValues::Aws(ctx.aws.clone())
+        } else {
+            SecretValues::Environment
+        };
+        let run = local::run(&config, job, parse_input(&self.input)?, &delivery, &secrets).await?;
         if ctx.output == Output::Text {
             eprintln!(
                 "{} {} after {} attempt(s); log: {}; {} answered {}",

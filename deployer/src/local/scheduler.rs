@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
 use super::deliver::Delivery;
-use super::{run, LocalError, LocalRun};
+use super::{run, LocalError, LocalRun, SecretValues};
 use crate::config::{Config, Job};
 use crate::schedule::parse_timezone;
 
@@ -73,7 +73,9 @@ fn fire(config: &Config, job: &Job, delivery: &Delivery, running: &mut Running) 
     let (config, job, delivery) = (config.clone(), job.clone(), delivery.clone());
     running.insert(
         name,
-        tokio::spawn(async move { run(&config, &job, None, &delivery).await }),
+        tokio::spawn(async move {
+            run(&config, &job, None, &delivery, &SecretValues::Environment).await
+        }),
     );
 }
 

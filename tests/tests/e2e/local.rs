@@ -1,11 +1,12 @@
 //! `sjob local` and `sjob simulate` as a user runs them: the job's command
 //! as a local process, its outcome delivered in-process to the handlers'
-//! library, the notification in the local outbox. No AWS and no emulator.
+//! library, the notification in the local outbox. No AWS and no emulator,
+//! but for `--fetch-secrets`, which reads the emulator's secrets.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use sjob_e2e::Sjob;
+use sjob_e2e::{Emulator, Sjob};
 
 const CONFIG_HEAD: &str = r#"
 app_name = "demo"
@@ -211,6 +212,55 @@ secrets = { DB_PASSWORD = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:
     assert!(
         simulated.stdout.contains("demo/db-Ab12Cd:password::"),
         "the job record names the secret's ARN: {simulated}"
+    );
+}
+
+/// `--fetch-secrets` reads each value as the task would: a JSON key of a
+/// Secrets Manager secret, and an SSM parameter, decrypted. A secret that
+/// does not exist stops the run, naming the variable.
+#[tokio::test]
+async fn fetch_secrets_reads_them_from_aws() {
+    let emulator = Emulator::start().await;
+    let secret = emulator
+        .create_secret(
+            "demo/db",
+            r#"{"password":"from-secrets-manager","port":5432}"#,
+        )
+        .await;
+    let parameter = emulator.put_parameter("/demo/token", "from-ssm").await;
+    let sjob = Sjob::new(&emulator);
+    sjob.write_config(&format!(
+        "{CONFIG_HEAD}\n[jobs.job]\nschedule_expression = \"rate(1 hour)\"\n{}",
+        format_args!(
+            r#"command = ["sh", "-c", "printf '%s %s' \"$DB_PASSWORD\" \"$TOKEN\" > values.txt"]
+secrets = {{ DB_PASSWORD = "{secret}:password::", TOKEN = "{parameter}" }}
+"#
+        )
+    ));
+    let run = sjob
+        .run_expecting(0, &["local", "run", "job", "--fetch-secrets"])
+        .await;
+    assert_eq!(
+        std::fs::read_to_string(sjob.dir().join("values.txt")).unwrap(),
+        "from-secrets-manager from-ssm",
+        "{run}"
+    );
+    assert!(!run.stderr.contains("from-secrets-manager"), "{run}");
+
+    sjob.write_config(&format!(
+        "{CONFIG_HEAD}\n[jobs.job]\nschedule_expression = \"rate(1 hour)\"\ncommand = [\"true\"]\nsecrets = {{ GONE = \"{}\" }}\n",
+        secret.replace("demo/db", "demo/gone")
+    ));
+    let refused = sjob
+        .run_expecting(1, &["local", "run", "job", "--fetch-secrets"])
+        .await;
+    assert!(
+        refused.stderr.contains("cannot read secret GONE from AWS"),
+        "{refused}"
+    );
+    assert!(
+        refused.stderr.contains("ResourceNotFoundException"),
+        "{refused}"
     );
 }
 

@@ -1,14 +1,15 @@
-//! A signed call to an AWS Query-protocol API (form-encoded request, XML
-//! answer) without a generated SDK crate, for EC2.
+//! Signed calls to the AWS APIs sjob has no generated SDK crate for: EC2's
+//! Query API (form-encoded request, XML answer) and the JSON 1.1 APIs of
+//! Secrets Manager and SSM (`sjob local run --fetch-secrets`).
 //!
 //! sjob makes five EC2 calls, all for the one security group of
 //! `[base.compute]`, while `aws-sdk-ec2` is the largest crate of every
 //! build: it alone set the peak memory and much of the time of a fresh
-//! build (docs/build.md). The call goes through the same smithy
-//! orchestrator as the generated clients (HTTPS client, timeouts, the
-//! standard retry strategy with the SDK's throttling codes) and is signed
-//! with SigV4 by `aws-sigv4`, the SDK's own signer; only the request and
-//! answer shapes are written here.
+//! build (docs/build.md); Secrets Manager and SSM are read once per local
+//! run. The calls go through the same smithy orchestrator as the generated
+//! clients (HTTPS client, timeouts, the standard retry strategy with the
+//! SDK's throttling codes) and are signed with SigV4 by `aws-sigv4`, the
+//! SDK's own signer; only the request and answer shapes are written here.
 
 use std::borrow::Cow;
 use std::time::SystemTime;
@@ -34,30 +35,32 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_xml::decode::{try_data, Document, ScopedDecoder, XmlDecodeError};
 use aws_types::service_config::ServiceConfigKey;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::Value;
 
 use super::AwsError;
 
-/// One Query-protocol service (`service` is its signing name and endpoint
-/// prefix), configured from the same [`SdkConfig`] as every SDK client:
-/// region, credentials, retry and timeout settings, and endpoint overrides
+/// One service (`service` is its signing name and endpoint prefix),
+/// configured from the same [`SdkConfig`] as every SDK client: region,
+/// credentials, retry and timeout settings, and endpoint overrides
 /// (`AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL`).
 #[derive(Debug, Clone)]
-pub struct QueryClient {
+struct Service {
     config: SdkConfig,
     service: &'static str,
-    version: &'static str,
     endpoint: Option<String>,
 }
 
-impl QueryClient {
+/// A request body and its headers, per protocol.
+struct Request {
+    content_type: &'static str,
+    target: Option<String>,
+    body: String,
+}
+
+impl Service {
     /// `service_id` is the SDK's service id (`EC2`), which names the
     /// service's endpoint variable and profile key.
-    pub fn new(
-        config: &SdkConfig,
-        service: &'static str,
-        service_id: &'static str,
-        version: &'static str,
-    ) -> QueryClient {
+    fn new(config: &SdkConfig, service: &'static str, service_id: &'static str) -> Service {
         let key = ServiceConfigKey::builder()
             .service_id(service_id)
             .env("AWS_ENDPOINT_URL")
@@ -82,24 +85,23 @@ impl QueryClient {
             };
             Some(format!("https://{service}{fips}.{region}.{domain}"))
         });
-        QueryClient {
+        Service {
             config: config.clone(),
             service,
-            version,
             endpoint,
         }
     }
 
-    /// Calls `action` with `params`; `parse` reads the
-    /// XML of a successful answer. An error answer becomes
-    /// [`AwsError::Call`] with the service's code; `resource` is what the
-    /// error names.
-    pub async fn call<O>(
+    /// Sends `request` for `action`; `read` turns a successful answer's
+    /// body into the output, `error` an error answer's into its code and
+    /// message. `resource` is what an error names.
+    async fn send<O>(
         &self,
         action: &'static str,
         resource: &str,
-        params: Params,
-        parse: fn(&str) -> Result<O, XmlDecodeError>,
+        request: Request,
+        read: fn(&str) -> Result<O, BoxError>,
+        error: fn(&str, u16) -> ErrorMetadata,
     ) -> Result<O, AwsError>
     where
         O: std::fmt::Debug + Send + Sync + 'static,
@@ -115,8 +117,6 @@ impl QueryClient {
             .provide_credentials()
             .await
             .map_err(|e| failed(format!("no AWS credentials: {e}")))?;
-
-        let body = params.encode(action, self.version);
 
         let retry = self
             .config
@@ -140,33 +140,135 @@ impl QueryClient {
         if let Some(timeouts) = self.config.timeout_config() {
             operation = operation.timeout_config(timeouts.clone());
         }
+        let (content_type, target) = (request.content_type, request.target);
         let operation = operation
-            .serializer(|body: String| {
+            .serializer(move |body: String| {
                 let mut request = HttpRequest::new(SdkBody::from(body));
                 request.set_method("POST")?;
                 request.set_uri("/")?;
-                request.headers_mut().insert(
-                    "Content-Type",
-                    "application/x-www-form-urlencoded; charset=utf-8",
-                );
+                request.headers_mut().insert("Content-Type", content_type);
+                if let Some(target) = &target {
+                    request.headers_mut().insert("X-Amz-Target", target.clone());
+                }
                 Ok(request)
             })
             .deserializer(move |response: &HttpResponse| {
                 let body = std::str::from_utf8(response.body().bytes().unwrap_or_default())
                     .map_err(|e| OrchestratorError::response(Box::new(e)))?;
                 if !response.status().is_success() {
-                    return Err(OrchestratorError::operation(error_metadata(
+                    return Err(OrchestratorError::operation(error(
                         body,
                         response.status().as_u16(),
                     )));
                 }
-                parse(body).map_err(|e| OrchestratorError::response(Box::new(e)))
+                read(body).map_err(OrchestratorError::response)
             })
             .build();
         operation
-            .invoke(body)
+            .invoke(request.body)
             .await
             .map_err(|e| AwsError::call(action, resource, e))
+    }
+}
+
+/// A Query-protocol API (EC2's).
+#[derive(Debug, Clone)]
+pub struct QueryClient {
+    service: Service,
+    version: &'static str,
+}
+
+impl QueryClient {
+    /// `service_id` is the SDK's service id (`EC2`); `version` the API's.
+    pub fn new(
+        config: &SdkConfig,
+        service: &'static str,
+        service_id: &'static str,
+        version: &'static str,
+    ) -> QueryClient {
+        QueryClient {
+            service: Service::new(config, service, service_id),
+            version,
+        }
+    }
+
+    /// Calls `action` with `params`; `parse` reads the XML of a successful
+    /// answer. An error answer becomes [`AwsError::Call`] with the service's
+    /// code; `resource` is what the error names.
+    pub async fn call<O>(
+        &self,
+        action: &'static str,
+        resource: &str,
+        params: Params,
+        parse: fn(&str) -> Result<O, XmlDecodeError>,
+    ) -> Result<O, AwsError>
+    where
+        O: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let request = Request {
+            content_type: "application/x-www-form-urlencoded; charset=utf-8",
+            target: None,
+            body: params.encode(action, self.version),
+        };
+        // A plain fn pointer cannot capture `parse`: the XML reader runs
+        // after the call, on the text it returns.
+        let text = self
+            .service
+            .send(
+                action,
+                resource,
+                request,
+                |body| Ok(body.to_string()),
+                xml_error_metadata,
+            )
+            .await?;
+        parse(&text).map_err(|e| AwsError::other(action, resource, e.to_string()))
+    }
+}
+
+/// A JSON 1.1 API (`X-Amz-Target: <prefix>.<action>`), as Secrets Manager's
+/// and SSM's.
+#[derive(Debug, Clone)]
+pub struct JsonClient {
+    service: Service,
+    target_prefix: &'static str,
+}
+
+impl JsonClient {
+    pub fn new(
+        config: &SdkConfig,
+        service: &'static str,
+        service_id: &'static str,
+        target_prefix: &'static str,
+    ) -> JsonClient {
+        JsonClient {
+            service: Service::new(config, service, service_id),
+            target_prefix,
+        }
+    }
+
+    /// Calls `action` with `input`; the answer's JSON, or [`AwsError::Call`]
+    /// with the service's error code.
+    pub async fn call(
+        &self,
+        action: &'static str,
+        resource: &str,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let request = Request {
+            content_type: "application/x-amz-json-1.1",
+            target: Some(format!("{}.{action}", self.target_prefix)),
+            body: input.to_string(),
+        };
+        self.service
+            .send(
+                action,
+                resource,
+                request,
+                |body| Ok(serde_json::from_str::<Value>(body)?),
+                json_error_metadata,
+            )
+            .await
     }
 }
 
@@ -255,10 +357,27 @@ impl Intercept for SigV4 {
     }
 }
 
+/// The code and message of a JSON 1.1 error answer: `__type` (after its
+/// namespace's `#`) and `message` or `Message`.
+fn json_error_metadata(body: &str, status: u16) -> ErrorMetadata {
+    let answer: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let code = answer["__type"]
+        .as_str()
+        .map(|t| t.rsplit('#').next().unwrap_or(t).to_string());
+    let message = answer["message"]
+        .as_str()
+        .or_else(|| answer["Message"].as_str())
+        .map(str::to_string);
+    ErrorMetadata::builder()
+        .code(code.unwrap_or_else(|| format!("HTTP {status}")))
+        .message(message.unwrap_or_else(|| body.chars().take(200).collect()))
+        .build()
+}
+
 /// The code and message of a Query-protocol error answer, in either
 /// dialect: EC2's `<Response><Errors><Error>` and the
 /// `<ErrorResponse><Error>` of IAM, SNS and STS.
-fn error_metadata(body: &str, status: u16) -> ErrorMetadata {
+fn xml_error_metadata(body: &str, status: u16) -> ErrorMetadata {
     let mut fields = Vec::new();
     let mut document = Document::new(body);
     if let Ok(mut root) = document.root_element() {
@@ -317,7 +436,7 @@ mod tests {
     #[test]
     fn an_ec2_error_answer_gives_its_code_and_message() {
         let ec2 = r#"<Response><Errors><Error><Code>InvalidGroup.Duplicate</Code><Message>The security group 'x' already exists</Message></Error></Errors><RequestID>r</RequestID></Response>"#;
-        let error = error_metadata(ec2, 400);
+        let error = xml_error_metadata(ec2, 400);
         assert_eq!(error.code(), Some("InvalidGroup.Duplicate"));
         assert_eq!(
             error.message(),
@@ -328,14 +447,30 @@ mod tests {
     #[test]
     fn an_iam_style_error_answer_gives_its_code_and_message() {
         let iam = r#"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>"#;
-        let error = error_metadata(iam, 400);
+        let error = xml_error_metadata(iam, 400);
         assert_eq!(error.code(), Some("Throttling"));
         assert_eq!(error.message(), Some("Rate exceeded"));
     }
 
     #[test]
+    fn a_json_error_answer_gives_its_code_without_namespace_and_its_message() {
+        let answer = r#"{"__type":"com.amazonaws.secretsmanager#ResourceNotFoundException","Message":"Secrets Manager can't find the specified secret."}"#;
+        let error = json_error_metadata(answer, 400);
+        assert_eq!(error.code(), Some("ResourceNotFoundException"));
+        assert_eq!(
+            error.message(),
+            Some("Secrets Manager can't find the specified secret.")
+        );
+        let ssm = json_error_metadata(r#"{"__type":"ParameterNotFound","message":"no"}"#, 400);
+        assert_eq!(
+            (ssm.code(), ssm.message()),
+            (Some("ParameterNotFound"), Some("no"))
+        );
+    }
+
+    #[test]
     fn an_answer_that_is_not_xml_keeps_its_status_and_text() {
-        let error = error_metadata("Service Unavailable", 503);
+        let error = xml_error_metadata("Service Unavailable", 503);
         assert_eq!(error.code(), Some("HTTP 503"));
         assert_eq!(error.message(), Some("Service Unavailable"));
     }
