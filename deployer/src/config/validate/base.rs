@@ -178,33 +178,14 @@ impl Validator {
     }
 
     fn subscriptions(&mut self, entry: &Entry, path: &str, fifo: bool) -> Vec<Subscription> {
-        let NodeValue::Array(items) = &entry.node.value else {
-            self.problem(
-                &entry.node.span,
-                path,
-                "expected an array of subscription tables",
-                Some("e.g. [[base.notifications.subscriptions]] with protocol and endpoint".into()),
-            );
-            return Vec::new();
-        };
+        let shape = (
+            "subscription tables",
+            "a table with protocol and endpoint",
+            "[[base.notifications.subscriptions]] with protocol and endpoint",
+        );
         let mut subscriptions: Vec<Subscription> = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let item_path = format!("{path}[{i}]");
-            let NodeValue::Table(table) = &item.value else {
-                self.problem(
-                    &item.span,
-                    &item_path,
-                    "expected a table with protocol and endpoint",
-                    None,
-                );
-                continue;
-            };
-            self.known_keys(table, &item_path, SUBSCRIPTION_KEYS);
-            let at = Lookup {
-                job: table,
-                job_path: item_path.clone(),
-                defaults: None,
-            };
+        for (at, item) in self.array_of_tables(entry, path, SUBSCRIPTION_KEYS, shape) {
+            let item_path = at.job_path.clone();
             let protocol = self.required_string(&at, "protocol", &item.span, &item_path);
             let endpoint = self.required_string(&at, "endpoint", &item.span, &item_path);
             let raw_message_delivery = self.boolean(&at, "raw_message_delivery").unwrap_or(false);

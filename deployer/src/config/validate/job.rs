@@ -343,15 +343,12 @@ impl Validator {
         let Some((e, path)) = at.get("retry_on") else {
             return Vec::new();
         };
-        let NodeValue::Array(items) = &e.node.value else {
-            self.problem(
-                &e.node.span,
-                &path,
-                format!("expected an array of rules, found {}", e.node.type_name()),
-                Some("e.g. retry_on = [{ exit_code = 137, action = \"retry\" }, { exit_code = \"*\", action = \"exit\" }]".into()),
-            );
-            return Vec::new();
-        };
+        let shape = (
+            "rules",
+            "a rule table",
+            "retry_on = [{ exit_code = 137, action = \"retry\" }, { exit_code = \"*\", action = \"exit\" }]",
+        );
+        let items = self.array_of_tables(e, &path, RETRY_ON_KEYS, shape);
         if items.len() > MAX_RULES {
             self.problem(
                 &e.node.span,
@@ -369,23 +366,8 @@ impl Validator {
             );
         }
         let mut rules = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let item_path = format!("{path}[{i}]");
-            let NodeValue::Table(table) = &item.value else {
-                self.problem(
-                    &item.span,
-                    &item_path,
-                    format!("expected a rule table, found {}", item.type_name()),
-                    None,
-                );
-                continue;
-            };
-            self.known_keys(table, &item_path, RETRY_ON_KEYS);
-            let rule_at = Lookup {
-                job: table,
-                job_path: item_path.clone(),
-                defaults: None,
-            };
+        for (rule_at, item) in items {
+            let item_path = rule_at.job_path.clone();
             let on_exit_code = self.scalar_text(&rule_at, "exit_code");
             if let (Some(code), Some((e, key))) = (&on_exit_code, rule_at.get("exit_code")) {
                 if !is_exit_code_pattern(code) {
@@ -564,28 +546,14 @@ impl Validator {
         let Some((e, path)) = at.get("task_policy_statements") else {
             return Vec::new();
         };
-        let NodeValue::Array(items) = &e.node.value else {
-            self.problem(
-                &e.node.span,
-                &path,
-                "expected an array of IAM policy statements",
-                None,
-            );
-            return Vec::new();
-        };
+        let shape = (
+            "IAM policy statements",
+            "a statement table with Effect, Action and Resource",
+            "task_policy_statements = [{ Effect = \"Allow\", Action = \"s3:GetObject\", Resource = \"arn:aws:s3:::bucket/*\" }]",
+        );
         let mut statements = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let item_path = format!("{path}[{i}]");
-            let NodeValue::Table(t) = &item.value else {
-                self.problem(
-                    &item.span,
-                    &item_path,
-                    "expected a statement table with Effect, Action and Resource",
-                    None,
-                );
-                continue;
-            };
-            self.known_keys(t, &item_path, STATEMENT_KEYS);
+        for (statement, item) in self.array_of_tables(e, &path, STATEMENT_KEYS, shape) {
+            let (t, item_path) = (statement.job, &statement.job_path);
             let effect = t.get("Effect").map(|e| e.node.to_json());
             if !matches!(
                 effect.as_ref().and_then(Value::as_str),
@@ -593,7 +561,7 @@ impl Validator {
             ) {
                 self.problem(
                     &item.span,
-                    &item_path,
+                    item_path,
                     "`Effect` must be \"Allow\" or \"Deny\"",
                     None,
                 );
@@ -602,7 +570,7 @@ impl Validator {
                 if !required.iter().any(|k| t.get(k).is_some()) {
                     self.problem(
                         &item.span,
-                        &item_path,
+                        item_path,
                         format!("`{}` is required", required[0]),
                         None,
                     );

@@ -8,7 +8,7 @@ use super::rules::{is_arn, is_name, similar};
 use super::Validator;
 use crate::config::keys::{self, Key};
 use crate::config::model::{Architecture, ArnRef};
-use crate::config::tree::{Entry, NodeValue, Span, Table};
+use crate::config::tree::{Entry, Node, NodeValue, Span, Table};
 
 /// A job key looked up in the job's table, then in `[defaults]`.
 pub(super) struct Lookup<'a> {
@@ -267,6 +267,53 @@ impl Validator {
                 None
             }
         }
+    }
+
+    /// The tables of an array of tables (`[[...]]`, or `[{ ... }, ...]`),
+    /// each with its keys checked against `allowed` and looked up at its own
+    /// path (`key[i]`). `items` names the array's members in problems
+    /// ("subscription tables"), `item` one of them; `example` helps with an
+    /// array of the wrong type.
+    pub(super) fn array_of_tables<'t>(
+        &mut self,
+        entry: &'t Entry,
+        path: &str,
+        allowed: &[Key],
+        (items, item, example): (&str, &str, &str),
+    ) -> Vec<(Lookup<'t>, &'t Node)> {
+        let NodeValue::Array(members) = &entry.node.value else {
+            self.problem(
+                &entry.node.span,
+                path,
+                format!(
+                    "expected an array of {items}, found {}",
+                    entry.node.type_name()
+                ),
+                Some(format!("e.g. {example}")),
+            );
+            return Vec::new();
+        };
+        let mut tables = Vec::new();
+        for (i, member) in members.iter().enumerate() {
+            let member_path = format!("{path}[{i}]");
+            let NodeValue::Table(table) = &member.value else {
+                self.problem(
+                    &member.span,
+                    &member_path,
+                    format!("expected {item}, found {}", member.type_name()),
+                    None,
+                );
+                continue;
+            };
+            self.known_keys(table, &member_path, allowed);
+            let at = Lookup {
+                job: table,
+                job_path: member_path,
+                defaults: None,
+            };
+            tables.push((at, member));
+        }
+        tables
     }
 
     /// `[defaults]` entries overlaid by the job's, each remembering its place.
