@@ -303,6 +303,9 @@ pub enum SimulatedOutcome {
     /// The job exited 0 and the success handler failed for good
     /// (`PublishFailed`): the error handler's event, with the Batch result.
     NotificationFailed,
+    /// An earlier execution was still running (`overlap = "skip"`): the
+    /// success handler's event for the SKIPPED notification.
+    Skipped,
 }
 
 /// The exact event the state machine would send a handler for `outcome`,
@@ -340,7 +343,9 @@ pub fn simulate(
         }],
     };
     let ending = match outcome {
-        SimulatedOutcome::Success | SimulatedOutcome::NotificationFailed => batch(0),
+        SimulatedOutcome::Success
+        | SimulatedOutcome::NotificationFailed
+        | SimulatedOutcome::Skipped => batch(0),
         SimulatedOutcome::Failed => batch(1),
         SimulatedOutcome::Timeout => Ending::TaskError { error: "States.Timeout".into(), cause: String::new() },
         SimulatedOutcome::Rejected => Ending::TaskError {
@@ -367,6 +372,22 @@ pub fn simulate(
                 HandlerKind::Error,
                 event::notification_failed(event, "PublishFailed", &cause.to_string()),
             )
+        }
+        SimulatedOutcome::Skipped => {
+            // What the state machine's SkipReason state passes on: the
+            // metadata, the input and the execution still running.
+            let earlier = format!(
+                "{}:{}",
+                execution.arn.rsplit_once(':').map_or("", |(m, _)| m),
+                new_id()
+            );
+            let mut event = event;
+            let state = event["state"]
+                .as_object_mut()
+                .expect("the state is an object");
+            state.remove("batch");
+            state.insert("skipped".into(), json!({ "running_execution": earlier }));
+            (HandlerKind::Success, event)
         }
         _ if ending.succeeded() => (HandlerKind::Success, event),
         _ => (HandlerKind::Error, event),

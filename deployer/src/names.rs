@@ -25,6 +25,9 @@ pub struct JobNames {
     pub logs_policy: String,
     /// The state machine's own publish, for the last-resort notice.
     pub notify_policy: String,
+    /// The state machine's listing of its own running executions
+    /// (`overlap = "skip"`).
+    pub overlap_policy: String,
 }
 
 /// Every name sjob gives the shared base's resources (those of the seed's
@@ -109,6 +112,7 @@ impl JobNames {
             invoke_policy: n("InvokeHandlersPolicy"),
             logs_policy: n("CloudWatchLogsDeliveryFullAccessPolicy"),
             notify_policy: n("NotifyPolicy"),
+            overlap_policy: n("OverlapCheckPolicy"),
             job_name,
         }
     }
@@ -187,6 +191,7 @@ impl JobNames {
             policy(&self.invoke_policy),
             policy(&self.logs_policy),
             policy(&self.notify_policy),
+            policy(&self.overlap_policy),
         ]
     }
 }

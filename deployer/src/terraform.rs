@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::config::{ArnRef, Config, Job, NotificationTopic, ScheduleRetry};
+use crate::config::{ArnRef, Config, Job, NotificationTopic, Overlap, ScheduleRetry};
 use crate::model::{JobStack, Tags};
 use crate::names::BaseNames;
 use crate::render::base::handler_role;
@@ -78,6 +78,8 @@ fn placeholder_job() -> Job {
         enabled: true,
         timeout_seconds: None,
         run_timeout_seconds: Some(RUN_TIMEOUT_SENTINEL),
+        overlap: Overlap::Allow,
+        notify_on_skip: false,
         retry_attempts: 1,
         retry_on: Vec::new(),
         log_retention_days: 365,

@@ -126,6 +126,8 @@ fn each_bad_value_gets_its_own_message() {
         ("secrets", r#"secrets = { "2FA" = "arn:aws:ssm:ap-northeast-1:123456789012:parameter/db" }"#, "jobs.crawler.secrets.2FA",
             "`2FA` is not a valid environment variable name"),
         ("secrets_kms_key_arn", r#"secrets_kms_key_arn = "alias/secrets""#, "jobs.crawler.secrets_kms_key_arn", "`alias/secrets` is not a kms ARN"),
+        ("overlap", r#"overlap = "queue""#, "jobs.crawler.overlap", "`queue` is not an overlap policy"),
+        ("notify_on_skip", "notify_on_skip = true", "jobs.crawler.notify_on_skip", "notify_on_skip needs overlap = \"skip\": no run is ever skipped"),
         ("run_timeout_seconds", "run_timeout_seconds = 59", "jobs.crawler.run_timeout_seconds",
             "expected a whole number from 60 to 31536000 (a year, the longest a run may last)"),
         ("retry_attempts", "retry_attempts = 11", "jobs.crawler.retry_attempts", "expected a whole number 1 to 10"),

@@ -29,6 +29,16 @@ pub struct State {
     pub batch: Option<BatchJob>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<CaughtError>,
+    /// Set when the run did not start its job (`overlap = "skip"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<Skipped>,
+}
+
+/// Why a run was skipped: the earlier execution still running.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct Skipped {
+    #[serde(default)]
+    pub running_execution: Option<String>,
 }
 
 /// The job's static description, as the Pass state `ExtractInputParameters`

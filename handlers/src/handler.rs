@@ -99,6 +99,7 @@ pub async fn notification_for<D: JobDescriber>(
     describer: &D,
 ) -> Notification {
     match kind {
+        HandlerKind::Success if event.state.skipped.is_some() => Notification::skipped(event),
         HandlerKind::Success => Notification::succeeded(event),
         HandlerKind::Error => {
             let env = EnvValues::new(event.state.metadata.env.values().cloned());

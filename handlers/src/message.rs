@@ -162,7 +162,7 @@ fn cut(s: &str, limit: usize) -> String {
 /// The message attributes subscribers can filter on, with the values each
 /// can take where those are fixed (`None`: any string).
 pub const FILTER_ATTRIBUTES: &[(&str, Option<&[&str]>)] = &[
-    ("status", Some(&["SUCCEEDED", "FAILED"])),
+    ("status", Some(&["SUCCEEDED", "FAILED", "SKIPPED"])),
     ("app_name", None),
     ("stage", None),
     ("batch_name", None),
@@ -173,6 +173,7 @@ pub const FILTER_ATTRIBUTES: &[(&str, Option<&[&str]>)] = &[
             "timeout",
             "submit_rejected",
             "handler_failed",
+            "skipped",
             "other",
         ]),
     ),
@@ -184,6 +185,7 @@ fn kind_name(kind: FailureKind) -> &'static str {
         FailureKind::Timeout => "timeout",
         FailureKind::SubmitRejected => "submit_rejected",
         FailureKind::HandlerFailed => "handler_failed",
+        FailureKind::Skipped => "skipped",
         FailureKind::Other => "other",
     }
 }
@@ -250,6 +252,7 @@ fn failure_headline(n: &Notification) -> Option<String> {
         FailureKind::Timeout => "timed out".to_string(),
         FailureKind::SubmitRejected => format!("submit rejected ({})", error.error),
         FailureKind::HandlerFailed => format!("notification failed ({})", error.error),
+        FailureKind::Skipped => "an earlier run is still running".to_string(),
         FailureKind::Other => error.error.clone(),
     })
 }
@@ -305,12 +308,16 @@ pub fn text_body(n: &Notification) -> String {
 /// The AWS Chatbot custom notification (`version` 1.0, `source` custom).
 pub fn chatbot_body(n: &Notification) -> Value {
     let failed = n.status == Status::Failed;
-    let title = match failure_headline(n) {
-        Some(detail) => format!(
+    let title = match (n.status, failure_headline(n)) {
+        (Status::Skipped, _) => format!(
+            ":fast_forward: [{}] {} / {} skipped (an earlier run is still running)",
+            n.stage, n.app_name, n.batch_name
+        ),
+        (_, Some(detail)) => format!(
             ":x: [{}] {} / {} failed ({detail})",
             n.stage, n.app_name, n.batch_name
         ),
-        None => format!(
+        (_, None) => format!(
             ":white_check_mark: [{}] {} / {} succeeded",
             n.stage, n.app_name, n.batch_name
         ),

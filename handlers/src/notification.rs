@@ -19,6 +19,8 @@ pub const SCHEMA_VERSION: &str = "1";
 pub enum Status {
     Succeeded,
     Failed,
+    /// The run started no job: an earlier one was still running.
+    Skipped,
 }
 
 impl Status {
@@ -26,9 +28,13 @@ impl Status {
         match self {
             Status::Succeeded => "SUCCEEDED",
             Status::Failed => "FAILED",
+            Status::Skipped => "SKIPPED",
         }
     }
 }
+
+/// The error name of a skipped run's notification.
+pub const SKIPPED_ERROR: &str = "sjob.Skipped";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
@@ -80,6 +86,23 @@ impl Notification {
     /// A success: the job record is the Batch task's result.
     pub fn succeeded(event: &HandlerEvent) -> Notification {
         Notification::build(event, Status::Succeeded, event.state.batch.as_ref(), None)
+    }
+
+    /// A run that started no job because an earlier one was running; the
+    /// error names that execution.
+    pub fn skipped(event: &HandlerEvent) -> Notification {
+        let running = event
+            .state
+            .skipped
+            .as_ref()
+            .and_then(|s| s.running_execution.as_deref())
+            .unwrap_or("unknown");
+        let error = ErrorSummary {
+            error: SKIPPED_ERROR.to_string(),
+            kind: FailureKind::Skipped,
+            message: format!("an earlier execution is still running: {running}"),
+        };
+        Notification::build(event, Status::Skipped, None, Some(error))
     }
 
     pub fn failed(event: &HandlerEvent, failure: &Failure) -> Notification {

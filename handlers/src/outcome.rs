@@ -25,6 +25,9 @@ pub enum FailureKind {
     /// A handler failed: the job succeeded but its success notification
     /// failed, or (in the last-resort notice) the error handler failed.
     HandlerFailed,
+    /// Not a failure: the run started no job because an earlier one was
+    /// still running (`overlap = "skip"`, status `SKIPPED`).
+    Skipped,
     Other,
 }
 

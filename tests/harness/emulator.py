@@ -528,6 +528,63 @@ def patch_sfn_batch_integration() -> None:
 # --------------------------------------------------------------------------
 # Patch d: States.* errors leaving a Parallel state
 # --------------------------------------------------------------------------
+def _iso_timestamps(value: Any) -> Any:
+    """Every datetime in a boto3 answer -> ISO 8601 text, in place."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = _iso_timestamps(item)
+    elif isinstance(value, list):
+        value[:] = [_iso_timestamps(item) for item in value]
+    elif isinstance(value, datetime):
+        return _aws_timestamp(value)
+    return value
+
+
+def patch_sfn_aws_sdk_integration() -> None:
+    """moto gap: the interpreter's AWS SDK integrations
+    (`arn:aws:states:::aws-sdk:<service>:<action>`) pass the state's
+    parameters to boto3 as written (`StateMachineArn`, which boto3 refuses
+    for `stateMachineArn`) and return boto3's answer as it is: camelCase
+    members and datetime objects, which the execution history cannot hold.
+    AWS: an SDK integration takes and returns the API's members with the
+    first letter capitalised, timestamps as text (Step Functions developer
+    guide, "Integrating other services" / AWS SDK integrations).  Both
+    directions are mapped through the operation's botocore shapes, as for
+    Batch above."""
+    import botocore.session
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as sdk_mod,
+    )
+
+    cls = sdk_mod.StateTaskServiceAwsSdk
+
+    def _operation(self: Any, service_action_name: str | None) -> Any:
+        action = service_action_name or self.resource.api_action
+        model = botocore.session.get_session().get_service_model(self._get_boto_service_name())
+        return model.operation_model(action[:1].upper() + action[1:])
+
+    def _normalise_parameters(
+        self: Any,
+        parameters: dict,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        self._to_boto_request(parameters, _operation(self, service_action_name).input_shape)
+
+    def _normalise_response(
+        self: Any,
+        response: Any,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        _to_sfn_response(response, _operation(self, service_action_name).output_shape)
+        _iso_timestamps(response)
+
+    cls._normalise_parameters = _normalise_parameters
+    cls._normalise_response = _normalise_response
+
+
 def patch_sfn_parallel_states_errors() -> None:
     """moto gap: a failing Parallel branch is re-raised as
     `CustomErrorName(error)`, whose constructor rejects the `States.` prefix
@@ -1349,6 +1406,7 @@ def apply_patches() -> None:
     patch_sfn_validate_state_machine_definition()  # a
     patch_sfn_list_versions_and_aliases()  # b
     patch_sfn_batch_integration()  # c
+    patch_sfn_aws_sdk_integration()  # c
     patch_sfn_parallel_states_errors()  # d
     patch_lambda_invoke_forwarding()  # e
     patch_batch_job_outcome()  # f

@@ -68,6 +68,8 @@ pub const JOB_KEYS: &[Key] = &[
     key("error_handler_arn", Kind::String, "The error handler Lambda; [base.handlers]' by default."),
     key("enabled", Kind::Boolean, "`false` deploys the schedule DISABLED. Default true."),
     key("timeout_seconds", Kind::Integer, "Batch attempt timeout, at least 60 seconds."),
+    key("overlap", Kind::String, "`allow` (default) or `skip`: with `skip` a run that starts while an earlier one is still running ends at once, without a job, recording why."),
+    key("notify_on_skip", Kind::Boolean, "With `overlap = \"skip\"`, send a SKIPPED notification for each skipped run. Default false."),
     key("run_timeout_seconds", Kind::Integer, "A cap on the whole run, queue time and every attempt included, 60 to 31536000 seconds: the Batch job is stopped and a `timeout` notification sent."),
     key("retry_attempts", Kind::Integer, "Batch attempts, 1 to 10. Default 1."),
     key("retry_on", Kind::Tables(RETRY_ON_KEYS), "Which failed attempts are retried (Batch's evaluateOnExit), at most 5 rules; the first match decides, no match retries."),

@@ -67,6 +67,10 @@ pub struct Job {
     pub timeout_seconds: Option<u32>,
     /// A cap on the whole run, queue time and every attempt included.
     pub run_timeout_seconds: Option<u32>,
+    /// What a run does while an earlier one is still running.
+    pub overlap: Overlap,
+    /// Whether a skipped run sends a `SKIPPED` notification.
+    pub notify_on_skip: bool,
     pub retry_attempts: u32,
     /// Which failed attempts Batch retries (`evaluateOnExit`), in order.
     pub retry_on: Vec<RetryRule>,
@@ -86,6 +90,17 @@ pub struct Job {
     /// Where the state machine publishes its last-resort notice when the
     /// error handler fails; `None` when no topic is known.
     pub notification_topic: Option<NotificationTopic>,
+}
+
+/// What a run does when an earlier execution of its state machine is still
+/// running.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Overlap {
+    /// Runs anyway (the seed's behaviour).
+    #[default]
+    Allow,
+    /// Ends at once, without submitting a job.
+    Skip,
 }
 
 /// The topic a job's notifications go to, as its state machine sees it.

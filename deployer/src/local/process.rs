@@ -21,8 +21,8 @@ use crate::model::{decide, FailedAttempt, RetryAction, RetryRule};
 pub const EXITED: &str = "Essential container in task exited";
 pub const TIMED_OUT: &str = "Job attempt duration exceeded timeout";
 pub const FAILED_TO_START: &str = "Task failed to start";
-/// What Step Functions gives as the reason when it stops the job of a task
-/// that reached its `TimeoutSeconds`.
+/// The status reason of the attempt the run's cap ended (on AWS, Step
+/// Functions stops the job, naming its execution).
 const RUN_TIMED_OUT: &str = "The Task state managing this job timed out (run_timeout_seconds)";
 /// What a container killed by SIGKILL exits with.
 const KILLED_EXIT_CODE: i32 = 137;

@@ -34,7 +34,7 @@ use handlers::event::Metadata;
 use handlers::notification::{ErrorSummary, Execution, Notification, Status, SCHEMA_VERSION};
 use handlers::outcome::FailureKind;
 
-use crate::config::Job;
+use crate::config::{Job, Overlap};
 use crate::input::{EXECUTION_ENV, INPUT_ENV};
 use crate::names::JobNames;
 use crate::target::Target;
@@ -49,6 +49,11 @@ pub const HANDLERS_FAILED_ERROR: &str = "sjob.HandlersFailed";
 /// Nothing could be sent: the error handler failed, and the last resort
 /// failed too or has no topic to publish to.
 pub const UNNOTIFIED_ERROR: &str = "sjob.Unnotified";
+
+/// How many RUNNING executions `overlap = "skip"` lists: more than ever run
+/// at once under it, few enough that the list stays far below Step
+/// Functions' 256 KiB payload limit.
+const OVERLAP_PAGE: u32 = 100;
 
 /// Transient Lambda errors (AWS's recommended Retry list) and the handlers'
 /// own `PublishFailed` (SNS unreachable after its retries).
@@ -95,7 +100,7 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
             "Type": "Pass",
             "Parameters": { "metadata": metadata_value, "input.$": "$" },
             "ResultPath": "$",
-            "Next": "BatchGroup"
+            "Next": if job.overlap == Overlap::Skip { "CheckOverlap" } else { "BatchGroup" }
         },
         "BatchGroup": {
             "Type": "Parallel",
@@ -165,6 +170,10 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
             "The error handler failed and no notice could be published: no one was told of this run."
         )
     });
+    if job.overlap == Overlap::Skip {
+        let object = states.as_object_mut().expect("states are an object");
+        object.extend(skip_when_running(job, target));
+    }
     if let Some(seconds) = job.run_timeout_seconds {
         states["BatchGroup"]["Branches"][0]["States"]["Batch"]["TimeoutSeconds"] = json!(seconds);
     }
@@ -177,6 +186,79 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
         "StartAt": "ExtractInputParameters",
         "States": states
     })
+}
+
+/// `overlap = "skip"`: before the job, the state machine lists its own
+/// RUNNING executions (newest first, as ListExecutions answers). The run goes
+/// on only when it is the oldest of them, or none is listed yet; otherwise
+/// it ends, recording which execution was running, after a `SKIPPED`
+/// notification when `notify_on_skip` asks for one. Of runs started together
+/// exactly one, the oldest, goes on. A failed listing is caught like any
+/// failure: the error handler reports it.
+fn skip_when_running(job: &Job, target: &Target) -> Map<String, Value> {
+    let skipped_next = if job.notify_on_skip {
+        "NotifySkipped"
+    } else {
+        "Skipped"
+    };
+    let mut states = json!({
+        "CheckOverlap": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:sfn:listExecutions",
+            "Parameters": {
+                "StateMachineArn.$": "$$.StateMachine.Id",
+                "StatusFilter": "RUNNING",
+                "MaxResults": OVERLAP_PAGE
+            },
+            "ResultSelector": {
+                "count.$": "States.ArrayLength($.Executions)",
+                "executions.$": "$.Executions",
+                "this.$": "$$.Execution.Id"
+            },
+            "ResultPath": "$.overlap",
+            "Retry": [{ "ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2 }],
+            "Catch": [catch_all("$.error", "ErrorHandler")],
+            "Next": "AnyRunning"
+        },
+        "AnyRunning": {
+            "Type": "Choice",
+            "Choices": [{ "Variable": "$.overlap.count", "NumericGreaterThan": 0, "Next": "OldestRunning" }],
+            "Default": "BatchGroup"
+        },
+        "OldestRunning": {
+            "Type": "Pass",
+            "Parameters": {
+                "oldest.$": "States.ArrayGetItem($.overlap.executions, States.MathAdd($.overlap.count, -1))",
+                "this.$": "$.overlap.this"
+            },
+            "ResultPath": "$.overlap",
+            "Next": "OldestIsThisRun"
+        },
+        "OldestIsThisRun": {
+            "Type": "Choice",
+            "Choices": [{ "Variable": "$.overlap.oldest.ExecutionArn", "StringEqualsPath": "$.overlap.this", "Next": "BatchGroup" }],
+            "Default": "SkipReason"
+        },
+        "SkipReason": {
+            "Type": "Pass",
+            "Parameters": {
+                "metadata.$": "$.metadata",
+                "input.$": "$.input",
+                "skipped": { "running_execution.$": "$.overlap.oldest.ExecutionArn" }
+            },
+            "ResultPath": "$",
+            "Next": skipped_next
+        },
+        "Skipped": { "Type": "Succeed" }
+    });
+    if job.notify_on_skip {
+        states["NotifySkipped"] = handler_task(
+            &job.success_handler_arn(target),
+            "$.success_handler",
+            json!({ "Next": "Skipped" }),
+        );
+    }
+    states.as_object().cloned().expect("states are an object")
 }
 
 /// A `lambda:invoke` of a handler: the state once, and of the context

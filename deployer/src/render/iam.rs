@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::config::Job;
+use crate::config::{Job, Overlap};
 use crate::names::{BaseNames, JobNames};
 use crate::secret::SecretSource;
 use crate::target::Target;
@@ -117,6 +117,17 @@ pub fn state_machine_policies(
             })]),
         ),
     ]);
+    if job.overlap == Overlap::Skip {
+        policies.insert(
+            names.overlap_policy.clone(),
+            policy(vec![json!({
+                "Sid": "ListOwnRunningExecutions",
+                "Effect": "Allow",
+                "Action": "states:ListExecutions",
+                "Resource": target.state_machine_arn(&names.job_name)
+            })]),
+        );
+    }
     if let Some(topic) = &job.notification_topic {
         let mut statements = vec![json!({
             "Sid": "LastResortNotice",

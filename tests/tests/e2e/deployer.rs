@@ -1126,6 +1126,85 @@ async fn a_run_over_its_cap_is_stopped_and_reported_as_a_timeout() {
     );
 }
 
+/// `overlap = "skip"`: while the first run's job is still running, a run
+/// started after it ends at once: SUCCEEDED, no second Batch job, the
+/// running execution recorded in its output, and (with `notify_on_skip`)
+/// one SKIPPED notification naming it.
+#[tokio::test]
+async fn a_run_while_another_is_running_is_skipped_with_its_reason() {
+    let live = Live::deployed_with(&format!(
+        "{CRAWLER}overlap = \"skip\"\nnotify_on_skip = true\n"
+    ))
+    .await;
+    let aws = &live.fixture.aws;
+    live.fixture
+        .emulator
+        .set_job_outcome(JobOutcome::Running)
+        .await;
+    let started = live
+        .fixture
+        .sjob
+        .run_expecting(0, &["run", "crawler"])
+        .await;
+    let first = started
+        .stdout
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let running_jobs = || async {
+        aws.batch
+            .list_jobs()
+            .job_queue(&live.queue)
+            .job_status(aws_sdk_batch::types::JobStatus::Running)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ListJobs: {}", DisplayErrorContext(e)))
+            .job_summary_list
+            .unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while running_jobs().await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run's job never started: {started}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let (second, run) = live.run_crawler(0, &[]).await;
+
+    assert!(run.stdout.contains("SUCCEEDED"), "{run}");
+    let described = aws
+        .sfn
+        .describe_execution()
+        .execution_arn(&second)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DescribeExecution: {}", DisplayErrorContext(e)));
+    let output: Value = serde_json::from_str(described.output().unwrap_or("null")).unwrap();
+    assert_eq!(
+        output["skipped"]["running_execution"],
+        first.as_str(),
+        "{output:#}"
+    );
+    assert_eq!(
+        running_jobs().await.len(),
+        1,
+        "the skipped run submitted no job"
+    );
+    let notification = live.notification().await;
+    assert_eq!(notification["status"], "SKIPPED", "{notification:#}");
+    assert_eq!(notification["execution"]["arn"], second.as_str());
+    assert_eq!(notification["error"]["kind"], "skipped");
+    assert_eq!(notification["error"]["error"], "sjob.Skipped");
+    assert_eq!(
+        notification["error"]["message"],
+        format!("an earlier execution is still running: {first}")
+    );
+    assert_eq!(notification["batch_job"], Value::Null);
+}
+
 #[tokio::test]
 async fn status_lists_executions_and_next_fire_times() {
     let live = Live::deployed().await;

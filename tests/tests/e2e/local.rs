@@ -264,6 +264,32 @@ secrets = {{ DB_PASSWORD = "{secret}:password::", TOKEN = "{parameter}" }}
     );
 }
 
+/// `simulate --outcome skipped` gives the event the state machine sends
+/// the success handler for a skipped run: no job record, the execution that
+/// was still running.
+#[tokio::test]
+async fn simulate_gives_the_event_of_a_skipped_run() {
+    let sjob = project(
+        r#"command = ["true"]
+overlap = "skip"
+notify_on_skip = true"#,
+    );
+    let event = sjob
+        .run_expecting(0, &["simulate", "job", "--outcome", "skipped"])
+        .await
+        .json();
+    let state = &event["state"];
+    assert_eq!(state.get("batch"), None, "{event:#}");
+    let running = state["skipped"]["running_execution"].as_str().unwrap();
+    assert!(
+        running.starts_with(
+            "arn:aws:states:eu-west-1:123456789012:execution:demo-local-job-ScheduledJob:"
+        ),
+        "{event:#}"
+    );
+    assert_ne!(Some(running), event["context"]["Execution"]["Id"].as_str());
+}
+
 #[tokio::test]
 async fn a_command_that_cannot_start_is_a_clear_failure() {
     let sjob = project(r#"command = ["/no/such/program", "--flag"]"#);

@@ -203,6 +203,34 @@ impl Validator {
                 "from 60 to 31536000 (a year, the longest a run may last)",
             )
             .map(|v| v as u32);
+        let overlap = match at.get("overlap") {
+            None => Overlap::Allow,
+            Some((e, key)) => match self.string(e, &key).as_deref() {
+                Some("allow") => Overlap::Allow,
+                Some("skip") => Overlap::Skip,
+                Some(other) => {
+                    self.problem(
+                        &e.node.span,
+                        &key,
+                        format!("`{other}` is not an overlap policy"),
+                        Some("\"allow\" or \"skip\"".into()),
+                    );
+                    Overlap::Allow
+                }
+                None => Overlap::Allow,
+            },
+        };
+        let notify_on_skip = self.boolean(&at, "notify_on_skip").unwrap_or(false);
+        if notify_on_skip && overlap != Overlap::Skip {
+            if let Some((e, key)) = at.get("notify_on_skip") {
+                self.problem(
+                    &e.node.span,
+                    &key,
+                    "notify_on_skip needs overlap = \"skip\": no run is ever skipped",
+                    None,
+                );
+            }
+        }
         let retry_attempts = self
             .integer(&at, "retry_attempts", 1, 10, "1 to 10")
             .map_or(DEFAULT_RETRY_ATTEMPTS, |v| v as u32);
@@ -278,6 +306,8 @@ impl Validator {
             enabled,
             timeout_seconds,
             run_timeout_seconds,
+            overlap,
+            notify_on_skip,
             retry_attempts,
             retry_on,
             log_retention_days,
