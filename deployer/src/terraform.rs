@@ -78,7 +78,9 @@ fn placeholder_job() -> Job {
         enabled: true,
         timeout_seconds: None,
         run_timeout_seconds: Some(RUN_TIMEOUT_SENTINEL),
-        overlap: Overlap::Allow,
+        // Its roles carry every conditional policy; the module leaves out
+        // those its inputs do not ask for.
+        overlap: Overlap::Skip,
         notify_on_skip: false,
         retry_attempts: 1,
         retry_on: Vec::new(),
@@ -111,8 +113,9 @@ pub fn templates() -> BTreeMap<PathBuf, String> {
     .collect()
 }
 
-/// `scheduled_job`'s: `state_machine.json.tftpl` (`state_machine_fifo.json.tftpl`
-/// for a FIFO topic), and per role suffix
+/// `scheduled_job`'s: `state_machine[_skip|_skip_notify][_fifo].json.tftpl`
+/// (by `overlap` and `notify_on_skip`, and for a FIFO topic), and per role
+/// suffix
 /// `roles/<Role>/trust_policy.json.tftpl`,
 /// `roles/<Role>/managed_policies.json.tftpl` (a list of ARNs) and
 /// `roles/<Role>/policies/<Policy>.json.tftpl` (inline policies).
@@ -134,12 +137,6 @@ fn scheduled_job_templates() -> BTreeMap<PathBuf, String> {
             .expect("every role and policy name starts with the job name")
             .to_string()
     };
-    // A FIFO topic's last resort needs a group and a deduplication id.
-    let mut fifo_job = job.clone();
-    fifo_job.notification_topic = Some(NotificationTopic::given(format!(
-        "{}.fifo",
-        scalar("notification_topic_arn")
-    )));
     let machine = |job: &Job| {
         optional_run_timeout(&template(definition(
             &config.app_name,
@@ -148,16 +145,34 @@ fn scheduled_job_templates() -> BTreeMap<PathBuf, String> {
             &target,
         )))
     };
-    let mut files = BTreeMap::from([
-        (PathBuf::from("state_machine.json.tftpl"), machine(&job)),
-        (
-            PathBuf::from("state_machine_fifo.json.tftpl"),
-            machine(&fifo_job).replace(
+    // One template per overlap policy and topic kind: a skipping state
+    // machine has more states, and a FIFO topic's last resort needs a group
+    // and a deduplication id.
+    let mut files = BTreeMap::new();
+    for (overlap_suffix, overlap, notify_on_skip) in [
+        ("", Overlap::Allow, false),
+        ("_skip", Overlap::Skip, false),
+        ("_skip_notify", Overlap::Skip, true),
+    ] {
+        let mut variant = job.clone();
+        variant.overlap = overlap;
+        variant.notify_on_skip = notify_on_skip;
+        files.insert(
+            PathBuf::from(format!("state_machine{overlap_suffix}.json.tftpl")),
+            machine(&variant),
+        );
+        variant.notification_topic = Some(NotificationTopic::given(format!(
+            "{}.fifo",
+            scalar("notification_topic_arn")
+        )));
+        files.insert(
+            PathBuf::from(format!("state_machine{overlap_suffix}_fifo.json.tftpl")),
+            machine(&variant).replace(
                 "${notification_topic_arn}.fifo",
                 "${notification_topic_arn}",
             ),
-        ),
-    ]);
+        );
+    }
     for role in &stack.roles {
         let dir = PathBuf::from("roles").join(suffix(&role.name));
         files.insert(

@@ -120,6 +120,9 @@ pub fn state_machine_policies(
     if job.overlap == Overlap::Skip {
         policies.insert(
             names.overlap_policy.clone(),
+            // parliament reports RESOURCE_MISMATCH here: its action data lists only `mapRun` for ListExecutions,
+            // but AWS's service authorization reference also scopes it to the state machine whose
+            // executions it lists, which is this one; `*` would widen it to every state machine.
             policy(vec![json!({
                 "Sid": "ListOwnRunningExecutions",
                 "Effect": "Allow",

@@ -50,6 +50,9 @@ module "crawler_job" {
   memory                 = "2048"
   schedule_expression    = "rate(5 minutes)"
   sfn_input              = { message = "hello" }
+  # A crawl still going when the next one is due: the next one is skipped.
+  overlap        = "skip"
+  notify_on_skip = true
 }
 
 module "report_job" {

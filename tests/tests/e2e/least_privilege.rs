@@ -34,6 +34,11 @@ const JUSTIFIED: &[(&str, &str, &str)] = &[
         "parliament reports RESOURCE_MISMATCH here: its action data lists only `job/*` for SubmitJob",
     ),
     (
+        "RESOURCE_MISMATCH",
+        "states:ListExecutions",
+        "parliament reports RESOURCE_MISMATCH here: its action data lists only `mapRun` for ListExecutions",
+    ),
+    (
         "PERMISSIONS_MANAGEMENT_ACTIONS",
         "logs:putresourcepolicy",
         "Log delivery for Step Functions requires `*`: these actions do\n            // not support resource-level permissions",
@@ -41,8 +46,9 @@ const JUSTIFIED: &[(&str, &str, &str)] = &[
 ];
 
 /// A third job, on a queue of its own, whose schedule has a dead-letter
-/// queue (the scheduler role's send to it) and which reads secrets under a
-/// customer key (the task execution role's reads).
+/// queue (the scheduler role's send to it), which reads secrets under a
+/// customer key (the task execution role's reads) and skips overlapping
+/// runs (the state machine's listing of its executions).
 const EXPORT: &str = r#"
 [jobs.export]
 command = ["python", "-m", "export"]
@@ -51,6 +57,7 @@ batch_job_queue_arn = "arn:aws:batch:eu-west-1:123456789012:job-queue/myapp-dev-
 schedule_dead_letter_arn = "arn:aws:sqs:eu-west-1:123456789012:myapp-dev-undelivered"
 secrets = { DB_PASSWORD = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:myapp/db-Ab12Cd:password::", TOKEN = "arn:aws:ssm:eu-west-1:123456789012:parameter/myapp/token" }
 secrets_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+overlap = "skip"
 "#;
 
 fn parliament() -> String {
@@ -130,8 +137,9 @@ async fn every_generated_policy_passes_parliament() {
         }
     }
     // 3 jobs x (3 Step Functions + 1 scheduler policies), plus one task
-    // policy, one dead-letter policy and one secrets policy.
-    assert_eq!(written, 15, "{rendered:#}");
+    // policy, one dead-letter policy, one secrets policy and one overlap
+    // check.
+    assert_eq!(written, 16, "{rendered:#}");
 
     let findings = audit(&dir);
     let left = unjustified(findings.clone());

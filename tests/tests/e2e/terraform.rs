@@ -211,6 +211,8 @@ command = ["python", "/opt/app/job/crawler.py"]
 env = {{ STAGE = "dev", DB_NAME = "dev" }}
 schedule_expression = "rate(5 minutes)"
 sfn_input = {{ message = "hello" }}
+overlap = "skip"
+notify_on_skip = true
 
 [jobs.report]
 command = ["python", "/opt/app/job/report.py"]

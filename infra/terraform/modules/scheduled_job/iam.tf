@@ -5,13 +5,15 @@ locals {
 
   # "<Role>/<Policy>" for every inline policy template. The task role's
   # policy holds only the configured statements, so it exists only with some;
-  # the scheduler's dead-letter policy only with a dead-letter queue.
+  # the scheduler's dead-letter policy only with a dead-letter queue; the
+  # state machine's overlap check only with overlap = "skip".
   inline_policies = toset([
     for path in fileset("${path.module}/templates/roles", "*/policies/*.json.tftpl") :
     "${dirname(dirname(path))}/${trimsuffix(basename(path), ".json.tftpl")}"
     if(
       (length(var.task_policy_statements) > 0 || !endswith(path, "/EcsTaskRolePolicy.json.tftpl")) &&
-      (var.schedule_dead_letter_arn != null || !endswith(path, "/SchedulerDeadLetterPolicy.json.tftpl"))
+      (var.schedule_dead_letter_arn != null || !endswith(path, "/SchedulerDeadLetterPolicy.json.tftpl")) &&
+      (var.overlap == "skip" || !endswith(path, "/OverlapCheckPolicy.json.tftpl"))
     )
   ])
 

@@ -95,9 +95,13 @@ resource "aws_sfn_state_machine" "job" {
   name     = local.job_name
   type     = "STANDARD"
   role_arn = aws_iam_role.role["BatchSfnRole"].arn
-  # A FIFO topic's last-resort notice needs a message group.
-  definition = templatefile("${path.module}/templates/${endswith(var.notification_topic_arn, ".fifo") ? "state_machine_fifo" : "state_machine"}.json.tftpl", local.template_vars)
-  tags       = var.tags
+  # A skipping state machine has more states; a FIFO topic's last-resort
+  # notice needs a message group.
+  definition = templatefile(
+    "${path.module}/templates/state_machine${var.overlap == "skip" ? (var.notify_on_skip ? "_skip_notify" : "_skip") : ""}${endswith(var.notification_topic_arn, ".fifo") ? "_fifo" : ""}.json.tftpl",
+    local.template_vars,
+  )
+  tags = var.tags
 
   logging_configuration {
     log_destination        = "${aws_cloudwatch_log_group.state_machine.arn}:*"

@@ -119,6 +119,24 @@ variable "timeout_seconds" {
   description = "Batch attempt timeout, at least 60."
 }
 
+variable "overlap" {
+  type        = string
+  default     = "allow"
+  nullable    = false
+  description = "allow, or skip: a run that starts while an earlier one is still running ends at once, without a job."
+  validation {
+    condition     = contains(["allow", "skip"], var.overlap)
+    error_message = "overlap must be allow or skip."
+  }
+}
+
+variable "notify_on_skip" {
+  type        = bool
+  default     = false
+  nullable    = false
+  description = "With overlap = \"skip\", send a SKIPPED notification for each skipped run."
+}
+
 variable "run_timeout_seconds" {
   type        = number
   default     = null
