@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use crate::config::{ArnRef, Config, Job};
 use crate::model::JobStack;
+use crate::render::definition::NOTIFY_SKIPPED_STATE;
 use crate::secret::SecretSource;
 use crate::target::Target;
 use deliver::{deliver, Delivery, DeliveryError};
@@ -387,6 +388,7 @@ pub fn simulate(
                 .expect("the state is an object");
             state.remove("batch");
             state.insert("skipped".into(), json!({ "running_execution": earlier }));
+            event["context"]["State"]["Name"] = json!(NOTIFY_SKIPPED_STATE);
             (HandlerKind::Success, event)
         }
         _ if ending.succeeded() => (HandlerKind::Success, event),

@@ -1144,6 +1144,26 @@ def patch_batch_terminate_running_job() -> None:
     Job.terminate = terminate  # type: ignore[method-assign]
 
 
+def patch_batch_evaluate_on_exit_action() -> None:
+    """moto gap: RegisterJobDefinition lower-cases each `evaluateOnExit`
+    action, so DescribeJobDefinitions and every job record show `retry` and
+    `exit`.  AWS: the action's values are `RETRY` and `EXIT` (Batch API
+    reference, EvaluateOnExit; the input is case-insensitive), and that is
+    what it returns."""
+    from moto.batch.models import BatchBackend
+
+    original = BatchBackend.register_job_definition
+
+    def register_job_definition(self: Any, *args: Any, **kwargs: Any) -> Any:
+        definition = original(self, *args, **kwargs)
+        for rule in (definition.retry_strategy or {}).get("evaluateOnExit") or []:
+            if isinstance(rule.get("action"), str):
+                rule["action"] = rule["action"].upper()
+        return definition
+
+    BatchBackend.register_job_definition = register_job_definition  # type: ignore[method-assign]
+
+
 def patch_batch_job_description() -> None:
     """moto gaps in Batch DescribeJobs (what `.sync` returns):
     * the environment list of a job grows on every DescribeJobs call
@@ -1411,6 +1431,7 @@ def apply_patches() -> None:
     patch_lambda_invoke_forwarding()  # e
     patch_batch_job_outcome()  # f
     patch_batch_terminate_running_job()  # f
+    patch_batch_evaluate_on_exit_action()  # g
     patch_batch_job_description()  # g
     patch_batch_submit_job()  # g
     patch_batch_describe_job_definitions_pages()  # g

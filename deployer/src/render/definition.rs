@@ -50,6 +50,9 @@ pub const HANDLERS_FAILED_ERROR: &str = "sjob.HandlersFailed";
 /// failed too or has no topic to publish to.
 pub const UNNOTIFIED_ERROR: &str = "sjob.Unnotified";
 
+/// The state that invokes the success handler for a skipped run.
+pub const NOTIFY_SKIPPED_STATE: &str = "NotifySkipped";
+
 /// How many RUNNING executions `overlap = "skip"` lists: more than ever run
 /// at once under it, few enough that the list stays far below Step
 /// Functions' 256 KiB payload limit.
@@ -197,7 +200,7 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
 /// failure: the error handler reports it.
 fn skip_when_running(job: &Job, target: &Target) -> Map<String, Value> {
     let skipped_next = if job.notify_on_skip {
-        "NotifySkipped"
+        NOTIFY_SKIPPED_STATE
     } else {
         "Skipped"
     };
@@ -223,7 +226,7 @@ fn skip_when_running(job: &Job, target: &Target) -> Map<String, Value> {
         "AnyRunning": {
             "Type": "Choice",
             "Choices": [{ "Variable": "$.overlap.count", "NumericGreaterThan": 0, "Next": "OldestRunning" }],
-            "Default": "BatchGroup"
+            "Default": "NoOverlap"
         },
         "OldestRunning": {
             "Type": "Pass",
@@ -236,8 +239,16 @@ fn skip_when_running(job: &Job, target: &Target) -> Map<String, Value> {
         },
         "OldestIsThisRun": {
             "Type": "Choice",
-            "Choices": [{ "Variable": "$.overlap.oldest.ExecutionArn", "StringEqualsPath": "$.overlap.this", "Next": "BatchGroup" }],
+            "Choices": [{ "Variable": "$.overlap.oldest.ExecutionArn", "StringEqualsPath": "$.overlap.this", "Next": "NoOverlap" }],
             "Default": "SkipReason"
+        },
+        // The run goes on with the state it had before the check: the
+        // handlers get what they get without `overlap`.
+        "NoOverlap": {
+            "Type": "Pass",
+            "Parameters": { "metadata.$": "$.metadata", "input.$": "$.input" },
+            "ResultPath": "$",
+            "Next": "BatchGroup"
         },
         "SkipReason": {
             "Type": "Pass",
@@ -252,7 +263,7 @@ fn skip_when_running(job: &Job, target: &Target) -> Map<String, Value> {
         "Skipped": { "Type": "Succeed" }
     });
     if job.notify_on_skip {
-        states["NotifySkipped"] = handler_task(
+        states[NOTIFY_SKIPPED_STATE] = handler_task(
             &job.success_handler_arn(target),
             "$.success_handler",
             json!({ "Next": "Skipped" }),

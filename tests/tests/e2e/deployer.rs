@@ -1335,9 +1335,21 @@ fn differences(local: &Value, interpreted: &Value) -> Vec<String> {
 /// `sjob simulate` (and `sjob local run`, which shares its event builder)
 /// must send the handlers what the deployed state machine sends them when
 /// moto's interpreter runs it: same shape, same values but ids and times.
+/// The job uses the options that shape the job record and the run:
+/// `retry_on`, the runtime platform and storage, and `overlap = "skip"`
+/// (whose skipped run's event is compared too).
 #[tokio::test]
 async fn local_events_match_what_the_state_machine_sends() {
-    let live = Live::deployed().await;
+    let live = Live::deployed_with(&format!(
+        r#"{CRAWLER}retry_attempts = 2
+retry_on = [{{ exit_code = "3", action = "exit" }}, {{ status_reason = "Host EC2*", action = "retry" }}]
+cpu_architecture = "arm64"
+ephemeral_storage_gib = 30
+overlap = "skip"
+notify_on_skip = true
+"#
+    ))
+    .await;
     let sjob = &live.fixture.sjob;
 
     live.run_crawler(0, &[]).await;
@@ -1367,6 +1379,24 @@ async fn local_events_match_what_the_state_machine_sends() {
     assert!(
         diff.is_empty(),
         "failure events differ:\n{}",
+        diff.join("\n")
+    );
+
+    live.fixture
+        .emulator
+        .set_job_outcome(JobOutcome::Running)
+        .await;
+    sjob.run_expecting(0, &["run", "crawler"]).await;
+    live.run_crawler(0, &[]).await;
+    let interpreted = live.events_of(SUCCESS_FUNCTION).await.pop().unwrap();
+    let local = sjob
+        .run_expecting(0, &["simulate", "crawler", "--outcome", "skipped"])
+        .await
+        .json();
+    let diff = differences(&local, &interpreted);
+    assert!(
+        diff.is_empty(),
+        "skipped events differ:\n{}",
         diff.join("\n")
     );
 }
