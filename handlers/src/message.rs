@@ -374,7 +374,11 @@ pub fn chatbot_body(n: &Notification) -> Value {
             "threadId": format!("{}-{}", n.job_name, n.execution.name.as_deref().unwrap_or("local")),
             "summary": format!("{}/{}/{} {}", n.app_name, n.stage, n.batch_name,
                 if failed { "failed" } else { "succeeded" }),
-            "eventType": if failed { "BatchJobFailed" } else { "BatchJobSucceeded" },
+            "eventType": match n.status {
+                Status::Succeeded => "BatchJobSucceeded",
+                Status::Failed => "BatchJobFailed",
+                Status::Skipped => "BatchJobSkipped",
+            },
             "relatedResources": related,
             "additionalContext": context,
             "enableCustomActions": false,

@@ -116,6 +116,52 @@ async fn success_reports_the_job_record() {
     );
 }
 
+/// A run `overlap = "skip"` ended: SKIPPED, no job record, the running
+/// execution named, and a subject, text and chat card that say so.
+#[tokio::test]
+async fn a_skipped_run_names_the_execution_still_running() {
+    let running = "arn:aws:states:eu-west-1:210987654321:execution:acme-prod-nightly-report-ScheduledJob:0b9a8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d";
+    let (publication, n) = publish_with(
+        HandlerKind::Success,
+        fixture("skipped"),
+        &(),
+        BodyFormat::Document,
+    )
+    .await;
+    assert_eq!(
+        publication.subject,
+        "[acme/prod] nightly-report SKIPPED: an earlier run is still running"
+    );
+    assert_eq!(n.status.as_str(), "SKIPPED");
+    assert!(n.batch_job.is_none());
+    let error = n.error.unwrap();
+    assert_eq!(error.error, "sjob.Skipped");
+    assert_eq!(
+        error.message,
+        format!("an earlier execution is still running: {running}")
+    );
+    assert!(publication
+        .attributes
+        .contains(&("error_kind".to_string(), "skipped".to_string())));
+    let envelope: Value = serde_json::from_str(&publication.message).unwrap();
+    assert!(envelope["default"].as_str().unwrap().contains(running));
+
+    let (publication, _) = publish_with(
+        HandlerKind::Success,
+        fixture("skipped"),
+        &(),
+        BodyFormat::Chatbot,
+    )
+    .await;
+    let envelope: Value = serde_json::from_str(&publication.message).unwrap();
+    let chat: Value = serde_json::from_str(envelope["https"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        chat["content"]["title"],
+        ":fast_forward: [prod] acme / nightly-report skipped (an earlier run is still running)"
+    );
+    assert_eq!(chat["metadata"]["eventType"], "BatchJobSkipped");
+}
+
 #[tokio::test]
 async fn every_failure_shape_gets_its_kind_message_and_subject() {
     let cases = [
