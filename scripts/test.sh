@@ -24,6 +24,21 @@ RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
 # How cargo-clippy hands `-- -D warnings` to clippy-driver.
 CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
+# CLIPPY_ARGS is how cargo-clippy talks to clippy-driver, not a promise: make
+# sure a lint still fails a build before trusting a green one.
+probe="$(mktemp -d)"
+mkdir -p "$probe/src"
+printf '[package]\nname = "lint-probe"\nversion = "0.1.0"\nedition = "2021"\n[workspace]\n' > "$probe/Cargo.toml"
+printf 'fn main() {\n    let v = vec![1];\n    println!("{}", v.len() == 0);\n}\n' > "$probe/src/main.rs"
+if probe_output="$(cargo build --quiet --manifest-path "$probe/Cargo.toml" --target-dir "$probe/target" 2>&1)"; then
+    echo "clippy-driver did not fail a build on a lint: CI would not enforce clippy" >&2
+    exit 1
+fi
+case "$probe_output" in
+    *"clippy::"*) ;;
+    *) echo "the lint probe failed for another reason:" >&2; echo "$probe_output" >&2; exit 1 ;;
+esac
+rm -rf "$probe"
 cargo test --workspace --all-targets --locked --no-run
 wait "$pip_install"
 cargo test --workspace --all-targets --locked --no-fail-fast
