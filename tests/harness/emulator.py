@@ -301,12 +301,59 @@ def patch_sfn_list_versions_and_aliases() -> None:
 # --------------------------------------------------------------------------
 # Patch c: Batch service integration in the ASL interpreter
 # --------------------------------------------------------------------------
-def _batch_operation(action: str) -> Any:
+def _operation_model(service: str, action: str) -> Any:
+    """botocore's model of `action` (`submitJob` or `submit_job`)."""
     import botocore.session
 
     op = "".join(p[:1].upper() + p[1:] for p in action.split("_"))
-    model = botocore.session.get_session().get_service_model("batch")
+    model = botocore.session.get_session().get_service_model(service)
     return model.operation_model(op)
+
+
+def _map_members_through_shapes(cls: Any, service: str | None = None) -> None:
+    """The interpreter's `_normalise_parameters` and `_normalise_response`
+    are no-ops; on `cls` they become what Step Functions does: the state's
+    PascalCase parameters -> the API's members (`_to_boto_request`), the
+    answer -> PascalCase (`_to_sfn_response`) with timestamps as text.
+    `service` is the botocore service, the task's own by default."""
+
+    def operation(self: Any, service_action_name: str | None) -> Any:
+        return _operation_model(
+            service or self._get_boto_service_name(),
+            service_action_name or self.resource.api_action,
+        )
+
+    def _normalise_parameters(
+        self: Any,
+        parameters: dict,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        self._to_boto_request(parameters, operation(self, service_action_name).input_shape)
+
+    def _normalise_response(
+        self: Any,
+        response: Any,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        _to_sfn_response(response, operation(self, service_action_name).output_shape)
+        _iso_timestamps(response)
+
+    cls._normalise_parameters = _normalise_parameters
+    cls._normalise_response = _normalise_response
+
+
+def _iso_timestamps(value: Any) -> Any:
+    """Every datetime in a boto3 answer -> ISO 8601 text, in place."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = _iso_timestamps(item)
+    elif isinstance(value, list):
+        value[:] = [_iso_timestamps(item) for item in value]
+    elif isinstance(value, datetime):
+        return _aws_timestamp(value)
+    return value
 
 
 def _pascal(key: str) -> str:
@@ -423,24 +470,6 @@ def patch_sfn_batch_integration() -> None:
         }
     )
 
-    def _normalise_parameters(
-        self: Any,
-        parameters: dict,
-        boto_service_name: str | None = None,
-        service_action_name: str | None = None,
-    ) -> None:
-        action = service_action_name or self.resource.api_action
-        self._to_boto_request(parameters, _batch_operation(action).input_shape)
-
-    def _normalise_response(
-        self: Any,
-        response: Any,
-        boto_service_name: str | None = None,
-        service_action_name: str | None = None,
-    ) -> None:
-        action = service_action_name or self.resource.api_action
-        _to_sfn_response(response, _batch_operation(action).output_shape)
-
     def _from_error(self: Any, env: Any, ex: Exception) -> Any:
         if isinstance(ex, ClientError):
             error, cause = _batch_client_error_cause(ex)
@@ -519,8 +548,7 @@ def patch_sfn_batch_integration() -> None:
     original_from_error = cls.__mro__[1]._from_error
     original_eval_sync = cls._eval_sync
     cls._eval_sync = _eval_sync
-    cls._normalise_parameters = _normalise_parameters
-    cls._normalise_response = _normalise_response
+    _map_members_through_shapes(cls, "batch")
     cls._from_error = _from_error
     cls._build_sync_resolver = _build_sync_resolver
 
@@ -528,18 +556,6 @@ def patch_sfn_batch_integration() -> None:
 # --------------------------------------------------------------------------
 # Patch d: States.* errors leaving a Parallel state
 # --------------------------------------------------------------------------
-def _iso_timestamps(value: Any) -> Any:
-    """Every datetime in a boto3 answer -> ISO 8601 text, in place."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            value[key] = _iso_timestamps(item)
-    elif isinstance(value, list):
-        value[:] = [_iso_timestamps(item) for item in value]
-    elif isinstance(value, datetime):
-        return _aws_timestamp(value)
-    return value
-
-
 def patch_sfn_aws_sdk_integration() -> None:
     """moto gap: the interpreter's AWS SDK integrations
     (`arn:aws:states:::aws-sdk:<service>:<action>`) pass the state's
@@ -551,38 +567,11 @@ def patch_sfn_aws_sdk_integration() -> None:
     guide, "Integrating other services" / AWS SDK integrations).  Both
     directions are mapped through the operation's botocore shapes, as for
     Batch above."""
-    import botocore.session
-
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_aws_sdk as sdk_mod,
     )
 
-    cls = sdk_mod.StateTaskServiceAwsSdk
-
-    def _operation(self: Any, service_action_name: str | None) -> Any:
-        action = service_action_name or self.resource.api_action
-        model = botocore.session.get_session().get_service_model(self._get_boto_service_name())
-        return model.operation_model(action[:1].upper() + action[1:])
-
-    def _normalise_parameters(
-        self: Any,
-        parameters: dict,
-        boto_service_name: str | None = None,
-        service_action_name: str | None = None,
-    ) -> None:
-        self._to_boto_request(parameters, _operation(self, service_action_name).input_shape)
-
-    def _normalise_response(
-        self: Any,
-        response: Any,
-        boto_service_name: str | None = None,
-        service_action_name: str | None = None,
-    ) -> None:
-        _to_sfn_response(response, _operation(self, service_action_name).output_shape)
-        _iso_timestamps(response)
-
-    cls._normalise_parameters = _normalise_parameters
-    cls._normalise_response = _normalise_response
+    _map_members_through_shapes(sdk_mod.StateTaskServiceAwsSdk)
 
 
 def patch_sfn_parallel_states_errors() -> None:

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use aws_sdk_batch::types::JobDefinition;
+use aws_sdk_batch::types::{JobDefinition, JobStatus, JobSummary};
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::SdkError;
@@ -14,6 +14,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::FunctionConfiguration;
 use aws_sdk_lambda::types::{Environment, FunctionCode, LogFormat, LoggingConfig, Runtime};
 use aws_sdk_scheduler::operation::get_schedule::{GetScheduleError, GetScheduleOutput};
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
 use aws_sdk_sfn::operation::describe_state_machine::{
     DescribeStateMachineError, DescribeStateMachineOutput,
 };
@@ -636,6 +637,28 @@ impl Aws {
             .await;
         let missing = |e: &DescribeStateMachineError| e.is_state_machine_does_not_exist();
         unless_missing(found, missing, "DescribeStateMachine", arn)
+    }
+
+    pub async fn execution(&self, arn: &str) -> DescribeExecutionOutput {
+        self.sfn
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeExecution {arn}: {}", DisplayErrorContext(e)))
+    }
+
+    /// The jobs in `queue` with `status`.
+    pub async fn jobs(&self, queue: &str, status: JobStatus) -> Vec<JobSummary> {
+        self.batch
+            .list_jobs()
+            .job_queue(queue)
+            .job_status(status)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ListJobs {queue}: {}", DisplayErrorContext(e)))
+            .job_summary_list
+            .unwrap_or_default()
     }
 
     pub async fn schedule(&self, name: &str) -> Option<GetScheduleOutput> {

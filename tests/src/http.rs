@@ -57,10 +57,7 @@ pub(crate) async fn send_query(
         })
         .collect::<Vec<_>>()
         .join("&");
-    let authorization = format!(
-        "AWS4-HMAC-SHA256 Credential=testing/20240101/{region}/{service}/aws4_request, \
-         SignedHeaders=host, Signature=0"
-    );
+    let authorization = unsigned_authorization(service, region);
     request(
         port,
         "POST",
@@ -81,10 +78,7 @@ pub(crate) async fn send_json(
     target: &str,
     input: &Value,
 ) -> io::Result<Response> {
-    let authorization = format!(
-        "AWS4-HMAC-SHA256 Credential=testing/20240101/{region}/{service}/aws4_request, \
-         SignedHeaders=host, Signature=0"
-    );
+    let authorization = unsigned_authorization(service, region);
     request(
         port,
         "POST",
@@ -94,6 +88,15 @@ pub(crate) async fn send_json(
         &input.to_string(),
     )
     .await
+}
+
+/// An `Authorization` header whose credential scope names `service` (what
+/// the emulator routes by) and whose signature is none.
+fn unsigned_authorization(service: &str, region: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential=testing/20240101/{region}/{service}/aws4_request, \
+         SignedHeaders=host, Signature=0"
+    )
 }
 
 async fn request(

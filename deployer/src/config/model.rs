@@ -194,6 +194,8 @@ pub enum Architecture {
 }
 
 impl Architecture {
+    pub const ALL: [Architecture; 2] = [Architecture::Arm64, Architecture::X86_64];
+
     /// Lambda's name for it, and the config's.
     pub fn as_str(self) -> &'static str {
         match self {

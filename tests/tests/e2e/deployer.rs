@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use aws_sdk_batch::types::JobStatus;
 use aws_sdk_iam::types::Role;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, LogLevel};
 use aws_sdk_sqs::error::DisplayErrorContext;
@@ -1033,13 +1034,7 @@ async fn a_failing_job_drives_the_error_handler() {
     let (execution, run) = live.run_crawler(3, &[]).await;
 
     assert!(run.stdout.contains("FAILED"), "{run}");
-    let described = aws
-        .sfn
-        .describe_execution()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("DescribeExecution: {}", DisplayErrorContext(e)));
+    let described = aws.execution(&execution).await;
     assert_eq!(described.status(), &ExecutionStatus::Failed);
     assert_eq!(described.error(), Some("sjob.JobFailed"));
     let history = aws
@@ -1093,13 +1088,7 @@ async fn a_run_over_its_cap_is_stopped_and_reported_as_a_timeout() {
     let (execution, run) = live.run_crawler(3, &[]).await;
 
     assert!(run.stdout.contains("FAILED"), "{run}");
-    let described = aws
-        .sfn
-        .describe_execution()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("DescribeExecution: {}", DisplayErrorContext(e)));
+    let described = aws.execution(&execution).await;
     assert_eq!(described.status(), &ExecutionStatus::Failed);
     assert_eq!(described.error(), Some("sjob.JobFailed"));
     let notification = live.notification().await;
@@ -1108,15 +1097,7 @@ async fn a_run_over_its_cap_is_stopped_and_reported_as_a_timeout() {
     assert_eq!(notification["error"]["error"], "States.Timeout");
     assert_eq!(live.events_of(ERROR_FUNCTION).await.len(), 1);
     // Step Functions stopped the job its task was managing.
-    let jobs = aws
-        .batch
-        .list_jobs()
-        .job_queue(&live.queue)
-        .job_status(aws_sdk_batch::types::JobStatus::Failed)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("ListJobs: {}", DisplayErrorContext(e)));
-    let stopped = jobs.job_summary_list();
+    let stopped = aws.jobs(&live.queue, JobStatus::Failed).await;
     assert_eq!(stopped.len(), 1, "{stopped:#?}");
     assert!(
         stopped[0]
@@ -1152,17 +1133,7 @@ async fn a_run_while_another_is_running_is_skipped_with_its_reason() {
         .next()
         .unwrap_or_default()
         .to_string();
-    let running_jobs = || async {
-        aws.batch
-            .list_jobs()
-            .job_queue(&live.queue)
-            .job_status(aws_sdk_batch::types::JobStatus::Running)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("ListJobs: {}", DisplayErrorContext(e)))
-            .job_summary_list
-            .unwrap_or_default()
-    };
+    let running_jobs = || aws.jobs(&live.queue, JobStatus::Running);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while running_jobs().await.is_empty() {
         assert!(
@@ -1175,13 +1146,7 @@ async fn a_run_while_another_is_running_is_skipped_with_its_reason() {
     let (second, run) = live.run_crawler(0, &[]).await;
 
     assert!(run.stdout.contains("SUCCEEDED"), "{run}");
-    let described = aws
-        .sfn
-        .describe_execution()
-        .execution_arn(&second)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("DescribeExecution: {}", DisplayErrorContext(e)));
+    let described = aws.execution(&second).await;
     let output: Value = serde_json::from_str(described.output().unwrap_or("null")).unwrap();
     assert_eq!(
         output["skipped"]["running_execution"],

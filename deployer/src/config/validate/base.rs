@@ -457,23 +457,13 @@ impl Validator {
         let max_vcpus = self
             .integer(&at, "max_vcpus", 1, 10_000, "from 1 to 10000")
             .map_or(DEFAULT_MAX_VCPUS, |v| v as i32);
-        let capacity = match at.get("capacity") {
-            None => Capacity::Fargate,
-            Some((e, key)) => match self.string(e, &key).as_deref() {
-                Some("fargate") => Capacity::Fargate,
-                Some("fargate_spot") => Capacity::FargateSpot,
-                Some(other) => {
-                    self.problem(
-                        &e.node.span,
-                        &key,
-                        format!("`{other}` is not a capacity sjob offers"),
-                        Some("fargate or fargate_spot".into()),
-                    );
-                    Capacity::Fargate
-                }
-                None => Capacity::Fargate,
-            },
-        };
+        let capacities = [
+            ("fargate", Capacity::Fargate),
+            ("fargate_spot", Capacity::FargateSpot),
+        ];
+        let capacity = self
+            .choice(&at, "capacity", &capacities, "a capacity sjob offers")
+            .unwrap_or(Capacity::Fargate);
         Some(Compute {
             subnets,
             security_groups,

@@ -203,23 +203,10 @@ impl Validator {
                 "from 60 to 31536000 (a year, the longest a run may last)",
             )
             .map(|v| v as u32);
-        let overlap = match at.get("overlap") {
-            None => Overlap::Allow,
-            Some((e, key)) => match self.string(e, &key).as_deref() {
-                Some("allow") => Overlap::Allow,
-                Some("skip") => Overlap::Skip,
-                Some(other) => {
-                    self.problem(
-                        &e.node.span,
-                        &key,
-                        format!("`{other}` is not an overlap policy"),
-                        Some("\"allow\" or \"skip\"".into()),
-                    );
-                    Overlap::Allow
-                }
-                None => Overlap::Allow,
-            },
-        };
+        let overlaps = [("allow", Overlap::Allow), ("skip", Overlap::Skip)];
+        let overlap = self
+            .choice(&at, "overlap", &overlaps, "an overlap policy")
+            .unwrap_or_default();
         let notify_on_skip = self.boolean(&at, "notify_on_skip").unwrap_or(false);
         if notify_on_skip && overlap != Overlap::Skip {
             if let Some((e, key)) = at.get("notify_on_skip") {
@@ -432,6 +419,7 @@ impl Validator {
                     Some("`exit_code = \"*\"` matches every attempt that exited".into()),
                 );
             }
+            let actions = [("retry", RetryAction::Retry), ("exit", RetryAction::Exit)];
             let action = match rule_at.get("action") {
                 None => {
                     self.problem(
@@ -442,20 +430,7 @@ impl Validator {
                     );
                     None
                 }
-                Some((e, key)) => match self.string(e, &key).as_deref() {
-                    Some("retry") => Some(RetryAction::Retry),
-                    Some("exit") => Some(RetryAction::Exit),
-                    Some(other) => {
-                        self.problem(
-                            &e.node.span,
-                            &key,
-                            format!("`{other}` is not an action"),
-                            Some("\"retry\" or \"exit\"".into()),
-                        );
-                        None
-                    }
-                    None => None,
-                },
+                Some(_) => self.choice(&rule_at, "action", &actions, "an action"),
             };
             if let Some(action) = action {
                 rules.push(RetryRule {

@@ -223,6 +223,30 @@ impl Validator {
         }
     }
 
+    /// One word of a closed set, each with its value; `what` names the set
+    /// in the problem ("an overlap policy").
+    pub(super) fn choice<T: Copy>(
+        &mut self,
+        at: &Lookup,
+        key: &str,
+        options: &[(&str, T)],
+        what: &str,
+    ) -> Option<T> {
+        let (e, path) = at.get(key)?;
+        let word = self.string(e, &path)?;
+        if let Some((_, value)) = options.iter().find(|(option, _)| *option == word) {
+            return Some(*value);
+        }
+        let allowed: Vec<String> = options.iter().map(|(o, _)| format!("\"{o}\"")).collect();
+        self.problem(
+            &e.node.span,
+            &path,
+            format!("`{word}` is not {what}"),
+            Some(allowed.join(" or ")),
+        );
+        None
+    }
+
     /// `arm64` or `x86_64`: `what` names what runs on it, for the problem.
     pub(super) fn architecture(
         &mut self,
@@ -230,20 +254,8 @@ impl Validator {
         key: &str,
         what: &str,
     ) -> Option<Architecture> {
-        let (e, path) = at.get(key)?;
-        match self.string(e, &path)?.as_str() {
-            "arm64" => Some(Architecture::Arm64),
-            "x86_64" => Some(Architecture::X86_64),
-            other => {
-                self.problem(
-                    &e.node.span,
-                    &path,
-                    format!("`{other}` is not {what}"),
-                    Some("arm64 or x86_64".into()),
-                );
-                None
-            }
-        }
+        let options = Architecture::ALL.map(|a| (a.as_str(), a));
+        self.choice(at, key, &options, what)
     }
 
     pub(super) fn integer(

@@ -65,13 +65,7 @@ impl Outcomes {
         let run = self.sjob.run(&args).await;
         let arn = run.stdout.lines().next().unwrap_or_default().to_string();
         assert!(arn.contains(":execution:"), "{run}");
-        let sfn = &self.stack.aws.sfn;
-        let described = sfn
-            .describe_execution()
-            .execution_arn(&arn)
-            .send()
-            .await
-            .expect("DescribeExecution");
+        let described = self.stack.aws.execution(&arn).await;
         Ended {
             status: described.status().clone(),
             error: described.error().map(str::to_string),
