@@ -1,5 +1,6 @@
 //! Optional enrichment: when a failure names a Batch job but the cause did not
-//! carry its record (truncated or missing), ask Batch with `DescribeJobs`.
+//! carry its record (truncated or missing), ask Batch with `DescribeJobs`;
+//! when an array job's children failed, ask which with `ListJobs`.
 //! Enrichment is best effort and bounded in time; it never blocks the
 //! notification.
 
@@ -9,19 +10,29 @@ use std::time::Duration;
 use aws_sdk_batch::config::retry::RetryConfig;
 use aws_sdk_batch::config::timeout::TimeoutConfig;
 use aws_sdk_batch::error::{DisplayErrorContext, SdkError};
-use aws_sdk_batch::types::{ContainerDetail, JobDetail};
+use aws_sdk_batch::types::{ContainerDetail, JobDetail, JobStatus};
 
-use crate::event::{Attempt, BatchJob, Container, LogConfiguration};
+use crate::event::{ArrayProperties, Attempt, BatchJob, Container, LogConfiguration};
 use crate::redact::EnvValues;
 
 pub trait JobDescriber: Send + Sync {
     /// The job's record, or `None` when it cannot be had.
     fn describe(&self, job_id: &str) -> impl Future<Output = Option<BatchJob>> + Send;
+
+    /// The indexes of the array job's FAILED children, ascending, or `None`
+    /// when they cannot be had.
+    fn failed_children(&self, array_job_id: &str)
+        -> impl Future<Output = Option<Vec<u64>>> + Send;
 }
 
-/// No enrichment (the local runner, or `SJOB_ENRICH=false`).
+/// No enrichment (`SJOB_ENRICH=false`, or a local run that knows nothing
+/// more than its event).
 impl JobDescriber for () {
     async fn describe(&self, _job_id: &str) -> Option<BatchJob> {
+        None
+    }
+
+    async fn failed_children(&self, _array_job_id: &str) -> Option<Vec<u64>> {
         None
     }
 }
@@ -33,53 +44,112 @@ impl<D: JobDescriber> JobDescriber for Option<D> {
             None => None,
         }
     }
+
+    async fn failed_children(&self, array_job_id: &str) -> Option<Vec<u64>> {
+        match self {
+            Some(describer) => describer.failed_children(array_job_id).await,
+            None => None,
+        }
+    }
 }
 
-/// Enrichment through `DescribeJobs`, which may take at most `timeout`
-/// (one retry included) so that a slow Batch API only delays the
-/// notification by that much.
+/// Enrichment through `DescribeJobs` and `ListJobs`, each of which may take
+/// at most `timeout` (one retry and every page included) so that a slow
+/// Batch API only delays the notification by that much.
 #[derive(Debug, Clone)]
 pub struct BatchDescriber {
     client: aws_sdk_batch::Client,
     timeout: Duration,
 }
 
-/// Why a job record could not be had.
+/// Why a job record or an array's failed children could not be had.
 #[derive(Debug, thiserror::Error)]
 enum EnrichError {
-    #[error("DescribeJobs did not answer within {} ms", .0.as_millis())]
-    TimedOut(Duration),
-    #[error("DescribeJobs failed: {0}")]
-    Failed(String),
+    #[error("{0} did not answer within {millis} ms", millis = .1.as_millis())]
+    TimedOut(&'static str, Duration),
+    #[error("{0} failed: {1}")]
+    Failed(&'static str, String),
 }
+
+/// The most children `ListJobs` lists per page.
+const LIST_PAGE: i32 = 1000;
 
 impl BatchDescriber {
     pub fn new(client: aws_sdk_batch::Client, timeout: Duration) -> Self {
         BatchDescriber { client, timeout }
     }
 
-    /// The job's record, `Ok(None)` when Batch does not know the job.
-    async fn fetch(&self, job_id: &str) -> Result<Option<BatchJob>, EnrichError> {
-        let bounded = aws_sdk_batch::Config::builder()
+    /// One call's settings: at most `timeout`, one retry.
+    fn bounded(&self) -> aws_sdk_batch::config::Builder {
+        aws_sdk_batch::Config::builder()
             .timeout_config(
                 TimeoutConfig::builder()
                     .operation_timeout(self.timeout)
                     .build(),
             )
-            .retry_config(RetryConfig::standard().with_max_attempts(2));
+            .retry_config(RetryConfig::standard().with_max_attempts(2))
+    }
+
+    fn error<E>(&self, operation: &'static str) -> impl Fn(SdkError<E>) -> EnrichError + '_
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        move |err| match err {
+            SdkError::TimeoutError(_) => EnrichError::TimedOut(operation, self.timeout),
+            other => EnrichError::Failed(operation, DisplayErrorContext(other).to_string()),
+        }
+    }
+
+    /// The job's record, `Ok(None)` when Batch does not know the job.
+    async fn fetch(&self, job_id: &str) -> Result<Option<BatchJob>, EnrichError> {
         let output = self
             .client
             .describe_jobs()
             .jobs(job_id)
             .customize()
-            .config_override(bounded)
+            .config_override(self.bounded())
             .send()
             .await
-            .map_err(|err| match err {
-                SdkError::TimeoutError(_) => EnrichError::TimedOut(self.timeout),
-                other => EnrichError::Failed(DisplayErrorContext(other).to_string()),
-            })?;
+            .map_err(self.error("DescribeJobs"))?;
         Ok(output.jobs().first().map(from_sdk))
+    }
+
+    /// Every FAILED child's index, page by page, all within `timeout`.
+    async fn list_failed(&self, array_job_id: &str) -> Result<Vec<u64>, EnrichError> {
+        let pages = async {
+            let mut indexes = Vec::new();
+            let mut token = None;
+            loop {
+                let page = self
+                    .client
+                    .list_jobs()
+                    .array_job_id(array_job_id)
+                    .job_status(JobStatus::Failed)
+                    .max_results(LIST_PAGE)
+                    .set_next_token(token)
+                    .customize()
+                    .config_override(self.bounded())
+                    .send()
+                    .await
+                    .map_err(self.error("ListJobs"))?;
+                indexes.extend(
+                    page.job_summary_list()
+                        .iter()
+                        .filter_map(|child| child.array_properties.as_ref()?.index)
+                        .filter_map(|index| u64::try_from(index).ok()),
+                );
+                token = page.next_token.filter(|t| !t.is_empty());
+                if token.is_none() {
+                    break;
+                }
+            }
+            indexes.sort_unstable();
+            indexes.dedup();
+            Ok(indexes)
+        };
+        tokio::time::timeout(self.timeout, pages)
+            .await
+            .unwrap_or(Err(EnrichError::TimedOut("ListJobs", self.timeout)))
     }
 }
 
@@ -92,6 +162,15 @@ impl JobDescriber for BatchDescriber {
             })
             .ok()
             .flatten()
+    }
+
+    async fn failed_children(&self, array_job_id: &str) -> Option<Vec<u64>> {
+        self.list_failed(array_job_id)
+            .await
+            .inspect_err(|err| {
+                tracing::warn!(array_job_id, error = %err, "notifying without the failed children's indexes");
+            })
+            .ok()
     }
 }
 
@@ -142,6 +221,16 @@ fn from_sdk(job: &JobDetail) -> BatchJob {
                     .map(|(k, v)| (k.clone(), env.redact(v)))
                     .collect(),
             }),
+        }),
+        array_properties: job.array_properties.as_ref().map(|a| ArrayProperties {
+            size: a.size.and_then(|s| u64::try_from(s).ok()),
+            status_summary: a
+                .status_summary
+                .iter()
+                .flatten()
+                .filter_map(|(status, count)| Some((status.clone(), u64::try_from(*count).ok()?)))
+                .collect(),
+            index: a.index.and_then(|i| u64::try_from(i).ok()),
         }),
         created_at: job.created_at,
         started_at: job.started_at,
@@ -200,7 +289,7 @@ mod tests {
             .expect("DescribeJobs outlived the enrichment timeout");
 
         assert!(
-            matches!(outcome, Err(EnrichError::TimedOut(t)) if t == timeout),
+            matches!(outcome, Err(EnrichError::TimedOut(_, t)) if t == timeout),
             "{outcome:?}"
         );
         assert!(

@@ -147,12 +147,38 @@ pub struct BatchJob {
     pub attempts: Vec<Attempt>,
     #[serde(default)]
     pub container: Option<Container>,
+    /// Set on an array job's parent (its size and its children's statuses)
+    /// and on each child (its index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array_properties: Option<ArrayProperties>,
     #[serde(default, deserialize_with = "epoch_millis")]
     pub created_at: Option<i64>,
     #[serde(default, deserialize_with = "epoch_millis")]
     pub started_at: Option<i64>,
     #[serde(default, deserialize_with = "epoch_millis")]
     pub stopped_at: Option<i64>,
+}
+
+/// Batch's `ArrayPropertiesDetail`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ArrayProperties {
+    /// How many children the parent has.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// How many children are in each job status (`SUCCEEDED`, `FAILED`, ...).
+    #[serde(default)]
+    pub status_summary: BTreeMap<String, u64>,
+    /// A child's index.
+    #[serde(default)]
+    pub index: Option<u64>,
+}
+
+impl ArrayProperties {
+    /// How many children are in `status`.
+    pub fn count(&self, status: &str) -> u64 {
+        self.status_summary.get(status).copied().unwrap_or(0)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -265,6 +291,11 @@ impl BatchJob {
             .and_then(|l| l.options.get("awslogs-group"))
             .map(String::as_str)
             .unwrap_or("/aws/batch/job")
+    }
+
+    /// The parent of an array job: what its children did.
+    pub fn array_parent(&self) -> Option<&ArrayProperties> {
+        self.array_properties.as_ref().filter(|a| a.size.is_some())
     }
 
     pub fn started_at(&self) -> Option<i64> {

@@ -92,13 +92,14 @@ pub async fn handle<P: Publisher, D: JobDescriber>(
 }
 
 /// The notification for an event; the error handler asks Batch for the job
-/// record when the cause lacked it.
+/// record when the cause lacked it, and either handler for the indexes of
+/// an array job's failed children.
 pub async fn notification_for<D: JobDescriber>(
     kind: HandlerKind,
     event: &HandlerEvent,
     describer: &D,
 ) -> Notification {
-    match kind {
+    let mut notification = match kind {
         HandlerKind::Success if event.state.skipped.is_some() => Notification::skipped(event),
         HandlerKind::Success => Notification::succeeded(event),
         HandlerKind::Error => {
@@ -114,5 +115,13 @@ pub async fn notification_for<D: JobDescriber>(
             }
             Notification::failed(event, &failure)
         }
+    };
+    if let Some(job) = notification.batch_job.as_mut() {
+        if let (Some(array), Some(id)) = (job.array.as_mut(), job.id.as_deref()) {
+            if array.failed_indexes.is_none() {
+                array.failed_indexes = describer.failed_children(id).await;
+            }
+        }
     }
+    notification
 }

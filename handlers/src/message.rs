@@ -127,6 +127,11 @@ fn shrink(n: &Notification, limit: usize) -> Notification {
     }
     if let Some(job) = n.batch_job.as_mut() {
         job.status_reason = job.status_reason.as_deref().map(|r| cut(r, limit));
+        // Up to 10,000 children: the first ones stand for the rest, whose
+        // number `failed` still gives.
+        if let Some(indexes) = job.array.as_mut().and_then(|a| a.failed_indexes.as_mut()) {
+            indexes.truncate(limit / 8);
+        }
     }
     // In a malformed event any other string (a name, an ARN) can be huge too.
     match serde_json::to_value(&n) {
@@ -286,6 +291,9 @@ pub fn text_body(n: &Notification) -> String {
             let _ = write!(summary, ", {seconds:.1} s");
         }
         line("Batch job:", &summary);
+        if let Some(array) = &job.array {
+            line("Children:", &array.describe());
+        }
         if let Some(url) = &job.log_url {
             line("Logs:", url);
         }
@@ -332,6 +340,9 @@ pub fn chatbot_body(n: &Notification) -> Value {
             "\n*Error*: `{}` - {}",
             error.error, error.message
         );
+    }
+    if let Some(array) = n.batch_job.as_ref().and_then(|j| j.array.as_ref()) {
+        let _ = write!(description, "\n*Children*: {}", array.describe());
     }
     if let (Some(url), Some(name)) = (&n.execution.console_url, &n.execution.name) {
         let _ = write!(description, "\n*Execution*: <{url}|{name}>");

@@ -2,12 +2,14 @@
 //! machine subscribers (SQS, Lambda, HTTPS, Firehose). Its shape is the
 //! contract documented in the README; fields are added, never renamed.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::event::{BatchJob, HandlerEvent};
+use crate::event::{ArrayProperties, BatchJob, HandlerEvent};
 use crate::links;
 use crate::outcome::{Failure, FailureKind};
 use crate::redact::EnvValues;
@@ -73,6 +75,64 @@ pub struct BatchJobSummary {
     pub duration_seconds: Option<f64>,
     pub log_stream: Option<String>,
     pub log_url: Option<String>,
+    /// An array job: what its children did. Absent for other jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array: Option<ArraySummary>,
+}
+
+/// The children of an array job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArraySummary {
+    pub size: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Batch's count of children in each job status.
+    pub status_summary: BTreeMap<String, u64>,
+    /// The FAILED children's indexes, ascending; `null` when Batch could not
+    /// be asked (enrichment off, or it did not answer in time). Only the
+    /// first ones are listed when all would not fit SNS's message limit.
+    pub failed_indexes: Option<Vec<u64>>,
+}
+
+impl ArraySummary {
+    fn of(array: &ArrayProperties) -> ArraySummary {
+        let failed = array.count("FAILED");
+        ArraySummary {
+            size: array.size.unwrap_or_default(),
+            succeeded: array.count("SUCCEEDED"),
+            failed,
+            status_summary: array.status_summary.clone(),
+            failed_indexes: (failed == 0).then(Vec::new),
+        }
+    }
+
+    /// `2 of 3 succeeded, 1 failed (index 1)`, for people.
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "{} of {} succeeded, {} failed",
+            self.succeeded, self.size, self.failed
+        );
+        if let Some(indexes) = self.failed_indexes.as_deref().filter(|i| !i.is_empty()) {
+            let label = if indexes.len() == 1 { "index" } else { "indexes" };
+            text.push_str(&format!(" ({label} {})", ranges(indexes)));
+        }
+        text
+    }
+}
+
+/// Ascending numbers as runs: `0, 2-4, 9`.
+fn ranges(sorted: &[u64]) -> String {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for &n in sorted {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == n => *end = n,
+            _ => runs.push((n, n)),
+        }
+    }
+    runs.iter()
+        .map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -218,6 +278,7 @@ fn summarize(job: &BatchJob, region: Option<&str>, env: &EnvValues) -> BatchJobS
             _ => None,
         },
         log_stream,
+        array: job.array_parent().map(ArraySummary::of),
     }
 }
 
@@ -293,6 +354,23 @@ mod tests {
         let notification = Notification::succeeded(&event);
         let reason = notification.batch_job.unwrap().status_reason.unwrap();
         assert_eq!(reason, "Essential container exited: psql -p [redacted]");
+    }
+
+    #[test]
+    fn failed_children_read_as_runs_of_indexes() {
+        let mut array = ArraySummary {
+            size: 10,
+            succeeded: 5,
+            failed: 5,
+            status_summary: BTreeMap::new(),
+            failed_indexes: Some(vec![0, 2, 3, 4, 9]),
+        };
+        assert_eq!(
+            array.describe(),
+            "5 of 10 succeeded, 5 failed (indexes 0, 2-4, 9)"
+        );
+        array.failed_indexes = None;
+        assert_eq!(array.describe(), "5 of 10 succeeded, 5 failed");
     }
 
     #[test]

@@ -199,11 +199,19 @@ impl Failure {
     }
 }
 
-/// "status reason; container reason; exit code N", skipping what is absent.
+/// "status reason; container reason; exit code N" (an array job's:
+/// "status reason; F of N children failed"), skipping what is absent.
 pub fn job_summary(job: &BatchJob) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(reason) = job.status_reason.as_deref().filter(|r| !r.is_empty()) {
         parts.push(reason.to_string());
+    }
+    if let Some(array) = job.array_parent() {
+        parts.push(format!(
+            "{} of {} children failed",
+            array.count("FAILED"),
+            array.size.unwrap_or_default()
+        ));
     }
     if let Some(reason) = job.container_reason() {
         if !parts.iter().any(|p| p == reason) {

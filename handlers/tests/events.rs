@@ -38,6 +38,26 @@ impl JobDescriber for KnownJob {
     async fn describe(&self, job_id: &str) -> Option<BatchJob> {
         (self.0.job_id.as_deref() == Some(job_id)).then(|| self.0.clone())
     }
+
+    async fn failed_children(&self, _array_job_id: &str) -> Option<Vec<u64>> {
+        None
+    }
+}
+
+/// What `ListJobs` would answer for one array job.
+struct FailedChildren {
+    array_job_id: &'static str,
+    indexes: Vec<u64>,
+}
+
+impl JobDescriber for FailedChildren {
+    async fn describe(&self, _job_id: &str) -> Option<BatchJob> {
+        None
+    }
+
+    async fn failed_children(&self, array_job_id: &str) -> Option<Vec<u64>> {
+        (array_job_id == self.array_job_id).then(|| self.indexes.clone())
+    }
 }
 
 fn fixture(name: &str) -> Value {
@@ -113,6 +133,101 @@ async fn success_reports_the_job_record() {
             ("stage".to_string(), "prod".to_string()),
             ("batch_name".to_string(), "nightly-report".to_string()),
         ]
+    );
+}
+
+/// An array job whose children all succeeded: the summary says so without
+/// asking Batch anything.
+#[tokio::test]
+async fn an_array_jobs_success_carries_its_childrens_summary() {
+    let (publication, n) = publish_with(
+        HandlerKind::Success,
+        fixture("success_array"),
+        &(),
+        BodyFormat::Document,
+    )
+    .await;
+    let job = n.batch_job.unwrap();
+    assert_eq!(job.attempts, 0);
+    assert_eq!(job.exit_code, None);
+    let array = job.array.unwrap();
+    assert_eq!((array.size, array.succeeded, array.failed), (3, 3, 0));
+    assert_eq!(array.failed_indexes, Some(vec![]));
+    assert_eq!(array.status_summary["SUCCEEDED"], 3);
+    let envelope: Value = serde_json::from_str(&publication.message).unwrap();
+    assert!(
+        envelope["default"]
+            .as_str()
+            .unwrap()
+            .contains("Children:   3 of 3 succeeded, 0 failed"),
+        "{}",
+        envelope["default"]
+    );
+    // Other jobs' documents do not change.
+    let (_, plain) = publish_with(
+        HandlerKind::Success,
+        fixture("success"),
+        &(),
+        BodyFormat::Document,
+    )
+    .await;
+    assert!(plain.batch_job.unwrap().array.is_none());
+}
+
+/// Some children failed: the counts come from the parent's record, the
+/// indexes from Batch (`ListJobs`) when it answers, and people read both.
+#[tokio::test]
+async fn an_array_jobs_failure_names_its_failed_children() {
+    let listed = FailedChildren {
+        array_job_id: "5d2c8e14-7a3b-4f61-9e0d-3b8a1c6f2e47",
+        indexes: vec![1],
+    };
+    let (publication, n) = publish_with(
+        HandlerKind::Error,
+        fixture("failed_array_children"),
+        &listed,
+        BodyFormat::Document,
+    )
+    .await;
+    assert_eq!(
+        publication.subject,
+        "[acme/prod] nightly-report FAILED: Array Child Job failed; 1 of 3 children failed"
+    );
+    let error = n.error.unwrap();
+    assert_eq!(serde_json::to_value(error.kind).unwrap(), "job_failed");
+    assert_eq!(error.message, "Array Child Job failed; 1 of 3 children failed");
+    let array = n.batch_job.unwrap().array.unwrap();
+    assert_eq!((array.size, array.succeeded, array.failed), (3, 2, 1));
+    assert_eq!(array.failed_indexes, Some(vec![1]));
+    let envelope: Value = serde_json::from_str(&publication.message).unwrap();
+    assert!(
+        envelope["default"]
+            .as_str()
+            .unwrap()
+            .contains("Children:   2 of 3 succeeded, 1 failed (index 1)"),
+        "{}",
+        envelope["default"]
+    );
+
+    // Without an answer from Batch the indexes are unknown, not empty.
+    let (_, n) = failure("failed_array_children").await;
+    assert_eq!(n.batch_job.unwrap().array.unwrap().failed_indexes, None);
+
+    let (publication, _) = publish_with(
+        HandlerKind::Error,
+        fixture("failed_array_children"),
+        &listed,
+        BodyFormat::Chatbot,
+    )
+    .await;
+    let envelope: Value = serde_json::from_str(&publication.message).unwrap();
+    let chat: Value = serde_json::from_str(envelope["https"].as_str().unwrap()).unwrap();
+    assert!(
+        chat["content"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("*Children*: 2 of 3 succeeded, 1 failed (index 1)"),
+        "{chat}"
     );
 }
 
