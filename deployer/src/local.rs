@@ -10,8 +10,11 @@ pub mod scheduler;
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
+use std::num::NonZeroUsize;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
 
 use chrono::Utc;
 use handlers::HandlerKind;
@@ -82,14 +85,29 @@ pub struct LocalRun {
     pub job: String,
     pub execution_arn: String,
     pub status: &'static str,
-    /// The last attempt's exit code; `None` when the command never started.
+    /// The last attempt's exit code (an array job's: its first failed
+    /// child's, else 0); `None` when the command never started.
     pub exit_code: Option<i32>,
+    /// Every attempt, of every child of an array job.
     pub attempts: usize,
+    /// The run's log file; an array job's directory of one log per child.
     pub log_file: String,
+    /// An array job's children.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub array: Option<LocalArray>,
     pub handler: &'static str,
     pub handler_response: Value,
     /// The notification as people read it, when it went to the local outbox.
     pub notification_text: Option<String>,
+}
+
+/// How an array job's children ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalArray {
+    pub size: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub failed_indexes: Vec<u64>,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -180,13 +198,37 @@ async fn secret_values(
     Ok(values)
 }
 
-/// Runs the job's command, then delivers the event its outcome produces.
+/// How many children of an array job run at once unless told: one per CPU.
+pub fn default_parallel() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+}
+
+/// What Batch's `ListJobs` would answer about a local array run: the
+/// indexes of its failed children, for the notification.
+struct LocalChildren<'a> {
+    array_job_id: &'a str,
+    failed: &'a [u64],
+}
+
+impl handlers::enrich::JobDescriber for LocalChildren<'_> {
+    async fn describe(&self, _job_id: &str) -> Option<handlers::event::BatchJob> {
+        None
+    }
+
+    async fn failed_children(&self, array_job_id: &str) -> Option<Vec<u64>> {
+        (array_job_id == self.array_job_id).then(|| self.failed.to_vec())
+    }
+}
+
+/// Runs the job's command (an array job's children, at most `parallel` at
+/// a time), then delivers the event its outcome produces.
 pub async fn run(
     config: &Config,
     job: &Job,
     input: Option<Value>,
     delivery: &Delivery,
     secrets: &SecretValues,
+    parallel: NonZeroUsize,
 ) -> Result<LocalRun, LocalError> {
     let secrets = secret_values(config, job, secrets).await?;
     let target = local_target(config, job);
@@ -199,10 +241,9 @@ pub async fn run(
         Utc::now(),
     );
     let job_id = new_id();
-    let log_file = process::state_dir(&config.path)
+    let logs = process::state_dir(&config.path)
         .join("logs")
-        .join(&job.batch_name)
-        .join(format!("{}.log", execution.name));
+        .join(&job.batch_name);
 
     let mut env = stack.job_definition.environment.clone();
     env.extend(secrets);
@@ -230,9 +271,9 @@ pub async fn run(
         command: job.command.clone(),
         env,
         timeout: job.timeout_seconds.map(|s| Duration::from_secs(s.into())),
-        run_timeout: job
+        deadline: job
             .run_timeout_seconds
-            .map(|s| Duration::from_secs(s.into())),
+            .map(|s| Instant::now() + Duration::from_secs(s.into())),
         attempts: job.retry_attempts,
         retry_on: job.retry_on.clone(),
         dir: config
@@ -241,29 +282,66 @@ pub async fn run(
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf(),
-        log_file: log_file.clone(),
+        log_file: logs.join(format!("{}.log", execution.name)),
     };
     let created_at = Utc::now();
-    let run = process::run(&launch)
-        .await
-        .map_err(|source| LocalError::Log {
-            path: log_file.display().to_string(),
-            source,
-        })?;
-    let exit_code = run.attempts.last().and_then(|a| a.exit_code);
-    let count = run.attempts.len();
+    let log_error = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| LocalError::Log { path, source }
+    };
+    let (runs, log_file) = match job.array_size {
+        None => {
+            let run = process::run(&launch)
+                .await
+                .map_err(log_error(&launch.log_file))?;
+            (vec![run], launch.log_file.clone())
+        }
+        Some(size) => {
+            let dir = logs.join(&execution.name);
+            let children = (0..size).map(|index| child(&launch, &job_id, index, &dir));
+            let runs: Vec<_> = futures::stream::iter(children)
+                .map(|launch| async move { (process::run(&launch).await, launch.log_file) })
+                .buffered(parallel.get())
+                .collect()
+                .await;
+            let runs = runs
+                .into_iter()
+                .map(|(run, log_file)| run.map_err(log_error(&log_file)))
+                .collect::<Result<Vec<_>, _>>()?;
+            (runs, dir)
+        }
+    };
+    let attempts = runs.iter().map(|r| r.attempts.len()).sum();
+    let failed_indexes: Vec<u64> = (0u64..)
+        .zip(&runs)
+        .filter(|(_, run)| !event::succeeded(&run.attempts))
+        .map(|(index, _)| index)
+        .collect();
+    let exit_code = match failed_indexes.first() {
+        Some(&index) => runs[index as usize]
+            .attempts
+            .last()
+            .and_then(|a| a.exit_code),
+        None => Some(0),
+    };
     // As on AWS: the capped Batch task fails with States.Timeout and no job
     // record.
-    let ending = if run.timed_out {
+    let ending = if runs.iter().any(|r| r.timed_out) {
         Ending::TaskError {
             error: "States.Timeout".into(),
             cause: String::new(),
         }
+    } else if job.array_size.is_some() {
+        Ending::Array {
+            job_id: job_id.clone(),
+            created_at,
+            children: runs.iter().map(|r| r.attempts.clone()).collect(),
+        }
     } else {
         Ending::Batch {
-            job_id,
+            job_id: job_id.clone(),
             created_at,
-            attempts: run.attempts,
+            attempts: runs[0].attempts.clone(),
         }
     };
     let kind = if ending.succeeded() {
@@ -272,7 +350,11 @@ pub async fn run(
         HandlerKind::Error
     };
     let event = handler_event(config, job, &target, &execution, &ending, Utc::now());
-    let delivered = deliver(delivery, kind, event).await?;
+    let children = LocalChildren {
+        array_job_id: &job_id,
+        failed: &failed_indexes,
+    };
+    let delivered = deliver(delivery, kind, event, &children).await?;
     Ok(LocalRun {
         job: job.batch_name.clone(),
         execution_arn: execution.arn,
@@ -282,12 +364,31 @@ pub async fn run(
             "FAILED"
         },
         exit_code,
-        attempts: count,
+        attempts,
         log_file: log_file.display().to_string(),
+        array: job.array_size.map(|size| LocalArray {
+            size: size as usize,
+            succeeded: size as usize - failed_indexes.len(),
+            failed: failed_indexes.len(),
+            failed_indexes,
+        }),
         handler: deliver::function_name(kind),
         handler_response: delivered.response,
         notification_text: delivered.text,
     })
+}
+
+/// The launch of an array job's child `index`: Batch's variables for it,
+/// its own log file, its index in its output's prefix.
+fn child(launch: &process::Launch, job_id: &str, index: u32, logs: &Path) -> process::Launch {
+    let mut child = launch.clone();
+    child.job = format!("{}:{index}", launch.job);
+    child.env.extend([
+        ("AWS_BATCH_JOB_ID".to_string(), format!("{job_id}:{index}")),
+        ("AWS_BATCH_JOB_ARRAY_INDEX".to_string(), index.to_string()),
+    ]);
+    child.log_file = logs.join(format!("{index}.log"));
+    child
 }
 
 /// The outcomes `sjob simulate` can produce.
@@ -327,21 +428,30 @@ pub fn simulate(
         input.unwrap_or_else(|| job.sfn_input.clone()),
         now,
     );
-    let batch = |exit_code: i32| Ending::Batch {
-        job_id: new_id(),
-        created_at: now,
-        attempts: vec![event::Attempt {
-            started_at: Some(now),
-            stopped_at: now,
-            exit_code: Some(exit_code),
-            container_reason: None,
-            status_reason: process::EXITED.to_string(),
-            log_stream: Some(format!(
-                "{}/default/{}",
-                stack.names.job_name,
-                new_id().replace('-', "")
-            )),
-        }],
+    let attempt = |exit_code: i32| event::Attempt {
+        started_at: Some(now),
+        stopped_at: now,
+        exit_code: Some(exit_code),
+        container_reason: None,
+        status_reason: process::EXITED.to_string(),
+        log_stream: Some(format!(
+            "{}/default/{}",
+            stack.names.job_name,
+            new_id().replace('-', "")
+        )),
+    };
+    // Every child of an array job ends alike.
+    let batch = |exit_code: i32| match job.array_size {
+        None => Ending::Batch {
+            job_id: new_id(),
+            created_at: now,
+            attempts: vec![attempt(exit_code)],
+        },
+        Some(size) => Ending::Array {
+            job_id: new_id(),
+            created_at: now,
+            children: (0..size).map(|_| vec![attempt(exit_code)]).collect(),
+        },
     };
     let ending = match outcome {
         SimulatedOutcome::Success

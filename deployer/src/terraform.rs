@@ -42,11 +42,24 @@ pub const VARIABLES: &[&str] = &[
     "notification_topic_arn",
     "schedule_dead_letter_arn",
     "run_timeout_seconds",
+    "array_size",
 ];
 
-/// The placeholder job's `run_timeout_seconds`: a number no config can hold,
-/// which [`optional_run_timeout`] turns into a template directive.
-const RUN_TIMEOUT_SENTINEL: u32 = 3_999_999_999;
+/// The placeholder job's optional numbers: values no config can hold, which
+/// [`optional_member`] turns into template directives, each present only
+/// when the module is given its variable.
+const OPTIONAL_NUMBERS: [(&str, &str, u32); 2] = [
+    ("TimeoutSeconds", "run_timeout_seconds", 3_999_999_999),
+    ("ArrayProperties", "array_size", 3_999_999_998),
+];
+
+fn sentinel(variable: &str) -> u32 {
+    OPTIONAL_NUMBERS
+        .iter()
+        .find(|(_, name, _)| *name == variable)
+        .map(|(_, _, value)| *value)
+        .expect("an optional number")
+}
 
 fn scalar(name: &str) -> String {
     format!("@@{name}@@")
@@ -77,7 +90,8 @@ fn placeholder_job() -> Job {
         error_handler: ArnRef::Given(scalar("error_handler_arn")),
         enabled: true,
         timeout_seconds: None,
-        run_timeout_seconds: Some(RUN_TIMEOUT_SENTINEL),
+        run_timeout_seconds: Some(sentinel("run_timeout_seconds")),
+        array_size: Some(sentinel("array_size")),
         // Its roles carry every conditional policy; the module leaves out
         // those its inputs do not ask for.
         overlap: Overlap::Skip,
@@ -138,12 +152,12 @@ fn scheduled_job_templates() -> BTreeMap<PathBuf, String> {
             .to_string()
     };
     let machine = |job: &Job| {
-        optional_run_timeout(&template(definition(
-            &config.app_name,
-            &config.stage,
-            job,
-            &target,
-        )))
+        let text = template(definition(&config.app_name, &config.stage, job, &target));
+        OPTIONAL_NUMBERS
+            .iter()
+            .fold(text, |text, &(key, variable, value)| {
+                optional_member(&text, key, variable, value)
+            })
     };
     // One template per overlap policy and topic kind: a skipping state
     // machine has more states, and a FIFO topic's last resort needs a group
@@ -243,29 +257,31 @@ fn placeholder_target() -> Target {
     }
 }
 
-/// The Batch task's `TimeoutSeconds` exists only when the module is given
-/// `run_timeout_seconds`: its line (and the comma that joins it to its
-/// neighbour) goes inside a `%{ if }` directive.
-fn optional_run_timeout(text: &str) -> String {
-    let line = format!("\"TimeoutSeconds\": {RUN_TIMEOUT_SENTINEL}");
-    let value = "\"TimeoutSeconds\": ${run_timeout_seconds}";
-    let (open, close) = ("%{ if run_timeout_seconds != null }", "%{ endif }");
-    let with_comma = format!("{line},");
-    if text.contains(&with_comma) {
-        return text.replace(&with_comma, &format!("{open}{value},{close}"));
-    }
+/// The member `key` (whose value holds `sentinel`) exists only when the
+/// module is given `variable`: the member (and the comma that joins it to a
+/// neighbour) goes inside a `%{ if }` directive, the sentinel becomes the
+/// variable.
+fn optional_member(text: &str, key: &str, variable: &str, sentinel: u32) -> String {
     let at = text
-        .find(&line)
-        .expect("the placeholder job has a run timeout");
+        .find(&format!("\"{key}\": "))
+        .unwrap_or_else(|| panic!("the placeholder job has {key}"));
+    let value_at = at + key.len() + 4;
+    let end = if text[value_at..].starts_with('{') {
+        value_at + text[value_at..].find('}').expect("a closed object") + 1
+    } else {
+        value_at + sentinel.to_string().len()
+    };
+    let member = text[at..end].replace(&sentinel.to_string(), &format!("${{{variable}}}"));
+    let (open, close) = (format!("%{{ if {variable} != null }}"), "%{ endif }");
+    if let Some(rest) = text[end..].strip_prefix(',') {
+        return format!("{}{open}{member},{close}{rest}", &text[..at]);
+    }
     let before = text[..at].trim_end();
     let indent = &text[before.len()..at];
     let joined = before
         .strip_suffix(',')
-        .expect("TimeoutSeconds follows another key");
-    format!(
-        "{joined}{open},{indent}{value}{close}{}",
-        &text[at + line.len()..]
-    )
+        .unwrap_or_else(|| panic!("{key} follows another member"));
+    format!("{joined}{open},{indent}{member}{close}{}", &text[end..])
 }
 
 /// Turns a document rendered from placeholders into template text.

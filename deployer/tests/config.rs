@@ -130,6 +130,8 @@ fn each_bad_value_gets_its_own_message() {
         ("notify_on_skip", "notify_on_skip = true", "jobs.crawler.notify_on_skip", "notify_on_skip needs overlap = \"skip\": no run is ever skipped"),
         ("run_timeout_seconds", "run_timeout_seconds = 59", "jobs.crawler.run_timeout_seconds",
             "expected a whole number from 60 to 31536000 (a year, the longest a run may last)"),
+        ("array_size", "array_size = 1", "jobs.crawler.array_size", "expected a whole number from 2 to 10000 (Batch's array job sizes)"),
+        ("array_size", "array_size = 10001", "jobs.crawler.array_size", "expected a whole number from 2 to 10000 (Batch's array job sizes)"),
         ("retry_attempts", "retry_attempts = 11", "jobs.crawler.retry_attempts", "expected a whole number 1 to 10"),
         ("log_retention_days", "log_retention_days = 42", "jobs.crawler.log_retention_days", "not a retention period CloudWatch Logs accepts"),
         ("enabled", r#"enabled = "yes""#, "jobs.crawler.enabled", "expected true or false, found a string"),

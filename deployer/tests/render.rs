@@ -261,7 +261,7 @@ fn policies_are_least_privilege_in_the_configured_account_and_region() {
     assert!(
         wildcard_actions
             .iter()
-            .all(|a| a == "batch:DescribeJobs" || a.starts_with("logs:")),
+            .all(|a| a == "batch:DescribeJobs" || a == "batch:ListJobs" || a.starts_with("logs:")),
         "{wildcard_actions:?}"
     );
     let sfn = stack

@@ -21,8 +21,7 @@ pub trait JobDescriber: Send + Sync {
 
     /// The indexes of the array job's FAILED children, ascending, or `None`
     /// when they cannot be had.
-    fn failed_children(&self, array_job_id: &str)
-        -> impl Future<Output = Option<Vec<u64>>> + Send;
+    fn failed_children(&self, array_job_id: &str) -> impl Future<Output = Option<Vec<u64>>> + Send;
 }
 
 /// No enrichment (`SJOB_ENRICH=false`, or a local run that knows nothing

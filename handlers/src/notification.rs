@@ -113,7 +113,11 @@ impl ArraySummary {
             self.succeeded, self.size, self.failed
         );
         if let Some(indexes) = self.failed_indexes.as_deref().filter(|i| !i.is_empty()) {
-            let label = if indexes.len() == 1 { "index" } else { "indexes" };
+            let label = if indexes.len() == 1 {
+                "index"
+            } else {
+                "indexes"
+            };
             text.push_str(&format!(" ({label} {})", ranges(indexes)));
         }
         text
@@ -130,7 +134,13 @@ fn ranges(sorted: &[u64]) -> String {
         }
     }
     runs.iter()
-        .map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

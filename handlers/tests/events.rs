@@ -195,7 +195,10 @@ async fn an_array_jobs_failure_names_its_failed_children() {
     );
     let error = n.error.unwrap();
     assert_eq!(serde_json::to_value(error.kind).unwrap(), "job_failed");
-    assert_eq!(error.message, "Array Child Job failed; 1 of 3 children failed");
+    assert_eq!(
+        error.message,
+        "Array Child Job failed; 1 of 3 children failed"
+    );
     let array = n.batch_job.unwrap().array.unwrap();
     assert_eq!((array.size, array.succeeded, array.failed), (3, 2, 1));
     assert_eq!(array.failed_indexes, Some(vec![1]));

@@ -41,10 +41,12 @@ Harness endpoints (served next to moto's API on the same port)
     JSON list, oldest first, of ``{"function_name", "request_id", "event",
     "response"}`` or ``{..., "error"}`` for every forwarded invocation.
     ``DELETE`` on the same path clears the list.
-``POST /_harness/batch``  body ``{"outcome": "succeeded"|"failed"|"running"}``
+``POST /_harness/batch``  body ``{"outcome": "succeeded"|"failed"|"running", "failed_array_indexes": [1]}``
     How Batch jobs submitted from now on end: SUCCEEDED (exit code 0), FAILED
-    (exit code 1), or not at all (RUNNING until TerminateJob).  ``GET``
-    returns the current setting.  The initial value is "failed" when
+    (exit code 1), or not at all (RUNNING until TerminateJob).  The children
+    of an array job at ``failed_array_indexes`` (optional, default none) fail
+    whatever the outcome; the parent ends FAILED when any child failed.
+    ``GET`` returns the current setting.  The initial value is "failed" when
     ``MOTO_SIMPLE_BATCH_FAIL_AFTER`` is set at start.
 ``POST /_harness/lambda/failures``  body ``{"function_name": "f", "errors": [{...}, ...]}``
     The next ``len(errors)`` RequestResponse invocations of ``f`` answer with
@@ -58,7 +60,8 @@ Harness endpoints (served next to moto's API on the same port)
 ``POST /_harness/reset``
     Resets all moto backends (like ``POST /moto-api/reset``) and the harness
     state except Lambda registrations (invocation log and queued failures
-    cleared, batch outcome "succeeded", retry wait scale 1).
+    cleared, batch outcome "succeeded" with no failed array children, retry
+    wait scale 1).
 
 Patches (each a function below, named after the moto gap it fixes)
 -------------------------------------------------------------------
@@ -113,6 +116,8 @@ class HarnessState:
         self.batch_outcome = (
             "failed" if os.environ.get("MOTO_SIMPLE_BATCH_FAIL_AFTER") else "succeeded"
         )
+        # The children of array jobs that fail whatever the outcome.
+        self.failed_array_indexes: set[int] = set()
         self.lambda_failures: dict[str, list[dict[str, Any]]] = {}
         self.retry_wait_scale = 1.0
 
@@ -1024,6 +1029,7 @@ def patch_sfn_retry_wait_scale() -> None:
 # Patch f (+g): Batch job outcome and a realistic job record
 # --------------------------------------------------------------------------
 STATUS_REASON = "Essential container in task exited"
+ARRAY_CHILD_FAILED = "Array Child Job failed"
 
 
 def patch_lambda_logging_config() -> None:
@@ -1079,13 +1085,36 @@ def patch_batch_job_outcome() -> None:
     (0/1) at top level and in the single attempt, StatusReason "Essential
     container in task exited", a log stream name, StartedAt/StoppedAt.  A
     "running" job gets its attempt and stays RUNNING (see
-    `patch_batch_terminate_running_job`)."""
+    `patch_batch_terminate_running_job`).
+
+    An array job's children end like any job (or FAILED at the harness's
+    `failed_array_indexes`); batch_simple then finishes the parent, which
+    moto ends like a child, with an exit code and a log stream.  AWS's parent
+    runs no container: no attempt, exit code or log stream; it is PENDING
+    while children run, FAILED with StatusReason "Array Child Job failed"
+    when any child failed, SUCCEEDED otherwise ("Array jobs", AWS Batch User
+    Guide)."""
     from moto.batch.utils import JobStatus
     from moto.batch_simple.models import BatchSimpleBackend
+
+    def _finish_array_parent(self: Any, job: Any, size: int) -> None:
+        children = [self.backend._jobs.get(f"{job.job_id}:{i}") for i in range(size)]
+        statuses = [child.status for child in children if child is not None]
+        if any(s not in (JobStatus.SUCCEEDED, JobStatus.FAILED) for s in statuses):
+            job.status = JobStatus.PENDING
+            return
+        failed = JobStatus.FAILED in statuses
+        if failed:
+            job.job_stopped_reason = ARRAY_CHILD_FAILED
+        job._mark_stopped(success=not failed)
 
     def _mark_job_as_finished(self: Any, include_start_attempt: bool, job: Any) -> None:
         self.backend._jobs[job.job_id] = job
         job.job_started_at = datetime.now()
+        array = job.array_properties or {}
+        if "size" in array:
+            _finish_array_parent(self, job, array["size"])
+            return
         job.log_stream_name = job._stream_name
         if include_start_attempt:
             job._start_attempt()
@@ -1098,10 +1127,11 @@ def patch_batch_job_outcome() -> None:
             )
             if "FARGATE" in (job.job_definition.platform_capabilities or []):
                 container.pop("containerInstanceArn", None)
-        if STATE.batch_outcome == "running":
+        failed_child = array.get("index") in STATE.failed_array_indexes
+        if STATE.batch_outcome == "running" and not failed_child:
             job.status = JobStatus.RUNNING
             return
-        fail = STATE.batch_outcome == "failed"
+        fail = STATE.batch_outcome == "failed" or failed_child
         job.exit_code = 1 if fail else 0
         job.job_stopped_reason = STATUS_REASON
         if job.latest_attempt is not None:
@@ -1116,7 +1146,9 @@ def patch_batch_terminate_running_job() -> None:
     """moto gap: `Job.terminate` only sets a flag the job's own thread reads;
     batch_simple jobs have no thread, so TerminateJob never ends a RUNNING
     job.  AWS: TerminateJob ends a STARTING or RUNNING job FAILED, with the
-    given reason as its status reason (Batch API reference, TerminateJob)."""
+    given reason as its status reason; on an array job's parent it ends the
+    children that have not ended, and the parent with them (Batch API
+    reference, TerminateJob)."""
     from moto.batch.models import Job
     from moto.batch.utils import JobStatus
 
@@ -1124,6 +1156,11 @@ def patch_batch_terminate_running_job() -> None:
 
     def terminate(self: Any, reason: str) -> None:
         original(self, reason)
+        if self._child_jobs and not self.job_stopped:
+            for child in self._child_jobs:
+                child.terminate(reason)
+            self.job_stopped_reason = reason
+            self._mark_stopped(success=False)
         if self.status in (JobStatus.STARTING, JobStatus.RUNNING) and not self.job_stopped:
             self.job_stopped_reason = reason
             if self.latest_attempt is not None:
@@ -1131,6 +1168,28 @@ def patch_batch_terminate_running_job() -> None:
             self._mark_stopped(success=False)
 
     Job.terminate = terminate  # type: ignore[method-assign]
+
+
+def patch_batch_array_summaries() -> None:
+    """moto gap: ListJobs' job summaries lack `arrayProperties`.  AWS gives
+    each child its `index` and each parent its `size` (Batch API reference,
+    JobSummary and ArrayPropertiesSummary), which is how a caller of
+    ListJobs with `arrayJobId` learns which children failed.  DescribeJobs
+    shows a child's index too (ArrayPropertiesDetail)."""
+    from moto.batch.models import Job
+
+    original = Job.describe_short
+
+    def describe_short(self: Any) -> dict[str, Any]:
+        result = original(self)
+        array = self.array_properties or {}
+        if "index" in array:
+            result["arrayProperties"] = {"index": array["index"]}
+        elif "size" in array:
+            result["arrayProperties"] = {"size": array["size"]}
+        return result
+
+    Job.describe_short = describe_short  # type: ignore[method-assign]
 
 
 def patch_batch_evaluate_on_exit_action() -> None:
@@ -1420,6 +1479,7 @@ def apply_patches() -> None:
     patch_lambda_invoke_forwarding()  # e
     patch_batch_job_outcome()  # f
     patch_batch_terminate_running_job()  # f
+    patch_batch_array_summaries()  # g
     patch_batch_evaluate_on_exit_action()  # g
     patch_batch_job_description()  # g
     patch_batch_submit_job()  # g
@@ -1507,10 +1567,20 @@ class HarnessApp:
                 outcome = body["outcome"]
                 if outcome not in ("succeeded", "failed", "running"):
                     raise ValueError("outcome must be succeeded, failed or running")
+                indexes = body.get("failed_array_indexes", [])
+                if not isinstance(indexes, list) or not all(
+                    isinstance(i, int) and not isinstance(i, bool) and 0 <= i < 10000
+                    for i in indexes
+                ):
+                    raise ValueError("failed_array_indexes must be a list of indexes from 0 to 9999")
                 STATE.batch_outcome = outcome
-                LOG.info("batch: jobs will end %s", outcome)
+                STATE.failed_array_indexes = set(indexes)
+                LOG.info("batch: jobs will end %s, array children %s failed", outcome, sorted(indexes))
             if method in ("GET", "POST"):
-                return 200, {"outcome": STATE.batch_outcome}
+                return 200, {
+                    "outcome": STATE.batch_outcome,
+                    "failed_array_indexes": sorted(STATE.failed_array_indexes),
+                }
         if path == "/_harness/reset" and method == "POST":
             from moto.moto_api._internal.models import moto_api_backend
 
@@ -1520,6 +1590,7 @@ class HarnessApp:
                 STATE.invocations.clear()
                 STATE.lambda_failures.clear()
             STATE.batch_outcome = "succeeded"
+            STATE.failed_array_indexes = set()
             STATE.retry_wait_scale = 1.0
             return 200, {"reset": True}
         return 404, {"error": f"no harness endpoint {method} {path}"}

@@ -168,6 +168,12 @@ impl Emulator {
 
     /// How Batch jobs submitted from now on end.
     pub async fn set_job_outcome(&self, outcome: JobOutcome) {
+        self.set_array_outcome(outcome, &[]).await;
+    }
+
+    /// How Batch jobs submitted from now on end, but the children of array
+    /// jobs at `failed_indexes`, which fail (and their parent with them).
+    pub async fn set_array_outcome(&self, outcome: JobOutcome, failed_indexes: &[u32]) {
         let outcome = match outcome {
             JobOutcome::Succeeded => "succeeded",
             JobOutcome::Failed => "failed",
@@ -176,7 +182,7 @@ impl Emulator {
         self.harness(
             "POST",
             "/_harness/batch",
-            Some(json!({ "outcome": outcome })),
+            Some(json!({ "outcome": outcome, "failed_array_indexes": failed_indexes })),
         )
         .await;
     }

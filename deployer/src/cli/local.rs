@@ -2,6 +2,7 @@
 //! and `simulate`.
 
 use std::fmt;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -41,6 +42,10 @@ pub struct LocalRunArgs {
     /// same names in this environment.
     #[arg(long)]
     fetch_secrets: bool,
+    /// How many children of an array job (`array_size`) run at once; one
+    /// per CPU by default.
+    #[arg(long, value_name = "N")]
+    parallel: Option<NonZeroUsize>,
     #[command(flatten)]
     delivery: DeliveryArgs,
 }
@@ -132,10 +137,20 @@ impl LocalRunArgs {
         } else {
             SecretValues::Environment
         };
-        let run = local::run(&config, job, parse_input(&self.input)?, &delivery, &secrets).await?;
+        let parallel = self.parallel.unwrap_or_else(local::default_parallel);
+        let input = parse_input(&self.input)?;
+        let run = local::run(&config, job, input, &delivery, &secrets, parallel).await?;
         if ctx.output == Output::Text {
+            let children = run.array.as_ref().map_or(String::new(), |a| {
+                let failed = if a.failed_indexes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (failed: {:?})", a.failed_indexes)
+                };
+                format!("; {} of {} children succeeded{failed}", a.succeeded, a.size)
+            });
             eprintln!(
-                "{} {} after {} attempt(s); log: {}; {} answered {}",
+                "{} {} after {} attempt(s){children}; log: {}; {} answered {}",
                 run.job, run.status, run.attempts, run.log_file, run.handler, run.handler_response
             );
         }

@@ -67,6 +67,8 @@ pub struct Job {
     pub timeout_seconds: Option<u32>,
     /// A cap on the whole run, queue time and every attempt included.
     pub run_timeout_seconds: Option<u32>,
+    /// Run as a Batch array job of this many children.
+    pub array_size: Option<u32>,
     /// What a run does while an earlier one is still running.
     pub overlap: Overlap,
     /// Whether a skipped run sends a `SKIPPED` notification.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use aws_config::BehaviorVersion;
 use chrono::Utc;
+use handlers::enrich::JobDescriber;
 use handlers::message::{BodyFormat, Publication};
 use handlers::publish::{PublishError, Publisher, SnsPublisher};
 use handlers::{HandlerKind, HandlerResponse};
@@ -109,11 +110,13 @@ pub struct Delivered {
     pub text: Option<String>,
 }
 
-/// Delivers the event to the handler.
-pub async fn deliver(
+/// Delivers the event to the handler; in-process, `describer` answers what
+/// the deployed handlers would ask Batch.
+pub async fn deliver<D: JobDescriber>(
     delivery: &Delivery,
     kind: HandlerKind,
     event: Value,
+    describer: &D,
 ) -> Result<Delivered, DeliveryError> {
     let answered =
         |response: HandlerResponse| serde_json::to_value(response).expect("a response serialises");
@@ -124,7 +127,7 @@ pub async fn deliver(
                 text: Default::default(),
             };
             let response =
-                handlers::handle(kind, event, &outbox, &(), BodyFormat::Document).await?;
+                handlers::handle(kind, event, &outbox, describer, BodyFormat::Document).await?;
             Ok(Delivered {
                 response: answered(response),
                 text: outbox.text.into_inner().unwrap_or_default(),
@@ -134,7 +137,7 @@ pub async fn deliver(
             let config = settings.sdk_config(None).await?;
             let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), topic.clone());
             let response =
-                handlers::handle(kind, event, &publisher, &(), BodyFormat::Document).await?;
+                handlers::handle(kind, event, &publisher, describer, BodyFormat::Document).await?;
             Ok(Delivered {
                 response: answered(response),
                 text: None,

@@ -67,6 +67,13 @@ pub enum Ending {
         created_at: DateTime<Utc>,
         attempts: Vec<Attempt>,
     },
+    /// The Batch task of an array job finished: SUCCEEDED when every
+    /// child's last attempt exited 0. Children by index.
+    Array {
+        job_id: String,
+        created_at: DateTime<Utc>,
+        children: Vec<Vec<Attempt>>,
+    },
     /// The task failed without a job record (`States.Timeout`, `Batch.*`).
     TaskError { error: String, cause: String },
 }
@@ -74,13 +81,20 @@ pub enum Ending {
 impl Ending {
     pub fn succeeded(&self) -> bool {
         match self {
-            Ending::Batch { attempts, .. } => {
-                attempts.last().is_some_and(|a| a.exit_code == Some(0))
-            }
+            Ending::Batch { attempts, .. } => succeeded(attempts),
+            Ending::Array { children, .. } => children.iter().all(|c| succeeded(c)),
             Ending::TaskError { .. } => false,
         }
     }
 }
+
+/// Whether a job (or a child) whose attempts these were SUCCEEDED.
+pub fn succeeded(attempts: &[Attempt]) -> bool {
+    attempts.last().is_some_and(|a| a.exit_code == Some(0))
+}
+
+/// Batch's status reason for an array job's parent whose children failed.
+const ARRAY_CHILD_FAILED: &str = "Array Child Job failed";
 
 fn millis(t: DateTime<Utc>) -> Value {
     Value::from(t.timestamp_millis())
@@ -103,7 +117,7 @@ pub fn job_record(
 ) -> Value {
     let spec = &stack.job_definition;
     let last = attempts.last();
-    let status = if last.is_some_and(|a| a.exit_code == Some(0)) {
+    let status = if succeeded(attempts) {
         "SUCCEEDED"
     } else {
         "FAILED"
@@ -207,6 +221,40 @@ pub fn job_record(
     record
 }
 
+/// The `DescribeJobs` record of a finished array job's parent: no attempts
+/// or container outcome of its own, its children counted by status, its
+/// times those of the first start and the last stop.
+pub fn array_record(
+    stack: &JobStack,
+    target: &Target,
+    execution: &Execution,
+    job_queue: &str,
+    job_id: &str,
+    created_at: DateTime<Utc>,
+    children: &[Vec<Attempt>],
+) -> Value {
+    let mut record = job_record(stack, target, execution, job_queue, job_id, created_at, &[]);
+    let failed = children.iter().filter(|c| !succeeded(c)).count();
+    let summary = json!({
+        "STARTING": 0, "FAILED": failed, "RUNNING": 0, "SUCCEEDED": children.len() - failed,
+        "RUNNABLE": 0, "SUBMITTED": 0, "PENDING": 0
+    });
+    record["ArrayProperties"] = json!({ "StatusSummary": summary, "Size": children.len() });
+    if failed == 0 {
+        record["Status"] = json!("SUCCEEDED");
+    } else {
+        record["StatusReason"] = json!(ARRAY_CHILD_FAILED);
+    }
+    let attempts = children.iter().flatten();
+    if let Some(started) = attempts.clone().filter_map(|a| a.started_at).min() {
+        record["StartedAt"] = millis(started);
+    }
+    if let Some(stopped) = attempts.map(|a| a.stopped_at).max() {
+        record["StoppedAt"] = millis(stopped);
+    }
+    record
+}
+
 /// The Lambda event `{"state": ..., "context": ...}` for the handler the
 /// state machine would invoke after `ending`, at `entered`.
 pub fn handler_event(
@@ -220,32 +268,50 @@ pub fn handler_event(
     let stack = JobStack::render(config, job, target);
     let metadata = metadata(&config.app_name, &config.stage, job, &stack.names);
     let mut state = json!({ "metadata": metadata, "input": execution.input });
-    let state_name = match ending {
+    let queue = job.queue_arn(target);
+    let record = match ending {
         Ending::Batch {
             job_id,
             created_at,
             attempts,
-        } => {
-            let record = job_record(
-                &stack,
-                target,
-                execution,
-                &job.queue_arn(target),
-                job_id,
-                *created_at,
-                attempts,
-            );
-            if ending.succeeded() {
-                state["batch"] = record;
-                "OnSuccess"
-            } else {
-                let cause = serde_json::to_string(&record).expect("a job record serialises");
-                state["error"] = json!({"Error": "States.TaskFailed", "Cause": cause});
-                "ErrorHandler"
-            }
-        }
+        } => job_record(
+            &stack,
+            target,
+            execution,
+            &queue,
+            job_id,
+            *created_at,
+            attempts,
+        ),
+        Ending::Array {
+            job_id,
+            created_at,
+            children,
+        } => array_record(
+            &stack,
+            target,
+            execution,
+            &queue,
+            job_id,
+            *created_at,
+            children,
+        ),
         Ending::TaskError { error, cause } => {
-            state["error"] = json!({"Error": error, "Cause": cause});
+            json!({"Error": error, "Cause": cause})
+        }
+    };
+    let state_name = match ending {
+        Ending::TaskError { .. } => {
+            state["error"] = record;
+            "ErrorHandler"
+        }
+        _ if ending.succeeded() => {
+            state["batch"] = record;
+            "OnSuccess"
+        }
+        _ => {
+            let cause = serde_json::to_string(&record).expect("a job record serialises");
+            state["error"] = json!({"Error": "States.TaskFailed", "Cause": cause});
             "ErrorHandler"
         }
     };

@@ -33,8 +33,9 @@ pub struct Launch {
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub timeout: Option<Duration>,
-    /// The cap on the whole run (`run_timeout_seconds`), every attempt included.
-    pub run_timeout: Option<Duration>,
+    /// When the whole run's cap (`run_timeout_seconds`) ends it, every
+    /// attempt (and, for an array job, every child) included.
+    pub deadline: Option<Instant>,
     pub attempts: u32,
     pub retry_on: Vec<RetryRule>,
     pub log_file: PathBuf,
@@ -56,11 +57,16 @@ pub async fn run(launch: &Launch) -> std::io::Result<Run> {
         tokio::fs::create_dir_all(parent).await?;
     }
     let log = Mutex::new(tokio::fs::File::create(&launch.log_file).await?);
-    let deadline = launch.run_timeout.map(|cap| Instant::now() + cap);
+    let deadline = launch.deadline;
     let mut attempts = Vec::new();
     let mut timed_out = false;
     let limit = launch.attempts.max(1);
     for number in 1..=limit {
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            // The run ended before this attempt (a queued child) started.
+            timed_out = true;
+            break;
+        }
         let (attempt, capped) = run_attempt(launch, number, &log, deadline).await;
         if capped {
             tracing::warn!(job = %launch.job, "the run reached run_timeout_seconds; killed");

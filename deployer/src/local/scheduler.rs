@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
 use super::deliver::Delivery;
-use super::{run, LocalError, LocalRun, SecretValues};
+use super::{default_parallel, run, LocalError, LocalRun, SecretValues};
 use crate::config::{Config, Job};
 use crate::schedule::parse_timezone;
 
@@ -74,7 +74,15 @@ fn fire(config: &Config, job: &Job, delivery: &Delivery, running: &mut Running) 
     running.insert(
         name,
         tokio::spawn(async move {
-            run(&config, &job, None, &delivery, &SecretValues::Environment).await
+            run(
+                &config,
+                &job,
+                None,
+                &delivery,
+                &SecretValues::Environment,
+                default_parallel(),
+            )
+            .await
         }),
     );
 }

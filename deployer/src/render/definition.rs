@@ -22,7 +22,9 @@
 //! - `run_timeout_seconds` caps the Batch task, queue time included: its
 //!   `States.Timeout` is caught like any job failure (a cap on the whole
 //!   state machine could not be caught, and no one would be told), and Step
-//!   Functions stops the job whose task ended.
+//!   Functions stops the job whose task ended;
+//! - `array_size` submits an array job: `.sync` waits for the parent, which
+//!   fails when any child fails, so one notification covers every child.
 //!
 //! Uncatchable errors (`States.DataLimitExceeded`, `States.Runtime`) are
 //! avoided by construction: inputs are bounded, and every path the definition
@@ -177,8 +179,12 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
         let object = states.as_object_mut().expect("states are an object");
         object.extend(skip_when_running(job, target));
     }
+    let batch = &mut states["BatchGroup"]["Branches"][0]["States"]["Batch"];
     if let Some(seconds) = job.run_timeout_seconds {
-        states["BatchGroup"]["Branches"][0]["States"]["Batch"]["TimeoutSeconds"] = json!(seconds);
+        batch["TimeoutSeconds"] = json!(seconds);
+    }
+    if let Some(size) = job.array_size {
+        batch["Parameters"]["ArrayProperties"] = json!({ "Size": size });
     }
     if let Some(topic) = topic {
         let object = states.as_object_mut().expect("states are an object");

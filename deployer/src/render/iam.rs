@@ -268,11 +268,12 @@ pub fn handler_policies(
             "Action": "sns:Publish",
             "Resource": topic_arn
         }),
-        // DescribeJobs supports no resource-level permissions.
+        // DescribeJobs and ListJobs support no resource-level permissions.
+        // ListJobs names an array job's failed children.
         json!({
             "Sid": "EnrichFailures",
             "Effect": "Allow",
-            "Action": "batch:DescribeJobs",
+            "Action": ["batch:DescribeJobs", "batch:ListJobs"],
             "Resource": "*"
         }),
         json!({

@@ -71,7 +71,9 @@ module "report_job" {
   schedule_expression    = "cron(0 3 * * ? *)"
   timeout_seconds        = 3600
   run_timeout_seconds    = 10800
-  retry_attempts         = 2
+  # One child per region the report covers; AWS_BATCH_JOB_ARRAY_INDEX picks it.
+  array_size     = 4
+  retry_attempts = 2
   # A container image that cannot be pulled will not pull on a retry either.
   retry_on = [
     { reason = "CannotPullContainerError*", action = "exit" },

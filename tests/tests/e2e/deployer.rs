@@ -1107,6 +1107,61 @@ async fn a_run_over_its_cap_is_stopped_and_reported_as_a_timeout() {
     );
 }
 
+/// `array_size`: the state machine submits one array job of that size and
+/// waits for its parent; each notification carries the children's summary,
+/// and a partial failure's names the failed index, which the error handler
+/// asked Batch for (`ListJobs`).
+#[tokio::test]
+async fn an_array_jobs_notifications_carry_its_childrens_summary() {
+    let live = Live::deployed_with(&format!("{CRAWLER}array_size = 3\n")).await;
+    let aws = &live.fixture.aws;
+
+    live.run_crawler(0, &[]).await;
+    let notification = live.notification().await;
+    assert_eq!(notification["status"], "SUCCEEDED", "{notification:#}");
+    let array = &notification["batch_job"]["array"];
+    assert_eq!(array["size"], 3, "{notification:#}");
+    assert_eq!(array["succeeded"], 3);
+    assert_eq!(array["failed"], 0);
+    assert_eq!(array["failed_indexes"], json!([]));
+    assert_eq!(array["status_summary"]["SUCCEEDED"], 3);
+    let parent = notification["batch_job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let children: Vec<String> = aws
+        .jobs(&live.queue, JobStatus::Succeeded)
+        .await
+        .iter()
+        .filter_map(|j| {
+            j.job_id()?
+                .strip_prefix(&format!("{parent}:"))
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(children.len(), 3, "{children:?}");
+
+    live.fixture
+        .emulator
+        .set_array_outcome(JobOutcome::Succeeded, &[1])
+        .await;
+    let (execution, _) = live.run_crawler(3, &[]).await;
+    let described = aws.execution(&execution).await;
+    assert_eq!(described.error(), Some("sjob.JobFailed"));
+    let notification = live.notification().await;
+    assert_eq!(notification["status"], "FAILED", "{notification:#}");
+    assert_eq!(notification["error"]["kind"], "job_failed");
+    assert_eq!(
+        notification["error"]["message"],
+        "Array Child Job failed; 1 of 3 children failed"
+    );
+    let array = &notification["batch_job"]["array"];
+    assert_eq!(array["succeeded"], 2, "{notification:#}");
+    assert_eq!(array["failed"], 1);
+    assert_eq!(array["failed_indexes"], json!([1]));
+    assert_eq!(live.events_of(ERROR_FUNCTION).await.len(), 1);
+}
+
 /// `overlap = "skip"`: while the first run's job is still running, a run
 /// started after it ends at once: SUCCEEDED, no second Batch job, the
 /// running execution recorded in its output, and (with `notify_on_skip`)
@@ -1301,12 +1356,14 @@ fn differences(local: &Value, interpreted: &Value) -> Vec<String> {
 /// must send the handlers what the deployed state machine sends them when
 /// moto's interpreter runs it: same shape, same values but ids and times.
 /// The job uses the options that shape the job record and the run:
-/// `retry_on`, the runtime platform and storage, and `overlap = "skip"`
-/// (whose skipped run's event is compared too).
+/// `array_size` (the record is the array's parent), `retry_on`, the runtime
+/// platform and storage, and `overlap = "skip"` (whose skipped run's event
+/// is compared too).
 #[tokio::test]
 async fn local_events_match_what_the_state_machine_sends() {
     let live = Live::deployed_with(&format!(
         r#"{CRAWLER}retry_attempts = 2
+array_size = 3
 retry_on = [{{ exit_code = "3", action = "exit" }}, {{ status_reason = "Host EC2*", action = "retry" }}]
 cpu_architecture = "arm64"
 ephemeral_storage_gib = 30
@@ -1319,6 +1376,10 @@ notify_on_skip = true
 
     live.run_crawler(0, &[]).await;
     let interpreted = live.events_of(SUCCESS_FUNCTION).await.remove(0);
+    assert_eq!(
+        interpreted["state"]["batch"]["ArrayProperties"]["Size"], 3,
+        "{interpreted:#}"
+    );
     let local = sjob
         .run_expecting(0, &["simulate", "crawler", "--outcome", "success"])
         .await

@@ -100,6 +100,76 @@ retry_attempts = 2"#,
     assert_eq!(n["batch_job"]["attempts"], 2);
 }
 
+/// `array_size`: every index runs with `AWS_BATCH_JOB_ARRAY_INDEX`, at most
+/// `--parallel` at a time, each with its own log; the run fails when a
+/// child fails, and the notification says which.
+#[tokio::test]
+async fn an_array_job_runs_every_index_and_reports_its_failed_children() {
+    // Each child records how many children run beside it.
+    let sjob = project(
+        r#"command = ["sh", "-c", "touch running.$AWS_BATCH_JOB_ARRAY_INDEX; sleep 0.3; echo child $AWS_BATCH_JOB_ARRAY_INDEX of $AWS_BATCH_JOB_ID beside $(ls running.* | wc -l); rm running.$AWS_BATCH_JOB_ARRAY_INDEX; [ $AWS_BATCH_JOB_ARRAY_INDEX != 1 ]"]
+array_size = 3"#,
+    );
+    let run = sjob
+        .run_expecting(
+            1,
+            &["--output", "json", "local", "run", "job", "--parallel", "2"],
+        )
+        .await;
+    let report = run.json();
+    assert_eq!(report["status"], "FAILED");
+    assert_eq!(report["attempts"], 3);
+    assert_eq!(
+        report["array"],
+        json!({"size": 3, "succeeded": 2, "failed": 1, "failed_indexes": [1]})
+    );
+    let logs = std::path::Path::new(report["log_file"].as_str().unwrap());
+    for index in 0..3 {
+        let log = std::fs::read_to_string(logs.join(format!("{index}.log"))).unwrap();
+        assert!(log.starts_with(&format!("child {index} of ")), "{log}");
+        assert!(log.contains(&format!(":{index} beside ")), "{log}");
+        let beside: usize = log.trim().rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(
+            (1..=2).contains(&beside),
+            "--parallel 2 ran {beside} at once"
+        );
+        assert!(
+            run.stderr
+                .contains(&format!("[job:{index}] child {index} of ")),
+            "{run}"
+        );
+    }
+
+    let n = &outbox(&sjob)[0]["notification"];
+    assert_eq!(n["status"], "FAILED");
+    assert_eq!(n["error"]["kind"], "job_failed");
+    assert_eq!(
+        n["error"]["message"],
+        "Array Child Job failed; 1 of 3 children failed"
+    );
+    assert_eq!(n["batch_job"]["array"]["size"], 3);
+    assert_eq!(n["batch_job"]["array"]["succeeded"], 2);
+    assert_eq!(n["batch_job"]["array"]["failed_indexes"], json!([1]));
+
+    // One at a time, all succeeding: the summary says so.
+    let sjob = project(
+        r#"command = ["sh", "-c", "touch running.$AWS_BATCH_JOB_ARRAY_INDEX; sleep 0.1; ls running.* | wc -l; rm running.$AWS_BATCH_JOB_ARRAY_INDEX"]
+array_size = 2"#,
+    );
+    let run = sjob
+        .run_expecting(0, &["local", "run", "job", "--parallel", "1"])
+        .await;
+    assert!(
+        run.stderr.contains("[job:0] 1") && run.stderr.contains("[job:1] 1"),
+        "{run}"
+    );
+    assert!(
+        run.stdout
+            .contains("Children:   2 of 2 succeeded, 0 failed"),
+        "{run}"
+    );
+}
+
 /// `retry_on` decides as Batch's `evaluateOnExit` would: exit code 2
 /// matches no rule and is retried, exit code 3 matches `exit` and ends the
 /// run with one attempt left.

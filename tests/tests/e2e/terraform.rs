@@ -221,6 +221,7 @@ memory = "1024"
 schedule_expression = "cron(0 3 * * ? *)"
 timeout_seconds = 3600
 run_timeout_seconds = 10800
+array_size = 4
 retry_attempts = 2
 retry_on = [{{ reason = "CannotPullContainerError*", action = "exit" }}, {{ exit_code = "*", action = "retry" }}]
 cpu_architecture = "arm64"

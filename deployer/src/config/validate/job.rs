@@ -203,6 +203,15 @@ impl Validator {
                 "from 60 to 31536000 (a year, the longest a run may last)",
             )
             .map(|v| v as u32);
+        let array_size = self
+            .integer(
+                &at,
+                "array_size",
+                2,
+                10_000,
+                "from 2 to 10000 (Batch's array job sizes)",
+            )
+            .map(|v| v as u32);
         let overlaps = [("allow", Overlap::Allow), ("skip", Overlap::Skip)];
         let overlap = self
             .choice(&at, "overlap", &overlaps, "an overlap policy")
@@ -293,6 +302,7 @@ impl Validator {
             enabled,
             timeout_seconds,
             run_timeout_seconds,
+            array_size,
             overlap,
             notify_on_skip,
             retry_attempts,

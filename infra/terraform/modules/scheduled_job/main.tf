@@ -29,6 +29,7 @@ locals {
     task_policy_statements   = var.task_policy_statements
     schedule_dead_letter_arn = var.schedule_dead_letter_arn
     run_timeout_seconds      = var.run_timeout_seconds
+    array_size               = var.array_size
   }
 }
 

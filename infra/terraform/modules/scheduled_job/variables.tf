@@ -147,6 +147,16 @@ variable "run_timeout_seconds" {
   }
 }
 
+variable "array_size" {
+  type        = number
+  default     = null
+  description = "Run the job as a Batch array job of this many children (2 to 10000), each with AWS_BATCH_JOB_ARRAY_INDEX; the run fails when any child fails."
+  validation {
+    condition     = var.array_size == null || (coalesce(var.array_size, 2) >= 2 && coalesce(var.array_size, 2) <= 10000 && floor(coalesce(var.array_size, 2)) == coalesce(var.array_size, 2))
+    error_message = "array_size must be a whole number from 2 to 10000."
+  }
+}
+
 variable "retry_attempts" {
   type    = number
   default = 1
