@@ -75,11 +75,12 @@ schedule_dead_letter_arn = "{}""#,
     sjob.run_expecting(0, &["plan", "--detailed-exitcode"])
         .await;
 
-    // Each change names its field; the dead-letter policy goes with the queue.
+    // Each change names its field; the dead-letter policy goes with the
+    // queue; an array size is the state machine's.
     sjob.write_config(&config(
         &targets,
         &[&crawler_with(
-            "cpu_architecture = \"x86_64\"\nephemeral_storage_gib = 100",
+            "cpu_architecture = \"x86_64\"\nephemeral_storage_gib = 100\narray_size = 5",
         )],
     ));
     let plan: Value = sjob
@@ -105,6 +106,7 @@ schedule_dead_letter_arn = "{}""#,
                 "job_definition",
                 json!(["cpu_architecture", "ephemeral_storage_gib"])
             ),
+            update("state_machine", json!(["definition"])),
             update("schedule", json!(["retry_policy", "dead_letter_arn"])),
         ],
         "{plan:#}"
@@ -124,6 +126,16 @@ schedule_dead_letter_arn = "{}""#,
     assert_eq!(
         container.ephemeral_storage().and_then(|s| s.size_in_gib()),
         Some(100)
+    );
+    let machine = aws
+        .state_machine(&crawler.state_machine_arn())
+        .await
+        .unwrap();
+    let asl: Value = serde_json::from_str(&machine.definition).unwrap();
+    assert_eq!(
+        asl["States"]["BatchGroup"]["Branches"][0]["States"]["Batch"]["Parameters"]
+            ["ArrayProperties"],
+        json!({"Size": 5})
     );
     let schedule = aws.schedule(&crawler.schedule).await.unwrap();
     let target = schedule.target().unwrap();
