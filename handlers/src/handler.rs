@@ -5,6 +5,7 @@ use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::alarm::{self, AlarmChange};
 use crate::enrich::JobDescriber;
 use crate::event::{HandlerEvent, InvalidEvent};
 use crate::message::{self, BodyFormat};
@@ -21,7 +22,7 @@ pub enum HandlerKind {
     Success,
     /// `ErrorHandler`: something failed; `state.error` holds what was caught,
     /// and `state.batch` the job's record when the job succeeded and its
-    /// success notification failed.
+    /// success notification failed. Also the missed-run alarm's action.
     Error,
 }
 
@@ -72,8 +73,12 @@ pub async fn handle<P: Publisher, D: JobDescriber>(
     describer: &D,
     format: BodyFormat,
 ) -> Result<HandlerResponse, HandlerError> {
-    let event = HandlerEvent::from_value(payload)?;
-    let notification = notification_for(kind, &event, describer).await;
+    let notification = if kind == HandlerKind::Error && alarm::is_alarm(&payload) {
+        Notification::alarm(&AlarmChange::from_value(payload)?)
+    } else {
+        let event = HandlerEvent::from_value(payload)?;
+        notification_for(kind, &event, describer).await
+    };
     let publication = message::render(&notification, format);
     let message_id = publisher.publish(&publication).await?;
     tracing::info!(

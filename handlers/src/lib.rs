@@ -7,6 +7,7 @@
 //! optional Batch enrichment is pure, so the local runner (`sjob local`) and
 //! the tests call [`handler::handle`] directly, without the Lambda runtime.
 
+pub mod alarm;
 pub mod enrich;
 pub mod event;
 pub mod handler;

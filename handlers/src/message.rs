@@ -179,6 +179,8 @@ pub const FILTER_ATTRIBUTES: &[(&str, Option<&[&str]>)] = &[
             "submit_rejected",
             "handler_failed",
             "skipped",
+            "missed",
+            "recovered",
             "other",
         ]),
     ),
@@ -191,6 +193,8 @@ fn kind_name(kind: FailureKind) -> &'static str {
         FailureKind::SubmitRejected => "submit_rejected",
         FailureKind::HandlerFailed => "handler_failed",
         FailureKind::Skipped => "skipped",
+        FailureKind::Missed => "missed",
+        FailureKind::Recovered => "recovered",
         FailureKind::Other => "other",
     }
 }
@@ -258,6 +262,9 @@ fn failure_headline(n: &Notification) -> Option<String> {
         FailureKind::SubmitRejected => format!("submit rejected ({})", error.error),
         FailureKind::HandlerFailed => format!("notification failed ({})", error.error),
         FailureKind::Skipped => "an earlier run is still running".to_string(),
+        FailureKind::Missed | FailureKind::Recovered => {
+            error.message.split(" (").next().unwrap_or_default().to_string()
+        }
         FailureKind::Other => error.error.clone(),
     })
 }
@@ -319,6 +326,10 @@ pub fn chatbot_body(n: &Notification) -> Value {
     let title = match (n.status, failure_headline(n)) {
         (Status::Skipped, _) => format!(
             ":fast_forward: [{}] {} / {} skipped (an earlier run is still running)",
+            n.stage, n.app_name, n.batch_name
+        ),
+        (Status::Succeeded, Some(detail)) => format!(
+            ":white_check_mark: [{}] {} / {} recovered ({detail})",
             n.stage, n.app_name, n.batch_name
         ),
         (_, Some(detail)) => format!(

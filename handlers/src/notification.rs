@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::alarm::AlarmChange;
 use crate::event::{ArrayProperties, BatchJob, HandlerEvent};
 use crate::links;
 use crate::outcome::{Failure, FailureKind};
@@ -37,6 +38,9 @@ impl Status {
 
 /// The error name of a skipped run's notification.
 pub const SKIPPED_ERROR: &str = "sjob.Skipped";
+/// The error names of the missed-run alarm's notifications.
+pub const MISSED_ERROR: &str = "sjob.Missed";
+pub const RECOVERED_ERROR: &str = "sjob.Recovered";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
@@ -173,6 +177,63 @@ impl Notification {
             message: format!("an earlier execution is still running: {running}"),
         };
         Notification::build(event, Status::Skipped, None, Some(error))
+    }
+
+    /// The missed-run alarm changed state: no run succeeded within the
+    /// window (FAILED, `missed`), or one did again (SUCCEEDED, `recovered`).
+    /// There is no execution or job to report.
+    pub fn alarm(change: &AlarmChange) -> Notification {
+        let identity = &change.identity;
+        let (status, error, kind, message) = if change.missed {
+            (
+                Status::Failed,
+                MISSED_ERROR,
+                FailureKind::Missed,
+                format!("no successful run within {}", identity.window),
+            )
+        } else {
+            (
+                Status::Succeeded,
+                RECOVERED_ERROR,
+                FailureKind::Recovered,
+                format!(
+                    "a run succeeded again after none did within {}",
+                    identity.window
+                ),
+            )
+        };
+        let mut hasher = Sha256::new();
+        for part in [
+            change.alarm_arn.as_deref().unwrap_or(&identity.job_name),
+            &change.changed_at,
+            status.as_str(),
+        ] {
+            hasher.update(part.as_bytes());
+            hasher.update(b"\n");
+        }
+        Notification {
+            version: SCHEMA_VERSION.to_string(),
+            notification_id: uuid_shaped(&hasher.finalize()[..16]),
+            status,
+            app_name: identity.app_name.clone(),
+            stage: identity.stage.clone(),
+            batch_name: identity.batch_name.clone(),
+            job_name: identity.job_name.clone(),
+            execution: Execution {
+                arn: None,
+                name: None,
+                started_at: None,
+                state_machine: change.state_machine_arn.clone(),
+                console_url: None,
+            },
+            batch_job: None,
+            error: Some(ErrorSummary {
+                error: error.to_string(),
+                kind,
+                message: format!("{message} ({})", change.reason),
+            }),
+            input: Value::Null,
+        }
     }
 
     pub fn failed(event: &HandlerEvent, failure: &Failure) -> Notification {

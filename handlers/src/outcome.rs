@@ -28,6 +28,12 @@ pub enum FailureKind {
     /// Not a failure: the run started no job because an earlier one was
     /// still running (`overlap = "skip"`, status `SKIPPED`).
     Skipped,
+    /// No run succeeded within `expect_success_within` (the missed-run
+    /// alarm, status `FAILED`).
+    Missed,
+    /// Not a failure: a run succeeded again after a `missed` notification
+    /// (status `SUCCEEDED`).
+    Recovered,
     Other,
 }
 

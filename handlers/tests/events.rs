@@ -234,6 +234,83 @@ async fn an_array_jobs_failure_names_its_failed_children() {
     );
 }
 
+/// The missed-run alarm's action: no run succeeded within the window, so
+/// the error handler says so, in the same schema as a failed run; the
+/// return to OK says the job recovered. A retried invocation keeps its id.
+#[tokio::test]
+async fn the_missed_run_alarm_notifies_missed_then_recovered() {
+    let (publication, n) = publish_with(
+        HandlerKind::Error,
+        fixture("alarm_missed"),
+        &(),
+        BodyFormat::Document,
+    )
+    .await;
+    assert_eq!(
+        publication.subject,
+        "[acme/prod] nightly-report FAILED: no successful run within 26h"
+    );
+    assert_eq!(n.status.as_str(), "FAILED");
+    assert_eq!(n.job_name, "acme-prod-nightly-report-ScheduledJob");
+    assert_eq!(
+        n.execution.state_machine.as_deref(),
+        Some("arn:aws:states:eu-west-1:210987654321:stateMachine:acme-prod-nightly-report-ScheduledJob")
+    );
+    assert!(n.batch_job.is_none());
+    let error = n.error.clone().unwrap();
+    assert_eq!(error.error, "sjob.Missed");
+    assert_eq!(serde_json::to_value(error.kind).unwrap(), "missed");
+    assert!(
+        error.message.starts_with("no successful run within 26h (Threshold Crossed: "),
+        "{}",
+        error.message
+    );
+    assert!(publication
+        .attributes
+        .contains(&("error_kind".to_string(), "missed".to_string())));
+    let (_, again) = failure("alarm_missed").await;
+    assert_eq!(again.notification_id, n.notification_id);
+
+    let (publication, recovered) = publish_with(
+        HandlerKind::Error,
+        fixture("alarm_recovered"),
+        &(),
+        BodyFormat::Chatbot,
+    )
+    .await;
+    assert_eq!(recovered.status.as_str(), "SUCCEEDED");
+    assert_eq!(
+        serde_json::to_value(recovered.error.unwrap().kind).unwrap(),
+        "recovered"
+    );
+    assert_ne!(recovered.notification_id, n.notification_id);
+    let envelope: Value = serde_json::from_str(&publication.message).unwrap();
+    let chat: Value = serde_json::from_str(envelope["https"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        chat["content"]["title"],
+        ":white_check_mark: [prod] acme / nightly-report recovered (a run succeeded again after none did within 26h)"
+    );
+}
+
+/// An alarm that is not an sjob job's is refused with a stable error type,
+/// not turned into a notification about nothing.
+#[tokio::test]
+async fn an_alarm_of_no_sjob_job_is_an_invalid_event() {
+    let mut event = fixture("alarm_missed");
+    event["alarmData"]["configuration"]["description"] = json!("made by hand");
+    let err = handle(
+        HandlerKind::Error,
+        event,
+        &Recorder::default(),
+        &(),
+        BodyFormat::Document,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "InvalidEvent");
+    assert!(err.to_string().contains("does not name an sjob job"), "{err}");
+}
+
 /// A run `overlap = "skip"` ended: SKIPPED, no job record, the running
 /// execution named, and a subject, text and chat card that say so.
 #[tokio::test]
@@ -673,11 +750,14 @@ async fn a_failed_publish_is_an_error_never_a_success() {
 }
 
 #[test]
-fn every_fixture_round_trips_through_the_typed_event() {
+fn every_run_fixture_round_trips_through_the_typed_event() {
     let dir = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let raw: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        if handlers::alarm::is_alarm(&raw) {
+            continue;
+        }
         let event = handlers::event::HandlerEvent::from_value(raw.clone()).unwrap();
         let again =
             handlers::event::HandlerEvent::from_value(serde_json::to_value(&event).unwrap())
