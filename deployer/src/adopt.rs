@@ -16,7 +16,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::aws::{error_code, AwsError, Clients};
+use crate::aws::{self, error_code, AwsError, Clients};
 use crate::model::{Identity, Tags};
 use crate::plan::{self, Action, ActualJob, Change, JobPlan, Kind, Plan};
 use crate::target::Target;
@@ -218,6 +218,7 @@ fn adopted(actual: &ActualJob, ours: &Identity, machine_arn: &str) -> ActualJob 
     own!(adopted.log_group.as_mut());
     own!(adopted.job_definition.as_mut().map(|r| &mut r.latest));
     own!(adopted.state_machine.as_mut());
+    own!(adopted.alarm.as_mut());
     if let Some(machine) = &adopted.state_machine {
         adopted.schedule = adopted
             .schedule
@@ -297,6 +298,9 @@ async fn tag(
         }
         // Untaggable: it is the state machine's, adopted with it.
         Kind::Schedule => {}
+        Kind::Alarm => {
+            aws::cloudwatch::tag(&clients.cloudwatch, &target.alarm_arn(name), tags).await?;
+        }
         Kind::Topic
         | Kind::Subscription
         | Kind::Function

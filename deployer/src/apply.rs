@@ -1,6 +1,6 @@
 //! Carries out a [`Plan`]: jobs concurrently (bounded), and within a job the
 //! resources in dependency order (roles, then log group and job definition,
-//! then state machine, then schedule; the reverse to delete). Only resources
+//! then state machine, then schedule and alarm; the reverse to delete). Only resources
 //! with a change are touched. Every step is idempotent, so a re-run after an
 //! interruption converges.
 
@@ -226,6 +226,23 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
         )
         .await?;
     }
+    if let Some(alarm) = desired
+        .alarm
+        .as_ref()
+        .filter(|a| pending(&job.changes, Kind::Alarm, &a.name))
+    {
+        let arn = target.alarm_arn(&alarm.name);
+        let current = actual.alarm.as_ref().map(|o| &o.spec);
+        aws::cloudwatch::converge(clients, alarm, &arn, current).await?;
+    }
+    // `expect_success_within` dropped from the job.
+    if let Some(alarm) = actual
+        .alarm
+        .as_ref()
+        .filter(|a| deleting(&job.changes, Kind::Alarm, &a.spec.name))
+    {
+        aws::cloudwatch::delete(clients, &alarm.spec).await?;
+    }
     tracing::info!(job = %job.batch_name, "converged");
     Ok(())
 }
@@ -236,6 +253,13 @@ async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result
     let names = &job.names;
     let actual = &job.actual;
     let changes = &job.changes;
+    if let Some(alarm) = actual
+        .alarm
+        .as_ref()
+        .filter(|a| deleting(changes, Kind::Alarm, &a.spec.name))
+    {
+        aws::cloudwatch::delete(clients, &alarm.spec).await?;
+    }
     if deleting(changes, Kind::Schedule, &names.schedule) {
         aws::scheduler::delete(&clients.scheduler, &names.schedule).await?;
     }

@@ -3,6 +3,7 @@
 //! deletes it. SDK configuration and error mapping live here, once.
 
 pub mod batch;
+pub mod cloudwatch;
 pub mod compute;
 pub mod ec2;
 pub mod iam;
@@ -86,6 +87,7 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub batch: aws_sdk_batch::Client,
+    pub cloudwatch: cloudwatch::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub sns: aws_sdk_sns::Client,
     pub ec2: ec2::Client,
@@ -113,6 +115,7 @@ impl Clients {
             iam: aws_sdk_iam::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             batch: aws_sdk_batch::Client::new(&config),
+            cloudwatch: cloudwatch::Client::new(&config),
             lambda: aws_sdk_lambda::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
             ec2: ec2::Client::new(&config),

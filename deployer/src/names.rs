@@ -28,6 +28,8 @@ pub struct JobNames {
     /// The state machine's listing of its own running executions
     /// (`overlap = "skip"`).
     pub overlap_policy: String,
+    /// The missed-run alarm (`expect_success_within`).
+    pub missed_alarm: String,
 }
 
 /// Every name sjob gives the shared base's resources (those of the seed's
@@ -113,6 +115,7 @@ impl JobNames {
             logs_policy: n("CloudWatchLogsDeliveryFullAccessPolicy"),
             notify_policy: n("NotifyPolicy"),
             overlap_policy: n("OverlapCheckPolicy"),
+            missed_alarm: n("Missed"),
             job_name,
         }
     }

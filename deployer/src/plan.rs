@@ -14,7 +14,9 @@ pub mod inventory;
 use crate::aws::batch::Revisions;
 use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::{AwsError, Clients};
-use crate::model::{Diff, Identity, JobStack, LogGroupSpec, Observed, RoleSpec, StateMachineSpec};
+use crate::model::{
+    AlarmSpec, Diff, Identity, JobStack, LogGroupSpec, Observed, RoleSpec, StateMachineSpec,
+};
 use crate::names::JobNames;
 use crate::target::Target;
 pub use inventory::Inventory;
@@ -41,6 +43,7 @@ pub enum Kind {
     SecurityGroup,
     ComputeEnvironment,
     JobQueue,
+    Alarm,
 }
 
 impl fmt::Display for Kind {
@@ -57,6 +60,7 @@ impl fmt::Display for Kind {
             Kind::SecurityGroup => "security group",
             Kind::ComputeEnvironment => "compute env",
             Kind::JobQueue => "job queue",
+            Kind::Alarm => "alarm",
         })
     }
 }
@@ -101,6 +105,7 @@ pub struct ActualJob {
     pub job_definition: Option<Revisions>,
     pub state_machine: Option<Observed<StateMachineSpec>>,
     pub schedule: Option<ScheduleRecord>,
+    pub alarm: Option<Observed<AlarmSpec>>,
 }
 
 #[derive(Debug, Clone)]
@@ -154,7 +159,7 @@ impl Plan {
 
     /// A delete that only `--prune` (or `destroy`) carries out: of a job
     /// gone from the config, or of a base part `[base]` no longer asks for.
-    fn is_removal(&self, change: &Change) -> bool {
+    pub fn is_removal(&self, change: &Change) -> bool {
         match &change.job {
             Some(job) => self
                 .jobs
@@ -290,6 +295,15 @@ pub fn diff(
         action(
             desired.map(|d| &d.schedule),
             actual.schedule.as_ref().map(|s| &s.observed),
+            ours,
+        ),
+    );
+    push(
+        Kind::Alarm,
+        &names.missed_alarm,
+        action(
+            desired.and_then(|d| d.alarm.as_ref()),
+            actual.alarm.as_ref(),
             ours,
         ),
     );

@@ -14,7 +14,8 @@ pub struct Summary {
     pub delete: usize,
     pub unchanged: usize,
     pub conflict: usize,
-    /// Deletes of jobs gone from the config that this run keeps (no `--prune`).
+    /// Deletes of jobs and base parts gone from the config that this run
+    /// keeps (no `--prune`).
     pub kept: usize,
 }
 
@@ -51,7 +52,9 @@ impl<'a> PlanReport<'a> {
             match change.action {
                 Action::Create => summary.create += 1,
                 Action::Update { .. } => summary.update += 1,
-                Action::Delete if mode == Mode::Keep => summary.kept += 1,
+                Action::Delete if mode == Mode::Keep && plan.is_removal(change) => {
+                    summary.kept += 1
+                }
                 Action::Delete => summary.delete += 1,
                 Action::NoOp => summary.unchanged += 1,
                 Action::Conflict { .. } => summary.conflict += 1,

@@ -51,6 +51,10 @@ impl Target {
         self.arn("logs", &format!("log-group:{name}"))
     }
 
+    pub fn alarm_arn(&self, name: &str) -> String {
+        self.arn("cloudwatch", &format!("alarm:{name}"))
+    }
+
     pub fn job_queue_arn(&self, name: &str) -> String {
         self.arn("batch", &format!("job-queue/{name}"))
     }

@@ -92,6 +92,7 @@ fn placeholder_job() -> Job {
         timeout_seconds: None,
         run_timeout_seconds: Some(sentinel("run_timeout_seconds")),
         array_size: Some(sentinel("array_size")),
+        expect_success_within: None,
         // Its roles carry every conditional policy; the module leaves out
         // those its inputs do not ask for.
         overlap: Overlap::Skip,

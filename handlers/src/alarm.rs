@@ -8,7 +8,9 @@
 //! The event names the alarm, not the job: the deployer writes the job's
 //! identity into the alarm's description, after [`IDENTITY_MARKER`].
 
-use aws_lambda_events::event::cloudwatch_alarms::{CloudWatchAlarmStateValue, CloudWatchMetricAlarm};
+use aws_lambda_events::event::cloudwatch_alarms::{
+    CloudWatchAlarmStateValue, CloudWatchMetricAlarm,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -74,8 +76,8 @@ impl AlarmChange {
     /// Reads an alarm event; one that is not an sjob job's, or in a state
     /// sjob does not notify, is an error naming why.
     pub fn from_value(payload: Value) -> Result<AlarmChange, InvalidEvent> {
-        let event: CloudWatchMetricAlarm<Value> =
-            serde_path_to_error::deserialize(payload).map_err(|err| InvalidEvent {
+        let event: CloudWatchMetricAlarm<Value> = serde_path_to_error::deserialize(payload)
+            .map_err(|err| InvalidEvent {
                 path: err.path().to_string(),
                 reason: err.inner().to_string(),
             })?;
@@ -142,10 +144,12 @@ mod tests {
             window: "26h".into(),
         };
         let description = identity.description();
-        assert!(description.starts_with(
-            "No successful run of night-crawler (my-app/dev) within 26h. sjob:{"
-        ));
-        assert_eq!(AlarmIdentity::from_description(&description), Some(identity));
+        assert!(description
+            .starts_with("No successful run of night-crawler (my-app/dev) within 26h. sjob:{"));
+        assert_eq!(
+            AlarmIdentity::from_description(&description),
+            Some(identity)
+        );
         assert_eq!(AlarmIdentity::from_description("made by hand"), None);
     }
 }

@@ -262,9 +262,12 @@ fn failure_headline(n: &Notification) -> Option<String> {
         FailureKind::SubmitRejected => format!("submit rejected ({})", error.error),
         FailureKind::HandlerFailed => format!("notification failed ({})", error.error),
         FailureKind::Skipped => "an earlier run is still running".to_string(),
-        FailureKind::Missed | FailureKind::Recovered => {
-            error.message.split(" (").next().unwrap_or_default().to_string()
-        }
+        FailureKind::Missed | FailureKind::Recovered => error
+            .message
+            .split(" (")
+            .next()
+            .unwrap_or_default()
+            .to_string(),
         FailureKind::Other => error.error.clone(),
     })
 }

@@ -261,7 +261,9 @@ async fn the_missed_run_alarm_notifies_missed_then_recovered() {
     assert_eq!(error.error, "sjob.Missed");
     assert_eq!(serde_json::to_value(error.kind).unwrap(), "missed");
     assert!(
-        error.message.starts_with("no successful run within 26h (Threshold Crossed: "),
+        error
+            .message
+            .starts_with("no successful run within 26h (Threshold Crossed: "),
         "{}",
         error.message
     );
@@ -308,7 +310,10 @@ async fn an_alarm_of_no_sjob_job_is_an_invalid_event() {
     .await
     .unwrap_err();
     assert_eq!(err.error_type(), "InvalidEvent");
-    assert!(err.to_string().contains("does not name an sjob job"), "{err}");
+    assert!(
+        err.to_string().contains("does not name an sjob job"),
+        "{err}"
+    );
 }
 
 /// A run `overlap = "skip"` ended: SKIPPED, no job record, the running

@@ -1032,6 +1032,33 @@ STATUS_REASON = "Essential container in task exited"
 ARRAY_CHILD_FAILED = "Array Child Job failed"
 
 
+def patch_lambda_permission_statement_ids() -> None:
+    """moto gap: AddPermission appends a statement whose id the policy
+    already has, so the policy ends with two statements of one id and
+    RemovePermission removes only the first.  AWS refuses it with
+    ResourceConflictException (409): "The statement id (...) provided
+    already exists. Please provide a new statement id, or remove the
+    existing statement." (Lambda API reference, AddPermission)."""
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda.policy import Policy
+
+    original = Policy.add_statement
+
+    def add_statement(self: Any, raw: str, qualifier: str | None = None) -> tuple[Any, str]:
+        sid = json.loads(raw).get("StatementId")
+        if sid and any(s.get("Sid") == sid for s in self.statements):
+            error = LambdaClientError(
+                "ResourceConflictException",
+                f"The statement id ({sid}) provided already exists. Please provide a new "
+                "statement id, or remove the existing statement.",
+            )
+            error.code = 409
+            raise error
+        return original(self, raw, qualifier)
+
+    Policy.add_statement = add_statement  # type: ignore[method-assign]
+
+
 def patch_lambda_logging_config() -> None:
     """moto gap: CreateFunction and UpdateFunctionConfiguration drop
     ``LoggingConfig``, and GetFunction(Configuration) never return it.  AWS
@@ -1491,6 +1518,7 @@ def apply_patches() -> None:
     patch_sfn_lambda_unknown()  # g
     patch_sfn_retry_wait_scale()  # knob
     patch_lambda_logging_config()  # g
+    patch_lambda_permission_statement_ids()  # g
 
 
 # --------------------------------------------------------------------------

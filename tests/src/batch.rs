@@ -6,6 +6,7 @@ use aws_sdk_batch::types::{
 };
 use aws_sdk_sns::error::DisplayErrorContext;
 
+use crate::http::xml_values;
 use crate::{http, Aws, Emulator, REGION};
 
 /// The emulator's default VPC: where a Fargate compute environment runs.
@@ -119,16 +120,6 @@ impl Emulator {
         assert_eq!(response.status, 200, "EC2 {parameters:?}: {body}");
         body
     }
-}
-
-/// The text of every `<tag>...</tag>` element, in document order.
-fn xml_values(xml: &str, tag: &str) -> Vec<String> {
-    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-    xml.split(open.as_str())
-        .skip(1)
-        .filter_map(|rest| rest.split_once(close.as_str()))
-        .map(|(value, _)| value.trim().to_string())
-        .collect()
 }
 
 impl Aws {

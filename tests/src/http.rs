@@ -69,6 +69,17 @@ pub(crate) async fn send_query(
     .await
 }
 
+/// The text of every `<tag>...</tag>` element of an XML answer, in
+/// document order.
+pub(crate) fn xml_values(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    xml.split(open.as_str())
+        .skip(1)
+        .filter_map(|rest| rest.split_once(close.as_str()))
+        .map(|(value, _)| value.trim().to_string())
+        .collect()
+}
+
 /// Calls an action of a JSON 1.1 AWS API (Secrets Manager, SSM, ...) on
 /// the emulator, routed like [`send_query`]. The body is the JSON answer.
 pub(crate) async fn send_json(

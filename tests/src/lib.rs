@@ -5,6 +5,7 @@
 //! state, and talks to it through [`Aws`] clients made from
 //! [`Emulator::sdk_config`]. Nothing here reaches real AWS.
 
+mod alarms;
 mod aws;
 mod batch;
 mod binaries;
@@ -24,6 +25,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
+pub use alarms::Alarm;
 pub use aws::{policy_document, snapshot_differences, Aws, Delivery, Invocation};
 pub use batch::DefaultNetwork;
 pub use binaries::{handler_binary, sjob_binary};

@@ -254,3 +254,54 @@ pub async fn delete(client: &Client, name: &str) -> Result<(), AwsError> {
         _ => Ok(()),
     }
 }
+
+/// CloudWatch's principal for alarms whose action is a Lambda function.
+const ALARMS_PRINCIPAL: &str = "lambda.alarms.cloudwatch.amazonaws.com";
+
+/// Lets the alarm `alarm_arn` (and no other) invoke `function`, under a
+/// statement named after the alarm; a statement of that name already there
+/// is replaced, so it grants exactly this.
+pub async fn allow_alarm(
+    client: &Client,
+    function: &str,
+    alarm: &str,
+    alarm_arn: &str,
+) -> Result<(), AwsError> {
+    let add = || {
+        client
+            .add_permission()
+            .function_name(function)
+            .statement_id(alarm)
+            .action("lambda:InvokeFunction")
+            .principal(ALARMS_PRINCIPAL)
+            .source_arn(alarm_arn)
+            .send()
+    };
+    match add().await {
+        Ok(_) => Ok(()),
+        Err(err) if error_code(&err) == Some("ResourceConflictException") => {
+            disallow_alarm(client, function, alarm).await?;
+            add()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::call("AddPermission", function, e))
+        }
+        Err(err) => Err(AwsError::call("AddPermission", function, err)),
+    }
+}
+
+/// Removes the alarm's statement from `function`'s policy; one (or a
+/// function) already gone is success.
+pub async fn disallow_alarm(client: &Client, function: &str, alarm: &str) -> Result<(), AwsError> {
+    match client
+        .remove_permission()
+        .function_name(function)
+        .statement_id(alarm)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err) if error_code(&err) == Some(NOT_FOUND) => Ok(()),
+        Err(err) => Err(AwsError::call("RemovePermission", function, err)),
+    }
+}

@@ -11,9 +11,10 @@ use super::{error_code, AwsError};
 use crate::model::{Tags, APP_TAG, STAGE_TAG};
 
 /// The services whose resources the index holds: CloudWatch Logs (log
-/// groups) and Step Functions (state machines). Service-wide filters, since
-/// resource type names differ between AWS (`logs:log-group`) and emulators.
-const SERVICES: [&str; 2] = ["logs", "states"];
+/// groups), Step Functions (state machines) and CloudWatch (alarms).
+/// Service-wide filters, since resource type names differ between AWS
+/// (`logs:log-group`) and emulators.
+const SERVICES: [&str; 3] = ["logs", "states", "cloudwatch"];
 
 /// The tags of one app and stage's resources, by ARN. `OneByOne` when the
 /// caller may not call `tag:GetResources`: each resource's tags are then

@@ -71,6 +71,7 @@ pub const JOB_KEYS: &[Key] = &[
     key("overlap", Kind::String, "`allow` (default) or `skip`: with `skip` a run that starts while an earlier one is still running ends at once, without a job, recording why."),
     key("notify_on_skip", Kind::Boolean, "With `overlap = \"skip\"`, send a SKIPPED notification for each skipped run. Default false."),
     key("run_timeout_seconds", Kind::Integer, "A cap on the whole run, queue time and every attempt included, 60 to 31536000 seconds: the Batch job is stopped and a `timeout` notification sent."),
+    key("expect_success_within", Kind::String, "An alarm when no run succeeded for this long, `5m` to `7d` (whole hours from `1h`): the error handler sends a `missed` notification, and `recovered` after the next success. Default none."),
     key("array_size", Kind::Integer, "Run the job as a Batch array job of this many children, 2 to 10000; each gets AWS_BATCH_JOB_ARRAY_INDEX, and the run fails when any child fails. Default: one job."),
     key("retry_attempts", Kind::Integer, "Batch attempts, 1 to 10. Default 1."),
     key("retry_on", Kind::Tables(RETRY_ON_KEYS), "Which failed attempts are retried (Batch's evaluateOnExit), at most 5 rules; the first match decides, no match retries."),

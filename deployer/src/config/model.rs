@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-pub use crate::model::{RetryAction, RetryRule, ScheduleRetry};
+pub use crate::model::{RetryAction, RetryRule, ScheduleRetry, SuccessWindow};
 use crate::schedule::Schedule;
 use crate::target::Target;
 
@@ -69,6 +69,8 @@ pub struct Job {
     pub run_timeout_seconds: Option<u32>,
     /// Run as a Batch array job of this many children.
     pub array_size: Option<u32>,
+    /// An alarm when no run succeeded for this long.
+    pub expect_success_within: Option<SuccessWindow>,
     /// What a run does while an earlier one is still running.
     pub overlap: Overlap,
     /// Whether a skipped run sends a `SKIPPED` notification.

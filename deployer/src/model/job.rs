@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{field_diff, Diff, Identity, RetryRule, Tags};
+use super::{field_diff, AlarmSpec, Diff, Identity, RetryRule, Tags};
 use crate::names::JobNames;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +105,8 @@ pub struct JobStack {
     pub job_definition: JobDefinitionSpec,
     pub state_machine: StateMachineSpec,
     pub schedule: ScheduleSpec,
+    /// The missed-run alarm, with `expect_success_within`.
+    pub alarm: Option<AlarmSpec>,
 }
 
 field_diff!(LogGroupSpec {

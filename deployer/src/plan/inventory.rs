@@ -34,6 +34,8 @@ pub struct Inventory {
     state_machines: BTreeSet<String>,
     /// Schedules under the jobs' prefix.
     schedules: BTreeSet<String>,
+    /// Alarms under the jobs' prefix.
+    alarms: BTreeMap<String, aws::cloudwatch::Listed>,
     tags: TagIndex,
     /// The account's ACTIVE job definitions by name, `None` when there were
     /// too many to list.
@@ -53,11 +55,12 @@ impl Inventory {
         let definition_pages = (jobs / JOBS_PER_DEFINITION_PAGE).max(1);
         let log_group_prefix = JobNames::log_group_prefix(app_name, stage);
         let job_prefix = JobNames::job_prefix(app_name, stage);
-        let (roles, log_groups, state_machines, schedules, tags, job_definitions) = tokio::try_join!(
+        let (roles, log_groups, state_machines, schedules, alarms, tags, job_definitions) = tokio::try_join!(
             Roles::load(&clients.iam),
             aws::logs::list(&clients.logs, &log_group_prefix),
             aws::sfn::list_names(&clients.sfn),
             aws::scheduler::list_names(&clients.scheduler, &job_prefix),
+            aws::cloudwatch::list(&clients.cloudwatch, &job_prefix),
             TagIndex::load(&clients.tagging, app_name, stage),
             aws::batch::list_active(&clients.batch, definition_pages),
         )?;
@@ -69,6 +72,7 @@ impl Inventory {
             log_groups,
             state_machines,
             schedules,
+            alarms,
             tags,
             job_definitions,
         })
@@ -166,8 +170,24 @@ impl Inventory {
             }
             aws::scheduler::read(&clients.scheduler, &names.schedule).await
         };
-        let (roles, log_group, job_definition, state_machine, schedule) =
-            tokio::try_join!(roles, log_group, job_definition, state_machine, schedule)?;
+        let alarm = async {
+            let Some(listed) = self.alarms.get(&names.missed_alarm) else {
+                return Ok(None);
+            };
+            let tags = match self.tags.get(&listed.arn) {
+                Some(tags) => tags.clone(),
+                None => aws::cloudwatch::read_tags(&clients.cloudwatch, &listed.arn).await?,
+            };
+            Ok(Some(aws::cloudwatch::observed(listed.clone(), tags)))
+        };
+        let (roles, log_group, job_definition, state_machine, schedule, alarm) = tokio::try_join!(
+            roles,
+            log_group,
+            job_definition,
+            state_machine,
+            schedule,
+            alarm
+        )?;
         // A schedule takes no tags: it is its state machine's owner's, or,
         // with the state machine gone, its role's.
         let scheduler_role = target.role_arn(&names.scheduler_role);
@@ -188,6 +208,7 @@ impl Inventory {
             job_definition,
             state_machine,
             schedule,
+            alarm,
         })
     }
 }

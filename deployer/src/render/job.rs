@@ -8,8 +8,12 @@ use serde_json::{json, Value};
 use super::definition::definition;
 use super::iam;
 use crate::config::{Config, Job};
+use handlers::alarm::AlarmIdentity;
+
+use crate::model::alarm::missed_rule;
 use crate::model::{
-    Identity, JobDefinitionSpec, JobStack, LogGroupSpec, RoleSpec, ScheduleSpec, StateMachineSpec,
+    AlarmSpec, Identity, JobDefinitionSpec, JobStack, LogGroupSpec, RoleSpec, ScheduleSpec,
+    StateMachineSpec,
 };
 use crate::names::JobNames;
 use crate::target::Target;
@@ -93,7 +97,7 @@ impl JobStack {
                 definition: definition(app, stage, job, target),
                 role_arn: target.role_arn(&names.sfn_role),
                 log_destination: format!("{}:*", target.log_group_arn(&names.log_group)),
-                tags,
+                tags: tags.clone(),
             },
             schedule: ScheduleSpec {
                 name: names.schedule.clone(),
@@ -107,6 +111,26 @@ impl JobStack {
                 retry_policy: job.schedule_retry,
                 dead_letter_arn: job.schedule_dead_letter_arn.clone(),
             },
+            alarm: job.expect_success_within.as_ref().map(|window| {
+                let (period_seconds, evaluation_periods) = window.periods();
+                let identity = AlarmIdentity {
+                    app_name: app.clone(),
+                    stage: stage.clone(),
+                    batch_name: job.batch_name.clone(),
+                    job_name: names.job_name.clone(),
+                    window: window.text.clone(),
+                };
+                AlarmSpec {
+                    name: names.missed_alarm.clone(),
+                    state_machine_arn: target.state_machine_arn(&names.job_name),
+                    period_seconds,
+                    evaluation_periods,
+                    rule: missed_rule(evaluation_periods),
+                    description: identity.description(),
+                    action_arn: job.error_handler_arn(target),
+                    tags,
+                }
+            }),
             roles,
             names,
         }

@@ -920,6 +920,8 @@ struct Live {
     notifications: String,
     /// The job queue the crawler runs in.
     queue: String,
+    /// The queue and the handlers, for a changed config.
+    targets: Targets,
     crawler: Names,
 }
 
@@ -939,7 +941,8 @@ impl Live {
         Live {
             fixture,
             notifications,
-            queue: targets.queue,
+            queue: targets.queue.clone(),
+            targets,
             crawler: Names::of("crawler"),
         }
     }
@@ -1160,6 +1163,158 @@ async fn an_array_jobs_notifications_carry_its_childrens_summary() {
     assert_eq!(array["failed"], 1);
     assert_eq!(array["failed_indexes"], json!([1]));
     assert_eq!(live.events_of(ERROR_FUNCTION).await.len(), 1);
+}
+
+/// `expect_success_within`: an alarm on the state machine's successful
+/// executions, every period of the window without one breaching (missing
+/// data too), whose actions invoke the error handler, and only this alarm
+/// may. CloudWatch's invocations (ALARM, then OK) become a `missed` and a
+/// `recovered` notification. A new window updates it; dropping the key
+/// deletes it and its permission.
+#[tokio::test]
+async fn a_job_without_a_success_in_its_window_is_reported_missed_then_recovered() {
+    let live = Live::deployed_with(&format!("{CRAWLER}expect_success_within = \"26h\"\n")).await;
+    let (aws, emulator, sjob) = (
+        &live.fixture.aws,
+        &live.fixture.emulator,
+        &live.fixture.sjob,
+    );
+    let name = format!("{}-Missed", live.crawler.job);
+    let machine = live.crawler.state_machine_arn();
+    let alarm = emulator.alarm(&name).await.expect("the alarm exists");
+    assert_eq!(
+        (
+            alarm.namespace.as_str(),
+            alarm.metric.as_str(),
+            alarm.statistic.as_str()
+        ),
+        ("AWS/States", "ExecutionsSucceeded", "Sum")
+    );
+    assert_eq!(alarm.dimensions, std::slice::from_ref(&machine));
+    assert_eq!(
+        (
+            alarm.period,
+            alarm.evaluation_periods,
+            alarm.datapoints_to_alarm
+        ),
+        (3600, 26, 26)
+    );
+    assert_eq!(alarm.threshold, 1.0);
+    assert_eq!(alarm.comparison, "LessThanThreshold");
+    assert_eq!(alarm.treat_missing_data, "breaching");
+    assert_eq!(alarm.alarm_actions, [lambda_arn(ERROR_FUNCTION)]);
+    assert_eq!(alarm.ok_actions, [lambda_arn(ERROR_FUNCTION)]);
+    assert_eq!(
+        alarm_statements(aws, &name).await,
+        [json!({
+            "Sid": name,
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.alarms.cloudwatch.amazonaws.com"},
+            "Action": "lambda:InvokeFunction",
+            "Resource": lambda_arn(ERROR_FUNCTION),
+            "Condition": {"ArnLike": {"AWS:SourceArn": alarm.arn}}
+        })]
+    );
+    sjob.run_expecting(0, &["plan", "--detailed-exitcode"])
+        .await;
+
+    // What CloudWatch sends the function when the alarm changes state.
+    let event = |state: &str, previous: &str| {
+        json!({
+            "source": "aws.cloudwatch",
+            "alarmArn": alarm.arn,
+            "accountId": ACCOUNT,
+            "time": "2026-12-06T03:05:00.000+0000",
+            "region": REGION,
+            "alarmData": {
+                "alarmName": name,
+                "state": {"value": state, "reason": format!("now {state}"), "timestamp": "2026-12-06T03:05:00.000+0000"},
+                "previousState": {"value": previous, "reason": "before", "timestamp": "2026-12-05T01:00:00.000+0000"},
+                "configuration": {
+                    "description": alarm.description,
+                    "metrics": [{"id": "m1", "returnData": true, "metricStat": {
+                        "metric": {"namespace": "AWS/States", "name": "ExecutionsSucceeded", "dimensions": {"StateMachineArn": machine}},
+                        "period": 3600, "stat": "Sum"
+                    }}]
+                }
+            }
+        })
+    };
+    let invoked = aws.invoke(ERROR_FUNCTION, &event("ALARM", "OK")).await;
+    assert_eq!(invoked.function_error, None, "{:#}", invoked.payload);
+    let missed = live.notification().await;
+    assert_eq!(missed["status"], "FAILED", "{missed:#}");
+    assert_eq!(missed["error"]["kind"], "missed");
+    assert_eq!(missed["error"]["error"], "sjob.Missed");
+    assert_eq!(
+        missed["error"]["message"],
+        "no successful run within 26h (now ALARM)"
+    );
+    assert_eq!(
+        (&missed["app_name"], &missed["stage"], &missed["batch_name"]),
+        (&json!("myapp"), &json!("dev"), &json!("crawler"))
+    );
+    assert_eq!(missed["execution"]["state_machine"], json!(machine));
+    aws.invoke(ERROR_FUNCTION, &event("OK", "ALARM")).await;
+    let recovered = live.notification().await;
+    assert_eq!(recovered["status"], "SUCCEEDED", "{recovered:#}");
+    assert_eq!(recovered["error"]["kind"], "recovered");
+
+    sjob.write_config(&config(
+        &live.targets,
+        &[&format!("{CRAWLER}expect_success_within = \"2d\"\n")],
+    ));
+    let plan = sjob
+        .run_expecting(0, &["plan", "--output", "json"])
+        .await
+        .json();
+    let alarm_change = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "alarm")
+        .cloned();
+    assert_eq!(
+        alarm_change,
+        Some(
+            json!({"job": "crawler", "kind": "alarm", "name": name, "action": "update",
+            "fields": ["evaluation_periods", "rule", "description"]})
+        ),
+        "{plan:#}"
+    );
+    sjob.run_expecting(0, &["deploy"]).await;
+    assert_eq!(emulator.alarm(&name).await.unwrap().evaluation_periods, 48);
+
+    // Deleting it is deploy's, but, as every delete, only with --yes.
+    sjob.write_config(&config(&live.targets, &[CRAWLER]));
+    let plan = sjob.run_expecting(0, &["plan"]).await;
+    assert!(plan.stdout.contains("1 to delete"), "{plan}");
+    sjob.run_expecting(0, &["deploy", "--yes"]).await;
+    assert_eq!(emulator.alarm(&name).await, None);
+    assert_eq!(alarm_statements(aws, &name).await, Vec::<Value>::new());
+    sjob.run_expecting(0, &["plan", "--detailed-exitcode"])
+        .await;
+}
+
+/// The error handler's policy statements that name `alarm`.
+async fn alarm_statements(aws: &Aws, alarm: &str) -> Vec<Value> {
+    let policy = aws
+        .lambda
+        .get_policy()
+        .function_name(ERROR_FUNCTION)
+        .send()
+        .await
+        .ok()
+        .and_then(|p| p.policy)
+        .unwrap_or_else(|| r#"{"Statement": []}"#.to_string());
+    let policy: Value = serde_json::from_str(&policy).unwrap();
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Sid"] == alarm)
+        .cloned()
+        .collect()
 }
 
 /// `overlap = "skip"`: while the first run's job is still running, a run

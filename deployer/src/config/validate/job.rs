@@ -212,6 +212,19 @@ impl Validator {
                 "from 2 to 10000 (Batch's array job sizes)",
             )
             .map(|v| v as u32);
+        let expect_success_within = at.get("expect_success_within").and_then(|(e, key)| {
+            let text = self.string(e, &key)?;
+            SuccessWindow::parse(&text)
+                .map_err(|accepted| {
+                    self.problem(
+                        &e.node.span,
+                        &key,
+                        format!("`{text}` is not a window sjob can alarm on: expected {accepted}"),
+                        None,
+                    )
+                })
+                .ok()
+        });
         let overlaps = [("allow", Overlap::Allow), ("skip", Overlap::Skip)];
         let overlap = self
             .choice(&at, "overlap", &overlaps, "an overlap policy")
@@ -303,6 +316,7 @@ impl Validator {
             timeout_seconds,
             run_timeout_seconds,
             array_size,
+            expect_success_within,
             overlap,
             notify_on_skip,
             retry_attempts,
