@@ -138,6 +138,12 @@ pub enum LocalError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Settings(#[from] crate::aws::SettingsError),
+    #[error("job `{job}` has no missed-run alarm")]
+    #[diagnostic(
+        code(sjob::local::no_alarm),
+        help("set expect_success_within on the job (or in [defaults]), as \"26h\"")
+    )]
+    NoAlarm { job: String },
 }
 
 /// Where a local run takes its secrets' values from.
@@ -408,19 +414,35 @@ pub enum SimulatedOutcome {
     /// An earlier execution was still running (`overlap = "skip"`): the
     /// success handler's event for the SKIPPED notification.
     Skipped,
+    /// No run succeeded within `expect_success_within`: what CloudWatch
+    /// sends the error handler when the missed-run alarm fires.
+    Missed,
+    /// A run succeeded again: the alarm's return to OK.
+    Recovered,
 }
 
-/// The exact event the state machine would send a handler for `outcome`,
-/// and which handler gets it.
+/// The exact event the state machine (or, for the missed-run alarm,
+/// CloudWatch) would send a handler for `outcome`, and which handler gets
+/// it.
 pub fn simulate(
     config: &Config,
     job: &Job,
     outcome: SimulatedOutcome,
     input: Option<Value>,
-) -> (HandlerKind, Value) {
+) -> Result<(HandlerKind, Value), LocalError> {
     let target = local_target(config, job);
     let stack = JobStack::render(config, job, &target);
     let now = Utc::now();
+    if let SimulatedOutcome::Missed | SimulatedOutcome::Recovered = outcome {
+        let alarm = stack.alarm.as_ref().ok_or_else(|| LocalError::NoAlarm {
+            job: job.batch_name.clone(),
+        })?;
+        let missed = outcome == SimulatedOutcome::Missed;
+        return Ok((
+            HandlerKind::Error,
+            event::alarm_event(alarm, &target, missed, now),
+        ));
+    }
     let execution = Execution::new(
         &stack,
         &target,
@@ -456,7 +478,9 @@ pub fn simulate(
     let ending = match outcome {
         SimulatedOutcome::Success
         | SimulatedOutcome::NotificationFailed
-        | SimulatedOutcome::Skipped => batch(0),
+        | SimulatedOutcome::Skipped
+        | SimulatedOutcome::Missed
+        | SimulatedOutcome::Recovered => batch(0),
         SimulatedOutcome::Failed => batch(1),
         SimulatedOutcome::Timeout => Ending::TaskError { error: "States.Timeout".into(), cause: String::new() },
         SimulatedOutcome::Rejected => Ending::TaskError {
@@ -479,10 +503,10 @@ pub fn simulate(
                         .unwrap_or_else(|| "the topic".to_string())
                 ),
             });
-            (
+            Ok((
                 HandlerKind::Error,
                 event::notification_failed(event, "PublishFailed", &cause.to_string()),
-            )
+            ))
         }
         SimulatedOutcome::Skipped => {
             // What the state machine's SkipReason state passes on: the
@@ -499,9 +523,9 @@ pub fn simulate(
             state.remove("batch");
             state.insert("skipped".into(), json!({ "running_execution": earlier }));
             event["context"]["State"]["Name"] = json!(NOTIFY_SKIPPED_STATE);
-            (HandlerKind::Success, event)
+            Ok((HandlerKind::Success, event))
         }
-        _ if ending.succeeded() => (HandlerKind::Success, event),
-        _ => (HandlerKind::Error, event),
+        _ if ending.succeeded() => Ok((HandlerKind::Success, event)),
+        _ => Ok((HandlerKind::Error, event)),
     }
 }

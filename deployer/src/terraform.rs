@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use handlers::alarm::AlarmIdentity;
+
 use crate::config::{ArnRef, Config, Job, NotificationTopic, Overlap, ScheduleRetry};
 use crate::model::{JobStack, Tags};
 use crate::names::BaseNames;
@@ -43,6 +45,7 @@ pub const VARIABLES: &[&str] = &[
     "schedule_dead_letter_arn",
     "run_timeout_seconds",
     "array_size",
+    "expect_success_within",
 ];
 
 /// The placeholder job's optional numbers: values no config can hold, which
@@ -129,8 +132,9 @@ pub fn templates() -> BTreeMap<PathBuf, String> {
 }
 
 /// `scheduled_job`'s: `state_machine[_skip|_skip_notify][_fifo].json.tftpl`
-/// (by `overlap` and `notify_on_skip`, and for a FIFO topic), and per role
-/// suffix
+/// (by `overlap` and `notify_on_skip`, and for a FIFO topic),
+/// `missed_alarm_description.tftpl` (the text the error handler reads the
+/// job from), and per role suffix
 /// `roles/<Role>/trust_policy.json.tftpl`,
 /// `roles/<Role>/managed_policies.json.tftpl` (a list of ARNs) and
 /// `roles/<Role>/policies/<Policy>.json.tftpl` (inline policies).
@@ -188,6 +192,17 @@ fn scheduled_job_templates() -> BTreeMap<PathBuf, String> {
             ),
         );
     }
+    let identity = AlarmIdentity {
+        app_name: config.app_name.clone(),
+        stage: config.stage.clone(),
+        batch_name: job.batch_name.clone(),
+        job_name: stack.names.job_name.clone(),
+        window: scalar("expect_success_within"),
+    };
+    files.insert(
+        PathBuf::from("missed_alarm_description.tftpl"),
+        expressions(identity.description()),
+    );
     for role in &stack.roles {
         let dir = PathBuf::from("roles").join(suffix(&role.name));
         files.insert(
@@ -288,7 +303,14 @@ fn optional_member(text: &str, key: &str, variable: &str, sentinel: u32) -> Stri
 /// Turns a document rendered from placeholders into template text.
 fn template(mut document: Value) -> String {
     mark_whole_values(&mut document);
-    let mut text = serde_json::to_string_pretty(&document).expect("documents serialise");
+    let mut text =
+        expressions(serde_json::to_string_pretty(&document).expect("documents serialise"));
+    text.push('\n');
+    text
+}
+
+/// Every placeholder of `text` as its template expression.
+fn expressions(mut text: String) -> String {
     for name in VARIABLES {
         text = text
             .replace(
@@ -297,7 +319,6 @@ fn template(mut document: Value) -> String {
             )
             .replace(&scalar(name), &format!("${{{name}}}"));
     }
-    text.push('\n');
     text
 }
 

@@ -130,6 +130,8 @@ fn each_bad_value_gets_its_own_message() {
         ("notify_on_skip", "notify_on_skip = true", "jobs.crawler.notify_on_skip", "notify_on_skip needs overlap = \"skip\": no run is ever skipped"),
         ("run_timeout_seconds", "run_timeout_seconds = 59", "jobs.crawler.run_timeout_seconds",
             "expected a whole number from 60 to 31536000 (a year, the longest a run may last)"),
+        ("expect_success_within", r#"expect_success_within = "90m""#, "jobs.crawler.expect_success_within",
+            "`90m` is not a window sjob can alarm on: expected a whole number of minutes (m), hours (h) or days (d) from 5m to 7d, whole hours from 1h on: \"26h\""),
         ("array_size", "array_size = 1", "jobs.crawler.array_size", "expected a whole number from 2 to 10000 (Batch's array job sizes)"),
         ("array_size", "array_size = 10001", "jobs.crawler.array_size", "expected a whole number from 2 to 10000 (Batch's array job sizes)"),
         ("retry_attempts", "retry_attempts = 11", "jobs.crawler.retry_attempts", "expected a whole number 1 to 10"),

@@ -314,6 +314,7 @@ fn a_stack_that_matches_aws_plans_no_changes() {
         job_definition: None,
         state_machine: observed(stack.state_machine.clone()),
         schedule: None,
+        alarm: None,
     };
     let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &actual);
     assert_eq!(changes.len(), 8);

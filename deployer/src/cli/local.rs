@@ -175,7 +175,7 @@ impl SimulateArgs {
     pub async fn run(&self, ctx: &Context) -> Result<Document> {
         let config = ctx.load()?;
         let job = session::select(&config, std::slice::from_ref(&self.job))?[0];
-        let (kind, event) = local::simulate(&config, job, self.outcome, parse_input(&self.input)?);
+        let (kind, event) = local::simulate(&config, job, self.outcome, parse_input(&self.input)?)?;
         Ok(Document(match &self.invoke {
             None => event,
             Some(endpoint) => {

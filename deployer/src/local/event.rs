@@ -11,7 +11,9 @@ use serde_json::{json, Map, Value};
 
 use crate::config::{Config, Job};
 use crate::input::{EXECUTION_ENV, INPUT_ENV};
-use crate::model::{JobDefinitionSpec, JobStack};
+use crate::local::new_id;
+use crate::model::alarm::{DIMENSION, METRIC, NAMESPACE, STATISTIC, THRESHOLD};
+use crate::model::{AlarmSpec, JobDefinitionSpec, JobStack};
 use crate::render::definition::metadata;
 use crate::target::Target;
 
@@ -362,4 +364,40 @@ fn retry_strategy(spec: &JobDefinitionSpec) -> Value {
             .collect();
     }
     strategy
+}
+
+/// What CloudWatch sends the error handler when `alarm` changes state: to
+/// ALARM (`missed`) or back to OK.
+pub fn alarm_event(alarm: &AlarmSpec, target: &Target, missed: bool, at: DateTime<Utc>) -> Value {
+    // CloudWatch writes its times with a `+0000` offset.
+    let time = at.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
+    let (state, previous, reason) = if missed {
+        ("ALARM", "OK", format!("Threshold Crossed: no datapoints were received for {n} periods and {n} missing datapoints were treated as [Breaching].", n = alarm.evaluation_periods))
+    } else {
+        ("OK", "ALARM", format!("Threshold Crossed: 1 datapoint [1.0] was not less than the threshold ({THRESHOLD:.1})."))
+    };
+    json!({
+        "source": "aws.cloudwatch",
+        "alarmArn": target.alarm_arn(&alarm.name),
+        "accountId": target.account_id,
+        "time": time,
+        "region": target.region,
+        "alarmData": {
+            "alarmName": alarm.name,
+            "state": {"value": state, "reason": reason, "timestamp": time},
+            "previousState": {"value": previous, "reason": "", "timestamp": time},
+            "configuration": {
+                "description": alarm.description,
+                "metrics": [{
+                    "id": new_id(),
+                    "metricStat": {
+                        "metric": {"namespace": NAMESPACE, "name": METRIC, "dimensions": {DIMENSION: alarm.state_machine_arn}},
+                        "period": alarm.period_seconds,
+                        "stat": STATISTIC
+                    },
+                    "returnData": true
+                }]
+            }
+        }
+    })
 }

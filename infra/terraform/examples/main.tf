@@ -74,6 +74,8 @@ module "report_job" {
   # One child per region the report covers; AWS_BATCH_JOB_ARRAY_INDEX picks it.
   array_size     = 4
   retry_attempts = 2
+  # Told when no report succeeded for a day and two hours.
+  expect_success_within = "26h"
   # A container image that cannot be pulled will not pull on a retry either.
   retry_on = [
     { reason = "CannotPullContainerError*", action = "exit" },

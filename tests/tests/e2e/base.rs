@@ -156,6 +156,7 @@ schedule_expression = "rate(5 minutes)"
 [jobs.report]
 command = ["python", "-m", "report"]
 schedule_expression = "cron(0 3 * * ? *)"
+expect_success_within = "26h"
 "#,
             vpc = network.vpc
         ));
@@ -442,12 +443,37 @@ async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_
     project.fixture.sjob.run_expecting(0, &["deploy"]).await;
     assert_eq!(project.pending_changes().await, Vec::<Value>::new());
 
-    // Destroying one job leaves the base its sibling uses.
+    // The report's missed-run alarm may invoke the base's error handler.
+    let alarm = "myapp-dev-report-ScheduledJob-Missed";
+    let alarm_arn = project.fixture.emulator.alarm(alarm).await.unwrap().arn;
+    let statements = || async {
+        let policy = aws
+            .lambda
+            .get_policy()
+            .function_name(ERROR_FUNCTION)
+            .send()
+            .await
+            .ok()
+            .and_then(|p| p.policy)
+            .unwrap_or_else(|| r#"{"Statement": []}"#.to_string());
+        serde_json::from_str::<Value>(&policy).unwrap()["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Condition"]["ArnLike"]["AWS:SourceArn"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(statements().await, [json!(alarm_arn)]);
+
+    // Destroying one job leaves the base its sibling uses, and takes its
+    // alarm and the alarm's permission with it.
     project
         .fixture
         .sjob
         .run_expecting(0, &["destroy", "report", "--yes"])
         .await;
+    assert_eq!(project.fixture.emulator.alarm(alarm).await, None);
+    assert_eq!(statements().await, Vec::<Value>::new());
     project.function(SUCCESS_FUNCTION).await;
     let queues = aws
         .batch

@@ -1255,7 +1255,18 @@ async fn a_job_without_a_success_in_its_window_is_reported_missed_then_recovered
         (&json!("myapp"), &json!("dev"), &json!("crawler"))
     );
     assert_eq!(missed["execution"]["state_machine"], json!(machine));
-    aws.invoke(ERROR_FUNCTION, &event("OK", "ALARM")).await;
+    // `sjob simulate` gives what CloudWatch sends on the return to OK.
+    let ok = sjob
+        .run_expecting(0, &["simulate", "crawler", "--outcome", "recovered"])
+        .await
+        .json();
+    assert_eq!(ok["alarmArn"], json!(alarm.arn));
+    assert_eq!(
+        ok["alarmData"]["configuration"]["description"],
+        json!(alarm.description)
+    );
+    let invoked = aws.invoke(ERROR_FUNCTION, &ok).await;
+    assert_eq!(invoked.function_error, None, "{:#}", invoked.payload);
     let recovered = live.notification().await;
     assert_eq!(recovered["status"], "SUCCEEDED", "{recovered:#}");
     assert_eq!(recovered["error"]["kind"], "recovered");

@@ -170,6 +170,42 @@ array_size = 2"#,
     );
 }
 
+/// `simulate --outcome missed|recovered` gives what CloudWatch sends the
+/// error handler for a job's missed-run alarm, and needs one.
+#[tokio::test]
+async fn simulate_gives_the_missed_run_alarms_event() {
+    let sjob = project(
+        r#"command = ["true"]
+expect_success_within = "45m""#,
+    );
+    let event = sjob
+        .run_expecting(0, &["simulate", "job", "--outcome", "missed"])
+        .await
+        .json();
+    assert_eq!(event["source"], "aws.cloudwatch");
+    assert_eq!(
+        event["alarmArn"],
+        "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:demo-local-job-ScheduledJob-Missed"
+    );
+    assert_eq!(event["alarmData"]["state"]["value"], "ALARM");
+    let metric = &event["alarmData"]["configuration"]["metrics"][0]["metricStat"];
+    assert_eq!(metric["period"], 60);
+    assert_eq!(
+        metric["metric"]["dimensions"]["StateMachineArn"],
+        "arn:aws:states:eu-west-1:123456789012:stateMachine:demo-local-job-ScheduledJob"
+    );
+
+    let sjob = project(r#"command = ["true"]"#);
+    let run = sjob
+        .run_expecting(1, &["simulate", "job", "--outcome", "recovered"])
+        .await;
+    assert!(
+        run.stderr.contains("job `job` has no missed-run alarm"),
+        "{run}"
+    );
+    assert!(run.stderr.contains("expect_success_within"), "{run}");
+}
+
 /// `retry_on` decides as Batch's `evaluateOnExit` would: exit code 2
 /// matches no rule and is retried, exit code 3 matches `exit` and ends the
 /// run with one attempt left.

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
@@ -165,7 +166,7 @@ async fn example_applies_plans_clean_matches_sjob_and_destroys() {
         deployed_by_terraform.push((job.clone(), definition));
     }
 
-    let report_by_terraform = report_job_options(&aws).await;
+    let report_by_terraform = report_job_options(&aws, &emulator).await;
     assert_eq!(
         report_by_terraform,
         json!({
@@ -174,6 +175,12 @@ async fn example_applies_plans_clean_matches_sjob_and_destroys() {
             "ephemeral_storage": 30,
             "retry": [3, 86_400],
             "dead_letter": output("undelivered_runs_queue_arn"),
+            "missed_alarm": {
+                "period": 3600, "evaluation_periods": 26, "datapoints_to_alarm": 26,
+                "rule": ["AWS/States", "ExecutionsSucceeded", "Sum", "LessThanThreshold", 1.0, "breaching"],
+                "actions": [[output("error_handler_arn")], [output("error_handler_arn")]],
+                "description": "No successful run of report (myapp/dev) within 26h. sjob:{\"app_name\":\"myapp\",\"stage\":\"dev\",\"batch_name\":\"report\",\"job_name\":\"myapp-dev-report-ScheduledJob\",\"window\":\"26h\"}",
+            },
         })
     );
 
@@ -192,7 +199,12 @@ async fn example_applies_plans_clean_matches_sjob_and_destroys() {
         left.state_machines()
     );
 
-    // The same inputs through sjob, into the now empty emulator.
+    // The same inputs through sjob, into the now empty emulator but for an
+    // error handler of the same name, which the report's alarm invokes.
+    let error_handler = output("error_handler_arn");
+    let error_function = error_handler.rsplit(':').next().unwrap_or_default();
+    aws.create_function(error_function, &[], Duration::from_secs(60))
+        .await;
     let sjob = Sjob::new(&emulator);
     sjob.write_config(&format!(
         r#"app_name = "myapp"
@@ -223,6 +235,7 @@ timeout_seconds = 3600
 run_timeout_seconds = 10800
 array_size = 4
 retry_attempts = 2
+expect_success_within = "26h"
 retry_on = [{{ reason = "CannotPullContainerError*", action = "exit" }}, {{ exit_code = "*", action = "retry" }}]
 cpu_architecture = "arm64"
 ephemeral_storage_gib = 30
@@ -262,16 +275,16 @@ task_policy_statements = [{{ Effect = "Allow", Action = ["sns:Publish"], Resourc
     );
     assert_eq!(
         report_by_terraform,
-        report_job_options(&aws).await,
+        report_job_options(&aws, &emulator).await,
         "Terraform and sjob deploy the report's job definition or schedule differently"
     );
     sjob.run_expecting(0, &["destroy", "--yes"]).await;
 }
 
 /// The report job's options beyond the state machine and IAM: runtime
-/// platform, retry rules and task storage, and its schedule's retry policy
-/// and dead-letter queue.
-async fn report_job_options(aws: &Aws) -> Value {
+/// platform, retry rules and task storage, its schedule's retry policy and
+/// dead-letter queue, and its missed-run alarm.
+async fn report_job_options(aws: &Aws, emulator: &Emulator) -> Value {
     let name = "myapp-dev-report-ScheduledJob";
     let definition = aws.active_job_definition(name).await;
     let container = definition.container_properties().expect("a container job");
@@ -289,6 +302,13 @@ async fn report_job_options(aws: &Aws) -> Value {
         "ephemeral_storage": container.ephemeral_storage().and_then(|s| s.size_in_gib()),
         "retry": (retry.maximum_retry_attempts(), retry.maximum_event_age_in_seconds()),
         "dead_letter": target.dead_letter_config().and_then(|d| d.arn()),
+        "missed_alarm": emulator.alarm(&format!("{name}-Missed")).await.map(|a| json!({
+            "period": a.period, "evaluation_periods": a.evaluation_periods,
+            "datapoints_to_alarm": a.datapoints_to_alarm,
+            "rule": [a.namespace, a.metric, a.statistic, a.comparison, a.threshold, a.treat_missing_data],
+            "actions": [a.alarm_actions, a.ok_actions],
+            "description": a.description,
+        })),
     })
 }
 

@@ -30,7 +30,14 @@ locals {
     schedule_dead_letter_arn = var.schedule_dead_letter_arn
     run_timeout_seconds      = var.run_timeout_seconds
     array_size               = var.array_size
+    expect_success_within    = var.expect_success_within
   }
+
+  # `expect_success_within` as sjob reads it (deployer/src/model/alarm.rs):
+  # one-minute periods below an hour, hourly ones from an hour on.
+  success_window         = var.expect_success_within == null ? null : regex("^([0-9]+)([mhd])$", var.expect_success_within)
+  success_window_seconds = local.success_window == null ? null : tonumber(local.success_window[0]) * { m = 60, h = 3600, d = 86400 }[local.success_window[1]]
+  alarm_period           = local.success_window_seconds == null ? null : (local.success_window_seconds < 3600 ? 60 : 3600)
 }
 
 resource "aws_cloudwatch_log_group" "state_machine" {
@@ -146,4 +153,42 @@ resource "aws_scheduler_schedule" "job" {
   }
 
   depends_on = [aws_iam_role_policy.inline]
+}
+
+# The missed-run alarm: no successful execution in any period of the
+# window (missing data counts as none) invokes the error handler, and so
+# does the return to OK; only this alarm may invoke it.
+resource "aws_cloudwatch_metric_alarm" "missed" {
+  count               = var.expect_success_within == null ? 0 : 1
+  alarm_name          = "${local.job_name}-Missed"
+  alarm_description   = templatefile("${path.module}/templates/missed_alarm_description.tftpl", local.template_vars)
+  namespace           = "AWS/States"
+  metric_name         = "ExecutionsSucceeded"
+  statistic           = "Sum"
+  dimensions          = { StateMachineArn = aws_sfn_state_machine.job.arn }
+  period              = local.alarm_period
+  evaluation_periods  = local.success_window_seconds / local.alarm_period
+  datapoints_to_alarm = local.success_window_seconds / local.alarm_period
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = [var.error_handler_arn]
+  ok_actions          = [var.error_handler_arn]
+  tags                = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = local.success_window_seconds >= 300 && local.success_window_seconds <= 604800 && (local.success_window_seconds < 3600 || local.success_window_seconds % 3600 == 0)
+      error_message = "expect_success_within must be from 5m to 7d, and whole hours from 1h on (CloudWatch evaluates at most a day of one-minute periods, 7 days of hourly ones)."
+    }
+  }
+}
+
+resource "aws_lambda_permission" "missed_alarm" {
+  count         = length(aws_cloudwatch_metric_alarm.missed)
+  statement_id  = aws_cloudwatch_metric_alarm.missed[0].alarm_name
+  action        = "lambda:InvokeFunction"
+  function_name = var.error_handler_arn
+  principal     = "lambda.alarms.cloudwatch.amazonaws.com"
+  source_arn    = aws_cloudwatch_metric_alarm.missed[0].arn
 }

@@ -147,6 +147,16 @@ variable "run_timeout_seconds" {
   }
 }
 
+variable "expect_success_within" {
+  type        = string
+  default     = null
+  description = "An alarm when no run succeeded for this long (5m to 7d, whole hours from 1h, as \"26h\"): the error handler sends a missed notification, and recovered after the next success."
+  validation {
+    condition     = var.expect_success_within == null || can(regex("^[0-9]+[mhd]$", coalesce(var.expect_success_within, "1h")))
+    error_message = "expect_success_within must be a whole number of minutes (m), hours (h) or days (d), as \"26h\"."
+  }
+}
+
 variable "array_size" {
   type        = number
   default     = null
