@@ -10,6 +10,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::aws::{self, AwsError, Clients};
 use crate::plan::{Action, Change, JobPlan, Kind, Plan, EXTRA_REVISIONS, JOB_CONCURRENCY};
+use crate::progress::Progress;
 use crate::target::Target;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -55,12 +56,14 @@ pub struct JobError {
     pub source: AwsError,
 }
 
-/// Applies the plan. `include_removals` is false for a plain `deploy`:
-/// jobs gone from the config are then shown but kept.
+/// Applies the plan, each job done counted on `progress`.
+/// `include_removals` is false for a plain `deploy`: jobs gone from the
+/// config are then shown but kept.
 pub async fn apply(
     clients: &Clients,
     plan: &Plan,
     include_removals: bool,
+    progress: &Progress,
 ) -> Result<(), ApplyError> {
     refuse_conflicts(plan)?;
     if let Some(base) = &plan.base {
@@ -68,12 +71,7 @@ pub async fn apply(
             .await
             .map_err(ApplyError::Base)?;
     }
-    let jobs: Vec<&JobPlan> = plan
-        .jobs
-        .iter()
-        .filter(|j| j.desired.is_some() || include_removals)
-        .filter(|j| j.changes.iter().any(|c| c.action != Action::NoOp))
-        .collect();
+    let jobs = plan.jobs_to_apply(include_removals);
     let total = jobs.len();
     let errors: Vec<JobError> = stream::iter(jobs)
         .map(|job| async move {
@@ -81,6 +79,7 @@ pub async fn apply(
                 Some(_) => converge_job(clients, &plan.target, job).await,
                 None => remove_job(clients, &plan.target, job).await,
             };
+            progress.job_done(&job.batch_name);
             result.map_err(|source| JobError {
                 job: job.batch_name.clone(),
                 source,
@@ -90,6 +89,7 @@ pub async fn apply(
         .filter_map(|r| async move { r.err() })
         .collect()
         .await;
+    progress.finish();
     if !errors.is_empty() {
         return Err(ApplyError::Failed {
             failed: errors.len(),

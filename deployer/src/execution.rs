@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::aws::{self, AwsError};
 use crate::config::Job;
+use crate::progress::Progress;
 use crate::schedule::parse_timezone;
 use crate::session::Session;
 
@@ -110,23 +111,78 @@ pub async fn describe(
     })
 }
 
-/// Polls until the execution leaves RUNNING.
+/// Polls until the execution leaves RUNNING, showing each status its Batch
+/// job reaches (SUBMITTED, RUNNABLE, STARTING, RUNNING, ...) on `progress`.
 pub async fn wait(
     session: &Session,
     job: &str,
     execution_arn: &str,
+    progress: &Progress,
 ) -> Result<ExecutionSummary, AwsError> {
     let mut delay = Duration::from_millis(250);
+    let mut batch_job: Option<String> = None;
+    let mut shown: Option<String> = None;
     loop {
         let summary = describe(session, job, execution_arn).await?;
+        if batch_job.is_none() {
+            batch_job = submitted_job(session, execution_arn).await?;
+        }
+        if let Some(id) = &batch_job {
+            let status = batch_status(session, id).await?;
+            if status.is_some() && status != shown {
+                let status = status.unwrap_or_default();
+                progress.state(&format!("Batch job {id}: {status}"));
+                shown = Some(status);
+            }
+        }
         if summary.status != ExecutionStatus::Running.as_str()
             && summary.status != ExecutionStatus::PendingRedrive.as_str()
         {
+            progress.finish();
             return Ok(summary);
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
     }
+}
+
+/// The id of the Batch job the execution submitted, from its history's
+/// `TaskSubmitted` event; `None` before there is one.
+async fn submitted_job(session: &Session, execution_arn: &str) -> Result<Option<String>, AwsError> {
+    let history = session
+        .clients
+        .sfn
+        .get_execution_history()
+        .execution_arn(execution_arn)
+        .reverse_order(true)
+        .include_execution_data(true)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("GetExecutionHistory", execution_arn, e))?;
+    Ok(history
+        .events()
+        .iter()
+        .filter_map(|e| e.task_submitted_event_details())
+        .filter(|d| d.resource_type() == "batch")
+        .filter_map(|d| serde_json::from_str::<Value>(d.output()?).ok())
+        .find_map(|output| output["JobId"].as_str().map(str::to_string)))
+}
+
+/// The Batch job's status, `None` when Batch no longer knows it.
+async fn batch_status(session: &Session, job_id: &str) -> Result<Option<String>, AwsError> {
+    let described = session
+        .clients
+        .batch
+        .describe_jobs()
+        .jobs(job_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("DescribeJobs", job_id, e))?;
+    Ok(described
+        .jobs()
+        .first()
+        .and_then(|j| j.status.as_ref())
+        .map(|s| s.as_str().to_string()))
 }
 
 #[derive(Debug, Clone, Serialize)]

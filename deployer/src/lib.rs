@@ -12,6 +12,7 @@ pub mod model;
 pub mod names;
 pub mod package;
 pub mod plan;
+pub mod progress;
 pub mod render;
 pub mod report;
 pub mod schedule;

@@ -148,6 +148,15 @@ impl Plan {
             .collect()
     }
 
+    /// The jobs applying with `include_removals` touches.
+    pub fn jobs_to_apply(&self, include_removals: bool) -> Vec<&JobPlan> {
+        self.jobs
+            .iter()
+            .filter(|j| j.desired.is_some() || include_removals)
+            .filter(|j| j.changes.iter().any(|c| c.action != Action::NoOp))
+            .collect()
+    }
+
     /// Whether applying with `include_removals` would change anything.
     pub fn has_changes(&self, include_removals: bool) -> bool {
         self.changes().any(|c| match c.action {

@@ -4,6 +4,7 @@ use std::fmt;
 use std::process::ExitCode;
 
 use deployer::execution::{self, ExecutionSummary, JobStatus};
+use deployer::progress::Progress;
 use miette::Result;
 use serde::Serialize;
 
@@ -54,7 +55,8 @@ impl RunArgs {
         let arn = execution::start(&session, job, parse_input(&self.input)?).await?;
         tracing::info!(execution = %arn, "started");
         let summary = if self.wait {
-            execution::wait(&session, &job.batch_name, &arn).await?
+            let progress = Progress::spinner(&job.batch_name);
+            execution::wait(&session, &job.batch_name, &arn, &progress).await?
         } else {
             execution::describe(&session, &job.batch_name, &arn).await?
         };

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use deployer::adopt::{self, Adoption};
 use deployer::apply;
 use deployer::plan::{Change, Plan};
+use deployer::progress::Progress;
 use deployer::report::{Mode, PlanReport};
 use miette::{IntoDiagnostic, Result};
 
@@ -81,7 +82,8 @@ impl DeployArgs {
         show(ctx, &plan, mode(self.prune))?;
         apply::refuse_conflicts(&plan)?;
         confirm(&plan.deletes(self.prune), self.yes)?;
-        apply::apply(&session.clients, &plan, self.prune).await?;
+        let progress = Progress::jobs("deploy", plan.jobs_to_apply(self.prune).len());
+        apply::apply(&session.clients, &plan, self.prune, &progress).await?;
         tracing::info!("deploy complete");
         Ok(Done(ExitCode::SUCCESS))
     }
@@ -93,7 +95,8 @@ impl DestroyArgs {
         let plan = session.plan_destroy(&self.jobs).await?;
         show(ctx, &plan, Mode::Destroy)?;
         confirm(&plan.deletes(true), self.yes)?;
-        apply::apply(&session.clients, &plan, true).await?;
+        let progress = Progress::jobs("destroy", plan.jobs_to_apply(true).len());
+        apply::apply(&session.clients, &plan, true, &progress).await?;
         tracing::info!("destroy complete");
         Ok(Done(ExitCode::SUCCESS))
     }

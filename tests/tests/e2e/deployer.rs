@@ -1165,6 +1165,33 @@ async fn an_array_jobs_notifications_carry_its_childrens_summary() {
     assert_eq!(live.events_of(ERROR_FUNCTION).await.len(), 1);
 }
 
+/// Progress goes to stderr (log lines without a terminal): the Batch job's
+/// statuses while `run --wait` follows it. Stdout stays one JSON document.
+#[tokio::test]
+async fn progress_goes_to_stderr_and_json_stays_parseable() {
+    let live = Live::deployed().await;
+    let run = live
+        .fixture
+        .sjob
+        .run_expecting(0, &["--output", "json", "run", "crawler", "--wait"])
+        .await;
+    assert_eq!(run.json()["status"], "SUCCEEDED", "{run}");
+    let statuses: Vec<Value> = run
+        .stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|log| {
+            let message = log["fields"]["message"].as_str()?.to_string();
+            message.starts_with("Batch job ").then_some(json!(message))
+        })
+        .collect();
+    assert_eq!(statuses.len(), 1, "{run}");
+    assert!(
+        statuses[0].as_str().unwrap().ends_with(": SUCCEEDED"),
+        "{statuses:?}"
+    );
+}
+
 /// `expect_success_within`: an alarm on the state machine's successful
 /// executions, every period of the window without one breaching (missing
 /// data too), whose actions invoke the error handler, and only this alarm
