@@ -8,12 +8,15 @@ use std::collections::BTreeMap;
 use aws_config::SdkConfig;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError};
 
-use super::signed::{each_child, text, Params, QueryClient};
+use super::signed::{each_child, parse_nothing, text, with_tags, Params, QueryClient};
 use super::AwsError;
 use crate::model::alarm::{
     rule, COMPARISON, DIMENSION, METRIC, MISSING_DATA, NAMESPACE, STATISTIC, THRESHOLD,
 };
 use crate::model::{AlarmSpec, Identity, Observed, Tags};
+
+/// The list CloudWatch takes tags in (`Tags.member.N.Key`).
+const TAGS: &str = "Tags.member";
 
 /// CloudWatch's Query API.
 #[derive(Debug, Clone)]
@@ -140,7 +143,7 @@ pub async fn converge(
         .with("ComparisonOperator", COMPARISON)
         .with("TreatMissingData", MISSING_DATA);
     if current.is_none() {
-        params = with_tags(params, &desired.tags);
+        params = with_tags(params, TAGS, &desired.tags);
     }
     client
         .0
@@ -189,25 +192,11 @@ pub async fn delete(clients: &super::Clients, actual: &AlarmSpec) -> Result<(), 
 
 /// Sets `tags` on the alarm (others it has stay).
 pub async fn tag(client: &Client, arn: &str, tags: &Tags) -> Result<(), AwsError> {
-    let params = with_tags(Params::new().with("ResourceARN", arn), tags);
+    let params = with_tags(Params::new().with("ResourceARN", arn), TAGS, tags);
     client
         .0
         .call("TagResource", arn, params, parse_nothing)
         .await
-}
-
-fn with_tags(params: Params, tags: &Tags) -> Params {
-    tags.iter()
-        .enumerate()
-        .fold(params, |params, (n, (key, value))| {
-            params
-                .with(format!("Tags.member.{}.Key", n + 1), key)
-                .with(format!("Tags.member.{}.Value", n + 1), value)
-        })
-}
-
-fn parse_nothing(_: &str) -> Result<(), XmlDecodeError> {
-    Ok(())
 }
 
 /// DescribeAlarms' metric alarms and its next token.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError};
 
-use super::signed::{each_child, text, Params, QueryClient};
+use super::signed::{each_child, parse_nothing, text, with_tags, Params, QueryClient};
 use super::{wait, AwsError};
 use crate::model::SecurityGroupSpec;
 use crate::model::{Identity, Observed, Tags};
@@ -171,18 +171,6 @@ pub async fn delete_security_group(client: &Client, id: &str) -> Result<(), AwsE
     .await
 }
 
-/// `params` and `tags` as EC2's numbered `{prefix}.N.Key` /
-/// `{prefix}.N.Value` list.
-fn with_tags(params: Params, prefix: &str, tags: &Tags) -> Params {
-    tags.iter()
-        .enumerate()
-        .fold(params, |params, (n, (key, value))| {
-            params
-                .with(format!("{prefix}.{}.Key", n + 1), key)
-                .with(format!("{prefix}.{}.Value", n + 1), value)
-        })
-}
-
 /// A security group as DescribeSecurityGroups gives it.
 #[derive(Debug, Default)]
 struct Group {
@@ -246,10 +234,6 @@ fn parse_group_id(xml: &str) -> Result<String, XmlDecodeError> {
     id.ok_or_else(|| XmlDecodeError::custom("the answer has no groupId"))
 }
 
-fn parse_nothing(_xml: &str) -> Result<(), XmlDecodeError> {
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,19 +292,5 @@ mod tests {
         let created = r#"<CreateSecurityGroupResponse><requestId>r</requestId><return>true</return><groupId>sg-0a42d66a</groupId></CreateSecurityGroupResponse>"#;
         assert_eq!(parse_group_id(created).unwrap(), "sg-0a42d66a");
         assert!(parse_group_id("<CreateSecurityGroupResponse/>").is_err());
-    }
-
-    #[test]
-    fn tags_are_numbered_from_one_under_their_prefix() {
-        let tags = Tags::from([
-            ("a".to_string(), "1".to_string()),
-            ("b c".to_string(), "2/3".to_string()),
-        ]);
-        let params = with_tags(Params::new().with("ResourceId.1", "sg-1"), "Tag", &tags);
-        assert_eq!(
-            params.encode("CreateTags", "2016-11-15"),
-            "Action=CreateTags&Version=2016-11-15&ResourceId.1=sg-1\
-             &Tag.1.Key=a&Tag.1.Value=1&Tag.2.Key=b%20c&Tag.2.Value=2%2F3"
-        );
     }
 }

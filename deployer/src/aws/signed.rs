@@ -1,6 +1,7 @@
-//! Signed calls to the AWS APIs sjob has no generated SDK crate for: EC2's
-//! Query API (form-encoded request, XML answer) and the JSON 1.1 APIs of
-//! Secrets Manager and SSM (`sjob local run --fetch-secrets`).
+//! Signed calls to the AWS APIs sjob has no generated SDK crate for: the
+//! Query APIs (form-encoded request, XML answer) of EC2 and CloudWatch (the
+//! missed-run alarms) and the JSON 1.1 APIs of Secrets Manager and SSM
+//! (`sjob local run --fetch-secrets`).
 //!
 //! sjob makes five EC2 calls, all for the one security group of
 //! `[base.compute]`, while `aws-sdk-ec2` is the largest crate of every
@@ -410,6 +411,23 @@ fn collect_error(
     })
 }
 
+/// `params` and `tags` as a Query API's numbered `{prefix}.N.Key` /
+/// `{prefix}.N.Value` list (EC2's `Tag`, CloudWatch's `Tags.member`).
+pub fn with_tags(params: Params, prefix: &str, tags: &crate::model::Tags) -> Params {
+    tags.iter()
+        .enumerate()
+        .fold(params, |params, (n, (key, value))| {
+            params
+                .with(format!("{prefix}.{}.Key", n + 1), key)
+                .with(format!("{prefix}.{}.Value", n + 1), value)
+        })
+}
+
+/// For an answer with nothing to read.
+pub fn parse_nothing(_xml: &str) -> Result<(), XmlDecodeError> {
+    Ok(())
+}
+
 /// Reads the children of `scope`: `visit` gets each child's local name
 /// and its decoder.
 pub fn each_child<'inp>(
@@ -473,5 +491,19 @@ mod tests {
         let error = xml_error_metadata("Service Unavailable", 503);
         assert_eq!(error.code(), Some("HTTP 503"));
         assert_eq!(error.message(), Some("Service Unavailable"));
+    }
+
+    #[test]
+    fn tags_are_numbered_from_one_under_their_prefix() {
+        let tags = crate::model::Tags::from([
+            ("a".to_string(), "1".to_string()),
+            ("b c".to_string(), "2/3".to_string()),
+        ]);
+        let params = with_tags(Params::new().with("ResourceId.1", "sg-1"), "Tag", &tags);
+        assert_eq!(
+            params.encode("CreateTags", "2016-11-15"),
+            "Action=CreateTags&Version=2016-11-15&ResourceId.1=sg-1\
+             &Tag.1.Key=a&Tag.1.Value=1&Tag.2.Key=b%20c&Tag.2.Value=2%2F3"
+        );
     }
 }
