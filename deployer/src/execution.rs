@@ -1,16 +1,23 @@
 //! Executions: start one now (`sjob run`), follow it, and summarise recent
-//! ones with the next fire times (`sjob status`).
+//! ones with their Batch jobs, outcome statistics and the next fire times
+//! (`sjob status`).
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::{self, AwsError};
 use crate::config::Job;
+use crate::names::JobNames;
+use crate::plan::JOB_CONCURRENCY;
 use crate::progress::Progress;
 use crate::schedule::parse_timezone;
 use crate::session::Session;
@@ -26,6 +33,10 @@ pub struct ExecutionSummary {
     pub duration_seconds: Option<f64>,
     /// The failure, when Step Functions recorded one.
     pub error: Option<String>,
+    /// The run's Batch job, when `status` found it.
+    pub batch_job_id: Option<String>,
+    /// Its attempts, when `status` found it.
+    pub attempts: Option<usize>,
 }
 
 impl ExecutionSummary {
@@ -46,6 +57,12 @@ impl fmt::Display for ExecutionSummary {
         }
         if let Some(seconds) = self.duration_seconds {
             write!(f, "  {seconds:.1} s")?;
+        }
+        if let Some(attempts) = self.attempts {
+            write!(f, "  {attempts} attempt(s)")?;
+        }
+        if let Some(id) = &self.batch_job_id {
+            write!(f, "  batch {id}")?;
         }
         if let Some(error) = &self.error {
             write!(f, "  {error}")?;
@@ -108,6 +125,8 @@ pub async fn describe(
         stopped_at: stopped,
         duration_seconds: duration(started, stopped),
         error,
+        batch_job_id: None,
+        attempts: None,
     })
 }
 
@@ -193,7 +212,87 @@ pub struct JobStatus {
     pub enabled: bool,
     pub deployed: bool,
     pub next_fire_times: Vec<DateTime<Utc>>,
+    /// Newest first.
     pub recent_executions: Vec<ExecutionSummary>,
+    /// Of the recent executions that ended: how many succeeded, 0 to 1.
+    pub success_rate: Option<f64>,
+    /// The median and 95th percentile duration of the recent executions
+    /// that ended (nearest rank).
+    pub p50_seconds: Option<f64>,
+    pub p95_seconds: Option<f64>,
+}
+
+impl JobStatus {
+    fn new(
+        job: &Job,
+        deployed: Option<&ScheduleRecord>,
+        recent_executions: Vec<ExecutionSummary>,
+    ) -> JobStatus {
+        let now = Utc::now();
+        let anchor = deployed.and_then(|s| s.created).unwrap_or(now);
+        let tz = parse_timezone(&job.schedule_timezone).unwrap_or(chrono_tz::UTC);
+        let ended: Vec<&ExecutionSummary> = recent_executions
+            .iter()
+            .filter(|e| e.stopped_at.is_some())
+            .collect();
+        let succeeded = ended.iter().filter(|e| e.succeeded()).count();
+        let mut durations: Vec<f64> = ended.iter().filter_map(|e| e.duration_seconds).collect();
+        durations.sort_by(f64::total_cmp);
+        JobStatus {
+            job: job.batch_name.clone(),
+            schedule_expression: job.schedule.expression.clone(),
+            timezone: job.schedule_timezone.clone(),
+            enabled: deployed.map_or(job.enabled, |s| s.observed.spec.enabled),
+            deployed: deployed.is_some(),
+            next_fire_times: job.schedule.upcoming(now, tz, anchor, 3),
+            success_rate: (!ended.is_empty()).then(|| succeeded as f64 / ended.len() as f64),
+            p50_seconds: percentile(&durations, 50),
+            p95_seconds: percentile(&durations, 95),
+            recent_executions,
+        }
+    }
+
+    /// One mark per recent run, oldest first: `+` succeeded, `x` failed,
+    /// timed out or aborted, `>` still running.
+    fn history(&self) -> String {
+        self.recent_executions
+            .iter()
+            .rev()
+            .map(|e| match e.status.as_str() {
+                "SUCCEEDED" => '+',
+                "RUNNING" | "PENDING_REDRIVE" => '>',
+                _ => 'x',
+            })
+            .collect()
+    }
+
+    /// The recent runs' durations, oldest first, as bars scaled to the
+    /// longest; a run without one (still running) is a space.
+    fn sparkline(&self) -> String {
+        const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+        let longest = self
+            .recent_executions
+            .iter()
+            .filter_map(|e| e.duration_seconds)
+            .fold(0.0_f64, f64::max);
+        self.recent_executions
+            .iter()
+            .rev()
+            .map(|e| match e.duration_seconds {
+                Some(d) if longest > 0.0 => {
+                    BARS[((d / longest) * (BARS.len() - 1) as f64).round() as usize]
+                }
+                Some(_) => BARS[0],
+                None => ' ',
+            })
+            .collect()
+    }
+}
+
+/// The nearest-rank `p`th percentile of ascending `sorted`.
+fn percentile(sorted: &[f64], p: usize) -> Option<f64> {
+    let rank = (p * sorted.len()).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
 }
 
 impl fmt::Display for JobStatus {
@@ -208,6 +307,18 @@ impl fmt::Display for JobStatus {
             "{}  {} ({})  {state}",
             self.job, self.schedule_expression, self.timezone
         )?;
+        if let Some(rate) = self.success_rate {
+            let seconds = |s: Option<f64>| s.map_or("-".to_string(), |s| format!("{s:.1} s"));
+            writeln!(
+                f,
+                "  runs  {}  {}  {:.0}% succeeded  p50 {}  p95 {}",
+                self.history(),
+                self.sparkline(),
+                rate * 100.0,
+                seconds(self.p50_seconds),
+                seconds(self.p95_seconds)
+            )?;
+        }
         let tz = parse_timezone(&self.timezone).unwrap_or(chrono_tz::UTC);
         for t in &self.next_fire_times {
             writeln!(f, "  next  {}", t.with_timezone(&tz).to_rfc3339())?;
@@ -222,10 +333,85 @@ impl fmt::Display for JobStatus {
     }
 }
 
-/// Recent executions (newest first) and the next fire times of one job.
-pub async fn status(session: &Session, job: &Job, count: i32) -> Result<JobStatus, AwsError> {
-    let names = session.render(job).names;
-    let arn = session.target.state_machine_arn(&names.job_name);
+/// Each job's recent executions (newest first, `count` at most) and next
+/// fire times, with their Batch jobs and attempts. The calls do not grow
+/// with `count`: per job one ListExecutions and one GetSchedule, then per
+/// job queue one listing of the app and stage's Batch jobs (ListJobs by
+/// name, paged) and one DescribeJobs per 100 runs matched.
+pub async fn statuses(
+    session: &Session,
+    jobs: &[&Job],
+    count: i32,
+) -> Result<Vec<JobStatus>, AwsError> {
+    let read = stream::iter(jobs.iter().copied())
+        .map(|job| async move {
+            let names = session.render(job).names;
+            let (recent, schedule) = tokio::try_join!(
+                recent_executions(session, job, &names.job_name, count),
+                aws::scheduler::read(&session.clients.scheduler, &names.schedule),
+            )?;
+            Ok::<_, AwsError>((job, names.job_name, recent, schedule))
+        })
+        .buffered(JOB_CONCURRENCY)
+        .try_collect::<Vec<_>>();
+    let mut read = read.await?;
+    let queues: BTreeSet<String> = jobs.iter().map(|j| j.queue_arn(&session.target)).collect();
+    let prefix = format!(
+        "{}*",
+        JobNames::job_prefix(&session.config.app_name, &session.config.stage)
+    );
+    let mut batch_jobs = Vec::new();
+    for queue in &queues {
+        match aws::batch::list_named(&session.clients.batch, queue, &prefix).await {
+            Ok(listed) => batch_jobs.extend(listed),
+            // A queue not created yet has no jobs; the runs are still shown.
+            Err(err) if err.service_code() == Some("ClientException") => {
+                tracing::warn!(queue, error = %err, "runs shown without their Batch jobs");
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    let mut matched = Vec::new();
+    for (_, job_name, recent, _) in read.iter_mut() {
+        for run in recent.iter_mut().rev() {
+            let found = batch_jobs.iter().position(|b| {
+                b.name == *job_name
+                    && run
+                        .started_at
+                        .is_some_and(|s| b.created_at >= s - chrono::Duration::seconds(1))
+                    && run.stopped_at.is_none_or(|s| b.created_at <= s)
+            });
+            if let Some(found) = found {
+                let batch = batch_jobs.remove(found);
+                matched.push(batch.id.clone());
+                run.batch_job_id = Some(batch.id);
+            }
+        }
+    }
+    let attempts = aws::batch::attempts(&session.clients.batch, &matched).await?;
+    Ok(read
+        .into_iter()
+        .map(|(job, _, mut recent, schedule)| {
+            for run in &mut recent {
+                run.attempts = run
+                    .batch_job_id
+                    .as_ref()
+                    .and_then(|id| attempts.get(id).copied());
+            }
+            JobStatus::new(job, schedule.as_ref(), recent)
+        })
+        .collect())
+}
+
+/// The job's most recent executions, newest first; none when its state
+/// machine does not exist.
+async fn recent_executions(
+    session: &Session,
+    job: &Job,
+    job_name: &str,
+    count: i32,
+) -> Result<Vec<ExecutionSummary>, AwsError> {
+    let arn = session.target.state_machine_arn(job_name);
     let listed = session
         .clients
         .sfn
@@ -237,35 +423,24 @@ pub async fn status(session: &Session, job: &Job, count: i32) -> Result<JobStatu
     let executions = match listed {
         Ok(out) => out.executions().to_vec(),
         Err(err) if aws::error_code(&err) == Some("StateMachineDoesNotExist") => Vec::new(),
-        Err(err) => return Err(AwsError::call("ListExecutions", &names.job_name, err)),
+        Err(err) => return Err(AwsError::call("ListExecutions", job_name, err)),
     };
-    let mut recent = Vec::new();
-    for e in executions {
-        let (started, stopped) = (time(Some(&e.start_date)), time(e.stop_date.as_ref()));
-        recent.push(ExecutionSummary {
-            job: job.batch_name.clone(),
-            execution_arn: e.execution_arn.clone(),
-            name: e.name.clone(),
-            status: e.status.as_str().to_string(),
-            started_at: started,
-            stopped_at: stopped,
-            duration_seconds: duration(started, stopped),
-            error: None,
-        });
-    }
-    let deployed = aws::scheduler::read(&session.clients.scheduler, &names.schedule).await?;
-    let now = Utc::now();
-    let anchor = deployed.as_ref().and_then(|s| s.created).unwrap_or(now);
-    let tz = parse_timezone(&job.schedule_timezone).unwrap_or(chrono_tz::UTC);
-    Ok(JobStatus {
-        job: job.batch_name.clone(),
-        schedule_expression: job.schedule.expression.clone(),
-        timezone: job.schedule_timezone.clone(),
-        enabled: deployed
-            .as_ref()
-            .map_or(job.enabled, |s| s.observed.spec.enabled),
-        deployed: deployed.is_some(),
-        next_fire_times: job.schedule.upcoming(now, tz, anchor, 3),
-        recent_executions: recent,
-    })
+    Ok(executions
+        .into_iter()
+        .map(|e| {
+            let (started, stopped) = (time(Some(&e.start_date)), time(e.stop_date.as_ref()));
+            ExecutionSummary {
+                job: job.batch_name.clone(),
+                execution_arn: e.execution_arn.clone(),
+                name: e.name.clone(),
+                status: e.status.as_str().to_string(),
+                started_at: started,
+                stopped_at: stopped,
+                duration_seconds: duration(started, stopped),
+                error: None,
+                batch_job_id: None,
+                attempts: None,
+            }
+        })
+        .collect())
 }

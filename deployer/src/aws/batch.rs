@@ -1,14 +1,16 @@
 //! The Batch job definition. Definitions are immutable revisions: a change
 //! registers a new one and retires the old, an unchanged config registers
-//! nothing.
+//! nothing. And the jobs `sjob status` reports with their runs.
 
 use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 
 use aws_sdk_batch::types::{
     AssignPublicIp, ContainerProperties, EphemeralStorage, EvaluateOnExit,
     FargatePlatformConfiguration, JobDefinition, JobDefinitionType, JobTimeout, KeyValuePair,
-    NetworkConfiguration, PlatformCapability, ResourceRequirement, ResourceType, RetryStrategy,
-    RuntimePlatform, Secret,
+    KeyValuesPair, NetworkConfiguration, PlatformCapability, ResourceRequirement, ResourceType,
+    RetryStrategy, RuntimePlatform, Secret,
 };
 use aws_sdk_batch::Client;
 
@@ -329,4 +331,68 @@ pub async fn deregister(client: &Client, arn: &str) -> Result<(), AwsError> {
         .await
         .map(|_| ())
         .map_err(|e| AwsError::call("DeregisterJobDefinition", arn, e))
+}
+
+/// A Batch job as `ListJobs` summarises it.
+#[derive(Debug, Clone)]
+pub struct ListedJob {
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The jobs of the queue whose names match `pattern` (`prefix*`), every
+/// status (a name filter lists them all), without array children.
+pub async fn list_named(
+    client: &Client,
+    queue: &str,
+    pattern: &str,
+) -> Result<Vec<ListedJob>, AwsError> {
+    let filter = KeyValuesPair::builder()
+        .name("JOB_NAME")
+        .values(pattern)
+        .build();
+    let mut pages = client
+        .list_jobs()
+        .job_queue(queue)
+        .filters(filter)
+        .into_paginator()
+        .send();
+    let mut jobs = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::call("ListJobs", queue, e))?;
+        jobs.extend(page.job_summary_list().iter().filter_map(|j| {
+            let id = j.job_id().filter(|id| !id.contains(':'))?;
+            Some(ListedJob {
+                id: id.to_string(),
+                name: j.job_name().unwrap_or_default().to_string(),
+                created_at: DateTime::from_timestamp_millis(j.created_at()?)?,
+            })
+        }));
+    }
+    Ok(jobs)
+}
+
+/// How many attempts each of these jobs made, by id; `DescribeJobs` takes
+/// 100 ids a call.
+pub async fn attempts(
+    client: &Client,
+    ids: &[String],
+) -> Result<BTreeMap<String, usize>, AwsError> {
+    let mut attempts = BTreeMap::new();
+    for chunk in ids.chunks(100) {
+        let described = client
+            .describe_jobs()
+            .set_jobs(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::call("DescribeJobs", chunk.join(", "), e))?;
+        attempts.extend(
+            described
+                .jobs()
+                .iter()
+                .filter_map(|j| Some((j.job_id()?.to_string(), j.attempts().len()))),
+        );
+    }
+    Ok(attempts)
 }

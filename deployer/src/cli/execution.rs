@@ -70,11 +70,10 @@ impl RunArgs {
 impl StatusArgs {
     pub async fn run(&self, ctx: &Context) -> Result<Statuses> {
         let session = ctx.session().await?;
-        let mut statuses = Vec::new();
-        for job in session.select(self.job.as_slice())? {
-            statuses.push(execution::status(&session, job, self.count).await?);
-        }
-        Ok(Statuses(statuses))
+        let jobs = session.select(self.job.as_slice())?;
+        Ok(Statuses(
+            execution::statuses(&session, &jobs, self.count).await?,
+        ))
     }
 }
 

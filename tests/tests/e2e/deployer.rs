@@ -16,7 +16,9 @@ use serde_json::{json, Value};
 use sjob_e2e::myapp::{
     config, lambda_arn, Targets, ACCOUNT, CRAWLER, ERROR_FUNCTION, REPORT, SUCCESS_FUNCTION,
 };
-use sjob_e2e::{policy_document, Aws, Fixture, JobOutcome, SjobRun, REGION};
+use sjob_e2e::{
+    policy_document, Aws, FaultPlan, FaultProxy, Fixture, JobOutcome, Sjob, SjobRun, REGION,
+};
 
 mod job_options;
 mod ownership;
@@ -1418,9 +1420,21 @@ async fn a_run_while_another_is_running_is_skipped_with_its_reason() {
     assert_eq!(notification["batch_job"], Value::Null);
 }
 
+/// `status`: each run with its Batch job and attempts, the success rate
+/// and duration percentiles, a history strip and the next fire times; the
+/// calls it makes do not grow with the runs it shows.
 #[tokio::test]
 async fn status_lists_executions_and_next_fire_times() {
     let live = Live::deployed().await;
+    live.fixture
+        .emulator
+        .set_job_outcome(JobOutcome::Failed)
+        .await;
+    let (failed, _) = live.run_crawler(3, &[]).await;
+    live.fixture
+        .emulator
+        .set_job_outcome(JobOutcome::Succeeded)
+        .await;
     let (execution, _) = live.run_crawler(0, &[]).await;
     let before = Utc::now();
 
@@ -1439,9 +1453,39 @@ async fn status_lists_executions_and_next_fire_times() {
     assert_eq!(job["schedule_expression"], "rate(5 minutes)");
     assert_eq!(job["timezone"], "Asia/Tokyo");
     let recent = job["recent_executions"].as_array().expect("a list");
-    assert_eq!(recent.len(), 1, "{status}");
+    assert_eq!(recent.len(), 2, "{status}");
     assert_eq!(recent[0]["execution_arn"], execution.as_str());
     assert_eq!(recent[0]["status"], "SUCCEEDED");
+    assert_eq!(recent[1]["execution_arn"], failed.as_str());
+    assert_eq!(recent[1]["status"], "FAILED");
+    let batch_jobs = live
+        .fixture
+        .aws
+        .jobs(&live.queue, JobStatus::Succeeded)
+        .await;
+    assert_eq!(
+        recent[0]["batch_job_id"].as_str(),
+        batch_jobs[0].job_id(),
+        "{status}"
+    );
+    assert_ne!(recent[0]["batch_job_id"], recent[1]["batch_job_id"]);
+    assert_eq!(
+        (&recent[0]["attempts"], &recent[1]["attempts"]),
+        (&json!(1), &json!(1))
+    );
+    assert_eq!(job["success_rate"], 0.5);
+    assert!(job["p50_seconds"].as_f64().is_some(), "{status}");
+    assert!(
+        job["p95_seconds"].as_f64() >= job["p50_seconds"].as_f64(),
+        "{status}"
+    );
+    let text = live
+        .fixture
+        .sjob
+        .run_expecting(0, &["status", "crawler"])
+        .await;
+    assert!(text.stdout.contains("  runs  x+  "), "{text}");
+    assert!(text.stdout.contains("50% succeeded"), "{text}");
     let next: Vec<DateTime<Utc>> = job["next_fire_times"]
         .as_array()
         .expect("a list")
@@ -1456,6 +1500,43 @@ async fn status_lists_executions_and_next_fire_times() {
     assert!(next[0] > before, "{next:?}");
     for pair in next.windows(2) {
         assert_eq!(pair[1] - pair[0], chrono::Duration::minutes(5), "{next:?}");
+    }
+
+    // The calls, counted through a proxy, at 10 and 100 jobs (the crawler
+    // and jobs not deployed yet), 50 runs each at most: two per job, one
+    // Batch listing per queue and one DescribeJobs per 100 runs found.
+    let proxy = FaultProxy::start(&live.fixture.emulator.endpoint(), FaultPlan::none()).await;
+    let counted = Sjob::at(proxy.endpoint());
+    for jobs in [10, 100] {
+        let others: Vec<String> = (1..jobs)
+            .map(|n| format!("[jobs.other{n}]\ncommand = [\"true\"]\nschedule_expression = \"rate(1 hour)\"\n"))
+            .collect();
+        let mut tables: Vec<&str> = vec![CRAWLER];
+        tables.extend(others.iter().map(String::as_str));
+        counted.write_config(&config(&live.targets, &tables));
+        let before = proxy.calls().len();
+        let status = counted
+            .run_expecting(0, &["status", "--count", "50", "--output", "json"])
+            .await;
+        assert_eq!(status.json().as_array().map(Vec::len), Some(jobs));
+        let mut by_action: BTreeMap<String, usize> = BTreeMap::new();
+        for call in &proxy.calls()[before..] {
+            *by_action.entry(call.action.clone()).or_default() += 1;
+        }
+        eprintln!("status of {jobs} jobs: {by_action:?}");
+        assert_eq!(
+            by_action,
+            // The proxy names Batch's REST actions by their paths; the
+            // account comes from STS, as the config does not give it.
+            BTreeMap::from([
+                ("GetCallerIdentity".to_string(), 1),
+                ("ListExecutions".to_string(), jobs),
+                ("GetSchedule".to_string(), jobs),
+                ("listjobs".to_string(), 1),
+                ("describejobs".to_string(), 1),
+            ]),
+            "status of {jobs} jobs"
+        );
     }
 }
 
