@@ -143,11 +143,21 @@ pub async fn wait(
     let mut shown: Option<String> = None;
     loop {
         let summary = describe(session, job, execution_arn).await?;
+        // What the progress shows may fail to be read (a missing
+        // permission, say) without ending the wait.
         if batch_job.is_none() {
-            batch_job = submitted_job(session, execution_arn).await?;
+            batch_job = submitted_job(session, execution_arn)
+                .await
+                .inspect_err(|err| tracing::warn!(error = %err, "Batch job not shown"))
+                .ok()
+                .flatten();
         }
         if let Some(id) = &batch_job {
-            let status = batch_status(session, id).await?;
+            let status = batch_status(session, id)
+                .await
+                .inspect_err(|err| tracing::warn!(error = %err, "Batch status not shown"))
+                .ok()
+                .flatten();
             if status.is_some() && status != shown {
                 let status = status.unwrap_or_default();
                 progress.state(&format!("Batch job {id}: {status}"));
@@ -365,7 +375,10 @@ pub async fn statuses(
         match aws::batch::list_named(&session.clients.batch, queue, &prefix).await {
             Ok(listed) => batch_jobs.extend(listed),
             // A queue not created yet has no jobs; the runs are still shown.
-            Err(err) if err.service_code() == Some("ClientException") => {
+            Err(err)
+                if err.service_code() == Some("ClientException")
+                    && err.to_string().contains("does not exist") =>
+            {
                 tracing::warn!(queue, error = %err, "runs shown without their Batch jobs");
             }
             Err(err) => return Err(err),
@@ -374,13 +387,20 @@ pub async fn statuses(
     let mut matched = Vec::new();
     for (_, job_name, recent, _) in read.iter_mut() {
         for run in recent.iter_mut().rev() {
-            let found = batch_jobs.iter().position(|b| {
-                b.name == *job_name
-                    && run
-                        .started_at
-                        .is_some_and(|s| b.created_at >= s - chrono::Duration::seconds(1))
-                    && run.stopped_at.is_none_or(|s| b.created_at <= s)
-            });
+            // The first job of its name created while the run went on:
+            // runs oldest first, so overlapping runs each get their own.
+            let found = batch_jobs
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| {
+                    b.name == *job_name
+                        && run
+                            .started_at
+                            .is_some_and(|s| b.created_at >= s - chrono::Duration::seconds(1))
+                        && run.stopped_at.is_none_or(|s| b.created_at <= s)
+                })
+                .min_by_key(|(_, b)| b.created_at)
+                .map(|(i, _)| i);
             if let Some(found) = found {
                 let batch = batch_jobs.remove(found);
                 matched.push(batch.id.clone());

@@ -1,7 +1,7 @@
 //! Progress on stderr while `run --wait`, `deploy` and `destroy` work: a
 //! spinner or a bar when stderr is a terminal, plain log lines otherwise, so
 //! CI logs stay line by line. Stdout carries results only, either way.
-//! `NO_COLOR` leaves the bar uncoloured.
+//! Colour follows the CLI's choice for stderr (`NO_COLOR`, `CLICOLOR_FORCE`).
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -17,16 +17,12 @@ const TICK: Duration = Duration::from_millis(120);
 pub struct Progress(Option<ProgressBar>);
 
 impl Progress {
-    /// No progress shown: a library caller's, or a test's.
-    pub fn none() -> Progress {
-        Progress(None)
-    }
-
-    /// A spinner for one thing that moves through states.
-    pub fn spinner(what: &str) -> Progress {
+    /// A spinner for one thing that moves through states; `color` as the
+    /// CLI decides for stderr.
+    pub fn spinner(what: &str, color: bool) -> Progress {
         Progress(interactive().then(|| {
             let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            spinner.set_style(style(SPINNER));
+            spinner.set_style(style(SPINNER, color));
             spinner.set_prefix(what.to_string());
             spinner.enable_steady_tick(TICK);
             spinner
@@ -34,11 +30,11 @@ impl Progress {
     }
 
     /// A bar over `total` jobs.
-    pub fn jobs(what: &str, total: usize) -> Progress {
+    pub fn jobs(what: &str, total: usize, color: bool) -> Progress {
         Progress((interactive() && total > 0).then(|| {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-            bar.set_style(style(BAR));
+            bar.set_style(style(BAR, color));
             bar.set_prefix(what.to_string());
             bar
         }))
@@ -82,14 +78,9 @@ const BAR: (&str, &str) = (
     "{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} jobs {wide_msg}",
 );
 
-/// The plain template under `NO_COLOR` (any value, as no-color.org says),
-/// else the coloured one.
-fn style((plain, coloured): (&str, &str)) -> ProgressStyle {
-    let template = if std::env::var_os("NO_COLOR").is_some() {
-        plain
-    } else {
-        coloured
-    };
+/// The coloured template or the plain one.
+fn style((plain, coloured): (&str, &str), color: bool) -> ProgressStyle {
+    let template = if color { coloured } else { plain };
     ProgressStyle::with_template(template)
         .expect("a valid template")
         .progress_chars("=> ")

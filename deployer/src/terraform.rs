@@ -278,9 +278,12 @@ fn placeholder_target() -> Target {
 /// neighbour) goes inside a `%{ if }` directive, the sentinel becomes the
 /// variable.
 fn optional_member(text: &str, key: &str, variable: &str, sentinel: u32) -> String {
-    let at = text
-        .find(&format!("\"{key}\": "))
+    let sentinel_at = text
+        .find(&sentinel.to_string())
         .unwrap_or_else(|| panic!("the placeholder job has {key}"));
+    let at = text[..sentinel_at]
+        .rfind(&format!("\"{key}\": "))
+        .unwrap_or_else(|| panic!("{key} holds its sentinel"));
     let value_at = at + key.len() + 4;
     let end = if text[value_at..].starts_with('{') {
         value_at + text[value_at..].find('}').expect("a closed object") + 1

@@ -74,8 +74,10 @@ pub struct AlarmChange {
 
 impl AlarmChange {
     /// Reads an alarm event; one that is not an sjob job's, or in a state
-    /// sjob does not notify, is an error naming why.
-    pub fn from_value(payload: Value) -> Result<AlarmChange, InvalidEvent> {
+    /// sjob does not notify, is an error naming why. `None`: nothing to
+    /// tell, the alarm went to OK without having fired (a new alarm's first
+    /// evaluation on a job that runs well).
+    pub fn from_value(payload: Value) -> Result<Option<AlarmChange>, InvalidEvent> {
         let event: CloudWatchMetricAlarm<Value> = serde_path_to_error::deserialize(payload)
             .map_err(|err| InvalidEvent {
                 path: err.path().to_string(),
@@ -111,13 +113,20 @@ impl AlarmChange {
                 ))
             }
         };
+        let fired_before = data
+            .previous_state
+            .as_ref()
+            .is_some_and(|p| p.value == CloudWatchAlarmStateValue::Alarm);
+        if !missed && !fired_before {
+            return Ok(None);
+        }
         let state_machine_arn = data
             .configuration
             .metrics
             .iter()
             .find_map(|m| m.metric_stat.metric.dimensions.get(STATE_MACHINE_DIMENSION))
             .cloned();
-        Ok(AlarmChange {
+        Ok(Some(AlarmChange {
             identity,
             missed,
             alarm_arn: event.alarm_arn.clone(),
@@ -126,7 +135,7 @@ impl AlarmChange {
             changed_at: state
                 .timestamp
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        })
+        }))
     }
 }
 

@@ -26,7 +26,8 @@ pub enum HandlerKind {
     Error,
 }
 
-/// What the Lambda returns (and Step Functions stores in its ResultPath).
+/// What the Lambda returns (and Step Functions stores in its ResultPath);
+/// empty ids when there was nothing to publish (an alarm's first OK).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HandlerResponse {
     pub message_id: String,
@@ -74,7 +75,15 @@ pub async fn handle<P: Publisher, D: JobDescriber>(
     format: BodyFormat,
 ) -> Result<HandlerResponse, HandlerError> {
     let notification = if kind == HandlerKind::Error && alarm::is_alarm(&payload) {
-        Notification::alarm(&AlarmChange::from_value(payload)?)
+        let Some(change) = AlarmChange::from_value(payload)? else {
+            tracing::info!("the missed-run alarm is OK without having fired: nothing to tell");
+            return Ok(HandlerResponse {
+                message_id: String::new(),
+                notification_id: String::new(),
+                status: Status::Succeeded,
+            });
+        };
+        Notification::alarm(&change)
     } else {
         let event = HandlerEvent::from_value(payload)?;
         notification_for(kind, &event, describer).await

@@ -294,6 +294,27 @@ async fn the_missed_run_alarm_notifies_missed_then_recovered() {
     );
 }
 
+/// A new alarm whose first evaluation finds the job running well goes to
+/// OK without having fired: there is nothing to recover from, so nothing is
+/// published.
+#[tokio::test]
+async fn an_alarm_ok_without_having_fired_publishes_nothing() {
+    let mut event = fixture("alarm_recovered");
+    event["alarmData"]["previousState"]["value"] = json!("INSUFFICIENT_DATA");
+    let recorder = Recorder::default();
+    let response = handle(
+        HandlerKind::Error,
+        event,
+        &recorder,
+        &(),
+        BodyFormat::Document,
+    )
+    .await
+    .unwrap();
+    assert!(recorder.sent.lock().unwrap().is_empty());
+    assert_eq!(response.message_id, "");
+}
+
 /// An alarm that is not an sjob job's is refused with a stable error type,
 /// not turned into a notification about nothing.
 #[tokio::test]

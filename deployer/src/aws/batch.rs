@@ -387,10 +387,12 @@ pub async fn attempts(
             .send()
             .await
             .map_err(|e| AwsError::call("DescribeJobs", chunk.join(", "), e))?;
+        // An array job's parent makes no attempts of its own.
         attempts.extend(
             described
                 .jobs()
                 .iter()
+                .filter(|j| j.array_properties().is_none_or(|a| a.size().is_none()))
                 .filter_map(|j| Some((j.job_id()?.to_string(), j.attempts().len()))),
         );
     }

@@ -1,9 +1,9 @@
 //! The missed-run alarms: CloudWatch's Query API through [`QueryClient`]
-//! (five calls, so no `aws-sdk-cloudwatch` in the build; see
+//! (six calls, so no `aws-sdk-cloudwatch` in the build; see
 //! [`super::signed`]), and the permission that lets each alarm invoke the
 //! error handler.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_config::SdkConfig;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError};
@@ -38,6 +38,13 @@ impl Client {
 pub struct Listed {
     pub arn: String,
     spec: AlarmSpec,
+}
+
+impl Listed {
+    /// What its actions invoke (see [`AlarmSpec::action_arn`]).
+    pub fn action_arn(&self) -> &str {
+        &self.spec.action_arn
+    }
 }
 
 /// The metric alarms whose names start with `prefix`, by name.
@@ -76,7 +83,7 @@ async fn read(client: &Client, name: &str) -> Result<Option<Observed<AlarmSpec>>
     match alarms.into_iter().next() {
         Some(listed) => {
             let tags = read_tags(client, &listed.arn).await?;
-            Ok(Some(observed(listed, tags)))
+            Ok(Some(observed(listed, tags, &BTreeSet::new())))
         }
         None => Ok(None),
     }
@@ -94,11 +101,19 @@ pub async fn read_tags(client: &Client, arn: &str) -> Result<Tags, AwsError> {
         .await
 }
 
-pub fn observed(listed: Listed, tags: Tags) -> Observed<AlarmSpec> {
+/// The alarm as it is: `statements` are the alarm statements of its
+/// action's policy ([`super::lambda::alarm_statements`]).
+pub fn observed(
+    listed: Listed,
+    tags: Tags,
+    statements: &BTreeSet<(String, String)>,
+) -> Observed<AlarmSpec> {
+    let invokable = statements.contains(&(listed.spec.name.clone(), listed.arn.clone()));
     Observed {
         owner: Identity::of(&tags),
         spec: AlarmSpec {
             tags,
+            invokable,
             ..listed.spec
         },
     }
@@ -114,17 +129,21 @@ pub async fn converge(
     current: Option<&AlarmSpec>,
 ) -> Result<(), AwsError> {
     let client = &clients.cloudwatch;
-    if current.is_none() {
-        if let Some(found) = read(client, &desired.name).await? {
-            if found.owner != Identity::of(&desired.tags) {
-                return Err(AwsError::NotManaged {
-                    kind: "alarm",
-                    name: desired.name.clone(),
-                    owner: found.owner,
-                });
-            }
+    let found = match current {
+        Some(_) => None,
+        None => read(client, &desired.name).await?,
+    };
+    if let Some(found) = &found {
+        if found.owner != Identity::of(&desired.tags) {
+            return Err(AwsError::NotManaged {
+                kind: "alarm",
+                name: desired.name.clone(),
+                owner: found.owner.clone(),
+            });
         }
     }
+    // Created since the plan read, as this stack's: converged like any.
+    let current = current.or(found.as_ref().map(|f| &f.spec));
     let mut params = Params::new()
         .with("AlarmName", &desired.name)
         .with("AlarmDescription", &desired.description)
@@ -168,8 +187,11 @@ pub async fn converge(
         .await?;
     }
     super::lambda::allow_alarm(&clients.lambda, &desired.action_arn, &desired.name, arn).await?;
-    if let Some(previous) = current.filter(|c| c.action_arn != desired.action_arn) {
-        super::lambda::disallow_alarm(&clients.lambda, &previous.action_arn, &desired.name).await?;
+    if let Some(previous) = current
+        .map(|c| c.action_arn.as_str())
+        .filter(|a| *a != desired.action_arn && super::lambda::is_function(a))
+    {
+        super::lambda::disallow_alarm(&clients.lambda, previous, &desired.name).await?;
     }
     Ok(())
 }
@@ -187,6 +209,9 @@ pub async fn delete(clients: &super::Clients, actual: &AlarmSpec) -> Result<(), 
             parse_nothing,
         )
         .await?;
+    if !super::lambda::is_function(&actual.action_arn) {
+        return Ok(());
+    }
     super::lambda::disallow_alarm(&clients.lambda, &actual.action_arn, &actual.name).await
 }
 
@@ -277,6 +302,8 @@ fn parse_alarm(member: &mut ScopedDecoder<'_, '_>) -> Result<Listed, XmlDecodeEr
             None => listed.spec.evaluation_periods,
         },
     );
+    // Anything but one action for both states differs from sjob's, and is
+    // no function to take a permission from.
     listed.spec.action_arn = if alarm_actions == ok_actions && alarm_actions.len() == 1 {
         alarm_actions.remove(0)
     } else {

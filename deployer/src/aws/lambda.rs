@@ -2,6 +2,7 @@
 //! asynchronously and rejects a change while another is in progress, so
 //! every change waits for the function to settle.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -257,51 +258,104 @@ pub async fn delete(client: &Client, name: &str) -> Result<(), AwsError> {
 
 /// CloudWatch's principal for alarms whose action is a Lambda function.
 const ALARMS_PRINCIPAL: &str = "lambda.alarms.cloudwatch.amazonaws.com";
+/// How long a permission change retries while other changes to the same
+/// function's policy are in progress (jobs converge concurrently).
+const POLICY_BUSY_LIMIT: Duration = Duration::from_secs(60);
+
+/// Whether `arn` names a Lambda function (an alarm's action may be anything).
+pub fn is_function(arn: &str) -> bool {
+    arn.split(':').nth(2) == Some("lambda")
+}
+
+/// The alarms `function`'s policy lets invoke it: each statement's id and
+/// source ARN, for CloudWatch's alarm principal. None for a function that
+/// does not exist or has no policy.
+pub async fn alarm_statements(
+    client: &Client,
+    function: &str,
+) -> Result<BTreeSet<(String, String)>, AwsError> {
+    let policy = match client.get_policy().function_name(function).send().await {
+        Ok(out) => out.policy.unwrap_or_default(),
+        Err(err) if error_code(&err) == Some(NOT_FOUND) => return Ok(BTreeSet::new()),
+        Err(err) => return Err(AwsError::call("GetPolicy", function, err)),
+    };
+    let policy: serde_json::Value = serde_json::from_str(&policy).unwrap_or_default();
+    Ok(policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["Principal"]["Service"] == ALARMS_PRINCIPAL)
+        .filter_map(|s| {
+            let sid = s["Sid"].as_str()?;
+            let source = s["Condition"]["ArnLike"]["AWS:SourceArn"].as_str()?;
+            Some((sid.to_string(), source.to_string()))
+        })
+        .collect())
+}
 
 /// Lets the alarm `alarm_arn` (and no other) invoke `function`, under a
 /// statement named after the alarm; a statement of that name already there
-/// is replaced, so it grants exactly this.
+/// is replaced, so it grants exactly this. Retried while another change to
+/// the function's policy is in progress.
 pub async fn allow_alarm(
     client: &Client,
     function: &str,
     alarm: &str,
     alarm_arn: &str,
 ) -> Result<(), AwsError> {
-    let add = || {
-        client
-            .add_permission()
-            .function_name(function)
-            .statement_id(alarm)
-            .action("lambda:InvokeFunction")
-            .principal(ALARMS_PRINCIPAL)
-            .source_arn(alarm_arn)
-            .send()
-    };
-    match add().await {
-        Ok(_) => Ok(()),
-        Err(err) if error_code(&err) == Some("ResourceConflictException") => {
-            disallow_alarm(client, function, alarm).await?;
-            add()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::call("AddPermission", function, e))
-        }
-        Err(err) => Err(AwsError::call("AddPermission", function, err)),
-    }
+    wait::until(
+        "updating the function's policy",
+        function,
+        POLICY_BUSY_LIMIT,
+        || async {
+            let added = client
+                .add_permission()
+                .function_name(function)
+                .statement_id(alarm)
+                .action("lambda:InvokeFunction")
+                .principal(ALARMS_PRINCIPAL)
+                .source_arn(alarm_arn)
+                .send()
+                .await;
+            match added {
+                Ok(_) => Ok(Some(())),
+                // The statement exists (replace it), or another update of the
+                // policy is in progress (try again).
+                Err(err) if error_code(&err) == Some("ResourceConflictException") => {
+                    let ours = alarm_statements(client, function).await?;
+                    if ours.iter().any(|(sid, _)| sid == alarm) {
+                        disallow_alarm(client, function, alarm).await?;
+                    }
+                    Ok(None)
+                }
+                Err(err) => Err(AwsError::call("AddPermission", function, err)),
+            }
+        },
+    )
+    .await
 }
 
 /// Removes the alarm's statement from `function`'s policy; one (or a
 /// function) already gone is success.
 pub async fn disallow_alarm(client: &Client, function: &str, alarm: &str) -> Result<(), AwsError> {
-    match client
-        .remove_permission()
-        .function_name(function)
-        .statement_id(alarm)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err) if error_code(&err) == Some(NOT_FOUND) => Ok(()),
-        Err(err) => Err(AwsError::call("RemovePermission", function, err)),
-    }
+    wait::until(
+        "updating the function's policy",
+        function,
+        POLICY_BUSY_LIMIT,
+        || async {
+            let removed = client
+                .remove_permission()
+                .function_name(function)
+                .statement_id(alarm)
+                .send()
+                .await;
+            match removed {
+                Ok(_) => Ok(Some(())),
+                Err(err) if error_code(&err) == Some(NOT_FOUND) => Ok(Some(())),
+                Err(err) if error_code(&err) == Some("ResourceConflictException") => Ok(None),
+                Err(err) => Err(AwsError::call("RemovePermission", function, err)),
+            }
+        },
+    )
+    .await
 }

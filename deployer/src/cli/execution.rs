@@ -55,7 +55,7 @@ impl RunArgs {
         let arn = execution::start(&session, job, parse_input(&self.input)?).await?;
         tracing::info!(execution = %arn, "started");
         let summary = if self.wait {
-            let progress = Progress::spinner(&job.batch_name);
+            let progress = Progress::spinner(&job.batch_name, super::stderr_color());
             execution::wait(&session, &job.batch_name, &arn, &progress).await?
         } else {
             execution::describe(&session, &job.batch_name, &arn).await?

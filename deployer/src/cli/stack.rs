@@ -82,7 +82,11 @@ impl DeployArgs {
         show(ctx, &plan, mode(self.prune))?;
         apply::refuse_conflicts(&plan)?;
         confirm(&plan.deletes(self.prune), self.yes)?;
-        let progress = Progress::jobs("deploy", plan.jobs_to_apply(self.prune).len());
+        let progress = Progress::jobs(
+            "deploy",
+            plan.jobs_to_apply(self.prune).len(),
+            super::stderr_color(),
+        );
         apply::apply(&session.clients, &plan, self.prune, &progress).await?;
         tracing::info!("deploy complete");
         Ok(Done(ExitCode::SUCCESS))
@@ -95,7 +99,11 @@ impl DestroyArgs {
         let plan = session.plan_destroy(&self.jobs).await?;
         show(ctx, &plan, Mode::Destroy)?;
         confirm(&plan.deletes(true), self.yes)?;
-        let progress = Progress::jobs("destroy", plan.jobs_to_apply(true).len());
+        let progress = Progress::jobs(
+            "destroy",
+            plan.jobs_to_apply(true).len(),
+            super::stderr_color(),
+        );
         apply::apply(&session.clients, &plan, true, &progress).await?;
         tracing::info!("destroy complete");
         Ok(Done(ExitCode::SUCCESS))

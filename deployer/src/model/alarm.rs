@@ -34,9 +34,10 @@ impl SuccessWindow {
             Some("d") => 24 * HOUR,
             _ => return Err(ACCEPTED.to_string()),
         };
-        let seconds = text[..unit_at]
-            .parse::<u32>()
-            .ok()
+        let digits = &text[..unit_at];
+        let seconds = Some(digits)
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<u32>().ok())
             .and_then(|n| n.checked_mul(unit))
             .filter(|s| (MIN_SECONDS..=MAX_SECONDS).contains(s))
             .filter(|s| *s < HOUR || s % HOUR == 0)
@@ -110,6 +111,8 @@ pub struct AlarmSpec {
     pub description: String,
     /// The error handler, invoked on ALARM and on OK.
     pub action_arn: String,
+    /// Whether the error handler's policy lets this alarm invoke it.
+    pub invokable: bool,
     pub tags: Tags,
 }
 
@@ -120,6 +123,7 @@ field_diff!(AlarmSpec {
     rule,
     description,
     action_arn,
+    invokable,
     tags
 });
 
@@ -135,7 +139,7 @@ mod tests {
         assert_eq!(periods("120m"), Ok((3_600, 2)));
         assert_eq!(periods("45m"), Ok((60, 45)));
         assert_eq!(periods("7d"), Ok((3_600, 168)));
-        for bad in ["8d", "4m", "26", "h", "-1h", "1.5h", "26H", ""] {
+        for bad in ["8d", "4m", "26", "h", "-1h", "+26h", "1.5h", "26H", ""] {
             assert!(SuccessWindow::parse(bad).is_err(), "{bad}");
         }
     }

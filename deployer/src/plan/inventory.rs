@@ -36,6 +36,9 @@ pub struct Inventory {
     schedules: BTreeSet<String>,
     /// Alarms under the jobs' prefix.
     alarms: BTreeMap<String, aws::cloudwatch::Listed>,
+    /// The alarm statements of the policy of each function those alarms
+    /// invoke (one read per function, however many alarms).
+    alarm_statements: BTreeMap<String, BTreeSet<(String, String)>>,
     tags: TagIndex,
     /// The account's ACTIVE job definitions by name, `None` when there were
     /// too many to list.
@@ -64,7 +67,23 @@ impl Inventory {
             TagIndex::load(&clients.tagging, app_name, stage),
             aws::batch::list_active(&clients.batch, definition_pages),
         )?;
+        let functions: BTreeSet<&str> = alarms
+            .values()
+            .map(|a| a.action_arn())
+            .filter(|a| aws::lambda::is_function(a))
+            .collect();
+        let alarm_statements =
+            futures::future::try_join_all(functions.into_iter().map(|f| async move {
+                Ok::<_, AwsError>((
+                    f.to_string(),
+                    aws::lambda::alarm_statements(&clients.lambda, f).await?,
+                ))
+            }))
+            .await?
+            .into_iter()
+            .collect();
         Ok(Inventory {
+            alarm_statements,
             app_name: app_name.to_string(),
             stage: stage.to_string(),
             region: region.to_string(),
@@ -178,7 +197,16 @@ impl Inventory {
                 Some(tags) => tags.clone(),
                 None => aws::cloudwatch::read_tags(&clients.cloudwatch, &listed.arn).await?,
             };
-            Ok(Some(aws::cloudwatch::observed(listed.clone(), tags)))
+            let statements = self
+                .alarm_statements
+                .get(listed.action_arn())
+                .cloned()
+                .unwrap_or_default();
+            Ok(Some(aws::cloudwatch::observed(
+                listed.clone(),
+                tags,
+                &statements,
+            )))
         };
         let (roles, log_group, job_definition, state_machine, schedule, alarm) = tokio::try_join!(
             roles,

@@ -128,6 +128,7 @@ impl JobStack {
                     rule: missed_rule(evaluation_periods),
                     description: identity.description(),
                     action_arn: job.error_handler_arn(target),
+                    invokable: true,
                     tags,
                 }
             }),

@@ -1247,6 +1247,30 @@ async fn a_job_without_a_success_in_its_window_is_reported_missed_then_recovered
     sjob.run_expecting(0, &["plan", "--detailed-exitcode"])
         .await;
 
+    // A permission removed by hand is drift: the alarm would fire into
+    // nothing. Deploy grants it again.
+    aws.lambda
+        .remove_permission()
+        .function_name(ERROR_FUNCTION)
+        .statement_id(&name)
+        .send()
+        .await
+        .unwrap();
+    let plan = sjob
+        .run_expecting(0, &["plan", "--output", "json"])
+        .await
+        .json();
+    assert!(
+        plan["changes"].as_array().unwrap().contains(&json!({
+            "job": "crawler", "kind": "alarm", "name": name, "action": "update", "fields": ["invokable"]
+        })),
+        "{plan:#}"
+    );
+    sjob.run_expecting(0, &["deploy"]).await;
+    assert_eq!(alarm_statements(aws, &name).await.len(), 1);
+    sjob.run_expecting(0, &["plan", "--detailed-exitcode"])
+        .await;
+
     // What CloudWatch sends the function when the alarm changes state.
     let event = |state: &str, previous: &str| {
         json!({
