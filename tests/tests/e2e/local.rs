@@ -105,9 +105,10 @@ retry_attempts = 2"#,
 /// child fails, and the notification says which.
 #[tokio::test]
 async fn an_array_job_runs_every_index_and_reports_its_failed_children() {
-    // Each child records how many children run beside it.
+    // Each child records how many children run beside it (counting the
+    // files a glob finds, which no other child's `rm` can race).
     let sjob = project(
-        r#"command = ["sh", "-c", "touch running.$AWS_BATCH_JOB_ARRAY_INDEX; sleep 0.3; echo child $AWS_BATCH_JOB_ARRAY_INDEX of $AWS_BATCH_JOB_ID beside $(ls running.* | wc -l); rm running.$AWS_BATCH_JOB_ARRAY_INDEX; [ $AWS_BATCH_JOB_ARRAY_INDEX != 1 ]"]
+        r#"command = ["sh", "-c", "touch running.$AWS_BATCH_JOB_ARRAY_INDEX; sleep 0.3; set -- running.*; echo child $AWS_BATCH_JOB_ARRAY_INDEX of $AWS_BATCH_JOB_ID beside $#; rm running.$AWS_BATCH_JOB_ARRAY_INDEX; [ $AWS_BATCH_JOB_ARRAY_INDEX != 1 ]"]
 array_size = 3"#,
     );
     let run = sjob
@@ -153,7 +154,7 @@ array_size = 3"#,
 
     // One at a time, all succeeding: the summary says so.
     let sjob = project(
-        r#"command = ["sh", "-c", "touch running.$AWS_BATCH_JOB_ARRAY_INDEX; sleep 0.1; ls running.* | wc -l; rm running.$AWS_BATCH_JOB_ARRAY_INDEX"]
+        r#"command = ["sh", "-c", "touch running.$AWS_BATCH_JOB_ARRAY_INDEX; sleep 0.1; set -- running.*; echo $#; rm running.$AWS_BATCH_JOB_ARRAY_INDEX"]
 array_size = 2"#,
     );
     let run = sjob
