@@ -236,15 +236,22 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
         aws::cloudwatch::converge(clients, alarm, &arn, current).await?;
     }
     // `expect_success_within` dropped from the job.
-    if let Some(alarm) = actual
+    remove_alarm(clients, job).await?;
+    tracing::info!(job = %job.batch_name, "converged");
+    Ok(())
+}
+
+/// Deletes the job's missed-run alarm when the plan says to.
+async fn remove_alarm(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> {
+    match job
+        .actual
         .alarm
         .as_ref()
         .filter(|a| deleting(&job.changes, Kind::Alarm, &a.spec.name))
     {
-        aws::cloudwatch::delete(clients, &alarm.spec).await?;
+        Some(alarm) => aws::cloudwatch::delete(clients, &alarm.spec).await,
+        None => Ok(()),
     }
-    tracing::info!(job = %job.batch_name, "converged");
-    Ok(())
 }
 
 /// Deletes what sjob owns of a job, schedule first so nothing starts a
@@ -253,13 +260,7 @@ async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result
     let names = &job.names;
     let actual = &job.actual;
     let changes = &job.changes;
-    if let Some(alarm) = actual
-        .alarm
-        .as_ref()
-        .filter(|a| deleting(changes, Kind::Alarm, &a.spec.name))
-    {
-        aws::cloudwatch::delete(clients, &alarm.spec).await?;
-    }
+    remove_alarm(clients, job).await?;
     if deleting(changes, Kind::Schedule, &names.schedule) {
         aws::scheduler::delete(&clients.scheduler, &names.schedule).await?;
     }

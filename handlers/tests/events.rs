@@ -78,11 +78,21 @@ async fn publish_with<D: JobDescriber>(
         .unwrap();
     let publication = recorder.sent.lock().unwrap().pop().unwrap();
     assert_eq!(response.message_id, "msg-1");
-    let envelope: Value = serde_json::from_str(&publication.message).unwrap();
+    let envelope = envelope_of(&publication);
     let document: Notification = serde_json::from_str(envelope["sqs"].as_str().unwrap()).unwrap();
     assert_eq!(response.notification_id, document.notification_id);
     assert_eq!(response.status, document.status);
     (publication, document)
+}
+
+/// The `MessageStructure=json` envelope a publication carries.
+fn envelope_of(publication: &Publication) -> Value {
+    serde_json::from_str(&publication.message).unwrap()
+}
+
+/// The AWS Chatbot card in an envelope's `https` body.
+fn chat_card(envelope: &Value) -> Value {
+    serde_json::from_str(envelope["https"].as_str().unwrap()).unwrap()
 }
 
 async fn failure(name: &str) -> (Publication, Notification) {
@@ -154,7 +164,7 @@ async fn an_array_jobs_success_carries_its_childrens_summary() {
     assert_eq!((array.size, array.succeeded, array.failed), (3, 3, 0));
     assert_eq!(array.failed_indexes, Some(vec![]));
     assert_eq!(array.status_summary["SUCCEEDED"], 3);
-    let envelope: Value = serde_json::from_str(&publication.message).unwrap();
+    let envelope = envelope_of(&publication);
     assert!(
         envelope["default"]
             .as_str()
@@ -202,7 +212,7 @@ async fn an_array_jobs_failure_names_its_failed_children() {
     let array = n.batch_job.unwrap().array.unwrap();
     assert_eq!((array.size, array.succeeded, array.failed), (3, 2, 1));
     assert_eq!(array.failed_indexes, Some(vec![1]));
-    let envelope: Value = serde_json::from_str(&publication.message).unwrap();
+    let envelope = envelope_of(&publication);
     assert!(
         envelope["default"]
             .as_str()
@@ -223,8 +233,8 @@ async fn an_array_jobs_failure_names_its_failed_children() {
         BodyFormat::Chatbot,
     )
     .await;
-    let envelope: Value = serde_json::from_str(&publication.message).unwrap();
-    let chat: Value = serde_json::from_str(envelope["https"].as_str().unwrap()).unwrap();
+    let envelope = envelope_of(&publication);
+    let chat = chat_card(&envelope);
     assert!(
         chat["content"]["description"]
             .as_str()
@@ -286,8 +296,8 @@ async fn the_missed_run_alarm_notifies_missed_then_recovered() {
         "recovered"
     );
     assert_ne!(recovered.notification_id, n.notification_id);
-    let envelope: Value = serde_json::from_str(&publication.message).unwrap();
-    let chat: Value = serde_json::from_str(envelope["https"].as_str().unwrap()).unwrap();
+    let envelope = envelope_of(&publication);
+    let chat = chat_card(&envelope);
     assert_eq!(
         chat["content"]["title"],
         ":white_check_mark: [prod] acme / nightly-report recovered (a run succeeded again after none did within 26h)"
@@ -364,7 +374,7 @@ async fn a_skipped_run_names_the_execution_still_running() {
     assert!(publication
         .attributes
         .contains(&("error_kind".to_string(), "skipped".to_string())));
-    let envelope: Value = serde_json::from_str(&publication.message).unwrap();
+    let envelope = envelope_of(&publication);
     assert!(envelope["default"].as_str().unwrap().contains(running));
 
     let (publication, _) = publish_with(
@@ -374,8 +384,8 @@ async fn a_skipped_run_names_the_execution_still_running() {
         BodyFormat::Chatbot,
     )
     .await;
-    let envelope: Value = serde_json::from_str(&publication.message).unwrap();
-    let chat: Value = serde_json::from_str(envelope["https"].as_str().unwrap()).unwrap();
+    let envelope = envelope_of(&publication);
+    let chat = chat_card(&envelope);
     assert_eq!(
         chat["content"]["title"],
         ":fast_forward: [prod] acme / nightly-report skipped (an earlier run is still running)"
@@ -495,7 +505,7 @@ async fn the_same_execution_and_outcome_give_the_same_id() {
 #[tokio::test]
 async fn people_get_text_and_machines_get_the_document() {
     let (publication, n) = failure("failed_oom").await;
-    let envelope: Value = serde_json::from_str(&publication.message).unwrap();
+    let envelope = envelope_of(&publication);
     let text = envelope["default"].as_str().unwrap();
     assert_eq!(envelope["email"], envelope["default"]);
     assert!(text.starts_with("[acme/prod] nightly-report FAILED: exit 137 (OutOfMemoryError)\n"));
@@ -520,8 +530,8 @@ async fn chatbot_format_follows_the_custom_notification_schema() {
         BodyFormat::Chatbot,
     )
     .await;
-    let envelope: Value = serde_json::from_str(&publication.message).unwrap();
-    let chat: Value = serde_json::from_str(envelope["https"].as_str().unwrap()).unwrap();
+    let envelope = envelope_of(&publication);
+    let chat = chat_card(&envelope);
     assert_eq!(envelope["default"], envelope["https"]);
     assert_eq!(chat["version"], "1.0");
     assert_eq!(chat["source"], "custom");

@@ -639,6 +639,33 @@ impl Aws {
         unless_missing(found, missing, "DescribeStateMachine", arn)
     }
 
+    /// The state machine's definition, parsed; it must exist.
+    pub async fn definition(&self, arn: &str) -> Value {
+        let machine = self
+            .state_machine(arn)
+            .await
+            .unwrap_or_else(|| panic!("no state machine {arn}"));
+        serde_json::from_str(&machine.definition)
+            .unwrap_or_else(|e| panic!("the definition of {arn} is not JSON ({e})"))
+    }
+
+    /// The statements of `function`'s resource policy; none when it has no
+    /// policy.
+    pub async fn policy_statements(&self, function: &str) -> Vec<Value> {
+        let policy = self
+            .lambda
+            .get_policy()
+            .function_name(function)
+            .send()
+            .await
+            .ok()
+            .and_then(|p| p.policy)
+            .unwrap_or_else(|| r#"{"Statement": []}"#.to_string());
+        let policy: Value = serde_json::from_str(&policy)
+            .unwrap_or_else(|e| panic!("the policy of {function} is not JSON ({e})"));
+        policy["Statement"].as_array().cloned().unwrap_or_default()
+    }
+
     pub async fn execution(&self, arn: &str) -> DescribeExecutionOutput {
         self.sfn
             .describe_execution()

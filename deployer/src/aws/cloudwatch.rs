@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_config::SdkConfig;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError};
 
-use super::signed::{each_child, parse_nothing, text, with_tags, Params, QueryClient};
+use super::signed::{each_child, pair, parse_nothing, text, with_tags, Params, QueryClient};
 use super::AwsError;
 use crate::model::alarm::{
     rule, COMPARISON, DIMENSION, METRIC, MISSING_DATA, NAMESPACE, STATISTIC, THRESHOLD,
@@ -263,17 +263,9 @@ fn parse_alarm(member: &mut ScopedDecoder<'_, '_>) -> Result<Listed, XmlDecodeEr
             Ok(())
         }),
         "Dimensions" => each_child(field, |_, dimension| {
-            let mut pair = (String::new(), String::new());
-            each_child(dimension, |name, part| {
-                match name {
-                    "Name" => pair.0 = text(part)?,
-                    "Value" => pair.1 = text(part)?,
-                    _ => {}
-                }
-                Ok(())
-            })?;
-            if pair.0 == DIMENSION {
-                listed.spec.state_machine_arn = pair.1;
+            let (name, value) = pair(dimension, ("Name", "Value"))?;
+            if name == DIMENSION {
+                listed.spec.state_machine_arn = value;
             }
             Ok(())
         }),
@@ -324,16 +316,8 @@ fn parse_tags(xml: &str) -> Result<Tags, XmlDecodeError> {
                 return Ok(());
             }
             each_child(list, |_, member| {
-                let mut pair = (String::new(), String::new());
-                each_child(member, |name, part| {
-                    match name {
-                        "Key" => pair.0 = text(part)?,
-                        "Value" => pair.1 = text(part)?,
-                        _ => {}
-                    }
-                    Ok(())
-                })?;
-                tags.insert(pair.0, pair.1);
+                let (key, value) = pair(member, ("Key", "Value"))?;
+                tags.insert(key, value);
                 Ok(())
             })
         })

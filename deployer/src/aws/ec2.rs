@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError};
 
-use super::signed::{each_child, parse_nothing, text, with_tags, Params, QueryClient};
+use super::signed::{each_child, pair, parse_nothing, text, with_tags, Params, QueryClient};
 use super::{wait, AwsError};
 use crate::model::SecurityGroupSpec;
 use crate::model::{Identity, Observed, Tags};
@@ -208,15 +208,7 @@ fn parse_security_groups(xml: &str) -> Result<Vec<Group>, XmlDecodeError> {
 
 fn parse_tags(tag_set: &mut ScopedDecoder<'_, '_>, tags: &mut Tags) -> Result<(), XmlDecodeError> {
     each_child(tag_set, |_, item| {
-        let (mut key, mut value) = (String::new(), String::new());
-        each_child(item, |field, text_of| {
-            match field {
-                "key" => key = text(text_of)?,
-                "value" => value = text(text_of)?,
-                _ => {}
-            }
-            Ok(())
-        })?;
+        let (key, value) = pair(item, ("key", "value"))?;
         tags.insert(key, value);
         Ok(())
     })

@@ -441,6 +441,24 @@ pub fn each_child<'inp>(
     Ok(())
 }
 
+/// The texts of an element's two children named `names` (a tag's key and
+/// value, a dimension's name and value); empty when absent.
+pub fn pair(
+    scope: &mut ScopedDecoder<'_, '_>,
+    names: (&str, &str),
+) -> Result<(String, String), XmlDecodeError> {
+    let mut pair = (String::new(), String::new());
+    each_child(scope, |name, part| {
+        if name == names.0 {
+            pair.0 = text(part)?;
+        } else if name == names.1 {
+            pair.1 = text(part)?;
+        }
+        Ok(())
+    })?;
+    Ok(pair)
+}
+
 /// The text of a leaf element.
 pub fn text(scope: &mut ScopedDecoder<'_, '_>) -> Result<String, XmlDecodeError> {
     try_data(scope).map(Cow::into_owned)

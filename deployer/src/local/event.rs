@@ -223,19 +223,11 @@ pub fn job_record(
     record
 }
 
-/// The `DescribeJobs` record of a finished array job's parent: no attempts
-/// or container outcome of its own, its children counted by status, its
-/// times those of the first start and the last stop.
-pub fn array_record(
-    stack: &JobStack,
-    target: &Target,
-    execution: &Execution,
-    job_queue: &str,
-    job_id: &str,
-    created_at: DateTime<Utc>,
-    children: &[Vec<Attempt>],
-) -> Value {
-    let mut record = job_record(stack, target, execution, job_queue, job_id, created_at, &[]);
+/// The `DescribeJobs` record of a finished array job's parent, from its
+/// `record` as a job without attempts: no container outcome of its own, its
+/// children counted by status, its times those of the first start and the
+/// last stop.
+pub fn array_parent(mut record: Value, children: &[Vec<Attempt>]) -> Value {
     let failed = children.iter().filter(|c| !succeeded(c)).count();
     let summary = json!({
         "STARTING": 0, "FAILED": failed, "RUNNING": 0, "SUCCEEDED": children.len() - failed,
@@ -271,33 +263,22 @@ pub fn handler_event(
     let metadata = metadata(&config.app_name, &config.stage, job, &stack.names);
     let mut state = json!({ "metadata": metadata, "input": execution.input });
     let queue = job.queue_arn(target);
+    let described = |job_id: &str, created_at: DateTime<Utc>, attempts: &[Attempt]| {
+        job_record(
+            &stack, target, execution, &queue, job_id, created_at, attempts,
+        )
+    };
     let record = match ending {
         Ending::Batch {
             job_id,
             created_at,
             attempts,
-        } => job_record(
-            &stack,
-            target,
-            execution,
-            &queue,
-            job_id,
-            *created_at,
-            attempts,
-        ),
+        } => described(job_id, *created_at, attempts),
         Ending::Array {
             job_id,
             created_at,
             children,
-        } => array_record(
-            &stack,
-            target,
-            execution,
-            &queue,
-            job_id,
-            *created_at,
-            children,
-        ),
+        } => array_parent(described(job_id, *created_at, &[]), children),
         Ending::TaskError { error, cause } => {
             json!({"Error": error, "Cause": cause})
         }

@@ -447,18 +447,8 @@ async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_
     let alarm = "myapp-dev-report-ScheduledJob-Missed";
     let alarm_arn = project.fixture.emulator.alarm(alarm).await.unwrap().arn;
     let statements = || async {
-        let policy = aws
-            .lambda
-            .get_policy()
-            .function_name(ERROR_FUNCTION)
-            .send()
+        aws.policy_statements(ERROR_FUNCTION)
             .await
-            .ok()
-            .and_then(|p| p.policy)
-            .unwrap_or_else(|| r#"{"Statement": []}"#.to_string());
-        serde_json::from_str::<Value>(&policy).unwrap()["Statement"]
-            .as_array()
-            .unwrap()
             .iter()
             .map(|s| s["Condition"]["ArnLike"]["AWS:SourceArn"].clone())
             .collect::<Vec<_>>()

@@ -581,11 +581,7 @@ async fn changing_memory_and_schedule_updates_exactly_those() {
             .schedule_expression(),
         Some("rate(10 minutes)")
     );
-    let machine = aws
-        .state_machine(&crawler.state_machine_arn())
-        .await
-        .unwrap();
-    let asl: Value = serde_json::from_str(&machine.definition).unwrap();
+    let asl = aws.definition(&crawler.state_machine_arn()).await;
     assert_eq!(
         asl["States"]["ExtractInputParameters"]["Parameters"]["metadata"]["memory"],
         "4096"
@@ -1362,22 +1358,10 @@ async fn a_job_without_a_success_in_its_window_is_reported_missed_then_recovered
 
 /// The error handler's policy statements that name `alarm`.
 async fn alarm_statements(aws: &Aws, alarm: &str) -> Vec<Value> {
-    let policy = aws
-        .lambda
-        .get_policy()
-        .function_name(ERROR_FUNCTION)
-        .send()
+    aws.policy_statements(ERROR_FUNCTION)
         .await
-        .ok()
-        .and_then(|p| p.policy)
-        .unwrap_or_else(|| r#"{"Statement": []}"#.to_string());
-    let policy: Value = serde_json::from_str(&policy).unwrap();
-    policy["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
+        .into_iter()
         .filter(|s| s["Sid"] == alarm)
-        .cloned()
         .collect()
 }
 

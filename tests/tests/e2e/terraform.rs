@@ -154,15 +154,7 @@ async fn example_applies_plans_clean_matches_sjob_and_destroys() {
     let mut deployed_by_terraform = Vec::new();
     let roles_by_terraform = role_policies(&aws, &machines).await;
     for (job, arn) in &machines {
-        let machine = aws
-            .sfn
-            .describe_state_machine()
-            .state_machine_arn(arn.as_str().expect("an ARN"))
-            .send()
-            .await
-            .expect("DescribeStateMachine");
-        let definition: Value =
-            serde_json::from_str(&machine.definition).expect("a JSON definition");
+        let definition = aws.definition(arn.as_str().expect("an ARN")).await;
         deployed_by_terraform.push((job.clone(), definition));
     }
 
@@ -254,15 +246,7 @@ task_policy_statements = [{{ Effect = "Allow", Action = ["sns:Publish"], Resourc
     assert_eq!(deployed_by_terraform.len(), 2);
     for (job, terraform_definition) in deployed_by_terraform {
         let arn = machines[&job].as_str().expect("an ARN");
-        let machine = aws
-            .sfn
-            .describe_state_machine()
-            .state_machine_arn(arn)
-            .send()
-            .await
-            .expect("DescribeStateMachine");
-        let sjob_definition: Value =
-            serde_json::from_str(&machine.definition).expect("a JSON definition");
+        let sjob_definition = aws.definition(arn).await;
         assert_eq!(
             terraform_definition, sjob_definition,
             "job {job}: Terraform and sjob deploy different state machines"

@@ -127,11 +127,7 @@ schedule_dead_letter_arn = "{}""#,
         container.ephemeral_storage().and_then(|s| s.size_in_gib()),
         Some(100)
     );
-    let machine = aws
-        .state_machine(&crawler.state_machine_arn())
-        .await
-        .unwrap();
-    let asl: Value = serde_json::from_str(&machine.definition).unwrap();
+    let asl = aws.definition(&crawler.state_machine_arn()).await;
     assert_eq!(
         asl["States"]["BatchGroup"]["Branches"][0]["States"]["Batch"]["Parameters"]
             ["ArrayProperties"],
