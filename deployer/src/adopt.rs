@@ -215,7 +215,9 @@ fn adopted(actual: &ActualJob, ours: &Identity, machine_arn: &str) -> ActualJob 
     for role in adopted.roles.iter_mut() {
         own!(role.as_mut());
     }
-    own!(adopted.log_group.as_mut());
+    for group in adopted.log_groups.iter_mut() {
+        own!(group.as_mut());
+    }
     own!(adopted.job_definition.as_mut().map(|r| &mut r.latest));
     own!(adopted.state_machine.as_mut());
     own!(adopted.alarm.as_mut());

@@ -171,14 +171,22 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
         });
     futures::future::try_join_all(roles).await?;
 
-    let log_group = async {
-        if pending(&job.changes, Kind::LogGroup, &desired.log_group.name) {
-            let arn = target.log_group_arn(&desired.log_group.name);
-            let current = actual.log_group.as_ref().map(|o| &o.spec);
-            aws::logs::converge(&clients.logs, &desired.log_group, &arn, current).await?;
-        }
-        Ok::<_, AwsError>(())
-    };
+    let log_groups = futures::future::try_join_all(
+        desired
+            .log_groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| pending(&job.changes, Kind::LogGroup, &g.name))
+            .map(|(i, group)| {
+                let current = actual
+                    .log_groups
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .map(|o| &o.spec);
+                let arn = target.log_group_arn(&group.name);
+                async move { aws::logs::converge(&clients.logs, group, &arn, current).await }
+            }),
+    );
     let job_definition = async {
         if pending(
             &job.changes,
@@ -204,7 +212,7 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
         }
         Ok::<_, AwsError>(())
     };
-    tokio::try_join!(log_group, job_definition)?;
+    tokio::try_join!(log_groups, job_definition)?;
 
     let machine = &desired.state_machine;
     if pending(&job.changes, Kind::StateMachine, &machine.name) {
@@ -281,8 +289,10 @@ async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result
             aws::batch::deregister(&clients.batch, &arn).await?;
         }
     }
-    if deleting(changes, Kind::LogGroup, &names.log_group) {
-        aws::logs::delete(&clients.logs, &names.log_group).await?;
+    for group in names.log_groups() {
+        if deleting(changes, Kind::LogGroup, group) {
+            aws::logs::delete(&clients.logs, group).await?;
+        }
     }
     let roles = actual
         .roles

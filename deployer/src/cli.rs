@@ -77,6 +77,8 @@ pub enum Command {
     Run(execution::RunArgs),
     /// Recent executions and next fire times.
     Status(execution::StatusArgs),
+    /// Print a run's container output; --follow streams it.
+    Logs(execution::LogsArgs),
     /// Run jobs, their schedules and their handlers on this machine.
     Local {
         #[command(subcommand)]
@@ -118,6 +120,7 @@ impl Cli {
             Command::Destroy(args) => ctx.emit(args.run(&ctx).await?),
             Command::Run(args) => ctx.emit(args.run(&ctx).await?),
             Command::Status(args) => ctx.emit(args.run(&ctx).await?),
+            Command::Logs(args) => ctx.emit(args.run(&ctx).await?),
             Command::Local { command } => command.run(&ctx).await,
             Command::Simulate(args) => ctx.emit(args.run(&ctx).await?),
             Command::Schedule { command } => command.run(&ctx),

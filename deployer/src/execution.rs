@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::{self, AwsError};
 use crate::config::Job;
+use crate::container_output::{Reader, Sink};
 use crate::names::JobNames;
 use crate::plan::JOB_CONCURRENCY;
 use crate::progress::Progress;
@@ -79,6 +80,68 @@ fn duration(started: Option<DateTime<Utc>>, stopped: Option<DateTime<Utc>>) -> O
     Some((stopped? - started?).num_milliseconds() as f64 / 1000.0)
 }
 
+/// An execution that cannot be found for a job.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum FindError {
+    #[error("job `{job}` has no executions")]
+    #[diagnostic(
+        code(sjob::execution::none),
+        help("start one with `sjob run {job}`, or wait for its schedule")
+    )]
+    NoExecutions { job: String },
+    #[error(
+        "--execution `{given}` is not an execution of job `{job}`, whose ARNs start `{prefix}`"
+    )]
+    #[diagnostic(code(sjob::execution::other_job))]
+    OtherJob {
+        given: String,
+        job: String,
+        prefix: String,
+    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Aws(#[from] AwsError),
+}
+
+/// The ARN of the job's execution `given` (a name or an ARN), or of its
+/// latest.
+pub async fn find(session: &Session, job: &Job, given: Option<&str>) -> Result<String, FindError> {
+    let names = session.render(job).names;
+    let prefix = session
+        .target
+        .arn("states", &format!("execution:{}:", names.job_name));
+    match given {
+        Some(arn) if arn.starts_with("arn:") => match arn.strip_prefix(&prefix) {
+            Some(name) if !name.is_empty() && !name.contains(':') => Ok(arn.to_string()),
+            _ => Err(FindError::OtherJob {
+                given: arn.to_string(),
+                job: job.batch_name.clone(),
+                prefix,
+            }),
+        },
+        Some(name) => Ok(format!("{prefix}{name}")),
+        None => {
+            let machine = session.target.state_machine_arn(&names.job_name);
+            let listed = session
+                .clients
+                .sfn
+                .list_executions()
+                .state_machine_arn(&machine)
+                .max_results(1)
+                .send()
+                .await
+                .map_err(|e| AwsError::call("ListExecutions", &names.job_name, e))?;
+            listed
+                .executions()
+                .first()
+                .map(|e| e.execution_arn().to_string())
+                .ok_or_else(|| FindError::NoExecutions {
+                    job: job.batch_name.clone(),
+                })
+        }
+    }
+}
+
 /// Starts an execution with the schedule's input, or `input` if given.
 pub async fn start(session: &Session, job: &Job, input: Option<Value>) -> Result<String, AwsError> {
     let names = session.render(job).names;
@@ -131,87 +194,98 @@ pub async fn describe(
 }
 
 /// Polls until the execution leaves RUNNING, showing each status its Batch
-/// job reaches (SUBMITTED, RUNNABLE, STARTING, RUNNING, ...) on `progress`.
+/// job reaches (SUBMITTED, RUNNABLE, STARTING, RUNNING, ...) on `progress`,
+/// and with `output`, handing its sink each line the job's containers
+/// write, as they write them.
 pub async fn wait(
     session: &Session,
     job: &str,
     execution_arn: &str,
     progress: &Progress,
+    mut output: Option<(&mut Reader, Sink<'_>)>,
 ) -> Result<ExecutionSummary, AwsError> {
     let mut delay = Duration::from_millis(250);
-    let mut batch_job: Option<String> = None;
+    let mut batch_jobs: Vec<String> = Vec::new();
     let mut shown: Option<String> = None;
     loop {
         let summary = describe(session, job, execution_arn).await?;
-        // What the progress shows may fail to be read (a missing
-        // permission, say) without ending the wait.
-        if batch_job.is_none() {
-            batch_job = submitted_job(session, execution_arn)
-                .await
-                .inspect_err(|err| tracing::warn!(error = %err, "Batch job not shown"))
-                .ok()
-                .flatten();
+        let ended = summary.status != ExecutionStatus::Running.as_str()
+            && summary.status != ExecutionStatus::PendingRedrive.as_str();
+        if batch_jobs.is_empty() {
+            // What the progress shows may fail to be read (a missing
+            // permission, say) without ending the wait; the output may not.
+            let found = submitted_jobs(session, execution_arn).await;
+            batch_jobs = match (found, &output) {
+                (Ok(found), _) => found,
+                (Err(err), Some(_)) => return Err(err),
+                (Err(err), None) => {
+                    tracing::warn!(error = %err, "Batch job not shown");
+                    Vec::new()
+                }
+            };
         }
-        if let Some(id) = &batch_job {
-            let status = batch_status(session, id)
-                .await
-                .inspect_err(|err| tracing::warn!(error = %err, "Batch status not shown"))
-                .ok()
-                .flatten();
-            if status.is_some() && status != shown {
-                let status = status.unwrap_or_default();
-                progress.state(&format!("Batch job {id}: {status}"));
-                shown = Some(status);
+        if !batch_jobs.is_empty() {
+            let described = aws::batch::describe_jobs(&session.clients.batch, &batch_jobs).await;
+            let described = match (described, &output) {
+                (Ok(described), _) => described,
+                (Err(err), Some(_)) => return Err(err),
+                (Err(err), None) => {
+                    tracing::warn!(error = %err, "Batch status not shown");
+                    Vec::new()
+                }
+            };
+            if let Some(last) = described.last() {
+                let status = last.status.as_ref().map(|s| s.as_str().to_string());
+                if status.is_some() && status != shown {
+                    let id = last.job_id().unwrap_or_default();
+                    progress.state(&format!(
+                        "Batch job {id}: {}",
+                        status.as_deref().unwrap_or_default()
+                    ));
+                    shown = status;
+                }
+            }
+            if let Some((reader, sink)) = output.as_mut() {
+                reader.track(session, &described).await?;
+                reader.read(session, &mut **sink).await?;
             }
         }
-        if summary.status != ExecutionStatus::Running.as_str()
-            && summary.status != ExecutionStatus::PendingRedrive.as_str()
-        {
+        if ended {
             progress.finish();
             return Ok(summary);
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
+        delay = (delay * 2).min(Duration::from_secs(if output.is_some() { 2 } else { 5 }));
     }
 }
 
-/// The id of the Batch job the execution submitted, from its history's
-/// `TaskSubmitted` event; `None` before there is one.
-async fn submitted_job(session: &Session, execution_arn: &str) -> Result<Option<String>, AwsError> {
-    let history = session
+/// The ids of the Batch jobs the execution submitted, in order, from its
+/// history's `TaskSubmitted` events; none before there is one.
+pub async fn submitted_jobs(
+    session: &Session,
+    execution_arn: &str,
+) -> Result<Vec<String>, AwsError> {
+    let mut pages = session
         .clients
         .sfn
         .get_execution_history()
         .execution_arn(execution_arn)
-        .reverse_order(true)
         .include_execution_data(true)
-        .send()
-        .await
-        .map_err(|e| AwsError::call("GetExecutionHistory", execution_arn, e))?;
-    Ok(history
-        .events()
-        .iter()
-        .filter_map(|e| e.task_submitted_event_details())
-        .filter(|d| d.resource_type() == "batch")
-        .filter_map(|d| serde_json::from_str::<Value>(d.output()?).ok())
-        .find_map(|output| output["JobId"].as_str().map(str::to_string)))
-}
-
-/// The Batch job's status, `None` when Batch no longer knows it.
-async fn batch_status(session: &Session, job_id: &str) -> Result<Option<String>, AwsError> {
-    let described = session
-        .clients
-        .batch
-        .describe_jobs()
-        .jobs(job_id)
-        .send()
-        .await
-        .map_err(|e| AwsError::call("DescribeJobs", job_id, e))?;
-    Ok(described
-        .jobs()
-        .first()
-        .and_then(|j| j.status.as_ref())
-        .map(|s| s.as_str().to_string()))
+        .into_paginator()
+        .send();
+    let mut jobs = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::call("GetExecutionHistory", execution_arn, e))?;
+        jobs.extend(
+            page.events()
+                .iter()
+                .filter_map(|e| e.task_submitted_event_details())
+                .filter(|d| d.resource_type() == "batch")
+                .filter_map(|d| serde_json::from_str::<Value>(d.output()?).ok())
+                .filter_map(|output| output["JobId"].as_str().map(str::to_string)),
+        );
+    }
+    Ok(jobs)
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -5,6 +5,7 @@ pub mod adopt;
 pub mod apply;
 pub mod aws;
 pub mod config;
+pub mod container_output;
 pub mod execution;
 pub mod input;
 pub mod local;

@@ -456,11 +456,7 @@ pub fn simulate(
         exit_code: Some(exit_code),
         container_reason: None,
         status_reason: process::EXITED.to_string(),
-        log_stream: Some(format!(
-            "{}/default/{}",
-            stack.names.job_name,
-            new_id().replace('-', "")
-        )),
+        log_stream: Some(stack.job_definition.log_stream(&new_id().replace('-', ""))),
     };
     // Every child of an array job ends alike.
     let batch = |exit_code: i32| match job.array_size {

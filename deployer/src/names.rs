@@ -9,12 +9,19 @@ pub struct JobNames {
     /// definition and the Batch job name.
     pub job_name: String,
     pub schedule: String,
+    /// Where the state machine writes its execution history.
     pub log_group: String,
+    /// Where the job's container writes its output (awslogs).
+    pub container_log_group: String,
     pub exec_role: String,
     pub task_role: String,
     pub scheduler_role: String,
     pub sfn_role: String,
     pub task_policy: String,
+    /// The task execution role's container log writes.
+    pub exec_policy: String,
+    /// The task execution role's pull of the job's ECR image.
+    pub image_policy: String,
     /// The task execution role's read of the job's secrets.
     pub secrets_policy: String,
     pub scheduler_policy: String,
@@ -101,12 +108,15 @@ impl JobNames {
         let n = |suffix: &str| format!("{job_name}-{suffix}");
         JobNames {
             schedule: n("Scheduler"),
-            log_group: format!("{}{batch_name}", Self::log_group_prefix(app_name, stage)),
+            log_group: format!("{app_name}/{stage}/scheduled/{batch_name}"),
+            container_log_group: format!("{app_name}/{stage}/batch/{batch_name}"),
             exec_role: n("EcsTaskExecRole"),
             task_role: n("EcsTaskRole"),
             scheduler_role: n("PipesRole"),
             sfn_role: n("BatchSfnRole"),
             task_policy: n("EcsTaskRolePolicy"),
+            exec_policy: n("EcsTaskExecRolePolicy"),
+            image_policy: n("EcsTaskExecRoleImagePullPolicy"),
             secrets_policy: n("EcsTaskExecRoleSecretsPolicy"),
             scheduler_policy: n("SchedulerTargetPolicy"),
             dead_letter_policy: n("SchedulerDeadLetterPolicy"),
@@ -125,9 +135,9 @@ impl JobNames {
         format!("{app_name}-{stage}-")
     }
 
-    /// The prefix of every job's log group name in one app and stage.
+    /// The prefix of every job's log group names in one app and stage.
     pub fn log_group_prefix(app_name: &str, stage: &str) -> String {
-        format!("{app_name}/{stage}/scheduled/")
+        format!("{app_name}/{stage}/")
     }
 
     /// The batch name back from a state machine or role name, if it is one of ours.
@@ -147,6 +157,11 @@ impl JobNames {
             &self.sfn_role,
             &self.scheduler_role,
         ]
+    }
+
+    /// The two log groups, in the order stacks list them.
+    pub fn log_groups(&self) -> [&str; 2] {
+        [&self.log_group, &self.container_log_group]
     }
 
     /// Names with AWS length limits, for validation.
@@ -187,6 +202,8 @@ impl JobNames {
             role(&self.scheduler_role),
             role(&self.sfn_role),
             policy(&self.task_policy),
+            policy(&self.exec_policy),
+            policy(&self.image_policy),
             policy(&self.secrets_policy),
             policy(&self.scheduler_policy),
             policy(&self.dead_letter_policy),
@@ -209,6 +226,7 @@ mod tests {
         assert_eq!(n.job_name, "myapp-dev-crawler-ScheduledJob");
         assert_eq!(n.schedule, "myapp-dev-crawler-ScheduledJob-Scheduler");
         assert_eq!(n.log_group, "myapp/dev/scheduled/crawler");
+        assert_eq!(n.container_log_group, "myapp/dev/batch/crawler");
         assert_eq!(n.sfn_role, "myapp-dev-crawler-ScheduledJob-BatchSfnRole");
         assert_eq!(n.scheduler_role, "myapp-dev-crawler-ScheduledJob-PipesRole");
     }

@@ -101,7 +101,8 @@ pub struct Change {
 pub struct ActualJob {
     /// In [`JobNames::roles`] order.
     pub roles: Vec<Option<Observed<RoleSpec>>>,
-    pub log_group: Option<Observed<LogGroupSpec>>,
+    /// In [`JobNames::log_groups`] order.
+    pub log_groups: Vec<Option<Observed<LogGroupSpec>>>,
     pub job_definition: Option<Revisions>,
     pub state_machine: Option<Observed<StateMachineSpec>>,
     pub schedule: Option<ScheduleRecord>,
@@ -257,15 +258,17 @@ pub fn diff(
             ),
         );
     }
-    push(
-        Kind::LogGroup,
-        &names.log_group,
-        action(
-            desired.map(|d| &d.log_group),
-            actual.log_group.as_ref(),
-            ours,
-        ),
-    );
+    for (i, group) in names.log_groups().into_iter().enumerate() {
+        push(
+            Kind::LogGroup,
+            group,
+            action(
+                desired.map(|d| &d.log_groups[i]),
+                actual.log_groups.get(i).and_then(Option::as_ref),
+                ours,
+            ),
+        );
+    }
     push(
         Kind::JobDefinition,
         &names.job_name,

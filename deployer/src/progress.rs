@@ -48,6 +48,14 @@ impl Progress {
         }
     }
 
+    /// A line on stderr, above the spinner or bar.
+    pub fn println(&self, line: &str) {
+        match &self.0 {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
     /// One more job done (its own log line says so without a terminal).
     pub fn job_done(&self, job: &str) {
         if let Some(bar) = &self.0 {

@@ -18,6 +18,7 @@ use crate::model::{JobStack, Tags};
 use crate::names::BaseNames;
 use crate::render::base::handler_role;
 use crate::render::definition::definition;
+use crate::render::iam;
 use crate::schedule::Schedule;
 use crate::target::Target;
 
@@ -34,6 +35,7 @@ pub const VARIABLES: &[&str] = &[
     "error_handler_arn",
     "image_uri",
     "image_tag",
+    "ecr_repository_arn",
     "vcpus",
     "memory",
     "command",
@@ -136,7 +138,6 @@ pub fn templates() -> BTreeMap<PathBuf, String> {
 /// `missed_alarm_description.tftpl` (the text the error handler reads the
 /// job from), and per role suffix
 /// `roles/<Role>/trust_policy.json.tftpl`,
-/// `roles/<Role>/managed_policies.json.tftpl` (a list of ARNs) and
 /// `roles/<Role>/policies/<Policy>.json.tftpl` (inline policies).
 fn scheduled_job_templates() -> BTreeMap<PathBuf, String> {
     let job = placeholder_job();
@@ -203,15 +204,20 @@ fn scheduled_job_templates() -> BTreeMap<PathBuf, String> {
         PathBuf::from("missed_alarm_description.tftpl"),
         expressions(identity.description()),
     );
+    // The placeholder image is in no ECR repository: the module computes
+    // the repository from `image_uri` and keeps this policy only with one.
+    files.insert(
+        PathBuf::from("roles")
+            .join(suffix(&stack.names.exec_role))
+            .join("policies")
+            .join(format!("{}.json.tftpl", suffix(&stack.names.image_policy))),
+        template(iam::image_pull_policy(&scalar("ecr_repository_arn"))),
+    );
     for role in &stack.roles {
         let dir = PathBuf::from("roles").join(suffix(&role.name));
         files.insert(
             dir.join("trust_policy.json.tftpl"),
             template(role.trust_policy.clone()),
-        );
-        files.insert(
-            dir.join("managed_policies.json.tftpl"),
-            template(json!(role.managed_policies)),
         );
         for (name, document) in &role.policies {
             files.insert(
@@ -395,11 +401,21 @@ mod tests {
             task.contains(r#""Statement": ${jsonencode(task_policy_statements)}"#),
             "{task}"
         );
-        let managed = &files[&PathBuf::from(
-            "scheduled_job/templates/roles/EcsTaskExecRole/managed_policies.json.tftpl",
+        let pull = &files[&PathBuf::from(
+            "scheduled_job/templates/roles/EcsTaskExecRole/policies/EcsTaskExecRoleImagePullPolicy.json.tftpl",
         )];
-        assert!(managed.contains(
-            "arn:${partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
-        ));
+        assert!(
+            pull.contains(r#""Resource": ${jsonencode(ecr_repository_arn)}"#),
+            "{pull}"
+        );
+        let logs = &files[&PathBuf::from(
+            "scheduled_job/templates/roles/EcsTaskExecRole/policies/EcsTaskExecRolePolicy.json.tftpl",
+        )];
+        assert!(
+            logs.contains(
+                "arn:${partition}:logs:${region}:${account_id}:log-group:${app_name}/${stage}/batch/${batch_name}:log-stream:*"
+            ),
+            "{logs}"
+        );
     }
 }

@@ -259,10 +259,36 @@ fn policies_are_least_privilege_in_the_configured_account_and_region() {
         .collect();
     // Only the actions AWS offers no resource-level permission for.
     assert!(
-        wildcard_actions
-            .iter()
-            .all(|a| a == "batch:DescribeJobs" || a == "batch:ListJobs" || a.starts_with("logs:")),
+        wildcard_actions.iter().all(|a| [
+            "batch:DescribeJobs",
+            "batch:ListJobs",
+            "ecr:GetAuthorizationToken"
+        ]
+        .contains(&a.as_str())
+            || a.starts_with("logs:")),
         "{wildcard_actions:?}"
+    );
+    // The task execution role writes to the job's own log group and pulls
+    // from the job's own repository, with no AWS-managed policy.
+    let exec = stack
+        .roles
+        .iter()
+        .find(|r| r.name.ends_with("-EcsTaskExecRole"))
+        .unwrap();
+    assert!(exec.managed_policies.is_empty(), "{exec:?}");
+    assert_eq!(
+        exec.policies["myapp-dev-crawler-ScheduledJob-EcsTaskExecRolePolicy"]["Statement"],
+        json!([{
+            "Sid": "WriteContainerLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": "arn:aws:logs:eu-west-1:210987654321:log-group:myapp/dev/batch/crawler:log-stream:*"
+        }])
+    );
+    assert_eq!(
+        exec.policies["myapp-dev-crawler-ScheduledJob-EcsTaskExecRoleImagePullPolicy"]["Statement"]
+            [0]["Resource"],
+        "arn:aws:ecr:eu-west-1:210987654321:repository/myapp"
     );
     let sfn = stack
         .roles
@@ -310,14 +336,14 @@ fn a_stack_that_matches_aws_plans_no_changes() {
     let stack = stack();
     let actual = ActualJob {
         roles: stack.roles.iter().cloned().map(observed).collect(),
-        log_group: observed(stack.log_group.clone()),
+        log_groups: stack.log_groups.iter().cloned().map(observed).collect(),
         job_definition: None,
         state_machine: observed(stack.state_machine.clone()),
         schedule: None,
         alarm: None,
     };
     let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &actual);
-    assert_eq!(changes.len(), 8);
+    assert_eq!(changes.len(), 9);
     for change in &changes {
         let expected = match change.kind {
             deployer::plan::Kind::JobDefinition | deployer::plan::Kind::Schedule => Action::Create,
@@ -327,20 +353,27 @@ fn a_stack_that_matches_aws_plans_no_changes() {
     }
 
     let mut drifted = actual.clone();
-    drifted.log_group.as_mut().unwrap().spec.retention_days = Some(7);
+    drifted.log_groups[1].as_mut().unwrap().spec.retention_days = Some(7);
     // `myapp-dev`/`crawler` in another region: its names are the same.
     drifted.state_machine.as_mut().unwrap().owner =
         Identity::job("myapp", "dev", "us-east-1", "crawler");
     let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &drifted);
-    let log_group = changes
+    let log_groups: Vec<_> = changes
         .iter()
-        .find(|c| c.kind == deployer::plan::Kind::LogGroup)
-        .unwrap();
+        .filter(|c| c.kind == deployer::plan::Kind::LogGroup)
+        .map(|c| (c.name.as_str(), &c.action))
+        .collect();
     assert_eq!(
-        log_group.action,
-        Action::Update {
-            fields: vec!["retention_days".into()]
-        }
+        log_groups,
+        [
+            ("myapp/dev/scheduled/crawler", &Action::NoOp),
+            (
+                "myapp/dev/batch/crawler",
+                &Action::Update {
+                    fields: vec!["retention_days".into()]
+                }
+            )
+        ]
     );
     let machine = changes
         .iter()
@@ -382,10 +415,10 @@ fn a_resource_is_ours_only_when_every_identity_tag_matches() {
     let other_stage = Identity::job("myapp", "dev-x", "eu-west-1", "crawler");
     for owner in [untagged.clone(), older_sjob.clone(), other_stage.clone()] {
         let actual = ActualJob {
-            log_group: Some(Observed {
-                spec: stack.log_group.clone(),
+            log_groups: vec![Some(Observed {
+                spec: stack.log_groups[0].clone(),
                 owner: owner.clone(),
-            }),
+            })],
             ..ActualJob::default()
         };
         let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &actual);

@@ -118,6 +118,8 @@ class HarnessState:
         )
         # The children of array jobs that fail whatever the outcome.
         self.failed_array_indexes: set[int] = set()
+        # The lines each job's container writes when its attempt starts.
+        self.container_output: list[str] = []
         self.lambda_failures: dict[str, list[dict[str, Any]]] = {}
         self.retry_wait_scale = 1.0
 
@@ -1030,6 +1032,47 @@ def patch_sfn_retry_wait_scale() -> None:
 # --------------------------------------------------------------------------
 STATUS_REASON = "Essential container in task exited"
 ARRAY_CHILD_FAILED = "Array Child Job failed"
+# Batch's container log group when the job definition names none.
+DEFAULT_BATCH_LOG_GROUP = "/aws/batch/job"
+
+
+def _write_container_output(job: Any) -> str | None:
+    """moto gap: batch_simple runs no container and writes no log stream
+    (moto's Docker path writes to `/aws/batch/job` whatever the job
+    definition says).  AWS: the awslogs driver writes the container's output
+    to `awslogs-group` (Batch's `/aws/batch/job`, which it creates, when the
+    definition has no logConfiguration) in the stream
+    `PREFIX/default/TASK-ID`, the prefix being `awslogs-stream-prefix` or
+    the job definition's name; a named group that does not exist fails the
+    task before the container starts (CannotStartContainerError,
+    ResourceInitializationError).  Writes the harness's `container_output`
+    lines there; the failure's status reason, or None."""
+    props = job.job_definition.container_properties or {}
+    config = props.get("logConfiguration") or {}
+    options = config.get("options") or {} if config.get("logDriver") == "awslogs" else {}
+    group = options.get("awslogs-group", DEFAULT_BATCH_LOG_GROUP)
+    prefix = options.get("awslogs-stream-prefix", job.job_definition.name)
+    task_id = job.latest_attempt["container"]["taskArn"].rsplit("/", 1)[-1]
+    stream = f"{prefix}/default/{task_id}"
+    logs = job._log_backend
+    if group == DEFAULT_BATCH_LOG_GROUP:
+        logs.ensure_log_group(group)
+    elif group not in logs.groups:
+        return (
+            "ResourceInitializationError: failed to validate logger args: "
+            "The specified log group does not exist."
+        )
+    logs.ensure_log_stream(group, stream)
+    start = int(time.time() * 1000)
+    events = [
+        {"timestamp": start + i, "message": line}
+        for i, line in enumerate(STATE.container_output)
+    ]
+    if events:
+        logs.put_log_events(group, stream, events)
+    job.log_stream_name = stream
+    job.latest_attempt["container"]["logStreamName"] = stream
+    return None
 
 
 def patch_lambda_permission_statement_ids() -> None:
@@ -1154,6 +1197,14 @@ def patch_batch_job_outcome() -> None:
             )
             if "FARGATE" in (job.job_definition.platform_capabilities or []):
                 container.pop("containerInstanceArn", None)
+            cannot_start = _write_container_output(job)
+            if cannot_start is not None:
+                job.job_stopped_reason = cannot_start
+                job.latest_attempt["statusReason"] = cannot_start
+                container.pop("logStreamName", None)
+                job.log_stream_name = None
+                job._mark_stopped(success=False)
+                return
         failed_child = array.get("index") in STATE.failed_array_indexes
         if STATE.batch_outcome == "running" and not failed_child:
             job.status = JobStatus.RUNNING
@@ -1601,13 +1652,18 @@ class HarnessApp:
                     for i in indexes
                 ):
                     raise ValueError("failed_array_indexes must be a list of indexes from 0 to 9999")
+                output = body.get("container_output", [])
+                if not isinstance(output, list) or not all(isinstance(line, str) for line in output):
+                    raise ValueError("container_output must be a list of lines")
                 STATE.batch_outcome = outcome
                 STATE.failed_array_indexes = set(indexes)
+                STATE.container_output = list(output)
                 LOG.info("batch: jobs will end %s, array children %s failed", outcome, sorted(indexes))
             if method in ("GET", "POST"):
                 return 200, {
                     "outcome": STATE.batch_outcome,
                     "failed_array_indexes": sorted(STATE.failed_array_indexes),
+                    "container_output": STATE.container_output,
                 }
         if path == "/_harness/reset" and method == "POST":
             from moto.moto_api._internal.models import moto_api_backend
@@ -1619,6 +1675,7 @@ class HarnessApp:
                 STATE.lambda_failures.clear()
             STATE.batch_outcome = "succeeded"
             STATE.failed_array_indexes = set()
+            STATE.container_output = []
             STATE.retry_wait_scale = 1.0
             return 200, {"reset": True}
         return 404, {"error": f"no harness endpoint {method} {path}"}

@@ -174,6 +174,16 @@ impl Emulator {
     /// How Batch jobs submitted from now on end, but the children of array
     /// jobs at `failed_indexes`, which fail (and their parent with them).
     pub async fn set_array_outcome(&self, outcome: JobOutcome, failed_indexes: &[u32]) {
+        self.set_batch(outcome, failed_indexes, &[]).await;
+    }
+
+    /// How Batch jobs submitted from now on end, and the lines each one's
+    /// container writes to its log stream when its attempt starts.
+    pub async fn set_container_output(&self, outcome: JobOutcome, lines: &[&str]) {
+        self.set_batch(outcome, &[], lines).await;
+    }
+
+    async fn set_batch(&self, outcome: JobOutcome, failed_indexes: &[u32], lines: &[&str]) {
         let outcome = match outcome {
             JobOutcome::Succeeded => "succeeded",
             JobOutcome::Failed => "failed",
@@ -182,7 +192,11 @@ impl Emulator {
         self.harness(
             "POST",
             "/_harness/batch",
-            Some(json!({ "outcome": outcome, "failed_array_indexes": failed_indexes })),
+            Some(json!({
+                "outcome": outcome,
+                "failed_array_indexes": failed_indexes,
+                "container_output": lines,
+            })),
         )
         .await;
     }

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 
 use aws_sdk_batch::types::{
     AssignPublicIp, ContainerProperties, EphemeralStorage, EvaluateOnExit,
-    FargatePlatformConfiguration, JobDefinition, JobDefinitionType, JobTimeout, KeyValuePair,
-    KeyValuesPair, NetworkConfiguration, PlatformCapability, ResourceRequirement, ResourceType,
-    RetryStrategy, RuntimePlatform, Secret,
+    FargatePlatformConfiguration, JobDefinition, JobDefinitionType, JobDetail, JobTimeout,
+    KeyValuePair, KeyValuesPair, LogConfiguration, LogDriver, NetworkConfiguration,
+    PlatformCapability, ResourceRequirement, ResourceType, RetryStrategy, RuntimePlatform, Secret,
 };
 use aws_sdk_batch::Client;
 
@@ -158,6 +158,13 @@ fn spec_of(name: &str, definition: &JobDefinition, tags: crate::model::Tags) -> 
             .as_ref()
             .and_then(|n| n.assign_public_ip.as_ref())
             == Some(&AssignPublicIp::Enabled),
+        log_options: container
+            .log_configuration
+            .as_ref()
+            .filter(|l| l.log_driver == Some(LogDriver::Awslogs))
+            .and_then(|l| l.options.clone())
+            .map(|options| options.into_iter().collect())
+            .unwrap_or_default(),
         cpu_architecture: container
             .runtime_platform
             .as_ref()
@@ -244,6 +251,12 @@ pub async fn register(
                 .platform_version(FARGATE_PLATFORM_VERSION)
                 .build(),
         )
+        .set_log_configuration((!desired.log_options.is_empty()).then(|| {
+            LogConfiguration::builder()
+                .log_driver(LogDriver::Awslogs)
+                .set_options(Some(desired.log_options.clone().into_iter().collect()))
+                .build()
+        }))
         .network_configuration(
             NetworkConfiguration::builder()
                 .assign_public_ip(if desired.assign_public_ip {
@@ -373,13 +386,10 @@ pub async fn list_named(
     Ok(jobs)
 }
 
-/// How many attempts each of these jobs made, by id; `DescribeJobs` takes
-/// 100 ids a call.
-pub async fn attempts(
-    client: &Client,
-    ids: &[String],
-) -> Result<BTreeMap<String, usize>, AwsError> {
-    let mut attempts = BTreeMap::new();
+/// These jobs as DescribeJobs gives them, in the order of `ids` (those
+/// Batch still knows); it takes 100 ids a call.
+pub async fn describe_jobs(client: &Client, ids: &[String]) -> Result<Vec<JobDetail>, AwsError> {
+    let mut jobs = Vec::new();
     for chunk in ids.chunks(100) {
         let described = client
             .describe_jobs()
@@ -387,14 +397,23 @@ pub async fn attempts(
             .send()
             .await
             .map_err(|e| AwsError::call("DescribeJobs", chunk.join(", "), e))?;
-        // An array job's parent makes no attempts of its own.
-        attempts.extend(
-            described
-                .jobs()
-                .iter()
-                .filter(|j| j.array_properties().is_none_or(|a| a.size().is_none()))
-                .filter_map(|j| Some((j.job_id()?.to_string(), j.attempts().len()))),
-        );
+        let mut found = described.jobs.unwrap_or_default();
+        found.sort_by_key(|j| chunk.iter().position(|id| Some(id.as_str()) == j.job_id()));
+        jobs.extend(found);
     }
-    Ok(attempts)
+    Ok(jobs)
+}
+
+/// How many attempts each of these jobs made, by id.
+pub async fn attempts(
+    client: &Client,
+    ids: &[String],
+) -> Result<BTreeMap<String, usize>, AwsError> {
+    // An array job's parent makes no attempts of its own.
+    Ok(describe_jobs(client, ids)
+        .await?
+        .iter()
+        .filter(|j| j.array_properties().is_none_or(|a| a.size().is_none()))
+        .filter_map(|j| Some((j.job_id()?.to_string(), j.attempts().len())))
+        .collect())
 }

@@ -1,4 +1,5 @@
-//! The state machine's CloudWatch log group.
+//! The jobs' CloudWatch log groups (execution history and container output),
+//! and the reading of a container's log stream.
 
 use std::collections::BTreeMap;
 
@@ -145,5 +146,61 @@ pub async fn delete(client: &Client, name: &str) -> Result<(), AwsError> {
             Err(AwsError::call("DeleteLogGroup", name, err))
         }
         _ => Ok(()),
+    }
+}
+
+/// One event of a log stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    pub message: String,
+}
+
+/// The events of a stream after `token` (from the head, from `start_time`
+/// in milliseconds, without one), a page at a time until the stream has no
+/// more; and the token to go on from. A stream not yet created has none.
+pub async fn events(
+    client: &Client,
+    group: &str,
+    stream: &str,
+    start_time: Option<i64>,
+    mut token: Option<String>,
+) -> Result<(Vec<Event>, Option<String>), AwsError> {
+    let mut events = Vec::new();
+    loop {
+        let page = match client
+            .get_log_events()
+            .log_group_name(group)
+            .log_stream_name(stream)
+            .start_from_head(true)
+            .set_start_time(start_time)
+            .set_next_token(token.clone())
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(err) if error_code(&err) == Some(NOT_FOUND) => return Ok((events, token)),
+            Err(err) => {
+                return Err(AwsError::call(
+                    "GetLogEvents",
+                    format!("{group} {stream}"),
+                    err,
+                ))
+            }
+        };
+        let read = page.events().len();
+        events.extend(page.events().iter().map(|e| Event {
+            timestamp: e.timestamp.unwrap_or_default(),
+            message: e.message.clone().unwrap_or_default(),
+        }));
+        // The stream's end: a page with nothing, or the token it was asked
+        // with given back.
+        let next = page.next_forward_token;
+        let at_end = read == 0 || next.is_none() || next == token;
+        token = next.or(token);
+        if at_end {
+            return Ok((events, token));
+        }
     }
 }

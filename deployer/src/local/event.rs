@@ -213,6 +213,12 @@ pub fn job_record(
     if let Some(gib) = spec.ephemeral_storage_gib {
         record["Container"]["EphemeralStorage"] = json!({"SizeInGiB": gib});
     }
+    if !spec.log_options.is_empty() {
+        record["Container"]["LogConfiguration"] = json!({
+            "LogDriver": "awslogs",
+            "Options": spec.log_options,
+        });
+    }
     if let Some(last) = last {
         record["StatusReason"] = json!(last.status_reason);
         record["StoppedAt"] = millis(last.stopped_at);

@@ -1,4 +1,4 @@
-//! One job's stack: its roles, log group, job definition, state machine and
+//! One job's stack: its roles, log groups, job definition, state machine and
 //! schedule (`render::job` builds it from a job's config).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,6 +40,9 @@ pub struct JobDefinitionSpec {
     pub job_role_arn: String,
     pub execution_role_arn: String,
     pub assign_public_ip: bool,
+    /// `logConfiguration.options` of the awslogs driver (empty with another
+    /// driver or none).
+    pub log_options: BTreeMap<String, String>,
     /// `runtimePlatform.cpuArchitecture` (`X86_64`, `ARM64`), when set.
     pub cpu_architecture: Option<String>,
     pub ephemeral_storage_gib: Option<u32>,
@@ -101,7 +104,8 @@ pub struct JobStack {
     pub identity: Identity,
     pub names: JobNames,
     pub roles: Vec<RoleSpec>,
-    pub log_group: LogGroupSpec,
+    /// In [`JobNames::log_groups`] order.
+    pub log_groups: Vec<LogGroupSpec>,
     pub job_definition: JobDefinitionSpec,
     pub state_machine: StateMachineSpec,
     pub schedule: ScheduleSpec,
@@ -123,6 +127,7 @@ field_diff!(JobDefinitionSpec {
     job_role_arn,
     execution_role_arn,
     assign_public_ip,
+    log_options,
     cpu_architecture,
     ephemeral_storage_gib,
     attempts,
@@ -147,6 +152,19 @@ field_diff!(ScheduleSpec {
     retry_policy,
     dead_letter_arn
 });
+
+impl JobDefinitionSpec {
+    /// The log stream an attempt's container writes to: awslogs names it
+    /// `PREFIX/CONTAINER/TASK`, and Batch's one container is `default`.
+    /// Without a prefix Batch uses the definition's name.
+    pub fn log_stream(&self, task_id: &str) -> String {
+        let prefix = self
+            .log_options
+            .get("awslogs-stream-prefix")
+            .unwrap_or(&self.name);
+        format!("{prefix}/default/{task_id}")
+    }
+}
 
 impl Diff for RoleSpec {
     fn diff(&self, actual: &Self) -> Vec<String> {

@@ -29,7 +29,7 @@ pub struct Inventory {
     stage: String,
     region: String,
     roles: Roles,
-    /// Log groups under the jobs' prefix: retention by name.
+    /// Log groups under the jobs' prefix (both kinds): retention by name.
     log_groups: BTreeMap<String, Option<i32>>,
     state_machines: BTreeSet<String>,
     /// Schedules under the jobs' prefix.
@@ -156,17 +156,17 @@ impl Inventory {
         let roles = futures::future::try_join_all(
             names.roles().map(|role| self.roles.get(&clients.iam, role)),
         );
-        let log_group = async {
-            let Some(&retention) = self.log_groups.get(&names.log_group) else {
+        let log_groups = futures::future::try_join_all(names.log_groups().map(|name| async move {
+            let Some(&retention) = self.log_groups.get(name) else {
                 return Ok(None);
             };
-            let arn = target.log_group_arn(&names.log_group);
+            let arn = target.log_group_arn(name);
             let tags = match self.tags.get(&arn) {
                 Some(tags) => Some(tags.clone()),
-                None => aws::logs::read_tags(&clients.logs, &names.log_group, &arn).await?,
+                None => aws::logs::read_tags(&clients.logs, name, &arn).await?,
             };
-            Ok(tags.map(|tags| aws::logs::observed(&names.log_group, retention, tags)))
-        };
+            Ok::<_, AwsError>(tags.map(|tags| aws::logs::observed(name, retention, tags)))
+        }));
         let job_definition = async {
             match &self.job_definitions {
                 Some(listed) => Ok(aws::batch::revisions(
@@ -208,9 +208,9 @@ impl Inventory {
                 &statements,
             )))
         };
-        let (roles, log_group, job_definition, state_machine, schedule, alarm) = tokio::try_join!(
+        let (roles, log_groups, job_definition, state_machine, schedule, alarm) = tokio::try_join!(
             roles,
-            log_group,
+            log_groups,
             job_definition,
             state_machine,
             schedule,
@@ -232,7 +232,7 @@ impl Inventory {
         let schedule = schedule.map(|s| s.owned_through(&machine_arn, &owner));
         Ok(ActualJob {
             roles,
-            log_group,
+            log_groups,
             job_definition,
             state_machine,
             schedule,

@@ -10,11 +10,6 @@ use crate::names::{BaseNames, JobNames};
 use crate::secret::SecretSource;
 use crate::target::Target;
 
-/// AWS-managed policy the ECS task execution role needs to pull the image
-/// and write container logs (AWS maintains its action list).
-pub const TASK_EXECUTION_MANAGED_POLICY: &str =
-    "policy/service-role/AmazonECSTaskExecutionRolePolicy";
-
 /// The AWS-managed key SNS encrypts with unless told otherwise; using it
 /// needs no key permissions in the publisher's role.
 const SNS_MANAGED_KEY: &str = "alias/aws/sns";
@@ -182,15 +177,87 @@ pub fn scheduler_policies(job: &Job, names: &JobNames, target: &Target) -> BTree
     policies
 }
 
-/// The task execution role's inline policies: the read of the job's secrets
-/// (the AWS-managed policy it also has covers the image and the logs).
-/// Exactly the configured secrets; the key only through the services that
-/// hold them.
+/// The task execution role's inline policies, in place of the AWS-managed
+/// AmazonECSTaskExecutionRolePolicy (which writes to every log group and
+/// pulls from every repository): writes to the job's own container log
+/// group; the pull of the job's image when it is in a private ECR
+/// repository; and the read of exactly the configured secrets, with the key
+/// only through the services that hold them.
 pub fn task_execution_policies(
     job: &Job,
     names: &JobNames,
     target: &Target,
 ) -> BTreeMap<String, Value> {
+    let log_group = target.log_group_arn(&names.container_log_group);
+    let mut policies = BTreeMap::from([(
+        names.exec_policy.clone(),
+        policy(vec![json!({
+            "Sid": "WriteContainerLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": format!("{log_group}:log-stream:*")
+        })]),
+    )]);
+    if let Some(repository) = ecr_repository_arn(&job.image_uri) {
+        policies.insert(names.image_policy.clone(), image_pull_policy(&repository));
+    }
+    policies.extend(secrets_policy(job, names, target));
+    policies
+}
+
+/// The pull of one ECR repository's images.
+pub fn image_pull_policy(repository_arn: &str) -> Value {
+    policy(vec![
+        json!({
+            "Sid": "PullJobImage",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchGetImage"
+            ],
+            "Resource": repository_arn
+        }),
+        // parliament reports CREDENTIALS_EXPOSURE here: GetAuthorizationToken returns a registry login token,
+        // which Fargate needs to pull from private ECR and which supports no resource-level permissions;
+        // the token lets the role do in ECR only what its other statements allow, the pull above.
+        json!({
+            "Sid": "RegistryLogin",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*"
+        }),
+    ])
+}
+
+/// The repository of an image in a private ECR registry
+/// (`ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.com[.cn]/REPOSITORY`); `None`
+/// for any other registry, whose pulls need no IAM permission.
+pub fn ecr_repository_arn(image_uri: &str) -> Option<String> {
+    let (host, repository) = image_uri.split_once('/')?;
+    let (account, rest) = host.split_once('.')?;
+    let rest = rest
+        .strip_prefix("dkr.ecr.")
+        .or_else(|| rest.strip_prefix("dkr.ecr-fips."))?;
+    let region = rest
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| rest.strip_suffix(".amazonaws.com.cn"))?;
+    let valid = account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !repository.is_empty();
+    let target = Target {
+        account_id: account.to_string(),
+        region: region.to_string(),
+    };
+    valid.then(|| target.arn("ecr", &format!("repository/{repository}")))
+}
+
+/// The read of the job's secrets, when it has some.
+fn secrets_policy(job: &Job, names: &JobNames, target: &Target) -> Option<(String, Value)> {
     let sources: Vec<SecretSource> = job
         .secrets
         .values()
@@ -226,7 +293,7 @@ pub fn task_execution_policies(
         services.push(format!("ssm.{}.amazonaws.com", target.region));
     }
     if statements.is_empty() {
-        return BTreeMap::new();
+        return None;
     }
     if let Some(key) = &job.secrets_kms_key_arn {
         statements.push(json!({
@@ -237,7 +304,7 @@ pub fn task_execution_policies(
             "Condition": { "StringEquals": { "kms:ViaService": services } }
         }));
     }
-    BTreeMap::from([(names.secrets_policy.clone(), policy(statements))])
+    Some((names.secrets_policy.clone(), policy(statements)))
 }
 
 /// The job's own permissions: exactly the configured statements (the seed
@@ -285,4 +352,39 @@ pub fn handler_policies(
     ];
     statements.extend(encrypt_for_topic(topic_kms_key));
     BTreeMap::from([(names.handler_policy.clone(), policy(statements))])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ecr_repository_arn;
+
+    #[test]
+    fn an_image_in_private_ecr_names_its_repository() {
+        assert_eq!(
+            ecr_repository_arn("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/report"),
+            Some("arn:aws:ecr:eu-west-1:123456789012:repository/team/report".to_string())
+        );
+        assert_eq!(
+            ecr_repository_arn("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/report"),
+            Some("arn:aws-cn:ecr:cn-north-1:123456789012:repository/report".to_string())
+        );
+        assert_eq!(
+            ecr_repository_arn("123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com/report"),
+            Some("arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/report".to_string())
+        );
+    }
+
+    #[test]
+    fn other_registries_need_no_pull_permission() {
+        for image in [
+            "public.ecr.aws/docker/library/python",
+            "ghcr.io/org/report",
+            "python",
+            "docker.io/library/python",
+            "12345.dkr.ecr.eu-west-1.amazonaws.com/report",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/",
+        ] {
+            assert_eq!(ecr_repository_arn(image), None, "{image}");
+        }
+    }
 }

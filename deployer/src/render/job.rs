@@ -25,55 +25,47 @@ impl JobStack {
         let identity = Identity::job(app, stage, &target.region, &job.batch_name);
         let mut tags = job.tags.clone();
         tags.extend(identity.tags().clone());
-        let role = |name: &str,
-                    service: &str,
-                    policies: BTreeMap<String, Value>,
-                    managed: BTreeSet<String>| RoleSpec {
+        // No AWS-managed policy: each role's inline policies say all it may do.
+        let role = |name: &str, service: &str, policies: BTreeMap<String, Value>| RoleSpec {
             name: name.to_string(),
             trust_policy: iam::trust_policy(service),
             policies,
-            managed_policies: managed,
+            managed_policies: BTreeSet::new(),
             tags: tags.clone(),
         };
-        let execution_policy = format!(
-            "arn:{}:iam::aws:{}",
-            target.partition(),
-            iam::TASK_EXECUTION_MANAGED_POLICY
-        );
         let roles = vec![
             role(
                 &names.exec_role,
                 "ecs-tasks.amazonaws.com",
                 iam::task_execution_policies(job, &names, target),
-                BTreeSet::from([execution_policy]),
             ),
             role(
                 &names.task_role,
                 "ecs-tasks.amazonaws.com",
                 iam::task_policies(job, &names),
-                BTreeSet::new(),
             ),
             role(
                 &names.sfn_role,
                 "states.amazonaws.com",
                 iam::state_machine_policies(job, &names, target),
-                BTreeSet::new(),
             ),
             role(
                 &names.scheduler_role,
                 "scheduler.amazonaws.com",
                 iam::scheduler_policies(job, &names, target),
-                BTreeSet::new(),
             ),
         ];
         JobStack {
             batch_name: job.batch_name.clone(),
             identity,
-            log_group: LogGroupSpec {
-                name: names.log_group.clone(),
-                retention_days: Some(job.log_retention_days),
-                tags: tags.clone(),
-            },
+            log_groups: names
+                .log_groups()
+                .map(|name| LogGroupSpec {
+                    name: name.to_string(),
+                    retention_days: Some(job.log_retention_days),
+                    tags: tags.clone(),
+                })
+                .to_vec(),
             job_definition: JobDefinitionSpec {
                 name: names.job_name.clone(),
                 image: format!("{}:{}", job.image_uri, job.image_tag),
@@ -85,6 +77,14 @@ impl JobStack {
                 job_role_arn: target.role_arn(&names.task_role),
                 execution_role_arn: target.role_arn(&names.exec_role),
                 assign_public_ip: job.assign_public_ip,
+                log_options: BTreeMap::from([
+                    (
+                        "awslogs-group".to_string(),
+                        names.container_log_group.clone(),
+                    ),
+                    ("awslogs-region".to_string(), target.region.clone()),
+                    ("awslogs-stream-prefix".to_string(), job.batch_name.clone()),
+                ]),
                 cpu_architecture: job.cpu_architecture.map(|a| a.batch_name().to_string()),
                 ephemeral_storage_gib: job.ephemeral_storage_gib,
                 attempts: job.retry_attempts,
@@ -175,6 +175,7 @@ pub fn describe(stack: &JobStack, document: JobDocument) -> Value {
                 "job_definition": stack.names.job_name,
                 "schedule": stack.names.schedule,
                 "log_group": stack.names.log_group,
+                "container_log_group": stack.names.container_log_group,
             },
         }),
     }

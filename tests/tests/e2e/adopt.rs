@@ -141,12 +141,12 @@ sfn_input = {{ message = "hello" }}
         attached.is_empty(),
         "the seed's policies are still attached: {attached:?}"
     );
+    // The seed's AWS-managed task execution policy gives way to sjob's
+    // own, on the job's log group and repository only.
     assert_eq!(
         aws.attached_policies(&format!("{job}-EcsTaskExecRole"))
             .await,
-        BTreeSet::from([
-            "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy".to_string()
-        ])
+        BTreeSet::new()
     );
     let inline = aws
         .iam

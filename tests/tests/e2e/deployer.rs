@@ -4,10 +4,10 @@
 //! submits the Batch job and invokes the real handler binaries, which
 //! notify SNS, which delivers to SQS.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use aws_sdk_batch::types::JobStatus;
+use aws_sdk_batch::types::{JobStatus, LogDriver};
 use aws_sdk_iam::types::Role;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, LogLevel};
 use aws_sdk_sqs::error::DisplayErrorContext;
@@ -21,14 +21,13 @@ use sjob_e2e::{
 };
 
 mod job_options;
+mod logs;
 mod ownership;
 
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 /// SNS delivers to SQS inside the handler's Publish, before the execution
 /// ends; this only bounds the wait for a message that never comes.
 const DELIVERY_WAIT: Duration = Duration::from_secs(2);
-const TASK_EXECUTION_POLICY: &str =
-    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 
 /// What the crawler's schedule passes to each execution.
 fn crawler_input() -> Value {
@@ -40,6 +39,7 @@ struct Names {
     job: String,
     schedule: String,
     log_group: String,
+    container_log_group: String,
     exec_role: String,
     task_role: String,
     sfn_role: String,
@@ -52,6 +52,7 @@ impl Names {
         Names {
             schedule: format!("{job}-Scheduler"),
             log_group: format!("myapp/dev/scheduled/{batch_name}"),
+            container_log_group: format!("myapp/dev/batch/{batch_name}"),
             exec_role: format!("{job}-EcsTaskExecRole"),
             task_role: format!("{job}-EcsTaskRole"),
             sfn_role: format!("{job}-BatchSfnRole"),
@@ -84,11 +85,12 @@ impl Names {
     }
 
     fn log_group_arn(&self) -> String {
-        format!(
-            "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{}",
-            self.log_group
-        )
+        log_group_arn(&self.log_group)
     }
+}
+
+fn log_group_arn(name: &str) -> String {
+    format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}")
 }
 
 fn role_arn(name: &str) -> String {
@@ -259,7 +261,7 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
     assert!(
         deploy
             .stdout
-            .contains("16 to create, 0 to update, 0 to delete"),
+            .contains("18 to create, 0 to update, 0 to delete"),
         "{deploy}"
     );
     for batch_name in ["crawler", "report"] {
@@ -273,10 +275,28 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
             let role = aws.existing_role(name).await;
             assert_eq!(trusted_services(&role), [service], "trust policy of {name}");
         }
+        // No AWS-managed policy: the task execution role writes to the
+        // job's own log group and pulls from the job's own repository.
         assert_eq!(
             aws.attached_policies(&names.exec_role).await,
-            BTreeSet::from([TASK_EXECUTION_POLICY.to_string()])
+            BTreeSet::new()
         );
+        let exec_policies = aws.inline_policies(&names.exec_role).await;
+        assert_eq!(
+            exec_policies[&format!("{}-EcsTaskExecRolePolicy", names.job)]["Statement"],
+            json!([{
+                "Sid": "WriteContainerLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": format!("{}:log-stream:*", log_group_arn(&names.container_log_group))
+            }])
+        );
+        assert_eq!(
+            exec_policies[&format!("{}-EcsTaskExecRoleImagePullPolicy", names.job)]["Statement"][0]
+                ["Resource"],
+            format!("arn:aws:ecr:{REGION}:{ACCOUNT}:repository/myapp")
+        );
+        assert_eq!(exec_policies.len(), 2, "{exec_policies:?}");
 
         let sfn_policies = aws.inline_policies(&names.sfn_role).await;
         let policy_names: Vec<&str> = sfn_policies.keys().map(String::as_str).collect();
@@ -322,25 +342,27 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
             granted_anywhere("lambda:InvokeFunction")
         );
 
-        let group = aws
-            .log_group(&names.log_group)
-            .await
-            .unwrap_or_else(|| panic!("no log group {}", names.log_group));
-        assert_eq!(group.retention_in_days, Some(365));
-        let tags = aws
-            .logs
-            .list_tags_for_resource()
-            .resource_arn(names.log_group_arn())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("ListTagsForResource: {}", DisplayErrorContext(e)))
-            .tags
-            .unwrap_or_default();
-        assert_eq!(
-            tags.get("sjob:managed-by").map(String::as_str),
-            Some("sjob"),
-            "{tags:?}"
-        );
+        for group_name in [&names.log_group, &names.container_log_group] {
+            let group = aws
+                .log_group(group_name)
+                .await
+                .unwrap_or_else(|| panic!("no log group {group_name}"));
+            assert_eq!(group.retention_in_days, Some(365));
+            let tags = aws
+                .logs
+                .list_tags_for_resource()
+                .resource_arn(log_group_arn(group_name))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("ListTagsForResource: {}", DisplayErrorContext(e)))
+                .tags
+                .unwrap_or_default();
+            assert_eq!(
+                tags.get("sjob:job").map(String::as_str),
+                Some(batch_name),
+                "{group_name}: {tags:?}"
+            );
+        }
 
         let definition = aws.active_job_definition(&names.job).await;
         assert_eq!(definition.revision, Some(1));
@@ -381,6 +403,22 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
         assert_eq!(
             container.execution_role_arn(),
             Some(role_arn(&names.exec_role).as_str())
+        );
+        let logging = container
+            .log_configuration
+            .as_ref()
+            .expect("the container logs to its own group");
+        assert_eq!(logging.log_driver, Some(LogDriver::Awslogs));
+        assert_eq!(
+            logging.options,
+            Some(HashMap::from([
+                (
+                    "awslogs-group".to_string(),
+                    names.container_log_group.clone()
+                ),
+                ("awslogs-region".to_string(), REGION.to_string()),
+                ("awslogs-stream-prefix".to_string(), batch_name.to_string()),
+            ]))
         );
 
         let machine = aws
@@ -498,7 +536,7 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
         .await;
     assert!(
         plan.stdout
-            .contains("0 to create, 0 to update, 0 to delete, 16 unchanged"),
+            .contains("0 to create, 0 to update, 0 to delete, 18 unchanged"),
         "{plan}"
     );
 
@@ -553,7 +591,7 @@ async fn changing_memory_and_schedule_updates_exactly_those() {
         "{plan:#}"
     );
     assert_eq!(plan["summary"]["update"], 3);
-    assert_eq!(plan["summary"]["unchanged"], 13);
+    assert_eq!(plan["summary"]["unchanged"], 15);
     assert!(
         sjob.run(&["plan", "--detailed-exitcode"]).await.code == Some(2),
         "plan --detailed-exitcode exits 2 when something would change"
@@ -611,7 +649,7 @@ async fn prune_removes_jobs_dropped_from_the_config() {
     );
     assert!(
         plan.stdout
-            .contains("0 to delete, 8 unchanged, 8 kept until `deploy --prune`"),
+            .contains("0 to delete, 9 unchanged, 9 kept until `deploy --prune`"),
         "{plan}"
     );
     for role in report.roles() {
@@ -670,7 +708,7 @@ async fn prune_removes_jobs_dropped_from_the_config() {
     let plan = sjob
         .run_expecting(0, &["plan", "--detailed-exitcode"])
         .await;
-    assert!(plan.stdout.contains("0 to delete, 8 unchanged"), "{plan}");
+    assert!(plan.stdout.contains("0 to delete, 9 unchanged"), "{plan}");
 }
 
 #[tokio::test]
@@ -681,7 +719,7 @@ async fn destroy_leaves_nothing_and_is_idempotent() {
 
     let destroy = sjob.run_expecting(0, &["destroy", "--yes"]).await;
 
-    assert!(destroy.stdout.contains("16 to delete"), "{destroy}");
+    assert!(destroy.stdout.contains("18 to delete"), "{destroy}");
     assert_eq!(app_resources(aws).await, Vec::<String>::new());
     for batch_name in ["crawler", "report"] {
         assert_eq!(
@@ -710,7 +748,7 @@ async fn destroy_leaves_nothing_and_is_idempotent() {
 
     let partial = sjob.run_expecting(0, &["destroy", "--yes"]).await;
 
-    assert!(partial.stdout.contains("15 to delete"), "{partial}");
+    assert!(partial.stdout.contains("17 to delete"), "{partial}");
     assert_eq!(app_resources(aws).await, Vec::<String>::new());
 }
 

@@ -29,6 +29,11 @@ const ACCOUNT: &str = "123456789012";
 /// in deployer/src/render/iam.rs).
 const JUSTIFIED: &[(&str, &str, &str)] = &[
     (
+        "CREDENTIALS_EXPOSURE",
+        "ecr:getauthorizationtoken",
+        "parliament reports CREDENTIALS_EXPOSURE here: GetAuthorizationToken returns a registry login token",
+    ),
+    (
         "RESOURCE_MISMATCH",
         "batch:SubmitJob",
         "parliament reports RESOURCE_MISMATCH here: its action data lists only `job/*` for SubmitJob",
@@ -136,10 +141,10 @@ async fn every_generated_policy_passes_parliament() {
             );
         }
     }
-    // 3 jobs x (3 Step Functions + 1 scheduler policies), plus one task
-    // policy, one dead-letter policy, one secrets policy and one overlap
-    // check.
-    assert_eq!(written, 16, "{rendered:#}");
+    // 3 jobs x (3 Step Functions + 1 scheduler + 2 task execution (logs,
+    // ECR pull) policies), plus one task policy, one dead-letter policy, one
+    // secrets policy and one overlap check.
+    assert_eq!(written, 22, "{rendered:#}");
 
     let findings = audit(&dir);
     let left = unjustified(findings.clone());
@@ -186,6 +191,10 @@ fn the_terraform_module_policies_pass_parliament() {
         (
             "schedule_dead_letter_arn",
             format!("arn:aws:sqs:{REGION}:{ACCOUNT}:myapp-dev-undelivered"),
+        ),
+        (
+            "ecr_repository_arn",
+            format!("arn:aws:ecr:{REGION}:{ACCOUNT}:repository/myapp"),
         ),
     ];
     let statements = json!([{"Effect": "Allow", "Action": "s3:GetObject",

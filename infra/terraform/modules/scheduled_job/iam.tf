@@ -6,23 +6,18 @@ locals {
   # "<Role>/<Policy>" for every inline policy template. The task role's
   # policy holds only the configured statements, so it exists only with some;
   # the scheduler's dead-letter policy only with a dead-letter queue; the
-  # state machine's overlap check only with overlap = "skip".
+  # state machine's overlap check only with overlap = "skip"; the image pull
+  # only with an image in private ECR.
   inline_policies = toset([
     for path in fileset("${path.module}/templates/roles", "*/policies/*.json.tftpl") :
     "${dirname(dirname(path))}/${trimsuffix(basename(path), ".json.tftpl")}"
     if(
       (length(var.task_policy_statements) > 0 || !endswith(path, "/EcsTaskRolePolicy.json.tftpl")) &&
       (var.schedule_dead_letter_arn != null || !endswith(path, "/SchedulerDeadLetterPolicy.json.tftpl")) &&
-      (var.overlap == "skip" || !endswith(path, "/OverlapCheckPolicy.json.tftpl"))
+      (var.overlap == "skip" || !endswith(path, "/OverlapCheckPolicy.json.tftpl")) &&
+      (local.ecr_repository_arn != null || !endswith(path, "/EcsTaskExecRoleImagePullPolicy.json.tftpl"))
     )
   ])
-
-  managed_policies = merge([
-    for role in local.roles : {
-      for arn in jsondecode(templatefile("${path.module}/templates/roles/${role}/managed_policies.json.tftpl", local.template_vars)) :
-      "${role} ${arn}" => { role = role, arn = arn }
-    }
-  ]...)
 }
 
 resource "aws_iam_role" "role" {
@@ -40,10 +35,4 @@ resource "aws_iam_role_policy" "inline" {
     "${path.module}/templates/roles/${split("/", each.key)[0]}/policies/${split("/", each.key)[1]}.json.tftpl",
     local.template_vars,
   )
-}
-
-resource "aws_iam_role_policy_attachment" "managed" {
-  for_each   = local.managed_policies
-  role       = aws_iam_role.role[each.value.role].name
-  policy_arn = each.value.arn
 }

@@ -22,6 +22,7 @@ locals {
     notification_topic_arn   = var.notification_topic_arn
     image_uri                = var.image_uri
     image_tag                = var.image_tag
+    ecr_repository_arn       = local.ecr_repository_arn
     vcpus                    = var.vcpus
     memory                   = var.memory
     command                  = var.command
@@ -33,6 +34,12 @@ locals {
     expect_success_within    = var.expect_success_within
   }
 
+  # The job image's private ECR repository, as sjob reads it
+  # (ecr_repository_arn in deployer/src/render/iam.rs); null for any other
+  # registry, whose pulls need no IAM permission.
+  ecr_image          = try(regex("^([0-9]{12})\\.dkr\\.ecr(?:-fips)?\\.([a-z0-9-]+)\\.amazonaws\\.com(?:\\.cn)?/(.+)$", var.image_uri), null)
+  ecr_repository_arn = local.ecr_image == null ? null : "arn:${data.aws_partition.current.partition}:ecr:${local.ecr_image[1]}:${local.ecr_image[0]}:repository/${local.ecr_image[2]}"
+
   # `expect_success_within` as sjob reads it (deployer/src/model/alarm.rs):
   # one-minute periods below an hour, hourly ones from an hour on.
   success_window         = var.expect_success_within == null ? null : regex("^([0-9]+)([mhd])$", var.expect_success_within)
@@ -43,6 +50,13 @@ locals {
 resource "aws_cloudwatch_log_group" "state_machine" {
   # checkov:skip=CKV_AWS_158:As `sjob deploy`: CloudWatch Logs encrypts at rest with its own keys; a customer KMS key would need a key policy for the logs service that this module does not own.
   name              = "${var.app_name}/${var.stage}/scheduled/${var.batch_name}"
+  retention_in_days = var.log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "container" {
+  # checkov:skip=CKV_AWS_158:As `sjob deploy`: CloudWatch Logs encrypts at rest with its own keys; a customer KMS key would need a key policy for the logs service that this module does not own.
+  name              = "${var.app_name}/${var.stage}/batch/${var.batch_name}"
   retention_in_days = var.log_retention_days
   tags              = var.tags
 }
@@ -67,6 +81,14 @@ resource "aws_batch_job_definition" "job" {
       executionRoleArn             = aws_iam_role.role["EcsTaskExecRole"].arn
       fargatePlatformConfiguration = { platformVersion = "LATEST" }
       networkConfiguration         = { assignPublicIp = var.assign_public_ip ? "ENABLED" : "DISABLED" }
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.container.name
+          awslogs-region        = local.template_vars.region
+          awslogs-stream-prefix = var.batch_name
+        }
+      }
     },
     var.cpu_architecture == null ? {} : {
       runtimePlatform = { operatingSystemFamily = "LINUX", cpuArchitecture = upper(var.cpu_architecture) }

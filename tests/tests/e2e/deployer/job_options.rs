@@ -248,5 +248,17 @@ secrets_kms_key_arn = "{key}""#
         "{plan:#}"
     );
     sjob.run_expecting(0, &["deploy"]).await;
-    assert!(aws.inline_policies(&crawler.exec_role).await.is_empty());
+    let left: Vec<String> = aws
+        .inline_policies(&crawler.exec_role)
+        .await
+        .into_keys()
+        .collect();
+    assert_eq!(
+        left,
+        [
+            format!("{}-EcsTaskExecRoleImagePullPolicy", crawler.job),
+            format!("{}-EcsTaskExecRolePolicy", crawler.job)
+        ],
+        "the secrets policy is gone with the secrets"
+    );
 }

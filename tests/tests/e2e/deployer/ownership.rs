@@ -62,7 +62,7 @@ async fn stacks_whose_names_collide_never_touch_each_other() {
     let first = another_sjob(&fixture, &stack("a", "b-c", REGION, &["x"]));
     first.run_expecting(0, &["deploy"]).await;
     let deployed = aws.snapshot("a", "b-c").await;
-    assert_eq!(deployed.len(), 8, "{deployed:#?}");
+    assert_eq!(deployed.len(), 9, "{deployed:#?}");
 
     // ...which a/b reads as a job `c-x` of its own by name alone.
     let second = another_sjob(&fixture, &stack("a", "b", REGION, &["y"]));
@@ -81,7 +81,7 @@ async fn stacks_whose_names_collide_never_touch_each_other() {
         .await;
     assert_unchanged(aws, "a", "b-c", &deployed).await;
     let destroy = second.run_expecting(0, &["destroy", "--yes"]).await;
-    assert!(destroy.stdout.contains("8 to delete"), "{destroy}");
+    assert!(destroy.stdout.contains("9 to delete"), "{destroy}");
     assert_unchanged(aws, "a", "b-c", &deployed).await;
     let left: Vec<String> = aws
         .snapshot("a", "b")
@@ -103,7 +103,7 @@ async fn stacks_whose_names_collide_never_touch_each_other() {
         "{plan}"
     );
     // Log groups are named `app/stage/...`: theirs do not collide.
-    assert!(plan.stdout.contains("1 to create"), "{plan}");
+    assert!(plan.stdout.contains("2 to create"), "{plan}");
     assert!(plan.stdout.contains("7 in conflict"), "{plan}");
     let deploy = third.run_expecting(1, &["deploy"]).await;
     assert!(
@@ -129,7 +129,7 @@ async fn one_app_and_stage_in_two_regions_never_touch_each_other() {
     let first = another_sjob(&fixture, &stack("myapp", "dev", REGION, &["crawler"]));
     first.run_expecting(0, &["deploy"]).await;
     let deployed = here.snapshot("myapp", "dev").await;
-    assert_eq!(deployed.len(), 8, "{deployed:#?}");
+    assert_eq!(deployed.len(), 9, "{deployed:#?}");
 
     // The same job in the other region: IAM roles are global, so its role
     // names are the first region's; they are a conflict, not an update.
@@ -156,10 +156,10 @@ async fn one_app_and_stage_in_two_regions_never_touch_each_other() {
             .keys()
             .filter(|k| k.contains("-report-") || k.ends_with("/report"))
             .count(),
-        8
+        9
     );
     let destroy = second.run_expecting(0, &["destroy", "--yes"]).await;
-    assert!(destroy.stdout.contains("8 to delete"), "{destroy}");
+    assert!(destroy.stdout.contains("9 to delete"), "{destroy}");
     assert_unchanged(here, "myapp", "dev", &deployed).await;
     assert!(
         there
@@ -188,7 +188,7 @@ async fn destroy_and_prune_refuse_without_a_terminal_or_yes() {
     let destroy = sjob.run_expecting(1, &["destroy"]).await;
     assert!(
         destroy.stderr_says(
-            "refusing to delete 16 resource(s) without confirmation: stdin is not a terminal"
+            "refusing to delete 18 resource(s) without confirmation: stdin is not a terminal"
         ),
         "{destroy}"
     );
@@ -303,14 +303,19 @@ async fn a_resource_made_under_its_name_after_the_plan_is_left_alone() {
             .expect("DeleteRole");
     }
     let gate = Gate::default();
-    proxy.set_plan(FaultPlan::none().on_calls("CreateLogGroup", &[1], Fault::Hold(gate.clone())));
+    // The job's two log groups are created at once: hold both.
+    proxy.set_plan(FaultPlan::none().on_calls(
+        "CreateLogGroup",
+        &[1, 2],
+        Fault::Hold(gate.clone()),
+    ));
     let deploy = tokio::spawn({
         let command = sjob.command(&["deploy"]);
         async move { run_to_end(command).await }
     });
     assert!(
-        wait_for(&proxy, "CreateLogGroup", 1).await,
-        "the log group's create never came"
+        wait_for(&proxy, "CreateLogGroup", 2).await,
+        "the log groups' creates never came"
     );
     aws.logs
         .create_log_group()

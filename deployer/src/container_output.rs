@@ -1,0 +1,282 @@
+//! A run's container output: the log streams of its Batch job's attempts
+//! (of every child, for an array job), read in order, and read again for
+//! what is new while the run goes on (`sjob logs`, `sjob run --wait
+//! --logs`).
+
+use std::fmt;
+
+use aws_sdk_batch::types::{JobDetail, JobStatus};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::aws::{self, AwsError};
+use crate::session::Session;
+
+/// Where Batch sends a container's output when its job definition names no
+/// log group.
+const DEFAULT_LOG_GROUP: &str = "/aws/batch/job";
+
+/// One line a container wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    pub timestamp: DateTime<Utc>,
+    pub batch_job_id: String,
+    /// The child's index, for an array job.
+    pub index: Option<u32>,
+    /// From 1.
+    pub attempt: usize,
+    pub message: String,
+}
+
+impl fmt::Display for LogLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = self.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true);
+        match self.index {
+            Some(index) => write!(f, "{at} [{index}, attempt {}] ", self.attempt)?,
+            None => write!(f, "{at} [attempt {}] ", self.attempt)?,
+        }
+        f.write_str(self.message.trim_end_matches(['\r', '\n']))
+    }
+}
+
+/// Where read lines go: stdout for `sjob logs`, stderr for `sjob run`.
+pub type Sink<'a> = &'a mut dyn FnMut(&LogLine);
+
+/// Which lines to read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Selection {
+    /// Only this attempt's (from 1).
+    pub attempt: Option<usize>,
+    /// Only lines written from then on.
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// One attempt's stream, and how far it has been read.
+#[derive(Debug)]
+struct Source {
+    batch_job_id: String,
+    index: Option<u32>,
+    attempt: usize,
+    group: String,
+    stream: String,
+    token: Option<String>,
+}
+
+/// The streams of a run's Batch jobs, each read from where the last read
+/// stopped.
+#[derive(Debug)]
+pub struct Reader {
+    selection: Selection,
+    sources: Vec<Source>,
+}
+
+impl Reader {
+    pub fn new(selection: Selection) -> Reader {
+        Reader {
+            selection,
+            sources: Vec::new(),
+        }
+    }
+
+    /// Takes in the streams `jobs` (as DescribeJobs gave them) show that
+    /// are not yet read: finished attempts and the running one. An array
+    /// job's parent runs nothing: its children are read instead.
+    pub async fn track(&mut self, session: &Session, jobs: &[JobDetail]) -> Result<(), AwsError> {
+        let mut details = Vec::new();
+        for job in jobs {
+            let size = job
+                .array_properties
+                .as_ref()
+                .and_then(|a| a.size)
+                .filter(|_| {
+                    job.array_properties
+                        .as_ref()
+                        .and_then(|a| a.index)
+                        .is_none()
+                });
+            match size {
+                Some(size) => {
+                    let id = job.job_id().unwrap_or_default();
+                    let children: Vec<String> = (0..size).map(|i| format!("{id}:{i}")).collect();
+                    details.extend(
+                        aws::batch::describe_jobs(&session.clients.batch, &children).await?,
+                    );
+                }
+                None => details.push(job.clone()),
+            }
+        }
+        for job in &details {
+            let id = job.job_id().unwrap_or_default();
+            for (attempt, stream) in streams(job) {
+                let known = self
+                    .sources
+                    .iter()
+                    .any(|s| s.batch_job_id == id && s.attempt == attempt);
+                if known || self.selection.attempt.is_some_and(|a| a != attempt) {
+                    continue;
+                }
+                self.sources.push(Source {
+                    batch_job_id: id.to_string(),
+                    index: job
+                        .array_properties
+                        .as_ref()
+                        .and_then(|a| a.index)
+                        .and_then(|i| u32::try_from(i).ok()),
+                    attempt,
+                    group: log_group(job),
+                    stream,
+                    token: None,
+                });
+            }
+        }
+        self.sources
+            .sort_by_key(|s| (s.index, s.attempt, s.batch_job_id.clone()));
+        Ok(())
+    }
+
+    /// Hands `sink` every line written since the last read, stream by
+    /// stream in order of child and attempt.
+    pub async fn read(&mut self, session: &Session, sink: Sink<'_>) -> Result<(), AwsError> {
+        let since = self.selection.since.map(|t| t.timestamp_millis());
+        for source in &mut self.sources {
+            let (events, token) = aws::logs::events(
+                &session.clients.logs,
+                &source.group,
+                &source.stream,
+                since,
+                source.token.take(),
+            )
+            .await?;
+            source.token = token;
+            for event in events {
+                sink(&LogLine {
+                    timestamp: DateTime::from_timestamp_millis(event.timestamp).unwrap_or_default(),
+                    batch_job_id: source.batch_job_id.clone(),
+                    index: source.index,
+                    attempt: source.attempt,
+                    message: event.message,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The job's streams by attempt number: each ended attempt's, then the
+/// running attempt's (not yet among `attempts`).
+fn streams(job: &JobDetail) -> Vec<(usize, String)> {
+    let mut streams: Vec<(usize, String)> = job
+        .attempts()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| Some((i + 1, a.container.as_ref()?.log_stream_name.clone()?)))
+        .collect();
+    let running = matches!(
+        job.status,
+        Some(JobStatus::Starting) | Some(JobStatus::Running)
+    );
+    let current = job
+        .container
+        .as_ref()
+        .and_then(|c| c.log_stream_name.clone());
+    if let Some(stream) = current.filter(|s| running && !streams.iter().any(|(_, o)| o == s)) {
+        streams.push((job.attempts().len() + 1, stream));
+    }
+    streams
+}
+
+/// The job's `awslogs-group`, or Batch's default group.
+fn log_group(job: &JobDetail) -> String {
+    job.container
+        .as_ref()
+        .and_then(|c| c.log_configuration.as_ref())
+        .and_then(|l| l.options.as_ref())
+        .and_then(|o| o.get("awslogs-group").cloned())
+        .unwrap_or_else(|| DEFAULT_LOG_GROUP.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_batch::types::{
+        AttemptContainerDetail, AttemptDetail, ContainerDetail, LogConfiguration, LogDriver,
+    };
+
+    use super::*;
+
+    fn attempt(stream: &str) -> AttemptDetail {
+        AttemptDetail::builder()
+            .container(
+                AttemptContainerDetail::builder()
+                    .log_stream_name(stream)
+                    .build(),
+            )
+            .build()
+    }
+
+    #[test]
+    fn a_running_attempt_follows_the_ended_ones() {
+        let job = JobDetail::builder()
+            .job_id("j")
+            .status(JobStatus::Running)
+            .attempts(attempt("p/default/a"))
+            .container(
+                ContainerDetail::builder()
+                    .log_stream_name("p/default/b")
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            streams(&job),
+            [
+                (1, "p/default/a".to_string()),
+                (2, "p/default/b".to_string())
+            ]
+        );
+        // Once it ends, the job's own stream is its last attempt's.
+        let ended = JobDetail::builder()
+            .job_id("j")
+            .status(JobStatus::Failed)
+            .attempts(attempt("p/default/a"))
+            .attempts(attempt("p/default/b"))
+            .container(
+                ContainerDetail::builder()
+                    .log_stream_name("p/default/b")
+                    .build(),
+            )
+            .build();
+        assert_eq!(streams(&ended).len(), 2);
+    }
+
+    #[test]
+    fn the_group_is_the_definitions_or_batchs_default() {
+        let configured = JobDetail::builder()
+            .container(
+                ContainerDetail::builder()
+                    .log_configuration(
+                        LogConfiguration::builder()
+                            .log_driver(LogDriver::Awslogs)
+                            .options("awslogs-group", "a/dev/batch/x")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        assert_eq!(log_group(&configured), "a/dev/batch/x");
+        assert_eq!(log_group(&JobDetail::builder().build()), DEFAULT_LOG_GROUP);
+    }
+
+    #[test]
+    fn a_line_names_its_child_and_attempt() {
+        let line = LogLine {
+            timestamp: DateTime::from_timestamp_millis(1_700_000_000_123).unwrap(),
+            batch_job_id: "j:2".to_string(),
+            index: Some(2),
+            attempt: 1,
+            message: "done\n".to_string(),
+        };
+        assert_eq!(
+            line.to_string(),
+            "2023-11-14T22:13:20.123Z [2, attempt 1] done"
+        );
+    }
+}
