@@ -1154,8 +1154,32 @@ async fn a_run_over_its_cap_is_stopped_and_reported_as_a_timeout() {
 async fn an_array_jobs_notifications_carry_its_childrens_summary() {
     let live = Live::deployed_with(&format!("{CRAWLER}array_size = 3\n")).await;
     let aws = &live.fixture.aws;
+    live.fixture
+        .emulator
+        .set_container_output(JobOutcome::Succeeded, &["page done"])
+        .await;
 
     live.run_crawler(0, &[]).await;
+    // `sjob logs` reads every child's stream, by index.
+    let logs = live
+        .fixture
+        .sjob
+        .run_expecting(0, &["logs", "crawler"])
+        .await;
+    let children: Vec<&str> = logs
+        .stdout
+        .lines()
+        .map(|l| l.split_once(' ').map_or(l, |(_, rest)| rest))
+        .collect();
+    assert_eq!(
+        children,
+        [
+            "[0, attempt 1] page done",
+            "[1, attempt 1] page done",
+            "[2, attempt 1] page done"
+        ],
+        "{logs}"
+    );
     let notification = live.notification().await;
     assert_eq!(notification["status"], "SUCCEEDED", "{notification:#}");
     let array = &notification["batch_job"]["array"];
