@@ -9,12 +9,10 @@ use aws_sdk_batch::types::{JobDetail, JobStatus};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
+use handlers::event::DEFAULT_BATCH_LOG_GROUP;
+
 use crate::aws::{self, AwsError};
 use crate::session::Session;
-
-/// Where Batch sends a container's output when its job definition names no
-/// log group.
-const DEFAULT_LOG_GROUP: &str = "/aws/batch/job";
 
 /// One line a container wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,12 +52,18 @@ pub struct Selection {
 /// One attempt's stream, and how far it has been read.
 #[derive(Debug)]
 struct Source {
+    /// The place of its job among those the execution submitted.
+    order: usize,
     batch_job_id: String,
     index: Option<u32>,
     attempt: usize,
     group: String,
     stream: String,
     token: Option<String>,
+    /// The attempt has ended: one more read takes what it wrote.
+    ended: bool,
+    /// Read after it ended: nothing more will come.
+    drained: bool,
 }
 
 /// The streams of a run's Batch jobs, each read from where the last read
@@ -83,7 +87,7 @@ impl Reader {
     /// job's parent runs nothing: its children are read instead.
     pub async fn track(&mut self, session: &Session, jobs: &[JobDetail]) -> Result<(), AwsError> {
         let mut details = Vec::new();
-        for job in jobs {
+        for (order, job) in jobs.iter().enumerate() {
             let size = job
                 .array_properties
                 .as_ref()
@@ -98,24 +102,33 @@ impl Reader {
                 Some(size) => {
                     let id = job.job_id().unwrap_or_default();
                     let children: Vec<String> = (0..size).map(|i| format!("{id}:{i}")).collect();
-                    details.extend(
-                        aws::batch::describe_jobs(&session.clients.batch, &children).await?,
-                    );
+                    let described =
+                        aws::batch::describe_jobs(&session.clients.batch, &children).await?;
+                    details.extend(described.into_iter().map(|child| (order, child)));
                 }
-                None => details.push(job.clone()),
+                None => details.push((order, job.clone())),
             }
         }
-        for job in &details {
+        for (order, job) in &details {
             let id = job.job_id().unwrap_or_default();
             for (attempt, stream) in streams(job) {
-                let known = self
+                let ended = job
+                    .attempts()
+                    .get(attempt - 1)
+                    .is_some_and(|a| a.stopped_at.is_some());
+                if let Some(known) = self
                     .sources
-                    .iter()
-                    .any(|s| s.batch_job_id == id && s.attempt == attempt);
-                if known || self.selection.attempt.is_some_and(|a| a != attempt) {
+                    .iter_mut()
+                    .find(|s| s.batch_job_id == id && s.attempt == attempt)
+                {
+                    known.ended = ended;
+                    continue;
+                }
+                if self.selection.attempt.is_some_and(|a| a != attempt) {
                     continue;
                 }
                 self.sources.push(Source {
+                    order: *order,
                     batch_job_id: id.to_string(),
                     index: job
                         .array_properties
@@ -126,11 +139,12 @@ impl Reader {
                     group: log_group(job),
                     stream,
                     token: None,
+                    ended,
+                    drained: false,
                 });
             }
         }
-        self.sources
-            .sort_by_key(|s| (s.index, s.attempt, s.batch_job_id.clone()));
+        self.sources.sort_by_key(|s| (s.order, s.index, s.attempt));
         Ok(())
     }
 
@@ -138,7 +152,8 @@ impl Reader {
     /// stream in order of child and attempt.
     pub async fn read(&mut self, session: &Session, sink: Sink<'_>) -> Result<(), AwsError> {
         let since = self.selection.since.map(|t| t.timestamp_millis());
-        for source in &mut self.sources {
+        for source in self.sources.iter_mut().filter(|s| !s.drained) {
+            source.drained = source.ended;
             let (events, token) = aws::logs::events(
                 &session.clients.logs,
                 &source.group,
@@ -192,7 +207,7 @@ fn log_group(job: &JobDetail) -> String {
         .and_then(|c| c.log_configuration.as_ref())
         .and_then(|l| l.options.as_ref())
         .and_then(|o| o.get("awslogs-group").cloned())
-        .unwrap_or_else(|| DEFAULT_LOG_GROUP.to_string())
+        .unwrap_or_else(|| DEFAULT_BATCH_LOG_GROUP.to_string())
 }
 
 #[cfg(test)]
@@ -262,7 +277,10 @@ mod tests {
             )
             .build();
         assert_eq!(log_group(&configured), "a/dev/batch/x");
-        assert_eq!(log_group(&JobDetail::builder().build()), DEFAULT_LOG_GROUP);
+        assert_eq!(
+            log_group(&JobDetail::builder().build()),
+            DEFAULT_BATCH_LOG_GROUP
+        );
     }
 
     #[test]

@@ -4,10 +4,11 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
+use aws_sdk_batch::types::JobStatus as BatchStatus;
 use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -193,6 +194,10 @@ pub async fn describe(
     })
 }
 
+/// How long followed output waits, after the execution ended, for its
+/// Batch job to stop writing.
+const JOB_STOP_WAIT: Duration = Duration::from_secs(60);
+
 /// Polls until the execution leaves RUNNING, showing each status its Batch
 /// job reaches (SUBMITTED, RUNNABLE, STARTING, RUNNING, ...) on `progress`,
 /// and with `output`, handing its sink each line the job's containers
@@ -207,11 +212,15 @@ pub async fn wait(
     let mut delay = Duration::from_millis(250);
     let mut batch_jobs: Vec<String> = Vec::new();
     let mut shown: Option<String> = None;
+    let mut ended_at: Option<Instant> = None;
     loop {
         let summary = describe(session, job, execution_arn).await?;
         let ended = summary.status != ExecutionStatus::Running.as_str()
             && summary.status != ExecutionStatus::PendingRedrive.as_str();
-        if batch_jobs.is_empty() {
+        // Followed output reads every job the execution submits (a redrive
+        // submits another).
+        let mut jobs_stopped = true;
+        if batch_jobs.is_empty() || output.is_some() {
             // What the progress shows may fail to be read (a missing
             // permission, say) without ending the wait; the output may not.
             let found = submitted_jobs(session, execution_arn).await;
@@ -245,14 +254,28 @@ pub async fn wait(
                     shown = status;
                 }
             }
+            jobs_stopped = described.iter().all(|j| {
+                matches!(
+                    j.status,
+                    Some(BatchStatus::Succeeded) | Some(BatchStatus::Failed)
+                )
+            });
             if let Some((reader, sink)) = output.as_mut() {
                 reader.track(session, &described).await?;
                 reader.read(session, &mut **sink).await?;
             }
         }
+        // An execution stopped by its run cap ends while its Batch job is
+        // still stopping and writing: followed output waits for the job, a
+        // while.
         if ended {
-            progress.finish();
-            return Ok(summary);
+            let since = *ended_at.get_or_insert_with(Instant::now);
+            let job_may_write =
+                output.is_some() && !jobs_stopped && since.elapsed() < JOB_STOP_WAIT;
+            if !job_may_write {
+                progress.finish();
+                return Ok(summary);
+            }
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(if output.is_some() { 2 } else { 5 }));

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod aws;
 pub mod config;
 pub mod container_output;
+pub mod duration;
 pub mod execution;
 pub mod input;
 pub mod local;

@@ -226,6 +226,10 @@ pub struct InvalidEvent {
 
 const ENV_PATH: &str = "state.metadata.env";
 
+/// Where Batch sends a container's output when its job definition names no
+/// log group.
+pub const DEFAULT_BATCH_LOG_GROUP: &str = "/aws/batch/job";
+
 impl HandlerEvent {
     /// Parses a raw Lambda payload, naming the offending path on failure.
     pub fn from_value(payload: Value) -> Result<Self, InvalidEvent> {
@@ -282,7 +286,7 @@ impl BatchJob {
             })
     }
 
-    /// The log group the job writes to: `/aws/batch/job` unless the job
+    /// The log group the job writes to: Batch's default unless the job
     /// definition set `awslogs-group`.
     pub fn log_group(&self) -> &str {
         self.container
@@ -290,7 +294,7 @@ impl BatchJob {
             .and_then(|c| c.log_configuration.as_ref())
             .and_then(|l| l.options.get("awslogs-group"))
             .map(String::as_str)
-            .unwrap_or("/aws/batch/job")
+            .unwrap_or(DEFAULT_BATCH_LOG_GROUP)
     }
 
     /// The parent of an array job: what its children did.

@@ -158,8 +158,9 @@ pub struct Event {
 }
 
 /// The events of a stream after `token` (from the head, from `start_time`
-/// in milliseconds, without one), a page at a time until the stream has no
-/// more; and the token to go on from. A stream not yet created has none.
+/// in milliseconds, without one), a page at a time until GetLogEvents gives
+/// the token back; and the token to go on from. A stream not yet created
+/// has none.
 pub async fn events(
     client: &Client,
     group: &str,
@@ -189,15 +190,14 @@ pub async fn events(
                 ))
             }
         };
-        let read = page.events().len();
         events.extend(page.events().iter().map(|e| Event {
             timestamp: e.timestamp.unwrap_or_default(),
             message: e.message.clone().unwrap_or_default(),
         }));
-        // The stream's end: a page with nothing, or the token it was asked
-        // with given back.
+        // The stream's end is the token it was asked with given back: a
+        // page may be empty with more events behind its token.
         let next = page.next_forward_token;
-        let at_end = read == 0 || next.is_none() || next == token;
+        let at_end = next.is_none() || next == token;
         token = next.or(token);
         if at_end {
             return Ok((events, token));

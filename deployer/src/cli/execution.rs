@@ -149,17 +149,9 @@ fn since(text: &str) -> std::result::Result<DateTime<Utc>, String> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Ok(time.with_timezone(&Utc));
     }
-    let unit_at = text.len() - text.chars().last().map_or(0, char::len_utf8);
-    let (number, unit) = text.split_at(unit_at);
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        _ => return Err(SINCE_HELP.to_string()),
-    };
-    let count: i64 = number.parse().map_err(|_| SINCE_HELP.to_string())?;
-    chrono::Duration::try_seconds(count.saturating_mul(seconds))
+    deployer::duration::seconds(text, "smhd")
+        .and_then(|s| i64::try_from(s).ok())
+        .and_then(chrono::Duration::try_seconds)
         .and_then(|d| Utc::now().checked_sub_signed(d))
         .ok_or_else(|| SINCE_HELP.to_string())
 }

@@ -27,18 +27,8 @@ impl SuccessWindow {
     /// Reads `<whole number><m|h|d>`; the error says what is accepted.
     pub fn parse(text: &str) -> Result<SuccessWindow, String> {
         const ACCEPTED: &str = "a whole number of minutes (m), hours (h) or days (d) from 5m to 7d, whole hours from 1h on: \"26h\"";
-        let unit_at = text.len().saturating_sub(1);
-        let unit = match text.get(unit_at..) {
-            Some("m") => MINUTE,
-            Some("h") => HOUR,
-            Some("d") => 24 * HOUR,
-            _ => return Err(ACCEPTED.to_string()),
-        };
-        let digits = &text[..unit_at];
-        let seconds = Some(digits)
-            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|d| d.parse::<u32>().ok())
-            .and_then(|n| n.checked_mul(unit))
+        let seconds = crate::duration::seconds(text, "mhd")
+            .and_then(|s| u32::try_from(s).ok())
             .filter(|s| (MIN_SECONDS..=MAX_SECONDS).contains(s))
             .filter(|s| *s < HOUR || s % HOUR == 0)
             .ok_or_else(|| ACCEPTED.to_string())?;

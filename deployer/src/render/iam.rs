@@ -231,23 +231,27 @@ pub fn image_pull_policy(repository_arn: &str) -> Value {
 }
 
 /// The repository of an image in a private ECR registry
-/// (`ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.com[.cn]/REPOSITORY`); `None`
+/// (`ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.com[.cn]/REPOSITORY`, or the
+/// dual-stack `ACCOUNT.dkr-ecr[-fips].REGION.on.aws/REPOSITORY`); `None`
 /// for any other registry, whose pulls need no IAM permission.
 pub fn ecr_repository_arn(image_uri: &str) -> Option<String> {
     let (host, repository) = image_uri.split_once('/')?;
     let (account, rest) = host.split_once('.')?;
-    let rest = rest
-        .strip_prefix("dkr.ecr.")
-        .or_else(|| rest.strip_prefix("dkr.ecr-fips."))?;
-    let region = rest
-        .strip_suffix(".amazonaws.com")
-        .or_else(|| rest.strip_suffix(".amazonaws.com.cn"))?;
+    let region = [
+        ("dkr.ecr.", ".amazonaws.com"),
+        ("dkr.ecr.", ".amazonaws.com.cn"),
+        ("dkr.ecr-fips.", ".amazonaws.com"),
+        ("dkr-ecr.", ".on.aws"),
+        ("dkr-ecr-fips.", ".on.aws"),
+    ]
+    .into_iter()
+    .find_map(|(prefix, suffix)| rest.strip_prefix(prefix)?.strip_suffix(suffix))?;
     let valid = account.len() == 12
         && account.bytes().all(|b| b.is_ascii_digit())
         && !region.is_empty()
         && region
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !repository.is_empty();
     let target = Target {
         account_id: account.to_string(),
@@ -369,6 +373,10 @@ mod tests {
             Some("arn:aws-cn:ecr:cn-north-1:123456789012:repository/report".to_string())
         );
         assert_eq!(
+            ecr_repository_arn("123456789012.dkr-ecr.eu-west-1.on.aws/report"),
+            Some("arn:aws:ecr:eu-west-1:123456789012:repository/report".to_string())
+        );
+        assert_eq!(
             ecr_repository_arn("123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com/report"),
             Some("arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/report".to_string())
         );
@@ -383,6 +391,7 @@ mod tests {
             "docker.io/library/python",
             "12345.dkr.ecr.eu-west-1.amazonaws.com/report",
             "123456789012.dkr.ecr.eu-west-1.amazonaws.com/",
+            "123456789012.dkr.ecr.EU-WEST-1.amazonaws.com/report",
         ] {
             assert_eq!(ecr_repository_arn(image), None, "{image}");
         }

@@ -37,7 +37,11 @@ locals {
   # The job image's private ECR repository, as sjob reads it
   # (ecr_repository_arn in deployer/src/render/iam.rs); null for any other
   # registry, whose pulls need no IAM permission.
-  ecr_image          = try(regex("^([0-9]{12})\\.dkr\\.ecr(?:-fips)?\\.([a-z0-9-]+)\\.amazonaws\\.com(?:\\.cn)?/(.+)$", var.image_uri), null)
+  ecr_image = try(
+    regex("^([0-9]{12})\\.dkr\\.ecr(?:-fips)?\\.([a-z0-9-]+)\\.amazonaws\\.com(?:\\.cn)?/(.+)$", var.image_uri),
+    regex("^([0-9]{12})\\.dkr-ecr(?:-fips)?\\.([a-z0-9-]+)\\.on\\.aws/(.+)$", var.image_uri),
+    null,
+  )
   ecr_repository_arn = local.ecr_image == null ? null : "arn:${data.aws_partition.current.partition}:ecr:${local.ecr_image[1]}:${local.ecr_image[0]}:repository/${local.ecr_image[2]}"
 
   # `expect_success_within` as sjob reads it (deployer/src/model/alarm.rs):
