@@ -9,6 +9,7 @@ mod base;
 use futures::stream::{self, StreamExt};
 
 use crate::aws::{self, AwsError, Clients};
+use crate::model::{LogGroupSpec, Observed};
 use crate::plan::{Action, Change, JobPlan, Kind, Plan, EXTRA_REVISIONS, JOB_CONCURRENCY};
 use crate::progress::Progress;
 use crate::target::Target;
@@ -133,6 +134,28 @@ fn pending(changes: &[Change], kind: Kind, name: &str) -> bool {
     })
 }
 
+/// Converges, at once, each log group of `desired` that `changes` create
+/// or update; `actual` holds what exists, in the same order.
+async fn converge_log_groups<'a>(
+    clients: &Clients,
+    target: &Target,
+    changes: &[Change],
+    desired: impl IntoIterator<Item = &'a LogGroupSpec>,
+    actual: &[Option<Observed<LogGroupSpec>>],
+) -> Result<(), AwsError> {
+    let groups = desired
+        .into_iter()
+        .enumerate()
+        .filter(|(_, g)| pending(changes, Kind::LogGroup, &g.name))
+        .map(|(i, group)| {
+            let current = actual.get(i).and_then(Option::as_ref).map(|o| &o.spec);
+            let arn = target.log_group_arn(&group.name);
+            async move { aws::logs::converge(&clients.logs, group, &arn, current).await }
+        });
+    futures::future::try_join_all(groups).await?;
+    Ok(())
+}
+
 /// Whether `changes` delete this resource.
 fn deleting(changes: &[Change], kind: Kind, name: &str) -> bool {
     changes
@@ -171,21 +194,12 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
         });
     futures::future::try_join_all(roles).await?;
 
-    let log_groups = futures::future::try_join_all(
-        desired
-            .log_groups
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| pending(&job.changes, Kind::LogGroup, &g.name))
-            .map(|(i, group)| {
-                let current = actual
-                    .log_groups
-                    .get(i)
-                    .and_then(Option::as_ref)
-                    .map(|o| &o.spec);
-                let arn = target.log_group_arn(&group.name);
-                async move { aws::logs::converge(&clients.logs, group, &arn, current).await }
-            }),
+    let log_groups = converge_log_groups(
+        clients,
+        target,
+        &job.changes,
+        &desired.log_groups,
+        &actual.log_groups,
     );
     let job_definition = async {
         if pending(

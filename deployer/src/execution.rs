@@ -221,28 +221,13 @@ pub async fn wait(
         // submits another).
         let mut jobs_stopped = true;
         if batch_jobs.is_empty() || output.is_some() {
-            // What the progress shows may fail to be read (a missing
-            // permission, say) without ending the wait; the output may not.
             let found = submitted_jobs(session, execution_arn).await;
-            batch_jobs = match (found, &output) {
-                (Ok(found), _) => found,
-                (Err(err), Some(_)) => return Err(err),
-                (Err(err), None) => {
-                    tracing::warn!(error = %err, "Batch job not shown");
-                    Vec::new()
-                }
-            };
+            batch_jobs = shown_unless_following(found, output.is_some(), "Batch job not shown")?;
         }
         if !batch_jobs.is_empty() {
             let described = aws::batch::describe_jobs(&session.clients.batch, &batch_jobs).await;
-            let described = match (described, &output) {
-                (Ok(described), _) => described,
-                (Err(err), Some(_)) => return Err(err),
-                (Err(err), None) => {
-                    tracing::warn!(error = %err, "Batch status not shown");
-                    Vec::new()
-                }
-            };
+            let described =
+                shown_unless_following(described, output.is_some(), "Batch status not shown")?;
             if let Some(last) = described.last() {
                 let status = last.status.as_ref().map(|s| s.as_str().to_string());
                 if status.is_some() && status != shown {
@@ -280,6 +265,36 @@ pub async fn wait(
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(if output.is_some() { 2 } else { 5 }));
     }
+}
+
+/// What the progress shows, or nothing, with a warning, when it cannot be
+/// read (a missing permission, say); followed output needs it, so there the
+/// error ends the wait.
+fn shown_unless_following<T: Default>(
+    read: Result<T, AwsError>,
+    following: bool,
+    warning: &str,
+) -> Result<T, AwsError> {
+    match read {
+        Err(err) if !following => {
+            tracing::warn!(error = %err, "{warning}");
+            Ok(T::default())
+        }
+        read => read,
+    }
+}
+
+/// Every line the execution's Batch jobs have written so far, to `sink`.
+pub async fn output(
+    session: &Session,
+    execution_arn: &str,
+    reader: &mut Reader,
+    sink: Sink<'_>,
+) -> Result<(), AwsError> {
+    let jobs = submitted_jobs(session, execution_arn).await?;
+    let described = aws::batch::describe_jobs(&session.clients.batch, &jobs).await?;
+    reader.track(session, &described).await?;
+    reader.read(session, sink).await
 }
 
 /// The ids of the Batch jobs the execution submitted, in order, from its

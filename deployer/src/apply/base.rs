@@ -5,9 +5,8 @@
 //! security group before the compute environment before the queue; the
 //! reverse to delete.
 
-use super::{deleting, pending};
+use super::{converge_log_groups, deleting, pending};
 use crate::aws::{self, AwsError, Clients};
-use crate::model::HandlerFunction;
 use crate::plan::base::{BasePlan, NEW_SECURITY_GROUP};
 use crate::plan::Kind;
 use crate::target::Target;
@@ -76,16 +75,13 @@ async fn converge_handlers(
         }
         Ok::<_, AwsError>(())
     };
-    let log_groups = futures::future::try_join_all(wanted.functions.iter().enumerate().map(
-        |(i, HandlerFunction { log_group, .. })| async move {
-            if pending(changes, Kind::LogGroup, &log_group.name) {
-                let current = actual.log_groups[i].as_ref().map(|o| &o.spec);
-                let arn = target.log_group_arn(&log_group.name);
-                aws::logs::converge(&clients.logs, log_group, &arn, current).await?;
-            }
-            Ok::<_, AwsError>(())
-        },
-    ));
+    let log_groups = converge_log_groups(
+        clients,
+        target,
+        changes,
+        wanted.functions.iter().map(|f| &f.log_group),
+        &actual.log_groups,
+    );
     tokio::try_join!(role, log_groups)?;
     futures::future::try_join_all(wanted.functions.iter().enumerate().map(
         |(i, handler)| async move {

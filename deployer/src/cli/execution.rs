@@ -116,11 +116,7 @@ impl LogsArgs {
             let _ = writeln!(std::io::stdout().lock(), "{}", render_line(line, output));
         };
         if !self.follow {
-            let jobs = execution::submitted_jobs(&session, &arn).await?;
-            let described =
-                deployer::aws::batch::describe_jobs(&session.clients.batch, &jobs).await?;
-            reader.track(&session, &described).await?;
-            reader.read(&session, &mut sink).await?;
+            execution::output(&session, &arn, &mut reader, &mut sink).await?;
             return Ok(Done(ExitCode::SUCCESS));
         }
         let progress = Progress::spinner(&job.batch_name, super::stderr_color());
