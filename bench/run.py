@@ -38,6 +38,7 @@ import argparse
 import collections
 import http.client
 import json
+import math
 import os
 import platform
 import queue
@@ -181,11 +182,116 @@ def classify(method, path, headers, body) -> str:
     return f"{service}:{method} /{shape}"
 
 
-class CountingProxy:
-    """Forwards every request to moto and counts it as `service:Action`."""
+# AWS's own pace, for the latency part: answers take tens of milliseconds
+# (IAM often over 100), and APIs throttle above documented request rates.
+LATENCY_MS = {"iam": 120.0}
+DEFAULT_LATENCY_MS = 40.0
+# (burst, refill per second) per "service:Action", from AWS's documented
+# default quotas; a service's "*" entry covers its other actions. Services
+# and actions not listed here are not throttled: AWS documents no default.
+#   Step Functions: "Quotas related to API action throttling" (token buckets).
+#   CloudWatch Logs: "CloudWatch Logs quotas" (transactions per second).
+#   EventBridge Scheduler: "Quotas for Amazon EventBridge Scheduler"
+#   (requests per second; ap-northeast-1's, a primary Region).
+QUOTAS = {
+    "states:CreateStateMachine": (100, 1), "states:UpdateStateMachine": (200, 1),
+    "states:DeleteStateMachine": (100, 1), "states:DescribeStateMachine": (200, 20),
+    "states:ListStateMachines": (100, 5), "states:TagResource": (200, 1),
+    "states:UntagResource": (200, 1), "states:ListTagsForResource": (100, 1),
+    "logs:CreateLogGroup": (5, 5), "logs:DeleteLogGroup": (10, 10),
+    "logs:DescribeLogGroups": (10, 10), "logs:PutRetentionPolicy": (5, 5),
+    "logs:TagResource": (5, 5), "logs:ListTagsForResource": (10, 10),
+    "scheduler:CreateSchedule": (1000, 1000), "scheduler:UpdateSchedule": (1000, 1000),
+    "scheduler:DeleteSchedule": (1000, 1000), "scheduler:GetSchedule": (1000, 1000),
+    "scheduler:ListSchedules": (50, 50), "scheduler:*": (10, 10),
+}
+# Scheduler is REST: its actions by method and path shape (see classify).
+SCHEDULER_ACTIONS = {"POST /schedules/*": "CreateSchedule", "PUT /schedules/*": "UpdateSchedule",
+                     "DELETE /schedules/*": "DeleteSchedule", "GET /schedules/*": "GetSchedule",
+                     "GET /schedules": "ListSchedules"}
 
-    def __init__(self, upstream_port: int):
+
+def quota_key(action: str) -> str | None:
+    """The QUOTAS entry governing one `service:Action`, if any."""
+    service, _, name = action.partition(":")
+    if service == "scheduler":
+        name = SCHEDULER_ACTIONS.get(name, name)
+    key = f"{service}:{name}"
+    if key in QUOTAS:
+        return key
+    return f"{service}:*" if f"{service}:*" in QUOTAS else None
+
+
+def throttle_answer(service: str) -> tuple[int, dict, bytes]:
+    """A throttling error as each service's protocol sends it."""
+    if service in ("iam", "sts", "sns", "ec2", "monitoring"):  # Query (XML)
+        return 400, {"Content-Type": "text/xml"}, (
+            b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+            b"<Message>Rate exceeded</Message></Error><RequestId>bench</RequestId></ErrorResponse>")
+    if service in ("scheduler", "batch", "lambda"):  # REST-JSON: 429
+        code = "ThrottlingException" if service == "scheduler" else "TooManyRequestsException"
+        return 429, {"Content-Type": "application/json", "x-amzn-ErrorType": code}, \
+            json.dumps({"message": "Rate exceeded"}).encode()
+    code = "ThrottledException" if service == "tagging" else "ThrottlingException"
+    return 400, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code}, \
+        json.dumps({"__type": code, "message": "Rate exceeded"}).encode()
+
+
+class LatencyModel:
+    """Per-service answer latency (lognormal around the median, from a
+    seeded generator) and, with `throttle_scale` > 0, token buckets at the
+    documented quotas times that scale."""
+
+    def __init__(self, seed: int, sigma: float, throttle_scale: float, latency_scale: float = 1.0):
+        import random
+        self.random = random.Random(seed)
+        self.sigma = sigma
+        self.latency_scale = latency_scale
+        self.throttle_scale = throttle_scale
+        self.lock = threading.Lock()
+        self.buckets = {}  # key -> [tokens, last refill]
+        self.throttled = collections.Counter()
+
+    def median_ms(self, service: str) -> float:
+        return LATENCY_MS.get(service, DEFAULT_LATENCY_MS) * self.latency_scale
+
+    def delay_s(self, service: str) -> float:
+        with self.lock:
+            jitter = self.random.lognormvariate(0.0, self.sigma)
+        return self.median_ms(service) * jitter / 1000
+
+    def admit(self, action: str) -> bool:
+        """False when the action's bucket is empty: throttle it."""
+        key = quota_key(action) if self.throttle_scale > 0 else None
+        if key is None:
+            return True
+        burst, rate = QUOTAS[key]
+        burst, rate = burst * self.throttle_scale, rate * self.throttle_scale
+        now = time.monotonic()
+        with self.lock:
+            tokens, last = self.buckets.get(key, (burst, now))
+            tokens = min(burst, tokens + (now - last) * rate)
+            if tokens < 1:
+                self.buckets[key] = (tokens, now)
+                self.throttled[action] += 1
+                return False
+            self.buckets[key] = (tokens - 1, now)
+            return True
+
+    def reset(self):
+        with self.lock:
+            self.buckets.clear()
+            self.throttled.clear()
+
+
+class CountingProxy:
+    """Forwards every request to moto and counts it as `service:Action`;
+    with a LatencyModel, delays each answer by its service's latency and
+    answers throttled requests itself."""
+
+    def __init__(self, upstream_port: int, model: LatencyModel | None = None):
         self.upstream_port = upstream_port
+        self.model = model
         self.counts = collections.Counter()
         self.trace = []  # (start, end, action, status) per request, for profiling
         self.lock = threading.Lock()
@@ -218,6 +324,18 @@ class CountingProxy:
                 started = time.perf_counter()
                 with proxy.lock:
                     proxy.counts[action] += 1
+                if proxy.model is not None:
+                    service = action.split(":", 1)[0]
+                    time.sleep(proxy.model.delay_s(service))
+                    if not proxy.model.admit(action):
+                        status, headers, data = throttle_answer(service)
+                        self.send_response(status)
+                        for k, v in headers.items():
+                            self.send_header(k, v)
+                        self.send_header("Content-Length", str(len(data)))
+                        self._headers_buffer.append(b"\r\n" + data)
+                        self.flush_headers()
+                        return
                 conn = getattr(proxy.local, "conn", None)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
                 headers["Content-Length"] = str(len(body))
@@ -565,6 +683,20 @@ def write_sjob_config(path: Path, n: int):
     path.write_text("\n".join(lines) + "\n")
 
 
+def pace_reports(stderr: str) -> dict:
+    """sjob's per-service gate reports (`pace` debug events, JSON lines)."""
+    out = {}
+    for line in stderr.splitlines():
+        try:
+            fields = json.loads(line).get("fields", {})
+        except (ValueError, AttributeError):
+            continue
+        if fields.get("message") == "pace":
+            out[fields["service"]] = {k: fields[k] for k in ("calls", "throttled", "peak", "last")}
+            out[fields["service"]]["path"] = json.loads(fields["path"])
+    return out
+
+
 class SjobTool:
     name = "sjob"
 
@@ -576,17 +708,21 @@ class SjobTool:
         for f in ("aws-config", "aws-credentials"):
             (self.dir / f).write_text("")
         self.cpu = []
+        self.pace = {}
 
     def _run(self, endpoint, *argv, ok=(0,)):
+        # The gates' debug report: each service's concurrency limit over time.
         env = base_env({"AWS_ENDPOINT_URL": endpoint,
                         "AWS_CONFIG_FILE": str(self.dir / "aws-config"),
-                        "AWS_SHARED_CREDENTIALS_FILE": str(self.dir / "aws-credentials")})
-        cmd = [self.binary, "--config", str(self.dir / "sjob.toml"), *argv]
+                        "AWS_SHARED_CREDENTIALS_FILE": str(self.dir / "aws-credentials"),
+                        "SJOB_LOG": "warn,deployer::aws::pace=debug"})
+        cmd = [self.binary, "--config", str(self.dir / "sjob.toml"), "--output", "json", *argv]
         dt, cpu, emu, p = timed_run(cmd, EMULATOR_PID[0], cwd=self.dir, env=env,
                                     stdin=subprocess.DEVNULL, capture_output=True)
         self.cpu.append((argv[0], dt, cpu, emu))
         if p.returncode not in ok:
             raise RuntimeError(f"{' '.join(argv)} exited {p.returncode}:\n{p.stderr.decode()[-3000:]}")
+        self.pace = pace_reports(p.stderr.decode())
         return dt
 
     def prepare(self, endpoint):
@@ -611,8 +747,9 @@ TERRAFORM_MODULES = {
 
 
 class TerraformTool:
-    def __init__(self, args, workdir: Path, n: int, module: str):
-        self.name = f"terraform-{module}"
+    def __init__(self, args, workdir: Path, n: int, module: str, parallelism: int | None = None):
+        self.name = f"terraform-{module}" + (f"-p{parallelism}" if parallelism else "")
+        self.parallelism = [f"-parallelism={parallelism}"] if parallelism else []
         self.binary = args.terraform
         self.dir = workdir / f"{self.name}-{n}"
         if self.dir.exists():
@@ -663,11 +800,12 @@ class TerraformTool:
             f.unlink()
 
     def deploy(self, endpoint):
-        return self._run(endpoint, "apply", "-auto-approve", "-var-file=bench.tfvars.json")[0]
+        return self._run(endpoint, "apply", "-auto-approve", "-var-file=bench.tfvars.json",
+                         *self.parallelism)[0]
 
     def plan(self, endpoint):
         dt, p = self._run(endpoint, "plan", "-detailed-exitcode", "-var-file=bench.tfvars.json",
-                          ok=(0, 2))
+                          *self.parallelism, ok=(0, 2))
         self.plan_exit_codes.append(p.returncode)
         if p.returncode == 2:
             changed = [l for l in p.stdout.decode().splitlines() if l.strip().startswith("#")]
@@ -675,7 +813,8 @@ class TerraformTool:
         return dt
 
     def destroy(self, endpoint):
-        return self._run(endpoint, "destroy", "-auto-approve", "-var-file=bench.tfvars.json")[0]
+        return self._run(endpoint, "destroy", "-auto-approve", "-var-file=bench.tfvars.json",
+                         *self.parallelism)[0]
 
 
 def proc_cpu_s(pid):
@@ -790,6 +929,157 @@ def print_stack(s):
 
 
 # --------------------------------------------------------------------------
+# Part 4: at AWS's latency (and, optionally, its rate limits)
+
+# The longest chain of calls that must follow one another, per operation, by
+# service: what the stack's own dependencies impose on any tool. A deploy
+# reads what exists, creates a role, puts its policy (IAM needs the role
+# first), creates the state machine (which needs its role) and last the
+# schedule (which starts runs, so it waits for everything). A no-change plan
+# is one round of reads. A destroy reads, deletes the schedule first, then
+# the state machine, then a role's policies and the role.
+CHAINS = {
+    "deploy": ["iam", "iam", "iam", "states", "scheduler"],
+    "plan": ["iam"],
+    "destroy": ["iam", "scheduler", "states", "iam", "iam"],
+}
+# What sjob may have in flight per service (deployer/src/aws/pace.rs MAX).
+SJOB_MAX_IN_FLIGHT = 64
+
+
+def vm_kib(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return -1
+
+
+def floor_of(model, phase, calls, throttled, emulator_cpu_s, in_flight, per_service):
+    """The least time `calls` can take: the longest dependent chain at the
+    mean latency; the calls' latency over what may run at once (per service
+    for sjob, in total for Terraform's -parallelism); the emulator's CPU
+    (one core, one call at a time); and, when throttling, each rate-limited
+    action's calls beyond its burst at its refill rate. Returns (seconds,
+    which bound)."""
+    mean = lambda service: model.median_ms(service) * math.exp(model.sigma ** 2 / 2) / 1000
+    needed = collections.Counter(calls)
+    needed.subtract(throttled)
+    bounds = {"chain": sum(mean(s) for s in CHAINS[phase]), "emulator CPU": emulator_cpu_s}
+    by_service = collections.defaultdict(float)
+    for action, count in needed.items():
+        by_service[action.split(":", 1)[0]] += count * mean(action.split(":", 1)[0])
+    if per_service:
+        bounds["in flight"] = max(by_service.values(), default=0) / in_flight
+    else:
+        bounds["in flight"] = sum(by_service.values()) / in_flight
+    if model.throttle_scale > 0:
+        per_key = collections.Counter()
+        for action, count in needed.items():
+            key = quota_key(action)
+            if key:
+                per_key[key] += count
+        for key, count in per_key.items():
+            burst, rate = QUOTAS[key]
+            wait = max(0.0, count - burst * model.throttle_scale) / (rate * model.throttle_scale)
+            bounds[f"quota {key}"] = wait
+    which = max(bounds, key=bounds.get)
+    return bounds[which], which, bounds
+
+
+def part_latency(args, emulator, workdir):
+    model = LatencyModel(args.latency_seed, args.latency_sigma, args.throttle_scale)
+    proxy = CountingProxy(emulator.port, model)
+    sizes = [int(x) for x in args.latency_sizes.split(",") if x]
+    parallelisms = [int(x) for x in args.tf_parallelism.split(",") if x]
+    modules = [m for m in args.latency_modules.split(",") if m]
+    out = {"model": {"latency_ms": {**LATENCY_MS, "*": DEFAULT_LATENCY_MS},
+                     "lognormal_sigma": args.latency_sigma, "seed": args.latency_seed,
+                     "throttle_scale": args.throttle_scale,
+                     "quotas": {k: list(v) for k, v in QUOTAS.items()} if args.throttle_scale else None}}
+    try:
+        for n in sizes:
+            tools = [SjobTool(args, workdir, n)]
+            if n <= args.tf_max_jobs:
+                tools += [TerraformTool(args, workdir, n, m, p) for m in modules for p in parallelisms]
+            size = {"jobs": n, "tools": [t.name for t in tools]}
+            for t in tools:
+                is_sjob = isinstance(t, SjobTool)
+                rounds = args.latency_rounds if is_sjob and n <= 100 else 1
+                runs = []
+                for r in range(rounds):
+                    emulator.reset()
+                    model.reset()
+                    log(f"[latency n={n}] {t.name} round {r + 1}/{rounds}")
+                    t.prepare(proxy.endpoint)
+                    proxy.take()
+                    run = {}
+                    for phase in ("deploy", "plan", "destroy"):
+                        dt = getattr(t, phase)(proxy.endpoint)
+                        calls = proxy.take()
+                        throttled = dict(model.throttled)
+                        model.throttled.clear()
+                        emu_cpu = t.cpu[-1][3]
+                        in_flight = SJOB_MAX_IN_FLIGHT if is_sjob else (t.parallelism and int(
+                            t.parallelism[0].split("=")[1])) or 10
+                        floor, which, bounds = floor_of(model, phase, calls, throttled, emu_cpu,
+                                                        in_flight, is_sjob)
+                        run[phase] = {"s": dt, "calls": sum(calls.values()),
+                                      "calls_per_job": sum(calls.values()) / n,
+                                      "by_action": dict(calls.most_common()),
+                                      "throttled": sum(throttled.values()),
+                                      "floor_s": floor, "floor_bound": which,
+                                      "bounds_s": {k: round(v, 3) for k, v in bounds.items()},
+                                      "tool_cpu_s": t.cpu[-1][2], "emulator_cpu_s": emu_cpu}
+                        if is_sjob:
+                            run[phase]["pace"] = t.pace
+                        if phase == "deploy":
+                            run["emulator_rss_mib_after_deploy"] = vm_kib(emulator.proc.pid, "VmRSS") / 1024
+                        log(f"[latency n={n}] {t.name} {phase}: {dt:.2f} s, floor {floor:.2f} s "
+                            f"({which}), {sum(calls.values())} calls, {sum(throttled.values())} throttled")
+                    runs.append(run)
+                summary = {}
+                for phase in ("deploy", "plan", "destroy"):
+                    ordered = sorted(runs, key=lambda r: r[phase]["s"])
+                    mid = ordered[len(ordered) // 2][phase]
+                    summary[phase] = dict(mid, runs_s=[round(r[phase]["s"], 3) for r in runs])
+                summary["emulator_rss_mib_after_deploy"] = max(r["emulator_rss_mib_after_deploy"] for r in runs)
+                size[t.name] = summary
+            size["emulator_peak_rss_mib"] = vm_kib(emulator.proc.pid, "VmHWM") / 1024
+            out[f"jobs_{n}"] = size
+            print_latency(size)
+    finally:
+        proxy.close()
+    return out
+
+
+def print_latency(size):
+    n, tools = size["jobs"], size["tools"]
+    tf = [t for t in tools if t != "sjob"]
+    print(f"\n## {n} job(s) at AWS's latency: sjob vs Terraform")
+    print("| operation | sjob | floor (bound) | sjob / floor | "
+          + " | ".join(f"{t} | {t} / sjob" for t in tf) + " | calls per job sjob / " + " / ".join(tf) + " |")
+    print("|---|---|---|---|" + "---|---|" * len(tf) + "---|")
+    for phase, label in (("deploy", "deploy from empty"), ("plan", "no-change plan"),
+                         ("destroy", "destroy")):
+        s = size["sjob"][phase]
+        cells = [label, f"{s['s']:.2f} s", f"{s['floor_s']:.2f} s ({s['floor_bound']})",
+                 f"{s['s'] / s['floor_s']:.2f}x"]
+        for t in tf:
+            cells += [f"{size[t][phase]['s']:.1f} s", f"{size[t][phase]['s'] / s['s']:.1f}x"]
+        cells.append(" / ".join(f"{size[t][phase]['calls_per_job']:.1f}" for t in tools))
+        print("| " + " | ".join(cells) + " |")
+    for t in tools:
+        print(f"{t}: " + ", ".join(f"{p} runs {size[t][p]['runs_s']}" for p in ("deploy", "plan", "destroy"))
+              + f"; emulator RSS after deploy {size[t]['emulator_rss_mib_after_deploy']:.0f} MiB")
+    for phase in ("deploy", "destroy"):
+        pace = size["sjob"][phase].get("pace", {})
+        print(f"sjob {phase} gates: " + "; ".join(
+            f"{svc} peak {r['peak']} throttled {r['throttled']} path {r['path'][:12]}"
+            for svc, r in pace.items()))
+
+
+# --------------------------------------------------------------------------
 
 
 def ensure_built(args, parts):
@@ -797,7 +1087,7 @@ def ensure_built(args, parts):
         log("building the handlers (cargo build --profile lambda-release -p handlers) ...")
         subprocess.run(["cargo", "build", "--profile", "lambda-release", "-p", "handlers"],
                        cwd=ROOT, check=True)
-    if parts & {"deploy", "scale"} and not args.sjob and not SJOB_BINARY.exists():
+    if parts & {"deploy", "scale", "latency"} and not args.sjob and not SJOB_BINARY.exists():
         log("building sjob (cargo build --release -p deployer) ...")
         subprocess.run(["cargo", "build", "--release", "-p", "deployer"], cwd=ROOT, check=True)
 
@@ -817,6 +1107,20 @@ def main():
     ap.add_argument("--terraform", default=shutil.which("terraform") or "terraform")
     ap.add_argument("--terraform-modules", default="seed,infra",
                     help=f"Terraform contenders, from: {', '.join(TERRAFORM_MODULES)}")
+    ap.add_argument("--latency-sizes", default="1,10,100,1000")
+    ap.add_argument("--latency-rounds", type=int, default=3,
+                    help="sjob rounds per size up to 100 jobs in the latency part (1 above)")
+    ap.add_argument("--latency-seed", type=int, default=18)
+    ap.add_argument("--latency-sigma", type=float, default=0.3,
+                    help="sigma of the lognormal jitter around each service's median latency")
+    ap.add_argument("--throttle-scale", type=float, default=0.0,
+                    help="throttle at AWS's documented default quotas times this (0: no throttling)")
+    ap.add_argument("--tf-parallelism", default="10,50",
+                    help="Terraform -parallelism values in the latency part (10 is its default)")
+    ap.add_argument("--latency-modules", default="infra",
+                    help="Terraform modules in the latency part")
+    ap.add_argument("--tf-max-jobs", type=int, default=100,
+                    help="the largest size Terraform runs at in the latency part")
     ap.add_argument("--sjob", help="sjob binary (default target/release/sjob)")
     ap.add_argument("--rust-handler", help="handler binary (default target/lambda-release/success-handler)")
     ap.add_argument("--json", default=str(BENCH / "results.json"))
@@ -850,6 +1154,8 @@ def main():
                 results[key] = part_stack(args, emulator, proxy, workdir, n, args.scale_rounds,
                                           int(tf_rounds.get(str(n), args.scale_rounds)))
                 print_stack(results[key])
+        if "latency" in parts:
+            results["latency"] = part_latency(args, emulator, workdir)
     finally:
         proxy.close()
         emulator.close()

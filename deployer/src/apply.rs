@@ -1,11 +1,13 @@
-//! Carries out a [`Plan`]: jobs concurrently (bounded), and within a job the
-//! resources in dependency order (roles, then log group and job definition,
-//! then state machine, then schedule and alarm; the reverse to delete). Only resources
-//! with a change are touched. Every step is idempotent, so a re-run after an
-//! interruption converges.
+//! Carries out a [`Plan`]: jobs concurrently (bounded; the calls are paced
+//! per service by [`crate::aws::pace`]), and within a job the resources in
+//! dependency order, each step's independent calls at once: roles and log
+//! groups, then job definition and state machine, then schedule and alarm;
+//! the reverse to delete. Only resources with a change are touched. Every
+//! step is idempotent, so a re-run after an interruption converges.
 
 mod base;
 
+use futures::future::try_join_all;
 use futures::stream::{self, StreamExt};
 
 use crate::aws::{self, AwsError, Clients};
@@ -179,21 +181,21 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
         .expect("converge_job is given a desired stack");
     let actual = &job.actual;
 
-    let roles = desired
-        .roles
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| pending(&job.changes, Kind::Role, &r.name))
-        .map(|(i, role)| {
-            let current = actual
-                .roles
-                .get(i)
-                .and_then(Option::as_ref)
-                .map(|o| &o.spec);
-            aws::iam::converge(&clients.iam, role, current)
-        });
-    futures::future::try_join_all(roles).await?;
-
+    let roles = try_join_all(
+        desired
+            .roles
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| pending(&job.changes, Kind::Role, &r.name))
+            .map(|(i, role)| {
+                let current = actual
+                    .roles
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .map(|o| &o.spec);
+                aws::iam::converge(&clients.iam, role, current)
+            }),
+    );
     let log_groups = converge_log_groups(
         clients,
         target,
@@ -201,6 +203,10 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
         &desired.log_groups,
         &actual.log_groups,
     );
+    tokio::try_join!(roles, log_groups)?;
+
+    // The job definition names the roles, and the state machine needs its
+    // role and its log group; neither needs the other.
     let job_definition = async {
         if pending(
             &job.changes,
@@ -215,9 +221,9 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
             match (&actual.job_definition, only_extra_revisions(job)) {
                 // The latest revision is right: retire the others only.
                 (Some(revisions), true) => {
-                    for arn in retire.iter().filter(|a| **a != revisions.latest_arn) {
-                        aws::batch::deregister(&clients.batch, arn).await?;
-                    }
+                    let extra = retire.iter().filter(|a| **a != revisions.latest_arn);
+                    try_join_all(extra.map(|arn| aws::batch::deregister(&clients.batch, arn)))
+                        .await?;
                 }
                 _ => {
                     aws::batch::register(&clients.batch, &desired.job_definition, &retire).await?;
@@ -226,39 +232,44 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
         }
         Ok::<_, AwsError>(())
     };
-    tokio::try_join!(log_groups, job_definition)?;
-
     let machine = &desired.state_machine;
-    if pending(&job.changes, Kind::StateMachine, &machine.name) {
-        let current = actual.state_machine.as_ref().map(|o| &o.spec);
-        aws::sfn::converge(
-            &clients.sfn,
-            machine,
-            &target.state_machine_arn(&machine.name),
-            current,
-        )
-        .await?;
-    }
-    if pending(&job.changes, Kind::Schedule, &desired.schedule.name) {
-        aws::scheduler::converge(
-            &clients.scheduler,
-            &desired.schedule,
-            &desired.identity,
-            actual.schedule.is_some(),
-        )
-        .await?;
-    }
-    if let Some(alarm) = desired
-        .alarm
-        .as_ref()
-        .filter(|a| pending(&job.changes, Kind::Alarm, &a.name))
-    {
-        let arn = target.alarm_arn(&alarm.name);
-        let current = actual.alarm.as_ref().map(|o| &o.spec);
-        aws::cloudwatch::converge(clients, alarm, &arn, current).await?;
-    }
-    // `expect_success_within` dropped from the job.
-    remove_alarm(clients, job).await?;
+    let state_machine = async {
+        if pending(&job.changes, Kind::StateMachine, &machine.name) {
+            let current = actual.state_machine.as_ref().map(|o| &o.spec);
+            let arn = target.state_machine_arn(&machine.name);
+            aws::sfn::converge(&clients.sfn, machine, &arn, current).await?;
+        }
+        Ok(())
+    };
+    tokio::try_join!(job_definition, state_machine)?;
+
+    // The schedule starts runs, so it comes when all they use is in place.
+    let schedule = async {
+        if pending(&job.changes, Kind::Schedule, &desired.schedule.name) {
+            aws::scheduler::converge(
+                &clients.scheduler,
+                &desired.schedule,
+                &desired.identity,
+                actual.schedule.is_some(),
+            )
+            .await?;
+        }
+        Ok(())
+    };
+    let alarm = async {
+        if let Some(alarm) = desired
+            .alarm
+            .as_ref()
+            .filter(|a| pending(&job.changes, Kind::Alarm, &a.name))
+        {
+            let arn = target.alarm_arn(&alarm.name);
+            let current = actual.alarm.as_ref().map(|o| &o.spec);
+            aws::cloudwatch::converge(clients, alarm, &arn, current).await?;
+        }
+        // `expect_success_within` dropped from the job.
+        remove_alarm(clients, job).await
+    };
+    tokio::try_join!(schedule, alarm)?;
     tracing::info!(job = %job.batch_name, "converged");
     Ok(())
 }
@@ -282,39 +293,49 @@ async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result
     let names = &job.names;
     let actual = &job.actual;
     let changes = &job.changes;
-    remove_alarm(clients, job).await?;
-    if deleting(changes, Kind::Schedule, &names.schedule) {
-        aws::scheduler::delete(&clients.scheduler, &names.schedule).await?;
-    }
-    if deleting(changes, Kind::StateMachine, &names.job_name) {
-        aws::sfn::delete(
-            &clients.sfn,
-            &names.job_name,
-            &target.state_machine_arn(&names.job_name),
-        )
-        .await?;
-    }
-    if let Some(revisions) = actual
+    let schedule = async {
+        if deleting(changes, Kind::Schedule, &names.schedule) {
+            aws::scheduler::delete(&clients.scheduler, &names.schedule).await?;
+        }
+        Ok(())
+    };
+    tokio::try_join!(remove_alarm(clients, job), schedule)?;
+
+    let state_machine = async {
+        if deleting(changes, Kind::StateMachine, &names.job_name) {
+            let arn = target.state_machine_arn(&names.job_name);
+            aws::sfn::delete(&clients.sfn, &names.job_name, &arn).await?;
+        }
+        Ok(())
+    };
+    let revisions = actual
         .job_definition
         .as_ref()
         .filter(|_| deleting(changes, Kind::JobDefinition, &names.job_name))
-    {
-        for arn in revisions.owned_by(&job.identity) {
-            aws::batch::deregister(&clients.batch, &arn).await?;
-        }
-    }
-    for group in names.log_groups() {
-        if deleting(changes, Kind::LogGroup, group) {
-            aws::logs::delete(&clients.logs, group).await?;
-        }
-    }
+        .map(|revisions| revisions.owned_by(&job.identity))
+        .unwrap_or_default();
+    let job_definition = try_join_all(
+        revisions
+            .iter()
+            .map(|arn| aws::batch::deregister(&clients.batch, arn)),
+    );
+    let log_groups = try_join_all(
+        names
+            .log_groups()
+            .into_iter()
+            .filter(|group| deleting(changes, Kind::LogGroup, group))
+            .map(|group| aws::logs::delete(&clients.logs, group)),
+    );
+    tokio::try_join!(state_machine, job_definition, log_groups)?;
+
+    // Last, so a run still in flight keeps its permissions to the end.
     let roles = actual
         .roles
         .iter()
         .flatten()
         .filter(|role| deleting(changes, Kind::Role, &role.spec.name))
         .map(|role| aws::iam::delete(&clients.iam, &role.spec));
-    futures::future::try_join_all(roles).await?;
+    try_join_all(roles).await?;
     tracing::info!(job = %job.batch_name, "removed");
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod ec2;
 pub mod iam;
 pub mod lambda;
 pub mod logs;
+pub mod pace;
 pub mod scheduler;
 pub mod secrets;
 pub mod sfn;
@@ -23,7 +24,11 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata};
 
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use handlers::http::TlsOnFirstUse;
+
 use crate::model::{Identity, Observed, Tags};
+use pace::Pace;
 
 /// The AWS settings the command line gives (`--profile`, `--region`); the
 /// rest is the SDK's standard resolution (`AWS_PROFILE`, `AWS_REGION`,
@@ -39,12 +44,15 @@ impl Settings {
     /// `region`, else the environment's or the profile's. Retries are the
     /// user's when `AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE` or the profile's
     /// `max_attempts` / `retry_mode` set them, else sjob's: 8 attempts with
-    /// backoff from 200 ms to 10 s, for a deploy's bursts of calls.
+    /// backoff from 200 ms to 10 s, for a deploy's bursts of calls. Every
+    /// request goes through `pace`'s gates.
     pub async fn sdk_config(
         &self,
         config_region: Option<&str>,
+        pace: &Pace,
     ) -> Result<SdkConfig, SettingsError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(pace.http_client(SharedHttpClient::new(TlsOnFirstUse::new())));
         let profiles = handlers::sdk::profiles(self.profile.as_deref()).await;
         if let Some(profile) = &self.profile {
             if profiles
@@ -95,6 +103,8 @@ pub struct Clients {
     pub scheduler: aws_sdk_scheduler::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub sts: aws_sdk_sts::Client,
+    /// The calls' gates, one per service.
+    pub pace: Pace,
 }
 
 impl Clients {
@@ -105,12 +115,13 @@ impl Clients {
         settings: &Settings,
         config_region: Option<&str>,
     ) -> Result<Clients, SettingsError> {
-        Ok(Clients::from_config(
-            settings.sdk_config(config_region).await?,
-        ))
+        let pace = Pace::default();
+        let config = settings.sdk_config(config_region, &pace).await?;
+        Ok(Clients::from_config(config, pace))
     }
 
-    pub fn from_config(config: SdkConfig) -> Clients {
+    /// Clients over `config`, whose HTTP client sends through `pace`.
+    pub fn from_config(config: SdkConfig, pace: Pace) -> Clients {
         Clients {
             iam: aws_sdk_iam::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
@@ -124,6 +135,7 @@ impl Clients {
             tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
             config,
+            pace,
         }
     }
 
@@ -308,10 +320,15 @@ where
         .filter(|k| !desired.contains_key(*k))
         .cloned()
         .collect();
-    if !stale.is_empty() {
-        untag(stale).await?;
-    }
-    tag().await
+    // Different keys: the two calls do not race.
+    let untag = async {
+        match stale.is_empty() {
+            true => Ok(()),
+            false => untag(stale).await,
+        }
+    };
+    tokio::try_join!(untag, tag())?;
+    Ok(())
 }
 
 /// [`sync_tags`] for the services that tag by ARN with `TagResource` and

@@ -21,6 +21,7 @@ use handlers::HandlerKind;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::aws::pace::Pace;
 use crate::config::{ArnRef, Config, Job};
 use crate::model::JobStack;
 use crate::render::definition::NOTIFY_SKIPPED_STATE;
@@ -185,7 +186,9 @@ async fn secret_values(
                 return Ok(values);
             }
             let client = crate::aws::secrets::Client::new(
-                &settings.sdk_config(config.region.as_deref()).await?,
+                &settings
+                    .sdk_config(config.region.as_deref(), &Pace::default())
+                    .await?,
             );
             for (name, arn) in &job.secrets {
                 let source = SecretSource::parse(arn).expect("validated secret ARN");

@@ -21,9 +21,11 @@ use crate::names::JobNames;
 use crate::target::Target;
 pub use inventory::Inventory;
 
-/// How many jobs are read or applied at once: enough to overlap latency,
-/// few enough to stay clear of AWS API rate limits.
-pub const JOB_CONCURRENCY: usize = 8;
+/// How many jobs are read or applied at once: enough to fill every
+/// service's gate at its largest. The gates ([`crate::aws::pace`]) set how
+/// many calls are in flight, adapting to each service's rate limits; this
+/// only keeps jobs finishing one after another, not all at the end.
+pub const JOB_CONCURRENCY: usize = crate::aws::pace::MAX;
 
 /// The update field of a job definition whose latest revision is as desired
 /// but older revisions are still ACTIVE: applying deregisters them.

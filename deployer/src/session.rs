@@ -40,6 +40,14 @@ pub struct Session {
     pub target: Target,
 }
 
+impl Drop for Session {
+    /// How each service's calls were paced, at debug level, once the
+    /// command is done with AWS.
+    fn drop(&mut self) {
+        self.clients.pace.trace_report();
+    }
+}
+
 impl Session {
     pub async fn open(config: Config, settings: &Settings) -> Result<Session, SessionError> {
         let clients = Clients::load(settings, config.region.as_deref()).await?;

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
 use aws_sdk_iam::Client;
+use futures::future::try_join_all;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
@@ -241,61 +242,57 @@ pub async fn converge(
     .await
 }
 
+/// Brings a role from `actual` to `desired`. The trust policy, each inline
+/// policy, the attachments and the tags are independent of each other, so
+/// they change at once; grants no longer wanted go after the new ones are
+/// in place.
 async fn update(client: &Client, desired: &RoleSpec, actual: &RoleSpec) -> Result<(), AwsError> {
     let name = desired.name.as_str();
-    if desired.trust_policy != actual.trust_policy {
-        client
-            .update_assume_role_policy()
-            .role_name(name)
-            .policy_document(desired.trust_policy.to_string())
-            .send()
-            .await
-            .map_err(|e| AwsError::call("UpdateAssumeRolePolicy", name, e))?;
-    }
-    for (policy_name, document) in &desired.policies {
-        if actual.policies.get(policy_name) != Some(document) {
+    let trust = async {
+        if desired.trust_policy != actual.trust_policy {
             client
-                .put_role_policy()
+                .update_assume_role_policy()
                 .role_name(name)
-                .policy_name(policy_name)
-                .policy_document(document.to_string())
+                .policy_document(desired.trust_policy.to_string())
                 .send()
                 .await
-                .map_err(|e| AwsError::call("PutRolePolicy", format!("{name}/{policy_name}"), e))?;
+                .map_err(|e| AwsError::call("UpdateAssumeRolePolicy", name, e))?;
         }
-    }
-    for policy_name in actual
-        .policies
-        .keys()
-        .filter(|p| !desired.policies.contains_key(*p))
-    {
-        client
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(policy_name)
-            .send()
-            .await
-            .map_err(|e| AwsError::call("DeleteRolePolicy", format!("{name}/{policy_name}"), e))?;
-    }
-    for arn in desired
-        .managed_policies
-        .difference(&actual.managed_policies)
-    {
-        client
-            .attach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(|e| AwsError::call("AttachRolePolicy", format!("{name} {arn}"), e))?;
-    }
-    for arn in actual
-        .managed_policies
-        .difference(&desired.managed_policies)
-    {
-        detach(client, name, arn).await?;
-    }
-    super::sync_tags(
+        Ok(())
+    };
+    let puts = try_join_all(
+        desired
+            .policies
+            .iter()
+            .filter(|(policy_name, document)| actual.policies.get(*policy_name) != Some(document))
+            .map(|(policy_name, document)| async move {
+                client
+                    .put_role_policy()
+                    .role_name(name)
+                    .policy_name(policy_name)
+                    .policy_document(document.to_string())
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsError::call("PutRolePolicy", format!("{name}/{policy_name}"), e)
+                    })
+            }),
+    );
+    let attaches = try_join_all(
+        desired
+            .managed_policies
+            .difference(&actual.managed_policies)
+            .map(|arn| async move {
+                client
+                    .attach_role_policy()
+                    .role_name(name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::call("AttachRolePolicy", format!("{name} {arn}"), e))
+            }),
+    );
+    let tags = super::sync_tags(
         &desired.tags,
         &actual.tags,
         |stale| async move {
@@ -318,8 +315,32 @@ async fn update(client: &Client, desired: &RoleSpec, actual: &RoleSpec) -> Resul
                 .map(|_| ())
                 .map_err(|e| AwsError::call("TagRole", name, e))
         },
-    )
-    .await?;
+    );
+    tokio::try_join!(trust, puts, attaches, tags)?;
+    let deletes = try_join_all(
+        actual
+            .policies
+            .keys()
+            .filter(|p| !desired.policies.contains_key(*p))
+            .map(|policy_name| async move {
+                client
+                    .delete_role_policy()
+                    .role_name(name)
+                    .policy_name(policy_name)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsError::call("DeleteRolePolicy", format!("{name}/{policy_name}"), e)
+                    })
+            }),
+    );
+    let detaches = try_join_all(
+        actual
+            .managed_policies
+            .difference(&desired.managed_policies)
+            .map(|arn| detach(client, name, arn)),
+    );
+    tokio::try_join!(deletes, detaches)?;
     Ok(())
 }
 
@@ -327,7 +348,7 @@ async fn update(client: &Client, desired: &RoleSpec, actual: &RoleSpec) -> Resul
 /// gone is success.
 pub async fn delete(client: &Client, actual: &RoleSpec) -> Result<(), AwsError> {
     let name = actual.name.as_str();
-    for policy_name in actual.policies.keys() {
+    let deletes = try_join_all(actual.policies.keys().map(|policy_name| async move {
         match client
             .delete_role_policy()
             .role_name(name)
@@ -335,19 +356,21 @@ pub async fn delete(client: &Client, actual: &RoleSpec) -> Result<(), AwsError> 
             .send()
             .await
         {
-            Err(err) if error_code(&err) != Some("NoSuchEntity") => {
-                return Err(AwsError::call(
-                    "DeleteRolePolicy",
-                    format!("{name}/{policy_name}"),
-                    err,
-                ))
-            }
-            _ => {}
+            Err(err) if error_code(&err) != Some("NoSuchEntity") => Err(AwsError::call(
+                "DeleteRolePolicy",
+                format!("{name}/{policy_name}"),
+                err,
+            )),
+            _ => Ok(()),
         }
-    }
-    for arn in &actual.managed_policies {
-        detach(client, name, arn).await?;
-    }
+    }));
+    let detaches = try_join_all(
+        actual
+            .managed_policies
+            .iter()
+            .map(|arn| detach(client, name, arn)),
+    );
+    tokio::try_join!(deletes, detaches)?;
     match client.delete_role().role_name(name).send().await {
         Err(err) if error_code(&err) != Some("NoSuchEntity") => {
             Err(AwsError::call("DeleteRole", name, err))

@@ -141,6 +141,9 @@ impl Service {
         if let Some(timeouts) = self.config.timeout_config() {
             operation = operation.timeout_config(timeouts.clone());
         }
+        if let Some(http) = self.config.http_client() {
+            operation = operation.http_client(http);
+        }
         let (content_type, target) = (request.content_type, request.target);
         let operation = operation
             .serializer(move |body: String| {

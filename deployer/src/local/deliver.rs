@@ -13,6 +13,7 @@ use handlers::{HandlerKind, HandlerResponse};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
+use crate::aws::pace::Pace;
 use crate::aws::{Settings, SettingsError};
 
 #[derive(Debug, Clone)]
@@ -134,7 +135,7 @@ pub async fn deliver<D: JobDescriber>(
             })
         }
         Delivery::Sns(topic, settings) => {
-            let config = settings.sdk_config(None).await?;
+            let config = settings.sdk_config(None, &Pace::default()).await?;
             let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), topic.clone());
             let response =
                 handlers::handle(kind, event, &publisher, describer, BodyFormat::Document).await?;

@@ -126,19 +126,20 @@ async fn region_and_profile_flags_reach_the_sdk() {
     );
 }
 
-/// `AWS_MAX_ATTEMPTS=1` is one attempt; without it, sjob's own retries
-/// carry a throttled call through.
+/// `AWS_MAX_ATTEMPTS=1` is one attempt at a call the SDK would retry (a
+/// 500); without it, sjob's own retries carry the call through. Throttling is
+/// paced, not counted (`faults::throttled_deploys_slow_down_and_finish`).
 #[tokio::test]
 async fn aws_max_attempts_is_honoured() {
     let emulator = Emulator::start().await;
-    // `sjob plan` through a proxy that throttles its first GetCallerIdentity;
+    // `sjob plan` through a proxy that fails its first GetCallerIdentity;
     // how many GetCallerIdentity calls reached the proxy.
     let plan = |env: Option<(&'static str, &'static str)>, code: i32| {
         let endpoint = emulator.endpoint();
         async move {
-            let throttled_once =
-                FaultPlan::none().on_calls("sts:GetCallerIdentity", &[1], Fault::Throttle);
-            let proxy = FaultProxy::start(&endpoint, throttled_once).await;
+            let failed_once =
+                FaultPlan::none().on_calls("sts:GetCallerIdentity", &[1], Fault::InternalError);
+            let proxy = FaultProxy::start(&endpoint, failed_once).await;
             let mut sjob = Sjob::at(proxy.endpoint());
             if let Some((name, value)) = env {
                 sjob = sjob.with_env(name, value);
@@ -155,11 +156,11 @@ async fn aws_max_attempts_is_honoured() {
     };
 
     let (once, calls) = plan(Some(("AWS_MAX_ATTEMPTS", "1")), 1).await;
-    assert!(once.stderr.contains("Throttling"), "{once}");
+    assert!(once.stderr.contains("InternalFailure"), "{once}");
     assert_eq!(calls, 1, "AWS_MAX_ATTEMPTS=1 is one attempt");
 
     let (_, calls) = plan(None, 0).await;
-    assert_eq!(calls, 2, "sjob's own retries: one throttled, one retried");
+    assert_eq!(calls, 2, "sjob's own retries: one failed, one retried");
 }
 
 /// With colour forced, diagnostics and logs are coloured; `NO_COLOR` turns

@@ -177,6 +177,72 @@ async fn deploy_and_destroy_with_20_percent_faults_match_a_clean_run() {
     }
 }
 
+/// Throttling slows a deploy down and never fails it, even with the SDK's
+/// own retries off: each service's gate halves its limit and sends the
+/// throttled call again, and says so in its debug report.
+#[tokio::test]
+async fn throttled_deploys_slow_down_and_finish() {
+    let throttled = [
+        ("iam:CreateRole", 6, Fault::Throttle),
+        ("iam:PutRolePolicy", 6, Fault::Throttle),
+        ("logs:CreateLogGroup", 3, Fault::Throttle),
+        ("states:CreateStateMachine", 3, Fault::Throttle),
+        ("scheduler:CreateSchedule", 2, Fault::TooManyRequests),
+    ];
+    let plan = throttled
+        .iter()
+        .fold(FaultPlan::none(), |plan, (action, calls, fault)| {
+            let calls: Vec<usize> = (1..=*calls).collect();
+            plan.on_calls(action, &calls, fault.clone())
+        });
+    let (reference, faulty) = tokio::join!(reference_snapshot(), Faulty::new(plan));
+    let sjob = Sjob::at(faulty.proxy.endpoint())
+        .with_env("AWS_MAX_ATTEMPTS", "1")
+        .with_env("SJOB_LOG", "warn,deployer::aws::pace=debug");
+    sjob.write_config(&two_jobs());
+    let deploy = sjob.run(&["--output", "json", "deploy"]).await;
+    assert_eq!(deploy.code, Some(0), "{deploy}");
+    faulty
+        .assert_converged(&reference, "throttled deploy")
+        .await;
+
+    let reports: BTreeMap<String, Value> = deploy
+        .stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == "pace")
+        .map(|line| {
+            let fields = &line["fields"];
+            (
+                fields["service"].as_str().unwrap().to_string(),
+                fields.clone(),
+            )
+        })
+        .collect();
+    for (service, faults) in [("iam", 12), ("logs", 3), ("states", 3), ("scheduler", 2)] {
+        let report = &reports[service];
+        assert_eq!(report["throttled"], faults, "{service}: {report}");
+        let path: Vec<(u64, usize)> = serde_json::from_str(report["path"].as_str().unwrap())
+            .unwrap_or_else(|e| panic!("{service}'s path is not JSON ({e}): {report}"));
+        assert_eq!(path[0].1, 8, "{service} starts at 8: {report}");
+        assert!(
+            path.windows(2).any(|w| w[1].1 == w[0].1 / 2),
+            "{service}'s limit never halved: {report}"
+        );
+    }
+    let create_roles = faulty
+        .proxy
+        .calls()
+        .iter()
+        .filter(|c| c.action == "CreateRole")
+        .count();
+    assert_eq!(
+        create_roles,
+        8 + 6,
+        "each throttled CreateRole was sent again"
+    );
+}
+
 /// A create whose answer is lost took effect; the SDK sends it again. Each
 /// such retry must converge, not fail or create a second resource.
 #[tokio::test]
