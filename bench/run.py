@@ -155,6 +155,10 @@ class Emulator:
 
 
 class QuietServer(ThreadingHTTPServer):
+    # socketserver's default backlog is 5: a tool opening hundreds of
+    # connections at once would wait seconds for SYN retries.
+    request_queue_size = 1024
+
     def handle_error(self, request, client_address):
         pass  # a client killed mid-request (the handler processes are)
 
@@ -649,6 +653,7 @@ JOB_DEFAULTS = {
     "error_handler_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{APP}-{STAGE}-BatchErrorHandler",
     "image_uri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{APP}",
     "image_tag": "latest",
+    "notification_topic_arn": f"arn:aws:sns:{REGION}:{ACCOUNT}:{APP}-{STAGE}-notifications",
 }
 
 

@@ -54,8 +54,10 @@ module "job" {
   command             = each.value.command
   success_handler_arn = var.defaults.success_handler_arn
   error_handler_arn   = var.defaults.error_handler_arn
-  vcpus               = each.value.vcpus
-  memory              = each.value.memory
-  schedule_expression = each.value.schedule_expression
-  sfn_input           = each.value.sfn_input
+  # The last resort's topic: the infra module's; the seed's ignores it.
+  notification_topic_arn = var.defaults.notification_topic_arn
+  vcpus                  = each.value.vcpus
+  memory                 = each.value.memory
+  schedule_expression    = each.value.schedule_expression
+  sfn_input              = each.value.sfn_input
 }

@@ -25,6 +25,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata};
 
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig;
 use handlers::http::TlsOnFirstUse;
 
 use crate::model::{Identity, Observed, Tags};
@@ -51,8 +52,16 @@ impl Settings {
         config_region: Option<&str>,
         pace: &Pace,
     ) -> Result<SdkConfig, SettingsError> {
+        // A call waiting for its place in `pace`'s gate has not sent its
+        // body yet: the SDK's upload stall check would count that wait as a
+        // stalled upload. Our bodies are small and in memory; answers stay
+        // guarded by the download check.
+        let stalls = StalledStreamProtectionConfig::enabled()
+            .upload_enabled(false)
+            .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(pace.http_client(SharedHttpClient::new(TlsOnFirstUse::new())));
+            .http_client(pace.http_client(SharedHttpClient::new(TlsOnFirstUse::new())))
+            .stalled_stream_protection(stalls);
         let profiles = handlers::sdk::profiles(self.profile.as_deref()).await;
         if let Some(profile) = &self.profile {
             if profiles

@@ -1396,16 +1396,22 @@ def patch_batch_submit_job() -> None:
 def patch_batch_describe_job_definitions_pages() -> None:
     """moto gap: DescribeJobDefinitions returns every match in one answer,
     ignoring maxResults and nextToken.  AWS pages them (at most 100 a page);
-    callers that page must see pages.  The token is the next offset."""
+    callers that page must see pages.  The token is the next offset.  Only
+    the page's definitions are described: describing every match for each
+    page made a listing of 1,000 definitions cost seconds of emulator CPU."""
     from moto.batch.responses import BatchResponse
 
-    original = BatchResponse.describejobdefinitions
-
     def describejobdefinitions(self: Any) -> str:
-        found = json.loads(original(self))["jobDefinitions"]
+        found = self.batch_backend.describe_job_definitions(
+            self._get_param("jobDefinitionName"),
+            self._get_param("jobDefinitions"),
+            self._get_param("status"),
+        )
         size = int(self._get_param("maxResults") or 100)
         start = int(self._get_param("nextToken") or 0)
-        page: dict[str, Any] = {"jobDefinitions": found[start : start + size]}
+        page: dict[str, Any] = {
+            "jobDefinitions": [d.describe() for d in found[start : start + size]]
+        }
         if start + size < len(found):
             page["nextToken"] = str(start + size)
         return json.dumps(page)
@@ -1548,7 +1554,21 @@ def patch_sfn_context_timestamps() -> None:
     )
 
 
+def patch_dispatch_module_list() -> None:
+    """moto cost, not behaviour: to route each request, moto's dispatcher
+    asks whether the Host header names a moto module, listing moto's package
+    directory and stat-ing every entry (about 150) on every request. The list
+    never changes while the server runs: it is read once. A benchmark of
+    thousands of calls measures the emulator's CPU per call as part of its
+    floor (bench/run.py), and this was a millisecond of it."""
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+
+
 def apply_patches() -> None:
+    patch_dispatch_module_list()  # cost
     patch_sfn_validate_state_machine_definition()  # a
     patch_sfn_list_versions_and_aliases()  # b
     patch_sfn_batch_integration()  # c

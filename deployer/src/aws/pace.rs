@@ -9,6 +9,9 @@
 //! One throttle halves it once: calls that were already in flight when it
 //! was halved do not halve it again.
 //!
+//! A call that times out halves the limit too, and is then the SDK's to
+//! retry.
+//!
 //! A throttled request never fails the command while a slower pace would
 //! let it through: the gate sends it again, after a jittered backoff and
 //! behind the requests already waiting, for up to [`RESEND_WINDOW`] (well
@@ -316,7 +319,16 @@ impl HttpConnector for PacedConnector {
             loop {
                 let again = request.try_clone();
                 let slot = gate.enter().await;
-                let response = inner.call(request).await?;
+                let response = match inner.call(request).await {
+                    Ok(response) => response,
+                    // No answer in time: the service (or the way to it) is
+                    // overloaded, as surely as a throttle says it is.
+                    Err(err) if err.is_timeout() => {
+                        slot.throttled();
+                        return Err(err);
+                    }
+                    Err(err) => return Err(err),
+                };
                 let (response, throttled) = read_throttle(response).await?;
                 if !throttled {
                     slot.succeeded();

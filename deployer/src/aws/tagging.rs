@@ -35,7 +35,10 @@ impl TagIndex {
             .set_resource_type_filters(Some(SERVICES.map(String::from).to_vec()))
             .tag_filters(filter(APP_TAG, app_name))
             .tag_filters(filter(STAGE_TAG, stage))
-            .resources_per_page(100) // the API's maximum (default 50)
+            // Both maxima: a page is cut at 100 resources or at TagsPerPage
+            // tags (sjob's carry 5 each), whichever comes first.
+            .resources_per_page(100)
+            .tags_per_page(500)
             .into_paginator()
             .send();
         let mut first = true;

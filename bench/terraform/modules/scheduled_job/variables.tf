@@ -28,3 +28,10 @@ locals {
   prefix   = "${var.app_name}-${var.stage}-${var.batch_name}-ScheduledJob"
   job_name = local.prefix
 }
+
+# Not the seed's: accepted so both modules take the same inputs from
+# bench/terraform/main.tf (the infra module publishes its last resort there).
+variable "notification_topic_arn" {
+  type    = string
+  default = null
+}
