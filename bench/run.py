@@ -25,6 +25,14 @@ Parts (each alternates the contenders, round by round, in one process):
   infra/terraform/modules/scheduled_job), both under one root config
   (bench/terraform/main.tf) given the existing queue and handler ARNs.
 * scale: the same for --scale-sizes jobs in one config.
+* latency: the same for --latency-sizes jobs (up to 1,000), every call
+  through a proxy that adds AWS's latency (IAM 120 ms, others 40 ms,
+  lognormal jitter from --latency-seed) and, with --throttle-scale, throttles
+  at AWS's documented default quotas in each service's dialect; Terraform at
+  each --tf-parallelism up to --tf-max-jobs. Each result comes with its
+  floor: the dependency chain, the calls' latency over what may be in
+  flight, the emulator's CPU, and each quota's wait. Records moto's memory
+  and sjob's per-service concurrency limits (its `pace` debug events).
 
 AWS API calls are counted by a forwarding proxy between the tool and moto, on
 one extra run per tool and size; timed runs go to moto directly. Prints a
@@ -1100,7 +1108,8 @@ def ensure_built(args, parts):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", default="handlers,deploy,scale")
+    ap.add_argument("--parts", default="handlers,deploy,scale",
+                    help="any of handlers,deploy,scale,latency")
     ap.add_argument("--handler-rounds", type=int, default=5,
                     help="process starts per handler (each: 1 cold + --invocations warm)")
     ap.add_argument("--invocations", type=int, default=1000)
