@@ -14,9 +14,11 @@
 //!
 //! A throttled request never fails the command while a slower pace would
 //! let it through: the gate sends it again, after a jittered backoff and
-//! behind the requests already waiting, for up to [`RESEND_WINDOW`] (well
-//! inside the five minutes a SigV4 signature is accepted). Only then does
-//! the SDK see the throttle, and it retries with a fresh signature.
+//! behind the requests already waiting, while its signature is younger than
+//! [`RESEND_WINDOW`] (AWS accepts one for five minutes). The age counts
+//! from when the request reached the gate, just after it was signed, so
+//! time spent queueing counts too. Only then does the SDK see the throttle,
+//! and it retries with a fresh signature.
 //!
 //! The gate is the HTTP client every SDK client of a command shares, so it
 //! sees each attempt. A request's service is its SigV4 credential scope.
@@ -42,9 +44,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub const START: usize = 8;
 /// The most calls in flight per service.
 pub const MAX: usize = 64;
-/// How long the gate keeps sending a throttled request again before it
-/// hands the throttle to the SDK.
-pub const RESEND_WINDOW: Duration = Duration::from_secs(60);
+/// How old a request's signature may be for the gate to send it again
+/// after a throttle; older ones go back to the SDK to be signed anew.
+pub const RESEND_WINDOW: Duration = Duration::from_secs(4 * 60);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -313,7 +315,7 @@ impl HttpConnector for PacedConnector {
         let gate = self.pace.gate(service(&request));
         let inner = self.inner.clone();
         HttpConnectorFuture::new(async move {
-            let first_sent = Instant::now();
+            let signed = Instant::now();
             let mut backoff = FIRST_BACKOFF;
             let mut request = request;
             loop {
@@ -336,7 +338,7 @@ impl HttpConnector for PacedConnector {
                 }
                 slot.throttled();
                 match again {
-                    Some(next) if first_sent.elapsed() < RESEND_WINDOW => {
+                    Some(next) if signed.elapsed() < RESEND_WINDOW => {
                         tokio::time::sleep(jittered(backoff)).await;
                         backoff = (backoff * 2).min(MAX_BACKOFF);
                         request = next;
