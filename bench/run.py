@@ -489,10 +489,11 @@ class RuntimeApi:
         self.server.server_close()
 
 
-def vm_hwm_kib(pid: int) -> int:
+def vm_kib(pid: int, field: str) -> int:
+    """A memory figure of /proc/<pid>/status (VmHWM, VmRSS) in KiB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return -1
 
@@ -544,7 +545,7 @@ def run_handler_once(name, spec, event, invocations, workdir):
             ts = time.perf_counter()
             t1, _ = api.wait(rid)
             warm.append(t1 - ts)
-        hwm = vm_hwm_kib(proc.pid)
+        hwm = vm_kib(proc.pid, "VmHWM")
     finally:
         proc.kill()
         proc.wait()
@@ -763,6 +764,7 @@ class TerraformTool:
     def __init__(self, args, workdir: Path, n: int, module: str, parallelism: int | None = None):
         self.name = f"terraform-{module}" + (f"-p{parallelism}" if parallelism else "")
         self.parallelism = [f"-parallelism={parallelism}"] if parallelism else []
+        self.in_flight = parallelism or 10  # Terraform's default -parallelism
         self.binary = args.terraform
         self.dir = workdir / f"{self.name}-{n}"
         if self.dir.exists():
@@ -960,14 +962,6 @@ CHAINS = {
 SJOB_MAX_IN_FLIGHT = 64
 
 
-def vm_kib(pid: int, field: str) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return -1
-
-
 def floor_of(model, phase, calls, throttled, emulator_cpu_s, in_flight, per_service):
     """The least time `calls` can take: the longest dependent chain at the
     mean latency; the calls' latency over what may run at once (per service
@@ -1033,8 +1027,7 @@ def part_latency(args, emulator, workdir):
                         throttled = dict(model.throttled)
                         model.throttled.clear()
                         emu_cpu = t.cpu[-1][3]
-                        in_flight = SJOB_MAX_IN_FLIGHT if is_sjob else (t.parallelism and int(
-                            t.parallelism[0].split("=")[1])) or 10
+                        in_flight = SJOB_MAX_IN_FLIGHT if is_sjob else t.in_flight
                         floor, which, bounds = floor_of(model, phase, calls, throttled, emu_cpu,
                                                         in_flight, is_sjob)
                         run[phase] = {"s": dt, "calls": sum(calls.values()),

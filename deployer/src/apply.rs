@@ -154,7 +154,7 @@ async fn converge_log_groups<'a>(
             let arn = target.log_group_arn(&group.name);
             async move { aws::logs::converge(&clients.logs, group, &arn, current).await }
         });
-    futures::future::try_join_all(groups).await?;
+    try_join_all(groups).await?;
     Ok(())
 }
 

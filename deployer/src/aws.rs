@@ -130,7 +130,7 @@ impl Clients {
     }
 
     /// Clients over `config`, whose HTTP client sends through `pace`.
-    pub fn from_config(config: SdkConfig, pace: Pace) -> Clients {
+    fn from_config(config: SdkConfig, pace: Pace) -> Clients {
         Clients {
             iam: aws_sdk_iam::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
@@ -331,9 +331,10 @@ where
         .collect();
     // Different keys: the two calls do not race.
     let untag = async {
-        match stale.is_empty() {
-            true => Ok(()),
-            false => untag(stale).await,
+        if stale.is_empty() {
+            Ok(())
+        } else {
+            untag(stale).await
         }
     };
     tokio::try_join!(untag, tag())?;

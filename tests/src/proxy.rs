@@ -256,6 +256,12 @@ impl FaultProxy {
         self.state.log.lock().unwrap().clone()
     }
 
+    /// How many requests of `action` (`CreateRole`) there were so far.
+    pub fn count(&self, action: &str) -> usize {
+        let log = self.state.log.lock().unwrap();
+        log.iter().filter(|c| c.action == action).count()
+    }
+
     /// The calls that got a fault.
     pub fn faulted(&self) -> Vec<ProxiedCall> {
         self.calls()

@@ -126,7 +126,7 @@ impl Pace {
 
 /// One service's gate over a command: `path` is `[milliseconds since the
 /// command started, limit]` at the start and at each change.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct GateReport {
     pub calls: u64,
     pub throttled: u64,
@@ -144,10 +144,9 @@ struct Gate {
 
 #[derive(Debug)]
 struct Limit {
-    /// The limit; calls in flight may be `floor(value)`.
+    /// The limit; calls in flight may be `floor(value)`. The semaphore
+    /// holds that many permits, handed out or available, plus `owed`.
     value: f64,
-    /// Permits handed out or available: `floor(value)` plus `owed`.
-    issued: usize,
     /// Permits to retire as in-flight calls return them, after a halving
     /// found fewer than it cut available.
     owed: usize,
@@ -169,7 +168,6 @@ impl Gate {
             permits: Arc::new(Semaphore::new(START)),
             limit: Mutex::new(Limit {
                 value: START as f64,
-                issued: START,
                 owed: 0,
                 slow_start: true,
                 admitted: 0,
@@ -239,7 +237,6 @@ impl Slot {
                 limit.owed -= 1;
             } else {
                 gate.permits.add_permits(1);
-                limit.issued += 1;
             }
         }
         if after != before {
@@ -262,10 +259,9 @@ impl Slot {
         let before = limit.value as usize;
         limit.value = (limit.value / 2.0).max(1.0);
         let target = limit.value as usize;
-        let cut = (limit.issued - limit.owed).saturating_sub(target);
+        let cut = before - target;
         let retired = gate.permits.forget_permits(cut);
         limit.owed += cut - retired;
-        limit.issued -= retired;
         if target != before {
             let now = gate.now_ms();
             limit.path.push((now, target));
@@ -279,7 +275,6 @@ impl Drop for Slot {
         let permit = self.permit.take().expect("a slot holds its permit");
         if limit.owed > 0 {
             limit.owed -= 1;
-            limit.issued -= 1;
             permit.forget();
         }
     }

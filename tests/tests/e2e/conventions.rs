@@ -146,12 +146,7 @@ async fn aws_max_attempts_is_honoured() {
             }
             sjob.write_config(&config(&Targets::nowhere(), &[CRAWLER]));
             let run = sjob.run_expecting(code, &["plan"]).await;
-            let calls = proxy
-                .calls()
-                .iter()
-                .filter(|c| c.action == "GetCallerIdentity")
-                .count();
-            (run, calls)
+            (run, proxy.count("GetCallerIdentity"))
         }
     };
 

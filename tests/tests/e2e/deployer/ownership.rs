@@ -324,11 +324,7 @@ async fn a_resource_made_under_its_name_after_the_plan_is_left_alone() {
     let gate = Gate::default();
     // The job's two log groups are created at once: hold both (the proxy
     // numbers an action's calls from its start).
-    let earlier = proxy
-        .calls()
-        .iter()
-        .filter(|c| c.action == "CreateLogGroup")
-        .count();
+    let earlier = proxy.count("CreateLogGroup");
     proxy.set_plan(FaultPlan::none().on_calls(
         "CreateLogGroup",
         &[earlier + 1, earlier + 2],
@@ -373,7 +369,7 @@ async fn a_resource_made_under_its_name_after_the_plan_is_left_alone() {
 /// Waits until the proxy has seen `count` calls of `action`.
 async fn wait_for(proxy: &FaultProxy, action: &str, count: usize) -> bool {
     for _ in 0..600 {
-        if proxy.calls().iter().filter(|c| c.action == action).count() >= count {
+        if proxy.count(action) >= count {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
