@@ -106,10 +106,11 @@ impl JobNames {
     pub fn new(app_name: &str, stage: &str, batch_name: &str) -> JobNames {
         let job_name = format!("{app_name}-{stage}-{batch_name}-ScheduledJob");
         let n = |suffix: &str| format!("{job_name}-{suffix}");
+        let [scheduled, container] = Self::log_group_prefixes(app_name, stage);
         JobNames {
             schedule: n("Scheduler"),
-            log_group: format!("{app_name}/{stage}/scheduled/{batch_name}"),
-            container_log_group: format!("{app_name}/{stage}/batch/{batch_name}"),
+            log_group: format!("{scheduled}{batch_name}"),
+            container_log_group: format!("{container}{batch_name}"),
             exec_role: n("EcsTaskExecRole"),
             task_role: n("EcsTaskRole"),
             scheduler_role: n("PipesRole"),
@@ -135,9 +136,13 @@ impl JobNames {
         format!("{app_name}-{stage}-")
     }
 
-    /// The prefix of every job's log group names in one app and stage.
-    pub fn log_group_prefix(app_name: &str, stage: &str) -> String {
-        format!("{app_name}/{stage}/")
+    /// The prefixes of the two kinds of job log group in one app and stage
+    /// (state machine, container), in the order of [`JobNames::log_groups`].
+    pub fn log_group_prefixes(app_name: &str, stage: &str) -> [String; 2] {
+        [
+            format!("{app_name}/{stage}/scheduled/"),
+            format!("{app_name}/{stage}/batch/"),
+        ]
     }
 
     /// The batch name back from a state machine or role name, if it is one of ours.

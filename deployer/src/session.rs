@@ -78,14 +78,14 @@ impl Session {
         JobStack::render(&self.config, job, &self.target)
     }
 
-    /// What exists under this app and stage's names, for a command that
-    /// reads about `jobs` jobs.
-    async fn inventory(&self, jobs: usize) -> Result<Inventory, AwsError> {
+    /// What exists under this app and stage's names, for a command about
+    /// the jobs whose batch names are `jobs`.
+    async fn inventory(&self, jobs: &BTreeSet<String>) -> Result<Inventory, AwsError> {
         Inventory::load(
             &self.clients,
             &self.config.app_name,
             &self.config.stage,
-            &self.target.region,
+            &self.target,
             jobs,
         )
         .await
@@ -121,7 +121,7 @@ impl Session {
             .map(|j| self.render(j))
             .collect();
         let base = self.render_base()?;
-        let inventory = self.inventory(stacks.len()).await?;
+        let inventory = self.inventory(&batch_names(&stacks)).await?;
         let removed = if jobs.is_empty() {
             self.removed_jobs(&inventory).await?
         } else {
@@ -143,7 +143,7 @@ impl Session {
             .iter()
             .map(|j| j.batch_name.clone())
             .collect();
-        let inventory = self.inventory(targets.len()).await?;
+        let inventory = self.inventory(&targets).await?;
         if jobs.is_empty() {
             targets.extend(self.removed_jobs(&inventory).await?);
         }
@@ -171,7 +171,7 @@ impl Session {
             .into_iter()
             .map(|j| self.render(j))
             .collect();
-        let inventory = self.inventory(stacks.len()).await?;
+        let inventory = self.inventory(&batch_names(&stacks)).await?;
         Ok(self.plan_jobs(&inventory, stacks, BTreeSet::new()).await?)
     }
 
@@ -233,4 +233,8 @@ pub fn select<'a>(
             })
         })
         .collect()
+}
+
+fn batch_names(stacks: &[JobStack]) -> BTreeSet<String> {
+    stacks.iter().map(|s| s.batch_name.clone()).collect()
 }

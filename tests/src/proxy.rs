@@ -270,6 +270,15 @@ impl FaultProxy {
             .collect()
     }
 
+    /// Waits until `count` requests of `action` have arrived; false after
+    /// `within`.
+    pub async fn wait_for_action(&self, action: &str, count: usize, within: Duration) -> bool {
+        let mut calls = self.calls.clone();
+        tokio::time::timeout(within, calls.wait_for(|_| self.count(action) >= count))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
     /// Waits until `count` AWS requests have arrived; false after `within`.
     pub async fn wait_for_calls(&self, count: usize, within: Duration) -> bool {
         let mut calls = self.calls.clone();

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput;
 use aws_sdk_sfn::types::{
     CloudWatchLogsLogGroup, LogDestination, LogLevel, LoggingConfiguration, StateMachineType, Tag,
     ValidateStateMachineDefinitionResultCode,
@@ -31,24 +32,34 @@ pub async fn list_names(client: &Client) -> Result<BTreeSet<String>, AwsError> {
     Ok(names)
 }
 
-/// One state machine. `listed_tags` are its tags when a listing already
-/// holds them; otherwise they are read too.
-pub async fn read(
+/// One state machine as Step Functions describes it; `None` when it does
+/// not exist.
+pub async fn describe(
     client: &Client,
     name: &str,
     arn: &str,
-    listed_tags: Option<&Tags>,
-) -> Result<Option<Observed<StateMachineSpec>>, AwsError> {
-    let machine = match client
+) -> Result<Option<DescribeStateMachineOutput>, AwsError> {
+    match client
         .describe_state_machine()
         .state_machine_arn(arn)
         .send()
         .await
     {
-        Ok(out) => out,
-        Err(err) if error_code(&err).is_some_and(|c| NOT_FOUND.contains(&c)) => return Ok(None),
-        Err(err) => return Err(AwsError::call("DescribeStateMachine", name, err)),
-    };
+        Ok(out) => Ok(Some(out)),
+        Err(err) if error_code(&err).is_some_and(|c| NOT_FOUND.contains(&c)) => Ok(None),
+        Err(err) => Err(AwsError::call("DescribeStateMachine", name, err)),
+    }
+}
+
+/// The state machine `machine` describes. `listed_tags` are its tags when a
+/// listing already holds them; otherwise they are read too.
+pub async fn observed(
+    client: &Client,
+    name: &str,
+    arn: &str,
+    machine: DescribeStateMachineOutput,
+    listed_tags: Option<&Tags>,
+) -> Result<Observed<StateMachineSpec>, AwsError> {
     let tags = match listed_tags {
         Some(tags) => tags.clone(),
         None => read_tags(client, arn).await?,
@@ -60,7 +71,7 @@ pub async fn read(
         .and_then(|d| d.cloud_watch_logs_log_group.as_ref())
         .and_then(|g| g.log_group_arn.clone())
         .unwrap_or_default();
-    Ok(Some(Observed {
+    Ok(Observed {
         owner: Identity::of(&tags),
         spec: StateMachineSpec {
             name: name.to_string(),
@@ -70,7 +81,20 @@ pub async fn read(
             log_destination,
             tags,
         },
-    }))
+    })
+}
+
+/// One state machine with the tags it carries; `None` when it does not
+/// exist.
+async fn read(
+    client: &Client,
+    name: &str,
+    arn: &str,
+) -> Result<Option<Observed<StateMachineSpec>>, AwsError> {
+    match describe(client, name, arn).await? {
+        Some(machine) => observed(client, name, arn, machine, None).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 async fn read_tags(client: &Client, arn: &str) -> Result<Tags, AwsError> {
@@ -168,7 +192,7 @@ pub async fn converge(
             name,
             &Identity::of(&desired.tags),
             create,
-            || read(client, name, arn, None),
+            || read(client, name, arn),
             |found| async move { Box::pin(converge(client, desired, arn, Some(&found))).await },
         )
         .await;

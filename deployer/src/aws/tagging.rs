@@ -1,11 +1,12 @@
 //! The tags of many resources at once, from the Resource Groups Tagging
-//! API: one paged `GetResources` listing replaces a `ListTagsForResource`
-//! call per log group and per state machine.
+//! API: a paged `GetResources` listing per service replaces a
+//! `ListTagsForResource` call per log group, state machine and alarm.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use aws_sdk_resourcegroupstagging::Client;
+use futures::future::try_join_all;
 
 use super::{error_code, AwsError};
 use crate::model::{Tags, APP_TAG, STAGE_TAG};
@@ -26,45 +27,22 @@ pub enum TagIndex {
 }
 
 impl TagIndex {
-    /// Every log group and state machine tagged with this app and stage.
+    /// Every log group, state machine and alarm tagged with this app and
+    /// stage: one listing per service, all at once, so the longest of them
+    /// sets the time rather than their sum.
     pub async fn load(client: &Client, app_name: &str, stage: &str) -> Result<TagIndex, AwsError> {
-        let filter = |key: &str, value: &str| TagFilter::builder().key(key).values(value).build();
+        let listings =
+            try_join_all(SERVICES.map(|service| list_service(client, service, app_name, stage)))
+                .await?;
         let mut index = BTreeMap::new();
-        let mut pages = client
-            .get_resources()
-            .set_resource_type_filters(Some(SERVICES.map(String::from).to_vec()))
-            .tag_filters(filter(APP_TAG, app_name))
-            .tag_filters(filter(STAGE_TAG, stage))
-            // Both maxima: a page is cut at 100 resources or at TagsPerPage
-            // tags (sjob's carry 5 each), whichever comes first.
-            .resources_per_page(100)
-            .tags_per_page(500)
-            .into_paginator()
-            .send();
-        let mut first = true;
-        while let Some(page) = pages.next().await {
-            let page = match page {
-                Ok(page) => page,
-                Err(err) if first && error_code(&err) == Some("AccessDeniedException") => {
-                    tracing::info!(
-                        "may not list tags (tag:GetResources): reading each resource's tags"
-                    );
-                    return Ok(TagIndex::OneByOne);
-                }
-                Err(err) => return Err(AwsError::call("GetResources", "(tags)", err)),
+        for listing in listings {
+            let Some(listing) = listing else {
+                tracing::info!(
+                    "may not list tags (tag:GetResources): reading each resource's tags"
+                );
+                return Ok(TagIndex::OneByOne);
             };
-            first = false;
-            for mapping in page.resource_tag_mapping_list() {
-                let Some(arn) = mapping.resource_arn() else {
-                    continue;
-                };
-                let tags = mapping
-                    .tags()
-                    .iter()
-                    .map(|t| (t.key.clone(), t.value.clone()))
-                    .collect();
-                index.insert(canonical(arn).to_string(), tags);
-            }
+            index.extend(listing);
         }
         Ok(TagIndex::Listed(index))
     }
@@ -87,6 +65,52 @@ impl TagIndex {
             TagIndex::OneByOne => None,
         }
     }
+}
+
+/// The tags of one service's resources tagged with this app and stage, by
+/// ARN; `None` when the caller may not call `tag:GetResources`.
+async fn list_service(
+    client: &Client,
+    service: &str,
+    app_name: &str,
+    stage: &str,
+) -> Result<Option<BTreeMap<String, Tags>>, AwsError> {
+    let filter = |key: &str, value: &str| TagFilter::builder().key(key).values(value).build();
+    let mut index = BTreeMap::new();
+    let mut pages = client
+        .get_resources()
+        .resource_type_filters(service)
+        .tag_filters(filter(APP_TAG, app_name))
+        .tag_filters(filter(STAGE_TAG, stage))
+        // Both maxima: a page is cut at 100 resources or at TagsPerPage
+        // tags (sjob's carry 5 each), whichever comes first.
+        .resources_per_page(100)
+        .tags_per_page(500)
+        .into_paginator()
+        .send();
+    let mut first = true;
+    while let Some(page) = pages.next().await {
+        let page = match page {
+            Ok(page) => page,
+            Err(err) if first && error_code(&err) == Some("AccessDeniedException") => {
+                return Ok(None)
+            }
+            Err(err) => return Err(AwsError::call("GetResources", service, err)),
+        };
+        first = false;
+        for mapping in page.resource_tag_mapping_list() {
+            let Some(arn) = mapping.resource_arn() else {
+                continue;
+            };
+            let tags = mapping
+                .tags()
+                .iter()
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect();
+            index.insert(canonical(arn).to_string(), tags);
+        }
+    }
+    Ok(Some(index))
 }
 
 /// A log group's ARN with or without its `:*` suffix names the same group.

@@ -2,20 +2,25 @@
 //! every job's read shares. Reading a job then costs at most two calls (its
 //! state machine and schedule), and none for a resource the listings show
 //! absent, instead of a describe and a tag read for every resource of every
-//! job.
+//! job. Those two reads start as soon as their listing names the job, while
+//! the longer listings (roles, log groups, tags) are still paging.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 
 use aws_sdk_batch::types::JobDefinition;
+use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput;
+use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::aws::iam::Roles;
+use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::tagging::TagIndex;
 use crate::aws::{self, AwsError, Clients};
 use crate::model::{Identity, Observed, RoleSpec, Tags, JOB_TAG};
 use crate::names::JobNames;
 use crate::target::Target;
 
-use super::ActualJob;
+use super::{ActualJob, JOB_CONCURRENCY};
 
 /// Listing every ACTIVE job definition of the account replaces one describe
 /// per job only while it takes fewer calls: one page (100 definitions) per
@@ -29,11 +34,11 @@ pub struct Inventory {
     stage: String,
     region: String,
     roles: Roles,
-    /// Log groups under the jobs' prefix (both kinds): retention by name.
+    /// Log groups under the jobs' prefixes (both kinds): retention by name.
     log_groups: BTreeMap<String, Option<i32>>,
-    state_machines: BTreeSet<String>,
+    state_machines: Listing<DescribeStateMachineOutput>,
     /// Schedules under the jobs' prefix.
-    schedules: BTreeSet<String>,
+    schedules: Listing<ScheduleRecord>,
     /// Alarms under the jobs' prefix.
     alarms: BTreeMap<String, aws::cloudwatch::Listed>,
     /// The alarm statements of the policy of each function those alarms
@@ -46,23 +51,51 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// The listings, concurrently, for a command that reads about `jobs`
-    /// jobs.
+    /// The listings, concurrently, for a command about the jobs whose batch
+    /// names are `jobs`.
     pub async fn load(
         clients: &Clients,
         app_name: &str,
         stage: &str,
-        region: &str,
-        jobs: usize,
+        target: &Target,
+        jobs: &BTreeSet<String>,
     ) -> Result<Self, AwsError> {
-        let definition_pages = (jobs / JOBS_PER_DEFINITION_PAGE).max(1);
-        let log_group_prefix = JobNames::log_group_prefix(app_name, stage);
+        let definition_pages = (jobs.len() / JOBS_PER_DEFINITION_PAGE).max(1);
         let job_prefix = JobNames::job_prefix(app_name, stage);
+        let names: Vec<JobNames> = jobs
+            .iter()
+            .map(|batch| JobNames::new(app_name, stage, batch))
+            .collect();
+        let log_groups = async {
+            let [scheduled, container] = JobNames::log_group_prefixes(app_name, stage);
+            let (mut scheduled, container) = tokio::try_join!(
+                aws::logs::list(&clients.logs, &scheduled),
+                aws::logs::list(&clients.logs, &container),
+            )?;
+            scheduled.extend(container);
+            Ok(scheduled)
+        };
+        let state_machines = async {
+            let listed = aws::sfn::list_names(&clients.sfn).await?;
+            let wanted = names.iter().map(|n| n.job_name.as_str());
+            Listing::read(listed, wanted, |name| async move {
+                aws::sfn::describe(&clients.sfn, name, &target.state_machine_arn(name)).await
+            })
+            .await
+        };
+        let schedules = async {
+            let listed = aws::scheduler::list_names(&clients.scheduler, &job_prefix).await?;
+            let wanted = names.iter().map(|n| n.schedule.as_str());
+            Listing::read(listed, wanted, |name| {
+                aws::scheduler::read(&clients.scheduler, name)
+            })
+            .await
+        };
         let (roles, log_groups, state_machines, schedules, alarms, tags, job_definitions) = tokio::try_join!(
             Roles::load(&clients.iam),
-            aws::logs::list(&clients.logs, &log_group_prefix),
-            aws::sfn::list_names(&clients.sfn),
-            aws::scheduler::list_names(&clients.scheduler, &job_prefix),
+            log_groups,
+            state_machines,
+            schedules,
             aws::cloudwatch::list(&clients.cloudwatch, &job_prefix),
             TagIndex::load(&clients.tagging, app_name, stage),
             aws::batch::list_active(&clients.batch, definition_pages),
@@ -86,7 +119,7 @@ impl Inventory {
             alarm_statements,
             app_name: app_name.to_string(),
             stage: stage.to_string(),
-            region: region.to_string(),
+            region: target.region.clone(),
             roles,
             log_groups,
             state_machines,
@@ -126,7 +159,7 @@ impl Inventory {
             .collect();
         let candidate = |name: &String| JobNames::batch_name_of(&self.app_name, &self.stage, name);
         if self.tags.all().is_none() {
-            jobs.extend(self.state_machines.iter().filter_map(candidate));
+            jobs.extend(self.state_machines.names.iter().filter_map(candidate));
         }
         if self.roles.all().is_none() {
             let roles = self.roles.names(&clients.iam).await?;
@@ -177,18 +210,23 @@ impl Inventory {
             }
         };
         let state_machine = async {
-            if !self.state_machines.contains(&names.job_name) {
+            let machine = self
+                .state_machines
+                .get(&names.job_name, || {
+                    aws::sfn::describe(&clients.sfn, &names.job_name, &machine_arn)
+                })
+                .await?;
+            let Some(machine) = machine else {
                 return Ok(None);
-            }
+            };
             let tags = self.tags.get(&machine_arn);
-            aws::sfn::read(&clients.sfn, &names.job_name, &machine_arn, tags).await
+            aws::sfn::observed(&clients.sfn, &names.job_name, &machine_arn, machine, tags)
+                .await
+                .map(Some)
         };
-        let schedule = async {
-            if !self.schedules.contains(&names.schedule) {
-                return Ok(None);
-            }
-            aws::scheduler::read(&clients.scheduler, &names.schedule).await
-        };
+        let schedule = self.schedules.get(&names.schedule, || {
+            aws::scheduler::read(&clients.scheduler, &names.schedule)
+        });
         let alarm = async {
             let Some(listed) = self.alarms.get(&names.missed_alarm) else {
                 return Ok(None);
@@ -238,5 +276,49 @@ impl Inventory {
             schedule,
             alarm,
         })
+    }
+}
+
+/// The names a listing found, and each of the command's own resources
+/// among them, read as soon as the listing was done.
+#[derive(Debug)]
+struct Listing<T> {
+    names: BTreeSet<String>,
+    read: BTreeMap<String, Option<T>>,
+}
+
+impl<T: Clone> Listing<T> {
+    /// Reads each of `wanted` that `names` holds, `JOB_CONCURRENCY` at a
+    /// time (a read answers `None` for one gone since the listing).
+    async fn read<'a, F, Fut>(
+        names: BTreeSet<String>,
+        wanted: impl Iterator<Item = &'a str>,
+        read: F,
+    ) -> Result<Self, AwsError>
+    where
+        F: Fn(&'a str) -> Fut,
+        Fut: Future<Output = Result<Option<T>, AwsError>>,
+    {
+        let read = &read;
+        let wanted: Vec<&str> = wanted.filter(|name| names.contains(*name)).collect();
+        let read = stream::iter(wanted)
+            .map(|name| async move { Ok::<_, AwsError>((name.to_string(), read(name).await?)) })
+            .buffer_unordered(JOB_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(Listing { names, read })
+    }
+
+    /// `name` as read when listed, read now (`read`) when the listing named
+    /// it but it was not among the wanted, `None` when it was not listed.
+    async fn get<Fut>(&self, name: &str, read: impl FnOnce() -> Fut) -> Result<Option<T>, AwsError>
+    where
+        Fut: Future<Output = Result<Option<T>, AwsError>>,
+    {
+        match self.read.get(name) {
+            Some(read) => Ok(read.clone()),
+            None if self.names.contains(name) => read().await,
+            None => Ok(None),
+        }
     }
 }

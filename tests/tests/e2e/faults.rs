@@ -25,7 +25,7 @@ use serde_json::Value;
 use sjob_e2e::myapp::{config, Targets, CRAWLER, REPORT, SUCCESS_FUNCTION};
 use sjob_e2e::{
     fixture, handler_binary, snapshot_differences, Aws, Delivery, Emulator, Fault, FaultPlan,
-    FaultProxy, HandlersBuilder, Sjob, SjobRun,
+    FaultProxy, Gate, HandlersBuilder, Sjob, SjobRun,
 };
 
 mod outcomes;
@@ -645,6 +645,46 @@ async fn step_functions_retries_a_failed_publish_and_notifies_once() {
     assert_eq!(messages[0]["status"], "SUCCEEDED");
 }
 
+/// A plan reads each job's state machine and schedule as soon as their
+/// listings name them, while the longer listings (roles, log groups, tags,
+/// job definitions) are still paging: here those are held until both
+/// jobs' reads have arrived, and the plan then finishes clean.
+#[tokio::test]
+async fn plans_read_each_job_while_the_long_listings_page() {
+    let faulty = Faulty::new(FaultPlan::none()).await;
+    let deploy = faulty.direct.run(&["deploy"]).await;
+    assert_eq!(deploy.code, Some(0), "{deploy}");
+
+    let gate = Gate::default();
+    let held = Fault::Hold(gate.clone());
+    let every: Vec<usize> = (1..=20).collect();
+    faulty.proxy.set_plan(
+        FaultPlan::none()
+            .on_calls("GetAccountAuthorizationDetails", &every, held.clone())
+            .on_calls("DescribeLogGroups", &every, held.clone())
+            .on_calls("GetResources", &every, held.clone())
+            .on_calls("describejobdefinitions", &every, held),
+    );
+    let plan = faulty.through_proxy.run(&["plan", "--detailed-exitcode"]);
+    let reads_while_held = async {
+        let within = Duration::from_secs(30);
+        let read = faulty
+            .proxy
+            .wait_for_action("DescribeStateMachine", 2, within)
+            .await
+            && faulty.proxy.wait_for_action("GetSchedule", 2, within).await;
+        gate.open();
+        read
+    };
+    let (plan, read) = tokio::join!(plan, reads_while_held);
+    assert!(
+        read,
+        "the jobs' reads waited for the held listings: {:?}",
+        faulty.proxy.calls()
+    );
+    assert_eq!(plan.code, Some(0), "{plan}");
+}
+
 /// A plan reads every role with one `GetAccountAuthorizationDetails`
 /// listing and every log group's and state machine's tags with one
 /// `tag:GetResources` listing. Credentials without those permissions still
@@ -652,15 +692,21 @@ async fn step_functions_retries_a_failed_publish_and_notifies_once() {
 /// tags on its own.
 #[tokio::test]
 async fn plans_list_roles_and_tags_and_read_each_one_when_they_may_not_list() {
-    // Each command lists once: allowed for the deploy and the first plan,
-    // denied from the second plan on.
-    let denied: Vec<usize> = (3..=20).collect();
+    // Each command lists the roles once and the tags once per service (log
+    // groups, state machines, alarms): allowed for the deploy and the first
+    // plan, denied from the second plan on.
+    let denied_roles: Vec<usize> = (3..=20).collect();
+    let denied_tags: Vec<usize> = (7..=60).collect();
     let (reference, faulty) = tokio::join!(
         reference_snapshot(),
         Faulty::new(
             FaultPlan::none()
-                .on_calls("iam:GetAccountAuthorizationDetails", &denied, Fault::Denied)
-                .on_calls("tagging:GetResources", &denied, Fault::Denied)
+                .on_calls(
+                    "iam:GetAccountAuthorizationDetails",
+                    &denied_roles,
+                    Fault::Denied
+                )
+                .on_calls("tagging:GetResources", &denied_tags, Fault::Denied)
         )
     );
     let deploy = faulty.through_proxy.run(&["deploy"]).await;
@@ -671,7 +717,11 @@ async fn plans_list_roles_and_tags_and_read_each_one_when_they_may_not_list() {
     assert!(faulty.proxy.faulted().is_empty(), "{listed:?}");
     assert_eq!(count(&listed, "GetRole"), 0, "{listed:?}");
     assert_eq!(count(&listed, "ListTagsForResource"), 0, "{listed:?}");
-    assert_eq!(count(&listed, "GetResources"), 1, "{listed:?}");
+    assert_eq!(
+        count(&listed, "GetResources"),
+        3,
+        "one tag listing per service: {listed:?}"
+    );
     assert_eq!(
         count(&listed, "describejobdefinitions"),
         1,

@@ -15,6 +15,8 @@ use sjob_e2e::{
 
 /// A second region of the same account.
 const OTHER_REGION: &str = "us-west-2";
+/// How long a test waits for the calls it holds to arrive.
+const HELD_WAIT: Duration = Duration::from_secs(30);
 
 /// One stack's config: app, stage and region, with jobs named `batch_names`.
 fn stack(app: &str, stage: &str, region: &str, batch_names: &[&str]) -> String {
@@ -252,7 +254,7 @@ async fn a_resource_made_under_its_name_after_the_plan_is_left_alone() {
         async move { run_to_end(command).await }
     });
     assert!(
-        wait_for(&proxy, "CreateRole", 4).await,
+        proxy.wait_for_action("CreateRole", 4, HELD_WAIT).await,
         "the roles' creates never came"
     );
     let roles = [
@@ -335,7 +337,9 @@ async fn a_resource_made_under_its_name_after_the_plan_is_left_alone() {
         async move { run_to_end(command).await }
     });
     assert!(
-        wait_for(&proxy, "CreateLogGroup", earlier + 2).await,
+        proxy
+            .wait_for_action("CreateLogGroup", earlier + 2, HELD_WAIT)
+            .await,
         "the log groups' creates never came"
     );
     aws.logs
@@ -364,17 +368,6 @@ async fn a_resource_made_under_its_name_after_the_plan_is_left_alone() {
         foreign_group,
         "its retention and tags were changed"
     );
-}
-
-/// Waits until the proxy has seen `count` calls of `action`.
-async fn wait_for(proxy: &FaultProxy, action: &str, count: usize) -> bool {
-    for _ in 0..600 {
-        if proxy.count(action) >= count {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 async fn run_to_end(mut command: tokio::process::Command) -> SjobRun {
