@@ -793,6 +793,50 @@ async fn plans_read_each_job_definition_in_an_account_with_many_others() {
     );
 }
 
+/// In an account with more roles than one page of the role listing holds
+/// (1,000), a plan pages through it and finds the job's roles on the
+/// second page: the plan after a deploy is clean.
+#[tokio::test]
+async fn plans_page_through_an_account_with_many_roles() {
+    let faulty = Faulty::new(FaultPlan::none()).await;
+    let trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+    .to_string();
+    for batch in 0..20 {
+        let mut creates = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            let (iam, trust) = (faulty.aws.iam.clone(), trust.clone());
+            creates.spawn(async move {
+                iam.create_role()
+                    .role_name(format!("another-team-{batch}-{i}"))
+                    .assume_role_policy_document(trust)
+                    .send()
+                    .await
+                    .expect("CreateRole");
+            });
+        }
+        while let Some(created) = creates.join_next().await {
+            created.expect("CreateRole ran");
+        }
+    }
+    let deploy = faulty.through_proxy.run(&["deploy"]).await;
+    assert_eq!(deploy.code, Some(0), "{deploy}");
+
+    let calls = faulty.no_change_plan_calls().await;
+    assert_eq!(
+        count(&calls, "GetAccountAuthorizationDetails"),
+        2,
+        "two pages of 1,000 roles: {calls:?}"
+    );
+    assert_eq!(count(&calls, "GetRole"), 0, "{calls:?}");
+}
+
 fn requirement(kind: ResourceType, value: &str) -> ResourceRequirement {
     ResourceRequirement::builder()
         .r#type(kind)
