@@ -1596,6 +1596,38 @@ def patch_iam_account_authorization_details_pages() -> None:
     IamResponse.get_account_authorization_details = paged  # type: ignore[method-assign]
 
 
+def patch_serializer_key_aliases() -> None:
+    """moto cost, not behaviour: to find each field of an answer in its
+    Python objects, moto's serializer builds six alias providers and asks
+    each whether it applies, for every field of every object it serializes
+    (a page of 1,000 roles has hundreds of thousands of fields). Their
+    answers depend only on the picker, the object's class, the field's name
+    and its shape and parent shape: each set of candidate names is worked
+    out once. Shapes are held by the cache, so their identities stay
+    theirs."""
+    from moto.core.serialize import AttributePicker, XFormedAttributePicker
+
+    for picker in (AttributePicker, XFormedAttributePicker):
+        candidates = picker.__dict__["get_possible_keys"]
+
+        def get_possible_keys(
+            self: Any, context: Any, candidates: Any = candidates, picker: type = picker
+        ) -> tuple[str, ...]:
+            shape = context.shape
+            parent = getattr(shape, "parent", None)
+            key = (picker, type(self), id(self.alias_providers), type(context.obj),
+                   context.key, id(shape), id(parent))
+            known = KEY_ALIASES.get(key)
+            if known is None or known[0] is not shape or known[1] is not parent:
+                known = KEY_ALIASES[key] = (shape, parent, tuple(candidates(self, context)))
+            return known[2]
+
+        picker.get_possible_keys = get_possible_keys  # type: ignore[method-assign]
+
+
+KEY_ALIASES: dict[tuple, tuple] = {}
+
+
 def patch_action_method_lookup() -> None:
     """moto cost, not behaviour: to dispatch each request moto lists the
     methods of the service's response class with ``inspect.getmembers``
@@ -1619,6 +1651,7 @@ def patch_action_method_lookup() -> None:
 
 def apply_patches() -> None:
     patch_action_method_lookup()  # cost
+    patch_serializer_key_aliases()  # cost
     patch_dispatch_module_list()  # cost
     patch_sfn_validate_state_machine_definition()  # a
     patch_sfn_list_versions_and_aliases()  # b
