@@ -1636,7 +1636,11 @@ def patch_sfn_parse_two_stage() -> None:
     parse tries the faster SLL mode first, bailing out at the first error;
     ANTLR documents that an SLL parse that succeeds gives the tree LL would.
     Only when SLL bails does the definition go through moto's own LL parse,
-    which reports the syntax errors as before."""
+    which reports the syntax errors as before. Parses take turns: the ANTLR
+    runtime's prediction cache is shared by every parser and is not safe
+    for concurrent writers (50 definitions validated at once once failed
+    with an IndexError), and under the GIL they would not run in parallel
+    anyway."""
     from antlr4 import CommonTokenStream, InputStream
     from antlr4.atn.PredictionMode import PredictionMode
     from antlr4.error.ErrorListener import ErrorListener
@@ -1648,12 +1652,17 @@ def patch_sfn_parse_two_stage() -> None:
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
     parse_ll = AmazonStateLanguageParser.parse
+    one_at_a_time = threading.RLock()
 
     class BailOnLexerError(ErrorListener):
         def syntaxError(self, *_: Any) -> None:
             raise ParseCancellationException("a character the lexer cannot read")
 
     def parse(definition: str) -> Any:
+        with one_at_a_time:
+            return parse_two_stage(definition)
+
+    def parse_two_stage(definition: str) -> Any:
         lexer = ASLLexer(InputStream(definition))
         lexer.removeErrorListeners()
         lexer.addErrorListener(BailOnLexerError())
