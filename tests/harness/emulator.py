@@ -1607,6 +1607,7 @@ def patch_serializer_key_aliases() -> None:
     theirs."""
     from moto.core.serialize import AttributePicker, XFormedAttributePicker
 
+    known_keys: dict[tuple, tuple] = {}
     for picker in (AttributePicker, XFormedAttributePicker):
         candidates = picker.__dict__["get_possible_keys"]
 
@@ -1617,15 +1618,12 @@ def patch_serializer_key_aliases() -> None:
             parent = getattr(shape, "parent", None)
             key = (picker, type(self), id(self.alias_providers), type(context.obj),
                    context.key, id(shape), id(parent))
-            known = KEY_ALIASES.get(key)
+            known = known_keys.get(key)
             if known is None or known[0] is not shape or known[1] is not parent:
-                known = KEY_ALIASES[key] = (shape, parent, tuple(candidates(self, context)))
+                known = known_keys[key] = (shape, parent, tuple(candidates(self, context)))
             return known[2]
 
         picker.get_possible_keys = get_possible_keys  # type: ignore[method-assign]
-
-
-KEY_ALIASES: dict[tuple, tuple] = {}
 
 
 def patch_sfn_parse_two_stage() -> None:

@@ -41,6 +41,14 @@ pub enum Delivery {
     Envelope,
 }
 
+/// A role trust policy that lets `service` (`ecs-tasks.amazonaws.com`)
+/// assume the role.
+pub fn trust_policy(service: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"
+    }]})
+}
+
 /// An IAM policy document: IAM answers with them URL-encoded.
 pub fn policy_document(encoded: &str) -> Value {
     let decoded = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy();

@@ -26,7 +26,7 @@ use std::process::Command;
 use serde_json::Value;
 
 pub use alarms::Alarm;
-pub use aws::{policy_document, snapshot_differences, Aws, Delivery, Invocation};
+pub use aws::{policy_document, snapshot_differences, trust_policy, Aws, Delivery, Invocation};
 pub use batch::DefaultNetwork;
 pub use binaries::{handler_binary, sjob_binary};
 pub use emulator::{Emulator, JobOutcome, REGION};

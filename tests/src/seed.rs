@@ -12,7 +12,7 @@ use aws_sdk_sfn::types::{CloudWatchLogsLogGroup, LogDestination, LogLevel, Loggi
 use aws_sdk_sns::error::DisplayErrorContext;
 use serde_json::{json, Value};
 
-use crate::{Aws, REGION};
+use crate::{trust_policy, Aws, REGION};
 
 /// The account moto answers with.
 use crate::myapp::ACCOUNT;
@@ -37,12 +37,6 @@ pub const SEED_POLICIES: &[&str] = &[
     "CloudWatchLogsDeliveryFullAccessPolicy",
     "XRayAccessPolicy",
 ];
-
-fn trust(service: &str) -> Value {
-    json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"
-    }]})
-}
 
 fn allow(actions: &[&str], resource: Value) -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resource}]})
@@ -72,8 +66,8 @@ impl SeedJob<'_> {
         let job = self.job_name();
         let (app, stage) = (self.app_name, self.stage);
         let roles = [
-            ("EcsTaskExecRole", trust("ecs-tasks.amazonaws.com")),
-            ("EcsTaskRole", trust("ecs-tasks.amazonaws.com")),
+            ("EcsTaskExecRole", trust_policy("ecs-tasks.amazonaws.com")),
+            ("EcsTaskRole", trust_policy("ecs-tasks.amazonaws.com")),
             // The seed wrote this one with a single statement object.
             (
                 "PipesRole",
@@ -81,7 +75,7 @@ impl SeedJob<'_> {
                     "Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "scheduler.amazonaws.com"}
                 }}),
             ),
-            ("BatchSfnRole", trust("states.amazonaws.com")),
+            ("BatchSfnRole", trust_policy("states.amazonaws.com")),
         ];
         for (suffix, trust_policy) in roles {
             let name = format!("{job}-{suffix}");

@@ -288,21 +288,21 @@ struct Listing<T> {
 }
 
 impl<T: Clone> Listing<T> {
-    /// Reads each of `wanted` that `names` holds, `JOB_CONCURRENCY` at a
-    /// time (a read answers `None` for one gone since the listing).
+    /// Reads (`read_one`) each of `wanted` that `names` holds,
+    /// `JOB_CONCURRENCY` at a time (`None` for one gone since the listing).
     async fn read<'a, F, Fut>(
         names: BTreeSet<String>,
         wanted: impl Iterator<Item = &'a str>,
-        read: F,
+        read_one: F,
     ) -> Result<Self, AwsError>
     where
         F: Fn(&'a str) -> Fut,
         Fut: Future<Output = Result<Option<T>, AwsError>>,
     {
-        let read = &read;
+        let read_one = &read_one;
         let wanted: Vec<&str> = wanted.filter(|name| names.contains(*name)).collect();
         let read = stream::iter(wanted)
-            .map(|name| async move { Ok::<_, AwsError>((name.to_string(), read(name).await?)) })
+            .map(|name| async move { Ok::<_, AwsError>((name.to_string(), read_one(name).await?)) })
             .buffer_unordered(JOB_CONCURRENCY)
             .try_collect()
             .await?;

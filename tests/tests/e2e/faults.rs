@@ -24,8 +24,8 @@ use aws_sdk_batch::types::{
 use serde_json::Value;
 use sjob_e2e::myapp::{config, Targets, CRAWLER, REPORT, SUCCESS_FUNCTION};
 use sjob_e2e::{
-    fixture, handler_binary, snapshot_differences, Aws, Delivery, Emulator, Fault, FaultPlan,
-    FaultProxy, Gate, HandlersBuilder, Sjob, SjobRun,
+    fixture, handler_binary, snapshot_differences, trust_policy, Aws, Delivery, Emulator, Fault,
+    FaultPlan, FaultProxy, Gate, HandlersBuilder, Sjob, SjobRun,
 };
 
 mod outcomes;
@@ -685,11 +685,11 @@ async fn plans_read_each_job_while_the_long_listings_page() {
     assert_eq!(plan.code, Some(0), "{plan}");
 }
 
-/// A plan reads every role with one `GetAccountAuthorizationDetails`
-/// listing and every log group's and state machine's tags with one
-/// `tag:GetResources` listing. Credentials without those permissions still
-/// plan, deploy and destroy: sjob then reads each role and each resource's
-/// tags on its own.
+/// A plan reads every role with one paged `GetAccountAuthorizationDetails`
+/// listing and every log group's, state machine's and alarm's tags with one
+/// `tag:GetResources` listing per service. Credentials without those
+/// permissions still plan, deploy and destroy: sjob then reads each role
+/// and each resource's tags on its own.
 #[tokio::test]
 async fn plans_list_roles_and_tags_and_read_each_one_when_they_may_not_list() {
     // Each command lists the roles once and the tags once per service (log
@@ -799,15 +799,7 @@ async fn plans_read_each_job_definition_in_an_account_with_many_others() {
 #[tokio::test]
 async fn plans_page_through_an_account_with_many_roles() {
     let faulty = Faulty::new(FaultPlan::none()).await;
-    let trust = serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-            "Action": "sts:AssumeRole"
-        }]
-    })
-    .to_string();
+    let trust = trust_policy("ecs-tasks.amazonaws.com").to_string();
     for batch in 0..20 {
         let mut creates = tokio::task::JoinSet::new();
         for i in 0..50 {

@@ -10,7 +10,8 @@ use aws_config::Region;
 use serde_json::{json, Value};
 use sjob_e2e::myapp::ACCOUNT;
 use sjob_e2e::{
-    snapshot_differences, Aws, Fault, FaultPlan, FaultProxy, Fixture, Gate, Sjob, SjobRun, REGION,
+    snapshot_differences, trust_policy, Aws, Fault, FaultPlan, FaultProxy, Fixture, Gate, Sjob,
+    SjobRun, REGION,
 };
 
 /// A second region of the same account.
@@ -268,17 +269,7 @@ async fn a_resource_made_under_its_name_after_the_plan_is_left_alone() {
         aws.iam
             .create_role()
             .role_name(role)
-            .assume_role_policy_document(
-                json!({
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                        "Action": "sts:AssumeRole"
-                    }]
-                })
-                .to_string(),
-            )
+            .assume_role_policy_document(trust_policy("ecs-tasks.amazonaws.com").to_string())
             .send()
             .await
             .expect("CreateRole");
