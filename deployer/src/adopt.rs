@@ -177,11 +177,21 @@ fn adoptees(job: &JobPlan, target: &Target) -> Result<Vec<Adoptee>, AdoptError> 
             owner: owner.clone(),
         });
     }
+    // The seed's execution log group, which the job no longer writes to, is
+    // taken over too, so that `--prune` can remove it.
+    let retired_log_groups = job
+        .actual
+        .log_groups
+        .iter()
+        .flatten()
+        .filter(|g| g.owner != job.identity && g.owner.adoptable_by(&job.identity))
+        .map(|g| (Kind::LogGroup, g.spec.name.as_str()));
     let conflicts: Vec<(Kind, &str)> = job
         .changes
         .iter()
         .filter(is_conflict)
         .map(|c| (c.kind, c.name.as_str()))
+        .chain(retired_log_groups)
         .collect();
     Ok(after
         .into_iter()

@@ -79,7 +79,7 @@ pub async fn apply(
     let errors: Vec<JobError> = stream::iter(jobs)
         .map(|job| async move {
             let result = match &job.desired {
-                Some(_) => converge_job(clients, &plan.target, job).await,
+                Some(_) => converge_job(clients, &plan.target, job, include_removals).await,
                 None => remove_job(clients, &plan.target, job).await,
             };
             progress.job_done(&job.batch_name);
@@ -137,7 +137,7 @@ fn pending(changes: &[Change], kind: Kind, name: &str) -> bool {
 }
 
 /// Converges, at once, each log group of `desired` that `changes` create
-/// or update; `actual` holds what exists, in the same order.
+/// or update; `actual` holds what exists.
 async fn converge_log_groups<'a>(
     clients: &Clients,
     target: &Target,
@@ -147,10 +147,13 @@ async fn converge_log_groups<'a>(
 ) -> Result<(), AwsError> {
     let groups = desired
         .into_iter()
-        .enumerate()
-        .filter(|(_, g)| pending(changes, Kind::LogGroup, &g.name))
-        .map(|(i, group)| {
-            let current = actual.get(i).and_then(Option::as_ref).map(|o| &o.spec);
+        .filter(|g| pending(changes, Kind::LogGroup, &g.name))
+        .map(|group| {
+            let current = actual
+                .iter()
+                .flatten()
+                .map(|o| &o.spec)
+                .find(|spec| spec.name == group.name);
             let arn = target.log_group_arn(&group.name);
             async move { aws::logs::converge(&clients.logs, group, &arn, current).await }
         });
@@ -174,7 +177,14 @@ fn only_extra_revisions(job: &JobPlan) -> bool {
     })
 }
 
-async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result<(), AwsError> {
+/// Converges a job; with `include_removals`, the log group its state
+/// machine no longer writes to goes once the state machine has moved.
+async fn converge_job(
+    clients: &Clients,
+    target: &Target,
+    job: &JobPlan,
+    include_removals: bool,
+) -> Result<(), AwsError> {
     let desired = job
         .desired
         .as_ref()
@@ -242,6 +252,9 @@ async fn converge_job(clients: &Clients, target: &Target, job: &JobPlan) -> Resu
         Ok(())
     };
     tokio::try_join!(job_definition, state_machine)?;
+    if include_removals {
+        remove_log_groups(clients, job).await?;
+    }
 
     // The schedule starts runs, so it comes when all they use is in place.
     let schedule = async {
@@ -287,6 +300,18 @@ async fn remove_alarm(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> 
     }
 }
 
+/// Deletes the job's log groups the plan says to.
+async fn remove_log_groups(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> {
+    let groups = job
+        .names
+        .log_groups()
+        .into_iter()
+        .filter(|group| deleting(&job.changes, Kind::LogGroup, group))
+        .map(|group| aws::logs::delete(&clients.logs, group));
+    try_join_all(groups).await?;
+    Ok(())
+}
+
 /// Deletes what sjob owns of a job, schedule first so nothing starts a
 /// half-deleted stack.
 async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result<(), AwsError> {
@@ -319,14 +344,11 @@ async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result
             .iter()
             .map(|arn| aws::batch::deregister(&clients.batch, arn)),
     );
-    let log_groups = try_join_all(
-        names
-            .log_groups()
-            .into_iter()
-            .filter(|group| deleting(changes, Kind::LogGroup, group))
-            .map(|group| aws::logs::delete(&clients.logs, group)),
-    );
-    tokio::try_join!(state_machine, job_definition, log_groups)?;
+    tokio::try_join!(
+        state_machine,
+        job_definition,
+        remove_log_groups(clients, job)
+    )?;
 
     // Last, so a run still in flight keeps its permissions to the end.
     let roles = actual

@@ -185,14 +185,18 @@ pub struct Context {
 impl Context {
     /// The validated config; with `--output json`, its problems on stdout too.
     pub fn load(&self) -> miette::Result<Config> {
-        config::load(&self.config).map_err(|err| {
+        let config = config::load(&self.config).map_err(|err| {
             if self.output == Output::Json {
                 let problems = json!({ "valid": false, "problems": err.records() });
                 // The config's error is what the command reports.
                 let _ = self.emit(Document(problems));
             }
             miette::Report::new(err)
-        })
+        })?;
+        for warning in &config.warnings {
+            eprintln!("warning: {warning}");
+        }
+        Ok(config)
     }
 
     /// The config bound to the account and region it deploys to.

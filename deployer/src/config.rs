@@ -31,7 +31,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             help: None,
         }],
         Ok(root) => match validate::validate(path, &root) {
-            Ok(config) => return Ok(config),
+            Ok((mut config, warnings)) => {
+                config.warnings = diagnostic::records(path, text, &warnings);
+                return Ok(config);
+            }
             Err(problems) => problems,
         },
     };

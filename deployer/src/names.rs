@@ -9,8 +9,14 @@ pub struct JobNames {
     /// definition and the Batch job name.
     pub job_name: String,
     pub schedule: String,
-    /// Where the state machine writes its execution history.
+    /// Where the state machine writes its execution history (by default):
+    /// under `/aws/vendedlogs/`, which Step Functions does not add to the
+    /// account's CloudWatch Logs resource policy.
     pub log_group: String,
+    /// The seed module's execution log group, outside `/aws/vendedlogs/`:
+    /// each one adds an entry to that policy, whose 5,120 characters hold
+    /// about 50 (`execution_log_group = "seed"`).
+    pub seed_log_group: String,
     /// Where the job's container writes its output (awslogs).
     pub container_log_group: String,
     pub exec_role: String,
@@ -37,6 +43,16 @@ pub struct JobNames {
     pub overlap_policy: String,
     /// The missed-run alarm (`expect_success_within`).
     pub missed_alarm: String,
+}
+
+/// Which name a job's state machine log group has (`execution_log_group`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExecutionLogGroup {
+    /// `/aws/vendedlogs/states/{app}/{stage}/{batch}`.
+    #[default]
+    Vended,
+    /// The seed's `{app}/{stage}/scheduled/{batch}`.
+    Seed,
 }
 
 /// Every name sjob gives the shared base's resources (those of the seed's
@@ -106,10 +122,11 @@ impl JobNames {
     pub fn new(app_name: &str, stage: &str, batch_name: &str) -> JobNames {
         let job_name = format!("{app_name}-{stage}-{batch_name}-ScheduledJob");
         let n = |suffix: &str| format!("{job_name}-{suffix}");
-        let [scheduled, container] = Self::log_group_prefixes(app_name, stage);
+        let [vended, seed, container] = Self::log_group_prefixes(app_name, stage);
         JobNames {
             schedule: n("Scheduler"),
-            log_group: format!("{scheduled}{batch_name}"),
+            log_group: format!("{vended}{batch_name}"),
+            seed_log_group: format!("{seed}{batch_name}"),
             container_log_group: format!("{container}{batch_name}"),
             exec_role: n("EcsTaskExecRole"),
             task_role: n("EcsTaskRole"),
@@ -136,10 +153,12 @@ impl JobNames {
         format!("{app_name}-{stage}-")
     }
 
-    /// The prefixes of the two kinds of job log group in one app and stage
-    /// (state machine, container), in the order of [`JobNames::log_groups`].
-    pub fn log_group_prefixes(app_name: &str, stage: &str) -> [String; 2] {
+    /// The prefixes of the three kinds of job log group in one app and stage
+    /// (state machine, the seed's state machine, container), in the order of
+    /// [`JobNames::log_groups`].
+    pub fn log_group_prefixes(app_name: &str, stage: &str) -> [String; 3] {
         [
+            format!("/aws/vendedlogs/states/{app_name}/{stage}/"),
             format!("{app_name}/{stage}/scheduled/"),
             format!("{app_name}/{stage}/batch/"),
         ]
@@ -164,9 +183,22 @@ impl JobNames {
         ]
     }
 
-    /// The two log groups, in the order stacks list them.
-    pub fn log_groups(&self) -> [&str; 2] {
-        [&self.log_group, &self.container_log_group]
+    /// Every log group a job may have: its state machine's (the default
+    /// and the seed's name) and its container's.
+    pub fn log_groups(&self) -> [&str; 3] {
+        [
+            &self.log_group,
+            &self.seed_log_group,
+            &self.container_log_group,
+        ]
+    }
+
+    /// The state machine's log group under `execution_log_group`.
+    pub fn execution_log_group(&self, choice: ExecutionLogGroup) -> &str {
+        match choice {
+            ExecutionLogGroup::Vended => &self.log_group,
+            ExecutionLogGroup::Seed => &self.seed_log_group,
+        }
     }
 
     /// Names with AWS length limits, for validation.
@@ -230,7 +262,8 @@ mod tests {
         let n = JobNames::new("myapp", "dev", "crawler");
         assert_eq!(n.job_name, "myapp-dev-crawler-ScheduledJob");
         assert_eq!(n.schedule, "myapp-dev-crawler-ScheduledJob-Scheduler");
-        assert_eq!(n.log_group, "myapp/dev/scheduled/crawler");
+        assert_eq!(n.log_group, "/aws/vendedlogs/states/myapp/dev/crawler");
+        assert_eq!(n.seed_log_group, "myapp/dev/scheduled/crawler");
         assert_eq!(n.container_log_group, "myapp/dev/batch/crawler");
         assert_eq!(n.sfn_role, "myapp-dev-crawler-ScheduledJob-BatchSfnRole");
         assert_eq!(n.scheduler_role, "myapp-dev-crawler-ScheduledJob-PipesRole");

@@ -103,7 +103,7 @@ pub struct Change {
 pub struct ActualJob {
     /// In [`JobNames::roles`] order.
     pub roles: Vec<Option<Observed<RoleSpec>>>,
-    /// In [`JobNames::log_groups`] order.
+    /// Those of [`JobNames::log_groups`] that exist.
     pub log_groups: Vec<Option<Observed<LogGroupSpec>>>,
     pub job_definition: Option<Revisions>,
     pub state_machine: Option<Observed<StateMachineSpec>>,
@@ -170,9 +170,11 @@ impl Plan {
     }
 
     /// A delete that only `--prune` (or `destroy`) carries out: of a job
-    /// gone from the config, or of a base part `[base]` no longer asks for.
+    /// gone from the config, of a base part `[base]` no longer asks for, or
+    /// of a log group a job no longer writes to (it holds the history).
     pub fn is_removal(&self, change: &Change) -> bool {
         match &change.job {
+            Some(_) if change.kind == Kind::LogGroup => true,
             Some(job) => self
                 .jobs
                 .iter()
@@ -260,13 +262,17 @@ pub fn diff(
             ),
         );
     }
-    for (i, group) in names.log_groups().into_iter().enumerate() {
+    for group in names.log_groups() {
         push(
             Kind::LogGroup,
             group,
             action(
-                desired.map(|d| &d.log_groups[i]),
-                actual.log_groups.get(i).and_then(Option::as_ref),
+                desired.and_then(|d| d.log_groups.iter().find(|g| g.name == group)),
+                actual
+                    .log_groups
+                    .iter()
+                    .flatten()
+                    .find(|o| o.spec.name == group),
                 ours,
             ),
         );

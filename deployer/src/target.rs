@@ -1,6 +1,8 @@
 //! Where a stack goes: the account and region every ARN is built for. A
 //! leaf: the config, the renderers and the AWS layer all build ARNs with it.
 
+use handlers::partition::Partition;
+
 /// Where a stack goes: the account and region ARNs are built for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -10,14 +12,18 @@ pub struct Target {
 
 impl Target {
     /// `aws`, `aws-cn` or `aws-us-gov`, from the region.
-    pub fn partition(&self) -> &'static str {
-        if self.region.starts_with("cn-") {
-            "aws-cn"
-        } else if self.region.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else {
-            "aws"
-        }
+    pub fn partition(&self) -> Partition {
+        Partition::of_region(&self.region)
+    }
+
+    /// A Step Functions service integration's resource in this partition.
+    pub fn integration(&self, resource: &str) -> String {
+        self.partition().integration(resource)
+    }
+
+    /// A service's principal in this partition.
+    pub fn service_principal(&self, service: &str) -> String {
+        self.partition().service_principal(service)
     }
 
     /// `arn:<partition>:<service>:<region>:<account>:<resource>`.

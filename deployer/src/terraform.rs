@@ -12,8 +12,11 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use handlers::alarm::AlarmIdentity;
+use handlers::partition::Partition;
 
-use crate::config::{ArnRef, Config, Job, NotificationTopic, Overlap, ScheduleRetry};
+use crate::config::{
+    ArnRef, Config, ExecutionLogGroup, Job, NotificationTopic, Overlap, ScheduleRetry,
+};
 use crate::model::{JobStack, Tags};
 use crate::names::BaseNames;
 use crate::render::base::handler_role;
@@ -25,6 +28,7 @@ use crate::target::Target;
 /// The variables every template may use: the module passes them all.
 pub const VARIABLES: &[&str] = &[
     "partition",
+    "console_host",
     "region",
     "account_id",
     "app_name",
@@ -105,6 +109,7 @@ fn placeholder_job() -> Job {
         retry_attempts: 1,
         retry_on: Vec::new(),
         log_retention_days: 365,
+        execution_log_group: ExecutionLogGroup::Vended,
         task_policy_statements: vec![Value::String(whole("task_policy_statements"))],
         tags: BTreeMap::new(),
         description: None,
@@ -135,6 +140,8 @@ pub fn templates() -> BTreeMap<PathBuf, String> {
 
 /// `scheduled_job`'s: `state_machine[_skip|_skip_notify][_fifo].json.tftpl`
 /// (by `overlap` and `notify_on_skip`, and for a FIFO topic),
+/// `names.json.tftpl` (the job's resource names),
+/// `partitions.json` (each partition's console host),
 /// `missed_alarm_description.tftpl` (the text the error handler reads the
 /// job from), and per role suffix
 /// `roles/<Role>/trust_policy.json.tftpl`,
@@ -149,6 +156,7 @@ fn scheduled_job_templates() -> BTreeMap<PathBuf, String> {
         region: None,
         account_id: None,
         jobs: BTreeMap::from([(job.batch_name.clone(), job.clone())]),
+        warnings: Vec::new(),
     };
     let target = placeholder_target();
     let stack = JobStack::render(&config, &job, &target);
@@ -193,6 +201,30 @@ fn scheduled_job_templates() -> BTreeMap<PathBuf, String> {
             ),
         );
     }
+    let names = &stack.names;
+    files.insert(
+        PathBuf::from("names.json.tftpl"),
+        template(json!({
+            "job_name": names.job_name,
+            "schedule": names.schedule,
+            "log_group": names.log_group,
+            "seed_log_group": names.seed_log_group,
+            "container_log_group": names.container_log_group,
+            "missed_alarm": names.missed_alarm,
+        })),
+    );
+    // The module picks its partition's console host from here.
+    let partitions: BTreeMap<&str, Value> = Partition::ALL
+        .into_iter()
+        .map(|p| (p.id(), json!({ "console_host": p.console_host() })))
+        .collect();
+    files.insert(
+        PathBuf::from("partitions.json"),
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&partitions).expect("documents serialise")
+        ),
+    );
     let identity = AlarmIdentity {
         app_name: config.app_name.clone(),
         stage: config.stage.clone(),
@@ -350,13 +382,13 @@ fn mark_whole_values(value: &mut Value) {
             match name {
                 Some(name) if VARIABLES.contains(&name) => Some(whole(name)),
                 _ => {
-                    // ARNs from `Target` (placeholders inside) and AWS-managed
-                    // policy ARNs carry the region's partition.
-                    if s.starts_with("arn:aws:")
-                        && (s.contains("@@") || s.starts_with("arn:aws:iam::aws:"))
-                    {
-                        *s = s.replacen("arn:aws:", &format!("arn:{}:", scalar("partition")), 1);
+                    // The placeholder region is in the `aws` partition: every
+                    // ARN sjob builds (integrations and AWS-managed policies
+                    // too) and every console link takes the module's.
+                    if let Some(rest) = s.strip_prefix("arn:aws:") {
+                        *s = format!("arn:{}:{rest}", scalar("partition"));
                     }
+                    *s = s.replace(Partition::Aws.console_host(), &scalar("console_host"));
                     None
                 }
             }

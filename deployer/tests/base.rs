@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use deployer::config::{parse, Config, ProblemRecord};
-use deployer::model::BaseStack;
+use deployer::model::{BaseStack, JobStack};
 use deployer::render::base::BaseError;
 use deployer::target::Target;
 use serde_json::json;
@@ -273,7 +273,7 @@ fn each_bad_base_value_gets_its_own_message_at_its_key() {
         ("[base.notifications]", "[base.notifications]\ntopic_name = \"alerts.fifo\"",
             "base.notifications.topic_name", "only a FIFO topic's name may end in `.fifo`; set `fifo = true`"),
         ("tags = { team = \"data\" }", "tags = { \"sjob:x\" = \"y\" }", "base.tags.sjob:x",
-            "tag `sjob:x` is not allowed: keys up to 128 characters, values up to 256, no `aws:` or `sjob:` prefix"),
+            "tag `sjob:x` is not allowed: the `aws:` and `sjob:` prefixes are reserved"),
         ("[base.compute]", "[base.compute]\nregion = \"x\"", "base.compute.region", "unknown key `region`"),
     ];
     for (old, new, key, message) in cases {
@@ -357,4 +357,46 @@ fn handlers_without_a_created_topic_need_one() {
     let found = problems(&text);
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].key, "base.handlers.topic_arn");
+}
+
+/// In `aws-cn` and `aws-us-gov` nothing sjob deploys names the `aws`
+/// partition or its console: the state machine's integrations and console
+/// link, every policy's ARNs, every trust policy's principal.
+#[test]
+fn every_arn_and_console_link_follows_the_partition() {
+    let dir = project(b"success zip", b"error zip");
+    for (region, partition, console) in [
+        ("cn-north-1", "aws-cn", "cn-north-1.console.amazonaws.cn"),
+        (
+            "us-gov-west-1",
+            "aws-us-gov",
+            "us-gov-west-1.console.amazonaws-us-gov.com",
+        ),
+    ] {
+        let job_options = format!(
+            r#"
+overlap                  = "skip"
+notify_on_skip           = true
+expect_success_within    = "2h"
+secrets                  = {{ TOKEN = "arn:{partition}:secretsmanager:{region}:123456789012:secret:token-AbC123" }}
+secrets_kms_key_arn      = "arn:{partition}:kms:{region}:123456789012:key/0f6c2a51-6f1c-4a36-9d4b-3e2a1b0c9d8e"
+schedule_dead_letter_arn = "arn:{partition}:sqs:{region}:123456789012:dead-letters"
+"#
+        );
+        let text = format!("{HEAD}{job_options}{BASE}")
+            .replace("ap-northeast-1", region)
+            .replace("arn:aws:", &format!("arn:{partition}:"));
+        let config = config(&dir, &text);
+        let target = Target {
+            account_id: "123456789012".into(),
+            region: region.into(),
+        };
+        let base = BaseStack::render(&config, &target).unwrap();
+        let job = JobStack::render(&config, &config.jobs["crawler"], &target);
+        let rendered = format!("{base:?}\n{job:?}");
+        assert!(!rendered.contains("arn:aws:"), "{region}: {rendered}");
+        assert!(rendered.contains(&format!("arn:{partition}:states:::lambda:invoke")));
+        assert!(!rendered.contains("console.aws.amazon.com"), "{region}");
+        assert!(rendered.contains(console), "{region}: no {console} link");
+    }
 }

@@ -145,7 +145,16 @@ fn each_bad_value_gets_its_own_message() {
         ("schedule_retry", "schedule_retry = { attempts = 3 }", "jobs.crawler.schedule_retry.attempts", "unknown key `attempts`"),
         ("schedule_retry", "schedule_retry = 3", "jobs.crawler.schedule_retry", "expected a table, found an integer"),
         ("schedule_dead_letter_arn", r#"schedule_dead_letter_arn = "arn:aws:sns:ap-northeast-1:123456789012:dlq""#, "jobs.crawler.schedule_dead_letter_arn",
-            "`arn:aws:sns:ap-northeast-1:123456789012:dlq` is not a sqs ARN"),
+            "`arn:aws:sns:ap-northeast-1:123456789012:dlq` is not an SQS queue ARN"),
+        ("schedule_dead_letter_arn", r#"schedule_dead_letter_arn = "arn:aws:sqs:ap-northeast-1:123456789012:dlq.fifo""#, "jobs.crawler.schedule_dead_letter_arn",
+            "`arn:aws:sqs:ap-northeast-1:123456789012:dlq.fifo` is a FIFO queue, which EventBridge Scheduler cannot use as a dead-letter queue (its DeadLetterConfig.Arn pattern allows no `.`)"),
+        ("tags", r#"tags = { team = "data!" }"#, "jobs.crawler.tags.team",
+            "tag `team` = `data!` is not allowed: keys and values take letters, digits, spaces and `_ . : / = + - @` only"),
+        ("tags", r#"tags = { "cost#center" = "x" }"#, "jobs.crawler.tags.cost#center",
+            "tag `cost#center` = `x` is not allowed: keys and values take letters, digits, spaces and `_ . : / = + - @` only"),
+        ("tags", r#"tags = { "sjob:job" = "x" }"#, "jobs.crawler.tags.sjob:job",
+            "tag `sjob:job` is not allowed: the `aws:` and `sjob:` prefixes are reserved"),
+        ("execution_log_group", r#"execution_log_group = "legacy""#, "jobs.crawler.execution_log_group", "`legacy` is not an execution log group"),
         ("retry_on", "retry_attempts = 2\nretry_on = [{ exit_code = \"1a\", action = \"retry\" }]", "jobs.crawler.retry_on[0].exit_code",
             "`1a` is not an exit code pattern Batch accepts"),
         ("retry_on", "retry_attempts = 2\nretry_on = [{ reason = \"Cannot*Pull\", action = \"exit\" }]", "jobs.crawler.retry_on[0].reason",
@@ -362,4 +371,50 @@ fn the_rendered_diagnostic_shows_the_file_and_the_offending_line() {
     assert!(out.contains("conf/sjob.toml"), "{out}");
     assert!(out.contains("memroy = 2048"), "{out}");
     assert!(out.contains("did you mean `memory`?"), "{out}");
+}
+
+/// Tags are counted as AWS counts them: 50 per resource with sjob's five
+/// identity tags, so 45 of the user's (job and `[defaults]` together); any
+/// letters, numbers and separators, in any script.
+#[test]
+fn tags_fit_beside_the_identity_tags() {
+    let tags = |n: usize| {
+        let pairs: Vec<String> = (0..n).map(|i| format!("t{i} = \"v\"")).collect();
+        format!("tags = {{ {} }}", pairs.join(", "))
+    };
+    let config = parse(Path::new("sjob.toml"), &with("tags", &tags(45))).unwrap();
+    assert_eq!(config.jobs["crawler"].tags.len(), 45);
+    let found = problems(&with("tags", &tags(46)));
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].key, "jobs.crawler.tags");
+    assert!(
+        found[0].message.starts_with("46 tags, at most 45 allowed"),
+        "{}",
+        found[0].message
+    );
+    let text = with(
+        "tags",
+        r#"tags = { "チーム" = "データ 基盤", "cost-center" = "a/b=c+d@e.f:g_h" }"#,
+    );
+    assert!(parse(Path::new("sjob.toml"), &text).is_ok());
+}
+
+/// The seed's execution log group name validates, with a warning at its key.
+#[test]
+fn the_seed_log_group_is_a_warning() {
+    let text = with("execution_log_group", r#"execution_log_group = "seed""#);
+    let config = parse(Path::new("sjob.toml"), &text).unwrap();
+    assert_eq!(config.warnings.len(), 1);
+    let warning = &config.warnings[0];
+    assert_eq!(warning.key, "jobs.crawler.execution_log_group");
+    assert_eq!(warning.line, text.lines().count());
+    assert!(
+        warning.message.contains("5,120 characters"),
+        "{}",
+        warning.message
+    );
+    assert!(parse(Path::new("sjob.toml"), VALID)
+        .unwrap()
+        .warnings
+        .is_empty());
 }

@@ -366,7 +366,7 @@ fn a_stack_that_matches_aws_plans_no_changes() {
     assert_eq!(
         log_groups,
         [
-            ("myapp/dev/scheduled/crawler", &Action::NoOp),
+            ("/aws/vendedlogs/states/myapp/dev/crawler", &Action::NoOp),
             (
                 "myapp/dev/batch/crawler",
                 &Action::Update {
@@ -435,4 +435,68 @@ fn a_resource_is_ours_only_when_every_identity_tag_matches() {
     assert!(older_sjob.adoptable_by(&ours()));
     assert!(!other_stage.adoptable_by(&ours()));
     assert_eq!(untagged.to_string(), "not sjob's (no sjob:managed-by tag)");
+}
+
+/// A job deployed with the seed's execution log group moves to the vended
+/// one: the new group is created and the state machine logs there; the old
+/// group, which holds the history, is deleted only as a removal (`--prune`).
+#[test]
+fn a_job_on_the_seeds_log_group_moves_to_the_vended_one() {
+    let stack = stack();
+    let seed_group = deployer::model::LogGroupSpec {
+        name: stack.names.seed_log_group.clone(),
+        ..stack.log_groups[0].clone()
+    };
+    let mut machine = stack.state_machine.clone();
+    machine.log_destination = format!(
+        "arn:aws:logs:eu-west-1:210987654321:log-group:{}:*",
+        seed_group.name
+    );
+    let actual = ActualJob {
+        roles: stack.roles.iter().cloned().map(observed).collect(),
+        log_groups: vec![observed(seed_group), observed(stack.log_groups[1].clone())],
+        job_definition: None,
+        state_machine: observed(machine),
+        schedule: None,
+        alarm: None,
+    };
+    let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &actual);
+    let of = |name: &str| {
+        changes
+            .iter()
+            .find(|c| c.name == name && c.kind != deployer::plan::Kind::JobDefinition)
+            .map(|c| c.action.clone())
+    };
+    assert_eq!(
+        of("/aws/vendedlogs/states/myapp/dev/crawler"),
+        Some(Action::Create)
+    );
+    assert_eq!(of("myapp/dev/scheduled/crawler"), Some(Action::Delete));
+    assert_eq!(
+        of("myapp-dev-crawler-ScheduledJob"),
+        Some(Action::Update {
+            fields: vec!["log_destination".into()]
+        })
+    );
+    let plan = deployer::plan::Plan {
+        app_name: "myapp".into(),
+        stage: "dev".into(),
+        target: target(),
+        base: None,
+        jobs: vec![deployer::plan::JobPlan {
+            batch_name: "crawler".into(),
+            names: stack.names.clone(),
+            identity: ours(),
+            desired: Some(stack.clone()),
+            actual,
+            changes: changes.clone(),
+        }],
+    };
+    let retired = changes.iter().find(|c| c.action == Action::Delete).unwrap();
+    assert!(
+        plan.is_removal(retired),
+        "the old group goes only with --prune"
+    );
+    assert!(plan.deletes(false).is_empty());
+    assert_eq!(plan.deletes(true).len(), 1);
 }

@@ -18,6 +18,7 @@ pub mod logging;
 pub mod message;
 pub mod notification;
 pub mod outcome;
+pub mod partition;
 pub mod publish;
 pub mod redact;
 pub mod runtime;

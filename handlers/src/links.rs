@@ -3,6 +3,8 @@
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use crate::partition::Partition;
+
 /// `encodeURIComponent`'s unreserved set.
 const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -28,7 +30,16 @@ pub fn execution_url(execution_arn: &str) -> Option<String> {
 /// The console page of an execution in `region`.
 pub fn execution_url_in(region: &str, execution_arn: &str) -> String {
     format!(
-        "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
+        "{}/states/home?region={region}#/v2/executions/details/{execution_arn}",
+        console(region)
+    )
+}
+
+/// `https://{region}.{console host of the region's partition}`.
+fn console(region: &str) -> String {
+    format!(
+        "https://{region}.{}",
+        Partition::of_region(region).console_host()
     )
 }
 
@@ -41,7 +52,8 @@ pub fn log_stream_url(region: &str, group: &str, stream: &str) -> String {
             .replace('%', "$25")
     };
     format!(
-        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{}/log-events/{}",
+        "{}/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{}/log-events/{}",
+        console(region),
         encode(group),
         encode(stream)
     )
@@ -65,5 +77,15 @@ mod tests {
         assert!(execution_url("arn:aws:states:eu-west-1:1:execution:m:e")
             .unwrap()
             .starts_with("https://eu-west-1.console"));
+    }
+
+    #[test]
+    fn links_follow_the_partition() {
+        assert_eq!(
+            execution_url("arn:aws-cn:states:cn-north-1:1:execution:m:e").unwrap(),
+            "https://cn-north-1.console.amazonaws.cn/states/home?region=cn-north-1#/v2/executions/details/arn:aws-cn:states:cn-north-1:1:execution:m:e"
+        );
+        assert!(log_stream_url("us-gov-west-1", "g", "s")
+            .starts_with("https://us-gov-west-1.console.amazonaws-us-gov.com/cloudwatch/"));
     }
 }

@@ -130,7 +130,11 @@ impl Aws {
     pub async fn snapshot(&self, app: &str, stage: &str) -> BTreeMap<String, Value> {
         let aws = self;
         let prefix = format!("{app}-{stage}-");
-        let log_prefix = format!("{app}/{stage}/");
+        // The container's groups, and the state machine's (vended and seed).
+        let log_prefixes = [
+            format!("{app}/{stage}/"),
+            format!("/aws/vendedlogs/states/{app}/{stage}/"),
+        ];
         let mut found = BTreeMap::new();
         let roles = aws.iam.list_roles().send().await.expect("ListRoles");
         for role in roles.roles() {
@@ -248,14 +252,11 @@ impl Aws {
                        "target": target.arn(), "role": target.role_arn(), "input": target.input()}),
             );
         }
-        let groups = aws
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(&log_prefix)
-            .send()
-            .await
-            .expect("DescribeLogGroups");
-        for group in groups.log_groups() {
+        let mut groups = Vec::new();
+        for prefix in &log_prefixes {
+            groups.extend(aws.log_groups(prefix).await);
+        }
+        for group in &groups {
             let name = group.log_group_name().unwrap_or_default();
             let tags = aws
                 .logs

@@ -13,6 +13,7 @@ use aws_sdk_lambda::types::{
     State,
 };
 use aws_sdk_lambda::Client;
+use handlers::partition::Partition;
 
 use super::{error_code, wait, wait_for_role, AwsError};
 use crate::model::FunctionSpec;
@@ -256,8 +257,13 @@ pub async fn delete(client: &Client, name: &str) -> Result<(), AwsError> {
     }
 }
 
-/// CloudWatch's principal for alarms whose action is a Lambda function.
-const ALARMS_PRINCIPAL: &str = "lambda.alarms.cloudwatch.amazonaws.com";
+/// CloudWatch's principal for alarms whose action is a Lambda function, in
+/// the partition of `arn` (the alarm's or the function's).
+fn alarms_principal(arn: &str) -> String {
+    Partition::of_arn(arn)
+        .unwrap_or(Partition::Aws)
+        .service_principal("lambda.alarms.cloudwatch")
+}
 /// How long a permission change retries while other changes to the same
 /// function's policy are in progress (jobs converge concurrently).
 const POLICY_BUSY_LIMIT: Duration = Duration::from_secs(60);
@@ -284,7 +290,7 @@ pub async fn alarm_statements(
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|s| s["Principal"]["Service"] == ALARMS_PRINCIPAL)
+        .filter(|s| s["Principal"]["Service"] == alarms_principal(function).as_str())
         .filter_map(|s| {
             let sid = s["Sid"].as_str()?;
             let source = s["Condition"]["ArnLike"]["AWS:SourceArn"].as_str()?;
@@ -313,7 +319,7 @@ pub async fn allow_alarm(
                 .function_name(function)
                 .statement_id(alarm)
                 .action("lambda:InvokeFunction")
-                .principal(ALARMS_PRINCIPAL)
+                .principal(alarms_principal(alarm_arn))
                 .source_arn(alarm_arn)
                 .send()
                 .await;

@@ -35,6 +35,7 @@ use aws_smithy_types::error::ErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_xml::decode::{try_data, Document, ScopedDecoder, XmlDecodeError};
 use aws_types::service_config::ServiceConfigKey;
+use handlers::partition::Partition;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
@@ -74,11 +75,7 @@ impl Service {
             .or_else(|| config.endpoint_url().map(str::to_string));
         let endpoint = configured.or_else(|| {
             let region = config.region()?.as_ref();
-            let domain = if region.starts_with("cn-") {
-                "amazonaws.com.cn"
-            } else {
-                "amazonaws.com"
-            };
+            let domain = Partition::of_region(region).dns_suffix();
             let fips = if config.use_fips() == Some(true) {
                 "-fips"
             } else {

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use miette::Result;
 use serde::Serialize;
 
+use deployer::config::ProblemRecord;
+
 use super::{Context, Document, Report};
 
 #[derive(clap::Args)]
@@ -19,6 +21,7 @@ pub struct Validated {
     valid: bool,
     jobs: Vec<String>,
     base: Vec<&'static str>,
+    warnings: Vec<ProblemRecord>,
 }
 
 impl ValidateArgs {
@@ -39,6 +42,7 @@ impl ValidateArgs {
             valid: true,
             jobs: config.jobs.keys().cloned().collect(),
             base,
+            warnings: config.warnings,
         })
     }
 }

@@ -82,20 +82,7 @@ impl ConfigError {
         problems.sort_by_key(|p| p.span.start);
         let name = path.display().to_string();
         let source = NamedSource::new(&name, text.to_string());
-        let listed = problems
-            .iter()
-            .map(|p| {
-                let (line, column) = line_column(text, p.span.start);
-                ProblemRecord {
-                    file: name.clone(),
-                    line,
-                    column,
-                    key: p.key.clone(),
-                    message: p.message.clone(),
-                    help: p.help.clone(),
-                }
-            })
-            .collect();
+        let listed = records(path, text, &problems);
         ConfigError::Invalid {
             count: problems.len(),
             problems: problems
@@ -133,6 +120,40 @@ impl ConfigError {
                 help: None,
             }],
             ConfigError::Invalid { listed, .. } => listed.clone(),
+        }
+    }
+}
+
+/// Each problem with file, line and column, in the order given.
+pub(super) fn records(path: &Path, text: &str, problems: &[Problem]) -> Vec<ProblemRecord> {
+    let name = path.display().to_string();
+    problems
+        .iter()
+        .map(|p| {
+            let (line, column) = line_column(text, p.span.start);
+            ProblemRecord {
+                file: name.clone(),
+                line,
+                column,
+                key: p.key.clone(),
+                message: p.message.clone(),
+                help: p.help.clone(),
+            }
+        })
+        .collect()
+}
+
+impl std::fmt::Display for ProblemRecord {
+    /// `file:line:column: key: message (help)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        write!(f, "{}", self.message)?;
+        match &self.help {
+            Some(help) => write!(f, " ({help})"),
+            None => Ok(()),
         }
     }
 }

@@ -76,6 +76,7 @@ pub const JOB_KEYS: &[Key] = &[
     key("retry_attempts", Kind::Integer, "Batch attempts, 1 to 10. Default 1."),
     key("retry_on", Kind::Tables(RETRY_ON_KEYS), "Which failed attempts are retried (Batch's evaluateOnExit), at most 5 rules; the first match decides, no match retries."),
     key("log_retention_days", Kind::Integer, "Retention of the state machine's log group, a value CloudWatch Logs accepts. Default 365."),
+    key("execution_log_group", Kind::String, "`vended` (default): the state machine logs to `/aws/vendedlogs/states/{app}/{stage}/{batch}`. `seed`: to the seed module's `{app}/{stage}/scheduled/{batch}`, which Step Functions adds to the account's 5,120-character CloudWatch Logs resource policy (about 50 jobs per account and region)."),
     key("task_policy_statements", Kind::Tables(STATEMENT_KEYS), "IAM statements for the job's task role, which gets nothing else."),
     key("tags", Kind::StringMap, "Extra tags on every resource that takes tags; `aws:` and `sjob:` prefixes are reserved."),
     key("description", Kind::String, "The schedule's description."),

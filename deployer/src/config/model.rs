@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 pub use crate::model::{RetryAction, RetryRule, ScheduleRetry, SuccessWindow};
+pub use crate::names::ExecutionLogGroup;
 use crate::schedule::Schedule;
 use crate::target::Target;
 
@@ -20,6 +21,8 @@ pub struct Config {
     /// `[base]`: the shared resources sjob creates, when the config asks.
     pub base: Option<Base>,
     pub jobs: BTreeMap<String, Job>,
+    /// What validates but the user should know, with its place.
+    pub warnings: Vec<super::ProblemRecord>,
 }
 
 /// An ARN a job uses: given in the config, or that of the base resource sjob
@@ -79,6 +82,8 @@ pub struct Job {
     /// Which failed attempts Batch retries (`evaluateOnExit`), in order.
     pub retry_on: Vec<RetryRule>,
     pub log_retention_days: i32,
+    /// The name of the state machine's log group.
+    pub execution_log_group: ExecutionLogGroup,
     pub task_policy_statements: Vec<Value>,
     pub tags: BTreeMap<String, String>,
     pub description: Option<String>,

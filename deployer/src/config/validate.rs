@@ -19,11 +19,12 @@ use super::model::*;
 use super::tree::{Node, NodeValue, Span};
 use rules::{is_account_id, is_region};
 
-pub(super) fn validate(path: &Path, root: &Node) -> Result<Config, Vec<Problem>> {
+/// The config and what it is warned of, or every problem.
+pub(super) fn validate(path: &Path, root: &Node) -> Result<(Config, Vec<Problem>), Vec<Problem>> {
     let mut v = Validator::default();
     let config = v.config(path, root);
     match config {
-        Some(config) if v.problems.is_empty() => Ok(config),
+        Some(config) if v.problems.is_empty() => Ok((config, v.warnings)),
         _ => Err(v.problems),
     }
 }
@@ -31,6 +32,8 @@ pub(super) fn validate(path: &Path, root: &Node) -> Result<Config, Vec<Problem>>
 #[derive(Default)]
 struct Validator {
     problems: Vec<Problem>,
+    /// What deploys, but that the user should know.
+    warnings: Vec<Problem>,
 }
 
 impl Validator {
@@ -42,6 +45,21 @@ impl Validator {
         help: Option<String>,
     ) {
         self.problems.push(Problem {
+            span: span.clone(),
+            key: key.to_string(),
+            message: message.into(),
+            help,
+        });
+    }
+
+    fn warning(
+        &mut self,
+        span: &Span,
+        key: &str,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        self.warnings.push(Problem {
             span: span.clone(),
             key: key.to_string(),
             message: message.into(),
@@ -136,6 +154,7 @@ impl Validator {
             account_id,
             base: base.map(|b| b.config),
             jobs,
+            warnings: Vec::new(),
         })
     }
 }

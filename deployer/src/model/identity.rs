@@ -21,6 +21,10 @@ pub const JOB_TAG: &str = "sjob:job";
 pub const PART_TAG: &str = "sjob:part";
 pub const PART_VALUE: &str = "base";
 
+/// How many identity tags each resource carries: the four of every stack
+/// and the job's or the base's scope.
+pub const STACK_TAGS: usize = 5;
+
 const IDENTITY_TAGS: [&str; 6] = [
     MANAGED_BY_TAG,
     APP_TAG,
@@ -113,5 +117,16 @@ impl fmt::Display for Identity {
             (None, Some(part)) => write!(f, ", part `{part}`"),
             (None, None) => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_resource_carries_stack_tags_identity_tags() {
+        assert_eq!(Identity::job("a", "s", "r", "j").tags().len(), STACK_TAGS);
+        assert_eq!(Identity::base("a", "s", "r").tags().len(), STACK_TAGS);
     }
 }

@@ -104,7 +104,7 @@ pub struct JobStack {
     pub identity: Identity,
     pub names: JobNames,
     pub roles: Vec<RoleSpec>,
-    /// In [`JobNames::log_groups`] order.
+    /// The state machine's log group, then the container's.
     pub log_groups: Vec<LogGroupSpec>,
     pub job_definition: JobDefinitionSpec,
     pub state_machine: StateMachineSpec,

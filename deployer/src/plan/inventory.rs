@@ -67,13 +67,10 @@ impl Inventory {
             .map(|batch| JobNames::new(app_name, stage, batch))
             .collect();
         let log_groups = async {
-            let [scheduled, container] = JobNames::log_group_prefixes(app_name, stage);
-            let (mut scheduled, container) = tokio::try_join!(
-                aws::logs::list(&clients.logs, &scheduled),
-                aws::logs::list(&clients.logs, &container),
-            )?;
-            scheduled.extend(container);
-            Ok(scheduled)
+            let listings = JobNames::log_group_prefixes(app_name, stage)
+                .map(|prefix| async move { aws::logs::list(&clients.logs, &prefix).await });
+            let listed = futures::future::try_join_all(listings).await?;
+            Ok::<_, AwsError>(listed.into_iter().flatten().collect())
         };
         let state_machines = async {
             let listed = aws::sfn::list_names(&clients.sfn).await?;

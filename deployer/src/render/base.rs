@@ -183,7 +183,7 @@ pub fn handler_role(
         .collect();
     RoleSpec {
         name: names.handler_role.clone(),
-        trust_policy: iam::trust_policy("lambda.amazonaws.com"),
+        trust_policy: iam::trust_policy(&target.service_principal("lambda")),
         policies: iam::handler_policies(names, topic_arn, topic_kms_key, &log_group_arns),
         managed_policies: BTreeSet::new(),
         tags,

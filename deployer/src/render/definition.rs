@@ -114,7 +114,7 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
                 "States": {
                     "Batch": {
                         "Type": "Task",
-                        "Resource": "arn:aws:states:::batch:submitJob.sync",
+                        "Resource": target.integration("batch:submitJob.sync"),
                         "Parameters": {
                             "JobName": names.job_name,
                             "JobDefinition": target.job_definition_arn(&names.job_name),
@@ -130,6 +130,7 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
                         "Next": "OnSuccess"
                     },
                     "OnSuccess": handler_task(
+                        target,
                         &job.success_handler_arn(target),
                         "$.success_handler",
                         json!({ "Catch": [catch_all("$.error", "SuccessNotificationFailed")], "End": true })
@@ -150,6 +151,7 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
         },
         "Succeeded": { "Type": "Succeed" },
         "ErrorHandler": handler_task(
+            target,
             &job.error_handler_arn(target),
             "$.error_handler",
             json!({
@@ -213,7 +215,7 @@ fn skip_when_running(job: &Job, target: &Target) -> Map<String, Value> {
     let mut states = json!({
         "CheckOverlap": {
             "Type": "Task",
-            "Resource": "arn:aws:states:::aws-sdk:sfn:listExecutions",
+            "Resource": target.integration("aws-sdk:sfn:listExecutions"),
             "Parameters": {
                 "StateMachineArn.$": "$$.StateMachine.Id",
                 "StatusFilter": "RUNNING",
@@ -270,6 +272,7 @@ fn skip_when_running(job: &Job, target: &Target) -> Map<String, Value> {
     });
     if job.notify_on_skip {
         states[NOTIFY_SKIPPED_STATE] = handler_task(
+            target,
             &job.success_handler_arn(target),
             "$.success_handler",
             json!({ "Next": "Skipped" }),
@@ -281,10 +284,15 @@ fn skip_when_running(job: &Job, target: &Target) -> Map<String, Value> {
 /// A `lambda:invoke` of a handler: the state once, and of the context
 /// object what the notification reads (not `Execution.Input`, which is the
 /// state's `input` again).
-fn handler_task(function_arn: &str, result_path: &str, transition: Value) -> Value {
+fn handler_task(
+    target: &Target,
+    function_arn: &str,
+    result_path: &str,
+    transition: Value,
+) -> Value {
     let mut task = json!({
         "Type": "Task",
-        "Resource": "arn:aws:states:::lambda:invoke",
+        "Resource": target.integration("lambda:invoke"),
         "Parameters": {
             "FunctionName": function_arn,
             "Payload": {
@@ -421,7 +429,7 @@ fn last_resort(metadata: &Metadata, topic_arn: &str, target: &Target) -> Map<Str
         },
         "NotifyDirectly": {
             "Type": "Task",
-            "Resource": "arn:aws:states:::sns:publish",
+            "Resource": target.integration("sns:publish"),
             "Parameters": publish,
             "ResultPath": null,
             "Retry": [{ "ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2 }],

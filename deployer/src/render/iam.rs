@@ -285,7 +285,7 @@ fn secrets_policy(job: &Job, names: &JobNames, target: &Target) -> Option<(Strin
             "Action": "secretsmanager:GetSecretValue",
             "Resource": secrets
         }));
-        services.push(format!("secretsmanager.{}.amazonaws.com", target.region));
+        services.push(via_service("secretsmanager", target));
     }
     if !parameters.is_empty() {
         statements.push(json!({
@@ -294,7 +294,7 @@ fn secrets_policy(job: &Job, names: &JobNames, target: &Target) -> Option<(Strin
             "Action": "ssm:GetParameters",
             "Resource": parameters
         }));
-        services.push(format!("ssm.{}.amazonaws.com", target.region));
+        services.push(via_service("ssm", target));
     }
     if statements.is_empty() {
         return None;
@@ -309,6 +309,15 @@ fn secrets_policy(job: &Job, names: &JobNames, target: &Target) -> Option<(Strin
         }));
     }
     Some((names.secrets_policy.clone(), policy(statements)))
+}
+
+/// The `kms:ViaService` value of a service's calls in the target's region.
+fn via_service(service: &str, target: &Target) -> String {
+    format!(
+        "{service}.{}.{}",
+        target.region,
+        target.partition().dns_suffix()
+    )
 }
 
 /// The job's own permissions: exactly the configured statements (the seed

@@ -25,10 +25,11 @@ impl JobStack {
         let identity = Identity::job(app, stage, &target.region, &job.batch_name);
         let mut tags = job.tags.clone();
         tags.extend(identity.tags().clone());
+        let execution_log_group = names.execution_log_group(job.execution_log_group);
         // No AWS-managed policy: each role's inline policies say all it may do.
-        let role = |name: &str, service: &str, policies: BTreeMap<String, Value>| RoleSpec {
+        let role = |name: &str, principal: &str, policies: BTreeMap<String, Value>| RoleSpec {
             name: name.to_string(),
-            trust_policy: iam::trust_policy(service),
+            trust_policy: iam::trust_policy(principal),
             policies,
             managed_policies: BTreeSet::new(),
             tags: tags.clone(),
@@ -36,30 +37,29 @@ impl JobStack {
         let roles = vec![
             role(
                 &names.exec_role,
-                "ecs-tasks.amazonaws.com",
+                &target.service_principal("ecs-tasks"),
                 iam::task_execution_policies(job, &names, target),
             ),
             role(
                 &names.task_role,
-                "ecs-tasks.amazonaws.com",
+                &target.service_principal("ecs-tasks"),
                 iam::task_policies(job, &names),
             ),
             role(
                 &names.sfn_role,
-                "states.amazonaws.com",
+                &target.service_principal("states"),
                 iam::state_machine_policies(job, &names, target),
             ),
             role(
                 &names.scheduler_role,
-                "scheduler.amazonaws.com",
+                &target.service_principal("scheduler"),
                 iam::scheduler_policies(job, &names, target),
             ),
         ];
         JobStack {
             batch_name: job.batch_name.clone(),
             identity,
-            log_groups: names
-                .log_groups()
+            log_groups: [execution_log_group, &names.container_log_group]
                 .map(|name| LogGroupSpec {
                     name: name.to_string(),
                     retention_days: Some(job.log_retention_days),
@@ -96,7 +96,7 @@ impl JobStack {
                 name: names.job_name.clone(),
                 definition: definition(app, stage, job, target),
                 role_arn: target.role_arn(&names.sfn_role),
-                log_destination: format!("{}:*", target.log_group_arn(&names.log_group)),
+                log_destination: format!("{}:*", target.log_group_arn(execution_log_group)),
                 tags: tags.clone(),
             },
             schedule: ScheduleSpec {
@@ -174,7 +174,7 @@ pub fn describe(stack: &JobStack, document: JobDocument) -> Value {
                 "state_machine": stack.names.job_name,
                 "job_definition": stack.names.job_name,
                 "schedule": stack.names.schedule,
-                "log_group": stack.names.log_group,
+                "log_group": stack.log_groups[0].name,
                 "container_log_group": stack.names.container_log_group,
             },
         }),

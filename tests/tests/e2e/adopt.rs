@@ -136,6 +136,28 @@ sfn_input = {{ message = "hello" }}
     sjob.run_expecting(0, &["deploy"]).await;
     sjob.run_expecting(0, &["plan", "--detailed-exitcode"])
         .await;
+    // The state machine moved to the vended log group; the seed's, with its
+    // history, is adopted and waits for --prune.
+    let seed_group = "myapp/dev/scheduled/crawler";
+    let vended_group = "/aws/vendedlogs/states/myapp/dev/crawler";
+    let machine = aws
+        .sfn
+        .describe_state_machine()
+        .state_machine_arn(format!(
+            "arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{job}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    let destination = format!("{:?}", machine.logging_configuration());
+    assert!(destination.contains(vended_group), "{destination}");
+    assert!(aws.log_group(vended_group).await.is_some());
+    assert!(
+        aws.log_group(seed_group).await.is_some(),
+        "removed without --prune"
+    );
+    let pruned = sjob.run_expecting(0, &["deploy", "--prune", "--yes"]).await;
+    assert!(aws.log_group(seed_group).await.is_none(), "{pruned}");
     let attached = aws.attached_policies(&format!("{job}-BatchSfnRole")).await;
     assert!(
         attached.is_empty(),

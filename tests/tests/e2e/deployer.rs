@@ -51,7 +51,7 @@ impl Names {
         let job = format!("myapp-dev-{batch_name}-ScheduledJob");
         Names {
             schedule: format!("{job}-Scheduler"),
-            log_group: format!("myapp/dev/scheduled/{batch_name}"),
+            log_group: format!("/aws/vendedlogs/states/myapp/dev/{batch_name}"),
             container_log_group: format!("myapp/dev/batch/{batch_name}"),
             exec_role: format!("{job}-EcsTaskExecRole"),
             task_role: format!("{job}-EcsTaskRole"),

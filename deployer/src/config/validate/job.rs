@@ -245,6 +245,28 @@ impl Validator {
             .map_or(DEFAULT_RETRY_ATTEMPTS, |v| v as u32);
         let retry_on = self.retry_on(&at, retry_attempts);
         let log_retention_days = self.log_retention(&at, "log_retention_days");
+        let log_groups = [
+            ("vended", ExecutionLogGroup::Vended),
+            ("seed", ExecutionLogGroup::Seed),
+        ];
+        let execution_log_group = self
+            .choice(
+                &at,
+                "execution_log_group",
+                &log_groups,
+                "an execution log group",
+            )
+            .unwrap_or_default();
+        if execution_log_group == ExecutionLogGroup::Seed {
+            if let Some((e, key)) = at.get("execution_log_group") {
+                self.warning(
+                    &e.node.span,
+                    &key,
+                    "a log group outside /aws/vendedlogs/ adds an entry to the account's CloudWatch Logs resource policy, which holds 5,120 characters: about 50 such jobs per account and region, after which Step Functions refuses to create or update state machines (InvalidLoggingConfiguration)",
+                    Some("keep the default `vended` unless something reads the seed's log group name".into()),
+                );
+            }
+        }
         let cpu_architecture =
             self.architecture(&at, "cpu_architecture", "a CPU architecture Fargate runs");
         let spot_only = base.and_then(|b| b.config.compute.as_ref()).filter(|c| {
@@ -271,14 +293,7 @@ impl Validator {
         let schedule_retry = self.schedule_retry(&at);
         let schedule_dead_letter_arn = match at.get("schedule_dead_letter_arn") {
             Some(_) => self
-                .required_arn(
-                    &at,
-                    "schedule_dead_letter_arn",
-                    "sqs",
-                    "",
-                    &header,
-                    &job_path,
-                )
+                .dead_letter_arn(&at, "schedule_dead_letter_arn", &header, &job_path)
                 .map(Some),
             None => Some(None),
         };
@@ -322,6 +337,7 @@ impl Validator {
             retry_attempts,
             retry_on,
             log_retention_days,
+            execution_log_group,
             task_policy_statements,
             tags,
             description,

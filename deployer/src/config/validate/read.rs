@@ -4,11 +4,16 @@
 use std::collections::BTreeMap;
 
 use super::base::ArnKey;
-use super::rules::{is_arn, is_name, similar};
+use super::rules::{is_arn, is_name, is_scheduler_dead_letter_arn, is_tag_text, similar};
 use super::Validator;
 use crate::config::keys::{self, Key};
 use crate::config::model::{Architecture, ArnRef};
 use crate::config::tree::{Entry, Node, NodeValue, Span, Table};
+use crate::model::STACK_TAGS;
+
+/// The tags a resource takes beside sjob's identity tags: AWS's 50 per
+/// resource (Batch: 50 on a job and its job definition together).
+const MAX_USER_TAGS: usize = 50 - STACK_TAGS;
 
 /// A job key looked up in the job's table, then in `[defaults]`.
 pub(super) struct Lookup<'a> {
@@ -137,6 +142,26 @@ impl Validator {
                 Some((value, e.node.span.clone(), path))
             }
         }
+    }
+
+    /// `key`, an SQS queue Scheduler can send undeliverable runs to.
+    pub(super) fn dead_letter_arn(
+        &mut self,
+        at: &Lookup,
+        key: &str,
+        header: &Span,
+        job_path: &str,
+    ) -> Option<String> {
+        let (arn, span, path) = self.required_string(at, key, header, job_path)?;
+        if arn.ends_with(".fifo") {
+            self.problem(&span, &path, format!("`{arn}` is a FIFO queue, which EventBridge Scheduler cannot use as a dead-letter queue (its DeadLetterConfig.Arn pattern allows no `.`)"), Some("use a standard SQS queue".into()));
+            return None;
+        }
+        if !is_scheduler_dead_letter_arn(&arn) {
+            self.problem(&span, &path, format!("`{arn}` is not an SQS queue ARN"), Some("expected arn:aws:sqs:<region>:<12-digit account>:<queue name of letters, digits, - and _>".into()));
+            return None;
+        }
+        Some(arn)
     }
 
     pub(super) fn required_arn(
@@ -373,18 +398,51 @@ impl Validator {
         (values, places)
     }
 
-    /// User tags: `[defaults]` overlaid by the job's (or `[base]`'s alone).
+    /// User tags: `[defaults]` overlaid by the job's (or `[base]`'s alone),
+    /// as the services take them: each key and value in their character set
+    /// and length, and few enough that sjob's identity tags fit beside them.
     pub(super) fn tags(&mut self, at: &Lookup) -> BTreeMap<String, String> {
         let (tags, places) = self.merged_map(at, "tags");
         for (name, (span, key)) in &places {
             let value = &tags[name];
-            if name.to_ascii_lowercase().starts_with("aws:")
-                || name.len() > 128
-                || value.len() > 256
+            let problem = if name.to_ascii_lowercase().starts_with("aws:")
                 || name.starts_with("sjob:")
             {
-                self.problem(span, key, format!("tag `{name}` is not allowed: keys up to 128 characters, values up to 256, no `aws:` or `sjob:` prefix"), None);
+                Some(format!(
+                    "tag `{name}` is not allowed: the `aws:` and `sjob:` prefixes are reserved"
+                ))
+            } else if name.is_empty() || name.chars().count() > 128 || value.chars().count() > 256 {
+                Some(format!(
+                    "tag `{name}` is not allowed: keys take 1 to 128 characters, values up to 256"
+                ))
+            } else if !is_tag_text(name) || !is_tag_text(value) {
+                Some(format!("tag `{name}` = `{value}` is not allowed: keys and values take letters, digits, spaces and `_ . : / = + - @` only"))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                self.problem(span, key, problem, None);
             }
+        }
+        if tags.len() > MAX_USER_TAGS {
+            // The last tag read is where the count went over.
+            let (span, key) = places
+                .values()
+                .max_by_key(|(span, _)| span.start)
+                .cloned()
+                .expect("more tags than the limit were read");
+            let path = key
+                .rsplit_once('.')
+                .map_or(key.as_str(), |(table, _)| table);
+            self.problem(
+                &span,
+                path,
+                format!(
+                    "{} tags, at most {MAX_USER_TAGS} allowed: AWS takes 50 tags per resource (and Batch 50 on a job and its job definition together), and sjob adds its {STACK_TAGS} identity tags to every resource",
+                    tags.len()
+                ),
+                Some("merge or drop tags; `[defaults]` tags count for every job".into()),
+            );
         }
         tags
     }

@@ -1,6 +1,8 @@
 //! The rules themselves, as pure predicates over values: names, regions,
 //! ARNs, Fargate sizes, and which unknown key was probably meant.
 
+use handlers::partition::Partition;
+
 pub(super) fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
@@ -44,6 +46,43 @@ pub(super) fn is_reason_pattern(s: &str) -> bool {
         && body
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | ' ' | '\t'))
+}
+
+/// The characters IAM, Batch, Step Functions, Scheduler, CloudWatch, SNS,
+/// Lambda and Logs accept in tag keys and values:
+/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]*` (their API models' tag patterns).
+pub(super) fn is_tag_text(s: &str) -> bool {
+    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+    s.chars().all(|c| {
+        matches!(
+            c.general_category_group(),
+            GeneralCategoryGroup::Letter
+                | GeneralCategoryGroup::Separator
+                | GeneralCategoryGroup::Number
+        ) || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+    })
+}
+
+/// Scheduler's `DeadLetterConfig.Arn` pattern,
+/// `^arn:aws(-[a-z]+)?:sqs:[a-z0-9\-]+:\d{12}:[a-zA-Z0-9\-_]+$`, which no
+/// FIFO queue (`name.fifo`) matches. The partition is any of the three sjob
+/// deploys to (the global model's `-[a-z]+` would not take `aws-us-gov`).
+pub(super) fn is_scheduler_dead_letter_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let [_, _, service, region, account, queue] = parts[..] else {
+        return false;
+    };
+    Partition::of_arn(arn).is_some()
+        && service == "sqs"
+        && !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && is_account_id(account)
+        && !queue.is_empty()
+        && queue
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 pub(super) fn is_account_id(s: &str) -> bool {

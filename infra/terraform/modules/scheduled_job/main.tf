@@ -7,10 +7,20 @@ data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  job_name = "${var.app_name}-${var.stage}-${var.batch_name}-ScheduledJob"
+  # Every name is sjob's (`sjob render --what terraform`).
+  names = jsondecode(templatefile("${path.module}/templates/names.json.tftpl", {
+    app_name   = var.app_name
+    stage      = var.stage
+    batch_name = var.batch_name
+  }))
+  job_name = local.names.job_name
+  # Outside /aws/vendedlogs/, Step Functions adds the group to the account's
+  # CloudWatch Logs resource policy (5,120 characters: about 50 jobs).
+  execution_log_group = var.execution_log_group == "seed" ? local.names.seed_log_group : local.names.log_group
 
   template_vars = {
     partition                = data.aws_partition.current.partition
+    console_host             = jsondecode(file("${path.module}/templates/partitions.json"))[data.aws_partition.current.partition].console_host
     region                   = coalesce(var.region, data.aws_region.current.name)
     account_id               = coalesce(var.account_id, data.aws_caller_identity.current.account_id)
     app_name                 = var.app_name
@@ -53,14 +63,14 @@ locals {
 
 resource "aws_cloudwatch_log_group" "state_machine" {
   # checkov:skip=CKV_AWS_158:As `sjob deploy`: CloudWatch Logs encrypts at rest with its own keys; a customer KMS key would need a key policy for the logs service that this module does not own.
-  name              = "${var.app_name}/${var.stage}/scheduled/${var.batch_name}"
+  name              = local.execution_log_group
   retention_in_days = var.log_retention_days
   tags              = var.tags
 }
 
 resource "aws_cloudwatch_log_group" "container" {
   # checkov:skip=CKV_AWS_158:As `sjob deploy`: CloudWatch Logs encrypts at rest with its own keys; a customer KMS key would need a key policy for the logs service that this module does not own.
-  name              = "${var.app_name}/${var.stage}/batch/${var.batch_name}"
+  name              = local.names.container_log_group
   retention_in_days = var.log_retention_days
   tags              = var.tags
 }
@@ -149,7 +159,7 @@ resource "aws_sfn_state_machine" "job" {
 
 resource "aws_scheduler_schedule" "job" {
   # checkov:skip=CKV_AWS_297:As `sjob deploy`: the schedule holds only the execution input, no secrets; Scheduler encrypts it with an AWS-owned key.
-  name                         = "${local.job_name}-Scheduler"
+  name                         = local.names.schedule
   group_name                   = "default"
   schedule_expression          = var.schedule_expression
   schedule_expression_timezone = var.schedule_timezone
@@ -186,7 +196,7 @@ resource "aws_scheduler_schedule" "job" {
 # does the return to OK; only this alarm may invoke it.
 resource "aws_cloudwatch_metric_alarm" "missed" {
   count               = var.expect_success_within == null ? 0 : 1
-  alarm_name          = "${local.job_name}-Missed"
+  alarm_name          = local.names.missed_alarm
   alarm_description   = templatefile("${path.module}/templates/missed_alarm_description.tftpl", local.template_vars)
   namespace           = "AWS/States"
   metric_name         = "ExecutionsSucceeded"

@@ -188,6 +188,17 @@ variable "retry_on" {
   }
 }
 
+variable "execution_log_group" {
+  type        = string
+  default     = "vended"
+  nullable    = false
+  description = "vended: the state machine logs to /aws/vendedlogs/states/{app}/{stage}/{batch}. seed: to the seed module's {app}/{stage}/scheduled/{batch}, which Step Functions adds to the account's 5,120-character CloudWatch Logs resource policy (about 50 jobs per account and region)."
+  validation {
+    condition     = contains(["vended", "seed"], var.execution_log_group)
+    error_message = "execution_log_group must be vended or seed."
+  }
+}
+
 variable "log_retention_days" {
   type    = number
   default = 365

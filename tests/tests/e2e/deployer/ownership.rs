@@ -335,7 +335,7 @@ async fn a_resource_made_under_its_name_after_the_plan_is_left_alone() {
     );
     aws.logs
         .create_log_group()
-        .log_group_name("myapp/dev/scheduled/crawler")
+        .log_group_name("/aws/vendedlogs/states/myapp/dev/crawler")
         .tags("sjob:managed-by", "sjob")
         .tags("sjob:app", "myapp")
         .tags("sjob:stage", "dev")
@@ -345,17 +345,18 @@ async fn a_resource_made_under_its_name_after_the_plan_is_left_alone() {
         .await
         .expect("CreateLogGroup");
     let before = aws.snapshot("myapp", "dev").await;
-    let foreign_group = before["log group myapp/dev/scheduled/crawler"].clone();
+    let foreign_group = before["log group /aws/vendedlogs/states/myapp/dev/crawler"].clone();
     gate.open();
     let deploy = deploy.await.expect("deploy ran");
     deploy.assert_code(1);
     assert!(
-        deploy
-            .stderr_says("log group `myapp/dev/scheduled/crawler` exists but is not this stack's"),
+        deploy.stderr_says(
+            "log group `/aws/vendedlogs/states/myapp/dev/crawler` exists but is not this stack's"
+        ),
         "{deploy}"
     );
     assert_eq!(
-        aws.snapshot("myapp", "dev").await["log group myapp/dev/scheduled/crawler"],
+        aws.snapshot("myapp", "dev").await["log group /aws/vendedlogs/states/myapp/dev/crawler"],
         foreign_group,
         "its retention and tags were changed"
     );
