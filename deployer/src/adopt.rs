@@ -231,6 +231,7 @@ fn adopted(actual: &ActualJob, ours: &Identity, machine_arn: &str) -> ActualJob 
     own!(adopted.job_definition.as_mut().map(|r| &mut r.latest));
     own!(adopted.state_machine.as_mut());
     own!(adopted.alarm.as_mut());
+    own!(adopted.claim_table.as_mut());
     if let Some(machine) = &adopted.state_machine {
         adopted.schedule = adopted
             .schedule
@@ -312,6 +313,9 @@ async fn tag(
         Kind::Schedule => {}
         Kind::Alarm => {
             aws::cloudwatch::tag(&clients.cloudwatch, &target.alarm_arn(name), tags).await?;
+        }
+        Kind::ClaimTable => {
+            aws::dynamodb::tag(&clients.dynamodb, &target.table_arn(name), tags).await?;
         }
         Kind::Topic
         | Kind::Subscription

@@ -1,8 +1,8 @@
 //! Carries out a [`Plan`]: jobs concurrently (bounded; the calls are paced
 //! per service by [`crate::aws::pace`]), and within a job the resources in
-//! dependency order, each step's independent calls at once: roles and log
-//! groups, then job definition and state machine, then schedule and alarm;
-//! the reverse to delete. Only resources with a change are touched. Every
+//! dependency order, each step's independent calls at once: roles, log
+//! groups and claim table, then job definition and state machine, then
+//! schedule and alarm; the reverse to delete. Only resources with a change are touched. Every
 //! step is idempotent, so a re-run after an interruption converges.
 
 mod base;
@@ -213,10 +213,25 @@ async fn converge_job(
         &desired.log_groups,
         &actual.log_groups,
     );
-    tokio::try_join!(roles, log_groups)?;
+    // Waits until the table is ACTIVE: the state machine claims in it.
+    let claim_table = async {
+        match desired
+            .claim_table
+            .as_ref()
+            .filter(|t| pending(&job.changes, Kind::ClaimTable, &t.name))
+        {
+            Some(table) => {
+                let current = actual.claim_table.as_ref().map(|o| &o.spec);
+                let arn = target.table_arn(&table.name);
+                aws::dynamodb::converge(&clients.dynamodb, table, &arn, current).await
+            }
+            None => Ok(()),
+        }
+    };
+    tokio::try_join!(roles, log_groups, claim_table)?;
 
     // The job definition names the roles, and the state machine needs its
-    // role and its log group; neither needs the other.
+    // role, its log group and its claim table; neither needs the other.
     let job_definition = async {
         if pending(
             &job.changes,
@@ -282,7 +297,8 @@ async fn converge_job(
         // `expect_success_within` dropped from the job.
         remove_alarm(clients, job).await
     };
-    tokio::try_join!(schedule, alarm)?;
+    // `overlap = "skip"` dropped: the state machine no longer claims.
+    tokio::try_join!(schedule, alarm, remove_claim_table(clients, job))?;
     tracing::info!(job = %job.batch_name, "converged");
     Ok(())
 }
@@ -309,6 +325,14 @@ async fn remove_log_groups(clients: &Clients, job: &JobPlan) -> Result<(), AwsEr
         .filter(|group| deleting(&job.changes, Kind::LogGroup, group))
         .map(|group| aws::logs::delete(&clients.logs, group));
     try_join_all(groups).await?;
+    Ok(())
+}
+
+/// Deletes the job's claim table when the plan says to.
+async fn remove_claim_table(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> {
+    if deleting(&job.changes, Kind::ClaimTable, &job.names.claim_table) {
+        aws::dynamodb::delete(&clients.dynamodb, &job.names.claim_table).await?;
+    }
     Ok(())
 }
 
@@ -347,7 +371,8 @@ async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result
     tokio::try_join!(
         state_machine,
         job_definition,
-        remove_log_groups(clients, job)
+        remove_log_groups(clients, job),
+        remove_claim_table(clients, job)
     )?;
 
     // Last, so a run still in flight keeps its permissions to the end.

@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod cloudwatch;
 pub mod compute;
+pub mod dynamodb;
 pub mod ec2;
 pub mod iam;
 pub mod lambda;
@@ -105,6 +106,7 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub batch: aws_sdk_batch::Client,
     pub cloudwatch: cloudwatch::Client,
+    pub dynamodb: dynamodb::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub sns: aws_sdk_sns::Client,
     pub ec2: ec2::Client,
@@ -136,6 +138,7 @@ impl Clients {
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             batch: aws_sdk_batch::Client::new(&config),
             cloudwatch: cloudwatch::Client::new(&config),
+            dynamodb: dynamodb::Client::new(&config),
             lambda: aws_sdk_lambda::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
             ec2: ec2::Client::new(&config),
@@ -250,13 +253,14 @@ impl AwsError {
     /// own code, and for SNS and Batch, which answer with a generic code,
     /// their message.
     pub fn is_already_exists(&self) -> bool {
-        const CODES: [&str; 6] = [
+        const CODES: [&str; 7] = [
             "EntityAlreadyExists",            // IAM
             "ResourceAlreadyExistsException", // CloudWatch Logs
             "StateMachineAlreadyExists",      // Step Functions
             "ConflictException",              // EventBridge Scheduler
             "ResourceConflictException",      // Lambda
             "InvalidGroup.Duplicate",         // EC2
+            "ResourceInUseException",         // DynamoDB (CreateTable)
         ];
         match self {
             AwsError::Call { code, message, .. } => match code.as_deref() {

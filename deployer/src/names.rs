@@ -38,9 +38,11 @@ pub struct JobNames {
     pub logs_policy: String,
     /// The state machine's own publish, for the last-resort notice.
     pub notify_policy: String,
-    /// The state machine's listing of its own running executions
-    /// (`overlap = "skip"`).
+    /// The state machine's claim of the job and its read of the claim's
+    /// holder (`overlap = "skip"`).
     pub overlap_policy: String,
+    /// The DynamoDB table holding the job's one claim (`overlap = "skip"`).
+    pub claim_table: String,
     /// The missed-run alarm (`expect_success_within`).
     pub missed_alarm: String,
 }
@@ -143,6 +145,7 @@ impl JobNames {
             logs_policy: n("CloudWatchLogsDeliveryFullAccessPolicy"),
             notify_policy: n("NotifyPolicy"),
             overlap_policy: n("OverlapCheckPolicy"),
+            claim_table: n("Claim"),
             missed_alarm: n("Missed"),
             job_name,
         }
@@ -233,6 +236,11 @@ impl JobNames {
                 what: "log group name",
                 name: &self.log_group,
                 max: 512,
+            },
+            NameLimit {
+                what: "DynamoDB table name",
+                name: &self.claim_table,
+                max: 255,
             },
             role(&self.exec_role),
             role(&self.task_role),

@@ -15,7 +15,8 @@ use crate::aws::batch::Revisions;
 use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::{AwsError, Clients};
 use crate::model::{
-    AlarmSpec, Diff, Identity, JobStack, LogGroupSpec, Observed, RoleSpec, StateMachineSpec,
+    AlarmSpec, ClaimTableSpec, Diff, Identity, JobStack, LogGroupSpec, Observed, RoleSpec,
+    StateMachineSpec,
 };
 use crate::names::JobNames;
 use crate::target::Target;
@@ -46,6 +47,7 @@ pub enum Kind {
     ComputeEnvironment,
     JobQueue,
     Alarm,
+    ClaimTable,
 }
 
 impl fmt::Display for Kind {
@@ -63,6 +65,7 @@ impl fmt::Display for Kind {
             Kind::ComputeEnvironment => "compute env",
             Kind::JobQueue => "job queue",
             Kind::Alarm => "alarm",
+            Kind::ClaimTable => "claim table",
         })
     }
 }
@@ -109,6 +112,7 @@ pub struct ActualJob {
     pub state_machine: Option<Observed<StateMachineSpec>>,
     pub schedule: Option<ScheduleRecord>,
     pub alarm: Option<Observed<AlarmSpec>>,
+    pub claim_table: Option<Observed<ClaimTableSpec>>,
 }
 
 #[derive(Debug, Clone)]
@@ -277,6 +281,15 @@ pub fn diff(
             ),
         );
     }
+    push(
+        Kind::ClaimTable,
+        &names.claim_table,
+        action(
+            desired.and_then(|d| d.claim_table.as_ref()),
+            actual.claim_table.as_ref(),
+            ours,
+        ),
+    );
     push(
         Kind::JobDefinition,
         &names.job_name,

@@ -49,6 +49,15 @@ impl Target {
         self.arn("states", &format!("stateMachine:{name}"))
     }
 
+    /// The executions of the state machine `name`, any of them.
+    pub fn executions_arn(&self, name: &str) -> String {
+        self.arn("states", &format!("execution:{name}:*"))
+    }
+
+    pub fn table_arn(&self, name: &str) -> String {
+        self.arn("dynamodb", &format!("table/{name}"))
+    }
+
     pub fn job_definition_arn(&self, name: &str) -> String {
         self.arn("batch", &format!("job-definition/{name}"))
     }

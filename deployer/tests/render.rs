@@ -215,6 +215,224 @@ fn the_last_resort_publishes_to_the_topic_only_when_one_is_known() {
     }
 }
 
+/// The config with a topic (so the last resort's paths exist too) and
+/// `overlap` as given.
+fn with_topic(overlap: &str) -> Config {
+    let text = format!(
+        "{CONFIG}overlap = \"{overlap}\"\nnotification_topic_arn = \"arn:aws:sns:eu-west-1:210987654321:alerts\"\n"
+    );
+    parse(Path::new("sjob.toml"), &text).unwrap()
+}
+
+/// The states each state can go to next: `Next`, `Default`, and the
+/// `Next` of each choice and catcher.
+fn successors(state: &Value) -> Vec<&str> {
+    let rules = ["Choices", "Catch"]
+        .into_iter()
+        .flat_map(|key| state[key].as_array().into_iter().flatten())
+        .map(|rule| &rule["Next"]);
+    [&state["Next"], &state["Default"]]
+        .into_iter()
+        .chain(rules)
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+#[test]
+fn overlap_skip_claims_the_job_and_releases_the_claim_on_every_end() {
+    let config = with_topic("skip");
+    let asl = definition("myapp", "dev", &config.jobs["crawler"], &target());
+    let states = asl["States"].as_object().unwrap();
+    let table = "myapp-dev-crawler-ScheduledJob-Claim";
+    assert_eq!(states["ExtractInputParameters"]["Next"], "Claim");
+    let claim = &states["Claim"];
+    assert_eq!(claim["Resource"], "arn:aws:states:::dynamodb:putItem");
+    assert_eq!(
+        claim["Parameters"],
+        json!({
+            "TableName": table,
+            "Item": {
+                "job": {"S": "myapp-dev-crawler-ScheduledJob"},
+                "holder": {"S.$": "$$.Execution.Id"}
+            },
+            "ConditionExpression": "attribute_not_exists(#holder) OR #holder = :this",
+            "ExpressionAttributeNames": {"#holder": "holder"},
+            "ExpressionAttributeValues": {":this": {"S.$": "$$.Execution.Id"}}
+        })
+    );
+    assert_eq!(
+        claim["Catch"][0],
+        json!({"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "ResultPath": null, "Next": "ReadClaim"})
+    );
+    assert_eq!(states["ReadClaim"]["Parameters"]["ConsistentRead"], true);
+    assert_eq!(
+        states["ReadHolder"]["Resource"],
+        "arn:aws:states:::aws-sdk:sfn:describeExecution"
+    );
+    assert_eq!(
+        states["TakeOver"]["Parameters"]["ConditionExpression"],
+        "#holder = :holder OR #holder = :this"
+    );
+    assert_eq!(
+        states["SkipReason"]["Parameters"]["skipped"],
+        json!({"running_execution.$": "$.claim.Item.holder.S"})
+    );
+
+    // Every transition into a Succeed or Fail state but `Skipped` comes
+    // from a release of this run's claim, whose failure goes on to the
+    // same end.
+    let ends: Vec<&String> = states
+        .iter()
+        .filter(|(_, s)| s["Type"] == "Succeed" || s["Type"] == "Fail")
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(ends.len(), 6, "{ends:?}");
+    for (name, state) in states {
+        for next in successors(state) {
+            if !ends.iter().any(|end| *end == next) || next == "Skipped" {
+                continue;
+            }
+            assert_eq!(
+                state["Resource"], "arn:aws:states:::dynamodb:deleteItem",
+                "{name} goes to {next} without releasing the claim"
+            );
+            assert_eq!(
+                state["Parameters"]["ConditionExpression"],
+                "#holder = :this"
+            );
+            assert_eq!(state["Parameters"]["TableName"], table);
+            assert_eq!(
+                state["Catch"],
+                json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.release_error", "Next": next}])
+            );
+        }
+    }
+    for end in [
+        "Succeeded",
+        "JobFailed",
+        "NotificationFailed",
+        "HandlersFailed",
+        "Unnotified",
+    ] {
+        assert!(states.contains_key(&format!("Release{end}")), "{end}");
+    }
+    // Only the skip ends without a release: it never held the claim.
+    let into_skipped: Vec<&String> = states
+        .iter()
+        .filter(|(_, s)| successors(s).contains(&"Skipped"))
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(into_skipped, ["SkipReason"]);
+
+    // Without `overlap = "skip"`, nothing claims.
+    let allow = definition(
+        "myapp",
+        "dev",
+        &with_topic("allow").jobs["crawler"],
+        &target(),
+    );
+    assert!(!allow.to_string().contains("dynamodb"), "{allow:#}");
+}
+
+#[test]
+fn the_claim_follows_the_partition() {
+    for (region, partition) in [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")] {
+        let target = Target {
+            account_id: "210987654321".into(),
+            region: region.into(),
+        };
+        let config = with_topic("skip");
+        let job = &config.jobs["crawler"];
+        let asl = definition("myapp", "dev", job, &target);
+        for state in [
+            "Claim",
+            "ReadClaim",
+            "ReadHolder",
+            "TakeOver",
+            "ReleaseSucceeded",
+        ] {
+            let resource = asl["States"][state]["Resource"].as_str().unwrap();
+            assert!(
+                resource.starts_with(&format!("arn:{partition}:states:::")),
+                "{state}: {resource}"
+            );
+        }
+        let stack = JobStack::render(&config, job, &target);
+        let policy = &stack.roles[2].policies["myapp-dev-crawler-ScheduledJob-OverlapCheckPolicy"];
+        assert!(!policy.to_string().contains("arn:aws:"), "{policy:#}");
+    }
+}
+
+#[test]
+fn the_claim_table_and_its_grants_exist_only_with_overlap_skip() {
+    let config = with_topic("skip");
+    let stack = JobStack::render(&config, &config.jobs["crawler"], &target());
+    let table = stack.claim_table.as_ref().expect("a claim table");
+    assert_eq!(table.name, "myapp-dev-crawler-ScheduledJob-Claim");
+    assert_eq!(table.key_schema, ["job HASH"]);
+    assert_eq!(table.billing_mode, "PAY_PER_REQUEST");
+    assert!(Identity::of(&table.tags) == ours(), "{:?}", table.tags);
+    let sfn = stack
+        .roles
+        .iter()
+        .find(|r| r.name.ends_with("-BatchSfnRole"))
+        .unwrap();
+    assert_eq!(
+        sfn.policies["myapp-dev-crawler-ScheduledJob-OverlapCheckPolicy"]["Statement"],
+        json!([
+            {
+                "Sid": "ClaimThisJob",
+                "Effect": "Allow",
+                "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"],
+                "Resource": "arn:aws:dynamodb:eu-west-1:210987654321:table/myapp-dev-crawler-ScheduledJob-Claim"
+            },
+            {
+                "Sid": "ReadClaimHolder",
+                "Effect": "Allow",
+                "Action": "states:DescribeExecution",
+                "Resource": "arn:aws:states:eu-west-1:210987654321:execution:myapp-dev-crawler-ScheduledJob:*"
+            }
+        ])
+    );
+    assert!(!stack.roles.iter().any(|r| r
+        .policies
+        .values()
+        .any(|p| p.to_string().contains("ListExecutions"))));
+
+    // The plan creates the table with the job, and deletes it when the job
+    // goes or stops skipping.
+    let create = diff(
+        "crawler",
+        &stack.names,
+        &ours(),
+        Some(&stack),
+        &ActualJob::default(),
+    );
+    let claim_table = |changes: &[deployer::plan::Change]| {
+        changes
+            .iter()
+            .find(|c| c.kind == deployer::plan::Kind::ClaimTable)
+            .map(|c| (c.name.clone(), c.action.clone()))
+    };
+    assert_eq!(
+        claim_table(&create),
+        Some((table.name.clone(), Action::Create))
+    );
+    let existing = ActualJob {
+        claim_table: observed(table.clone()),
+        ..ActualJob::default()
+    };
+    let allowing = self::stack();
+    assert_eq!(allowing.claim_table, None);
+    for desired in [Some(&allowing), None] {
+        let changes = diff("crawler", &stack.names, &ours(), desired, &existing);
+        assert_eq!(
+            claim_table(&changes),
+            Some((table.name.clone(), Action::Delete))
+        );
+    }
+}
+
 #[test]
 fn inputs_that_do_not_fit_the_containers_overrides_are_refused() {
     use deployer::input::{check_input, MAX_INPUT_CHARS};
@@ -341,6 +559,7 @@ fn a_stack_that_matches_aws_plans_no_changes() {
         state_machine: observed(stack.state_machine.clone()),
         schedule: None,
         alarm: None,
+        claim_table: None,
     };
     let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &actual);
     assert_eq!(changes.len(), 9);
@@ -459,6 +678,7 @@ fn a_job_on_the_seeds_log_group_moves_to_the_vended_one() {
         state_machine: observed(machine),
         schedule: None,
         alarm: None,
+        claim_table: None,
     };
     let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &actual);
     let of = |name: &str| {

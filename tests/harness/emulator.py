@@ -561,6 +561,83 @@ def patch_sfn_batch_integration() -> None:
 
 
 # --------------------------------------------------------------------------
+# DynamoDB: atomic conditional writes, and tables that take time to create
+# --------------------------------------------------------------------------
+#: How long a new table stays CREATING (AWS: usually a few seconds).
+DYNAMODB_TABLE_CREATING_SECONDS = 2.0
+
+
+def patch_dynamodb_conditional_writes_atomic() -> None:
+    """moto gap: PutItem, UpdateItem and DeleteItem evaluate their
+    ConditionExpression and then write, with nothing in between keeping
+    another request thread of the server from writing the same item, so two
+    conditional writes that exclude each other can both succeed. AWS:
+    conditional writes are atomic; of concurrent writes to one item whose
+    conditions exclude each other, one succeeds and the others fail with
+    ConditionalCheckFailedException (DynamoDB developer guide, "Condition
+    expressions" / "Conditional writes").  Item reads and writes here take
+    one lock, so each is atomic as on AWS."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("get_item", "put_item", "update_item", "delete_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, atomic)
+
+
+def patch_dynamodb_table_creating() -> None:
+    """moto gap: CreateTable makes a table ACTIVE at once.  AWS: CreateTable
+    is asynchronous; the table is CREATING (DescribeTable's TableStatus)
+    until DynamoDB has allocated it, and only an ACTIVE table takes reads
+    and writes, which fail with ResourceNotFoundException before (DynamoDB
+    API reference, CreateTable: "You can perform read and write operations
+    only on an ACTIVE table").  Here a new table is CREATING for
+    DYNAMODB_TABLE_CREATING_SECONDS, so a deployer that does not wait for
+    ACTIVE before starting what writes to the table is caught."""
+    from moto.dynamodb.exceptions import ResourceNotFoundException
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    original_create = DynamoDBBackend.create_table
+    original_describe = Table.describe
+
+    def create_table(self: Any, *args: Any, **kwargs: Any) -> Any:
+        table = original_create(self, *args, **kwargs)
+        table.sjob_active_at = time.monotonic() + DYNAMODB_TABLE_CREATING_SECONDS
+        return table
+
+    def creating(table: Any) -> bool:
+        return time.monotonic() < getattr(table, "sjob_active_at", 0.0)
+
+    def describe(self: Any, *args: Any, **kwargs: Any) -> Any:
+        described = original_describe(self, *args, **kwargs)
+        if creating(self):
+            for description in described.values():
+                description["TableStatus"] = "CREATING"
+        return described
+
+    DynamoDBBackend.create_table = create_table  # type: ignore[method-assign]
+    Table.describe = describe  # type: ignore[method-assign]
+    for name in ("get_item", "put_item", "update_item", "delete_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def only_when_active(
+            self: Any, table_name: str, *args: Any, _original: Any = original, **kwargs: Any
+        ) -> Any:
+            table = self.tables.get(table_name)
+            if table is not None and creating(table):
+                raise ResourceNotFoundException(table_name=table_name)
+            return _original(self, table_name, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, only_when_active)
+
+
+# --------------------------------------------------------------------------
 # Patch d: States.* errors leaving a Parallel state
 # --------------------------------------------------------------------------
 def patch_sfn_aws_sdk_integration() -> None:
@@ -1725,6 +1802,8 @@ def apply_patches() -> None:
     patch_lambda_logging_config()  # g
     patch_lambda_permission_statement_ids()  # g
     patch_iam_account_authorization_details_pages()  # g
+    patch_dynamodb_conditional_writes_atomic()  # g
+    patch_dynamodb_table_creating()  # g
 
 
 # --------------------------------------------------------------------------

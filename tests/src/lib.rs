@@ -9,6 +9,7 @@ mod alarms;
 mod aws;
 mod batch;
 mod binaries;
+mod dynamodb;
 mod emulator;
 mod fixture;
 mod http;

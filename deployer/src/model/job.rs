@@ -64,6 +64,33 @@ pub struct StateMachineSpec {
     pub tags: Tags,
 }
 
+/// The DynamoDB table of `overlap = "skip"`: one item, the job's claim,
+/// keyed by [`CLAIM_KEY`] (see `render::definition` for how runs use it).
+/// On-demand billing: a few writes per run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimTableSpec {
+    pub name: String,
+    /// The key schema, as `name HASH` pairs; sjob's is `[CLAIM_KEY HASH]`.
+    pub key_schema: Vec<String>,
+    /// `PAY_PER_REQUEST` (on-demand) or `PROVISIONED`.
+    pub billing_mode: String,
+    pub tags: Tags,
+}
+
+/// The claim table's partition key: a string, the job's name.
+pub const CLAIM_KEY: &str = "job";
+/// The claim's attribute naming the execution that holds it.
+pub const CLAIM_HOLDER: &str = "holder";
+/// On-demand billing.
+pub const PAY_PER_REQUEST: &str = "PAY_PER_REQUEST";
+
+impl ClaimTableSpec {
+    /// sjob's key schema: [`CLAIM_KEY`] alone, as the partition key.
+    pub fn key_schema() -> Vec<String> {
+        vec![format!("{CLAIM_KEY} HASH")]
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduleSpec {
     pub name: String,
@@ -111,6 +138,8 @@ pub struct JobStack {
     pub schedule: ScheduleSpec,
     /// The missed-run alarm, with `expect_success_within`.
     pub alarm: Option<AlarmSpec>,
+    /// The claim table, with `overlap = "skip"`.
+    pub claim_table: Option<ClaimTableSpec>,
 }
 
 field_diff!(LogGroupSpec {
@@ -133,6 +162,11 @@ field_diff!(JobDefinitionSpec {
     attempts,
     retry_on,
     timeout_seconds,
+    tags
+});
+field_diff!(ClaimTableSpec {
+    key_schema,
+    billing_mode,
     tags
 });
 field_diff!(StateMachineSpec {

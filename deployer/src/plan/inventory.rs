@@ -1,7 +1,7 @@
 //! What exists under one app and stage's names, from a few listings that
 //! every job's read shares. Reading a job then costs at most two calls (its
-//! state machine and schedule), and none for a resource the listings show
-//! absent, instead of a describe and a tag read for every resource of every
+//! state machine and schedule; two more for a claim table), and none for a
+//! resource the listings show absent, instead of a describe and a tag read for every resource of every
 //! job. Those two reads start as soon as their listing names the job, while
 //! the longer listings (roles, log groups, tags) are still paging.
 
@@ -16,7 +16,7 @@ use crate::aws::iam::Roles;
 use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::tagging::TagIndex;
 use crate::aws::{self, AwsError, Clients};
-use crate::model::{Identity, Observed, RoleSpec, Tags, JOB_TAG};
+use crate::model::{ClaimTableSpec, Identity, Observed, RoleSpec, Tags, JOB_TAG};
 use crate::names::JobNames;
 use crate::target::Target;
 
@@ -41,6 +41,8 @@ pub struct Inventory {
     schedules: Listing<ScheduleRecord>,
     /// Alarms under the jobs' prefix.
     alarms: BTreeMap<String, aws::cloudwatch::Listed>,
+    /// Every DynamoDB table, and the jobs' claim tables among them, read.
+    claim_tables: Listing<Observed<ClaimTableSpec>>,
     /// The alarm statements of the policy of each function those alarms
     /// invoke (one read per function, however many alarms).
     alarm_statements: BTreeMap<String, BTreeSet<(String, String)>>,
@@ -88,7 +90,24 @@ impl Inventory {
             })
             .await
         };
-        let (roles, log_groups, state_machines, schedules, alarms, tags, job_definitions) = tokio::try_join!(
+        let claim_tables = async {
+            let listed = aws::dynamodb::list(&clients.dynamodb).await?;
+            let wanted = names.iter().map(|n| n.claim_table.as_str());
+            Listing::read(listed, wanted, |name| async move {
+                aws::dynamodb::read(&clients.dynamodb, name, &target.table_arn(name)).await
+            })
+            .await
+        };
+        let (
+            roles,
+            log_groups,
+            state_machines,
+            schedules,
+            alarms,
+            tags,
+            job_definitions,
+            claim_tables,
+        ) = tokio::try_join!(
             Roles::load(&clients.iam),
             log_groups,
             state_machines,
@@ -96,6 +115,7 @@ impl Inventory {
             aws::cloudwatch::list(&clients.cloudwatch, &job_prefix),
             TagIndex::load(&clients.tagging, app_name, stage),
             aws::batch::list_active(&clients.batch, definition_pages),
+            claim_tables,
         )?;
         let functions: BTreeSet<&str> = alarms
             .values()
@@ -124,6 +144,7 @@ impl Inventory {
             alarms,
             tags,
             job_definitions,
+            claim_tables,
         })
     }
 
@@ -243,13 +264,18 @@ impl Inventory {
                 &statements,
             )))
         };
-        let (roles, log_groups, job_definition, state_machine, schedule, alarm) = tokio::try_join!(
+        let claim_table = self.claim_tables.get(&names.claim_table, || {
+            let arn = target.table_arn(&names.claim_table);
+            async move { aws::dynamodb::read(&clients.dynamodb, &names.claim_table, &arn).await }
+        });
+        let (roles, log_groups, job_definition, state_machine, schedule, alarm, claim_table) = tokio::try_join!(
             roles,
             log_groups,
             job_definition,
             state_machine,
             schedule,
-            alarm
+            alarm,
+            claim_table
         )?;
         // A schedule takes no tags: it is its state machine's owner's, or,
         // with the state machine gone, its role's.
@@ -272,6 +298,7 @@ impl Inventory {
             state_machine,
             schedule,
             alarm,
+            claim_table,
         })
     }
 }

@@ -38,6 +38,7 @@ use handlers::outcome::FailureKind;
 
 use crate::config::{Job, Overlap};
 use crate::input::{EXECUTION_ENV, INPUT_ENV};
+use crate::model::{CLAIM_HOLDER, CLAIM_KEY};
 use crate::names::JobNames;
 use crate::target::Target;
 
@@ -55,10 +56,13 @@ pub const UNNOTIFIED_ERROR: &str = "sjob.Unnotified";
 /// The state that invokes the success handler for a skipped run.
 pub const NOTIFY_SKIPPED_STATE: &str = "NotifySkipped";
 
-/// How many RUNNING executions `overlap = "skip"` lists: more than ever run
-/// at once under it, few enough that the list stays far below Step
-/// Functions' 256 KiB payload limit.
-const OVERLAP_PAGE: u32 = 100;
+/// The state a skipped run ends in: SUCCEEDED, holding no claim.
+const SKIPPED_STATE: &str = "Skipped";
+
+/// The error of a DynamoDB write whose condition was false.
+const CONDITION_FAILED: &str = "DynamoDB.ConditionalCheckFailedException";
+/// DescribeExecution's error for an execution it does not know.
+const HOLDER_UNKNOWN: &str = "Sfn.ExecutionDoesNotExistException";
 
 /// Transient Lambda errors (AWS's recommended Retry list) and the handlers'
 /// own `PublishFailed` (SNS unreachable after its retries).
@@ -105,7 +109,7 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
             "Type": "Pass",
             "Parameters": { "metadata": metadata_value, "input.$": "$" },
             "ResultPath": "$",
-            "Next": if job.overlap == Overlap::Skip { "CheckOverlap" } else { "BatchGroup" }
+            "Next": if job.overlap == Overlap::Skip { "Claim" } else { "BatchGroup" }
         },
         "BatchGroup": {
             "Type": "Parallel",
@@ -177,10 +181,6 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
             "The error handler failed and no notice could be published: no one was told of this run."
         )
     });
-    if job.overlap == Overlap::Skip {
-        let object = states.as_object_mut().expect("states are an object");
-        object.extend(skip_when_running(job, target));
-    }
     let batch = &mut states["BatchGroup"]["Branches"][0]["States"]["Batch"];
     if let Some(seconds) = job.run_timeout_seconds {
         batch["TimeoutSeconds"] = json!(seconds);
@@ -192,6 +192,11 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
         let object = states.as_object_mut().expect("states are an object");
         object.extend(last_resort(&metadata, &topic, target));
     }
+    if job.overlap == Overlap::Skip {
+        let object = states.as_object_mut().expect("states are an object");
+        release_before_every_end(object, &names, target);
+        object.extend(claim_or_skip(job, &names, target));
+    }
     json!({
         "Comment": format!("sjob scheduled job {} ({app_name}/{stage})", job.batch_name),
         "StartAt": "ExtractInputParameters",
@@ -199,60 +204,152 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
     })
 }
 
-/// `overlap = "skip"`: before the job, the state machine lists its own
-/// RUNNING executions (newest first, as ListExecutions answers). The run goes
-/// on only when it is the oldest of them, or none is listed yet; otherwise
-/// it ends, recording which execution was running, after a `SKIPPED`
-/// notification when `notify_on_skip` asks for one. Of runs started together
-/// exactly one, the oldest, goes on. A failed listing is caught like any
-/// failure: the error handler reports it.
-fn skip_when_running(job: &Job, target: &Target) -> Map<String, Value> {
+/// `overlap = "skip"`: before the job, the run claims it, and after, on
+/// every way it ends but the skip, it releases the claim.
+///
+/// The claim is one item in a DynamoDB table of the job's own
+/// ([`JobNames::claim_table`]), naming the execution that holds it.
+/// It is exact because every step that decides rests on a strongly
+/// consistent, atomic DynamoDB operation, never on a listing:
+///
+/// - `Claim` writes the item only if there is none (or it already names
+///   this run: a retried write whose answer was lost). DynamoDB applies
+///   conditional writes to one item one at a time, so of runs started in
+///   the same instant exactly one writes it; the others get
+///   `DynamoDB.ConditionalCheckFailedException`.
+/// - Those read the holder (`ReadClaim`, a consistent read) and its
+///   execution (`ReadHolder`, DescribeExecution). A holder that is RUNNING
+///   (or about to run again, PENDING_REDRIVE) means this run is skipped: it
+///   ends SUCCEEDED, recording the holder as `skipped.running_execution`,
+///   after a `SKIPPED` notification with `notify_on_skip`.
+/// - A holder that is no longer running (stopped by hand, or ended by an
+///   error no Catch sees, so it never released) is taken over at once
+///   (`TakeOver`): the item is replaced only if it still names that holder,
+///   so of two runs taking over, one wins and the other reads the winner
+///   again. A claim that has been released since the read is claimed
+///   again. Each such loop means another run changed the claim between two
+///   of this run's reads, so it ends as soon as runs stop starting.
+/// - A holder DescribeExecution does not know is retried for 14 s first:
+///   DescribeExecution is eventually consistent, and a run that has just
+///   claimed may not be visible yet. One still unknown then (its history
+///   expired, 90 days after it ended) is taken over.
+///
+/// No expiry is needed, and none could be computed (JSONPath has no
+/// clock): a run's claim lasts exactly while its execution runs. An
+/// execution that ends in any way either releases (below) or stops being
+/// RUNNING, and then the next run takes the claim over; so a claim never
+/// blocks a run once its holder has ended. The one window left is
+/// DescribeExecution's own eventual consistency right after a stop: a run
+/// started in that instant can read the stopped holder as RUNNING and be
+/// skipped, never run beside it.
+///
+/// The release deletes the item only if it names this run. It comes before
+/// each `Succeed` and `Fail` state but `Skipped`: after the job and its
+/// notification, after the error handler, and on the last resort's paths.
+/// A release that fails (after its retries) does not change how the run
+/// ends: the error is kept in the run's state (`release_error`, in the
+/// execution's history and a successful run's output), and the claim, whose
+/// holder has then ended, is taken over by the next run. A run that never
+/// held the claim (its claim failed and went to the error handler) finds
+/// the condition false and ends as it would have.
+fn claim_or_skip(job: &Job, names: &JobNames, target: &Target) -> Map<String, Value> {
     let skipped_next = if job.notify_on_skip {
         NOTIFY_SKIPPED_STATE
     } else {
-        "Skipped"
+        SKIPPED_STATE
     };
-    let mut states = json!({
-        "CheckOverlap": {
+    let table = &names.claim_table;
+    let key = json!({ CLAIM_KEY: { "S": names.job_name } });
+    let claimed_by_this_run = json!({
+        CLAIM_KEY: { "S": names.job_name },
+        CLAIM_HOLDER: { "S.$": "$$.Execution.Id" }
+    });
+    let holder_name = json!({ "#holder": CLAIM_HOLDER });
+    let this_run = json!({ ":this": { "S.$": "$$.Execution.Id" } });
+    let claim_write = |condition: &str, values: Value, next: &str| {
+        json!({
             "Type": "Task",
-            "Resource": target.integration("aws-sdk:sfn:listExecutions"),
+            "Resource": target.integration("dynamodb:putItem"),
             "Parameters": {
-                "StateMachineArn.$": "$$.StateMachine.Id",
-                "StatusFilter": "RUNNING",
-                "MaxResults": OVERLAP_PAGE
+                "TableName": table,
+                "Item": claimed_by_this_run,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": holder_name,
+                "ExpressionAttributeValues": values
             },
-            "ResultSelector": {
-                "count.$": "States.ArrayLength($.Executions)",
-                "executions.$": "$.Executions",
-                "this.$": "$$.Execution.Id"
+            "ResultPath": null,
+            "Retry": dynamodb_retry(),
+            "Catch": [
+                { "ErrorEquals": [CONDITION_FAILED], "ResultPath": null, "Next": "ReadClaim" },
+                catch_all("$.error", "ErrorHandler")
+            ],
+            "Next": next
+        })
+    };
+    let mut taken_over_values = this_run.clone();
+    taken_over_values[":holder"] = json!({ "S.$": "$.claim.Item.holder.S" });
+    let mut states = json!({
+        "Claim": claim_write(
+            "attribute_not_exists(#holder) OR #holder = :this",
+            this_run.clone(),
+            "Claimed"
+        ),
+        "ReadClaim": {
+            "Type": "Task",
+            "Resource": target.integration("dynamodb:getItem"),
+            "Parameters": {
+                "TableName": table,
+                "Key": key,
+                "ConsistentRead": true,
+                "ProjectionExpression": "#holder",
+                "ExpressionAttributeNames": holder_name
             },
-            "ResultPath": "$.overlap",
-            "Retry": [{ "ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2 }],
+            "ResultPath": "$.claim",
+            "Retry": dynamodb_retry(),
             "Catch": [catch_all("$.error", "ErrorHandler")],
-            "Next": "AnyRunning"
+            "Next": "ClaimHeld"
         },
-        "AnyRunning": {
+        // Released since the claim failed: claim again.
+        "ClaimHeld": {
             "Type": "Choice",
-            "Choices": [{ "Variable": "$.overlap.count", "NumericGreaterThan": 0, "Next": "OldestRunning" }],
-            "Default": "NoOverlap"
+            "Choices": [{ "Variable": "$.claim.Item.holder.S", "IsPresent": true, "Next": "ReadHolder" }],
+            "Default": "Claim"
         },
-        "OldestRunning": {
-            "Type": "Pass",
-            "Parameters": {
-                "oldest.$": "States.ArrayGetItem($.overlap.executions, States.MathAdd($.overlap.count, -1))",
-                "this.$": "$.overlap.this"
-            },
-            "ResultPath": "$.overlap",
-            "Next": "OldestIsThisRun"
+        "ReadHolder": {
+            "Type": "Task",
+            "Resource": target.integration("aws-sdk:sfn:describeExecution"),
+            "Parameters": { "ExecutionArn.$": "$.claim.Item.holder.S" },
+            "ResultSelector": { "Status.$": "$.Status" },
+            "ResultPath": "$.claim.holder_execution",
+            "Retry": [
+                { "ErrorEquals": [HOLDER_UNKNOWN], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2 },
+                { "ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2 }
+            ],
+            "Catch": [
+                { "ErrorEquals": [HOLDER_UNKNOWN], "ResultPath": null, "Next": "TakeOver" },
+                catch_all("$.error", "ErrorHandler")
+            ],
+            "Next": "HolderRunning"
         },
-        "OldestIsThisRun": {
+        "HolderRunning": {
             "Type": "Choice",
-            "Choices": [{ "Variable": "$.overlap.oldest.ExecutionArn", "StringEqualsPath": "$.overlap.this", "Next": "NoOverlap" }],
-            "Default": "SkipReason"
+            "Choices": [{
+                "Or": [
+                    { "Variable": "$.claim.holder_execution.Status", "StringEquals": "RUNNING" },
+                    { "Variable": "$.claim.holder_execution.Status", "StringEquals": "PENDING_REDRIVE" }
+                ],
+                "Next": "SkipReason"
+            }],
+            "Default": "TakeOver"
         },
-        // The run goes on with the state it had before the check: the
+        "TakeOver": claim_write(
+            "#holder = :holder OR #holder = :this",
+            taken_over_values,
+            "Claimed"
+        ),
+        // The run goes on with the state it had before the claim: the
         // handlers get what they get without `overlap`.
-        "NoOverlap": {
+        "Claimed": {
             "Type": "Pass",
             "Parameters": { "metadata.$": "$.metadata", "input.$": "$.input" },
             "ResultPath": "$",
@@ -263,22 +360,93 @@ fn skip_when_running(job: &Job, target: &Target) -> Map<String, Value> {
             "Parameters": {
                 "metadata.$": "$.metadata",
                 "input.$": "$.input",
-                "skipped": { "running_execution.$": "$.overlap.oldest.ExecutionArn" }
+                "skipped": { "running_execution.$": "$.claim.Item.holder.S" }
             },
             "ResultPath": "$",
             "Next": skipped_next
         },
-        "Skipped": { "Type": "Succeed" }
+        SKIPPED_STATE: { "Type": "Succeed" }
     });
     if job.notify_on_skip {
         states[NOTIFY_SKIPPED_STATE] = handler_task(
             target,
             &job.success_handler_arn(target),
             "$.success_handler",
-            json!({ "Next": "Skipped" }),
+            json!({ "Next": SKIPPED_STATE }),
         );
     }
     states.as_object().cloned().expect("states are an object")
+}
+
+/// Puts a release of the claim before every `Succeed` and `Fail` state
+/// but [`SKIPPED_STATE`]: each transition to one goes to
+/// `Release{state}` instead, which then goes on to it.
+fn release_before_every_end(states: &mut Map<String, Value>, names: &JobNames, target: &Target) {
+    let ends: Vec<String> = states
+        .iter()
+        .filter(|(name, state)| {
+            *name != SKIPPED_STATE && matches!(state["Type"].as_str(), Some("Succeed" | "Fail"))
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    let release_name = |end: &str| format!("Release{end}");
+    for state in states.values_mut() {
+        for next in transitions(state) {
+            if let Some(end) = next.as_str().filter(|n| ends.iter().any(|e| e == n)) {
+                *next = Value::String(release_name(end));
+            }
+        }
+    }
+    for end in &ends {
+        let release = json!({
+            "Type": "Task",
+            "Resource": target.integration("dynamodb:deleteItem"),
+            "Parameters": {
+                "TableName": names.claim_table,
+                "Key": { CLAIM_KEY: { "S": names.job_name } },
+                "ConditionExpression": "#holder = :this",
+                "ExpressionAttributeNames": { "#holder": CLAIM_HOLDER },
+                "ExpressionAttributeValues": { ":this": { "S.$": "$$.Execution.Id" } }
+            },
+            "ResultPath": null,
+            "Retry": dynamodb_retry(),
+            "Catch": [catch_all("$.release_error", end)],
+            "Next": end
+        });
+        states.insert(release_name(end), release);
+    }
+}
+
+/// Every place a state names the state that follows it: `Next`,
+/// `Default`, and the `Next` of each choice and catcher.
+fn transitions(state: &mut Value) -> Vec<&mut Value> {
+    let Some(state) = state.as_object_mut() else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for (key, value) in state.iter_mut() {
+        match key.as_str() {
+            "Next" | "Default" => found.push(value),
+            "Choices" | "Catch" => found.extend(
+                value
+                    .as_array_mut()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|rule| rule.get_mut("Next")),
+            ),
+            _ => {}
+        }
+    }
+    found
+}
+
+/// Retries of a DynamoDB call: none for a condition that failed (that is
+/// an answer), a few for anything else (throttling, a service error).
+fn dynamodb_retry() -> Value {
+    json!([
+        { "ErrorEquals": [CONDITION_FAILED], "MaxAttempts": 0 },
+        { "ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2 }
+    ])
 }
 
 /// A `lambda:invoke` of a handler: the state once, and of the context

@@ -115,15 +115,23 @@ pub fn state_machine_policies(
     if job.overlap == Overlap::Skip {
         policies.insert(
             names.overlap_policy.clone(),
-            // parliament reports RESOURCE_MISMATCH here: its action data lists only `mapRun` for ListExecutions,
-            // but AWS's service authorization reference also scopes it to the state machine whose
-            // executions it lists, which is this one; `*` would widen it to every state machine.
-            policy(vec![json!({
-                "Sid": "ListOwnRunningExecutions",
-                "Effect": "Allow",
-                "Action": "states:ListExecutions",
-                "Resource": target.state_machine_arn(&names.job_name)
-            })]),
+            policy(vec![
+                json!({
+                    "Sid": "ClaimThisJob",
+                    "Effect": "Allow",
+                    "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"],
+                    "Resource": target.table_arn(&names.claim_table)
+                }),
+                // parliament reports RESOURCE_MISMATCH here: its action data lists only `express` for DescribeExecution,
+                // but AWS's service authorization reference scopes it to a standard execution too
+                // (`execution:<state machine>:<id>`); this grants the reads of this state machine's executions only.
+                json!({
+                    "Sid": "ReadClaimHolder",
+                    "Effect": "Allow",
+                    "Action": "states:DescribeExecution",
+                    "Resource": target.executions_arn(&names.job_name)
+                }),
+            ]),
         );
     }
     if let Some(topic) = &job.notification_topic {

@@ -7,13 +7,13 @@ use serde_json::{json, Value};
 
 use super::definition::definition;
 use super::iam;
-use crate::config::{Config, Job};
+use crate::config::{Config, Job, Overlap};
 use handlers::alarm::AlarmIdentity;
 
 use crate::model::alarm::missed_rule;
 use crate::model::{
-    AlarmSpec, Identity, JobDefinitionSpec, JobStack, LogGroupSpec, RoleSpec, ScheduleSpec,
-    StateMachineSpec,
+    AlarmSpec, ClaimTableSpec, Identity, JobDefinitionSpec, JobStack, LogGroupSpec, RoleSpec,
+    ScheduleSpec, StateMachineSpec, PAY_PER_REQUEST,
 };
 use crate::names::JobNames;
 use crate::target::Target;
@@ -111,6 +111,12 @@ impl JobStack {
                 retry_policy: job.schedule_retry,
                 dead_letter_arn: job.schedule_dead_letter_arn.clone(),
             },
+            claim_table: (job.overlap == Overlap::Skip).then(|| ClaimTableSpec {
+                name: names.claim_table.clone(),
+                key_schema: ClaimTableSpec::key_schema(),
+                billing_mode: PAY_PER_REQUEST.to_string(),
+                tags: tags.clone(),
+            }),
             alarm: job.expect_success_within.as_ref().map(|window| {
                 let (period_seconds, evaluation_periods) = window.periods();
                 let identity = AlarmIdentity {
@@ -176,6 +182,7 @@ pub fn describe(stack: &JobStack, document: JobDocument) -> Value {
                 "schedule": stack.names.schedule,
                 "log_group": stack.log_groups[0].name,
                 "container_log_group": stack.names.container_log_group,
+                "claim_table": stack.claim_table.as_ref().map(|t| &t.name),
             },
         }),
     }

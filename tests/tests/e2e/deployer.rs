@@ -22,6 +22,7 @@ use sjob_e2e::{
 
 mod job_options;
 mod logs;
+mod overlap;
 mod ownership;
 
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);

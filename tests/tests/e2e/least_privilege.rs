@@ -40,8 +40,8 @@ const JUSTIFIED: &[(&str, &str, &str)] = &[
     ),
     (
         "RESOURCE_MISMATCH",
-        "states:ListExecutions",
-        "parliament reports RESOURCE_MISMATCH here: its action data lists only `mapRun` for ListExecutions",
+        "states:DescribeExecution",
+        "parliament reports RESOURCE_MISMATCH here: its action data lists only `express` for DescribeExecution",
     ),
     (
         "PERMISSIONS_MANAGEMENT_ACTIONS",
@@ -53,7 +53,8 @@ const JUSTIFIED: &[(&str, &str, &str)] = &[
 /// A third job, on a queue of its own, whose schedule has a dead-letter
 /// queue (the scheduler role's send to it), which reads secrets under a
 /// customer key (the task execution role's reads) and skips overlapping
-/// runs (the state machine's listing of its executions).
+/// runs (the state machine's claim in its table and its read of the
+/// claim's holder).
 const EXPORT: &str = r#"
 [jobs.export]
 command = ["python", "-m", "export"]

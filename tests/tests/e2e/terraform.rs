@@ -158,6 +158,12 @@ async fn example_applies_plans_clean_matches_sjob_and_destroys() {
         deployed_by_terraform.push((job.clone(), definition));
     }
 
+    // The crawler skips overlapping runs: the module made its claim table.
+    let claim_table = "myapp-dev-crawler-ScheduledJob-Claim";
+    assert!(
+        emulator.table(claim_table).await.is_some(),
+        "no claim table"
+    );
     let report_by_terraform = report_job_options(&aws, &emulator).await;
     assert_eq!(
         report_by_terraform,
@@ -189,6 +195,11 @@ async fn example_applies_plans_clean_matches_sjob_and_destroys() {
         left.state_machines().is_empty(),
         "destroy left {:?}",
         left.state_machines()
+    );
+    assert_eq!(
+        emulator.table(claim_table).await,
+        None,
+        "destroy left the claim table"
     );
 
     // The same inputs through sjob, into the now empty emulator but for an

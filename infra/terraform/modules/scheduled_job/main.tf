@@ -134,6 +134,25 @@ resource "aws_batch_job_definition" "job" {
   }
 }
 
+# overlap = "skip": the table holding the job's one claim (the execution
+# running it), which the state machine takes before the job and releases
+# on every way it ends (deployer/src/render/definition.rs). Terraform waits
+# until it is ACTIVE.
+resource "aws_dynamodb_table" "claim" {
+  # checkov:skip=CKV_AWS_28:As `sjob deploy`: the one item names the execution running the job; point-in-time recovery could only restore a claim that is stale.
+  # checkov:skip=CKV_AWS_119:As `sjob deploy`: the item holds an execution ARN, no data; DynamoDB encrypts it at rest with an AWS-owned key.
+  count        = var.overlap == "skip" ? 1 : 0
+  name         = "${local.job_name}-Claim"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "job"
+  tags         = var.tags
+
+  attribute {
+    name = "job"
+    type = "S"
+  }
+}
+
 resource "aws_sfn_state_machine" "job" {
   # checkov:skip=CKV_AWS_284:As `sjob deploy`: tracing is off (a Batch job and two Lambda calls; execution history and logs at level ALL show each step), so the role has no X-Ray permissions.
   name     = local.job_name
@@ -153,8 +172,9 @@ resource "aws_sfn_state_machine" "job" {
     level                  = "ALL"
   }
 
-  # The definition names the job definition without a revision (the latest).
-  depends_on = [aws_batch_job_definition.job, aws_iam_role_policy.inline]
+  # The definition names the job definition without a revision (the latest)
+  # and, with overlap = "skip", the claim table.
+  depends_on = [aws_batch_job_definition.job, aws_iam_role_policy.inline, aws_dynamodb_table.claim]
 }
 
 resource "aws_scheduler_schedule" "job" {

@@ -21,3 +21,8 @@ output "log_group_name" {
 output "task_role_arn" {
   value = aws_iam_role.role["EcsTaskRole"].arn
 }
+
+output "claim_table_name" {
+  description = "The claim table of overlap = \"skip\", null otherwise."
+  value       = one(aws_dynamodb_table.claim[*].name)
+}
