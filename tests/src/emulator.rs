@@ -1,6 +1,7 @@
 //! One running `tests/harness/emulator.py`: moto on a free loopback port,
 //! plus the harness endpoints (`/_harness/*`, see tests/harness/README.md).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -221,6 +222,25 @@ impl Emulator {
             Some(json!({ "retry_wait_scale": scale })),
         )
         .await;
+    }
+
+    /// Makes a role younger than `seconds` not yet assumable by Lambda,
+    /// Step Functions and Scheduler, as while IAM propagates a new role.
+    pub async fn set_iam_propagation(&self, seconds: f64) {
+        self.harness(
+            "POST",
+            "/_harness/iam",
+            Some(json!({ "propagation_seconds": seconds })),
+        )
+        .await;
+    }
+
+    /// How many calls of each operation (`CreateStateMachine`) were refused
+    /// for a role not yet propagated since [`Emulator::set_iam_propagation`].
+    pub async fn iam_refusals(&self) -> BTreeMap<String, u64> {
+        let setting = self.harness("GET", "/_harness/iam", None).await;
+        serde_json::from_value(setting["refused"].clone())
+            .unwrap_or_else(|e| panic!("refused is not a map of counts ({e}): {setting}"))
     }
 
     /// Every invocation forwarded to a registered binary, oldest first:

@@ -32,7 +32,7 @@ pub use binaries::{handler_binary, sjob_binary};
 pub use emulator::{Emulator, JobOutcome, REGION};
 pub use fixture::{Fixture, Handlers, HandlersBuilder};
 pub use http::HttpSink;
-pub use proxy::{Fault, FaultPlan, FaultProxy, Gate, ProxiedCall};
+pub use proxy::{Fault, FaultPlan, FaultProxy, Gate, ProxiedCall, DENIED_CALLER};
 pub use seed::{SeedJob, SEED_POLICIES};
 pub use sjob::{Sjob, SjobRun};
 pub use terraform::{files_under, Terraform, PROVIDER_MIRROR, TERRAFORM};

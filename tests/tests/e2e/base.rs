@@ -391,6 +391,28 @@ async fn one_deploy_brings_up_the_base_and_the_jobs_on_an_empty_account() {
     assert_eq!(project.statuses(&project.failures).await, ["FAILED"]);
 }
 
+/// A role IAM has not propagated yet: Lambda refuses to create the
+/// functions with it for a few seconds (the harness says so in Lambda's
+/// words), and the deploy waits it out.
+#[tokio::test]
+async fn the_handler_functions_wait_for_their_new_role_to_propagate() {
+    let project = Project::new().await;
+    let emulator = &project.fixture.emulator;
+    emulator.set_iam_propagation(3.0).await;
+
+    project.fixture.sjob.run_expecting(0, &["deploy"]).await;
+
+    let refused = emulator.iam_refusals().await;
+    assert!(
+        refused.get("CreateFunction").is_some_and(|n| *n > 0),
+        "Lambda refused the new role at first: {refused:?}"
+    );
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/{HANDLER_ROLE}");
+    for (name, _) in HANDLER_FUNCTIONS {
+        assert_eq!(project.function(name).await.role(), Some(role.as_str()));
+    }
+}
+
 #[tokio::test]
 async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_account() {
     let project = Project::new().await;

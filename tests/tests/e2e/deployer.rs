@@ -23,6 +23,7 @@ use sjob_e2e::{
 mod job_options;
 mod logs;
 mod ownership;
+mod roles;
 
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 /// SNS delivers to SQS inside the handler's Publish, before the execution
