@@ -20,6 +20,7 @@ use sjob_e2e::{
     policy_document, Aws, FaultPlan, FaultProxy, Fixture, JobOutcome, Sjob, SjobRun, REGION,
 };
 
+mod credentials;
 mod job_options;
 mod logs;
 mod ownership;
