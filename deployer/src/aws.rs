@@ -212,7 +212,7 @@ pub enum AwsError {
     Denied {
         action: &'static str,
         resource: String,
-        denial: Denial,
+        denial: Box<Denial>,
         /// The service's error code (`AccessDenied`, `AccessDeniedException`).
         code: String,
     },
@@ -277,7 +277,7 @@ impl AwsError {
             return AwsError::Denied {
                 action,
                 resource: resource.into(),
-                denial,
+                denial: Box::new(denial),
                 code: code.clone(),
             };
         }

@@ -22,6 +22,12 @@ const SECRET_ACCESS_KEY: &str = "testing";
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const INSTALL_HINT: &str = "pip install -r tests/requirements.txt";
 
+/// Seconds, as IAM can take on AWS to propagate a new role, and longer
+/// than `sjob` takes from creating a role to passing it to a service (a
+/// handler's zip upload included) on a loaded machine, well within the
+/// minute sjob waits: for [`Emulator::set_iam_propagation`].
+pub const IAM_PROPAGATION_SECONDS: f64 = 15.0;
+
 /// How Batch jobs submitted to the emulator end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobOutcome {

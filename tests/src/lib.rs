@@ -29,7 +29,7 @@ pub use alarms::Alarm;
 pub use aws::{policy_document, snapshot_differences, trust_policy, Aws, Delivery, Invocation};
 pub use batch::DefaultNetwork;
 pub use binaries::{handler_binary, sjob_binary};
-pub use emulator::{Emulator, JobOutcome, REGION};
+pub use emulator::{Emulator, JobOutcome, IAM_PROPAGATION_SECONDS, REGION};
 pub use fixture::{Fixture, Handlers, HandlersBuilder};
 pub use http::HttpSink;
 pub use proxy::{Fault, FaultPlan, FaultProxy, Gate, ProxiedCall, DENIED_CALLER};

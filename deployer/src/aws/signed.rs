@@ -177,9 +177,11 @@ impl Service {
     /// not one per request. `None` when no credentials are configured.
     fn sigv4(&self, region: &Region) -> Option<StaticRuntimePlugin> {
         let credentials = self.config.credentials_provider()?;
-        let mut operation = SigV4OperationSigningConfig::default();
-        operation.region = Some(SigningRegion::from(region.clone()));
-        operation.name = Some(SigningName::from_static(self.service));
+        let operation = SigV4OperationSigningConfig {
+            region: Some(SigningRegion::from(region.clone())),
+            name: Some(SigningName::from_static(self.service)),
+            ..Default::default()
+        };
         let mut config = Layer::new("sjob signed call");
         config.store_put(AuthSchemeOptionResolverParams::new(()));
         config.store_put(operation);

@@ -6,42 +6,43 @@
 use std::time::{Duration, Instant};
 
 use sjob_e2e::myapp::{config, Targets, CRAWLER};
-use sjob_e2e::{Aws, Emulator, Fault, FaultPlan, FaultProxy, Fixture, Sjob, DENIED_CALLER};
+use sjob_e2e::{
+    Aws, Emulator, Fault, FaultPlan, FaultProxy, Fixture, Sjob, DENIED_CALLER,
+    IAM_PROPAGATION_SECONDS,
+};
 
 use super::{role_arn, Names};
 
-/// How long the harness keeps a new role from the services: a few seconds,
-/// as IAM often takes on AWS.
-const PROPAGATION_SECONDS: f64 = 3.0;
-
-/// How many calls of `operation` the harness refused for a new role.
-async fn refusals(emulator: &Emulator, operation: &str) -> u64 {
-    emulator
-        .iam_refusals()
-        .await
-        .get(operation)
-        .copied()
-        .unwrap_or_default()
+/// Deploys while IAM propagates new roles, and checks that `operation`
+/// was refused for a role at first, so the deploy did wait.
+async fn deploy_while_iam_propagates(fixture: &Fixture, operation: &str) {
+    fixture
+        .emulator
+        .set_iam_propagation(IAM_PROPAGATION_SECONDS)
+        .await;
+    fixture.sjob.run_expecting(0, &["deploy"]).await;
+    let refused = fixture.emulator.iam_refusals().await;
+    assert!(
+        refused.get(operation).is_some_and(|n| *n > 0),
+        "{operation} was refused for a new role at first: {refused:?}"
+    );
 }
 
-#[tokio::test]
-async fn a_state_machine_waits_for_its_new_role_to_propagate() {
+/// A fixture whose config has the crawler job, its targets nowhere.
+async fn crawler() -> Fixture {
     let fixture = Fixture::new().await;
     fixture
         .sjob
         .write_config(&config(&Targets::nowhere(), &[CRAWLER]));
     fixture
-        .emulator
-        .set_iam_propagation(PROPAGATION_SECONDS)
-        .await;
+}
 
-    fixture.sjob.run_expecting(0, &["deploy"]).await;
+#[tokio::test]
+async fn a_state_machine_waits_for_its_new_role_to_propagate() {
+    let fixture = crawler().await;
 
-    assert!(
-        refusals(&fixture.emulator, "CreateStateMachine").await > 0,
-        "Step Functions refused the new role at first: {:?}",
-        fixture.emulator.iam_refusals().await
-    );
+    deploy_while_iam_propagates(&fixture, "CreateStateMachine").await;
+
     let names = Names::of("crawler");
     let machine = fixture
         .aws
@@ -72,10 +73,7 @@ async fn delete_role(aws: &Aws, role: &str) {
 
 #[tokio::test]
 async fn a_schedule_waits_for_its_new_role_to_propagate() {
-    let fixture = Fixture::new().await;
-    fixture
-        .sjob
-        .write_config(&config(&Targets::nowhere(), &[CRAWLER]));
+    let fixture = crawler().await;
     fixture.sjob.run_expecting(0, &["deploy"]).await;
     // The schedule and its role gone: the next deploy makes both anew, and
     // the schedule names a role IAM has not propagated yet.
@@ -89,18 +87,9 @@ async fn a_schedule_waits_for_its_new_role_to_propagate() {
         .await
         .expect("DeleteSchedule");
     delete_role(&fixture.aws, &names.scheduler_role).await;
-    fixture
-        .emulator
-        .set_iam_propagation(PROPAGATION_SECONDS)
-        .await;
 
-    fixture.sjob.run_expecting(0, &["deploy"]).await;
+    deploy_while_iam_propagates(&fixture, "CreateSchedule").await;
 
-    assert!(
-        refusals(&fixture.emulator, "CreateSchedule").await > 0,
-        "Scheduler refused the new role at first: {:?}",
-        fixture.emulator.iam_refusals().await
-    );
     let schedule = fixture
         .aws
         .schedule(&names.schedule)
