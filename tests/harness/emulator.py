@@ -91,6 +91,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import batch_compute_update
 import iam_propagation
 
 # Must be set before moto is imported: moto reads it when the IAM backend loads.
@@ -1723,6 +1724,7 @@ def apply_patches() -> None:
     patch_batch_describe_job_definitions_pages()  # g
     patch_batch_optional_service_role()  # g
     patch_batch_job_definition_arn_without_revision()  # g
+    batch_compute_update.patch()  # g
     patch_sfn_execution_name()  # g
     patch_sfn_context_timestamps()  # g
     patch_sfn_lambda_unknown()  # g
