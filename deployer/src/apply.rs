@@ -168,6 +168,13 @@ fn deleting(changes: &[Change], kind: Kind, name: &str) -> bool {
         .any(|c| c.kind == kind && c.name == name && c.action == Action::Delete)
 }
 
+/// Whether `changes` delete this resource as replaced by another.
+fn replaced(changes: &[Change], kind: Kind, name: &str) -> bool {
+    changes
+        .iter()
+        .any(|c| c.kind == kind && c.name == name && matches!(c.action, Action::Replaced { .. }))
+}
+
 /// Whether the job definition's only change is retiring extra ACTIVE
 /// revisions of the desired content.
 fn only_extra_revisions(job: &JobPlan) -> bool {

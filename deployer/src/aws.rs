@@ -197,13 +197,75 @@ pub enum AwsError {
     #[error(
         "{action} {resource}: the new IAM role was still not usable after {seconds} s: {message}"
     )]
-    #[diagnostic(code(sjob::aws::iam_propagation))]
+    #[diagnostic(
+        code(sjob::aws::iam_propagation),
+        help("IAM had not yet made the role usable to the service; a re-run finishes once it has")
+    )]
     RoleNotReady {
         action: &'static str,
         resource: String,
         seconds: u64,
         message: String,
     },
+    #[error("{action} {resource} was denied: {denial}")]
+    #[diagnostic(
+        code(sjob::aws::denied),
+        help("nothing was retried: the credentials sjob runs with lack this permission. \"Deploying to real AWS\" in the README lists every permission sjob needs")
+    )]
+    Denied {
+        action: &'static str,
+        resource: String,
+        denial: Box<Denial>,
+        /// The service's error code (`AccessDenied`, `AccessDeniedException`).
+        code: String,
+    },
+}
+
+/// What a service's denial of the caller says: "User: <principal> is not
+/// authorized to perform: <permission> on resource: <resource>", the
+/// wording every service uses for its caller's missing permissions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The caller: a user or an assumed role's session.
+    pub principal: String,
+    /// The IAM action, such as `iam:PassRole`.
+    pub permission: String,
+    /// The resource the action was denied on, when the message names one.
+    pub resource: Option<String>,
+}
+
+impl Denial {
+    /// The denial in a service's message, if the message is one.
+    pub fn parse(message: &str) -> Option<Denial> {
+        let (_, rest) = message.split_once("User: ")?;
+        let (principal, rest) = rest.split_once(" is not authorized to perform: ")?;
+        let word = |text: &str| {
+            text.split(|c: char| c.is_whitespace() || c == ',')
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('.')
+                .to_string()
+        };
+        let permission = word(rest);
+        let resource = rest
+            .split_once(" on resource: ")
+            .map(|(_, resource)| word(resource));
+        (!principal.is_empty() && permission.contains(':')).then(|| Denial {
+            principal: principal.to_string(),
+            permission,
+            resource,
+        })
+    }
+}
+
+impl std::fmt::Display for Denial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} may not perform {}", self.principal, self.permission)?;
+        if let Some(resource) = &self.resource {
+            write!(f, " on {resource}")?;
+        }
+        Ok(())
+    }
 }
 
 impl AwsError {
@@ -214,6 +276,14 @@ impl AwsError {
         E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     {
         let code = err.code().map(str::to_string);
+        if let (Some(code), Some(denial)) = (&code, err.message().and_then(Denial::parse)) {
+            return AwsError::Denied {
+                action,
+                resource: resource.into(),
+                denial: Box::new(denial),
+                code: code.clone(),
+            };
+        }
         let message = match (&code, err.message()) {
             (Some(code), Some(message)) => format!("{code}: {message}"),
             (Some(code), None) => code.clone(),
@@ -245,6 +315,7 @@ impl AwsError {
     pub fn service_code(&self) -> Option<&str> {
         match self {
             AwsError::Call { code, .. } => code.as_deref(),
+            AwsError::Denied { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -389,9 +460,54 @@ pub fn error_code<E: ProvideErrorMetadata>(
     err.as_service_error().and_then(|e| e.code())
 }
 
-/// Retries `op` while AWS reports that a just-created role cannot be
-/// assumed yet (IAM is eventually consistent), for up to a minute.
+/// A service that assumes a role sjob passes it. IAM is eventually
+/// consistent: for a few seconds after a role is created, the service may
+/// not be able to assume it yet, and says so in words of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assumer {
+    Lambda,
+    StepFunctions,
+    Scheduler,
+}
+
+impl Assumer {
+    /// The error code and the words of the service's answer while it cannot
+    /// assume the role yet (as the services word it; the Terraform AWS
+    /// provider retries on the same ones).
+    fn not_yet_assumable(self) -> (&'static str, &'static str) {
+        match self {
+            // "The role defined for the function cannot be assumed by Lambda."
+            Assumer::Lambda => (
+                "InvalidParameterValueException",
+                "cannot be assumed by Lambda",
+            ),
+            // "Neither the global service principal states.amazonaws.com, nor
+            // the regional one is authorized to assume the provided role."
+            Assumer::StepFunctions => (
+                "AccessDeniedException",
+                "is authorized to assume the provided role",
+            ),
+            // "The execution role you provide must allow AWS EventBridge
+            // Scheduler to assume the role."
+            Assumer::Scheduler => (
+                "ValidationException",
+                "must allow AWS EventBridge Scheduler to assume the role",
+            ),
+        }
+    }
+
+    /// Whether `err` is this service saying it cannot assume the role yet.
+    fn cannot_assume_yet(self, err: &impl ProvideErrorMetadata) -> bool {
+        let (code, words) = self.not_yet_assumable();
+        err.code() == Some(code) && err.message().is_some_and(|m| m.contains(words))
+    }
+}
+
+/// Retries `op` while `assumer` answers that it cannot assume the role yet
+/// (a role just created), for up to a minute. Every other error, a denial
+/// of the caller's own permissions among them, ends it at once.
 pub async fn wait_for_role<T, E, F, Fut>(
+    assumer: Assumer,
     action: &'static str,
     resource: &str,
     mut op: F,
@@ -407,20 +523,18 @@ where
     loop {
         match op().await {
             Ok(value) => return Ok(value),
-            Err(err) => {
-                let message = DisplayErrorContext(&err).to_string();
-                let propagating = is_role_propagation(&message);
-                if !propagating {
-                    return Err(AwsError::call(action, resource, err));
-                }
-                if started.elapsed() >= LIMIT {
-                    return Err(AwsError::RoleNotReady {
-                        action,
-                        resource: resource.to_string(),
-                        seconds: LIMIT.as_secs(),
-                        message,
-                    });
-                }
+            Err(err) if !assumer.cannot_assume_yet(&err) => {
+                return Err(AwsError::call(action, resource, err));
+            }
+            Err(err) if started.elapsed() >= LIMIT => {
+                return Err(AwsError::RoleNotReady {
+                    action,
+                    resource: resource.to_string(),
+                    seconds: LIMIT.as_secs(),
+                    message: err.message().unwrap_or_default().to_string(),
+                });
+            }
+            Err(_) => {
                 tracing::info!(
                     action,
                     resource,
@@ -433,10 +547,137 @@ where
     }
 }
 
-/// The messages Step Functions and the Scheduler give for a role that IAM
-/// has not propagated yet.
-fn is_role_propagation(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    (m.contains("role") && (m.contains("assume") || m.contains("not authorized")))
-        || m.contains("the execution role you provided")
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    fn answer(code: &str, message: &str) -> ErrorMetadata {
+        ErrorMetadata::builder().code(code).message(message).build()
+    }
+
+    /// Step Functions' answer when the caller may not pass the role.
+    const PASS_ROLE_DENIED: &str = "User: arn:aws:sts::123456789012:assumed-role/deployer/ci is not authorized to perform: iam:PassRole on resource: arn:aws:iam::123456789012:role/myapp-dev-crawler-StatesRole because no identity-based policy allows the iam:PassRole action";
+
+    #[test]
+    fn a_denial_names_the_caller_the_permission_and_the_resource() {
+        assert_eq!(
+            Denial::parse(PASS_ROLE_DENIED),
+            Some(Denial {
+                principal: "arn:aws:sts::123456789012:assumed-role/deployer/ci".into(),
+                permission: "iam:PassRole".into(),
+                resource: Some(
+                    "arn:aws:iam::123456789012:role/myapp-dev-crawler-StatesRole".into()
+                ),
+            })
+        );
+        let without_resource = Denial::parse(
+            "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: tag:GetResources",
+        )
+        .unwrap();
+        assert_eq!(without_resource.permission, "tag:GetResources");
+        assert_eq!(without_resource.resource, None);
+        assert_eq!(
+            without_resource.to_string(),
+            "arn:aws:iam::123456789012:user/ci may not perform tag:GetResources"
+        );
+    }
+
+    #[test]
+    fn a_service_that_cannot_assume_a_role_is_no_denial_of_the_caller() {
+        for message in [
+            "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role.",
+            "The role defined for the function cannot be assumed by Lambda.",
+            "Rate exceeded",
+        ] {
+            assert_eq!(Denial::parse(message), None, "{message}");
+        }
+    }
+
+    #[test]
+    fn a_denied_call_is_a_typed_error_naming_action_permission_and_resource() {
+        let err = AwsError::call(
+            "CreateStateMachine",
+            "myapp-dev-crawler",
+            answer("AccessDeniedException", PASS_ROLE_DENIED),
+        );
+        assert!(
+            matches!(&err, AwsError::Denied { denial, .. } if denial.permission == "iam:PassRole")
+        );
+        assert_eq!(err.service_code(), Some("AccessDeniedException"));
+        let text = err.to_string();
+        assert!(
+            text.starts_with("CreateStateMachine myapp-dev-crawler was denied"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "iam:PassRole on arn:aws:iam::123456789012:role/myapp-dev-crawler-StatesRole"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn each_service_is_waited_for_only_on_its_own_words() {
+        let lambda = answer(
+            "InvalidParameterValueException",
+            "The role defined for the function cannot be assumed by Lambda.",
+        );
+        let states = answer(
+            "AccessDeniedException",
+            "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role.",
+        );
+        let scheduler = answer(
+            "ValidationException",
+            "The execution role you provide must allow AWS EventBridge Scheduler to assume the role.",
+        );
+        let denied = answer("AccessDeniedException", PASS_ROLE_DENIED);
+        for (assumer, waits_on) in [
+            (Assumer::Lambda, &lambda),
+            (Assumer::StepFunctions, &states),
+            (Assumer::Scheduler, &scheduler),
+        ] {
+            for err in [&lambda, &states, &scheduler, &denied] {
+                assert_eq!(
+                    assumer.cannot_assume_yet(err),
+                    std::ptr::eq(err, waits_on),
+                    "{assumer:?} on {err}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_denial_ends_the_wait_at_once_and_propagation_is_waited_out() {
+        let calls = AtomicUsize::new(0);
+        let denied = wait_for_role(Assumer::StepFunctions, "CreateStateMachine", "m", || {
+            calls.fetch_add(1, Ordering::Relaxed);
+            async { Err::<(), _>(answer("AccessDeniedException", PASS_ROLE_DENIED)) }
+        })
+        .await;
+        assert!(matches!(denied, Err(AwsError::Denied { .. })), "{denied:?}");
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+
+        let calls = AtomicUsize::new(0);
+        let assumed = wait_for_role(Assumer::Lambda, "CreateFunction", "f", || {
+            let first = calls.fetch_add(1, Ordering::Relaxed) == 0;
+            async move {
+                if first {
+                    Err(answer(
+                        "InvalidParameterValueException",
+                        "The role defined for the function cannot be assumed by Lambda.",
+                    ))
+                } else {
+                    Ok("created")
+                }
+            }
+        })
+        .await;
+        assert_eq!(assumed.unwrap(), "created");
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
+    }
 }

@@ -88,6 +88,11 @@ pub enum Action {
     Kept {
         reason: String,
     },
+    /// Deleted because this deploy replaces it with `by`, once that is in
+    /// use: part of the deploy, not a removal waiting for `--prune`.
+    Replaced {
+        by: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -167,7 +172,7 @@ impl Plan {
     /// Whether applying with `include_removals` would change anything.
     pub fn has_changes(&self, include_removals: bool) -> bool {
         self.changes().any(|c| match c.action {
-            Action::Create | Action::Update { .. } => true,
+            Action::Create | Action::Update { .. } | Action::Replaced { .. } => true,
             Action::Delete => include_removals || !self.is_removal(c),
             Action::NoOp | Action::Conflict { .. } | Action::Kept { .. } => false,
         })

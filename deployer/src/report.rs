@@ -55,7 +55,7 @@ impl<'a> PlanReport<'a> {
                 Action::Delete if mode == Mode::Keep && plan.is_removal(change) => {
                     summary.kept += 1
                 }
-                Action::Delete => summary.delete += 1,
+                Action::Delete | Action::Replaced { .. } => summary.delete += 1,
                 Action::NoOp => summary.unchanged += 1,
                 Action::Conflict { .. } => summary.conflict += 1,
                 Action::Kept { .. } => summary.unchanged += 1,
@@ -117,6 +117,7 @@ impl fmt::Display for PlanReport<'_> {
                     ("!", format!("  (exists, not this stack's: {owner})"))
                 }
                 Action::Kept { reason } => ("=", format!("  (kept: {reason})")),
+                Action::Replaced { by } => ("-", format!("  (replaced by {by})")),
                 Action::NoOp => continue,
             };
             writeln!(

@@ -57,11 +57,14 @@ Harness endpoints (served next to moto's API on the same port)
 ``POST /_harness/sfn``  body ``{"retry_wait_scale": 0.01}``
     Multiplies every Retry wait of the Step Functions interpreter (0 to 1;
     1, AWS's timing, by default).
+``GET`` / ``POST /_harness/iam``  body ``{"propagation_seconds": 5}``
+    A role younger than this is not yet assumable by Lambda, Step Functions
+    or Scheduler (0, no delay, by default); see ``iam_propagation``.
 ``POST /_harness/reset``
     Resets all moto backends (like ``POST /moto-api/reset``) and the harness
     state except Lambda registrations (invocation log and queued failures
     cleared, batch outcome "succeeded" with no failed array children, retry
-    wait scale 1).
+    wait scale 1, no IAM propagation delay).
 
 Patches (each a function below, named after the moto gap it fixes)
 -------------------------------------------------------------------
@@ -87,6 +90,9 @@ import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import batch_compute_update
+import iam_propagation
 
 # Must be set before moto is imported: moto reads it when the IAM backend loads.
 os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
@@ -1795,6 +1801,7 @@ def apply_patches() -> None:
     patch_batch_describe_job_definitions_pages()  # g
     patch_batch_optional_service_role()  # g
     patch_batch_job_definition_arn_without_revision()  # g
+    batch_compute_update.patch()  # g
     patch_sfn_execution_name()  # g
     patch_sfn_context_timestamps()  # g
     patch_sfn_lambda_unknown()  # g
@@ -1804,6 +1811,7 @@ def apply_patches() -> None:
     patch_iam_account_authorization_details_pages()  # g
     patch_dynamodb_conditional_writes_atomic()  # g
     patch_dynamodb_table_creating()  # g
+    iam_propagation.patch()  # knob
 
 
 # --------------------------------------------------------------------------
@@ -1899,6 +1907,8 @@ class HarnessApp:
                     "failed_array_indexes": sorted(STATE.failed_array_indexes),
                     "container_output": STATE.container_output,
                 }
+        if path == iam_propagation.ENDPOINT:
+            return iam_propagation.handle(method, body)
         if path == "/_harness/reset" and method == "POST":
             from moto.moto_api._internal.models import moto_api_backend
 
@@ -1911,6 +1921,7 @@ class HarnessApp:
             STATE.failed_array_indexes = set()
             STATE.container_output = []
             STATE.retry_wait_scale = 1.0
+            iam_propagation.reset()
             return 200, {"reset": True}
         return 404, {"error": f"no harness endpoint {method} {path}"}
 

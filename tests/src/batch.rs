@@ -1,6 +1,8 @@
 //! A Batch job queue in the emulator: a managed Fargate compute environment
 //! on the default VPC, as a real account would have one.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_batch::types::{
     CeState, CeType, ComputeEnvironmentOrder, ComputeResource, CrType, JqState,
 };
@@ -57,17 +59,9 @@ impl Emulator {
         }
     }
 
-    /// The ids of the security groups of that name. (sjob's groups have no
-    /// rules naming other groups, so every `groupId` is a group's own.)
+    /// The ids of the security groups of that name.
     pub async fn security_group_ids(&self, name: &str) -> Vec<String> {
-        let groups = self
-            .ec2(&[
-                ("Action", "DescribeSecurityGroups"),
-                ("Filter.1.Name", "group-name"),
-                ("Filter.1.Value.1", name),
-            ])
-            .await;
-        xml_values(&groups, "groupId")
+        self.security_group_vpcs(name).await.into_keys().collect()
     }
 
     /// Creates a security group with `tags`, as another stack or a person
@@ -107,6 +101,58 @@ impl Emulator {
             .into_iter()
             .next()
             .expect("CreateSecurityGroup answers with the group's id")
+    }
+
+    /// A new VPC (`cidr`, a /16) with one subnet, as a second network of
+    /// the account; its default security group is the VPC's own.
+    pub async fn create_network(&self, cidr: &str) -> DefaultNetwork {
+        let created = self
+            .ec2(&[("Action", "CreateVpc"), ("CidrBlock", cidr)])
+            .await;
+        let vpc = xml_values(&created, "vpcId")
+            .into_iter()
+            .next()
+            .expect("CreateVpc answers with the VPC's id");
+        let subnet_cidr = cidr.replace(".0.0/16", ".1.0/24");
+        let subnet = self
+            .ec2(&[
+                ("Action", "CreateSubnet"),
+                ("VpcId", &vpc),
+                ("CidrBlock", &subnet_cidr),
+            ])
+            .await;
+        let groups = self
+            .ec2(&[
+                ("Action", "DescribeSecurityGroups"),
+                ("Filter.1.Name", "vpc-id"),
+                ("Filter.1.Value.1", &vpc),
+            ])
+            .await;
+        DefaultNetwork {
+            subnets: xml_values(&subnet, "subnetId"),
+            security_group: xml_values(&groups, "groupId")
+                .into_iter()
+                .next()
+                .expect("a new VPC has a default security group"),
+            vpc,
+        }
+    }
+
+    /// The VPC of each security group of that name, by group id. (sjob's
+    /// groups have no rules naming other groups, so every `groupId` is a
+    /// group's own.)
+    pub async fn security_group_vpcs(&self, name: &str) -> BTreeMap<String, String> {
+        let groups = self
+            .ec2(&[
+                ("Action", "DescribeSecurityGroups"),
+                ("Filter.1.Name", "group-name"),
+                ("Filter.1.Value.1", name),
+            ])
+            .await;
+        xml_values(&groups, "groupId")
+            .into_iter()
+            .zip(xml_values(&groups, "vpcId"))
+            .collect()
     }
 
     /// One EC2 (Query protocol) call; the XML answer.

@@ -1,6 +1,7 @@
 //! One running `tests/harness/emulator.py`: moto on a free loopback port,
 //! plus the harness endpoints (`/_harness/*`, see tests/harness/README.md).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +21,12 @@ const ACCESS_KEY_ID: &str = "testing";
 const SECRET_ACCESS_KEY: &str = "testing";
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const INSTALL_HINT: &str = "pip install -r tests/requirements.txt";
+
+/// Seconds, as IAM can take on AWS to propagate a new role, and longer
+/// than `sjob` takes from creating a role to passing it to a service (a
+/// handler's zip upload included) on a loaded machine, well within the
+/// minute sjob waits: for [`Emulator::set_iam_propagation`].
+pub const IAM_PROPAGATION_SECONDS: f64 = 15.0;
 
 /// How Batch jobs submitted to the emulator end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +228,25 @@ impl Emulator {
             Some(json!({ "retry_wait_scale": scale })),
         )
         .await;
+    }
+
+    /// Makes a role younger than `seconds` not yet assumable by Lambda,
+    /// Step Functions and Scheduler, as while IAM propagates a new role.
+    pub async fn set_iam_propagation(&self, seconds: f64) {
+        self.harness(
+            "POST",
+            "/_harness/iam",
+            Some(json!({ "propagation_seconds": seconds })),
+        )
+        .await;
+    }
+
+    /// How many calls of each operation (`CreateStateMachine`) were refused
+    /// for a role not yet propagated since [`Emulator::set_iam_propagation`].
+    pub async fn iam_refusals(&self) -> BTreeMap<String, u64> {
+        let setting = self.harness("GET", "/_harness/iam", None).await;
+        serde_json::from_value(setting["refused"].clone())
+            .unwrap_or_else(|e| panic!("refused is not a map of counts ({e}): {setting}"))
     }
 
     /// Every invocation forwarded to a registered binary, oldest first:

@@ -26,6 +26,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// The caller a [`Fault::NotAuthorized`] denies.
+pub const DENIED_CALLER: &str = "arn:aws:sts::123456789012:assumed-role/sjob-deployer/e2e";
+
 /// What the proxy does instead of (or besides) forwarding a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
@@ -41,6 +44,14 @@ pub enum Fault {
     /// HTTP 403 `AccessDenied` / `AccessDeniedException` / SNS's
     /// `AuthorizationError`: an error the SDK does not retry.
     Denied,
+    /// [`Fault::Denied`] worded as AWS denies a caller a permission:
+    /// "User: <the caller> is not authorized to perform: <permission> on
+    /// resource: <resource> because no identity-based policy allows the
+    /// <permission> action".
+    NotAuthorized {
+        permission: String,
+        resource: String,
+    },
     /// The connection is reset before the request reaches the emulator.
     Reset,
     /// The request is carried out, then the connection is reset: the client
@@ -464,18 +475,29 @@ fn error_answer(call: &Call, fault: &Fault) -> Vec<u8> {
             "AuthorizationError",
             "AccessDeniedException",
         ),
-        Fault::Denied => (403, "Forbidden", "AccessDenied", "AccessDeniedException"),
+        Fault::Denied | Fault::NotAuthorized { .. } => {
+            (403, "Forbidden", "AccessDenied", "AccessDeniedException")
+        }
         Fault::Reset | Fault::ResetAfterForward | Fault::Slow(_) | Fault::Hold(_) => {
             unreachable!("not an error answer")
         }
     };
-    let message = "injected by the sjob-e2e fault proxy";
+    let message = match fault {
+        Fault::NotAuthorized {
+            permission,
+            resource,
+        } => format!(
+            "User: {DENIED_CALLER} is not authorized to perform: {permission} on resource: \
+             {resource} because no identity-based policy allows the {permission} action"
+        ),
+        _ => "injected by the sjob-e2e fault proxy".to_string(),
+    };
     let (content_type, code, body) = if call.service == "ec2" {
         // EC2's own Query dialect: `<Response><Errors>`, and its own
         // throttling code.
         let code = match fault {
             Fault::Throttle => "RequestLimitExceeded",
-            Fault::Denied => "UnauthorizedOperation",
+            Fault::Denied | Fault::NotAuthorized { .. } => "UnauthorizedOperation",
             _ => query_code,
         };
         (

@@ -5,7 +5,7 @@
 //! security group before the compute environment before the queue; the
 //! reverse to delete.
 
-use super::{converge_log_groups, deleting, pending};
+use super::{converge_log_groups, deleting, pending, replaced};
 use crate::aws::{self, AwsError, Clients};
 use crate::plan::base::{BasePlan, NEW_SECURITY_GROUP};
 use crate::plan::Kind;
@@ -109,13 +109,18 @@ async fn converge_compute(clients: &Clients, plan: &BasePlan) -> Result<(), AwsE
     let (changes, actual) = (&plan.changes, &plan.actual);
     let mut environment = wanted.compute_environment.clone();
     if let Some(group) = &wanted.security_group {
-        let id = match &actual.security_group {
-            Some((id, current)) => {
+        let id = match actual.security_group_for(group) {
+            Some(current) => {
                 if pending(changes, Kind::SecurityGroup, &group.name) {
-                    aws::ec2::sync_security_group_tags(&clients.ec2, id, group, &current.spec)
-                        .await?;
+                    aws::ec2::sync_security_group_tags(
+                        &clients.ec2,
+                        &current.id,
+                        group,
+                        &current.group.spec,
+                    )
+                    .await?;
                 }
-                id.clone()
+                current.id.clone()
             }
             None => aws::ec2::create_security_group(&clients.ec2, group).await?,
         };
@@ -130,6 +135,13 @@ async fn converge_compute(clients: &Clients, plan: &BasePlan) -> Result<(), AwsE
     if pending(changes, Kind::JobQueue, &wanted.job_queue.name) {
         let current = actual.job_queue.as_ref().map(|o| &o.spec);
         aws::compute::converge_job_queue(&clients.batch, &wanted.job_queue, current).await?;
+    }
+    // The groups the new one replaces, now that the compute environment
+    // has moved off them.
+    for found in &actual.security_groups {
+        if replaced(changes, Kind::SecurityGroup, &found.label) {
+            aws::ec2::delete_security_group(&clients.ec2, &found.id).await?;
+        }
     }
     Ok(())
 }
@@ -179,9 +191,9 @@ pub async fn remove(clients: &Clients, target: &Target, plan: &BasePlan) -> Resu
             aws::compute::delete_compute_environment(&clients.batch, &names.compute_environment)
                 .await?;
         }
-        if let Some((id, _)) = &actual.security_group {
-            if deleting(changes, Kind::SecurityGroup, &names.security_group) {
-                aws::ec2::delete_security_group(&clients.ec2, id).await?;
+        for found in &actual.security_groups {
+            if deleting(changes, Kind::SecurityGroup, &found.label) {
+                aws::ec2::delete_security_group(&clients.ec2, &found.id).await?;
             }
         }
         Ok::<_, AwsError>(())

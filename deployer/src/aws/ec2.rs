@@ -27,43 +27,83 @@ impl Client {
 /// linger for a while after their compute environment is gone.
 const IN_USE_LIMIT: Duration = Duration::from_secs(600);
 
-/// The group of that name (in that VPC, when given), with its id.
-pub async fn read_security_group(
+/// The base's groups, each with its id: every group whose identity tags
+/// are `ours`, in every VPC (a `vpc_id` change leaves the old one behind
+/// until it is replaced), and the group named `name` in `vpc_id` whoever
+/// owns it (AWS allows one name per VPC, so another stack's group there
+/// is a conflict).
+pub async fn read_security_groups(
     client: &Client,
     name: &str,
+    ours: &Identity,
     vpc_id: Option<&str>,
-) -> Result<Option<(String, Observed<SecurityGroupSpec>)>, AwsError> {
-    let by_name = Params::new()
+) -> Result<Vec<(String, Observed<SecurityGroupSpec>)>, AwsError> {
+    let by_identity =
+        ours.tags()
+            .iter()
+            .enumerate()
+            .fold(Params::new(), |params, (n, (key, value))| {
+                params
+                    .with(format!("Filter.{}.Name", n + 1), format!("tag:{key}"))
+                    .with(format!("Filter.{}.Value.1", n + 1), value)
+            });
+    let named = async {
+        match vpc_id {
+            Some(vpc_id) => describe(client, name, by_name(name, vpc_id)).await,
+            None => Ok(Vec::new()),
+        }
+    };
+    let (mut groups, named) = tokio::try_join!(describe(client, name, by_identity), named)?;
+    for group in named {
+        if !groups.iter().any(|(id, _)| *id == group.0) {
+            groups.push(group);
+        }
+    }
+    Ok(groups)
+}
+
+/// The filters of the group named `name` in `vpc_id`.
+fn by_name(name: &str, vpc_id: &str) -> Params {
+    Params::new()
         .with("Filter.1.Name", "group-name")
-        .with("Filter.1.Value.1", name);
+        .with("Filter.1.Value.1", name)
+        .with("Filter.2.Name", "vpc-id")
+        .with("Filter.2.Value.1", vpc_id)
+}
+
+/// The groups `filters` select, with their ids; `label` is what an error
+/// names.
+async fn describe(
+    client: &Client,
+    label: &str,
+    filters: Params,
+) -> Result<Vec<(String, Observed<SecurityGroupSpec>)>, AwsError> {
     let groups = client
         .0
         .call(
             "DescribeSecurityGroups",
-            name,
-            match vpc_id {
-                Some(vpc_id) => by_name
-                    .with("Filter.2.Name", "vpc-id")
-                    .with("Filter.2.Value.1", vpc_id),
-                None => by_name,
-            },
+            label,
+            filters,
             parse_security_groups,
         )
         .await?;
-    Ok(groups.into_iter().next().map(|group| {
-        (
-            group.id,
-            Observed {
-                owner: Identity::of(&group.tags),
-                spec: SecurityGroupSpec {
-                    name: name.to_string(),
-                    vpc_id: group.vpc_id,
-                    description: group.description,
-                    tags: group.tags,
+    Ok(groups
+        .into_iter()
+        .map(|group| {
+            (
+                group.id,
+                Observed {
+                    owner: Identity::of(&group.tags),
+                    spec: SecurityGroupSpec {
+                        name: group.name,
+                        vpc_id: group.vpc_id,
+                        description: group.description,
+                        tags: group.tags,
+                    },
                 },
-            },
-        )
-    }))
+            )
+        })
+        .collect())
 }
 
 /// Creates the group with its tags and gives its id.
@@ -92,8 +132,8 @@ pub async fn create_security_group(
         &Identity::of(&desired.tags),
         create,
         || async {
-            let found = read_security_group(client, name, Some(&desired.vpc_id)).await?;
-            Ok(found.map(|(id, group)| Observed {
+            let found = describe(client, name, by_name(name, &desired.vpc_id)).await?;
+            Ok(found.into_iter().next().map(|(id, group)| Observed {
                 owner: group.owner,
                 spec: (id, group.spec),
             }))
@@ -175,6 +215,7 @@ pub async fn delete_security_group(client: &Client, id: &str) -> Result<(), AwsE
 #[derive(Debug, Default)]
 struct Group {
     id: String,
+    name: String,
     vpc_id: String,
     description: String,
     tags: Tags,
@@ -192,6 +233,7 @@ fn parse_security_groups(xml: &str) -> Result<Vec<Group>, XmlDecodeError> {
             each_child(item, |field, value| {
                 match field {
                     "groupId" => group.id = text(value)?,
+                    "groupName" => group.name = text(value)?,
                     "vpcId" => group.vpc_id = text(value)?,
                     "groupDescription" => group.description = text(value)?,
                     "tagSet" => parse_tags(value, &mut group.tags)?,
@@ -262,6 +304,7 @@ mod tests {
         assert_eq!(groups.len(), 1);
         let group = &groups[0];
         assert_eq!(group.id, "sg-1a2b3c4d");
+        assert_eq!(group.name, "myapp-dev-Batch");
         assert_eq!(group.vpc_id, "vpc-1a2b3c4d");
         assert_eq!(group.description, "sjob & Batch");
         assert_eq!(

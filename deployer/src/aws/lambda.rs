@@ -15,7 +15,7 @@ use aws_sdk_lambda::types::{
 use aws_sdk_lambda::Client;
 use handlers::partition::Partition;
 
-use super::{error_code, wait, wait_for_role, AwsError};
+use super::{error_code, wait, wait_for_role, Assumer, AwsError};
 use crate::model::FunctionSpec;
 use crate::model::{Identity, Observed, Tags};
 
@@ -99,7 +99,7 @@ pub async fn converge(
 async fn create(client: &Client, desired: &FunctionSpec, package: &Path) -> Result<(), AwsError> {
     let name = desired.name.as_str();
     let zip = read_package("CreateFunction", package).await?;
-    wait_for_role("CreateFunction", name, || {
+    wait_for_role(Assumer::Lambda, "CreateFunction", name, || {
         client
             .create_function()
             .function_name(name)
@@ -147,7 +147,7 @@ async fn update(
         .function_arn
         .unwrap_or_default();
     if configuration_differs {
-        wait_for_role("UpdateFunctionConfiguration", name, || {
+        wait_for_role(Assumer::Lambda, "UpdateFunctionConfiguration", name, || {
             client
                 .update_function_configuration()
                 .function_name(name)

@@ -11,7 +11,7 @@ use aws_sdk_scheduler::types::{
 use aws_sdk_scheduler::Client;
 use serde_json::Value;
 
-use super::{error_code, wait_for_role, AwsError};
+use super::{error_code, wait_for_role, Assumer, AwsError};
 use crate::model::{Identity, Observed, ScheduleRetry, ScheduleSpec};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
@@ -154,14 +154,14 @@ pub async fn converge(
         };
     }
     if exists {
-        wait_for_role("UpdateSchedule", name, || {
+        wait_for_role(Assumer::Scheduler, "UpdateSchedule", name, || {
             with_schedule_fields!(client.update_schedule())
         })
         .await?;
         return Ok(());
     }
     let create = async {
-        wait_for_role("CreateSchedule", name, || {
+        wait_for_role(Assumer::Scheduler, "CreateSchedule", name, || {
             with_schedule_fields!(client.create_schedule())
         })
         .await

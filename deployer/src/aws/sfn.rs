@@ -12,7 +12,7 @@ use aws_sdk_sfn::types::{
 use aws_sdk_sfn::Client;
 use serde_json::Value;
 
-use super::{error_code, wait_for_role, AwsError};
+use super::{error_code, wait_for_role, Assumer, AwsError};
 use crate::model::{Identity, Observed, StateMachineSpec, Tags};
 
 const NOT_FOUND: &[&str] = &["StateMachineDoesNotExist", "ResourceNotFound"];
@@ -169,7 +169,7 @@ pub async fn converge(
     let Some(actual) = actual else {
         let create = async {
             let tags = sfn_tags(&desired.tags);
-            let created = wait_for_role("CreateStateMachine", name, || {
+            let created = wait_for_role(Assumer::StepFunctions, "CreateStateMachine", name, || {
                 client
                     .create_state_machine()
                     .name(name)
@@ -201,7 +201,7 @@ pub async fn converge(
         || desired.role_arn != actual.role_arn
         || desired.log_destination != actual.log_destination
     {
-        let updated = wait_for_role("UpdateStateMachine", name, || {
+        let updated = wait_for_role(Assumer::StepFunctions, "UpdateStateMachine", name, || {
             client
                 .update_state_machine()
                 .state_machine_arn(arn)

@@ -10,32 +10,34 @@
 //! build (docs/build.md); Secrets Manager and SSM are read once per local
 //! run. The calls go through the same smithy orchestrator as the generated
 //! clients (HTTPS client, timeouts, the standard retry strategy with the
-//! SDK's throttling codes) and are signed with SigV4 by `aws-sigv4`, the
-//! SDK's own signer; only the request and answer shapes are written here.
+//! SDK's throttling codes) and are signed by the SDK's own SigV4 auth scheme
+//! with credentials from the clients' shared identity cache; only the
+//! request and answer shapes are written here.
 
 use std::borrow::Cow;
-use std::time::SystemTime;
 
 use aws_config::SdkConfig;
-use aws_credential_types::provider::ProvideCredentials;
+use aws_runtime::auth::sigv4::{SigV4AuthScheme, SCHEME_ID as SIGV4};
+use aws_runtime::auth::SigV4OperationSigningConfig;
 use aws_runtime::retries::classifiers::AwsErrorCodeClassifier;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
 use aws_smithy_runtime::client::orchestrator::operation::Operation;
 use aws_smithy_runtime::client::retries::classifiers::{
     HttpStatusCodeClassifier, TransientErrorClassifier,
 };
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::auth::static_resolver::StaticAuthSchemeOptionResolver;
+use aws_smithy_runtime_api::client::auth::AuthSchemeOptionResolverParams;
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, OrchestratorError};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+use aws_smithy_runtime_api::client::runtime_plugin::StaticRuntimePlugin;
 use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::Layer;
 use aws_smithy_types::error::ErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_xml::decode::{try_data, Document, ScopedDecoder, XmlDecodeError};
+use aws_types::region::{Region, SigningRegion};
 use aws_types::service_config::ServiceConfigKey;
+use aws_types::SigningName;
 use handlers::partition::Partition;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
@@ -105,17 +107,13 @@ impl Service {
     where
         O: std::fmt::Debug + Send + Sync + 'static,
     {
-        let failed = |message: String| AwsError::other(action, resource, message);
+        let failed = |message: &str| AwsError::other(action, resource, message);
         let (Some(endpoint), Some(region)) = (&self.endpoint, self.config.region()) else {
-            return Err(failed("no AWS region is configured".into()));
+            return Err(failed("no AWS region is configured"));
         };
-        let credentials = self
-            .config
-            .credentials_provider()
-            .ok_or_else(|| failed("no AWS credentials are configured".into()))?
-            .provide_credentials()
-            .await
-            .map_err(|e| failed(format!("no AWS credentials: {e}")))?;
+        let signing = self
+            .sigv4(region)
+            .ok_or_else(|| failed("no AWS credentials are configured"))?;
 
         let retry = self
             .config
@@ -126,12 +124,7 @@ impl Service {
             .service_name(self.service)
             .operation_name(action)
             .endpoint_url(endpoint)
-            .no_auth()
-            .interceptor(SigV4 {
-                identity: credentials.into(),
-                region: region.to_string(),
-                service: self.service,
-            })
+            .runtime_plugin(signing)
             .standard_retry(&retry)
             .retry_classifier(AwsErrorCodeClassifier::<ErrorMetadata>::new())
             .retry_classifier(HttpStatusCodeClassifier::default())
@@ -170,6 +163,38 @@ impl Service {
             .invoke(request.body)
             .await
             .map_err(|e| AwsError::call(action, resource, e))
+    }
+}
+
+impl Service {
+    /// SigV4 signing as the SDK's clients sign: each attempt signed at its
+    /// send time by the SDK's own signer, with credentials from the
+    /// configuration's identity cache. That cache is the one every SDK
+    /// client of the configuration shares, so a profile that assumes a role
+    /// (or signs in with SSO) makes one call for credentials per command,
+    /// not one per request. `None` when no credentials are configured.
+    fn sigv4(&self, region: &Region) -> Option<StaticRuntimePlugin> {
+        let credentials = self.config.credentials_provider()?;
+        let operation = SigV4OperationSigningConfig {
+            region: Some(SigningRegion::from(region.clone())),
+            name: Some(SigningName::from_static(self.service)),
+            ..Default::default()
+        };
+        let mut config = Layer::new("sjob signed call");
+        config.store_put(AuthSchemeOptionResolverParams::new(()));
+        config.store_put(operation);
+        let components = RuntimeComponentsBuilder::new("sjob signed call")
+            .with_auth_scheme_option_resolver(Some(StaticAuthSchemeOptionResolver::new(vec![
+                SIGV4,
+            ])))
+            .with_auth_scheme(SigV4AuthScheme::new())
+            .with_identity_cache(self.config.identity_cache())
+            .with_identity_resolver(SIGV4, credentials);
+        Some(
+            StaticRuntimePlugin::new()
+                .with_config(config.freeze())
+                .with_runtime_components(components),
+        )
     }
 }
 
@@ -321,53 +346,6 @@ impl Params {
             })
             .collect::<Vec<_>>()
             .join("&")
-    }
-}
-
-/// Signs each attempt (after retries' delays, so the signature's time is
-/// the send time), as the SDK's SigV4 auth scheme does.
-#[derive(Debug)]
-struct SigV4 {
-    identity: aws_smithy_runtime_api::client::identity::Identity,
-    region: String,
-    service: &'static str,
-}
-
-impl Intercept for SigV4 {
-    fn name(&self) -> &'static str {
-        "SigV4"
-    }
-
-    fn modify_before_transmit(
-        &self,
-        context: &mut BeforeTransmitInterceptorContextMut<'_>,
-        _components: &RuntimeComponents,
-        _config: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let request = context.request_mut();
-        let params = v4::SigningParams::builder()
-            .identity(&self.identity)
-            .region(&self.region)
-            .name(self.service)
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()?
-            .into();
-        let body = request.body().bytes().unwrap_or_default();
-        let signable = SignableRequest::new(
-            request.method(),
-            request.uri(),
-            request.headers().iter(),
-            SignableBody::Bytes(body),
-        )?;
-        let (instructions, _signature) = sign(signable, &params)?.into_parts();
-        let (headers, _query) = instructions.into_parts();
-        for header in headers {
-            request
-                .headers_mut()
-                .insert(header.name(), header.value().to_string());
-        }
-        Ok(())
     }
 }
 

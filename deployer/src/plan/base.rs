@@ -29,10 +29,31 @@ pub struct ActualBase {
     /// Success, then error, as [`crate::model::HandlersStack::functions`].
     pub log_groups: [Option<Observed<LogGroupSpec>>; 2],
     pub functions: [Option<Observed<FunctionSpec>>; 2],
-    /// With its id.
-    pub security_group: Option<(String, Observed<SecurityGroupSpec>)>,
+    /// The base's groups in every VPC, and another owner's group under the
+    /// base's name in the configured VPC.
+    pub security_groups: Vec<FoundSecurityGroup>,
     pub compute_environment: Option<Observed<ComputeEnvironmentSpec>>,
     pub job_queue: Option<Observed<JobQueueSpec>>,
+}
+
+/// A security group a plan read.
+#[derive(Debug, Clone)]
+pub struct FoundSecurityGroup {
+    pub id: String,
+    /// What the plan's change for it is named: the base's group name for
+    /// the group in the configured VPC (or the only one, when the config
+    /// wants none), with its id and VPC for any other.
+    pub label: String,
+    pub group: Observed<SecurityGroupSpec>,
+}
+
+impl ActualBase {
+    /// The group, of whatever owner, in the VPC `desired` names.
+    pub fn security_group_for(&self, desired: &SecurityGroupSpec) -> Option<&FoundSecurityGroup> {
+        self.security_groups
+            .iter()
+            .find(|found| found.group.spec.vpc_id == desired.vpc_id)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -56,11 +77,10 @@ pub async fn plan(
 ) -> Result<BasePlan, AwsError> {
     let actual = read(clients, inventory, target, &desired).await?;
     if let Some(compute) = desired.compute.as_mut() {
-        if compute.security_group.is_some() {
+        if let Some(group) = &compute.security_group {
             let id = actual
-                .security_group
-                .as_ref()
-                .map_or(NEW_SECURITY_GROUP, |(id, _)| id.as_str());
+                .security_group_for(group)
+                .map_or(NEW_SECURITY_GROUP, |found| found.id.as_str());
             compute
                 .compute_environment
                 .security_group_ids
@@ -121,7 +141,12 @@ async fn read(
         .map(|g| g.vpc_id.as_str());
     let compute = async {
         tokio::try_join!(
-            aws::ec2::read_security_group(&clients.ec2, &names.security_group, vpc_id),
+            aws::ec2::read_security_groups(
+                &clients.ec2,
+                &names.security_group,
+                &desired.identity,
+                vpc_id
+            ),
             aws::compute::read_compute_environment(&clients.batch, &names.compute_environment),
             aws::compute::read_job_queue(&clients.batch, &names.job_queue),
         )
@@ -129,15 +154,27 @@ async fn read(
     let (
         (topic, subscriptions),
         (role, success_logs, error_logs, success, error),
-        (security_group, compute_environment, job_queue),
+        (security_groups, compute_environment, job_queue),
     ) = tokio::try_join!(notifications, handlers, compute)?;
+    let single = security_groups.len() == 1;
+    let security_groups = security_groups
+        .into_iter()
+        .map(|(id, group)| {
+            let label = if vpc_id.map_or(single, |vpc| vpc == group.spec.vpc_id) {
+                names.security_group.clone()
+            } else {
+                format!("{} ({id} in {})", names.security_group, group.spec.vpc_id)
+            };
+            FoundSecurityGroup { id, label, group }
+        })
+        .collect();
     Ok(ActualBase {
         topic,
         subscriptions,
         role,
         log_groups: [success_logs, error_logs],
         functions: [success, error],
-        security_group,
+        security_groups,
         compute_environment,
         job_queue,
     })
@@ -145,7 +182,7 @@ async fn read(
 
 /// The base's changes in apply order: topic and subscriptions, the handlers'
 /// role, log groups and functions, then security group, compute environment
-/// and queue.
+/// and queue, then the security groups in other VPCs, which go last.
 fn diff(
     desired: &BaseStack,
     actual: &ActualBase,
@@ -235,15 +272,15 @@ fn diff(
         desired.compute.is_none() && in_use.contains(&target.job_queue_arn(&names.job_queue));
     if !keep_compute {
         let wanted = desired.compute.as_ref();
-        push(
-            Kind::SecurityGroup,
-            &names.security_group,
-            action(
-                wanted.and_then(|c| c.security_group.as_ref()),
-                actual.security_group.as_ref().map(|(_, g)| g),
-                ours,
-            ),
-        );
+        let wanted_group = wanted.and_then(|c| c.security_group.as_ref());
+        let current = wanted_group.and_then(|g| actual.security_group_for(g));
+        if let Some(group) = wanted_group {
+            push(
+                Kind::SecurityGroup,
+                &names.security_group,
+                action(Some(group), current.map(|found| &found.group), ours),
+            );
+        }
         push(
             Kind::ComputeEnvironment,
             &names.compute_environment,
@@ -262,6 +299,24 @@ fn diff(
                 ours,
             ),
         );
+        // The base's groups elsewhere: in another VPC than the config's, a
+        // group is replaced (deleted once the compute environment has moved
+        // to the new one); with no group wanted, each is deleted.
+        for found in &actual.security_groups {
+            if found.group.owner != *ours || current.is_some_and(|c| c.id == found.id) {
+                continue;
+            }
+            push(
+                Kind::SecurityGroup,
+                &found.label,
+                Some(match wanted_group {
+                    Some(group) => Action::Replaced {
+                        by: format!("the group in {}", group.vpc_id),
+                    },
+                    None => Action::Delete,
+                }),
+            );
+        }
     }
     changes
 }

@@ -11,12 +11,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use aws_sdk_batch::types::{CeStatus, JqState, JqStatus};
+use aws_sdk_batch::types::{CeStatus, ComputeEnvironmentDetail, JqState, JqStatus};
 use aws_sdk_lambda::types::{FunctionConfiguration, LogFormat, LoggingConfig};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::{json, Value};
 use sjob_e2e::myapp::{lambda_arn, ACCOUNT, ERROR_FUNCTION, HANDLER_FUNCTIONS, SUCCESS_FUNCTION};
-use sjob_e2e::{handler_binary, policy_document, Delivery, Fixture, JobOutcome, REGION};
+use sjob_e2e::{
+    handler_binary, policy_document, Delivery, Fixture, JobOutcome, IAM_PROPAGATION_SECONDS, REGION,
+};
 
 const TOPIC: &str = "myapp-dev-job-notifications";
 const HANDLER_ROLE: &str = "myapp-dev-BatchHandlerRole";
@@ -178,6 +180,20 @@ expect_success_within = "26h"
         self.fixture.aws.function(name).await
     }
 
+    /// The base's compute environment.
+    async fn compute_environment(&self) -> ComputeEnvironmentDetail {
+        let environments = self
+            .fixture
+            .aws
+            .batch
+            .describe_compute_environments()
+            .compute_environments(BATCH)
+            .send()
+            .await
+            .unwrap();
+        environments.compute_environments()[0].clone()
+    }
+
     /// The `status` of each notification `queue` received since the last call.
     async fn statuses(&self, queue: &str) -> Vec<String> {
         self.fixture
@@ -302,14 +318,7 @@ async fn one_deploy_brings_up_the_base_and_the_jobs_on_an_empty_account() {
     // and the queue on that, both usable.
     let groups = project.fixture.emulator.security_group_ids(BATCH).await;
     assert_eq!(groups.len(), 1, "{groups:?}");
-    let environments = aws
-        .batch
-        .describe_compute_environments()
-        .compute_environments(BATCH)
-        .send()
-        .await
-        .unwrap();
-    let environment = &environments.compute_environments()[0];
+    let environment = project.compute_environment().await;
     assert_eq!(environment.status(), Some(&CeStatus::Valid));
     let resources = environment.compute_resources().unwrap();
     assert_eq!(resources.maxv_cpus(), Some(16));
@@ -389,6 +398,28 @@ async fn one_deploy_brings_up_the_base_and_the_jobs_on_an_empty_account() {
         .await;
     assert_eq!(project.statuses(&project.everything).await, ["FAILED"]);
     assert_eq!(project.statuses(&project.failures).await, ["FAILED"]);
+}
+
+/// A role IAM has not propagated yet: Lambda refuses to create the
+/// functions with it for a few seconds (the harness says so in Lambda's
+/// words), and the deploy waits it out.
+#[tokio::test]
+async fn the_handler_functions_wait_for_their_new_role_to_propagate() {
+    let project = Project::new().await;
+    let emulator = &project.fixture.emulator;
+    emulator.set_iam_propagation(IAM_PROPAGATION_SECONDS).await;
+
+    project.fixture.sjob.run_expecting(0, &["deploy"]).await;
+
+    let refused = emulator.iam_refusals().await;
+    assert!(
+        refused.get("CreateFunction").is_some_and(|n| *n > 0),
+        "Lambda refused the new role at first: {refused:?}"
+    );
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/{HANDLER_ROLE}");
+    for (name, _) in HANDLER_FUNCTIONS {
+        assert_eq!(project.function(name).await.role(), Some(role.as_str()));
+    }
 }
 
 #[tokio::test]
@@ -524,6 +555,83 @@ async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_
         changes.iter().all(|c| c["action"] == "create"),
         "{changes:#?}"
     );
+}
+
+/// AWS allows one group name per VPC, and the base finds its groups by
+/// their identity tags in every VPC: a new `vpc_id` replaces the group (the
+/// new one made, the compute environment moved to it, the old one deleted),
+/// and `destroy` deletes every group of the base's, whichever VPC it is in.
+#[tokio::test]
+async fn a_new_vpc_replaces_the_security_group_and_destroy_leaves_none() {
+    let project = Project::new().await;
+    let (emulator, sjob) = (&project.fixture.emulator, &project.fixture.sjob);
+    sjob.run_expecting(0, &["deploy"]).await;
+    let first = emulator.default_network().await;
+    let old_groups = emulator.security_group_vpcs(BATCH).await;
+    assert_eq!(old_groups.values().collect::<Vec<_>>(), [&first.vpc]);
+    let old_group = old_groups.keys().next().unwrap().clone();
+
+    let second = emulator.create_network("10.1.0.0/16").await;
+    let json = |value: &Vec<String>| serde_json::to_string(value).unwrap();
+    let config = std::fs::read_to_string(sjob.config_path())
+        .unwrap()
+        .replace(&first.vpc, &second.vpc)
+        .replace(&json(&first.subnets), &json(&second.subnets));
+    sjob.write_config(&config);
+
+    // In the order deploy carries them out.
+    assert_eq!(
+        project.pending_changes().await,
+        [
+            json!({"kind": "security_group", "name": BATCH, "action": "create"}),
+            json!({"kind": "compute_environment", "name": BATCH, "action": "update",
+                   "fields": ["subnets", "security_group_ids"]}),
+            json!({"kind": "security_group",
+                   "name": format!("{BATCH} ({old_group} in {})", first.vpc),
+                   "action": "replaced", "by": format!("the group in {}", second.vpc)}),
+        ],
+        "the plan shows the replacement"
+    );
+    sjob.run_expecting(0, &["deploy"]).await;
+
+    let groups = emulator.security_group_vpcs(BATCH).await;
+    assert_eq!(
+        groups.values().collect::<Vec<_>>(),
+        [&second.vpc],
+        "{groups:?}"
+    );
+    let environment = project.compute_environment().await;
+    let resources = environment.compute_resources().unwrap();
+    assert_eq!(
+        resources.security_group_ids(),
+        groups.keys().cloned().collect::<Vec<_>>()
+    );
+    assert_eq!(resources.subnets(), second.subnets);
+    assert_eq!(project.pending_changes().await, Vec::<Value>::new());
+
+    // A group of the base's left in the first VPC (as a deploy before this
+    // fix left it) is found too, and destroy deletes both.
+    let identity = [
+        ("sjob:managed-by", "sjob"),
+        ("sjob:app", "myapp"),
+        ("sjob:stage", "dev"),
+        ("sjob:region", REGION),
+        ("sjob:part", "base"),
+    ];
+    emulator
+        .create_security_group(BATCH, &first.vpc, &identity)
+        .await;
+    sjob.run_expecting(0, &["destroy", "--yes"]).await;
+    assert_eq!(
+        emulator.security_group_vpcs(BATCH).await,
+        BTreeMap::new(),
+        "no group of the base's is left"
+    );
+    let again = sjob
+        .run_expecting(0, &["destroy", "--yes", "--output", "json"])
+        .await
+        .json();
+    assert_eq!(again["summary"]["delete"], 0, "{again:#}");
 }
 
 /// A security group under the base's name that is not this stack's (here:

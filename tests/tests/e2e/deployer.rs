@@ -20,10 +20,12 @@ use sjob_e2e::{
     policy_document, Aws, FaultPlan, FaultProxy, Fixture, JobOutcome, Sjob, SjobRun, REGION,
 };
 
+mod credentials;
 mod job_options;
 mod logs;
 mod overlap;
 mod ownership;
+mod roles;
 
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 /// SNS delivers to SQS inside the handler's Publish, before the execution
