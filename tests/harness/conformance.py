@@ -160,6 +160,14 @@ class Service:
         signing_name = metadata.get("signingName") or metadata["endpointPrefix"]
         assert SERVICES_BY_SIGNING_NAME[signing_name] == name, f"{name} signs as {signing_name}"
         assert SERVICES_BY_TARGET_PREFIX.get(metadata.get("targetPrefix"), name) == name
+        # Batch's model declares no ValidationException: its errors, a bad
+        # request's included, are ClientException.
+        shapes = set(self.model.shape_names)
+        self.validation_exception = (
+            "ClientException"
+            if "ValidationException" not in shapes and "ClientException" in shapes
+            else "ValidationException"
+        )
         self.operations_by_name = {
             op: self.model.operation_model(op) for op in self.model.operation_names
         }
@@ -642,7 +650,9 @@ def _validation_error(service: Service, found: list[Violation]) -> tuple[str, st
     message = f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(
         str(v) for v in found
     )
-    return ("ValidationError" if service.protocol == "query" else "ValidationException"), message
+    if service.protocol == "query":
+        return "ValidationError", message
+    return service.validation_exception, message
 
 
 def _xml_escape(text: str) -> str:

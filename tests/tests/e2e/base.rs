@@ -526,6 +526,50 @@ async fn a_new_package_updates_only_that_functions_code_and_destroy_empties_the_
     );
 }
 
+/// An account has one Batch service-linked role, `AWSServiceRoleForBatch`:
+/// a compute environment made after another one was destroyed reuses it
+/// (the harness once looked for AWS's name while moto made its own, and the
+/// second compute environment of an emulator failed with
+/// EntityAlreadyExists).
+#[tokio::test]
+async fn a_compute_environment_after_a_destroy_reuses_the_batch_service_linked_role() {
+    let project = Project::new().await;
+    let Fixture { aws, sjob, .. } = &project.fixture;
+    sjob.run_expecting(0, &["deploy"]).await;
+    sjob.run_expecting(0, &["destroy", "--yes"]).await;
+    sjob.run_expecting(0, &["deploy"]).await;
+
+    let roles = aws
+        .iam
+        .list_roles()
+        .path_prefix("/aws-service-role/batch.amazonaws.com/")
+        .send()
+        .await
+        .unwrap();
+    let roles: Vec<(&str, &str)> = roles
+        .roles()
+        .iter()
+        .map(|role| (role.role_name(), role.arn()))
+        .collect();
+    assert_eq!(
+        roles.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+        ["AWSServiceRoleForBatch"]
+    );
+    let environments = aws
+        .batch
+        .describe_compute_environments()
+        .compute_environments(BATCH)
+        .send()
+        .await
+        .unwrap();
+    let service_roles: Vec<Option<&str>> = environments
+        .compute_environments()
+        .iter()
+        .map(|environment| environment.service_role())
+        .collect();
+    assert_eq!(service_roles, [Some(roles[0].1)]);
+}
+
 /// A security group under the base's name that is not this stack's (here:
 /// the same app's `prod` stage) is a conflict: plan names its owner, deploy
 /// refuses before any write, and the group keeps its tags.

@@ -21,6 +21,7 @@ use sjob_e2e::{
 };
 
 mod job_options;
+mod log_delivery;
 mod logs;
 mod ownership;
 
