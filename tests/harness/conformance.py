@@ -68,7 +68,7 @@ import logging
 import re
 import threading
 import uuid
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
 import regex
@@ -522,7 +522,7 @@ def _json_body(body: bytes) -> Any:
 # --------------------------------------------------------------------------
 # The check in front of moto
 # --------------------------------------------------------------------------
-_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 
 
 def _headers(environ: dict) -> dict[str, str]:
@@ -551,14 +551,12 @@ def _read_body(environ: dict) -> bytes:
     return body
 
 
-class Request:
+class Request(NamedTuple):
     """One request, identified: its service, operation and input."""
 
-    def __init__(self, service: Service, op: Any, params: dict[str, Any], region: str) -> None:
-        self.service = service
-        self.operation = op
-        self.input = params
-        self.region = region
+    service: Service
+    operation: Any
+    input: dict[str, Any]
 
 
 def identify(environ: dict) -> Request | None:
@@ -566,13 +564,12 @@ def identify(environ: dict) -> Request | None:
     not a call of a modelled service's operation."""
     headers = _headers(environ)
     scope = _SCOPE.search(headers.get("authorization", ""))
-    region = scope.group(1) if scope else "us-east-1"
     target = headers.get("x-amz-target", "")
     name = None
     if target:
         name = SERVICES_BY_TARGET_PREFIX.get(target.split(".")[0])
     if name is None and scope:
-        name = SERVICES_BY_SIGNING_NAME.get(scope.group(2))
+        name = SERVICES_BY_SIGNING_NAME.get(scope.group(1))
     if name is None:
         return None
     service = MODELS.service(name)
@@ -587,7 +584,7 @@ def identify(environ: dict) -> Request | None:
             return None
         parsed = _json_body(body)
         params = _from_json(op.input_shape, parsed) if op.input_shape is not None else {}
-        return Request(service, op, params if isinstance(params, dict) else {}, region)
+        return Request(service, op, params if isinstance(params, dict) else {})
     if service.protocol == "rest-json":
         query: dict[str, list[str]] = {}
         for key, value in parse_qsl(query_text, keep_blank_values=True):
@@ -596,7 +593,7 @@ def identify(environ: dict) -> Request | None:
         if found is None:
             return None
         op, labels = found
-        return Request(service, op, _rest_input(op, labels, query, headers, body), region)
+        return Request(service, op, _rest_input(op, labels, query, headers, body))
     # query, ec2
     form = dict(parse_qsl(query_text, keep_blank_values=True))
     if "x-www-form-urlencoded" in headers.get("content-type", ""):
@@ -609,33 +606,29 @@ def identify(environ: dict) -> Request | None:
         if op.input_shape is not None
         else {}
     )
-    return Request(service, op, params or {}, region)
+    return Request(service, op, params or {})
 
 
-def refusal(environ: dict, extra_checks: list[Callable[[Request], tuple[int, str, str] | None]] = ()) -> tuple[str, list[tuple[str, str]], bytes] | None:  # type: ignore[assignment]
+def refusal(environ: dict) -> tuple[str, list[tuple[str, str]], bytes] | None:
     """AWS's answer to a request it would refuse (status line, headers,
-    body), or None to let moto answer.  ``extra_checks`` run after the model
-    check on an identified request; each returns ``(status, code, message)``
-    to refuse it."""
+    body), or None to let moto answer."""
     path = environ.get("PATH_INFO", "")
     if path.startswith("/moto-api") or path.startswith("/_harness"):
         return None
     request = identify(environ)
-    if request is None:
+    if request is None or request.operation.input_shape is None:
         return None
-    op = request.operation
-    found = violations(op.input_shape, request.input) if op.input_shape is not None else []
-    if found:
-        code, message = _validation_error(request.service, found)
-        LOG.info("conformance: %s %s refused: %s", request.service.model.service_name, op.name, message)
-        return error_response(request.service, 400, code, message)
-    for check in extra_checks:
-        refused = check(request)
-        if refused is not None:
-            status, code, message = refused
-            LOG.info("conformance: %s %s refused: %s", request.service.model.service_name, op.name, message)
-            return error_response(request.service, status, code, message)
-    return None
+    found = violations(request.operation.input_shape, request.input)
+    if not found:
+        return None
+    code, message = _validation_error(request.service, found)
+    LOG.info(
+        "conformance: %s %s refused: %s",
+        request.service.model.service_name,
+        request.operation.name,
+        message,
+    )
+    return error_response(request.service, code, message)
 
 
 def _validation_error(service: Service, found: list[Violation]) -> tuple[str, str]:
@@ -659,10 +652,9 @@ def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def error_response(service: Service, status: int, code: str, message: str) -> tuple[str, list[tuple[str, str]], bytes]:
-    """An error answer in the service protocol's shape."""
+def error_response(service: Service, code: str, message: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    """A 400 answer in the service protocol's error shape."""
     request_id = str(uuid.uuid4())
-    reason = {400: "Bad Request", 409: "Conflict"}.get(status, "Error")
     if service.protocol in JSON_PROTOCOLS:
         body = json.dumps({"__type": code, "message": message, "Message": message}).encode()
         headers = [
@@ -686,4 +678,4 @@ def error_response(service: Service, status: int, code: str, message: str) -> tu
         ).encode()
         headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
     headers.append(("Content-Length", str(len(body))))
-    return f"{status} {reason}", headers, body
+    return "400 Bad Request", headers, body

@@ -17,8 +17,7 @@ pub struct RawAnswer {
 impl RawAnswer {
     /// The body as JSON (a JSON-protocol answer).
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
     /// The text of each `<tag>` of an XML answer (a Query-protocol one).

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use aws_sdk_batch::types::{CeStatus, JqState, JqStatus};
+use aws_sdk_batch::types::{CeStatus, ComputeEnvironmentDetail, JqState, JqStatus};
 use aws_sdk_lambda::types::{FunctionConfiguration, LogFormat, LoggingConfig};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::{json, Value};
@@ -174,6 +174,20 @@ expect_success_within = "26h"
             .join(format!("dist/{binary}/bootstrap.zip"))
     }
 
+    /// The base's compute environment, as Batch describes it.
+    async fn compute_environment(&self) -> ComputeEnvironmentDetail {
+        let environments = self
+            .fixture
+            .aws
+            .batch
+            .describe_compute_environments()
+            .compute_environments(BATCH)
+            .send()
+            .await
+            .unwrap();
+        environments.compute_environments()[0].clone()
+    }
+
     async fn function(&self, name: &str) -> FunctionConfiguration {
         self.fixture.aws.function(name).await
     }
@@ -302,14 +316,7 @@ async fn one_deploy_brings_up_the_base_and_the_jobs_on_an_empty_account() {
     // and the queue on that, both usable.
     let groups = project.fixture.emulator.security_group_ids(BATCH).await;
     assert_eq!(groups.len(), 1, "{groups:?}");
-    let environments = aws
-        .batch
-        .describe_compute_environments()
-        .compute_environments(BATCH)
-        .send()
-        .await
-        .unwrap();
-    let environment = &environments.compute_environments()[0];
+    let environment = project.compute_environment().await;
     assert_eq!(environment.status(), Some(&CeStatus::Valid));
     let resources = environment.compute_resources().unwrap();
     assert_eq!(resources.maxv_cpus(), Some(16));
@@ -555,19 +562,10 @@ async fn a_compute_environment_after_a_destroy_reuses_the_batch_service_linked_r
         roles.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
         ["AWSServiceRoleForBatch"]
     );
-    let environments = aws
-        .batch
-        .describe_compute_environments()
-        .compute_environments(BATCH)
-        .send()
-        .await
-        .unwrap();
-    let service_roles: Vec<Option<&str>> = environments
-        .compute_environments()
-        .iter()
-        .map(|environment| environment.service_role())
-        .collect();
-    assert_eq!(service_roles, [Some(roles[0].1)]);
+    assert_eq!(
+        project.compute_environment().await.service_role(),
+        Some(roles[0].1)
+    );
 }
 
 /// A security group under the base's name that is not this stack's (here:

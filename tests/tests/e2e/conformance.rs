@@ -7,16 +7,17 @@
 //! (tests/harness/conformance.py).
 
 use aws_sdk_sqs::error::ProvideErrorMetadata;
-use serde_json::json;
+use serde_json::{json, Value};
 use sjob_e2e::{trust_policy, Aws, Emulator, RawAnswer};
 
-/// A refused SDK call's error code and message.
-fn refusal<E: ProvideErrorMetadata, R: std::fmt::Debug>(result: Result<R, E>) -> (String, String) {
+/// Checks that an SDK call was refused with this error code and message.
+fn assert_refused<E: ProvideErrorMetadata, R: std::fmt::Debug>(
+    result: Result<R, E>,
+    code: &str,
+    message: &str,
+) {
     let error = result.expect_err("AWS refuses this request");
-    (
-        error.code().unwrap_or_default().to_string(),
-        error.message().unwrap_or_default().to_string(),
-    )
+    assert_eq!((error.code(), error.message()), (Some(code), Some(message)));
 }
 
 /// AWS's message for one violation.
@@ -44,6 +45,22 @@ fn assert_xml_refusal(answer: &RawAnswer, code: &str, message: &str) {
     assert_eq!(answer.xml("Message"), [message], "{answer:?}");
 }
 
+/// The answer to a JSON-protocol request, on an emulator of its own.
+async fn json_answer(service: &str, target: &str, input: &Value) -> RawAnswer {
+    Emulator::start()
+        .await
+        .json_call(service, target, input)
+        .await
+}
+
+/// The answer to a Query-protocol request, on an emulator of its own.
+async fn query_answer(service: &str, parameters: &[(&str, &str)]) -> RawAnswer {
+    Emulator::start()
+        .await
+        .query_call(service, parameters)
+        .await
+}
+
 async fn emulator() -> (Emulator, Aws) {
     let emulator = Emulator::start().await;
     let aws = Aws::new(&emulator.sdk_config());
@@ -53,13 +70,14 @@ async fn emulator() -> (Emulator, Aws) {
 #[tokio::test]
 async fn logs_refuses_a_log_group_name_with_a_space() {
     let (_emulator, aws) = emulator().await;
-    let refused = refusal(aws.logs.create_log_group().log_group_name("my app").send().await);
-    assert_eq!(
-        refused,
-        (
-            "ValidationException".to_string(),
-            one_violation("'my app'", "logGroupName", &pattern(r"[\.\-_/#A-Za-z0-9]+"))
-        )
+    assert_refused(
+        aws.logs
+            .create_log_group()
+            .log_group_name("my app")
+            .send()
+            .await,
+        "ValidationException",
+        &one_violation("'my app'", "logGroupName", &pattern(r"[\.\-_/#A-Za-z0-9]+")),
     );
 }
 
@@ -78,23 +96,27 @@ async fn iam_refuses_a_tag_value_with_an_exclamation_mark() {
         .value("data!")
         .build()
         .unwrap();
-    let refused = refusal(aws.iam.tag_role().role_name("tagged").tags(tag).send().await);
-    assert_eq!(
-        refused,
-        (
-            "ValidationError".to_string(),
-            one_violation(
-                "'data!'",
-                "tags.1.member.value",
-                &pattern(r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*")
-            )
-        )
+    assert_refused(
+        aws.iam
+            .tag_role()
+            .role_name("tagged")
+            .tags(tag)
+            .send()
+            .await,
+        "ValidationError",
+        &one_violation(
+            "'data!'",
+            "tags.1.member.value",
+            &pattern(r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*"),
+        ),
     );
 }
 
 #[tokio::test]
 async fn scheduler_refuses_a_fifo_dead_letter_queue() {
-    use aws_sdk_scheduler::types::{DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
+    use aws_sdk_scheduler::types::{
+        DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
+    };
     let (_emulator, aws) = emulator().await;
     let queue = "arn:aws:sqs:eu-west-1:123456789012:undelivered.fifo";
     let target = Target::builder()
@@ -107,7 +129,7 @@ async fn scheduler_refuses_a_fifo_dead_letter_queue() {
         .mode(FlexibleTimeWindowMode::Off)
         .build()
         .unwrap();
-    let refused = refusal(
+    assert_refused(
         aws.scheduler
             .create_schedule()
             .name("nightly")
@@ -116,17 +138,12 @@ async fn scheduler_refuses_a_fifo_dead_letter_queue() {
             .target(target)
             .send()
             .await,
-    );
-    assert_eq!(
-        refused,
-        (
-            "ValidationException".to_string(),
-            one_violation(
-                &format!("'{queue}'"),
-                "target.deadLetterConfig.arn",
-                &pattern(r"^arn:aws(-[a-z]+)?:sqs:[a-z0-9\-]+:\d{12}:[a-zA-Z0-9\-_]+$")
-            )
-        )
+        "ValidationException",
+        &one_violation(
+            &format!("'{queue}'"),
+            "target.deadLetterConfig.arn",
+            &pattern(r"^arn:aws(-[a-z]+)?:sqs:[a-z0-9\-]+:\d{12}:[a-zA-Z0-9\-_]+$"),
+        ),
     );
 }
 
@@ -134,11 +151,13 @@ async fn scheduler_refuses_a_fifo_dead_letter_queue() {
 async fn step_functions_refuses_a_log_level_outside_its_enum() {
     use aws_sdk_sfn::types::{LogLevel, LoggingConfiguration};
     let (_emulator, aws) = emulator().await;
-    let refused = refusal(
+    assert_refused(
         aws.sfn
             .create_state_machine()
             .name("m")
-            .definition(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}).to_string())
+            .definition(
+                json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}).to_string(),
+            )
             .role_arn("arn:aws:iam::123456789012:role/r")
             .logging_configuration(
                 LoggingConfiguration::builder()
@@ -147,17 +166,12 @@ async fn step_functions_refuses_a_log_level_outside_its_enum() {
             )
             .send()
             .await,
-    );
-    assert_eq!(
-        refused,
-        (
-            "ValidationException".to_string(),
-            one_violation(
-                "'VERBOSE'",
-                "loggingConfiguration.level",
-                "Member must satisfy enum value set: [ALL, ERROR, FATAL, OFF]"
-            )
-        )
+        "ValidationException",
+        &one_violation(
+            "'VERBOSE'",
+            "loggingConfiguration.level",
+            "Member must satisfy enum value set: [ALL, ERROR, FATAL, OFF]",
+        ),
     );
 }
 
@@ -165,7 +179,7 @@ async fn step_functions_refuses_a_log_level_outside_its_enum() {
 async fn batch_refuses_a_platform_capability_outside_its_enum() {
     use aws_sdk_batch::types::{ContainerProperties, JobDefinitionType, PlatformCapability};
     let (_emulator, aws) = emulator().await;
-    let refused = refusal(
+    assert_refused(
         aws.batch
             .register_job_definition()
             .job_definition_name("d")
@@ -174,34 +188,26 @@ async fn batch_refuses_a_platform_capability_outside_its_enum() {
             .container_properties(ContainerProperties::builder().image("busybox").build())
             .send()
             .await,
-    );
-    assert_eq!(
-        refused,
-        (
-            "ClientException".to_string(),
-            one_violation(
-                "'LAMBDA'",
-                "platformCapabilities.1.member",
-                "Member must satisfy enum value set: [EC2, FARGATE]"
-            )
-        )
+        "ClientException",
+        &one_violation(
+            "'LAMBDA'",
+            "platformCapabilities.1.member",
+            "Member must satisfy enum value set: [EC2, FARGATE]",
+        ),
     );
 }
 
 #[tokio::test]
 async fn lambda_refuses_a_page_size_over_its_maximum() {
     let (_emulator, aws) = emulator().await;
-    let refused = refusal(aws.lambda.list_functions().max_items(10_001).send().await);
-    assert_eq!(
-        refused,
-        (
-            "ValidationException".to_string(),
-            one_violation(
-                "'10001'",
-                "maxItems",
-                "Member must have value less than or equal to 10000"
-            )
-        )
+    assert_refused(
+        aws.lambda.list_functions().max_items(10_001).send().await,
+        "ValidationException",
+        &one_violation(
+            "'10001'",
+            "maxItems",
+            "Member must have value less than or equal to 10000",
+        ),
     );
 }
 
@@ -214,17 +220,14 @@ async fn sns_refuses_a_tag_key_over_128_characters() {
         .value("v")
         .build()
         .unwrap();
-    let refused = refusal(aws.sns.create_topic().name("t").tags(tag).send().await);
-    assert_eq!(
-        refused,
-        (
-            "ValidationError".to_string(),
-            one_violation(
-                &format!("'{key}'"),
-                "tags.1.member.key",
-                "Member must have length less than or equal to 128"
-            )
-        )
+    assert_refused(
+        aws.sns.create_topic().name("t").tags(tag).send().await,
+        "ValidationError",
+        &one_violation(
+            &format!("'{key}'"),
+            "tags.1.member.key",
+            "Member must have length less than or equal to 128",
+        ),
     );
 }
 
@@ -232,21 +235,17 @@ async fn sns_refuses_a_tag_key_over_128_characters() {
 async fn sqs_refuses_a_message_without_a_body() {
     let (_emulator, aws) = emulator().await;
     let (url, _) = aws.create_queue("bodiless").await;
-    let refused = refusal(aws.sqs.send_message().queue_url(&url).send().await);
-    assert_eq!(
-        refused,
-        (
-            "ValidationException".to_string(),
-            one_violation("null", "messageBody", "Member must not be null")
-        )
+    assert_refused(
+        aws.sqs.send_message().queue_url(&url).send().await,
+        "ValidationException",
+        &one_violation("null", "messageBody", "Member must not be null"),
     );
 }
 
 #[tokio::test]
 async fn sts_refuses_a_session_name_with_a_space() {
-    let (emulator, _aws) = emulator().await;
-    let answer = emulator
-        .query_call(
+    assert_xml_refusal(
+        &query_answer(
             "sts",
             &[
                 ("Action", "AssumeRole"),
@@ -255,9 +254,7 @@ async fn sts_refuses_a_session_name_with_a_space() {
                 ("RoleSessionName", "sjob deploy"),
             ],
         )
-        .await;
-    assert_xml_refusal(
-        &answer,
+        .await,
         "ValidationError",
         &one_violation("'sjob deploy'", "roleSessionName", &pattern(r"[\w+=,.@-]*")),
     );
@@ -265,9 +262,8 @@ async fn sts_refuses_a_session_name_with_a_space() {
 
 #[tokio::test]
 async fn ec2_refuses_a_security_group_without_a_name() {
-    let (emulator, _aws) = emulator().await;
-    let answer = emulator
-        .query_call(
+    assert_xml_refusal(
+        &query_answer(
             "ec2",
             &[
                 ("Action", "CreateSecurityGroup"),
@@ -275,9 +271,7 @@ async fn ec2_refuses_a_security_group_without_a_name() {
                 ("GroupDescription", "jobs"),
             ],
         )
-        .await;
-    assert_xml_refusal(
-        &answer,
+        .await,
         "MissingParameter",
         "The request must contain the parameter GroupName",
     );
@@ -285,11 +279,8 @@ async fn ec2_refuses_a_security_group_without_a_name() {
 
 #[tokio::test]
 async fn cloudwatch_refuses_a_comparison_outside_its_enum() {
-    let (emulator, _aws) = emulator().await;
-    let answer = emulator
-        .query_call(
-            "monitoring",
-            &[
+    assert_xml_refusal(
+        &query_answer("monitoring", &[
                 ("Action", "PutMetricAlarm"),
                 ("Version", "2010-08-01"),
                 ("AlarmName", "missed"),
@@ -300,11 +291,7 @@ async fn cloudwatch_refuses_a_comparison_outside_its_enum() {
                 ("EvaluationPeriods", "1"),
                 ("Threshold", "1"),
                 ("ComparisonOperator", "Below"),
-            ],
-        )
-        .await;
-    assert_xml_refusal(
-        &answer,
+            ]).await,
         "ValidationError",
         &one_violation(
             "'Below'",
@@ -316,12 +303,8 @@ async fn cloudwatch_refuses_a_comparison_outside_its_enum() {
 
 #[tokio::test]
 async fn kms_refuses_a_key_usage_outside_its_enum() {
-    let (emulator, _aws) = emulator().await;
-    let answer = emulator
-        .json_call("kms", "TrentService.CreateKey", &json!({"KeyUsage": "SIGN"}))
-        .await;
     assert_json_refusal(
-        &answer,
+        &json_answer("kms", "TrentService.CreateKey", &json!({"KeyUsage": "SIGN"})).await,
         "ValidationException",
         &one_violation(
             "'SIGN'",
@@ -333,17 +316,14 @@ async fn kms_refuses_a_key_usage_outside_its_enum() {
 
 #[tokio::test]
 async fn secrets_manager_refuses_a_name_over_512_characters() {
-    let (emulator, _aws) = emulator().await;
     let name = "n".repeat(513);
-    let answer = emulator
-        .json_call(
+    assert_json_refusal(
+        &json_answer(
             "secretsmanager",
             "secretsmanager.CreateSecret",
             &json!({"Name": name, "SecretString": "x"}),
         )
-        .await;
-    assert_json_refusal(
-        &answer,
+        .await,
         "ValidationException",
         &one_violation(
             &format!("'{name}'"),
@@ -355,16 +335,13 @@ async fn secrets_manager_refuses_a_name_over_512_characters() {
 
 #[tokio::test]
 async fn ssm_refuses_a_tier_outside_its_enum() {
-    let (emulator, _aws) = emulator().await;
-    let answer = emulator
-        .json_call(
+    assert_json_refusal(
+        &json_answer(
             "ssm",
             "AmazonSSM.PutParameter",
             &json!({"Name": "/myapp/token", "Value": "v", "Type": "String", "Tier": "Premium"}),
         )
-        .await;
-    assert_json_refusal(
-        &answer,
+        .await,
         "ValidationException",
         &one_violation(
             "'Premium'",
@@ -376,9 +353,8 @@ async fn ssm_refuses_a_tier_outside_its_enum() {
 
 #[tokio::test]
 async fn dynamodb_refuses_a_billing_mode_outside_its_enum() {
-    let (emulator, _aws) = emulator().await;
-    let answer = emulator
-        .json_call(
+    assert_json_refusal(
+        &json_answer(
             "dynamodb",
             "DynamoDB_20120810.CreateTable",
             &json!({
@@ -388,9 +364,7 @@ async fn dynamodb_refuses_a_billing_mode_outside_its_enum() {
                 "BillingMode": "ON_DEMAND",
             }),
         )
-        .await;
-    assert_json_refusal(
-        &answer,
+        .await,
         "ValidationException",
         &one_violation(
             "'ON_DEMAND'",
@@ -402,22 +376,81 @@ async fn dynamodb_refuses_a_billing_mode_outside_its_enum() {
 
 #[tokio::test]
 async fn the_tagging_api_refuses_a_tag_key_over_128_characters() {
-    let (emulator, _aws) = emulator().await;
     let key = "k".repeat(129);
-    let answer = emulator
-        .json_call(
+    assert_json_refusal(
+        &json_answer(
             "tagging",
             "ResourceGroupsTaggingAPI_20170126.GetResources",
             &json!({"TagFilters": [{"Key": key}]}),
         )
-        .await;
-    assert_json_refusal(
-        &answer,
+        .await,
         "ValidationException",
         &one_violation(
             &format!("'{key}'"),
             "tagFilters.1.member.key",
             "Member must have length less than or equal to 128",
         ),
+    );
+}
+
+/// A role named `name` for Step Functions, made through the SDK.
+async fn role(aws: &Aws, name: &str) {
+    aws.iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust_policy("states.amazonaws.com").to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
+fn allow(resources: &[String]) -> String {
+    json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "s3:GetObject", "Resource": resources
+    }]})
+    .to_string()
+}
+
+#[tokio::test]
+async fn iam_refuses_a_policy_resource_of_another_partition() {
+    let (_emulator, aws) = emulator().await;
+    role(&aws, "reader").await;
+    let resource = "arn:aws-cn:s3:::reports/*".to_string();
+    assert_refused(
+        aws.iam
+            .put_role_policy()
+            .role_name("reader")
+            .policy_name("reports")
+            .policy_document(allow(&[resource.clone()]))
+            .send()
+            .await,
+        "MalformedPolicyDocument",
+        &format!("Partition \"aws-cn\" is not valid for resource \"{resource}\"."),
+    );
+}
+
+#[tokio::test]
+async fn iam_refuses_inline_policies_over_10240_characters_together() {
+    let (_emulator, aws) = emulator().await;
+    role(&aws, "reader").await;
+    // Two documents of 5,494 characters each: either alone fits.
+    let buckets = |first: usize| -> Vec<String> {
+        (first..first + 180)
+            .map(|i| format!("arn:aws:s3:::reports-{i:04}/*"))
+            .collect()
+    };
+    let put = |name: &'static str, document: String| {
+        aws.iam
+            .put_role_policy()
+            .role_name("reader")
+            .policy_name(name)
+            .policy_document(document)
+            .send()
+    };
+    put("first", allow(&buckets(0))).await.unwrap();
+    assert_refused(
+        put("second", allow(&buckets(180))).await,
+        "LimitExceeded",
+        "Maximum policy size of 10240 bytes exceeded for role reader",
     );
 }

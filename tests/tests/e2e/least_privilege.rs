@@ -180,16 +180,22 @@ impl IamNames {
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!("cannot read parliament's {path} ({e}): pip install -r tests/requirements.txt")
         });
-        let services: Vec<Value> = serde_json::from_str(&text).expect("iam_definition.json is JSON");
+        let services: Vec<Value> =
+            serde_json::from_str(&text).expect("iam_definition.json is JSON");
         let mut names = IamNames {
             actions: HashSet::new(),
-            condition_keys: GLOBAL_CONDITION_KEYS.iter().map(|k| k.to_lowercase()).collect(),
+            condition_keys: GLOBAL_CONDITION_KEYS
+                .iter()
+                .map(|k| k.to_lowercase())
+                .collect(),
         };
         for service in &services {
             let prefix = service["prefix"].as_str().unwrap_or_default();
             for privilege in service["privileges"].as_array().into_iter().flatten() {
                 let action = privilege["privilege"].as_str().unwrap_or_default();
-                names.actions.insert(format!("{prefix}:{action}").to_lowercase());
+                names
+                    .actions
+                    .insert(format!("{prefix}:{action}").to_lowercase());
             }
             for condition in service["conditions"].as_array().into_iter().flatten() {
                 let key = condition["condition"].as_str().unwrap_or_default();
@@ -205,7 +211,9 @@ impl IamNames {
         match action.split_once('*') {
             None => self.actions.contains(&action),
             Some((before, after)) => self.actions.iter().any(|known| {
-                known.starts_with(before) && known.ends_with(after) && known.len() >= before.len() + after.len()
+                known.starts_with(before)
+                    && known.ends_with(after)
+                    && known.len() >= before.len() + after.len()
             }),
         }
     }
@@ -230,7 +238,10 @@ impl IamNames {
             for field in ["Action", "NotAction"] {
                 let actions = match &statement[field] {
                     Value::String(action) => vec![action.clone()],
-                    Value::Array(actions) => actions.iter().filter_map(|a| a.as_str().map(String::from)).collect(),
+                    Value::Array(actions) => actions
+                        .iter()
+                        .filter_map(|a| a.as_str().map(String::from))
+                        .collect(),
                     _ => vec![],
                 };
                 unknown.extend(
@@ -240,7 +251,11 @@ impl IamNames {
                         .map(|action| format!("action {action}")),
                 );
             }
-            for keys in statement["Condition"].as_object().into_iter().flat_map(|c| c.values()) {
+            for keys in statement["Condition"]
+                .as_object()
+                .into_iter()
+                .flat_map(|c| c.values())
+            {
                 for key in keys.as_object().into_iter().flat_map(|k| k.keys()) {
                     if !self.knows_condition_key(key) {
                         unknown.push(format!("condition key {key}"));
