@@ -421,7 +421,7 @@ async fn iam_refuses_a_policy_resource_of_another_partition() {
             .put_role_policy()
             .role_name("reader")
             .policy_name("reports")
-            .policy_document(allow(&[resource.clone()]))
+            .policy_document(allow(std::slice::from_ref(&resource)))
             .send()
             .await,
         "MalformedPolicyDocument",
