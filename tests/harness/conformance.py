@@ -248,6 +248,20 @@ def _utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+# A member whose documentation says its values are not case sensitive (Batch's
+# EvaluateOnExit action: "The values aren't case sensitive.") takes its enum
+# in any case.
+_CASE_INSENSITIVE = re.compile(r"(aren't|are not|isn't|is not) case[- ]sensitive", re.I)
+
+
+def _in_enum(shape: Shape, value: str) -> bool:
+    if value in shape.enum:
+        return True
+    return bool(_CASE_INSENSITIVE.search(shape.documentation or "")) and value.upper() in {
+        v.upper() for v in shape.enum
+    }
+
+
 def _constraints(shape: Shape, value: Any) -> list[str]:
     """What a scalar, list or map value breaks of its own shape's
     constraints, in AWS's words."""
@@ -272,7 +286,7 @@ def _constraints(shape: Shape, value: Any) -> list[str]:
         if "max" in meta and value > meta["max"]:
             broken.append(f"Member must have value less than or equal to {meta['max']}")
     if kind == "string" and isinstance(value, str):
-        if shape.enum and value not in shape.enum:
+        if shape.enum and not _in_enum(shape, value):
             broken.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
         if "pattern" in meta:
             compiled = _pattern(meta["pattern"])
