@@ -14,7 +14,8 @@ creating the policy if missing and appending the group's
 ``log-group:<name>:log-stream:*`` ARN to its ``Resource`` list otherwise.
 Entries are never removed when the state machine goes.  A group whose name
 begins with ``/aws/vendedlogs/`` needs no entry of its own (CloudWatch Logs
-grants those under one ``/aws/vendedlogs/*`` entry).  A resource policy is at
+grants those under one ``/aws/vendedlogs/*`` entry, which this model does
+not write: it adds no size a test could observe).  A resource policy is at
 most 5,120 characters; when the entry would not fit, CreateStateMachine and
 UpdateStateMachine fail with ``InvalidLoggingConfiguration``: "Invalid Logging
 Configuration: The CloudWatch Logs Resource Policy size was exceeded. We
