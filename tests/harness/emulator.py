@@ -92,7 +92,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import batch_compute_update
+import conformance
 import iam_propagation
+import log_delivery
+import policy_documents
 
 # Must be set before moto is imported: moto reads it when the IAM backend loads.
 os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
@@ -1503,12 +1506,24 @@ def patch_batch_describe_job_definitions_pages() -> None:
 
 
 def patch_batch_optional_service_role() -> None:
-    """moto gap: CreateComputeEnvironment requires serviceRole ("ServiceRole is
-    required."), while on AWS it is optional and defaults to the Batch
-    service-linked role.  Without one, the service-linked role
-    AWSServiceRoleForBatch is created in moto's IAM (if missing) and used."""
-    from moto.batch.models import BatchBackend
+    """moto gaps: CreateComputeEnvironment requires serviceRole ("ServiceRole
+    is required."), while on AWS it is optional and defaults to the Batch
+    service-linked role; and moto names the service-linked role of
+    ``batch.amazonaws.com`` ``AWSServiceRoleForbatch`` (its name table,
+    ``SERVICE_NAME_CONVERSION``, lacks Batch), where AWS names it
+    ``AWSServiceRoleForBatch``.
 
+    AWS's behaviour: an account has one Batch service-linked role,
+    ``AWSServiceRoleForBatch`` at path ``/aws-service-role/batch.amazonaws.com/``,
+    created with the first compute environment that names no service role and
+    reused by every later one (AWS Batch User Guide, "Using service-linked
+    roles for AWS Batch").  Here: CreateServiceLinkedRole for Batch (the API,
+    and this patch) gives AWS's name, and a compute environment without a
+    service role uses that role, creating it when it is missing."""
+    from moto.batch.models import BatchBackend
+    from moto.iam import models as iam_models
+
+    iam_models.SERVICE_NAME_CONVERSION["batch"] = "Batch"
     original = BatchBackend.create_compute_environment
 
     def create_compute_environment(
@@ -1524,7 +1539,7 @@ def patch_batch_optional_service_role() -> None:
             iam = self.iam_backend
             try:
                 role = iam.get_role("AWSServiceRoleForBatch")
-            except Exception:  # noqa: BLE001 - not created yet
+            except iam_models.NotFoundException:
                 role = iam.create_service_linked_role(
                     "batch.amazonaws.com", "Service-linked role for AWS Batch", ""
                 )
@@ -1812,6 +1827,8 @@ def apply_patches() -> None:
     patch_dynamodb_conditional_writes_atomic()  # g
     patch_dynamodb_table_creating()  # g
     iam_propagation.patch()  # knob
+    log_delivery.patch_sfn_log_delivery_policy()  # strict
+    policy_documents.patch_iam_policy_documents()  # strict
 
 
 # --------------------------------------------------------------------------
@@ -1824,6 +1841,11 @@ class HarnessApp:
     def __call__(self, environ: dict, start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/_harness"):
+            refused = conformance.refusal(environ)
+            if refused is not None:
+                status, headers, body = refused
+                start_response(status, headers)
+                return [body]
             return self.inner(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
         try:

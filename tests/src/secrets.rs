@@ -3,15 +3,14 @@
 
 use serde_json::{json, Value};
 
-use crate::emulator::{Emulator, REGION};
-use crate::http;
+use crate::emulator::Emulator;
 
 impl Emulator {
     /// Creates a secret holding `text`; its ARN (with the six characters
     /// Secrets Manager appends).
     pub async fn create_secret(&self, name: &str, text: &str) -> String {
         let answer = self
-            .json_call(
+            .json_call_ok(
                 "secretsmanager",
                 "secretsmanager.CreateSecret",
                 json!({ "Name": name, "SecretString": text }),
@@ -25,14 +24,14 @@ impl Emulator {
 
     /// Creates an encrypted parameter holding `value`; its ARN.
     pub async fn put_parameter(&self, name: &str, value: &str) -> String {
-        self.json_call(
+        self.json_call_ok(
             "ssm",
             "AmazonSSM.PutParameter",
             json!({ "Name": name, "Value": value, "Type": "SecureString" }),
         )
         .await;
         let answer = self
-            .json_call("ssm", "AmazonSSM.GetParameter", json!({ "Name": name }))
+            .json_call_ok("ssm", "AmazonSSM.GetParameter", json!({ "Name": name }))
             .await;
         answer["Parameter"]["ARN"]
             .as_str()
@@ -40,12 +39,9 @@ impl Emulator {
             .to_string()
     }
 
-    async fn json_call(&self, service: &str, target: &str, input: Value) -> Value {
-        let response = http::send_json(self.port(), service, REGION, target, &input)
-            .await
-            .unwrap_or_else(|e| panic!("{target}: {e}"));
-        let body = String::from_utf8_lossy(&response.body).into_owned();
-        assert_eq!(response.status, 200, "{target}: {body}");
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{target}: not JSON ({e}): {body}"))
+    async fn json_call_ok(&self, service: &str, target: &str, input: Value) -> Value {
+        let answer = self.json_call(service, target, &input).await;
+        assert_eq!(answer.status, 200, "{target}: {}", answer.body);
+        answer.json()
     }
 }

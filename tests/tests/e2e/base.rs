@@ -176,11 +176,7 @@ expect_success_within = "26h"
             .join(format!("dist/{binary}/bootstrap.zip"))
     }
 
-    async fn function(&self, name: &str) -> FunctionConfiguration {
-        self.fixture.aws.function(name).await
-    }
-
-    /// The base's compute environment.
+    /// The base's compute environment, as Batch describes it.
     async fn compute_environment(&self) -> ComputeEnvironmentDetail {
         let environments = self
             .fixture
@@ -192,6 +188,10 @@ expect_success_within = "26h"
             .await
             .unwrap();
         environments.compute_environments()[0].clone()
+    }
+
+    async fn function(&self, name: &str) -> FunctionConfiguration {
+        self.fixture.aws.function(name).await
     }
 
     /// The `status` of each notification `queue` received since the last call.
@@ -632,6 +632,41 @@ async fn a_new_vpc_replaces_the_security_group_and_destroy_leaves_none() {
         .await
         .json();
     assert_eq!(again["summary"]["delete"], 0, "{again:#}");
+}
+
+/// An account has one Batch service-linked role, `AWSServiceRoleForBatch`:
+/// a compute environment made after another one was destroyed reuses it
+/// (the harness once looked for AWS's name while moto made its own, and the
+/// second compute environment of an emulator failed with
+/// EntityAlreadyExists).
+#[tokio::test]
+async fn a_compute_environment_after_a_destroy_reuses_the_batch_service_linked_role() {
+    let project = Project::new().await;
+    let Fixture { aws, sjob, .. } = &project.fixture;
+    sjob.run_expecting(0, &["deploy"]).await;
+    sjob.run_expecting(0, &["destroy", "--yes"]).await;
+    sjob.run_expecting(0, &["deploy"]).await;
+
+    let roles = aws
+        .iam
+        .list_roles()
+        .path_prefix("/aws-service-role/batch.amazonaws.com/")
+        .send()
+        .await
+        .unwrap();
+    let roles: Vec<(&str, &str)> = roles
+        .roles()
+        .iter()
+        .map(|role| (role.role_name(), role.arn()))
+        .collect();
+    assert_eq!(
+        roles.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+        ["AWSServiceRoleForBatch"]
+    );
+    assert_eq!(
+        project.compute_environment().await.service_role(),
+        Some(roles[0].1)
+    );
 }
 
 /// A security group under the base's name that is not this stack's (here:

@@ -22,6 +22,7 @@ use sjob_e2e::{
 
 mod credentials;
 mod job_options;
+mod log_delivery;
 mod logs;
 mod overlap;
 mod ownership;

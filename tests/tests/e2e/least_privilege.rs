@@ -6,10 +6,16 @@
 //!   community auditors on. A finding is allowed only when the statement
 //!   carries a justification in deployer/src/render/iam.rs; the allowlist
 //!   below is keyed by that exact text, so removing the comment fails the test;
+//! - every action and condition key of those documents (trust policies
+//!   included) exists: IAM accepts a policy naming an action or a key that
+//!   does not, and the statement then silently grants nothing. Checked
+//!   against parliament's copy of the Service Authorization Reference
+//!   (`iam_definition.json`) and the global condition keys;
 //! - a secret in a job's environment (it travels to the handlers in
 //!   `state.metadata.env`) shows in no log line of `sjob` at debug level,
 //!   none of the handler binaries, and no notification.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -108,6 +114,195 @@ fn unjustified(findings: Vec<Value>) -> Vec<Value> {
         .collect()
 }
 
+/// AWS's global condition keys ("AWS global condition context keys", IAM
+/// User Guide), which no service lists as its own. A key ending in `/`
+/// takes a tag key or a name after it.
+const GLOBAL_CONDITION_KEYS: &[&str] = &[
+    "aws:calledvia",
+    "aws:calledviafirst",
+    "aws:calledvialast",
+    "aws:currenttime",
+    "aws:epochtime",
+    "aws:multifactorauthage",
+    "aws:multifactorauthpresent",
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:principalisawsservice",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:principalservicename",
+    "aws:principalservicenameslist",
+    "aws:principaltag/",
+    "aws:principaltype",
+    "aws:referer",
+    "aws:requestedregion",
+    "aws:requesttag/",
+    "aws:resourceaccount",
+    "aws:resourceorgid",
+    "aws:resourceorgpaths",
+    "aws:resourcetag/",
+    "aws:securetransport",
+    "aws:sourceaccount",
+    "aws:sourcearn",
+    "aws:sourceidentity",
+    "aws:sourceip",
+    "aws:sourceorgid",
+    "aws:sourceorgpaths",
+    "aws:sourcevpc",
+    "aws:sourcevpce",
+    "aws:tagkeys",
+    "aws:tokenissuetime",
+    "aws:useragent",
+    "aws:userid",
+    "aws:username",
+    "aws:viaawsservice",
+    "aws:vpcsourceip",
+];
+
+/// The actions and condition keys IAM knows, lowercased, from parliament's
+/// `iam_definition.json`; a condition key with a `${TagKey}`-like
+/// placeholder is kept as the prefix before it.
+struct IamNames {
+    actions: HashSet<String>,
+    condition_keys: HashSet<String>,
+}
+
+impl IamNames {
+    fn load() -> IamNames {
+        let python = std::env::var("SJOB_PYTHON").unwrap_or_else(|_| "python3".to_string());
+        let output = Command::new(python)
+            .args([
+                "-c",
+                "import os, parliament; print(os.path.join(os.path.dirname(parliament.__file__), 'iam_definition.json'))",
+            ])
+            .output()
+            .expect("python3 runs");
+        let path = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("cannot read parliament's {path} ({e}): pip install -r tests/requirements.txt")
+        });
+        let services: Vec<Value> =
+            serde_json::from_str(&text).expect("iam_definition.json is JSON");
+        let mut names = IamNames {
+            actions: HashSet::new(),
+            condition_keys: GLOBAL_CONDITION_KEYS
+                .iter()
+                .map(|k| k.to_lowercase())
+                .collect(),
+        };
+        for service in &services {
+            let prefix = service["prefix"].as_str().unwrap_or_default();
+            for privilege in service["privileges"].as_array().into_iter().flatten() {
+                let action = privilege["privilege"].as_str().unwrap_or_default();
+                names
+                    .actions
+                    .insert(format!("{prefix}:{action}").to_lowercase());
+            }
+            for condition in service["conditions"].as_array().into_iter().flatten() {
+                let key = condition["condition"].as_str().unwrap_or_default();
+                let key = key.split("${").next().unwrap_or_default();
+                names.condition_keys.insert(key.to_lowercase());
+            }
+        }
+        names
+    }
+
+    fn knows_action(&self, action: &str) -> bool {
+        let action = action.to_lowercase();
+        match action.split_once('*') {
+            None => self.actions.contains(&action),
+            Some((before, after)) => self.actions.iter().any(|known| {
+                known.starts_with(before)
+                    && known.ends_with(after)
+                    && known.len() >= before.len() + after.len()
+            }),
+        }
+    }
+
+    fn knows_condition_key(&self, key: &str) -> bool {
+        let key = key.to_lowercase();
+        self.condition_keys.contains(&key)
+            || self
+                .condition_keys
+                .iter()
+                .any(|known| known.ends_with('/') && key.starts_with(known.as_str()))
+    }
+
+    /// Each action and condition key of `document` IAM does not know.
+    fn unknown_in(&self, document: &Value) -> Vec<String> {
+        let statements = match &document["Statement"] {
+            Value::Array(statements) => statements.clone(),
+            statement => vec![statement.clone()],
+        };
+        let mut unknown = Vec::new();
+        for statement in &statements {
+            for field in ["Action", "NotAction"] {
+                let actions = match &statement[field] {
+                    Value::String(action) => vec![action.clone()],
+                    Value::Array(actions) => actions
+                        .iter()
+                        .filter_map(|a| a.as_str().map(String::from))
+                        .collect(),
+                    _ => vec![],
+                };
+                unknown.extend(
+                    actions
+                        .into_iter()
+                        .filter(|action| action != "*" && !self.knows_action(action))
+                        .map(|action| format!("action {action}")),
+                );
+            }
+            for keys in statement["Condition"]
+                .as_object()
+                .into_iter()
+                .flat_map(|c| c.values())
+            {
+                for key in keys.as_object().into_iter().flat_map(|k| k.keys()) {
+                    if !self.knows_condition_key(key) {
+                        unknown.push(format!("condition key {key}"));
+                    }
+                }
+            }
+        }
+        unknown
+    }
+}
+
+/// Fails naming each document that has an action or condition key IAM
+/// does not know.
+fn assert_known_to_iam(documents: &[(String, Value)]) {
+    let names = IamNames::load();
+    let unknown: Vec<(String, Vec<String>)> = documents
+        .iter()
+        .map(|(name, document)| (name.clone(), names.unknown_in(document)))
+        .filter(|(_, unknown)| !unknown.is_empty())
+        .collect();
+    assert!(unknown.is_empty(), "names IAM does not know: {unknown:#?}");
+}
+
+#[test]
+fn an_unknown_action_or_condition_key_is_found() {
+    let names = IamNames::load();
+    let document = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Action": ["states:StartExecution", "states:StartExecutionn", "logs:Put*", "logs:Fly*"],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": "1", "aws:SourceAccunt": "1", "states:StateMachineQualifier": "x"},
+            "ForAnyValue:StringLike": {"aws:RequestTag/team": "x", "batch:Bogus": "x"}
+        }
+    }]});
+    assert_eq!(
+        names.unknown_in(&document),
+        [
+            "action states:StartExecutionn",
+            "action logs:Fly*",
+            "condition key batch:Bogus",
+            "condition key aws:SourceAccunt"
+        ]
+    );
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sjob-e2e-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -128,12 +323,15 @@ async fn every_generated_policy_passes_parliament() {
 
     let dir = scratch("parliament");
     let mut written = 0;
+    let mut documents = Vec::new();
     for (job, roles) in rendered.as_object().expect("keyed by job") {
         for (role, spec) in roles.as_object().expect("keyed by role") {
             for (name, document) in spec["policies"].as_object().expect("policies by name") {
                 std::fs::write(dir.join(format!("{name}.json")), document.to_string()).unwrap();
+                documents.push((name.clone(), document.clone()));
                 written += 1;
             }
+            documents.push((format!("{job}/{role} trust"), spec["trust_policy"].clone()));
             assert!(
                 spec["trust_policy"]["Statement"][0]["Principal"]["Service"]
                     .as_str()
@@ -146,6 +344,7 @@ async fn every_generated_policy_passes_parliament() {
     // ECR pull) policies), plus one task policy, one dead-letter policy, one
     // secrets policy and one overlap check.
     assert_eq!(written, 22, "{rendered:#}");
+    assert_known_to_iam(&documents);
 
     let findings = audit(&dir);
     let left = unjustified(findings.clone());
@@ -202,6 +401,7 @@ fn the_terraform_module_policies_pass_parliament() {
                              "Resource": "arn:aws:s3:::myapp-dev-reports/*"}]);
     let dir = scratch("parliament-tf");
     let mut written = 0;
+    let mut documents = Vec::new();
     for role in std::fs::read_dir(&templates).unwrap() {
         let policies = role.unwrap().path().join("policies");
         let Ok(entries) = std::fs::read_dir(&policies) else {
@@ -234,11 +434,13 @@ fn the_terraform_module_policies_pass_parliament() {
                 .unwrap()
                 .to_string_lossy()
                 .replace(".json.tftpl", ".json");
-            std::fs::write(dir.join(name), document.to_string()).unwrap();
+            std::fs::write(dir.join(&name), document.to_string()).unwrap();
+            documents.push((name, document));
             written += 1;
         }
     }
     assert!(written >= 5, "{written} templates");
+    assert_known_to_iam(&documents);
     let left = unjustified(audit(&dir));
     assert!(left.is_empty(), "parliament findings in infra/:\n{left:#?}");
     let _ = std::fs::remove_dir_all(&dir);

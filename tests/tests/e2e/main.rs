@@ -8,6 +8,7 @@ mod adopt;
 mod bad_input;
 mod base;
 mod cargo_lambda;
+mod conformance;
 mod conventions;
 mod deployer;
 mod faults;
