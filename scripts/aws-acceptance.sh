@@ -205,7 +205,7 @@ step "checking the notifications"
     --exit-code succeeds=0 --exit-code fails=3 "${runs[@]}"
 
 step "checking sjob logs"
-# logs JOB LINE: the container output of the job's run shows LINE.
+# logs_show JOB LINE: the container output of the job's run shows LINE.
 logs_show() {
     local execution
     execution="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["execution_arn"])' "$work/run-$1.json")"

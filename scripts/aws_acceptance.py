@@ -61,7 +61,10 @@ def default_network(_: argparse.Namespace) -> None:
     ec2 = boto3.client("ec2")
     subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
     if not subnets:
-        raise CheckFailed("the region has no default VPC: pass --vpc and --subnets (subnets with a route to the internet)")
+        raise CheckFailed(
+            "the region has no default VPC: pass --vpc and --subnets"
+            " (subnets with a route to the internet)"
+        )
     print(subnets[0]["VpcId"], ",".join(sorted(s["SubnetId"] for s in subnets)))
 
 
@@ -71,8 +74,11 @@ def cost(args: argparse.Namespace) -> None:
     task_hours = jobs * max(args.task_seconds, FARGATE_MINIMUM_SECONDS) / 3600
     invocations = jobs * 2  # a handler each, plus room for one retry
     items = [
-        (f"Fargate: {jobs} tasks of {args.vcpus} vCPU and {args.memory_gb} GB, billed {args.task_seconds} s each",
-         task_hours * (args.vcpus * FARGATE_VCPU_HOUR + args.memory_gb * FARGATE_GB_HOUR)),
+        (
+            f"Fargate: {jobs} tasks of {args.vcpus} vCPU and {args.memory_gb} GB,"
+            f" billed {args.task_seconds} s each",
+            task_hours * (args.vcpus * FARGATE_VCPU_HOUR + args.memory_gb * FARGATE_GB_HOUR),
+        ),
         ("public IPv4 addresses of those tasks", task_hours * PUBLIC_IPV4_HOUR),
         (f"Step Functions: {jobs} runs of at most 20 state transitions", jobs * 20 * STATE_TRANSITION),
         (f"Lambda: {invocations} invocations of 128 MB for at most 1 s",
@@ -127,7 +133,9 @@ def _expect(problems: list[str], where: str, field: str, actual: Any, expected: 
         problems.append(f"{where}: {field} is {actual!r}, expected {expected!r}")
 
 
-def _notification_problems(doc: dict[str, Any], run: dict[str, Any], expected: dict[str, Any], exit_code: int) -> list[str]:
+def _notification_problems(
+    doc: dict[str, Any], run: dict[str, Any], expected: dict[str, Any], exit_code: int
+) -> list[str]:
     """What in one notification breaks schema v1 or does not match the run:
     `expected` holds its top-level fields, `exit_code` the container's."""
     where = f"the notification of {run['job']}"
@@ -161,12 +169,17 @@ def check_notifications(args: argparse.Namespace) -> None:
     received: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + args.timeout
     while set(received) != set(runs) and time.monotonic() < deadline:
-        messages = sqs.receive_message(QueueUrl=args.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=5).get("Messages", [])
+        answer = sqs.receive_message(QueueUrl=args.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=5)
+        messages = answer.get("Messages", [])
         for message in messages:
             doc = json.loads(message["Body"])
             received[(doc.get("execution") or {}).get("arn")] = doc
             sqs.delete_message(QueueUrl=args.queue_url, ReceiptHandle=message["ReceiptHandle"])
-    problems = [f"no notification of {run['job']} ({arn}) within {args.timeout} s" for arn, run in runs.items() if arn not in received]
+    problems = [
+        f"no notification of {run['job']} ({arn}) within {args.timeout} s"
+        for arn, run in runs.items()
+        if arn not in received
+    ]
     for arn, doc in received.items():
         run = runs.get(arn)
         if run is None:
@@ -201,7 +214,8 @@ def check_status(args: argparse.Namespace) -> None:
         if execution is None:
             problems.append(f"`sjob status` does not list the run of {run['job']} ({run['execution_arn']})")
         else:
-            _expect(problems, f"`sjob status`, run of {run['job']}", "status", execution["status"], run["status"])
+            where = f"`sjob status`, run of {run['job']}"
+            _expect(problems, where, "status", execution["status"], run["status"])
     if problems:
         raise CheckFailed("\n".join(problems))
     print(f"sjob status lists the {len(args.runs)} runs")
@@ -224,7 +238,8 @@ def _tagged_leftovers(app: str, stage: str, region: str) -> list[str]:
         {"Key": STAGE_TAG, "Values": [stage]},
         {"Key": REGION_TAG, "Values": [region]},
     ]
-    pages = boto3.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(TagFilters=filters)
+    tagging = boto3.client("resourcegroupstaggingapi")
+    pages = tagging.get_paginator("get_resources").paginate(TagFilters=filters)
     arns = [mapping["ResourceARN"] for page in pages for mapping in page["ResourceTagMappingList"]]
     batch = boto3.client("batch")
 
@@ -275,7 +290,8 @@ def leftovers(args: argparse.Namespace) -> None:
         print(f"{len(left)} resource(s) still listed; asking again in 15 s", file=sys.stderr)
         time.sleep(15)
     if left:
-        raise CheckFailed("left behind, tagged with the stack's identity or under its names:\n" + "\n".join(f"  {arn}" for arn in left))
+        listed = "\n".join(f"  {arn}" for arn in left)
+        raise CheckFailed(f"left behind, tagged with the stack's identity or under its names:\n{listed}")
     print(f"nothing of {args.app}/{args.stage} is left")
 
 
