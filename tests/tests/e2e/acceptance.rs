@@ -69,11 +69,14 @@ impl Acceptance {
         }
     }
 
-    /// `scripts/aws-acceptance.sh <args>`, not yet started.
+    /// `scripts/aws-acceptance.sh <args>`, not yet started. Its work
+    /// directory, which it keeps when something is left, goes in the
+    /// scratch directory.
     fn script(&self, args: &[&str]) -> Command {
         let mut command = self.sjob.script(&script_path(), args);
         command
             .env("SJOB_ACCEPTANCE_HANDLER_ZIPS", self.sjob.dir().join("zips"))
+            .env("TMPDIR", self.sjob.dir())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         command
