@@ -28,7 +28,8 @@ APP_TAG = "sjob:app"
 STAGE_TAG = "sjob:stage"
 REGION_TAG = "sjob:region"
 
-# List prices in USD, us-east-1, December 2026; other regions differ by
+# List prices in USD, us-east-1, as AWS published them in 2024 (not checked
+# since: this machine has no internet); other regions differ by
 # tens of percent, which does not change the order of magnitude.
 FARGATE_VCPU_HOUR = 0.04048
 FARGATE_GB_HOUR = 0.004445
