@@ -41,9 +41,11 @@ Harness endpoints (served next to moto's API on the same port)
     JSON list, oldest first, of ``{"function_name", "request_id", "event",
     "response"}`` or ``{..., "error"}`` for every forwarded invocation.
     ``DELETE`` on the same path clears the list.
-``POST /_harness/batch``  body ``{"outcome": "succeeded"|"failed"|"running", "failed_array_indexes": [1]}``
+``POST /_harness/batch``  body ``{"outcome": "succeeded"|"failed"|"running"|"command", "failed_array_indexes": [1]}``
     How Batch jobs submitted from now on end: SUCCEEDED (exit code 0), FAILED
-    (exit code 1), or not at all (RUNNING until TerminateJob).  The children
+    (exit code 1), not at all (RUNNING until TerminateJob), or as their own
+    container command ends when run on this machine (see
+    `_run_container_command`).  The children
     of an array job at ``failed_array_indexes`` (optional, default none) fail
     whatever the outcome; the parent ends FAILED when any child failed.
     ``GET`` returns the current setting.  The initial value is "failed" when
@@ -120,8 +122,9 @@ class HarnessState:
         self.port = 0
         self.lambda_commands: dict[str, list[str]] = {}
         self.invocations: list[dict[str, Any]] = []
-        # How Batch jobs submitted from now on end: "succeeded", "failed", or
-        # "running" (they run until TerminateJob).
+        # How Batch jobs submitted from now on end: "succeeded", "failed",
+        # "running" (they run until TerminateJob), or "command" (as their
+        # container command ends, run here).
         self.batch_outcome = (
             "failed" if os.environ.get("MOTO_SIMPLE_BATCH_FAIL_AFTER") else "succeeded"
         )
@@ -1131,8 +1134,8 @@ def _write_container_output(job: Any) -> str | None:
     `PREFIX/default/TASK-ID`, the prefix being `awslogs-stream-prefix` or
     the job definition's name; a named group that does not exist fails the
     task before the container starts (CannotStartContainerError,
-    ResourceInitializationError).  Writes the harness's `container_output`
-    lines there; the failure's status reason, or None."""
+    ResourceInitializationError).  Writes the container's lines there (see
+    `_container_output`); the failure's status reason, or None."""
     props = job.job_definition.container_properties or {}
     config = props.get("logConfiguration") or {}
     options = config.get("options") or {} if config.get("logDriver") == "awslogs" else {}
@@ -1152,13 +1155,66 @@ def _write_container_output(job: Any) -> str | None:
     start = int(time.time() * 1000)
     events = [
         {"timestamp": start + i, "message": line}
-        for i, line in enumerate(STATE.container_output)
+        for i, line in enumerate(_container_output(job))
     ]
     if events:
         logs.put_log_events(group, stream, events)
     job.log_stream_name = stream
     job.latest_attempt["container"]["logStreamName"] = stream
     return None
+
+
+# How long a container command the harness runs may take (outcome "command").
+CONTAINER_COMMAND_TIMEOUT = 60
+
+
+def _container_output(job: Any) -> list[str]:
+    """The lines a job's container writes: the harness's `container_output`,
+    or with the outcome "command" those of the job's own command, run here
+    (its exit code is kept on the job for `_mark_job_as_finished`)."""
+    if STATE.batch_outcome != "command":
+        return STATE.container_output
+    job.harness_exit_code, lines = _run_container_command(job)
+    return lines
+
+
+def _run_container_command(job: Any) -> tuple[int, list[str]]:
+    """moto gap: batch_simple runs no container, so every job ends as the
+    harness says, whatever its command.  AWS runs the job definition's
+    command (or SubmitJob's override) in the image with the job's
+    environment; the container's exit code decides the attempt (0
+    SUCCEEDED, anything else FAILED with that `exitCode`), and the awslogs
+    driver sends its stdout and stderr lines to the job's log stream.  With
+    the outcome "command" the harness runs that command on this machine (the
+    image aside: keep commands to what any POSIX `sh` does) with the job's
+    environment and `AWS_BATCH_JOB_ID`, `AWS_BATCH_JOB_ATTEMPT`,
+    `AWS_BATCH_JQ_NAME`, and takes its exit code and output lines.  A command
+    that cannot start exits 127, as a shell reports it; one still running
+    after `CONTAINER_COMMAND_TIMEOUT` seconds is killed and exits 137."""
+    command = job._get_container_property("command", [])
+    env = {e["name"]: e["value"] for e in job._get_container_property("environment", [])}
+    env.update(
+        {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "AWS_BATCH_JOB_ID": job.job_id,
+            "AWS_BATCH_JOB_ATTEMPT": str(len(job.attempts)),
+            "AWS_BATCH_JQ_NAME": job.job_queue.name,
+        }
+    )
+    try:
+        done = subprocess.run(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=CONTAINER_COMMAND_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired as timeout:
+        return 137, (timeout.output or b"").decode(errors="replace").splitlines()
+    except OSError as exc:
+        return 127, [f"{command[0] if command else '(no command)'}: {exc.strerror}"]
+    return done.returncode, done.stdout.decode(errors="replace").splitlines()
 
 
 def patch_lambda_permission_statement_ids() -> None:
@@ -1238,7 +1294,8 @@ def patch_batch_job_outcome() -> None:
     MOTO_SIMPLE_BATCH_FAIL_AFTER per job, but a failed job looks nothing like
     a real one.  Replaced `_mark_job_as_finished`: outcome from the harness
     setting (POST /_harness/batch), never sleeps; both ends get exit code
-    (0/1) at top level and in the single attempt, StatusReason "Essential
+    (0/1, or the command's with the outcome "command") at top level and in
+    the single attempt, StatusReason "Essential
     container in task exited", a log stream name, StartedAt/StoppedAt.  A
     "running" job gets its attempt and stays RUNNING (see
     `patch_batch_terminate_running_job`).
@@ -1295,8 +1352,11 @@ def patch_batch_job_outcome() -> None:
         if STATE.batch_outcome == "running" and not failed_child:
             job.status = JobStatus.RUNNING
             return
-        fail = STATE.batch_outcome == "failed" or failed_child
-        job.exit_code = 1 if fail else 0
+        exit_code = getattr(job, "harness_exit_code", 1 if STATE.batch_outcome == "failed" else 0)
+        if failed_child:
+            exit_code = exit_code or 1
+        fail = exit_code != 0
+        job.exit_code = exit_code
         job.job_stopped_reason = STATUS_REASON
         if job.latest_attempt is not None:
             job.latest_attempt["container"]["exitCode"] = job.exit_code
@@ -1908,8 +1968,8 @@ class HarnessApp:
         if path == "/_harness/batch":
             if method == "POST":
                 outcome = body["outcome"]
-                if outcome not in ("succeeded", "failed", "running"):
-                    raise ValueError("outcome must be succeeded, failed or running")
+                if outcome not in ("succeeded", "failed", "running", "command"):
+                    raise ValueError("outcome must be succeeded, failed, running or command")
                 indexes = body.get("failed_array_indexes", [])
                 if not isinstance(indexes, list) or not all(
                     isinstance(i, int) and not isinstance(i, bool) and 0 <= i < 10000

@@ -1,8 +1,10 @@
 //! Binaries of the workspace the tests run: the handler binaries the
-//! emulator runs under its Lambda Runtime API, and the `sjob` CLI.
+//! emulator runs under its Lambda Runtime API (and the zips that deploy
+//! them), and the `sjob` CLI.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -21,6 +23,21 @@ pub fn handler_binary(name: &str) -> PathBuf {
 pub fn sjob_binary() -> PathBuf {
     static DEPLOYER: Built = OnceLock::new();
     package_binary(&DEPLOYER, "deployer", "sjob")
+}
+
+/// Zips `binary` as `bootstrap`, the layout `cargo lambda build --output-format zip` ships.
+pub fn zip_bootstrap(binary: &Path, zip: &Path) {
+    std::fs::create_dir_all(zip.parent().unwrap()).unwrap();
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED) as z: z.write(sys.argv[1], 'bootstrap')",
+        ])
+        .arg(binary)
+        .arg(zip)
+        .status()
+        .expect("python3 runs");
+    assert!(status.success(), "zipping {}", binary.display());
 }
 
 /// `cargo test -p sjob-e2e` builds no other package's binaries, not even

@@ -37,6 +37,9 @@ pub enum JobOutcome {
     Failed,
     /// RUNNING until TerminateJob.
     Running,
+    /// As the job's own container command ends, run on this machine (the
+    /// image aside): its exit code and its output lines are the job's.
+    RunsCommand,
 }
 
 /// A running emulator, stopped on drop.
@@ -195,6 +198,7 @@ impl Emulator {
             JobOutcome::Succeeded => "succeeded",
             JobOutcome::Failed => "failed",
             JobOutcome::Running => "running",
+            JobOutcome::RunsCommand => "command",
         };
         self.harness(
             "POST",

@@ -123,9 +123,24 @@ impl Sjob {
     /// `sjob <args>` as given, ready to run. The AWS and sjob settings of
     /// the test process's environment are not passed on.
     pub fn raw_command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(&self.binary);
+        let mut command = self.isolate(Command::new(&self.binary));
+        command.args(args);
         command
-            .args(args)
+    }
+
+    /// `bash <script> <args>`, in the scratch directory with the
+    /// environment `sjob` commands get, and this `sjob` as `$SJOB`: a
+    /// script of the repository that drives `sjob`.
+    pub fn script(&self, script: &Path, args: &[&str]) -> Command {
+        let mut command = self.isolate(Command::new("bash"));
+        command.arg(script).args(args).env("SJOB", &self.binary);
+        command
+    }
+
+    /// `command` in the scratch directory, with this runner's environment
+    /// in place of the test process's AWS and sjob settings.
+    fn isolate(&self, mut command: Command) -> Command {
+        command
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .kill_on_drop(true);

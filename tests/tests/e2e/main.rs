@@ -4,6 +4,7 @@
 //!
 //! `cargo test -p sjob-e2e --test e2e <area>::` runs one area.
 
+mod acceptance;
 mod adopt;
 mod bad_input;
 mod base;
