@@ -9,6 +9,7 @@ pub mod container_output;
 pub mod duration;
 pub mod execution;
 pub mod input;
+pub mod kms;
 pub mod local;
 pub mod model;
 pub mod names;
