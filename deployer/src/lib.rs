@@ -16,6 +16,7 @@ pub mod names;
 pub mod package;
 pub mod plan;
 pub mod progress;
+pub mod references;
 pub mod render;
 pub mod report;
 pub mod schedule;

@@ -1,7 +1,8 @@
 //! Signed calls to the AWS APIs sjob has no generated SDK crate for: the
 //! Query APIs (form-encoded request, XML answer) of EC2 and CloudWatch (the
-//! missed-run alarms) and the JSON 1.1 APIs of Secrets Manager and SSM
-//! (`sjob local run --fetch-secrets`).
+//! missed-run alarms) and the JSON APIs of Secrets Manager and SSM
+//! (`sjob local run --fetch-secrets`, and whether a job's secrets exist),
+//! KMS and SQS (the keys and dead-letter queues a config names).
 //!
 //! sjob makes five EC2 calls, all for the one security group of
 //! `[base.compute]`, while `aws-sdk-ec2` is the largest crate of every
@@ -230,12 +231,13 @@ impl QueryClient {
     }
 }
 
-/// A JSON 1.1 API (`X-Amz-Target: <prefix>.<action>`), as Secrets Manager's
-/// and SSM's.
+/// A JSON API (`X-Amz-Target: <prefix>.<action>`): JSON 1.1 as Secrets
+/// Manager's, SSM's and KMS's, or 1.0 as SQS's.
 #[derive(Debug, Clone)]
 pub struct JsonClient {
     service: Service,
     target_prefix: &'static str,
+    content_type: &'static str,
 }
 
 impl JsonClient {
@@ -248,6 +250,15 @@ impl JsonClient {
         JsonClient {
             service: Service::new(config, service, service_id),
             target_prefix,
+            content_type: "application/x-amz-json-1.1",
+        }
+    }
+
+    /// The same client speaking JSON 1.0.
+    pub fn json_1_0(self) -> JsonClient {
+        JsonClient {
+            content_type: "application/x-amz-json-1.0",
+            ..self
         }
     }
 
@@ -260,7 +271,7 @@ impl JsonClient {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let request = Request {
-            content_type: "application/x-amz-json-1.1",
+            content_type: self.content_type,
             target: Some(format!("{}.{action}", self.target_prefix)),
             body: input.to_string(),
         };
