@@ -2,7 +2,7 @@
 //! emulator runs under its Lambda Runtime API, and the `sjob` CLI.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -15,6 +15,22 @@ type Built = OnceLock<HashMap<String, PathBuf>>;
 pub fn handler_binary(name: &str) -> PathBuf {
     static HANDLERS: Built = OnceLock::new();
     package_binary(&HANDLERS, "handlers", name)
+}
+
+/// Zips `binary` as `bootstrap`, the layout `cargo lambda build
+/// --output-format zip` ships: a handler package for `[base.handlers]`.
+pub fn zip_bootstrap(binary: &Path, zip: &Path) {
+    std::fs::create_dir_all(zip.parent().expect("a zip path has a parent")).unwrap();
+    let status = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED) as z: z.write(sys.argv[1], 'bootstrap')",
+        ])
+        .arg(binary)
+        .arg(zip)
+        .status()
+        .expect("python3 runs");
+    assert!(status.success(), "zipping {}", binary.display());
 }
 
 /// Path of a freshly built `sjob` (package `deployer`).

@@ -25,6 +25,25 @@ impl Fixture {
     }
 }
 
+impl Fixture {
+    /// The job queue and the two handler functions [`Targets::nowhere`]
+    /// names, made to exist (the functions run nothing): what a plan reads
+    /// before it writes, for suites that deploy but never run a job.
+    pub async fn existing_targets(&self) -> Targets {
+        let targets = Targets::nowhere();
+        for (function, _) in HANDLER_FUNCTIONS {
+            self.aws
+                .create_function(function, &[], Duration::from_secs(30))
+                .await;
+        }
+        let network = self.emulator.default_network().await;
+        let queue = targets.queue.rsplit('/').next().expect("a queue ARN");
+        let created = self.aws.create_fargate_job_queue(queue, &network).await;
+        assert_eq!(created, targets.queue);
+        targets
+    }
+}
+
 /// What a deployed job's runs need: the two handler functions running the
 /// real binaries, the topic they publish to with a raw SQS subscriber, and
 /// a Fargate job queue. Built by [`HandlersBuilder`].

@@ -16,7 +16,9 @@ use aws_sdk_lambda::types::{FunctionConfiguration, LogFormat, LoggingConfig};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::{json, Value};
 use sjob_e2e::myapp::{lambda_arn, ACCOUNT, ERROR_FUNCTION, HANDLER_FUNCTIONS, SUCCESS_FUNCTION};
-use sjob_e2e::{handler_binary, policy_document, Delivery, Fixture, JobOutcome, REGION};
+use sjob_e2e::{
+    handler_binary, policy_document, zip_bootstrap, Delivery, Fixture, JobOutcome, REGION,
+};
 
 const TOPIC: &str = "myapp-dev-job-notifications";
 const HANDLER_ROLE: &str = "myapp-dev-BatchHandlerRole";
@@ -57,21 +59,6 @@ path = "src/bin/error_handler.rs"
         std::fs::write(dir.join("src/bin").join(source), "fn main() {}\n").unwrap();
     }
     manifest
-}
-
-/// Zips `binary` as `bootstrap`, the layout `cargo lambda build --output-format zip` ships.
-fn zip_bootstrap(binary: &Path, zip: &Path) {
-    std::fs::create_dir_all(zip.parent().unwrap()).unwrap();
-    let status = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED) as z: z.write(sys.argv[1], 'bootstrap')",
-        ])
-        .arg(binary)
-        .arg(zip)
-        .status()
-        .expect("python3 runs");
-    assert!(status.success(), "zipping {}", binary.display());
 }
 
 fn sha256_base64(path: &Path) -> String {

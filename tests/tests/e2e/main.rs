@@ -14,4 +14,5 @@ mod faults;
 mod handlers;
 mod least_privilege;
 mod local;
+mod references;
 mod terraform;
