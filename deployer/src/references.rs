@@ -326,10 +326,10 @@ pub async fn check(
             let ids = of_kind(kind, None);
             async move {
                 let existing = match ids.is_empty() {
-                    true => BTreeSet::new(),
-                    false => ec2::existing(&clients.ec2, named, &ids).await?,
+                    true => Ok(BTreeSet::new()),
+                    false => ec2::existing(&clients.ec2, named, &ids).await,
                 };
-                Ok::<_, AwsError>(absent(kind, ids, &existing))
+                absent(kind, ids, existing)
             }
         }),
     );
@@ -337,10 +337,10 @@ pub async fn check(
         let arns = of_kind(Kind::JobQueue, Some(region));
         async move {
             let existing = match arns.is_empty() {
-                true => BTreeSet::new(),
-                false => aws::compute::existing_job_queues(&reader.batch, &arns).await?,
+                true => Ok(BTreeSet::new()),
+                false => aws::compute::existing_job_queues(&reader.batch, &arns).await,
             };
-            Ok::<_, AwsError>(absent(Kind::JobQueue, arns, &existing))
+            absent(Kind::JobQueue, arns, existing)
         }
     }));
     let singles = stream::iter(references.iter().filter(|r| !r.kind.is_read_in_batches()))
@@ -377,12 +377,26 @@ pub async fn check(
     ))
 }
 
-/// The `(kind, id)` of each of `ids` that `existing` lacks.
-fn absent(kind: Kind, ids: Vec<String>, existing: &BTreeSet<String>) -> Vec<(Kind, String)> {
-    ids.into_iter()
+/// The `(kind, id)` of each of `ids` that a read of many (`existing`)
+/// lacks; none when AWS denied the read.
+fn absent(
+    kind: Kind,
+    ids: Vec<String>,
+    existing: Result<BTreeSet<String>, AwsError>,
+) -> Result<Vec<(Kind, String)>, AwsError> {
+    let existing = match existing {
+        Ok(existing) => existing,
+        Err(err) if is_denied(&err) => {
+            tracing::warn!("cannot tell whether each {kind} exists: {err}");
+            return Ok(Vec::new());
+        }
+        Err(err) => return Err(err),
+    };
+    Ok(ids
+        .into_iter()
         .filter(|id| !existing.contains(id))
         .map(|id| (kind, id))
-        .collect()
+        .collect())
 }
 
 /// Whether the one resource `reference` names exists (and, for a key,

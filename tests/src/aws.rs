@@ -450,7 +450,7 @@ impl Aws {
     ) -> String {
         // Outside the app's prefix: not among the resources a test of the
         // deployer compares.
-        let role_name = format!("e2e-{name}");
+        let role_name = format!("e2e-{}-{name}", self.region);
         let trust_policy = json!({
             "Version": "2012-10-17",
             "Statement": [{

@@ -150,6 +150,53 @@ impl Aws {
             })
             .compute_environment_arn
             .expect("CreateComputeEnvironment returns an ARN");
+        self.create_job_queue_on(name, environment_arn).await
+    }
+
+    /// Creates a job queue `name` on an unmanaged compute environment
+    /// `<name>-unmanaged`: a queue that exists, in any region, for tests
+    /// that never run a job on it; its ARN.
+    pub async fn create_job_queue(&self, name: &str) -> String {
+        let environment_name = format!("{name}-unmanaged");
+        let environment_arn = self
+            .batch
+            .create_compute_environment()
+            .compute_environment_name(&environment_name)
+            .r#type(CeType::Unmanaged)
+            .state(CeState::Enabled)
+            .service_role(self.batch_service_role().await)
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "CreateComputeEnvironment {environment_name}: {}",
+                    DisplayErrorContext(e)
+                )
+            })
+            .compute_environment_arn
+            .expect("CreateComputeEnvironment returns an ARN");
+        self.create_job_queue_on(name, environment_arn).await
+    }
+
+    /// A role for unmanaged compute environments, one per emulator (IAM
+    /// is global): made once, found after.
+    async fn batch_service_role(&self) -> String {
+        const NAME: &str = "e2e-batch-service";
+        let created = self
+            .iam
+            .create_role()
+            .role_name(NAME)
+            .assume_role_policy_document(crate::trust_policy("batch.amazonaws.com").to_string())
+            .send()
+            .await;
+        match created {
+            Ok(out) => out.role.expect("CreateRole returns the role").arn,
+            Err(_) => self.existing_role(NAME).await.arn,
+        }
+    }
+
+    /// Creates the job queue `name` on `environment_arn`; its ARN.
+    async fn create_job_queue_on(&self, name: &str, environment_arn: String) -> String {
         let order = ComputeEnvironmentOrder::builder()
             .order(1)
             .compute_environment(environment_arn)
