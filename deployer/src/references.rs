@@ -503,3 +503,86 @@ impl Readers {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const CONFIG: &str = r#"
+app_name = "myapp"
+stage = "dev"
+region = "eu-west-1"
+
+[defaults]
+image_uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/myapp"
+success_handler_arn = "arn:aws:lambda:eu-west-1:123456789012:function:theirs"
+error_handler_arn = "arn:aws:lambda:eu-west-1:123456789012:function:theirs"
+
+[base.notifications]
+kms_key_id = "alias/team"
+
+[base.compute]
+subnets = ["subnet-1", "subnet-2"]
+vpc_id = "vpc-1"
+
+[jobs.crawler]
+command = ["true"]
+schedule_expression = "rate(1 hour)"
+secrets = { A = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-Ab12Cd:password::", B = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-Ab12Cd:user::" }
+
+[jobs.report]
+command = ["true"]
+schedule_expression = "rate(1 hour)"
+batch_job_queue_arn = "arn:aws:batch:eu-west-1:123456789012:job-queue/myapp-dev-Batch"
+"#;
+
+    #[test]
+    fn each_resource_is_named_once_with_every_key_and_what_the_base_creates_is_left_out() {
+        let config = crate::config::parse(Path::new("sjob.toml"), CONFIG).unwrap();
+        let target = Target {
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+        };
+        let jobs: Vec<&Job> = config.jobs.values().collect();
+        let found = collect(&config, &jobs, &target);
+        let function = "arn:aws:lambda:eu-west-1:123456789012:function:theirs";
+        let secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-Ab12Cd";
+        let rendered: Vec<String> = found
+            .iter()
+            .map(|r| {
+                let keys: Vec<&str> = r.keys.iter().map(String::as_str).collect();
+                format!("{} {} {}", r.kind, r.id, keys.join(","))
+            })
+            .collect();
+        assert_eq!(
+            rendered,
+            [
+                "subnet subnet-1 base.compute.subnets".to_string(),
+                "subnet subnet-2 base.compute.subnets".to_string(),
+                "VPC vpc-1 base.compute.vpc_id".to_string(),
+                format!(
+                    "Lambda function {function} jobs.crawler.error_handler_arn,jobs.crawler.success_handler_arn,jobs.report.error_handler_arn,jobs.report.success_handler_arn"
+                ),
+                "KMS key alias/team base.notifications.kms_key_id".to_string(),
+                format!("Secrets Manager secret {secret} jobs.crawler.secrets.A,jobs.crawler.secrets.B"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_one_reads_with_its_keys_and_how_many_more() {
+        let reference = Reference {
+            kind: Kind::JobQueue,
+            id: "arn:aws:batch:eu-west-1:123456789012:job-queue/q".into(),
+            keys: (1..=5)
+                .map(|n| format!("jobs.j{n}.batch_job_queue_arn"))
+                .collect(),
+        };
+        assert_eq!(
+            reference.to_string(),
+            "job queue `arn:aws:batch:eu-west-1:123456789012:job-queue/q` (jobs.j1.batch_job_queue_arn, jobs.j2.batch_job_queue_arn, jobs.j3.batch_job_queue_arn and 2 more)"
+        );
+    }
+}

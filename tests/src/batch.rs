@@ -1,6 +1,7 @@
 //! A Batch job queue in the emulator: a managed Fargate compute environment
 //! on the default VPC, as a real account would have one.
 
+use aws_sdk_batch::operation::create_compute_environment::builders::CreateComputeEnvironmentFluentBuilder as CreateEnvironment;
 use aws_sdk_batch::types::{
     CeState, CeType, ComputeEnvironmentOrder, ComputeResource, CrType, JqState,
 };
@@ -126,56 +127,32 @@ impl Aws {
     /// Creates a managed Fargate compute environment `<name>-fargate` on
     /// `network` and a job queue `name` on it; returns the queue's ARN.
     pub async fn create_fargate_job_queue(&self, name: &str, network: &DefaultNetwork) -> String {
-        let environment_name = format!("{name}-fargate");
         let resources = ComputeResource::builder()
             .r#type(CrType::Fargate)
             .maxv_cpus(16)
             .set_subnets(Some(network.subnets.clone()))
             .security_group_ids(&network.security_group)
             .build();
-        let environment_arn = self
+        let environment = self
             .batch
             .create_compute_environment()
-            .compute_environment_name(&environment_name)
+            .compute_environment_name(format!("{name}-fargate"))
             .r#type(CeType::Managed)
-            .state(CeState::Enabled)
-            .compute_resources(resources)
-            .send()
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "CreateComputeEnvironment {environment_name}: {}",
-                    DisplayErrorContext(e)
-                )
-            })
-            .compute_environment_arn
-            .expect("CreateComputeEnvironment returns an ARN");
-        self.create_job_queue_on(name, environment_arn).await
+            .compute_resources(resources);
+        self.create_job_queue_on(name, environment).await
     }
 
     /// Creates a job queue `name` on an unmanaged compute environment
     /// `<name>-unmanaged`: a queue that exists, in any region, for tests
     /// that never run a job on it; its ARN.
     pub async fn create_job_queue(&self, name: &str) -> String {
-        let environment_name = format!("{name}-unmanaged");
-        let environment_arn = self
+        let environment = self
             .batch
             .create_compute_environment()
-            .compute_environment_name(&environment_name)
+            .compute_environment_name(format!("{name}-unmanaged"))
             .r#type(CeType::Unmanaged)
-            .state(CeState::Enabled)
-            .service_role(self.batch_service_role().await)
-            .send()
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "CreateComputeEnvironment {environment_name}: {}",
-                    DisplayErrorContext(e)
-                )
-            })
-            .compute_environment_arn
-            .expect("CreateComputeEnvironment returns an ARN");
-        self.create_job_queue_on(name, environment_arn).await
+            .service_role(self.batch_service_role().await);
+        self.create_job_queue_on(name, environment).await
     }
 
     /// A role for unmanaged compute environments, one per emulator (IAM
@@ -195,8 +172,21 @@ impl Aws {
         }
     }
 
-    /// Creates the job queue `name` on `environment_arn`; its ARN.
-    async fn create_job_queue_on(&self, name: &str, environment_arn: String) -> String {
+    /// Creates `environment`, enabled, and the job queue `name` on it; the
+    /// queue's ARN.
+    async fn create_job_queue_on(&self, name: &str, environment: CreateEnvironment) -> String {
+        let environment_arn = environment
+            .state(CeState::Enabled)
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "CreateComputeEnvironment for {name}: {}",
+                    DisplayErrorContext(e)
+                )
+            })
+            .compute_environment_arn
+            .expect("CreateComputeEnvironment returns an ARN");
         let order = ComputeEnvironmentOrder::builder()
             .order(1)
             .compute_environment(environment_arn)

@@ -33,6 +33,17 @@ pub fn zip_bootstrap(binary: &Path, zip: &Path) {
     assert!(status.success(), "zipping {}", binary.display());
 }
 
+/// Both handler packages, built from the real binaries, where
+/// `[base.handlers]` finds them under `dir`: `dist/<binary>/bootstrap.zip`.
+pub fn write_handler_packages(dir: &Path) {
+    for binary in ["success-handler", "error-handler"] {
+        zip_bootstrap(
+            &handler_binary(binary),
+            &dir.join(format!("dist/{binary}/bootstrap.zip")),
+        );
+    }
+}
+
 /// Path of a freshly built `sjob` (package `deployer`).
 pub fn sjob_binary() -> PathBuf {
     static DEPLOYER: Built = OnceLock::new();

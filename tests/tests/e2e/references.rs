@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sjob_e2e::myapp::{lambda_arn, ACCOUNT, HANDLER_FUNCTIONS};
-use sjob_e2e::{handler_binary, zip_bootstrap, Aws, Emulator, Fixture, REGION};
+use sjob_e2e::{handler_binary, write_handler_packages, Aws, Emulator, Fixture, REGION};
 
 /// Everything of the app, and every topic and security group of the
 /// account, by name: what a refused command must leave as it was.
@@ -140,12 +140,7 @@ async fn a_topic_key_named_by_alias_or_id_is_granted_by_its_key_arn_and_runs_not
     let key_arn = emulator.create_kms_key("alias/myapp-notifications").await;
     let key_id = key_arn.rsplit('/').next().unwrap().to_string();
     let alias_arn = format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/myapp-notifications");
-    for binary in ["success-handler", "error-handler"] {
-        zip_bootstrap(
-            &handler_binary(binary),
-            &sjob.dir().join(format!("dist/{binary}/bootstrap.zip")),
-        );
-    }
+    write_handler_packages(sjob.dir());
     let network = emulator.default_network().await;
     let queue = aws.create_fargate_job_queue("jobs", &network).await;
     let (subscriber, subscriber_arn) = aws.create_queue("notifications").await;
