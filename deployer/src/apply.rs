@@ -24,30 +24,58 @@ pub enum ApplyError {
         help("nothing was changed. Another stack's: rename a job, the app or the stage (see Ownership in the README). Not sjob's: delete or rename it, or `sjob adopt` it")
     )]
     Conflicts { count: usize, names: String },
-    #[error(
-        "{failed} of {total} job(s) failed to converge; the others are done. Re-run to finish"
-    )]
+    #[error("{failed} of {total} job(s) failed to converge; the others are done. {next}")]
     #[diagnostic(code(sjob::apply::failed))]
     Failed {
         failed: usize,
         total: usize,
+        next: NextStep,
         #[related]
         errors: Vec<JobError>,
     },
-    #[error("the shared base did not converge, so no job was touched. Re-run to finish")]
+    #[error("the shared base did not converge, so no job was touched. {}", NextStep::after([.0]))]
     #[diagnostic(code(sjob::apply::base))]
     Base(
         #[source]
         #[diagnostic_source]
         AwsError,
     ),
-    #[error("the jobs are removed, but the shared base was not. Re-run to finish")]
+    #[error("the jobs are removed, but the shared base was not. {}", NextStep::after([.0]))]
     #[diagnostic(code(sjob::apply::base_removal))]
     BaseRemoval(
         #[source]
         #[diagnostic_source]
         AwsError,
     ),
+}
+
+/// What to do after an apply failed part way: run it again only when a
+/// re-run can get past every error ([`AwsError::can_pass_on_rerun`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    Rerun,
+    Fix,
+}
+
+impl NextStep {
+    pub fn after<'a>(errors: impl IntoIterator<Item = &'a AwsError>) -> NextStep {
+        if errors.into_iter().all(AwsError::can_pass_on_rerun) {
+            NextStep::Rerun
+        } else {
+            NextStep::Fix
+        }
+    }
+}
+
+impl std::fmt::Display for NextStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NextStep::Rerun => "Re-run to finish",
+            NextStep::Fix => {
+                "A re-run fails the same way until what the error names is fixed; then deploy again"
+            }
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -97,6 +125,7 @@ pub async fn apply(
         return Err(ApplyError::Failed {
             failed: errors.len(),
             total,
+            next: NextStep::after(errors.iter().map(|e| &e.source)),
             errors,
         });
     }
@@ -392,4 +421,59 @@ async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result
     try_join_all(roles).await?;
     tracing::info!(job = %job.batch_name, "removed");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(code: &str) -> AwsError {
+        AwsError::Call {
+            action: "CreateStateMachine",
+            resource: "myapp-dev-crawler".into(),
+            message: format!("{code}: ..."),
+            code: Some(code.into()),
+        }
+    }
+
+    #[test]
+    fn a_rerun_is_advised_only_when_every_error_can_pass_on_one() {
+        let waiting = AwsError::StillWaiting {
+            resource: "myapp-dev-Batch".into(),
+            what: "CREATING or UPDATING".into(),
+            seconds: 600,
+        };
+        let unanswered = AwsError::Unanswered {
+            action: "CreateRole",
+            resource: "r".into(),
+            message: "dispatch failure".into(),
+        };
+        let throttled = answered("ThrottlingException");
+        let unavailable = answered("ServiceUnavailable");
+        assert_eq!(
+            NextStep::after([&throttled, &unavailable, &waiting, &unanswered]),
+            NextStep::Rerun
+        );
+        for refused in [
+            answered("ResourceNotFoundException"),
+            answered("ValidationException"),
+            answered("InvalidSubnetID.NotFound"),
+            answered("AccessDeniedException"),
+            AwsError::other(
+                "DescribeKey",
+                "alias/x",
+                "the answer has no KeyMetadata.Arn",
+            ),
+        ] {
+            assert_eq!(
+                NextStep::after([&throttled, &refused]),
+                NextStep::Fix,
+                "{refused}"
+            );
+        }
+        let base = ApplyError::Base(answered("ValidationException")).to_string();
+        assert!(!base.contains("Re-run"), "{base}");
+        let base = ApplyError::Base(throttled).to_string();
+        assert!(base.ends_with("Re-run to finish"), "{base}");
+    }
 }

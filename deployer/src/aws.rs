@@ -8,6 +8,7 @@ pub mod compute;
 pub mod dynamodb;
 pub mod ec2;
 pub mod iam;
+pub mod kms;
 pub mod lambda;
 pub mod logs;
 pub mod pace;
@@ -16,6 +17,7 @@ pub mod secrets;
 pub mod sfn;
 pub mod signed;
 pub mod sns;
+pub mod sqs;
 pub mod tagging;
 pub mod wait;
 
@@ -194,6 +196,22 @@ pub enum AwsError {
         name: String,
         owner: Identity,
     },
+    /// No answer came: the connection failed or the call timed out.
+    #[error("{action} {resource} failed: {message}")]
+    #[diagnostic(code(sjob::aws::unanswered))]
+    Unanswered {
+        action: &'static str,
+        resource: String,
+        message: String,
+    },
+    /// A change AWS makes asynchronously did not settle in time.
+    #[error("{resource}: still {what} after {seconds} s")]
+    #[diagnostic(code(sjob::aws::still_waiting))]
+    StillWaiting {
+        resource: String,
+        what: String,
+        seconds: u64,
+    },
     #[error(
         "{action} {resource}: the new IAM role was still not usable after {seconds} s: {message}"
     )]
@@ -287,13 +305,54 @@ impl AwsError {
         let message = match (&code, err.message()) {
             (Some(code), Some(message)) => format!("{code}: {message}"),
             (Some(code), None) => code.clone(),
-            _ => DisplayErrorContext(err).to_string(),
+            (None, _) => {
+                return AwsError::Unanswered {
+                    action,
+                    resource: resource.into(),
+                    message: DisplayErrorContext(err).to_string(),
+                }
+            }
         };
         AwsError::Call {
             action,
             resource: resource.into(),
             message,
             code,
+        }
+    }
+
+    /// Whether running the command again can get past this error: AWS was
+    /// throttling, failing on its side or busy with a concurrent change,
+    /// did not answer, a new role had not propagated, or a change had not
+    /// settled in time. Not a missing resource, a refused request or a
+    /// resource that is not the stack's: those fail the same way again.
+    pub fn can_pass_on_rerun(&self) -> bool {
+        /// Server-side failures and concurrent changes, across services.
+        const PASSING: [&str; 13] = [
+            "InternalFailure",
+            "InternalError",
+            "InternalServerError",
+            "InternalServiceError",
+            "InternalServiceErrorException",
+            "ServiceException",
+            "ServiceUnavailable",
+            "ServiceUnavailableException",
+            "Unavailable",
+            "ConcurrentModification",
+            "ConcurrentModificationException",
+            "OperationAbortedException",
+            "ResourceConflictException",
+        ];
+        match self {
+            AwsError::Call { code, .. } => code.as_deref().is_some_and(|code| {
+                pace::THROTTLING_CODES.contains(&code)
+                    || aws_runtime::retries::classifiers::TRANSIENT_ERRORS.contains(&code)
+                    || PASSING.contains(&code)
+            }),
+            AwsError::Unanswered { .. }
+            | AwsError::StillWaiting { .. }
+            | AwsError::RoleNotReady { .. } => true,
+            AwsError::NotManaged { .. } => false,
         }
     }
 

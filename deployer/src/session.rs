@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::model::BaseStack;
 use crate::model::JobStack;
 use crate::plan::{self, Inventory, Plan};
+use crate::references::{self, ReferenceError};
 use crate::render::base::BaseError;
 use crate::target::Target;
 
@@ -32,6 +33,9 @@ pub enum SessionError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Settings(#[from] SettingsError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    References(#[from] ReferenceError),
 }
 
 pub struct Session {
@@ -113,15 +117,26 @@ impl Session {
 
     /// The plan `plan` and `deploy` carry out: the named jobs, or every job
     /// plus the base and the jobs this stack deployed that the config no
-    /// longer has.
+    /// longer has. What the config names but does not own is read while
+    /// the inventory lists: when any is missing, nothing is planned.
     pub async fn plan_deploy(&self, jobs: &[String]) -> Result<Plan, SessionError> {
-        let stacks: Vec<_> = self
-            .select(jobs)?
-            .into_iter()
-            .map(|j| self.render(j))
+        let selected = self.select(jobs)?;
+        let names: BTreeSet<String> = selected.iter().map(|j| j.batch_name.clone()).collect();
+        let references = references::collect(&self.config, &selected, &self.target);
+        let (inventory, checked) = tokio::try_join!(
+            async { Ok::<_, SessionError>(self.inventory(&names).await?) },
+            async {
+                Ok::<_, SessionError>(
+                    references::check(&self.clients, &self.target, references).await?,
+                )
+            },
+        )?;
+        let config = checked.resolve(self.config.clone());
+        let stacks: Vec<_> = names
+            .iter()
+            .map(|name| JobStack::render(&config, &config.jobs[name], &self.target))
             .collect();
-        let base = self.render_base()?;
-        let inventory = self.inventory(&batch_names(&stacks)).await?;
+        let base = BaseStack::render(&config, &self.target)?;
         let removed = if jobs.is_empty() {
             self.removed_jobs(&inventory).await?
         } else {
@@ -183,6 +198,30 @@ impl Session {
             .into_iter()
             .filter(|name| !self.config.jobs.contains_key(name))
             .collect())
+    }
+
+    /// Resolves the topic's KMS key when it is an alias, which no policy
+    /// can grant on until `kms:DescribeKey` names its key (`plan` reads
+    /// every key anyway, with the rest of what the config names).
+    pub async fn resolve_topic_key(&mut self) -> Result<(), SessionError> {
+        let Some(key) = self
+            .config
+            .base
+            .as_ref()
+            .and_then(|b| b.notifications.as_ref())
+            .and_then(|n| n.kms_key_id.as_ref())
+            .filter(|k| k.key_arn(&self.target).is_none())
+        else {
+            return Ok(());
+        };
+        let reference = references::Reference {
+            kind: references::Kind::KmsKey,
+            id: key.given().to_string(),
+            keys: BTreeSet::from(["base.notifications.kms_key_id".to_string()]),
+        };
+        let checked = references::check(&self.clients, &self.target, vec![reference]).await?;
+        self.config = checked.resolve(self.config.clone());
+        Ok(())
     }
 
     /// The config's `[base]`, rendered (its parts `None` when absent).

@@ -46,7 +46,7 @@ pub const VARIABLES: &[&str] = &[
     "env",
     "task_policy_statements",
     "topic_arn",
-    "topic_kms_key_id",
+    "topic_kms_key_arn",
     "notification_topic_arn",
     "schedule_dead_letter_arn",
     "run_timeout_seconds",
@@ -299,7 +299,7 @@ fn job_base_templates() -> BTreeMap<PathBuf, String> {
         (PathBuf::from("handler_policy.json.tftpl"), policy(None)),
         (
             PathBuf::from("handler_policy_kms.json.tftpl"),
-            policy(Some(&scalar("topic_kms_key_id"))),
+            policy(Some(&scalar("topic_kms_key_arn"))),
         ),
     ])
 }

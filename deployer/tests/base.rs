@@ -219,7 +219,7 @@ fn a_fifo_topic_is_named_for_it_and_a_custom_key_is_granted() {
     let text = format!("{HEAD}{BASE}")
         .replace(
             "[base.notifications]\n",
-            "[base.notifications]\nfifo = true\nkms_key_id = \"arn:aws:kms:ap-northeast-1:123456789012:key/k\"\n",
+            "[base.notifications]\nfifo = true\nkms_key_id = \"arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\"\n",
         )
         .replace(
             "protocol      = \"email\"\nendpoint      = \"oncall@example.com\"",
@@ -235,7 +235,9 @@ fn a_fifo_topic_is_named_for_it_and_a_custom_key_is_granted() {
     let policy = handlers.role.policies["myapp-dev-BatchHandlerPolicy"].to_string();
     assert!(policy.contains("EncryptForTopic"), "{policy}");
     assert!(
-        policy.contains("arn:aws:kms:ap-northeast-1:123456789012:key/k"),
+        policy.contains(
+            "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        ),
         "{policy}"
     );
     std::fs::remove_dir_all(dir).unwrap();
@@ -275,6 +277,9 @@ fn each_bad_base_value_gets_its_own_message_at_its_key() {
         ("tags = { team = \"data\" }", "tags = { \"sjob:x\" = \"y\" }", "base.tags.sjob:x",
             "tag `sjob:x` is not allowed: the `aws:` and `sjob:` prefixes are reserved"),
         ("[base.compute]", "[base.compute]\nregion = \"x\"", "base.compute.region", "unknown key `region`"),
+        ("[base.notifications]", "[base.notifications]\nkms_key_id = \"my-key\"", "base.notifications.kms_key_id", "`my-key` is not a KMS key"),
+        ("[base.notifications]", "[base.notifications]\nkms_key_id = \"arn:aws:kms:ap-northeast-1:123456789012:key/k\"",
+            "base.notifications.kms_key_id", "`arn:aws:kms:ap-northeast-1:123456789012:key/k` is not a KMS key"),
     ];
     for (old, new, key, message) in cases {
         assert!(valid.contains(old), "{old}");
@@ -399,4 +404,44 @@ schedule_dead_letter_arn = "arn:{partition}:sqs:{region}:123456789012:dead-lette
         assert!(!rendered.contains("console.aws.amazon.com"), "{region}");
         assert!(rendered.contains(console), "{region}: no {console} link");
     }
+}
+
+/// `kms_key_id` takes each form AWS accepts. A key id names a key of the
+/// target's account and region, so its policies name that key's ARN with
+/// no call to AWS; an alias names no key until `kms:DescribeKey` resolves
+/// it, so nothing grants on it before then (see `deployer::kms`).
+#[test]
+fn the_topic_key_takes_every_form_and_policies_name_only_key_arns() {
+    let dir = project(b"s", b"e");
+    let key_arn =
+        "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let policy_of = |key: &str| {
+        let text = format!("{HEAD}{BASE}").replace(
+            "[base.notifications]\n",
+            &format!("[base.notifications]\nkms_key_id = \"{key}\"\n"),
+        );
+        let base = BaseStack::render(&config(&dir, &text), &target()).unwrap();
+        let topic_key = base.notifications.unwrap().topic.kms_key_id;
+        let policy = base.handlers.unwrap().role.policies["myapp-dev-BatchHandlerPolicy"].clone();
+        (topic_key, policy.to_string())
+    };
+    for key in [key_arn, "1234abcd-12ab-34cd-56ef-1234567890ab"] {
+        let (topic_key, policy) = policy_of(key);
+        assert_eq!(topic_key.as_deref(), Some(key_arn), "{key}");
+        assert!(
+            policy.contains(&format!("\"Resource\":\"{key_arn}\"")),
+            "{key}: {policy}"
+        );
+    }
+    for alias in [
+        "alias/team",
+        "arn:aws:kms:ap-northeast-1:123456789012:alias/team",
+    ] {
+        let (_, policy) = policy_of(alias);
+        assert!(!policy.contains("alias"), "{alias}: {policy}");
+    }
+    let (topic_key, policy) = policy_of("alias/aws/sns");
+    assert_eq!(topic_key.as_deref(), Some("alias/aws/sns"));
+    assert!(!policy.contains("kms:"), "{policy}");
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1856,6 +1856,37 @@ def patch_action_method_lookup() -> None:
     responses.method_names_from_class = method_names  # type: ignore[assignment]
 
 
+def patch_kms_aws_managed_keys() -> None:
+    """KMS: a predefined ``alias/aws/<service>`` names an AWS managed key.
+
+    moto creates a key for a reserved alias only from its own short list
+    (``alias/aws/sns`` is not on it: DescribeKey answers NotFoundException),
+    and the key it creates reports ``KeyManager: CUSTOMER``.  AWS: "Amazon Web
+    Services services use DescribeKey to create Amazon Web Services managed
+    keys from a predefined Amazon Web Services alias with no key ID" (KMS API
+    reference, DescribeKey), and such a key's ``KeyManager`` is ``AWS`` (KMS
+    developer guide, "AWS managed keys").  Here any ``alias/aws/<service>``
+    resolves, on first use, to a key of its own with ``KeyManager: AWS``.
+    """
+    from moto.kms.models import KmsBackend
+
+    original = KmsBackend.get_key_id_from_alias
+
+    def get_key_id_from_alias(self: Any, alias_name: str) -> str | None:
+        found = original(self, alias_name)
+        if alias_name.startswith("alias/aws/"):
+            if found is None:
+                key = self.create_key(
+                    None, "ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", "Default key", None
+                )
+                self.create_alias(key.id, alias_name)
+                found = key.id
+            self.keys[found].key_manager = "AWS"
+        return found
+
+    KmsBackend.get_key_id_from_alias = get_key_id_from_alias  # type: ignore[assignment]
+
+
 def apply_patches() -> None:
     patch_action_method_lookup()  # cost
     patch_serializer_key_aliases()  # cost
@@ -1889,6 +1920,7 @@ def apply_patches() -> None:
     iam_propagation.patch()  # knob
     log_delivery.patch_sfn_log_delivery_policy()  # strict
     policy_documents.patch_iam_policy_documents()  # strict
+    patch_kms_aws_managed_keys()  # g
 
 
 # --------------------------------------------------------------------------

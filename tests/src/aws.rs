@@ -449,7 +449,9 @@ impl Aws {
         env: &[(&str, &str)],
         timeout: Duration,
     ) -> String {
-        let role_name = format!("{name}-role");
+        // Outside the app's prefix: not among the resources a test of the
+        // deployer compares.
+        let role_name = format!("e2e-{}-{name}", self.region);
         let trust_policy = json!({
             "Version": "2012-10-17",
             "Statement": [{

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_batch::operation::create_compute_environment::builders::CreateComputeEnvironmentFluentBuilder as CreateEnvironment;
 use aws_sdk_batch::types::{
     CeState, CeType, ComputeEnvironmentOrder, ComputeResource, CrType, JqState,
 };
@@ -172,25 +173,61 @@ impl Aws {
     /// Creates a managed Fargate compute environment `<name>-fargate` on
     /// `network` and a job queue `name` on it; returns the queue's ARN.
     pub async fn create_fargate_job_queue(&self, name: &str, network: &DefaultNetwork) -> String {
-        let environment_name = format!("{name}-fargate");
         let resources = ComputeResource::builder()
             .r#type(CrType::Fargate)
             .maxv_cpus(16)
             .set_subnets(Some(network.subnets.clone()))
             .security_group_ids(&network.security_group)
             .build();
-        let environment_arn = self
+        let environment = self
             .batch
             .create_compute_environment()
-            .compute_environment_name(&environment_name)
+            .compute_environment_name(format!("{name}-fargate"))
             .r#type(CeType::Managed)
+            .compute_resources(resources);
+        self.create_job_queue_on(name, environment).await
+    }
+
+    /// Creates a job queue `name` on an unmanaged compute environment
+    /// `<name>-unmanaged`: a queue that exists, in any region, for tests
+    /// that never run a job on it; its ARN.
+    pub async fn create_job_queue(&self, name: &str) -> String {
+        let environment = self
+            .batch
+            .create_compute_environment()
+            .compute_environment_name(format!("{name}-unmanaged"))
+            .r#type(CeType::Unmanaged)
+            .service_role(self.batch_service_role().await);
+        self.create_job_queue_on(name, environment).await
+    }
+
+    /// A role for unmanaged compute environments, one per emulator (IAM
+    /// is global): made once, found after.
+    async fn batch_service_role(&self) -> String {
+        const NAME: &str = "e2e-batch-service";
+        let created = self
+            .iam
+            .create_role()
+            .role_name(NAME)
+            .assume_role_policy_document(crate::trust_policy("batch.amazonaws.com").to_string())
+            .send()
+            .await;
+        match created {
+            Ok(out) => out.role.expect("CreateRole returns the role").arn,
+            Err(_) => self.existing_role(NAME).await.arn,
+        }
+    }
+
+    /// Creates `environment`, enabled, and the job queue `name` on it; the
+    /// queue's ARN.
+    async fn create_job_queue_on(&self, name: &str, environment: CreateEnvironment) -> String {
+        let environment_arn = environment
             .state(CeState::Enabled)
-            .compute_resources(resources)
             .send()
             .await
             .unwrap_or_else(|e| {
                 panic!(
-                    "CreateComputeEnvironment {environment_name}: {}",
+                    "CreateComputeEnvironment for {name}: {}",
                     DisplayErrorContext(e)
                 )
             })

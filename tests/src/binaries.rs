@@ -19,15 +19,10 @@ pub fn handler_binary(name: &str) -> PathBuf {
     package_binary(&HANDLERS, "handlers", name)
 }
 
-/// Path of a freshly built `sjob` (package `deployer`).
-pub fn sjob_binary() -> PathBuf {
-    static DEPLOYER: Built = OnceLock::new();
-    package_binary(&DEPLOYER, "deployer", "sjob")
-}
-
-/// Zips `binary` as `bootstrap`, the layout `cargo lambda build --output-format zip` ships.
+/// Zips `binary` as `bootstrap`, the layout `cargo lambda build
+/// --output-format zip` ships: a handler package for `[base.handlers]`.
 pub fn zip_bootstrap(binary: &Path, zip: &Path) {
-    std::fs::create_dir_all(zip.parent().unwrap()).unwrap();
+    std::fs::create_dir_all(zip.parent().expect("a zip path has a parent")).unwrap();
     let status = Command::new("python3")
         .args([
             "-c",
@@ -38,6 +33,23 @@ pub fn zip_bootstrap(binary: &Path, zip: &Path) {
         .status()
         .expect("python3 runs");
     assert!(status.success(), "zipping {}", binary.display());
+}
+
+/// Both handler packages, built from the real binaries, where
+/// `[base.handlers]` finds them under `dir`: `dist/<binary>/bootstrap.zip`.
+pub fn write_handler_packages(dir: &Path) {
+    for binary in ["success-handler", "error-handler"] {
+        zip_bootstrap(
+            &handler_binary(binary),
+            &dir.join(format!("dist/{binary}/bootstrap.zip")),
+        );
+    }
+}
+
+/// Path of a freshly built `sjob` (package `deployer`).
+pub fn sjob_binary() -> PathBuf {
+    static DEPLOYER: Built = OnceLock::new();
+    package_binary(&DEPLOYER, "deployer", "sjob")
 }
 
 /// `cargo test -p sjob-e2e` builds no other package's binaries, not even

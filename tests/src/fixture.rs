@@ -25,6 +25,37 @@ impl Fixture {
     }
 }
 
+impl Fixture {
+    /// The job queue and the two handler functions [`Targets::nowhere`]
+    /// names, made to exist: what a plan reads before it writes, for suites
+    /// that deploy but never run a job.
+    pub async fn existing_targets(&self) -> Targets {
+        let targets = Targets::nowhere();
+        self.aws.create_targets(&targets).await;
+        targets
+    }
+}
+
+impl Aws {
+    /// Makes `targets` exist in this client's region: its job queue (on an
+    /// unmanaged compute environment) and its two functions, which run
+    /// nothing.
+    pub async fn create_targets(&self, targets: &Targets) {
+        let name = |arn: &str, separator: char| {
+            arn.rsplit(separator)
+                .next()
+                .expect("an ARN ends in a name")
+                .to_string()
+        };
+        for function in [&targets.success_handler, &targets.error_handler] {
+            self.create_function(&name(function, ':'), &[], Duration::from_secs(30))
+                .await;
+        }
+        let queue = self.create_job_queue(&name(&targets.queue, '/')).await;
+        assert_eq!(queue, targets.queue);
+    }
+}
+
 /// What a deployed job's runs need: the two handler functions running the
 /// real binaries, the topic they publish to with a raw SQS subscriber, and
 /// a Fargate job queue. Built by [`HandlersBuilder`].

@@ -30,7 +30,7 @@ use serde_json::Value;
 pub use alarms::Alarm;
 pub use aws::{policy_document, snapshot_differences, trust_policy, Aws, Delivery, Invocation};
 pub use batch::DefaultNetwork;
-pub use binaries::{handler_binary, sjob_binary, zip_bootstrap};
+pub use binaries::{handler_binary, sjob_binary, write_handler_packages, zip_bootstrap};
 pub use emulator::{Emulator, JobOutcome, IAM_PROPAGATION_SECONDS, REGION};
 pub use fixture::{Fixture, Handlers, HandlersBuilder};
 pub use http::HttpSink;

@@ -22,8 +22,9 @@ pub struct Targets {
 }
 
 impl Targets {
-    /// ARNs of nothing: enough to deploy, since sjob only writes them into
-    /// the state machine and the policies.
+    /// ARNs of nothing: enough to render and validate, which write them
+    /// into the state machine and the policies; `plan` refuses them until
+    /// they exist ([`crate::Fixture::existing_targets`]).
     pub fn nowhere() -> Targets {
         Targets::with_queue(format!(
             "arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/myapp-dev-queue"

@@ -1,5 +1,5 @@
-//! Secrets Manager secrets and SSM parameters in the emulator, made the way
-//! a team would before pointing a job's `secrets` at them.
+//! Secrets Manager secrets, SSM parameters and KMS keys in the emulator,
+//! made the way a team would before pointing a config at them.
 
 use serde_json::{json, Value};
 
@@ -36,6 +36,25 @@ impl Emulator {
         answer["Parameter"]["ARN"]
             .as_str()
             .expect("GetParameter gives the ARN")
+            .to_string()
+    }
+
+    /// Creates a customer KMS key with the alias `alias` (`alias/...`);
+    /// the key's ARN.
+    pub async fn create_kms_key(&self, alias: &str) -> String {
+        let answer = self
+            .json_call_ok("kms", "TrentService.CreateKey", json!({}))
+            .await;
+        let key = &answer["KeyMetadata"];
+        self.json_call_ok(
+            "kms",
+            "TrentService.CreateAlias",
+            json!({ "AliasName": alias, "TargetKeyId": key["KeyId"] }),
+        )
+        .await;
+        key["Arn"]
+            .as_str()
+            .expect("CreateKey gives the ARN")
             .to_string()
     }
 

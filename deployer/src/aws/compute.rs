@@ -2,6 +2,7 @@
 //! changes to both asynchronously (status CREATING, UPDATING, DELETING), so
 //! every change waits until Batch reports the outcome.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
 
@@ -170,6 +171,35 @@ pub async fn read_job_queue(
             tags,
         },
     }))
+}
+
+/// Which of `arns` name a job queue that exists and is not being deleted:
+/// one call for up to a hundred queues (DescribeJobQueues answers only
+/// those it has, with no error for the others).
+pub async fn existing_job_queues(
+    client: &Client,
+    arns: &[String],
+) -> Result<BTreeSet<String>, AwsError> {
+    let mut found = BTreeSet::new();
+    for chunk in arns.chunks(100) {
+        let out = client
+            .describe_job_queues()
+            .set_job_queues(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::call("DescribeJobQueues", chunk.join(", "), e))?;
+        found.extend(
+            out.job_queues
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|q| {
+                    q.status != Some(JqStatus::Deleted)
+                        && !is_leaving(q.status.as_ref().map(|s| s.as_str()))
+                })
+                .filter_map(|q| q.job_queue_arn),
+        );
+    }
+    Ok(found)
 }
 
 /// Creates the queue (enabled, on the one compute environment) or updates

@@ -1,8 +1,10 @@
 //! The security group sjob creates for the compute environment when the
 //! config gives a VPC: AWS's default all-outbound rule and no inbound rule,
-//! which is all a job pulling images and calling AWS needs. EC2 is called
+//! which is all a job pulling images and calling AWS needs; and whether the
+//! subnets, security groups and VPC the config names exist. EC2 is called
 //! through [`QueryClient`] rather than `aws-sdk-ec2` (see its module doc).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -104,6 +106,71 @@ async fn describe(
             )
         })
         .collect())
+}
+
+/// The EC2 resources a config names by id (`[base.compute]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    Subnet,
+    SecurityGroup,
+    Vpc,
+}
+
+impl Named {
+    /// The describe action, its id filter, and the answer's list and id
+    /// field.
+    fn call(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
+            Named::Subnet => ("DescribeSubnets", "subnet-id", "subnetSet", "subnetId"),
+            Named::SecurityGroup => (
+                "DescribeSecurityGroups",
+                "group-id",
+                "securityGroupInfo",
+                "groupId",
+            ),
+            Named::Vpc => ("DescribeVpcs", "vpc-id", "vpcSet", "vpcId"),
+        }
+    }
+}
+
+/// Which of `ids` exist, in one call. Filtered by id rather than asking
+/// for the ids: asked for, the first missing one fails the whole call
+/// (`InvalidSubnetID.NotFound`), while a filter answers what exists.
+pub async fn existing(
+    client: &Client,
+    kind: Named,
+    ids: &[String],
+) -> Result<BTreeSet<String>, AwsError> {
+    let (action, filter, list, field) = kind.call();
+    let params = ids.iter().enumerate().fold(
+        Params::new().with("Filter.1.Name", filter),
+        |params, (n, id)| params.with(format!("Filter.1.Value.{}", n + 1), id),
+    );
+    let xml = client
+        .0
+        .call(action, &ids.join(", "), params, |xml| Ok(xml.to_string()))
+        .await?;
+    parse_ids(&xml, list, field).map_err(|e| AwsError::other(action, ids.join(", "), e.to_string()))
+}
+
+/// The `field` of each item of the answer's `list`.
+fn parse_ids(xml: &str, list: &str, field: &str) -> Result<BTreeSet<String>, XmlDecodeError> {
+    let mut ids = BTreeSet::new();
+    let mut document = Document::new(xml);
+    each_child(&mut document.root_element()?, |name, items| {
+        if name != list {
+            return Ok(());
+        }
+        each_child(items, |_, item| {
+            each_child(item, |name, value| {
+                if name == field {
+                    ids.insert(text(value)?);
+                }
+                Ok(())
+            })
+        })
+    })?;
+    Ok(ids)
 }
 
 /// Creates the group with its tags and gives its id.
@@ -314,6 +381,20 @@ mod tests {
                 ("team".to_string(), String::new()),
             ])
         );
+    }
+
+    #[test]
+    fn the_ids_of_an_answer_are_its_items_own_not_those_its_rules_name() {
+        let ids = parse_ids(DESCRIBED, "securityGroupInfo", "groupId").unwrap();
+        assert_eq!(ids, BTreeSet::from(["sg-1a2b3c4d".to_string()]));
+        let subnets = r#"<DescribeSubnetsResponse><requestId>r</requestId><subnetSet><item><subnetId>subnet-1</subnetId><vpcId>vpc-1</vpcId></item><item><subnetId>subnet-2</subnetId></item></subnetSet></DescribeSubnetsResponse>"#;
+        assert_eq!(
+            parse_ids(subnets, "subnetSet", "subnetId").unwrap(),
+            BTreeSet::from(["subnet-1".to_string(), "subnet-2".to_string()])
+        );
+        let none =
+            r#"<DescribeVpcsResponse><requestId>r</requestId><vpcSet/></DescribeVpcsResponse>"#;
+        assert!(parse_ids(none, "vpcSet", "vpcId").unwrap().is_empty());
     }
 
     #[test]

@@ -71,6 +71,20 @@ pub async fn read(client: &Client, name: &str) -> Result<Option<Observed<Functio
     }))
 }
 
+/// Whether the function `arn` names (with its qualifier, if any) exists.
+pub async fn exists(client: &Client, arn: &str) -> Result<bool, AwsError> {
+    match client
+        .get_function_configuration()
+        .function_name(arn)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(err) if error_code(&err) == Some(NOT_FOUND) => Ok(false),
+        Err(err) => Err(AwsError::call("GetFunctionConfiguration", arn, err)),
+    }
+}
+
 /// Creates the function from the zip at `package`, or brings it to
 /// `desired`: the configuration and the code each only when they differ.
 pub async fn converge(

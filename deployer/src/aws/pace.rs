@@ -53,7 +53,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// The error codes that mean "slow down", whatever the protocol. Narrower
 /// than the SDK's throttling list: `LimitExceededException` there also
 /// means a resource quota is reached, which no wait cures.
-const THROTTLING_CODES: [&str; 8] = [
+pub(crate) const THROTTLING_CODES: [&str; 8] = [
     "Throttling",
     "ThrottlingException",
     "ThrottledException",

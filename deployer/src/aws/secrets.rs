@@ -2,7 +2,7 @@
 //! Manager secret's `SecretString` (or one JSON key of it, at a version),
 //! an SSM parameter's decrypted value. Only `sjob local run
 //! --fetch-secrets` reads values, and only to hand them to the local
-//! process.
+//! process; `plan` reads only whether each secret exists.
 
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
@@ -90,6 +90,57 @@ impl Client {
             }
         }
     }
+
+    /// Whether `source` exists, read without its value: Secrets Manager's
+    /// `DescribeSecret`, SSM's `DescribeParameters` filtered by name.
+    pub async fn exists(&self, source: &SecretSource) -> Result<bool, AwsError> {
+        match source {
+            SecretSource::SecretsManager { secret_arn, .. } => {
+                let input = json!({ "SecretId": secret_arn });
+                match self
+                    .secrets_manager
+                    .call("DescribeSecret", secret_arn, &input)
+                    .await
+                {
+                    Ok(_) => Ok(true),
+                    Err(err) if err.service_code() == Some("ResourceNotFoundException") => {
+                        Ok(false)
+                    }
+                    Err(err) => Err(err),
+                }
+            }
+            SecretSource::Parameter { parameter_arn } => {
+                let filter = json!({
+                    "Key": "Name",
+                    "Option": "Equals",
+                    "Values": parameter_names(parameter_arn),
+                });
+                let answer = self
+                    .ssm
+                    .call(
+                        "DescribeParameters",
+                        parameter_arn,
+                        &json!({ "ParameterFilters": [filter] }),
+                    )
+                    .await?;
+                Ok(answer["Parameters"]
+                    .as_array()
+                    .is_some_and(|found| !found.is_empty()))
+            }
+        }
+    }
+}
+
+/// The names a parameter ARN can stand for. A hierarchical name's ARN drops
+/// its leading `/` (`parameter/app/token` is `/app/token`); a one-level
+/// name's ARN reads the same with or without it (`token`, `/token`).
+fn parameter_names(arn: &str) -> Vec<String> {
+    let path = arn.split_once(":parameter/").map_or(arn, |(_, path)| path);
+    if path.contains('/') {
+        vec![format!("/{path}")]
+    } else {
+        vec![path.to_string(), format!("/{path}")]
+    }
 }
 
 /// One key of a JSON object, as ECS puts it in the variable: a string's
@@ -105,6 +156,18 @@ fn json_field(text: &str, key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parameter_arn_names_its_hierarchical_name_or_both_one_level_names() {
+        assert_eq!(
+            parameter_names("arn:aws:ssm:eu-west-1:123456789012:parameter/myapp/token"),
+            ["/myapp/token"]
+        );
+        assert_eq!(
+            parameter_names("arn:aws:ssm:eu-west-1:123456789012:parameter/token"),
+            ["token", "/token"]
+        );
+    }
 
     #[test]
     fn a_json_key_gives_a_strings_text_and_any_other_values_json() {

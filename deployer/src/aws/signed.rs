@@ -1,8 +1,9 @@
 //! Signed calls to the AWS APIs sjob has no generated SDK crate for: the
 //! Query APIs (form-encoded request, XML answer) of EC2 and CloudWatch (the
 //! missed-run alarms) and the JSON APIs of Secrets Manager and SSM
-//! (`sjob local run --fetch-secrets`) and DynamoDB (the claim tables of
-//! `overlap = "skip"`).
+//! (`sjob local run --fetch-secrets`, and whether a job's secrets exist),
+//! KMS and SQS (the keys and dead-letter queues a config names) and
+//! DynamoDB (the claim tables of `overlap = "skip"`).
 //!
 //! sjob makes five EC2 calls, all for the one security group of
 //! `[base.compute]`, while `aws-sdk-ec2` is the largest crate of every
@@ -254,7 +255,7 @@ impl QueryClient {
 }
 
 /// A JSON API (`X-Amz-Target: <prefix>.<action>`): JSON 1.1 as Secrets
-/// Manager's and SSM's, or JSON 1.0 as DynamoDB's.
+/// Manager's, SSM's and KMS's, or JSON 1.0 as SQS's and DynamoDB's.
 #[derive(Debug, Clone)]
 pub struct JsonClient {
     service: Service,

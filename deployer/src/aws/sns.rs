@@ -70,6 +70,15 @@ pub async fn read_topic(
     }))
 }
 
+/// Whether the topic `arn` exists.
+pub async fn topic_exists(client: &Client, arn: &str) -> Result<bool, AwsError> {
+    match client.get_topic_attributes().topic_arn(arn).send().await {
+        Ok(_) => Ok(true),
+        Err(err) if is_not_found(&err) => Ok(false),
+        Err(err) => Err(AwsError::call("GetTopicAttributes", arn, err)),
+    }
+}
+
 /// Creates the topic or brings it to `desired`. Whether a topic is FIFO is
 /// fixed at creation, so changing it is an error.
 pub async fn converge_topic(

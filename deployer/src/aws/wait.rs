@@ -30,11 +30,11 @@ where
         }
         let waited = started.elapsed();
         if waited >= limit {
-            return Err(AwsError::other(
-                "wait",
-                resource,
-                format!("still {what} after {} s", waited.as_secs()),
-            ));
+            return Err(AwsError::StillWaiting {
+                resource: resource.to_string(),
+                what: what.to_string(),
+                seconds: waited.as_secs(),
+            });
         }
         tracing::info!(
             resource,

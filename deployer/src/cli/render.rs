@@ -42,14 +42,16 @@ impl RenderArgs {
                 return Ok(Document(Value::Object(templates.collect())));
             }
             What::Base => {
-                let session = ctx.session().await?;
+                let mut session = ctx.session().await?;
+                session.resolve_topic_key().await?;
                 return Ok(Document(base::describe(&session.render_base()?)));
             }
             What::Asl => JobDocument::StateMachine,
             What::Iam => JobDocument::Iam,
             What::All => JobDocument::All,
         };
-        let session = ctx.session().await?;
+        let mut session = ctx.session().await?;
+        session.resolve_topic_key().await?;
         let mut rendered = serde_json::Map::new();
         for job in session.select(self.job.as_slice())? {
             let stack = session.render(job);

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::kms::{KmsKey, ResolvedKey};
 pub use crate::model::{RetryAction, RetryRule, ScheduleRetry, SuccessWindow};
 pub use crate::names::ExecutionLogGroup;
 use crate::schedule::Schedule;
@@ -118,7 +119,7 @@ pub struct NotificationTopic {
     pub arn: ArnRef,
     /// The topic's KMS key (`[base.notifications].kms_key_id`): publishing
     /// needs its use. Unknown for a topic given by ARN.
-    pub kms_key_id: Option<String>,
+    pub kms_key_id: Option<KmsKey>,
 }
 
 impl NotificationTopic {
@@ -170,7 +171,7 @@ pub struct Base {
 pub struct Notifications {
     pub topic_name: String,
     pub fifo: bool,
-    pub kms_key_id: Option<String>,
+    pub kms_key_id: Option<KmsKey>,
     pub subscriptions: Vec<Subscription>,
 }
 
@@ -252,6 +253,25 @@ impl Config {
     /// The topic the handlers publish to.
     pub fn topic_arn(&self, target: &Target) -> Option<String> {
         Some(self.base.as_ref()?.notification_topic()?.arn_in(target))
+    }
+
+    /// This config with the topic's key resolved to `key` wherever it is
+    /// named: `[base.notifications]` and every job's last resort.
+    pub fn with_topic_key(mut self, key: &ResolvedKey) -> Config {
+        let resolve = |slot: &mut Option<KmsKey>| {
+            if let Some(given) = slot.take() {
+                *slot = Some(given.resolved_to(key.clone()));
+            }
+        };
+        if let Some(notifications) = self.base.as_mut().and_then(|b| b.notifications.as_mut()) {
+            resolve(&mut notifications.kms_key_id);
+        }
+        for job in self.jobs.values_mut() {
+            if let Some(topic) = job.notification_topic.as_mut() {
+                resolve(&mut topic.kms_key_id);
+            }
+        }
+        self
     }
 }
 

@@ -56,7 +56,7 @@ impl BaseStack {
             topic: TopicSpec {
                 name: names.topic.clone(),
                 fifo: n.fifo,
-                kms_key_id: n.kms_key_id.clone(),
+                kms_key_id: n.kms_key_id.as_ref().map(|k| k.setting(target)),
                 tags: tags.clone(),
                 recorded_subscriptions: BTreeSet::new(),
             },
@@ -80,7 +80,8 @@ impl BaseStack {
                 let topic_kms_key = base
                     .notifications
                     .as_ref()
-                    .and_then(|n| n.kms_key_id.clone());
+                    .and_then(|n| n.kms_key_id.as_ref())
+                    .and_then(|k| k.grant_arn(target));
                 let mut environment = h.env.clone();
                 environment.insert("SNS_TOPIC_ARN".to_string(), topic_arn.clone());
                 let function = |which: &'static str, name: &str, package: &Path| {
@@ -163,8 +164,9 @@ impl BaseStack {
     }
 }
 
-/// The role both handlers run as: its policy names the topic, the key the
-/// topic is encrypted with (when a customer key) and the functions' log groups.
+/// The role both handlers run as: its policy names the topic, the ARN of
+/// the key the topic is encrypted with (when a customer key) and the
+/// functions' log groups.
 pub fn handler_role(
     names: &BaseNames,
     target: &Target,

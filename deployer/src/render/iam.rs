@@ -10,10 +10,6 @@ use crate::names::{BaseNames, JobNames};
 use crate::secret::SecretSource;
 use crate::target::Target;
 
-/// The AWS-managed key SNS encrypts with unless told otherwise; using it
-/// needs no key permissions in the publisher's role.
-const SNS_MANAGED_KEY: &str = "alias/aws/sns";
-
 /// The rule Step Functions manages to follow `.sync` Batch jobs.
 const BATCH_SYNC_RULE: &str = "rule/StepFunctionsGetEventsForBatchJobsRule";
 
@@ -141,16 +137,17 @@ pub fn state_machine_policies(
             "Action": "sns:Publish",
             "Resource": topic.arn_in(target)
         })];
-        statements.extend(encrypt_for_topic(topic.kms_key_id.as_deref()));
+        let key = topic.kms_key_id.as_ref().and_then(|k| k.grant_arn(target));
+        statements.extend(encrypt_for_topic(key.as_deref()));
         policies.insert(names.notify_policy.clone(), policy(statements));
     }
     policies
 }
 
-/// The use of a topic's customer key that publishing needs (SNS's own key
-/// needs nothing).
-fn encrypt_for_topic(kms_key_id: Option<&str>) -> Option<Value> {
-    let key = kms_key_id.filter(|k| *k != SNS_MANAGED_KEY)?;
+/// The use of a topic's customer key that publishing needs, on the key's
+/// ARN ([`crate::kms::KmsKey::grant_arn`]; a key AWS manages needs nothing).
+fn encrypt_for_topic(key_arn: Option<&str>) -> Option<Value> {
+    let key = key_arn?;
     Some(json!({
         "Sid": "EncryptForTopic",
         "Effect": "Allow",
@@ -341,8 +338,8 @@ pub fn task_policies(job: &Job, names: &JobNames) -> BTreeMap<String, Value> {
 }
 
 /// The handlers' role: publish to the topic, read Batch jobs to enrich
-/// failures, write their own logs. `topic_kms_key` is the topic's customer
-/// key, whose use publishing needs (SNS's own key needs nothing).
+/// failures, write their own logs. `topic_kms_key` is the ARN of the
+/// topic's customer key, whose use publishing needs.
 pub fn handler_policies(
     names: &BaseNames,
     topic_arn: &str,

@@ -5,6 +5,7 @@
 //! deletes the seed's policies nothing uses any more.
 
 use serde_json::Value;
+use sjob_e2e::myapp::Targets;
 use sjob_e2e::{Aws, Emulator, SeedJob, Sjob, REGION, SEED_POLICIES};
 use std::collections::BTreeSet;
 
@@ -34,6 +35,12 @@ async fn adopt_takes_over_the_seed_modules_stack_and_deploy_converges_it() {
     let error = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:myapp-dev-BatchErrorHandler");
     let seed = seed_job(&queue, &success, &error);
     seed.create(&aws).await;
+    aws.create_targets(&Targets {
+        queue: queue.clone(),
+        success_handler: success.clone(),
+        error_handler: error.clone(),
+    })
+    .await;
     let job = seed.job_name();
 
     let sjob = Sjob::new(&emulator);

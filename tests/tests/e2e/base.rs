@@ -17,8 +17,8 @@ use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::{json, Value};
 use sjob_e2e::myapp::{lambda_arn, ACCOUNT, ERROR_FUNCTION, HANDLER_FUNCTIONS, SUCCESS_FUNCTION};
 use sjob_e2e::{
-    handler_binary, policy_document, zip_bootstrap, Delivery, Fixture, JobOutcome,
-    IAM_PROPAGATION_SECONDS, REGION,
+    handler_binary, policy_document, write_handler_packages, zip_bootstrap, Delivery, Fixture,
+    JobOutcome, IAM_PROPAGATION_SECONDS, REGION,
 };
 
 const TOPIC: &str = "myapp-dev-job-notifications";
@@ -92,12 +92,7 @@ impl Project {
             aws,
             sjob,
         } = &fixture;
-        for binary in ["success-handler", "error-handler"] {
-            zip_bootstrap(
-                &handler_binary(binary),
-                &sjob.dir().join(format!("dist/{binary}/bootstrap.zip")),
-            );
-        }
+        write_handler_packages(sjob.dir());
         let network = emulator.default_network().await;
         let (everything, everything_arn) = aws.create_queue("everything").await;
         let (failures, failures_arn) = aws.create_queue("failures").await;

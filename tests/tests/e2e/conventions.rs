@@ -67,7 +67,7 @@ async fn the_man_page_documents_every_command() {
 #[tokio::test]
 async fn region_and_profile_flags_reach_the_sdk() {
     let fixture = Fixture::new().await;
-    let text = config(&Targets::nowhere(), &[CRAWLER]);
+    let text = config(&fixture.existing_targets().await, &[CRAWLER]);
     fixture.sjob.write_config(&text);
     fixture
         .sjob
@@ -132,10 +132,14 @@ async fn region_and_profile_flags_reach_the_sdk() {
 #[tokio::test]
 async fn aws_max_attempts_is_honoured() {
     let emulator = Emulator::start().await;
+    let targets = Targets::nowhere();
+    Aws::new(&emulator.sdk_config())
+        .create_targets(&targets)
+        .await;
     // `sjob plan` through a proxy that fails its first GetCallerIdentity;
     // how many GetCallerIdentity calls reached the proxy.
     let plan = |env: Option<(&'static str, &'static str)>, code: i32| {
-        let endpoint = emulator.endpoint();
+        let (endpoint, targets) = (emulator.endpoint(), &targets);
         async move {
             let failed_once =
                 FaultPlan::none().on_calls("sts:GetCallerIdentity", &[1], Fault::InternalError);
@@ -144,7 +148,7 @@ async fn aws_max_attempts_is_honoured() {
             if let Some((name, value)) = env {
                 sjob = sjob.with_env(name, value);
             }
-            sjob.write_config(&config(&Targets::nowhere(), &[CRAWLER]));
+            sjob.write_config(&config(targets, &[CRAWLER]));
             let run = sjob.run_expecting(code, &["plan"]).await;
             (run, proxy.count("GetCallerIdentity"))
         }
@@ -163,13 +167,12 @@ async fn aws_max_attempts_is_honoured() {
 #[tokio::test]
 async fn no_color_removes_every_escape_sequence_from_stderr() {
     let fixture = Fixture::new().await;
-    fixture
-        .sjob
-        .write_config(&config(&Targets::nowhere(), &[CRAWLER]));
+    let targets = fixture.existing_targets().await;
+    fixture.sjob.write_config(&config(&targets, &[CRAWLER]));
     let forced = Sjob::new(&fixture.emulator)
         .without_env("NO_COLOR")
         .with_env("CLICOLOR_FORCE", "1");
-    forced.write_config(&config(&Targets::nowhere(), &[CRAWLER]));
+    forced.write_config(&config(&targets, &[CRAWLER]));
     let coloured = forced.run_expecting(0, &["deploy"]).await;
     assert!(coloured.stderr.contains('\u{1b}'), "{coloured}");
     let bad = forced.run_expecting(1, &["run", "no-such-job"]).await;

@@ -102,11 +102,12 @@ fn role_arn(name: &str) -> String {
 }
 
 /// A fixture with this config, deployed.
-async fn deployed(targets: &Targets, jobs: &[&str]) -> Fixture {
+async fn deployed(jobs: &[&str]) -> (Fixture, Targets) {
     let fixture = Fixture::new().await;
-    fixture.sjob.write_config(&config(targets, jobs));
+    let targets = fixture.existing_targets().await;
+    fixture.sjob.write_config(&config(&targets, jobs));
     fixture.sjob.run_expecting(0, &["deploy"]).await;
-    fixture
+    (fixture, targets)
 }
 
 // ---------------------------------------------------------------------------
@@ -255,8 +256,8 @@ fn pending_changes(plan: &Value) -> Vec<(String, String, String, Value)> {
 
 #[tokio::test]
 async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
-    let targets = Targets::nowhere();
     let fixture = Fixture::new().await;
+    let targets = fixture.existing_targets().await;
     let (aws, sjob) = (&fixture.aws, &fixture.sjob);
     sjob.write_config(&config(&targets, &[CRAWLER, REPORT]));
 
@@ -562,8 +563,7 @@ async fn deploy_creates_every_resource_and_redeploy_changes_nothing() {
 
 #[tokio::test]
 async fn changing_memory_and_schedule_updates_exactly_those() {
-    let targets = Targets::nowhere();
-    let fixture = deployed(&targets, &[CRAWLER, REPORT]).await;
+    let (fixture, targets) = deployed(&[CRAWLER, REPORT]).await;
     let (aws, sjob) = (&fixture.aws, &fixture.sjob);
     let crawler = Names::of("crawler");
     let changed = CRAWLER
@@ -639,8 +639,7 @@ async fn changing_memory_and_schedule_updates_exactly_those() {
 
 #[tokio::test]
 async fn prune_removes_jobs_dropped_from_the_config() {
-    let targets = Targets::nowhere();
-    let fixture = deployed(&targets, &[CRAWLER, REPORT]).await;
+    let (fixture, targets) = deployed(&[CRAWLER, REPORT]).await;
     let (aws, sjob) = (&fixture.aws, &fixture.sjob);
     let report = Names::of("report");
     sjob.write_config(&config(&targets, &[CRAWLER]));
@@ -717,8 +716,7 @@ async fn prune_removes_jobs_dropped_from_the_config() {
 
 #[tokio::test]
 async fn destroy_leaves_nothing_and_is_idempotent() {
-    let targets = Targets::nowhere();
-    let fixture = deployed(&targets, &[CRAWLER, REPORT]).await;
+    let (fixture, _) = deployed(&[CRAWLER, REPORT]).await;
     let (aws, sjob) = (&fixture.aws, &fixture.sjob);
 
     let destroy = sjob.run_expecting(0, &["destroy", "--yes"]).await;
@@ -778,7 +776,8 @@ async fn refuses_to_touch_resources_it_did_not_create() {
         .send()
         .await
         .unwrap_or_else(|e| panic!("CreateRole {theirs}: {}", DisplayErrorContext(e)));
-    sjob.write_config(&config(&Targets::nowhere(), &[CRAWLER, REPORT]));
+    let targets = fixture.existing_targets().await;
+    sjob.write_config(&config(&targets, &[CRAWLER, REPORT]));
 
     let deploy = sjob.run(&["deploy"]).await;
 
@@ -1818,8 +1817,7 @@ async fn tags_of(aws: &Aws, names: &Names) -> [BTreeMap<String, String>; 3] {
 
 #[tokio::test]
 async fn changed_tags_are_updated_in_place_and_dropped_ones_removed() {
-    let targets = Targets::nowhere();
-    let fixture = deployed(&targets, &[REPORT]).await;
+    let (fixture, targets) = deployed(&[REPORT]).await;
     let (aws, sjob) = (&fixture.aws, &fixture.sjob);
     let report = Names::of("report");
     for tags in tags_of(aws, &report).await {

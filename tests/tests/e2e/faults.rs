@@ -35,9 +35,18 @@ const DELIVERY_WAIT: Duration = Duration::from_secs(2);
 const FAULT_RATE: f64 = 0.2;
 const SLOW: Duration = Duration::from_millis(300);
 
-/// Two jobs (16 resources) whose targets need not exist.
+/// Two jobs (16 resources) whose targets exist but never run a job
+/// ([`with_targets`]).
 fn two_jobs() -> String {
     config(&Targets::nowhere(), &[CRAWLER, REPORT])
+}
+
+/// An emulator with [`two_jobs`]'s targets in it.
+async fn with_targets() -> (Emulator, Aws) {
+    let emulator = Emulator::start().await;
+    let aws = Aws::new(&emulator.sdk_config());
+    aws.create_targets(&Targets::nowhere()).await;
+    (emulator, aws)
 }
 
 fn assert_code(run: &SjobRun, code: i32) {
@@ -50,13 +59,11 @@ fn assert_code(run: &SjobRun, code: i32) {
 
 /// A stack deployed without faults: what every faulty deploy must end in.
 async fn reference_snapshot() -> BTreeMap<String, Value> {
-    let emulator = Emulator::start().await;
+    let (emulator, aws) = with_targets().await;
     let sjob = Sjob::at(&emulator.endpoint());
     sjob.write_config(&two_jobs());
     assert_code(&sjob.run(&["deploy"]).await, 0);
-    let snapshot = Aws::new(&emulator.sdk_config())
-        .snapshot("myapp", "dev")
-        .await;
+    let snapshot = aws.snapshot("myapp", "dev").await;
     assert_eq!(snapshot.len(), 18, "{snapshot:#?}");
     snapshot
 }
@@ -74,8 +81,7 @@ struct Faulty {
 
 impl Faulty {
     async fn new(plan: FaultPlan) -> Faulty {
-        let emulator = Emulator::start().await;
-        let aws = Aws::new(&emulator.sdk_config());
+        let (emulator, aws) = with_targets().await;
         let proxy = FaultProxy::start(&emulator.endpoint(), plan).await;
         let through_proxy = Sjob::at(proxy.endpoint());
         let direct = Sjob::at(&emulator.endpoint());

@@ -16,4 +16,5 @@ mod faults;
 mod handlers;
 mod least_privilege;
 mod local;
+mod references;
 mod terraform;

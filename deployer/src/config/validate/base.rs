@@ -13,6 +13,7 @@ use crate::config::keys::{
 };
 use crate::config::model::*;
 use crate::config::tree::{Entry, NodeValue, Table};
+use crate::kms::{KmsKey, KEY_FORMS};
 use crate::names::BaseNames;
 
 /// A valid `[base]` with the names jobs refer to.
@@ -162,9 +163,19 @@ impl Validator {
                 name
             }
         };
-        let kms_key_id = at
-            .get("kms_key_id")
-            .and_then(|(e, key)| self.string(e, &key));
+        let kms_key_id = at.get("kms_key_id").and_then(|(e, key)| {
+            let text = self.string(e, &key)?;
+            let parsed = KmsKey::parse(&text);
+            if parsed.is_none() {
+                self.problem(
+                    &e.node.span,
+                    &key,
+                    format!("`{text}` is not a KMS key"),
+                    Some(format!("expected {KEY_FORMS}")),
+                );
+            }
+            parsed
+        });
         let subscriptions = match at.get("subscriptions") {
             None => Vec::new(),
             Some((e, key)) => self.subscriptions(e, &key, fifo),

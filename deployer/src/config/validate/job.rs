@@ -13,6 +13,7 @@ use crate::config::keys::{JOB_KEYS, RETRY_ON_KEYS, SCHEDULE_RETRY_KEYS, STATEMEN
 use crate::config::model::*;
 use crate::config::tree::{Entry, NodeValue, Span, Table};
 use crate::input::{check_input, INPUT_HELP};
+use crate::kms::{KeyForm, KmsKey};
 use crate::names::{JobNames, NameLimit};
 use crate::schedule::{parse_timezone, Schedule};
 use crate::secret::SecretSource;
@@ -134,16 +135,20 @@ impl Validator {
             }
         }
         let secrets_kms_key_arn = match at.get("secrets_kms_key_arn") {
-            Some(_) => self
-                .required_arn(
-                    &at,
-                    "secrets_kms_key_arn",
-                    "kms",
-                    "key/",
-                    &header,
-                    &job_path,
-                )
-                .map(Some),
+            Some((e, key)) => self.string(e, &key).and_then(|text| {
+                match KmsKey::parse(&text).map(|k| k.form()) {
+                    Some(KeyForm::KeyArn) => Some(Some(text)),
+                    _ => {
+                        self.problem(
+                            &e.node.span,
+                            &key,
+                            format!("`{text}` is not a KMS key ARN"),
+                            Some("expected arn:aws:kms:<region>:<12-digit account>:key/<key id>: the task execution role's grant names the key itself, which an alias or a bare id cannot".into()),
+                        );
+                        None
+                    }
+                }
+            }),
             None => Some(None),
         };
         let image_uri = self

@@ -11,17 +11,18 @@ resource "aws_iam_role" "handler" {
 resource "aws_iam_role_policy" "handler" {
   name = local.names.handler_policy
   role = aws_iam_role.handler.id
-  # SNS's own key needs no grant; a customer key does.
+  # A key AWS manages (SNS's own) needs no grant; a customer key is granted
+  # by its key ARN, as sjob grants it.
   policy = templatefile(
-    "${path.module}/templates/${var.topic_kms_key_id == "alias/aws/sns" ? "handler_policy" : "handler_policy_kms"}.json.tftpl",
+    "${path.module}/templates/${local.topic_key_is_aws_managed ? "handler_policy" : "handler_policy_kms"}.json.tftpl",
     {
-      partition        = data.aws_partition.current.partition
-      region           = data.aws_region.current.name
-      account_id       = data.aws_caller_identity.current.account_id
-      app_name         = var.app_name
-      stage            = var.stage
-      topic_arn        = aws_sns_topic.notifications.arn
-      topic_kms_key_id = var.topic_kms_key_id
+      partition         = data.aws_partition.current.partition
+      region            = data.aws_region.current.name
+      account_id        = data.aws_caller_identity.current.account_id
+      app_name          = var.app_name
+      stage             = var.stage
+      topic_arn         = aws_sns_topic.notifications.arn
+      topic_kms_key_arn = data.aws_kms_key.topic.arn
     },
   )
 }

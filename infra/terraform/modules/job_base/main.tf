@@ -17,9 +17,22 @@ locals {
   }
 }
 
+# The topic's key as KMS describes it: an alias or key id resolves to the
+# key's ARN, the only form a policy can grant on (an alias in a policy's
+# Resource matches nothing). A plan fails here when no such key exists.
+data "aws_kms_key" "topic" {
+  key_id = var.topic_kms_key_id
+}
+
+locals {
+  topic_key_is_aws_managed = data.aws_kms_key.topic.key_manager == "AWS"
+}
+
 resource "aws_sns_topic" "notifications" {
-  name              = local.names.topic
-  kms_master_key_id = var.topic_kms_key_id
+  name = local.names.topic
+  # As sjob sets it: a customer key by its ARN, so the topic and the policy
+  # that grants its use name the same key even if the alias moves.
+  kms_master_key_id = local.topic_key_is_aws_managed ? var.topic_kms_key_id : data.aws_kms_key.topic.arn
   tags              = var.tags
 }
 

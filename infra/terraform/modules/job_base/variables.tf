@@ -46,7 +46,7 @@ variable "log_retention_days" {
 variable "topic_kms_key_id" {
   type        = string
   default     = "alias/aws/sns"
-  description = "KMS key encrypting the topic. With a customer key, its policy must let the subscribers' services decrypt."
+  description = "KMS key encrypting the topic: a key ARN, key id, alias name or alias ARN (resolved to the key ARN). With a customer key, its policy must let the subscribers' services decrypt."
 }
 
 variable "subscriptions" {

@@ -3,7 +3,7 @@
 //! dead-letter queue, deployed, read back, changed and removed.
 
 use serde_json::{json, Value};
-use sjob_e2e::myapp::{config, Targets, ACCOUNT, CRAWLER};
+use sjob_e2e::myapp::{config, ACCOUNT, CRAWLER};
 use sjob_e2e::{Fixture, REGION};
 
 use super::{pending_changes, statements, Names};
@@ -19,8 +19,10 @@ fn crawler_with(options: &str) -> String {
 
 #[tokio::test]
 async fn arm64_storage_and_schedule_delivery_round_trip_to_a_no_change_plan() {
-    let targets = Targets::nowhere();
-    let Fixture { aws, sjob, .. } = &Fixture::new().await;
+    let fixture = Fixture::new().await;
+    let Fixture { aws, sjob, .. } = &fixture;
+    let targets = fixture.existing_targets().await;
+    aws.create_queue("myapp-dev-undelivered").await;
     let crawler = Names::of("crawler");
     let options = format!(
         r#"cpu_architecture = "arm64"
@@ -162,13 +164,20 @@ schedule_dead_letter_arn = "{}""#,
 /// two services.
 #[tokio::test]
 async fn secrets_reach_the_job_definition_and_only_their_reads_are_granted() {
-    let targets = Targets::nowhere();
-    let Fixture { aws, sjob, .. } = &Fixture::new().await;
+    let fixture = Fixture::new().await;
+    let Fixture {
+        emulator,
+        aws,
+        sjob,
+    } = &fixture;
+    let targets = fixture.existing_targets().await;
     let crawler = Names::of("crawler");
-    let secret = format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:myapp/db-Ab12Cd");
+    // One secret by its full ARN, one by its name alone (no suffix).
+    let secret = emulator.create_secret("myapp/db", "{}").await;
+    emulator.create_secret("myapp/api", "k").await;
     let named = format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:myapp/api");
-    let parameter = format!("arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/myapp/token");
-    let key = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let parameter = emulator.put_parameter("/myapp/token", "t").await;
+    let key = emulator.create_kms_key("alias/myapp-secrets").await;
     sjob.write_config(&config(
         &targets,
         &[&crawler_with(&format!(

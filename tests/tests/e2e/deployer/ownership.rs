@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aws_config::Region;
 use serde_json::{json, Value};
-use sjob_e2e::myapp::ACCOUNT;
+use sjob_e2e::myapp::{Targets, ACCOUNT};
 use sjob_e2e::{
     snapshot_differences, trust_policy, Aws, Fault, FaultPlan, FaultProxy, Fixture, Gate, Sjob,
     SjobRun, REGION,
@@ -19,8 +19,33 @@ const OTHER_REGION: &str = "us-west-2";
 /// How long a test waits for the calls it holds to arrive.
 const HELD_WAIT: Duration = Duration::from_secs(30);
 
+/// The job queue and functions every stack's jobs use in `region`.
+fn targets(region: &str) -> Targets {
+    Targets {
+        queue: format!("arn:aws:batch:{region}:{ACCOUNT}:job-queue/queue"),
+        success_handler: format!("arn:aws:lambda:{region}:{ACCOUNT}:function:success"),
+        error_handler: format!("arn:aws:lambda:{region}:{ACCOUNT}:function:error"),
+    }
+}
+
+/// Makes [`targets`] exist in `region`.
+async fn create_targets(fixture: &Fixture, region: &str) {
+    let config = fixture
+        .emulator
+        .sdk_config()
+        .into_builder()
+        .region(Region::new(region.to_string()))
+        .build();
+    Aws::new(&config).create_targets(&targets(region)).await;
+}
+
 /// One stack's config: app, stage and region, with jobs named `batch_names`.
 fn stack(app: &str, stage: &str, region: &str, batch_names: &[&str]) -> String {
+    let Targets {
+        queue,
+        success_handler,
+        error_handler,
+    } = targets(region);
     let mut text = format!(
         r#"app_name = "{app}"
 stage = "{stage}"
@@ -28,9 +53,9 @@ region = "{region}"
 
 [defaults]
 image_uri = "{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/app"
-batch_job_queue_arn = "arn:aws:batch:{region}:{ACCOUNT}:job-queue/queue"
-success_handler_arn = "arn:aws:lambda:{region}:{ACCOUNT}:function:success"
-error_handler_arn = "arn:aws:lambda:{region}:{ACCOUNT}:function:error"
+batch_job_queue_arn = "{queue}"
+success_handler_arn = "{success_handler}"
+error_handler_arn = "{error_handler}"
 "#
     );
     for name in batch_names {
@@ -60,6 +85,7 @@ async fn assert_unchanged(aws: &Aws, app: &str, stage: &str, before: &BTreeMap<S
 #[tokio::test]
 async fn stacks_whose_names_collide_never_touch_each_other() {
     let fixture = Fixture::new().await;
+    create_targets(&fixture, REGION).await;
     let aws = &fixture.aws;
     // a/b-c's job x is named a-b-c-x-ScheduledJob...
     let first = another_sjob(&fixture, &stack("a", "b-c", REGION, &["x"]));
@@ -120,6 +146,8 @@ async fn stacks_whose_names_collide_never_touch_each_other() {
 #[tokio::test]
 async fn one_app_and_stage_in_two_regions_never_touch_each_other() {
     let fixture = Fixture::new().await;
+    create_targets(&fixture, REGION).await;
+    create_targets(&fixture, OTHER_REGION).await;
     let here = &fixture.aws;
     let there = Aws::new(
         &fixture
@@ -180,6 +208,7 @@ async fn one_app_and_stage_in_two_regions_never_touch_each_other() {
 #[tokio::test]
 async fn destroy_and_prune_refuse_without_a_terminal_or_yes() {
     let fixture = Fixture::new().await;
+    create_targets(&fixture, REGION).await;
     let aws = &fixture.aws;
     let sjob = another_sjob(
         &fixture,
@@ -209,6 +238,7 @@ async fn destroy_and_prune_refuse_without_a_terminal_or_yes() {
 #[tokio::test]
 async fn plan_detailed_exitcode_means_what_ci_expects() {
     let fixture = Fixture::new().await;
+    create_targets(&fixture, REGION).await;
     let sjob = another_sjob(
         &fixture,
         &stack("myapp", "dev", REGION, &["crawler", "report"]),
@@ -238,6 +268,7 @@ async fn plan_detailed_exitcode_means_what_ci_expects() {
 #[tokio::test]
 async fn a_resource_made_under_its_name_after_the_plan_is_left_alone() {
     let fixture = Fixture::new().await;
+    create_targets(&fixture, REGION).await;
     let aws = &fixture.aws;
     let gate = Gate::default();
     let proxy = FaultProxy::start(
