@@ -352,7 +352,7 @@ impl AwsError {
             AwsError::Unanswered { .. }
             | AwsError::StillWaiting { .. }
             | AwsError::RoleNotReady { .. } => true,
-            AwsError::NotManaged { .. } => false,
+            AwsError::NotManaged { .. } | AwsError::Denied { .. } => false,
         }
     }
 
