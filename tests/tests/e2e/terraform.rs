@@ -202,11 +202,23 @@ async fn example_applies_plans_clean_matches_sjob_and_destroys() {
         "destroy left the claim table"
     );
 
-    // The same inputs through sjob, into the now empty emulator but for an
-    // error handler of the same name, which the report's alarm invokes.
-    let error_handler = output("error_handler_arn");
-    let error_function = error_handler.rsplit(':').next().unwrap_or_default();
-    aws.create_function(error_function, &[], Duration::from_secs(60))
+    // The same inputs through sjob, into the now empty emulator but for
+    // what the jobs name and do not own (a plan refuses what is missing):
+    // the queue, the handlers, the topic and the dead-letter queue.
+    let name_of = |arn: String| {
+        arn.rsplit([':', '/'])
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    for function in ["success_handler_arn", "error_handler_arn"] {
+        aws.create_function(&name_of(output(function)), &[], Duration::from_secs(60))
+            .await;
+    }
+    aws.create_job_queue(&name_of(output("job_queue_arn")))
+        .await;
+    aws.create_topic(&name_of(output("sns_topic_arn"))).await;
+    aws.create_queue(&name_of(output("undelivered_runs_queue_arn")))
         .await;
     let sjob = Sjob::new(&emulator);
     sjob.write_config(&format!(

@@ -7,7 +7,7 @@
 //! need no entry of its own.
 
 use aws_sdk_cloudwatchlogs::types::ResourcePolicy;
-use sjob_e2e::myapp::{config, Targets};
+use sjob_e2e::myapp::config;
 use sjob_e2e::Fixture;
 
 const JOBS: usize = 60;
@@ -15,7 +15,9 @@ const POLICY_LIMIT: usize = 5120;
 
 #[tokio::test]
 async fn sixty_jobs_deploy_and_destroy_within_the_log_resource_policy_limit() {
-    let Fixture { aws, sjob, .. } = &Fixture::new().await;
+    let fixture = Fixture::new().await;
+    let targets = fixture.existing_targets().await;
+    let Fixture { aws, sjob, .. } = &fixture;
     let jobs: Vec<String> = (0..JOBS)
         .map(|i| {
             format!(
@@ -28,7 +30,7 @@ schedule_expression = "rate(1 hour)"
         })
         .collect();
     let jobs: Vec<&str> = jobs.iter().map(String::as_str).collect();
-    sjob.write_config(&config(&Targets::nowhere(), &jobs));
+    sjob.write_config(&config(&targets, &jobs));
 
     sjob.run_expecting(0, &["deploy"]).await;
     let machines = aws

@@ -28,12 +28,11 @@ async fn deploy_while_iam_propagates(fixture: &Fixture, operation: &str) {
     );
 }
 
-/// A fixture whose config has the crawler job, its targets nowhere.
+/// A fixture whose config has the crawler job, its targets existing.
 async fn crawler() -> Fixture {
     let fixture = Fixture::new().await;
-    fixture
-        .sjob
-        .write_config(&config(&Targets::nowhere(), &[CRAWLER]));
+    let targets = fixture.existing_targets().await;
+    fixture.sjob.write_config(&config(&targets, &[CRAWLER]));
     fixture
 }
 
@@ -104,6 +103,10 @@ async fn a_schedule_waits_for_its_new_role_to_propagate() {
 #[tokio::test]
 async fn a_permission_the_deployer_lacks_is_reported_at_once_naming_action_and_resource() {
     let emulator = Emulator::start().await;
+    let targets = Targets::nowhere();
+    Aws::new(&emulator.sdk_config())
+        .create_targets(&targets)
+        .await;
     let names = Names::of("crawler");
     let sfn_role = role_arn(&names.sfn_role);
     // Step Functions checks that the caller may pass the role; a deployer
@@ -121,7 +124,7 @@ async fn a_permission_the_deployer_lacks_is_reported_at_once_naming_action_and_r
     )
     .await;
     let sjob = Sjob::at(proxy.endpoint());
-    sjob.write_config(&config(&Targets::nowhere(), &[CRAWLER]));
+    sjob.write_config(&config(&targets, &[CRAWLER]));
 
     let started = Instant::now();
     let deploy = sjob.run(&["deploy"]).await;
