@@ -134,6 +134,36 @@ class Emulator:
                                      headers={"Content-Type": "application/json"})
         urllib.request.urlopen(req, timeout=60).read()
         self.warm()
+        self.create_targets()
+
+    def create_targets(self):
+        """The job queue, handler functions and topic the jobs name
+        (JOB_DEFAULTS): sjob's plan reads each before it writes and refuses
+        a config naming any that is missing. Made untimed, for both tools."""
+        import boto3
+        kw = dict(endpoint_url=self.endpoint, region_name=REGION,
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+        iam = boto3.client("iam", **kw)
+        trust = lambda service: json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+        batch_role = iam.create_role(RoleName="bench-batch-service",
+                                     AssumeRolePolicyDocument=trust("batch.amazonaws.com"))
+        function_role = iam.create_role(RoleName="bench-handlers",
+                                        AssumeRolePolicyDocument=trust("lambda.amazonaws.com"))
+        batch = boto3.client("batch", **kw)
+        queue = JOB_DEFAULTS["batch_job_queue_arn"].rsplit("/", 1)[1]
+        environment = batch.create_compute_environment(
+            computeEnvironmentName=f"{queue}-unmanaged", type="UNMANAGED", state="ENABLED",
+            serviceRole=batch_role["Role"]["Arn"])["computeEnvironmentArn"]
+        batch.create_job_queue(jobQueueName=queue, state="ENABLED", priority=1,
+                               computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}])
+        lam = boto3.client("lambda", **kw)
+        for key in ("success_handler_arn", "error_handler_arn"):
+            lam.create_function(FunctionName=JOB_DEFAULTS[key].rsplit(":", 1)[1],
+                                Runtime="provided.al2023", Handler="bootstrap",
+                                Role=function_role["Role"]["Arn"],
+                                Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18})
+        boto3.client("sns", **kw).create_topic(Name=JOB_DEFAULTS["notification_topic_arn"].rsplit(":", 1)[1])
 
     def warm(self):
         """moto builds each service's backend on first use (IAM loads every

@@ -360,6 +360,41 @@ async fn kill_after(faulty: &Faulty, args: &[&str], calls: usize) {
     let _ = child.wait().await;
 }
 
+/// A deploy that fails part way ends with "Re-run to finish" only when a
+/// re-run can get past its errors: a service that was unavailable, yes; a
+/// denied call, no, it fails the same way until the permission is granted.
+#[tokio::test]
+async fn a_failed_deploy_advises_a_rerun_only_when_one_can_pass() {
+    let (reference, faulty) = tokio::join!(reference_snapshot(), Faulty::new(FaultPlan::none()));
+    let sjob = Sjob::at(faulty.proxy.endpoint()).with_env("AWS_MAX_ATTEMPTS", "1");
+    sjob.write_config(&two_jobs());
+    for (fault, rerun) in [(Fault::Denied, false), (Fault::Unavailable, true)] {
+        faulty.proxy.set_plan(
+            FaultPlan::random(3, 1.0, vec![fault.clone()]).only(&["logs:CreateLogGroup"]),
+        );
+        let failed = sjob.run_expecting(1, &["deploy"]).await;
+        assert!(
+            failed.stderr_says("failed to converge"),
+            "{fault:?}: {failed}"
+        );
+        assert_eq!(
+            failed.stderr_says("Re-run to finish"),
+            rerun,
+            "{fault:?}: {failed}"
+        );
+        assert_eq!(
+            failed.stderr_says("A re-run fails the same way until what the error names is fixed"),
+            !rerun,
+            "{fault:?}: {failed}"
+        );
+    }
+    faulty.proxy.set_plan(FaultPlan::none());
+    sjob.run_expecting(0, &["deploy"]).await;
+    faulty
+        .assert_converged(&reference, "after the faults")
+        .await;
+}
+
 #[tokio::test]
 async fn two_deploys_at_once_end_in_a_correct_stack() {
     // Slow answers on a third of the calls interleave the two deploys.
