@@ -182,37 +182,6 @@ class Emulator:
         sfn.list_state_machines()
         sfn.validate_state_machine_definition(definition=json.dumps(
             {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}))
-        self.create_targets(kw)
-
-    @staticmethod
-    def create_targets(kw):
-        """What the jobs name but no contender creates, as on an account that
-        has them: the topic, the two handler functions and the job queue.
-        `sjob plan` refuses a config naming any that does not exist."""
-        import io
-        import zipfile
-        import boto3
-        boto3.client("sns", **kw).create_topic(Name=f"{APP}-{STAGE}-notifications")
-        role = boto3.client("iam", **kw).create_role(
-            RoleName=f"{APP}-{STAGE}-targets", AssumeRolePolicyDocument=json.dumps({
-                "Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow", "Action": "sts:AssumeRole",
-                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
-        package = io.BytesIO()
-        with zipfile.ZipFile(package, "w") as z:
-            z.writestr("bootstrap", "")
-        lam = boto3.client("lambda", **kw)
-        for function in ("BatchSuccessHandler", "BatchErrorHandler"):
-            lam.create_function(FunctionName=f"{APP}-{STAGE}-{function}", Role=role,
-                                Runtime="provided.al2023", Handler="bootstrap",
-                                Code={"ZipFile": package.getvalue()})
-        batch = boto3.client("batch", **kw)
-        environment = batch.create_compute_environment(
-            computeEnvironmentName=f"{APP}-{STAGE}-targets", type="UNMANAGED")
-        batch.create_job_queue(
-            jobQueueName=f"{APP}-{STAGE}-Batch", priority=1, state="ENABLED",
-            computeEnvironmentOrder=[{"order": 1,
-                                      "computeEnvironment": environment["computeEnvironmentArn"]}])
 
     def close(self):
         self.proc.stdin.close()  # EOF on stdin stops it
