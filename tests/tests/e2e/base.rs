@@ -572,6 +572,7 @@ async fn a_security_group_of_another_stack_under_the_base_name_is_left_alone() {
 async fn package_then_deploy_ships_the_zips_cargo_lambda_built() {
     let Fixture { aws, sjob, .. } = &Fixture::new().await;
     let manifest = write_handlers_stand_in(&sjob.dir().join("handlers-src"));
+    let queue = aws.create_job_queue("elsewhere").await;
     sjob.write_config(&format!(
         r#"app_name = "myapp"
 stage = "dev"
@@ -579,7 +580,7 @@ region = "{REGION}"
 
 [defaults]
 image_uri = "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/myapp"
-batch_job_queue_arn = "arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/elsewhere"
+batch_job_queue_arn = "{queue}"
 
 [base.notifications]
 
