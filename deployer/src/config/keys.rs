@@ -60,7 +60,7 @@ pub const JOB_KEYS: &[Key] = &[
     key("sfn_input", Kind::Json, "The execution input the schedule sends; at most 6144 characters as the job receives it."),
     key("env", Kind::StringMap, "Container environment, merged over [defaults]'. `AWS_BATCH*` and `SJOB_*` are reserved."),
     key("secrets", Kind::StringMap, "Container variables read from Secrets Manager (`arn:...:secret:NAME[:json-key:version-stage:version-id]`) or SSM parameter ARNs when the task starts, merged over [defaults]'. A name may not also be in `env`."),
-    key("secrets_kms_key_arn", Kind::String, "The customer KMS key the secrets are encrypted with; the task execution role may decrypt with it only through Secrets Manager or SSM."),
+    key("secrets_kms_key_arn", Kind::String, "The customer KMS key the secrets are encrypted with, as a key ARN; the task execution role may decrypt with it only through Secrets Manager or SSM."),
     key("image_uri", Kind::String, "The container image, without its tag. Required."),
     key("image_tag", Kind::String, "The image tag. Default latest."),
     key("batch_job_queue_arn", Kind::String, "The Batch job queue; [base.compute]'s queue by default."),
@@ -160,7 +160,7 @@ pub const NOTIFICATIONS_KEYS: &[Key] = &[
     key(
         "kms_key_id",
         Kind::String,
-        "The KMS key the topic is encrypted with.",
+        "The KMS key the topic is encrypted with: a key ARN, key id, alias name or alias ARN; plan resolves it to the key ARN, which its policies grant.",
     ),
     key(
         "subscriptions",

@@ -713,7 +713,6 @@ async fn a_security_group_of_another_stack_under_the_base_name_is_left_alone() {
 async fn package_then_deploy_ships_the_zips_cargo_lambda_built() {
     let Fixture { aws, sjob, .. } = &Fixture::new().await;
     let manifest = write_handlers_stand_in(&sjob.dir().join("handlers-src"));
-    // The jobs' queue is another stack's; plan refuses one that is missing.
     let queue = aws.create_job_queue("elsewhere").await;
     sjob.write_config(&format!(
         r#"app_name = "myapp"

@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
+use sjob_e2e::myapp::Targets;
 use sjob_e2e::{files_under, workspace_root, Aws, Emulator, Sjob, Terraform, REGION};
 
 const MODULES: &str = "infra/terraform/modules";
@@ -203,22 +203,18 @@ async fn example_applies_plans_clean_matches_sjob_and_destroys() {
     );
 
     // The same inputs through sjob, into the now empty emulator but for
-    // what the jobs name and do not own (a plan refuses what is missing):
-    // the queue, the handlers, the topic and the dead-letter queue.
-    let name_of = |arn: String| {
-        arn.rsplit([':', '/'])
-            .next()
-            .unwrap_or_default()
-            .to_string()
-    };
-    for function in ["success_handler_arn", "error_handler_arn"] {
-        aws.create_function(&name_of(output(function)), &[], Duration::from_secs(60))
-            .await;
-    }
-    aws.create_job_queue(&name_of(output("job_queue_arn")))
-        .await;
-    aws.create_topic(&name_of(output("sns_topic_arn"))).await;
-    aws.create_queue(&name_of(output("undelivered_runs_queue_arn")))
+    // what the jobs name, which sjob's plan reads before it writes: the
+    // queue, the handlers (the report's alarm invokes the error handler),
+    // the topic and the dead-letter queue, under the same names.
+    aws.create_targets(&Targets {
+        queue: output("job_queue_arn"),
+        success_handler: output("success_handler_arn"),
+        error_handler: output("error_handler_arn"),
+    })
+    .await;
+    let name = |arn: String| arn.rsplit(':').next().unwrap_or_default().to_string();
+    aws.create_topic(&name(output("sns_topic_arn"))).await;
+    aws.create_queue(&name(output("undelivered_runs_queue_arn")))
         .await;
     let sjob = Sjob::new(&emulator);
     sjob.write_config(&format!(
