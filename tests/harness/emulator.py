@@ -1661,6 +1661,28 @@ def patch_sfn_execution_name() -> None:
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
 
 
+def patch_sfn_stop_execution_synchronous() -> None:
+    """moto gap (executing backend): StopExecution only raises a flag that
+    the execution's worker thread reads at its next step; until then (a
+    `.sync` task polling a running Batch job: seconds, more under load)
+    DescribeExecution still answers RUNNING.  On AWS the execution is
+    ABORTED when StopExecution returns, with that call's stopDate (Step
+    Functions API reference, StopExecution).  `overlap = "skip"` reads a
+    claim holder's status right after such a stop."""
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    original = Execution.stop
+
+    def stop(self: Any, stop_date: Any, error: Any, cause: Any) -> None:
+        original(self, stop_date, error, cause)
+        if self.exec_status == ExecutionStatus.RUNNING:
+            self.exec_status = ExecutionStatus.ABORTED
+            self.stop_date = stop_date
+
+    Execution.stop = stop  # type: ignore[method-assign]
+
+
 def _aws_timestamp(value: Any) -> Any:
     """datetime -> "2024-01-02T03:04:05.678Z" (the context object's format)."""
     from datetime import timedelta
@@ -1909,6 +1931,7 @@ def apply_patches() -> None:
     patch_batch_job_definition_arn_without_revision()  # g
     batch_compute_update.patch()  # g
     patch_sfn_execution_name()  # g
+    patch_sfn_stop_execution_synchronous()  # g
     patch_sfn_context_timestamps()  # g
     patch_sfn_lambda_unknown()  # g
     patch_sfn_retry_wait_scale()  # knob

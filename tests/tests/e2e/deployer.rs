@@ -1138,8 +1138,17 @@ async fn a_run_over_its_cap_is_stopped_and_reported_as_a_timeout() {
     assert_eq!(notification["error"]["kind"], "timeout");
     assert_eq!(notification["error"]["error"], "States.Timeout");
     assert_eq!(live.events_of(ERROR_FUNCTION).await.len(), 1);
-    // Step Functions stopped the job its task was managing.
-    let stopped = aws.jobs(&live.queue, JobStatus::Failed).await;
+    // Step Functions stopped the job its task was managing. TerminateJob
+    // is asynchronous on Batch (and in the harness): the job reaches FAILED
+    // some time after the task ended.
+    let deadline = std::time::Instant::now() + HANDLER_TIMEOUT;
+    let stopped = loop {
+        let stopped = aws.jobs(&live.queue, JobStatus::Failed).await;
+        if !stopped.is_empty() || std::time::Instant::now() > deadline {
+            break stopped;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(stopped.len(), 1, "{stopped:#?}");
     assert!(
         stopped[0]
