@@ -556,7 +556,12 @@ def patch_sfn_batch_integration() -> None:
 
     def _eval_sync(self: Any, env: Any, sync_resolver: Any, *args: Any, **kwargs: Any) -> Any:
         result = original_eval_sync(self, env, sync_resolver, *args, **kwargs)
-        if sync_resolver is not None and not result and not env.is_running():
+        # The job's description when it ended; otherwise nothing, or the
+        # callback's outcome (`CallbackOutcomeTimedOut` when the task's
+        # TimeoutSeconds passed), and the task has ended with the job
+        # still going.
+        job_ended = isinstance(result, dict)
+        if sync_resolver is not None and not job_ended and not env.is_running():
             execution = env.states.context_object.context_object_data["Execution"]["Id"]
             sync_resolver.stop(
                 f"The Task state in AWS Step Functions execution [{execution}] "
