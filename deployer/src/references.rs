@@ -17,6 +17,7 @@ use std::fmt;
 
 use aws_config::{Region, SdkConfig};
 use futures::stream::{self, StreamExt, TryStreamExt};
+use handlers::links::arn_region;
 
 use crate::aws::ec2::{self, Named};
 use crate::aws::{self, AwsError, Clients};
@@ -463,12 +464,7 @@ fn warn_denied(reference: &Reference, err: &AwsError) {
 fn region_of<'a>(reference: &'a Reference, target: &'a Target) -> &'a str {
     match reference.kind {
         Kind::Subnet | Kind::SecurityGroup | Kind::Vpc => &target.region,
-        _ => reference
-            .id
-            .strip_prefix("arn:")
-            .and_then(|arn| arn.split(':').nth(2))
-            .filter(|region| !region.is_empty())
-            .unwrap_or(&target.region),
+        _ => arn_region(&reference.id).unwrap_or(&target.region),
     }
 }
 

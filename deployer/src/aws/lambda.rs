@@ -300,11 +300,12 @@ pub async fn alarm_statements(
         Err(err) => return Err(AwsError::call("GetPolicy", function, err)),
     };
     let policy: serde_json::Value = serde_json::from_str(&policy).unwrap_or_default();
+    let principal = alarms_principal(function);
     Ok(policy["Statement"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|s| s["Principal"]["Service"] == alarms_principal(function).as_str())
+        .filter(|s| s["Principal"]["Service"] == principal.as_str())
         .filter_map(|s| {
             let sid = s["Sid"].as_str()?;
             let source = s["Condition"]["ArnLike"]["AWS:SourceArn"].as_str()?;
