@@ -381,7 +381,7 @@ fn the_rendered_diagnostic_shows_the_file_and_the_offending_line() {
 #[test]
 fn tags_fit_beside_the_identity_tags() {
     let tags = |n: usize| {
-        let pairs: Vec<String> = (0..n).map(|i| format!("t{i} = \"v\"")).collect();
+        let pairs: Vec<String> = (0..n).map(|i| format!("\"t.{i}\" = \"v\"")).collect();
         format!("tags = {{ {} }}", pairs.join(", "))
     };
     let config = parse(Path::new("sjob.toml"), &with("tags", &tags(45))).unwrap();

@@ -425,17 +425,15 @@ impl Validator {
             }
         }
         if tags.len() > MAX_USER_TAGS {
-            // The last tag read is where the count went over.
-            let (span, key) = places
-                .values()
-                .max_by_key(|(span, _)| span.start)
-                .cloned()
+            // The last tag read is where the count went over; the problem
+            // is the table's (a tag's own name may hold dots).
+            let (name, (span, key)) = places
+                .iter()
+                .max_by_key(|(_, (span, _))| span.start)
                 .expect("more tags than the limit were read");
-            let path = key
-                .rsplit_once('.')
-                .map_or(key.as_str(), |(table, _)| table);
+            let path = key.strip_suffix(&format!(".{name}")).unwrap_or(key);
             self.problem(
-                &span,
+                span,
                 path,
                 format!(
                     "{} tags, at most {MAX_USER_TAGS} allowed: AWS takes 50 tags per resource (and Batch 50 on a job and its job definition together), and sjob adds its {STACK_TAGS} identity tags to every resource",
