@@ -10,6 +10,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
+use handlers::alarm::is_alarm;
 use handlers::event::HandlerEvent;
 use handlers::message::{BodyFormat, Publication, SNS_MAX_MESSAGE_BYTES, SUBJECT_MAX_CHARS};
 use handlers::publish::{PublishError, Publisher};
@@ -268,6 +269,14 @@ fn check(runtime: &tokio::runtime::Runtime, payload: &Value) -> Result<(), Strin
             let result = runtime.block_on(handle(kind, payload.clone(), &recorder, &(), format));
             let sent = recorder.sent.into_inner().unwrap();
             match result {
+                // A missed-run alarm that returns to OK without having
+                // fired has nothing to tell: the error handler sends nothing
+                // and says so with an empty message id.
+                Ok(response)
+                    if kind == HandlerKind::Error
+                        && is_alarm(payload)
+                        && response.message_id.is_empty()
+                        && sent.is_empty() => {}
                 Ok(response) => {
                     if sent.len() != 1 {
                         return Err(format!("{kind:?}: {} publications", sent.len()));
