@@ -9,14 +9,10 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-/// The binaries of one package, built at most once per test process.
-type Built = OnceLock<HashMap<String, PathBuf>>;
-
 /// Path of a freshly built binary of package `handlers` (`success-handler`
 /// or `error-handler`).
 pub fn handler_binary(name: &str) -> PathBuf {
-    static HANDLERS: Built = OnceLock::new();
-    package_binary(&HANDLERS, "handlers", name)
+    workspace_binary(name)
 }
 
 /// Zips `binary` as `bootstrap`, the layout `cargo lambda build
@@ -48,31 +44,38 @@ pub fn write_handler_packages(dir: &Path) {
 
 /// Path of a freshly built `sjob` (package `deployer`).
 pub fn sjob_binary() -> PathBuf {
-    static DEPLOYER: Built = OnceLock::new();
-    package_binary(&DEPLOYER, "deployer", "sjob")
+    workspace_binary("sjob")
 }
 
 /// `cargo test -p sjob-e2e` builds no other package's binaries, not even
-/// those of a dependency, so the first call for a package runs `cargo build
-/// -p <package> --bins` and takes the paths from Cargo's own artifact
-/// messages, which respect `CARGO_TARGET_DIR` and `build.target-dir`.
-fn package_binary(built: &Built, package: &str, name: &str) -> PathBuf {
-    built
-        .get_or_init(|| build_binaries(package))
+/// those of a dependency, so the first call runs `cargo build --workspace
+/// --bins` and takes the paths from Cargo's own artifact messages, which
+/// respect `CARGO_TARGET_DIR` and `build.target-dir`.
+///
+/// The whole workspace, not `-p handlers`: Cargo unifies features over the
+/// packages it selects, and the handlers alone select fewer features of 34
+/// shared crates (the SDKs' event streams, `regex`'s Unicode tables) than
+/// the workspace, so `-p handlers` compiled them all again, two minutes of
+/// CPU in CI. The workspace's binaries are what `cargo test --workspace`
+/// (the README's test command) has just built: this build finds them fresh.
+fn workspace_binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    BUILT
+        .get_or_init(build_binaries)
         .get(name)
-        .unwrap_or_else(|| panic!("package {package} has no binary named {name}"))
+        .unwrap_or_else(|| panic!("the workspace has no binary named {name}"))
         .clone()
 }
 
-fn build_binaries(package: &str) -> HashMap<String, PathBuf> {
+fn build_binaries() -> HashMap<String, PathBuf> {
     let output = crate::cargo_command()
-        .args(["build", "-p", package, "--bins", "--message-format=json"])
+        .args(["build", "--workspace", "--bins", "--message-format=json"])
         .current_dir(crate::workspace_root())
         .output()
         .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
     assert!(
         output.status.success(),
-        "cargo build -p {package} --bins failed:\n{}",
+        "cargo build --workspace --bins failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout)
