@@ -4,7 +4,7 @@
     python3 bench/run.py [--parts handlers,deploy,scale] [--rounds N] ...
 
 Needs: `pip install -r tests/requirements.txt -r bench/requirements.txt`,
-release binaries (`cargo build --release -p deployer` and
+release binaries (`cargo build --release -p sjob` and
 `cargo build --profile lambda-release -p handlers`, built by this script when
 missing), and for the deploy parts Terraform >= 1.5 with the
 hashicorp/aws 5.100.0 provider reachable (set BENCH_TF_MIRROR to a filesystem
@@ -759,7 +759,7 @@ class SjobTool:
         env = base_env({"AWS_ENDPOINT_URL": endpoint,
                         "AWS_CONFIG_FILE": str(self.dir / "aws-config"),
                         "AWS_SHARED_CREDENTIALS_FILE": str(self.dir / "aws-credentials"),
-                        "SJOB_LOG": "warn,deployer::aws::pace=debug"})
+                        "SJOB_LOG": "warn,sjob::aws::pace=debug"})
         cmd = [self.binary, "--config", str(self.dir / "sjob.toml"), "--output", "json", *argv]
         dt, cpu, emu, p = timed_run(cmd, EMULATOR_PID[0], cwd=self.dir, env=env,
                                     stdin=subprocess.DEVNULL, capture_output=True)
@@ -1124,7 +1124,7 @@ def ensure_built(args, parts):
         subprocess.run(["cargo", "build", "--profile", "lambda-release", "-p", "handlers"],
                        cwd=ROOT, check=True)
     if parts & {"deploy", "scale", "latency"} and not args.sjob and not SJOB_BINARY.exists():
-        log("building sjob (cargo build --release -p deployer) ...")
+        log("building sjob (cargo build --release -p sjob) ...")
         subprocess.run(["cargo", "build", "--release", "-p", "deployer"], cwd=ROOT, check=True)
 
 

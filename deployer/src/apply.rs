@@ -5,6 +5,7 @@
 //! schedule and alarm; the reverse to delete. Only resources with a change are touched. Every
 //! step is idempotent, so a re-run after an interruption converges.
 
+pub mod adopt;
 mod base;
 
 use futures::future::try_join_all;

@@ -6,6 +6,7 @@
 mod execution;
 mod local;
 mod package;
+mod plan;
 mod render;
 mod schedule;
 mod shell;
@@ -18,13 +19,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use deployer::aws::Settings;
-use deployer::config::{self, Config};
-use deployer::input::{check_input, INPUT_HELP};
-use deployer::session::Session;
 use miette::{IntoDiagnostic, WrapErr};
 use serde::Serialize;
 use serde_json::{json, Value};
+use sjob::aws::Settings;
+use sjob::config::{self, Config};
+use sjob::input::{check_input, INPUT_HELP};
+use sjob::session::Session;
 
 #[derive(Parser)]
 #[command(

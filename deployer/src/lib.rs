@@ -1,13 +1,10 @@
 //! The sjob engine: config, rendering, planning and applying a scheduled-job
 //! stack, and running its executions. `main.rs` is a thin CLI over it.
 
-pub mod adopt;
 pub mod apply;
 pub mod aws;
 pub mod config;
-pub mod container_output;
 pub mod duration;
-pub mod execution;
 pub mod input;
 pub mod kms;
 pub mod local;
@@ -18,7 +15,7 @@ pub mod plan;
 pub mod progress;
 pub mod references;
 pub mod render;
-pub mod report;
+pub mod runs;
 pub mod schedule;
 pub mod secret;
 pub mod session;

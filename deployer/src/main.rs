@@ -50,7 +50,7 @@ fn init_logging(output: Output, color: bool) {
     let filter = std::env::var("SJOB_LOG")
         .ok()
         .and_then(|f| tracing_subscriber::EnvFilter::try_new(sdk_bodies_hidden(&f)).ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("deployer=info,sjob=info,warn"));
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("sjob=info,warn"));
     let builder = tracing_subscriber::fmt()
         .with_ansi(color)
         .with_env_filter(filter)

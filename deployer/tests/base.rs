@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use deployer::config::{parse, Config, ProblemRecord};
-use deployer::model::{BaseStack, JobStack};
-use deployer::render::base::BaseError;
-use deployer::target::Target;
 use serde_json::json;
+use sjob::config::{parse, Config, ProblemRecord};
+use sjob::model::{BaseStack, JobStack};
+use sjob::render::base::BaseError;
+use sjob::target::Target;
 
 const HEAD: &str = r#"
 app_name = "myapp"
@@ -409,7 +409,7 @@ schedule_dead_letter_arn = "arn:{partition}:sqs:{region}:123456789012:dead-lette
 /// `kms_key_id` takes each form AWS accepts. A key id names a key of the
 /// target's account and region, so its policies name that key's ARN with
 /// no call to AWS; an alias names no key until `kms:DescribeKey` resolves
-/// it, so nothing grants on it before then (see `deployer::kms`).
+/// it, so nothing grants on it before then (see `sjob::kms`).
 #[test]
 fn the_topic_key_takes_every_form_and_policies_name_only_key_arns() {
     let dir = project(b"s", b"e");

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use deployer::config::{parse, Architecture, ProblemRecord, ScheduleRetry};
+use sjob::config::{parse, Architecture, ProblemRecord, ScheduleRetry};
 
 const VALID: &str = r#"
 app_name = "myapp"
@@ -259,7 +259,7 @@ fn huge_numbers_are_refused_not_wrapped() {
         );
     }
     // Every value CloudWatch Logs accepts is kept as given.
-    for days in deployer::config::LOG_RETENTION_DAYS {
+    for days in sjob::config::LOG_RETENTION_DAYS {
         let config = parse(
             Path::new("sjob.toml"),
             &with(

@@ -5,12 +5,12 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use deployer::config::{parse, Config};
-use deployer::model::{Identity, JobStack, Observed};
-use deployer::plan::{diff, Action, ActualJob};
-use deployer::render::definition::definition;
-use deployer::target::Target;
 use serde_json::{json, Value};
+use sjob::config::{parse, Config};
+use sjob::model::{Identity, JobStack, Observed};
+use sjob::plan::{diff, Action, ActualJob};
+use sjob::render::definition::definition;
+use sjob::target::Target;
 
 const CONFIG: &str = r#"
 app_name = "myapp"
@@ -408,10 +408,10 @@ fn the_claim_table_and_its_grants_exist_only_with_overlap_skip() {
         Some(&stack),
         &ActualJob::default(),
     );
-    let claim_table = |changes: &[deployer::plan::Change]| {
+    let claim_table = |changes: &[sjob::plan::Change]| {
         changes
             .iter()
-            .find(|c| c.kind == deployer::plan::Kind::ClaimTable)
+            .find(|c| c.kind == sjob::plan::Kind::ClaimTable)
             .map(|c| (c.name.clone(), c.action.clone()))
     };
     assert_eq!(
@@ -435,7 +435,7 @@ fn the_claim_table_and_its_grants_exist_only_with_overlap_skip() {
 
 #[test]
 fn inputs_that_do_not_fit_the_containers_overrides_are_refused() {
-    use deployer::input::{check_input, MAX_INPUT_CHARS};
+    use sjob::input::{check_input, MAX_INPUT_CHARS};
     // `{"d":"..."}` is 8 characters around the string, 12 once escaped.
     let input = |n: usize| json!({ "d": "x".repeat(n) });
     assert_eq!(check_input(&input(MAX_INPUT_CHARS - 12)), Ok(()));
@@ -565,7 +565,7 @@ fn a_stack_that_matches_aws_plans_no_changes() {
     assert_eq!(changes.len(), 9);
     for change in &changes {
         let expected = match change.kind {
-            deployer::plan::Kind::JobDefinition | deployer::plan::Kind::Schedule => Action::Create,
+            sjob::plan::Kind::JobDefinition | sjob::plan::Kind::Schedule => Action::Create,
             _ => Action::NoOp,
         };
         assert_eq!(change.action, expected, "{change:?}");
@@ -579,7 +579,7 @@ fn a_stack_that_matches_aws_plans_no_changes() {
     let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &drifted);
     let log_groups: Vec<_> = changes
         .iter()
-        .filter(|c| c.kind == deployer::plan::Kind::LogGroup)
+        .filter(|c| c.kind == sjob::plan::Kind::LogGroup)
         .map(|c| (c.name.as_str(), &c.action))
         .collect();
     assert_eq!(
@@ -596,7 +596,7 @@ fn a_stack_that_matches_aws_plans_no_changes() {
     );
     let machine = changes
         .iter()
-        .find(|c| c.kind == deployer::plan::Kind::StateMachine)
+        .find(|c| c.kind == sjob::plan::Kind::StateMachine)
         .unwrap();
     assert_eq!(
         machine.action,
@@ -608,7 +608,7 @@ fn a_stack_that_matches_aws_plans_no_changes() {
     let removal = diff("crawler", &stack.names, &ours(), None, &actual);
     assert_eq!(
         removal.first().map(|c| c.kind),
-        Some(deployer::plan::Kind::StateMachine)
+        Some(sjob::plan::Kind::StateMachine)
     );
     assert!(removal.iter().all(|c| c.action == Action::Delete));
 
@@ -616,7 +616,7 @@ fn a_stack_that_matches_aws_plans_no_changes() {
     let removal = diff("crawler", &stack.names, &ours(), None, &drifted);
     assert!(!removal
         .iter()
-        .any(|c| c.kind == deployer::plan::Kind::StateMachine));
+        .any(|c| c.kind == sjob::plan::Kind::StateMachine));
 }
 
 #[test]
@@ -643,7 +643,7 @@ fn a_resource_is_ours_only_when_every_identity_tag_matches() {
         let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &actual);
         let log_group = changes
             .iter()
-            .find(|c| c.kind == deployer::plan::Kind::LogGroup)
+            .find(|c| c.kind == sjob::plan::Kind::LogGroup)
             .unwrap();
         assert!(
             matches!(&log_group.action, Action::Conflict { owner: found } if *found == owner.to_string()),
@@ -662,7 +662,7 @@ fn a_resource_is_ours_only_when_every_identity_tag_matches() {
 #[test]
 fn a_job_on_the_seeds_log_group_moves_to_the_vended_one() {
     let stack = stack();
-    let seed_group = deployer::model::LogGroupSpec {
+    let seed_group = sjob::model::LogGroupSpec {
         name: stack.names.seed_log_group.clone(),
         ..stack.log_groups[0].clone()
     };
@@ -684,7 +684,7 @@ fn a_job_on_the_seeds_log_group_moves_to_the_vended_one() {
     let of = |name: &str| {
         changes
             .iter()
-            .find(|c| c.name == name && c.kind != deployer::plan::Kind::JobDefinition)
+            .find(|c| c.name == name && c.kind != sjob::plan::Kind::JobDefinition)
             .map(|c| c.action.clone())
     };
     assert_eq!(
@@ -698,12 +698,12 @@ fn a_job_on_the_seeds_log_group_moves_to_the_vended_one() {
             fields: vec!["log_destination".into()]
         })
     );
-    let plan = deployer::plan::Plan {
+    let plan = sjob::plan::Plan {
         app_name: "myapp".into(),
         stage: "dev".into(),
         target: target(),
         base: None,
-        jobs: vec![deployer::plan::JobPlan {
+        jobs: vec![sjob::plan::JobPlan {
             batch_name: "crawler".into(),
             names: stack.names.clone(),
             identity: ours(),

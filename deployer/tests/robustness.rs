@@ -11,10 +11,10 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Tz;
-use deployer::config::{parse, ConfigError};
-use deployer::schedule::Schedule;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
+use sjob::config::{parse, ConfigError};
+use sjob::schedule::Schedule;
 
 const VALID: &str = r#"app_name = "myapp"
 stage    = "dev"

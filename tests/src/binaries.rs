@@ -42,7 +42,7 @@ pub fn write_handler_packages(dir: &Path) {
     }
 }
 
-/// Path of a freshly built `sjob` (package `deployer`).
+/// Path of a freshly built `sjob` (package `sjob`).
 pub fn sjob_binary() -> PathBuf {
     workspace_binary("sjob")
 }

@@ -5,11 +5,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use deployer::container_output::{LogLine, Reader, Selection};
-use deployer::execution::{self, ExecutionSummary, JobStatus};
-use deployer::progress::Progress;
 use miette::Result;
 use serde::Serialize;
+use sjob::progress::Progress;
+use sjob::runs::execution::{self, ExecutionSummary, JobStatus};
+use sjob::runs::output::{LogLine, Reader, Selection};
 
 use super::{parse_input, Context, Done, Output, Report};
 
@@ -145,7 +145,7 @@ fn since(text: &str) -> std::result::Result<DateTime<Utc>, String> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Ok(time.with_timezone(&Utc));
     }
-    deployer::duration::seconds(text, "smhd")
+    sjob::duration::seconds(text, "smhd")
         .and_then(|s| i64::try_from(s).ok())
         .and_then(chrono::Duration::try_seconds)
         .and_then(|d| Utc::now().checked_sub_signed(d))

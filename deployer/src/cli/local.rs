@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Subcommand;
-use deployer::config::Config;
-use deployer::local::deliver::{self, Delivery};
-use deployer::local::{self, process, scheduler, LocalRun, SecretValues, SimulatedOutcome};
-use deployer::session;
 use miette::Result;
 use serde::Serialize;
+use sjob::config::Config;
+use sjob::local::deliver::{self, Delivery};
+use sjob::local::{self, process, scheduler, LocalRun, SecretValues, SimulatedOutcome};
+use sjob::session;
 
 use super::{parse_input, Context, Document, Output, Report};
 

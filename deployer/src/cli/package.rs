@@ -3,9 +3,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use deployer::package::{self, Build, Package};
 use miette::Result;
 use serde::Serialize;
+use sjob::package::{self, Build, Package};
 
 use super::{Context, Report};
 

@@ -1,11 +1,11 @@
 //! `sjob render`.
 
 use clap::ValueEnum;
-use deployer::render::base;
-use deployer::render::job::{self, JobDocument};
-use deployer::terraform;
 use miette::Result;
 use serde_json::Value;
+use sjob::render::base;
+use sjob::render::job::{self, JobDocument};
+use sjob::terraform;
 
 use super::{Context, Document};
 

@@ -4,11 +4,11 @@ use std::fmt;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use deployer::config;
-use deployer::schedule::{parse_timezone, Schedule};
-use deployer::session;
 use miette::Result;
 use serde::Serialize;
+use sjob::config;
+use sjob::schedule::{parse_timezone, Schedule};
+use sjob::session;
 
 use super::{Context, Report};
 

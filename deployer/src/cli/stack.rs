@@ -3,12 +3,12 @@
 
 use std::process::ExitCode;
 
-use deployer::adopt::{self, Adoption};
-use deployer::apply;
-use deployer::plan::{Change, Plan};
-use deployer::progress::Progress;
-use deployer::report::{Mode, PlanReport};
+use super::plan::{Mode, PlanReport};
 use miette::{IntoDiagnostic, Result};
+use sjob::apply;
+use sjob::apply::adopt::{self, Adoption};
+use sjob::plan::{Change, Plan};
+use sjob::progress::Progress;
 
 use super::{Context, Done, Report};
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use miette::Result;
 use serde::Serialize;
 
-use deployer::config::ProblemRecord;
+use sjob::config::ProblemRecord;
 
 use super::{Context, Document, Report};
 
@@ -66,6 +66,6 @@ pub struct SchemaArgs {}
 
 impl SchemaArgs {
     pub fn run(&self) -> Document {
-        Document(deployer::config::keys::json_schema())
+        Document(sjob::config::keys::json_schema())
     }
 }

@@ -204,7 +204,7 @@ async fn throttled_deploys_slow_down_and_finish() {
     let (reference, faulty) = tokio::join!(reference_snapshot(), Faulty::new(plan));
     let sjob = Sjob::at(faulty.proxy.endpoint())
         .with_env("AWS_MAX_ATTEMPTS", "1")
-        .with_env("SJOB_LOG", "warn,deployer::aws::pace=debug");
+        .with_env("SJOB_LOG", "warn,sjob::aws::pace=debug");
     sjob.write_config(&two_jobs());
     let deploy = sjob.run(&["--output", "json", "deploy"]).await;
     assert_eq!(deploy.code, Some(0), "{deploy}");

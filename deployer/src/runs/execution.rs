@@ -17,10 +17,10 @@ use serde_json::Value;
 use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::{self, AwsError};
 use crate::config::Job;
-use crate::container_output::{Reader, Sink};
 use crate::names::JobNames;
 use crate::plan::JOB_CONCURRENCY;
 use crate::progress::Progress;
+use crate::runs::output::{Reader, Sink};
 use crate::schedule::parse_timezone;
 use crate::session::Session;
 
@@ -86,14 +86,14 @@ fn duration(started: Option<DateTime<Utc>>, stopped: Option<DateTime<Utc>>) -> O
 pub enum FindError {
     #[error("job `{job}` has no executions")]
     #[diagnostic(
-        code(sjob::execution::none),
+        code(sjob::runs::execution::none),
         help("start one with `sjob run {job}`, or wait for its schedule")
     )]
     NoExecutions { job: String },
     #[error(
         "--execution `{given}` is not an execution of job `{job}`, whose ARNs start `{prefix}`"
     )]
-    #[diagnostic(code(sjob::execution::other_job))]
+    #[diagnostic(code(sjob::runs::execution::other_job))]
     OtherJob {
         given: String,
         job: String,
