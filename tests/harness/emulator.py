@@ -4,6 +4,7 @@
 Usage
 -----
     python3 tests/harness/emulator.py [--port N] [--verbose] [--no-stdin-watch]
+    python3 tests/harness/emulator.py --fork-server SOCKET
 
 * ``--port 0`` (the default) picks a free loopback port.  The server binds to
   127.0.0.1 only.  Once it answers, exactly one line ``READY <port>`` is printed
@@ -14,6 +15,9 @@ Usage
   stdin is a terminal, /dev/null or a regular file it is ignored, so that the
   emulator can also run in the background of a shell script or a CI job that
   has no stdin.  ``--no-stdin-watch`` never watches stdin.
+* ``--fork-server SOCKET`` loads moto once and starts a fresh emulator per
+  connection to the Unix socket, by forking (see ``_fork_server``): how the
+  end-to-end tests start theirs.
 * Point SDK clients at ``http://127.0.0.1:<port>`` with any credentials
   (e.g. ``AWS_ACCESS_KEY_ID=testing``).  Nothing here ever talks to real AWS.
 
@@ -2086,6 +2090,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-stdin-watch", action="store_true", help="do not exit on stdin EOF"
     )
+    parser.add_argument(
+        "--fork-server",
+        metavar="SOCKET",
+        help="serve fresh emulators, one per connection to this Unix socket",
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(
@@ -2096,43 +2105,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    from werkzeug.serving import make_server
-
-    from moto.moto_api._internal.models import moto_api_backend
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-
-    # Configure BEFORE anything can create a state machine (the executing
-    # Step Functions backend is a separate object from the default one).
-    moto_api_backend.set_config(MOTO_CONFIG)
-    apply_patches()
-
-    app = HarnessApp(DomainDispatcherApplication(create_backend_app))
-    server = make_server(
-        "127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler
-    )
-    port = server.server_address[1]
-    STATE.port = port
-    # moto's Step Functions interpreter calls Batch/Lambda through this port.
-    os.environ["MOTO_PORT"] = str(port)
+    app = _build_app()
+    if args.fork_server:
+        return _fork_server(app, args.fork_server)
 
     stop = threading.Event()
-    threading.Thread(target=server.serve_forever, name="moto-server", daemon=True).start()
-
-    for _ in range(200):
-        try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{port}/_harness/health", timeout=2
-            ) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        LOG.error("server did not answer")
+    server = _serve(app, args.port)
+    if server is None:
         return 1
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -2143,24 +2122,168 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     if not args.no_stdin_watch and _stdin_is_watchable():
+        _stop_at_eof(sys.stdin.fileno(), "stdin", stop)
 
-        def watch_stdin() -> None:
-            try:
-                while os.read(sys.stdin.fileno(), 4096):
-                    pass
-            except OSError:
-                pass
-            LOG.info("stdin closed: stopping")
-            stop.set()
-
-        threading.Thread(target=watch_stdin, name="stdin-watch", daemon=True).start()
-
-    sys.stdout.write(f"READY {port}\n")
+    sys.stdout.write(f"READY {STATE.port}\n")
     sys.stdout.flush()
     # moto print()s the odd diagnostic; keep stdout to the one READY line.
     sys.stdout = sys.stderr
-    LOG.info("moto %s emulator on http://127.0.0.1:%d", _moto_version(), port)
+    LOG.info("moto %s emulator on http://127.0.0.1:%d", _moto_version(), STATE.port)
 
+    while not stop.wait(0.5):
+        pass
+    server.shutdown()
+    return 0
+
+
+def _build_app() -> Any:
+    """moto's server application behind the harness, configured and patched."""
+    from moto.moto_api._internal.models import moto_api_backend
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        create_backend_app,
+    )
+
+    # Configure BEFORE anything can create a state machine (the executing
+    # Step Functions backend is a separate object from the default one).
+    moto_api_backend.set_config(MOTO_CONFIG)
+    apply_patches()
+    return HarnessApp(DomainDispatcherApplication(create_backend_app))
+
+
+def _serve(app: Any, port: int) -> Any:
+    """Serves `app` on 127.0.0.1:`port` (0: a free one) in a thread, once it
+    answers; None if it never does."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    server = make_server(
+        "127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler
+    )
+    port = server.server_address[1]
+    STATE.port = port
+    # moto's Step Functions interpreter calls Batch/Lambda through this port.
+    os.environ["MOTO_PORT"] = str(port)
+    threading.Thread(target=server.serve_forever, name="moto-server", daemon=True).start()
+
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/_harness/health", timeout=2
+            ) as r:
+                if r.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.05)
+    LOG.error("server did not answer")
+    return None
+
+
+def _stop_at_eof(fd: int, what: str, stop: threading.Event) -> None:
+    """Sets `stop` once `fd` reaches end of file: its writer has gone."""
+
+    def watch() -> None:
+        try:
+            while os.read(fd, 4096):
+                pass
+        except OSError:
+            pass
+        LOG.info("%s closed: stopping", what)
+        stop.set()
+
+    threading.Thread(target=watch, name=f"{what}-watch", daemon=True).start()
+
+
+# What a first request to each service loads (its Flask app, and the account's
+# backends: IAM's managed policies in every partition, EC2's default VPC,
+# Batch's imports), which the fork server loads once for all its emulators.
+WARM_SERVICES = [
+    "iam", "batch", "stepfunctions", "logs", "lambda", "sns", "sqs", "scheduler",
+    "ec2", "events", "dynamodb", "cloudwatch", "kms", "secretsmanager", "ssm",
+    "resourcegroupstaggingapi", "sts",
+]
+WARM_ACCOUNT = "123456789012"
+WARM_REGION = "eu-west-1"
+
+
+def _warm(app: Any) -> None:
+    from moto.backends import get_backend
+    from moto.moto_server.werkzeug_app import create_backend_app
+
+    for service in WARM_SERVICES:
+        app.inner.app_instances[service] = create_backend_app(service)
+        backends = get_backend(service)[WARM_ACCOUNT]
+        if WARM_REGION in backends.regions:
+            backends[WARM_REGION]
+        else:
+            # A global service's backends are per partition (IAM, STS), and
+            # IAM reads every partition's to find a request's account.
+            for partition in backends.regions:
+                backends[partition]
+
+
+def _fork_server(app: Any, socket_path: str) -> int:
+    """Serves a fresh emulator per connection to the Unix socket `socket_path`.
+
+    Python and moto take about 2.5 s of CPU to start an emulator and load
+    what its first requests need; the end-to-end suite starts over a hundred.
+    This process loads all of that once, then forks a child per connection:
+    each child is a new, independent emulator (its own moto state, port and
+    harness settings), as if started on its own, for a few milliseconds of
+    CPU.
+
+    A client sends one JSON line, ``{"log": PATH, "lambda_log": PATH}`` (the
+    child's stderr, and its ``SJOB_HARNESS_LAMBDA_LOG``), and reads
+    ``READY <port>``; the child stops when the client closes the connection.
+    The server itself stops when its stdin reaches end of file, so a test
+    process that dies takes it, and through their connections every child,
+    with it.  It prints ``READY fork-server`` once it accepts connections.
+    """
+    import select
+    import socket
+
+    _warm(app)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path)
+    listener.listen(64)
+    # Children are reaped by the kernel: nothing here waits for them.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    sys.stdout.write("READY fork-server\n")
+    sys.stdout.flush()
+    stdin = sys.stdin.fileno()
+    while True:
+        readable, _, _ = select.select([listener, stdin], [], [])
+        if stdin in readable and not os.read(stdin, 4096):
+            listener.close()
+            os.unlink(socket_path)
+            return 0
+        if listener in readable:
+            connection, _ = listener.accept()
+            if os.fork() == 0:
+                listener.close()
+                os._exit(_forked_emulator(app, connection))
+            connection.close()
+
+
+def _forked_emulator(app: Any, connection: Any) -> int:
+    """One child of the fork server: an emulator for one connection."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    request = json.loads(connection.makefile("r").readline())
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 2)
+    os.close(log)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.environ["SJOB_HARNESS_LAMBDA_LOG"] = request["lambda_log"]
+    sys.stdout = sys.stderr
+    server = _serve(app, 0)
+    if server is None:
+        return 1
+    stop = threading.Event()
+    _stop_at_eof(connection.fileno(), "connection", stop)
+    connection.sendall(f"READY {STATE.port}\n".encode())
+    LOG.info("moto %s emulator on http://127.0.0.1:%d (forked)", _moto_version(), STATE.port)
     while not stop.wait(0.5):
         pass
     server.shutdown()

@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::config::{Credentials, SharedCredentialsProvider};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
 
 use crate::http;
 
@@ -49,10 +50,68 @@ pub enum JobOutcome {
 /// path is then printed).
 pub struct Emulator {
     port: u16,
-    /// Holds the emulator's stdin open: it exits when the pipe closes, so it
-    /// cannot outlive a test process that dies without dropping it.
-    process: Child,
+    /// The emulator runs while this connection to the fork server that
+    /// started it is open, so it cannot outlive a test process that dies
+    /// without dropping it.
+    _connection: UnixStream,
     scratch: PathBuf,
+}
+
+/// `tests/harness/emulator.py --fork-server`, one per test process: it
+/// loads moto once and forks a fresh emulator per connection, for a few
+/// milliseconds of CPU instead of the 2.5 s a new Python process takes
+/// (the suite starts over a hundred). It exits when the test process does,
+/// as its stdin, held here, closes.
+struct ForkServer {
+    socket: PathBuf,
+    _process: std::process::Child,
+}
+
+impl ForkServer {
+    /// The process's fork server, started on first use.
+    fn get() -> &'static Path {
+        static SERVER: OnceLock<Result<ForkServer, String>> = OnceLock::new();
+        match SERVER.get_or_init(ForkServer::start) {
+            Ok(server) => &server.socket,
+            Err(message) => panic!("{message}"),
+        }
+    }
+
+    fn start() -> Result<ForkServer, String> {
+        let socket = std::env::temp_dir().join(format!("sjob-e2e-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&socket);
+        let python = std::env::var("SJOB_PYTHON").unwrap_or_else(|_| "python3".to_string());
+        let script = crate::workspace_root().join("tests/harness/emulator.py");
+        let mut process = std::process::Command::new(&python)
+            .arg(&script)
+            .arg("--fork-server")
+            .arg(&socket)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            // Read only when it fails to start: once READY it writes
+            // nothing more, each emulator writing to its own log.
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run {python} (set SJOB_PYTHON to a Python 3 with moto: {INSTALL_HINT}): {e}"))?;
+        let stdout = process.stdout.take().expect("stdout is piped");
+        let mut ready = String::new();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut ready);
+        if ready.trim() == "READY fork-server" {
+            return Ok(ForkServer {
+                socket,
+                _process: process,
+            });
+        }
+        let mut log = String::new();
+        if let Some(mut stderr) = process.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+        }
+        Err(if log.contains("ModuleNotFoundError") {
+            format!("moto (or a module the emulator needs) is not installed for {python}: {INSTALL_HINT}\n{log}")
+        } else {
+            format!("the emulator's fork server exited before it was READY:\n{log}")
+        })
+    }
 }
 
 impl Emulator {
@@ -67,33 +126,31 @@ impl Emulator {
         ));
         std::fs::create_dir_all(&scratch)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", scratch.display()));
-        let stderr =
-            std::fs::File::create(scratch.join("emulator.log")).expect("create the emulator log");
-
-        let python = std::env::var("SJOB_PYTHON").unwrap_or_else(|_| "python3".to_string());
-        let script = crate::workspace_root().join("tests/harness/emulator.py");
-        let mut process = Command::new(&python)
-            .arg(&script)
-            .args(["--port", "0"])
-            .env("SJOB_HARNESS_LAMBDA_LOG", scratch.join("lambda.log"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| {
-                abandon(&scratch, format!("cannot run {python} (set SJOB_PYTHON to a Python 3 with moto: {INSTALL_HINT}): {e}"))
-            });
-
-        let stdout = process.stdout.take().expect("stdout is piped");
+        let socket = ForkServer::get();
+        let mut connection = UnixStream::connect(socket).await.unwrap_or_else(|e| {
+            abandon(
+                &scratch,
+                format!(
+                    "cannot reach the emulator's fork server at {}: {e}",
+                    socket.display()
+                ),
+            )
+        });
+        let request = json!({
+            "log": scratch.join("emulator.log"),
+            "lambda_log": scratch.join("lambda.log"),
+        });
+        connection
+            .write_all(format!("{request}\n").as_bytes())
+            .await
+            .expect("ask the fork server for an emulator");
         let ready = tokio::time::timeout(READY_TIMEOUT, async {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(port) = line.strip_prefix("READY ") {
-                    return port.trim().parse::<u16>().ok();
-                }
-            }
-            None
+            let mut line = String::new();
+            BufReader::new(&mut connection)
+                .read_line(&mut line)
+                .await
+                .ok()?;
+            line.trim().strip_prefix("READY ")?.parse::<u16>().ok()
         })
         .await;
         let port = match ready {
@@ -106,8 +163,6 @@ impl Emulator {
                         format!(
                             "the emulator printed no READY line within {READY_TIMEOUT:?}:\n{log}"
                         )
-                    } else if log.contains("ModuleNotFoundError") {
-                        format!("moto (or a module the emulator needs) is not installed for {python}: {INSTALL_HINT}\n{log}")
                     } else {
                         format!("the emulator exited before it was READY:\n{log}")
                     },
@@ -116,7 +171,7 @@ impl Emulator {
         };
         Emulator {
             port,
-            process,
+            _connection: connection,
             scratch,
         }
     }
@@ -288,7 +343,6 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        let _ = self.process.start_kill();
         if std::thread::panicking() {
             eprintln!(
                 "emulator logs (its stderr, the Lambda binaries' output): {}",
