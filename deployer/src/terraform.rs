@@ -5,6 +5,11 @@
 //! The job is rendered with placeholder values, then each placeholder becomes
 //! a template expression: a value standing alone becomes
 //! `${jsonencode(name)}`, one inside a longer string becomes `${name}`.
+//! The state machine is rendered in every [`Shape`], and the shapes merge
+//! into one template whose `%{ if }` directives the module's variables decide
+//! ([`directives`]).
+
+mod directives;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +25,7 @@ use crate::config::{
 use crate::model::{JobStack, Tags};
 use crate::names::BaseNames;
 use crate::render::base::handler_role;
-use crate::render::definition::definition;
+use crate::render::definition::{definition_of_shape, Choice, Shape};
 use crate::render::iam;
 use crate::schedule::Schedule;
 use crate::target::Target;
@@ -52,7 +57,18 @@ pub const VARIABLES: &[&str] = &[
     "run_timeout_seconds",
     "array_size",
     "expect_success_within",
+    "overlap",
+    "notify_on_skip",
 ];
+
+/// How the module decides each choice from its variables.
+fn condition(choice: Choice) -> &'static str {
+    match choice {
+        Choice::Skip => r#"overlap == "skip""#,
+        Choice::NotifyOnSkip => "notify_on_skip",
+        Choice::FifoTopic => r#"endswith(notification_topic_arn, ".fifo")"#,
+    }
+}
 
 /// The placeholder job's optional numbers: values no config can hold, which
 /// [`optional_member`] turns into template directives, each present only
@@ -138,8 +154,8 @@ pub fn templates() -> BTreeMap<PathBuf, String> {
     .collect()
 }
 
-/// `scheduled_job`'s: `state_machine[_skip|_skip_notify][_fifo].json.tftpl`
-/// (by `overlap` and `notify_on_skip`, and for a FIFO topic),
+/// `scheduled_job`'s: `state_machine.json.tftpl` (every [`Shape`], by
+/// `overlap`, `notify_on_skip` and the topic's kind),
 /// `names.json.tftpl` (the job's resource names),
 /// `partitions.json` (each partition's console host),
 /// `missed_alarm_description.tftpl` (the text the error handler reads the
@@ -165,42 +181,22 @@ fn scheduled_job_templates() -> BTreeMap<PathBuf, String> {
             .expect("every role and policy name starts with the job name")
             .to_string()
     };
-    let machine = |job: &Job| {
-        let text = template(definition(&config.app_name, &config.stage, job, &target));
-        OPTIONAL_NUMBERS
-            .iter()
-            .fold(text, |text, &(key, variable, value)| {
-                optional_member(&text, key, variable, value)
-            })
-    };
-    // One template per overlap policy and topic kind: a skipping state
-    // machine has more states, and a FIFO topic's last resort needs a group
-    // and a deduplication id.
-    let mut files = BTreeMap::new();
-    for (overlap_suffix, overlap, notify_on_skip) in [
-        ("", Overlap::Allow, false),
-        ("_skip", Overlap::Skip, false),
-        ("_skip_notify", Overlap::Skip, true),
-    ] {
-        let mut variant = job.clone();
-        variant.overlap = overlap;
-        variant.notify_on_skip = notify_on_skip;
-        files.insert(
-            PathBuf::from(format!("state_machine{overlap_suffix}.json.tftpl")),
-            machine(&variant),
-        );
-        variant.notification_topic = Some(NotificationTopic::given(format!(
-            "{}.fifo",
-            scalar("notification_topic_arn")
-        )));
-        files.insert(
-            PathBuf::from(format!("state_machine{overlap_suffix}_fifo.json.tftpl")),
-            machine(&variant).replace(
-                "${notification_topic_arn}.fifo",
-                "${notification_topic_arn}",
-            ),
-        );
-    }
+    // Every shape of the one job, by the bits of the choices it makes.
+    let conditions = Choice::ALL.map(condition);
+    let shapes = (0..1 << Choice::ALL.len()).map(|bits| {
+        let shape: Shape = Choice::ALL
+            .into_iter()
+            .enumerate()
+            .filter(|(bit, _)| bits >> bit & 1 == 1)
+            .map(|(_, choice)| choice)
+            .collect();
+        definition_of_shape(&config.app_name, &config.stage, &job, &target, &shape)
+    });
+    let machine = OPTIONAL_NUMBERS.iter().fold(
+        merged_template(&conditions, shapes.collect()),
+        |text, &(key, variable, value)| optional_member(&text, key, variable, value),
+    );
+    let mut files = BTreeMap::from([(PathBuf::from("state_machine.json.tftpl"), machine)]);
     let names = &stack.names;
     files.insert(
         PathBuf::from("names.json.tftpl"),
@@ -342,10 +338,15 @@ fn optional_member(text: &str, key: &str, variable: &str, sentinel: u32) -> Stri
 }
 
 /// Turns a document rendered from placeholders into template text.
-fn template(mut document: Value) -> String {
-    mark_whole_values(&mut document);
-    let mut text =
-        expressions(serde_json::to_string_pretty(&document).expect("documents serialise"));
+fn template(document: Value) -> String {
+    merged_template(&[], vec![document])
+}
+
+/// Turns a document rendered from placeholders in every combination of
+/// `conditions` (as [`directives::merge`] takes them) into one template.
+fn merged_template(conditions: &[&str], mut variants: Vec<Value>) -> String {
+    variants.iter_mut().for_each(mark_whole_values);
+    let mut text = expressions(directives::merge(conditions, &variants));
     text.push('\n');
     text
 }
