@@ -5,9 +5,10 @@
 //! The job is rendered with placeholder values, then each placeholder becomes
 //! a template expression: a value standing alone becomes
 //! `${jsonencode(name)}`, one inside a longer string becomes `${name}`.
-//! The state machine is rendered in every [`Shape`], and the shapes merge
-//! into one template whose `%{ if }` directives the module's variables decide
-//! ([`directives`]).
+//! The state machine is rendered in every [`Shape`], with and without each
+//! optional number, and the variants merge into one template whose
+//! `%{ if }` directives the module's variables decide ([`directives`]): a
+//! new choice adds branches, not templates.
 
 mod directives;
 
@@ -70,21 +71,28 @@ fn condition(choice: Choice) -> &'static str {
     }
 }
 
-/// The placeholder job's optional numbers: values no config can hold, which
-/// [`optional_member`] turns into template directives, each present only
-/// when the module is given its variable.
-const OPTIONAL_NUMBERS: [(&str, &str, u32); 2] = [
-    ("TimeoutSeconds", "run_timeout_seconds", 3_999_999_999),
-    ("ArrayProperties", "array_size", 3_999_999_998),
-];
-
-fn sentinel(variable: &str) -> u32 {
-    OPTIONAL_NUMBERS
-        .iter()
-        .find(|(_, name, _)| *name == variable)
-        .map(|(_, _, value)| *value)
-        .expect("an optional number")
+/// An optional number of the job's: the state machine has the member that
+/// holds it only when the module is given its variable.
+struct OptionalNumber {
+    variable: &'static str,
+    /// The placeholder: a value no config can hold, which becomes the
+    /// variable.
+    sentinel: u32,
+    field: fn(&mut Job) -> &mut Option<u32>,
 }
+
+const OPTIONAL_NUMBERS: [OptionalNumber; 2] = [
+    OptionalNumber {
+        variable: "run_timeout_seconds",
+        sentinel: 3_999_999_999,
+        field: |job| &mut job.run_timeout_seconds,
+    },
+    OptionalNumber {
+        variable: "array_size",
+        sentinel: 3_999_999_998,
+        field: |job| &mut job.array_size,
+    },
+];
 
 fn scalar(name: &str) -> String {
     format!("@@{name}@@")
@@ -115,8 +123,8 @@ fn placeholder_job() -> Job {
         error_handler: ArnRef::Given(scalar("error_handler_arn")),
         enabled: true,
         timeout_seconds: None,
-        run_timeout_seconds: Some(sentinel("run_timeout_seconds")),
-        array_size: Some(sentinel("array_size")),
+        run_timeout_seconds: None,
+        array_size: None,
         expect_success_within: None,
         // Its roles carry every conditional policy; the module leaves out
         // those its inputs do not ask for.
@@ -181,21 +189,29 @@ fn scheduled_job_templates() -> BTreeMap<PathBuf, String> {
             .expect("every role and policy name starts with the job name")
             .to_string()
     };
-    // Every shape of the one job, by the bits of the choices it makes.
-    let conditions = Choice::ALL.map(condition);
-    let shapes = (0..1 << Choice::ALL.len()).map(|bits| {
+    // The state machine of every shape, with and without each optional
+    // number: bit `i` of a variant is condition `i`.
+    let conditions: Vec<String> = Choice::ALL
+        .map(|choice| condition(choice).to_string())
+        .into_iter()
+        .chain(OPTIONAL_NUMBERS.map(|number| format!("{} != null", number.variable)))
+        .collect();
+    let conditions: Vec<&str> = conditions.iter().map(String::as_str).collect();
+    let variants = (0..1 << conditions.len()).map(|bits: usize| {
+        let holds = |bit: usize| bits >> bit & 1 == 1;
         let shape: Shape = Choice::ALL
             .into_iter()
             .enumerate()
-            .filter(|(bit, _)| bits >> bit & 1 == 1)
+            .filter(|(bit, _)| holds(*bit))
             .map(|(_, choice)| choice)
             .collect();
+        let mut job = job.clone();
+        for (at, number) in OPTIONAL_NUMBERS.iter().enumerate() {
+            *(number.field)(&mut job) = holds(Choice::ALL.len() + at).then_some(number.sentinel);
+        }
         definition_of_shape(&config.app_name, &config.stage, &job, &target, &shape)
     });
-    let machine = OPTIONAL_NUMBERS.iter().fold(
-        merged_template(&conditions, shapes.collect()),
-        |text, &(key, variable, value)| optional_member(&text, key, variable, value),
-    );
+    let machine = merged_template(&conditions, variants.collect());
     let mut files = BTreeMap::from([(PathBuf::from("state_machine.json.tftpl"), machine)]);
     let names = &stack.names;
     files.insert(
@@ -307,36 +323,6 @@ fn placeholder_target() -> Target {
     }
 }
 
-/// The member `key` (whose value holds `sentinel`) exists only when the
-/// module is given `variable`: the member (and the comma that joins it to a
-/// neighbour) goes inside a `%{ if }` directive, the sentinel becomes the
-/// variable.
-fn optional_member(text: &str, key: &str, variable: &str, sentinel: u32) -> String {
-    let sentinel_at = text
-        .find(&sentinel.to_string())
-        .unwrap_or_else(|| panic!("the placeholder job has {key}"));
-    let at = text[..sentinel_at]
-        .rfind(&format!("\"{key}\": "))
-        .unwrap_or_else(|| panic!("{key} holds its sentinel"));
-    let value_at = at + key.len() + 4;
-    let end = if text[value_at..].starts_with('{') {
-        value_at + text[value_at..].find('}').expect("a closed object") + 1
-    } else {
-        value_at + sentinel.to_string().len()
-    };
-    let member = text[at..end].replace(&sentinel.to_string(), &format!("${{{variable}}}"));
-    let (open, close) = (format!("%{{ if {variable} != null }}"), "%{ endif }");
-    if let Some(rest) = text[end..].strip_prefix(',') {
-        return format!("{}{open}{member},{close}{rest}", &text[..at]);
-    }
-    let before = text[..at].trim_end();
-    let indent = &text[before.len()..at];
-    let joined = before
-        .strip_suffix(',')
-        .unwrap_or_else(|| panic!("{key} follows another member"));
-    format!("{joined}{open},{indent}{member}{close}{}", &text[end..])
-}
-
 /// Turns a document rendered from placeholders into template text.
 fn template(document: Value) -> String {
     merged_template(&[], vec![document])
@@ -353,6 +339,10 @@ fn merged_template(conditions: &[&str], mut variants: Vec<Value>) -> String {
 
 /// Every placeholder of `text` as its template expression.
 fn expressions(mut text: String) -> String {
+    for number in OPTIONAL_NUMBERS {
+        let expression = format!("${{{}}}", number.variable);
+        text = text.replace(&number.sentinel.to_string(), &expression);
+    }
     for name in VARIABLES {
         text = text
             .replace(

@@ -84,26 +84,27 @@ async fn state_machine_template_is_sjobs_definition_in_every_shape() {
     let topic = format!("arn:aws:sns:{REGION}:{ACCOUNT}:myapp-dev-notifications");
     let mut tables = Vec::new();
     let mut variables = serde_json::Map::new();
-    for (overlap, notify_on_skip) in [("allow", false), ("skip", false), ("skip", true)] {
-        for fifo in [false, true] {
-            let name = [
-                overlap,
-                if notify_on_skip { "-notify" } else { "" },
-                if fifo { "-fifo" } else { "" },
-            ]
-            .concat();
-            let topic = if fifo {
-                format!("{topic}.fifo")
-            } else {
-                topic.clone()
-            };
-            let (run_timeout_seconds, array_size) = if fifo {
-                (json!(10800), json!(4))
-            } else {
-                (Value::Null, Value::Null)
-            };
-            let mut table = format!(
-                r#"
+    let shapes = [("allow", false), ("skip", false), ("skip", true)]
+        .into_iter()
+        .flat_map(|(overlap, notify)| [false, true].map(|fifo| (overlap, notify, fifo)));
+    for (at, (overlap, notify_on_skip, fifo)) in shapes.enumerate() {
+        let name = [
+            overlap,
+            if notify_on_skip { "-notify" } else { "" },
+            if fifo { "-fifo" } else { "" },
+        ]
+        .concat();
+        let topic = if fifo {
+            format!("{topic}.fifo")
+        } else {
+            topic.clone()
+        };
+        // Each optional number set in some jobs of either topic kind and
+        // not in others, and not always with the other.
+        let run_timeout_seconds = (at % 3 != 0).then_some(10800);
+        let array_size = (at % 3 != 1).then_some(4);
+        let mut table = format!(
+            r#"
 [jobs.{name}]
 command = ["python", "-m", "{name}"]
 env = {{ STAGE = "dev" }}
@@ -115,37 +116,39 @@ overlap = "{overlap}"
 notify_on_skip = {notify_on_skip}
 notification_topic_arn = "{topic}"
 "#
-            );
-            if fifo {
-                table.push_str("run_timeout_seconds = 10800\narray_size = 4\n");
-            }
-            tables.push(table);
-            variables.insert(
-                name.clone(),
-                json!({
-                    "partition": "aws",
-                    "region": REGION,
-                    "account_id": ACCOUNT,
-                    "app_name": "myapp",
-                    "stage": "dev",
-                    "batch_name": name,
-                    "batch_job_queue_arn": targets.queue,
-                    "success_handler_arn": targets.success_handler,
-                    "error_handler_arn": targets.error_handler,
-                    "image_uri": format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/myapp"),
-                    "image_tag": "v2",
-                    "vcpus": "0.5",
-                    "memory": "1024",
-                    "command": ["python", "-m", name],
-                    "env": { "STAGE": "dev" },
-                    "notification_topic_arn": topic,
-                    "run_timeout_seconds": run_timeout_seconds,
-                    "array_size": array_size,
-                    "overlap": overlap,
-                    "notify_on_skip": notify_on_skip,
-                }),
-            );
+        );
+        if let Some(seconds) = run_timeout_seconds {
+            table.push_str(&format!("run_timeout_seconds = {seconds}\n"));
         }
+        if let Some(size) = array_size {
+            table.push_str(&format!("array_size = {size}\n"));
+        }
+        tables.push(table);
+        variables.insert(
+            name.clone(),
+            json!({
+                "partition": "aws",
+                "region": REGION,
+                "account_id": ACCOUNT,
+                "app_name": "myapp",
+                "stage": "dev",
+                "batch_name": name,
+                "batch_job_queue_arn": targets.queue,
+                "success_handler_arn": targets.success_handler,
+                "error_handler_arn": targets.error_handler,
+                "image_uri": format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/myapp"),
+                "image_tag": "v2",
+                "vcpus": "0.5",
+                "memory": "1024",
+                "command": ["python", "-m", name],
+                "env": { "STAGE": "dev" },
+                "notification_topic_arn": topic,
+                "run_timeout_seconds": run_timeout_seconds,
+                "array_size": array_size,
+                "overlap": overlap,
+                "notify_on_skip": notify_on_skip,
+            }),
+        );
     }
 
     // A root module of outputs only: no provider, no AWS.
