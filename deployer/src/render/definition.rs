@@ -122,7 +122,7 @@ impl Choice {
 }
 
 /// The choices one state machine makes.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Shape(BTreeSet<Choice>);
 
 impl Shape {
