@@ -5,6 +5,12 @@
 //! The job is rendered with placeholder values, then each placeholder becomes
 //! a template expression: a value standing alone becomes
 //! `${jsonencode(name)}`, one inside a longer string becomes `${name}`.
+//! The state machine is rendered in every [`Shape`], with and without each
+//! optional number, and the variants merge into one template whose
+//! `%{ if }` directives the module's variables decide ([`directives`]): a
+//! new choice adds branches, not templates.
+
+mod directives;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +26,7 @@ use crate::config::{
 use crate::model::{JobStack, Tags};
 use crate::names::BaseNames;
 use crate::render::base::handler_role;
-use crate::render::definition::definition;
+use crate::render::definition::{definition_of_shape, Choice, Shape};
 use crate::render::iam;
 use crate::schedule::Schedule;
 use crate::target::Target;
@@ -52,23 +58,41 @@ pub const VARIABLES: &[&str] = &[
     "run_timeout_seconds",
     "array_size",
     "expect_success_within",
+    "overlap",
+    "notify_on_skip",
 ];
 
-/// The placeholder job's optional numbers: values no config can hold, which
-/// [`optional_member`] turns into template directives, each present only
-/// when the module is given its variable.
-const OPTIONAL_NUMBERS: [(&str, &str, u32); 2] = [
-    ("TimeoutSeconds", "run_timeout_seconds", 3_999_999_999),
-    ("ArrayProperties", "array_size", 3_999_999_998),
-];
-
-fn sentinel(variable: &str) -> u32 {
-    OPTIONAL_NUMBERS
-        .iter()
-        .find(|(_, name, _)| *name == variable)
-        .map(|(_, _, value)| *value)
-        .expect("an optional number")
+/// How the module decides each choice from its variables.
+fn condition(choice: Choice) -> &'static str {
+    match choice {
+        Choice::Skip => r#"overlap == "skip""#,
+        Choice::NotifyOnSkip => "notify_on_skip",
+        Choice::FifoTopic => r#"endswith(notification_topic_arn, ".fifo")"#,
+    }
 }
+
+/// An optional number of the job's: the state machine has the member that
+/// holds it only when the module is given its variable.
+struct OptionalNumber {
+    variable: &'static str,
+    /// The placeholder: a value no config can hold, which becomes the
+    /// variable.
+    sentinel: u32,
+    field: fn(&mut Job) -> &mut Option<u32>,
+}
+
+const OPTIONAL_NUMBERS: [OptionalNumber; 2] = [
+    OptionalNumber {
+        variable: "run_timeout_seconds",
+        sentinel: 3_999_999_999,
+        field: |job| &mut job.run_timeout_seconds,
+    },
+    OptionalNumber {
+        variable: "array_size",
+        sentinel: 3_999_999_998,
+        field: |job| &mut job.array_size,
+    },
+];
 
 fn scalar(name: &str) -> String {
     format!("@@{name}@@")
@@ -99,8 +123,8 @@ fn placeholder_job() -> Job {
         error_handler: ArnRef::Given(scalar("error_handler_arn")),
         enabled: true,
         timeout_seconds: None,
-        run_timeout_seconds: Some(sentinel("run_timeout_seconds")),
-        array_size: Some(sentinel("array_size")),
+        run_timeout_seconds: None,
+        array_size: None,
         expect_success_within: None,
         // Its roles carry every conditional policy; the module leaves out
         // those its inputs do not ask for.
@@ -138,8 +162,8 @@ pub fn templates() -> BTreeMap<PathBuf, String> {
     .collect()
 }
 
-/// `scheduled_job`'s: `state_machine[_skip|_skip_notify][_fifo].json.tftpl`
-/// (by `overlap` and `notify_on_skip`, and for a FIFO topic),
+/// `scheduled_job`'s: `state_machine.json.tftpl` (every [`Shape`], by
+/// `overlap`, `notify_on_skip` and the topic's kind),
 /// `names.json.tftpl` (the job's resource names),
 /// `partitions.json` (each partition's console host),
 /// `missed_alarm_description.tftpl` (the text the error handler reads the
@@ -165,42 +189,30 @@ fn scheduled_job_templates() -> BTreeMap<PathBuf, String> {
             .expect("every role and policy name starts with the job name")
             .to_string()
     };
-    let machine = |job: &Job| {
-        let text = template(definition(&config.app_name, &config.stage, job, &target));
-        OPTIONAL_NUMBERS
-            .iter()
-            .fold(text, |text, &(key, variable, value)| {
-                optional_member(&text, key, variable, value)
-            })
-    };
-    // One template per overlap policy and topic kind: a skipping state
-    // machine has more states, and a FIFO topic's last resort needs a group
-    // and a deduplication id.
-    let mut files = BTreeMap::new();
-    for (overlap_suffix, overlap, notify_on_skip) in [
-        ("", Overlap::Allow, false),
-        ("_skip", Overlap::Skip, false),
-        ("_skip_notify", Overlap::Skip, true),
-    ] {
-        let mut variant = job.clone();
-        variant.overlap = overlap;
-        variant.notify_on_skip = notify_on_skip;
-        files.insert(
-            PathBuf::from(format!("state_machine{overlap_suffix}.json.tftpl")),
-            machine(&variant),
-        );
-        variant.notification_topic = Some(NotificationTopic::given(format!(
-            "{}.fifo",
-            scalar("notification_topic_arn")
-        )));
-        files.insert(
-            PathBuf::from(format!("state_machine{overlap_suffix}_fifo.json.tftpl")),
-            machine(&variant).replace(
-                "${notification_topic_arn}.fifo",
-                "${notification_topic_arn}",
-            ),
-        );
-    }
+    // The state machine of every shape, with and without each optional
+    // number: bit `i` of a variant is condition `i`.
+    let conditions: Vec<String> = Choice::ALL
+        .map(|choice| condition(choice).to_string())
+        .into_iter()
+        .chain(OPTIONAL_NUMBERS.map(|number| format!("{} != null", number.variable)))
+        .collect();
+    let conditions: Vec<&str> = conditions.iter().map(String::as_str).collect();
+    let variants = (0..1 << conditions.len()).map(|bits: usize| {
+        let holds = |bit: usize| bits >> bit & 1 == 1;
+        let shape: Shape = Choice::ALL
+            .into_iter()
+            .enumerate()
+            .filter(|(bit, _)| holds(*bit))
+            .map(|(_, choice)| choice)
+            .collect();
+        let mut job = job.clone();
+        for (at, number) in OPTIONAL_NUMBERS.iter().enumerate() {
+            *(number.field)(&mut job) = holds(Choice::ALL.len() + at).then_some(number.sentinel);
+        }
+        definition_of_shape(&config.app_name, &config.stage, &job, &target, &shape)
+    });
+    let machine = merged_template(&conditions, variants.collect());
+    let mut files = BTreeMap::from([(PathBuf::from("state_machine.json.tftpl"), machine)]);
     let names = &stack.names;
     files.insert(
         PathBuf::from("names.json.tftpl"),
@@ -311,47 +323,26 @@ fn placeholder_target() -> Target {
     }
 }
 
-/// The member `key` (whose value holds `sentinel`) exists only when the
-/// module is given `variable`: the member (and the comma that joins it to a
-/// neighbour) goes inside a `%{ if }` directive, the sentinel becomes the
-/// variable.
-fn optional_member(text: &str, key: &str, variable: &str, sentinel: u32) -> String {
-    let sentinel_at = text
-        .find(&sentinel.to_string())
-        .unwrap_or_else(|| panic!("the placeholder job has {key}"));
-    let at = text[..sentinel_at]
-        .rfind(&format!("\"{key}\": "))
-        .unwrap_or_else(|| panic!("{key} holds its sentinel"));
-    let value_at = at + key.len() + 4;
-    let end = if text[value_at..].starts_with('{') {
-        value_at + text[value_at..].find('}').expect("a closed object") + 1
-    } else {
-        value_at + sentinel.to_string().len()
-    };
-    let member = text[at..end].replace(&sentinel.to_string(), &format!("${{{variable}}}"));
-    let (open, close) = (format!("%{{ if {variable} != null }}"), "%{ endif }");
-    if let Some(rest) = text[end..].strip_prefix(',') {
-        return format!("{}{open}{member},{close}{rest}", &text[..at]);
-    }
-    let before = text[..at].trim_end();
-    let indent = &text[before.len()..at];
-    let joined = before
-        .strip_suffix(',')
-        .unwrap_or_else(|| panic!("{key} follows another member"));
-    format!("{joined}{open},{indent}{member}{close}{}", &text[end..])
+/// Turns a document rendered from placeholders into template text.
+fn template(document: Value) -> String {
+    merged_template(&[], vec![document])
 }
 
-/// Turns a document rendered from placeholders into template text.
-fn template(mut document: Value) -> String {
-    mark_whole_values(&mut document);
-    let mut text =
-        expressions(serde_json::to_string_pretty(&document).expect("documents serialise"));
+/// Turns a document rendered from placeholders in every combination of
+/// `conditions` (as [`directives::merge`] takes them) into one template.
+fn merged_template(conditions: &[&str], mut variants: Vec<Value>) -> String {
+    variants.iter_mut().for_each(mark_whole_values);
+    let mut text = expressions(directives::merge(conditions, &variants));
     text.push('\n');
     text
 }
 
 /// Every placeholder of `text` as its template expression.
 fn expressions(mut text: String) -> String {
+    for number in OPTIONAL_NUMBERS {
+        let expression = format!("${{{}}}", number.variable);
+        text = text.replace(&number.sentinel.to_string(), &expression);
+    }
     for name in VARIABLES {
         text = text
             .replace(

@@ -30,6 +30,8 @@
 //! avoided by construction: inputs are bounded, and every path the definition
 //! reads exists on the path that reads it.
 
+use std::collections::BTreeSet;
+
 use serde_json::{json, Map, Value};
 
 use handlers::event::Metadata;
@@ -98,8 +100,72 @@ pub fn metadata(app_name: &str, stage: &str, job: &Job, names: &JobNames) -> Met
     }
 }
 
+/// A choice of the job's that decides which states and members its state
+/// machine has, not only their values. A job makes each or not
+/// ([`Shape::of`]); the Terraform module's one template holds every
+/// combination, each part under the condition the module decides it by
+/// (`crate::terraform`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Choice {
+    /// `overlap = "skip"`: the claim states, and a release before every end.
+    Skip,
+    /// `notify_on_skip`: a skipped run notifies through the success handler.
+    NotifyOnSkip,
+    /// A FIFO topic: the last resort's publish names a message group and a
+    /// deduplication id.
+    FifoTopic,
+}
+
+impl Choice {
+    /// Every choice, in the order the template branches on them.
+    pub const ALL: [Choice; 3] = [Choice::Skip, Choice::NotifyOnSkip, Choice::FifoTopic];
+}
+
+/// The choices one state machine makes.
+#[derive(Debug)]
+pub struct Shape(BTreeSet<Choice>);
+
+impl Shape {
+    /// The choices `job` makes.
+    pub fn of(job: &Job, target: &Target) -> Shape {
+        let fifo_topic = job
+            .notification_topic_arn(target)
+            .is_some_and(|topic| topic.ends_with(".fifo"));
+        [
+            (Choice::Skip, job.overlap == Overlap::Skip),
+            (Choice::NotifyOnSkip, job.notify_on_skip),
+            (Choice::FifoTopic, fifo_topic),
+        ]
+        .into_iter()
+        .filter_map(|(choice, made)| made.then_some(choice))
+        .collect()
+    }
+
+    fn has(&self, choice: Choice) -> bool {
+        self.0.contains(&choice)
+    }
+}
+
+impl FromIterator<Choice> for Shape {
+    fn from_iter<I: IntoIterator<Item = Choice>>(choices: I) -> Shape {
+        Shape(choices.into_iter().collect())
+    }
+}
+
 /// The Amazon States Language document for one job.
 pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Value {
+    definition_of_shape(app_name, stage, job, target, &Shape::of(job, target))
+}
+
+/// [`definition`] in `shape`, whatever choices the job makes: the
+/// Terraform template is made from every shape of one job.
+pub fn definition_of_shape(
+    app_name: &str,
+    stage: &str,
+    job: &Job,
+    target: &Target,
+    shape: &Shape,
+) -> Value {
     let names = JobNames::new(app_name, stage, &job.batch_name);
     let metadata = metadata(app_name, stage, job, &names);
     let topic = job.notification_topic_arn(target);
@@ -109,7 +175,7 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
             "Type": "Pass",
             "Parameters": { "metadata": metadata_value, "input.$": "$" },
             "ResultPath": "$",
-            "Next": if job.overlap == Overlap::Skip { "Claim" } else { "BatchGroup" }
+            "Next": if shape.has(Choice::Skip) { "Claim" } else { "BatchGroup" }
         },
         "BatchGroup": {
             "Type": "Parallel",
@@ -190,12 +256,14 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
     }
     if let Some(topic) = topic {
         let object = states.as_object_mut().expect("states are an object");
-        object.extend(last_resort(&metadata, &topic, target));
+        let fifo = shape.has(Choice::FifoTopic);
+        object.extend(last_resort(&metadata, &topic, fifo, target));
     }
-    if job.overlap == Overlap::Skip {
+    if shape.has(Choice::Skip) {
         let object = states.as_object_mut().expect("states are an object");
         release_before_every_end(object, &names, target);
-        object.extend(claim_or_skip(job, &names, target));
+        let notify = shape.has(Choice::NotifyOnSkip);
+        object.extend(claim_or_skip(job, notify, &names, target));
     }
     json!({
         "Comment": format!("sjob scheduled job {} ({app_name}/{stage})", job.batch_name),
@@ -221,7 +289,7 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
 ///   execution (`ReadHolder`, DescribeExecution). A holder that is RUNNING
 ///   (or about to run again, PENDING_REDRIVE) means this run is skipped: it
 ///   ends SUCCEEDED, recording the holder as `skipped.running_execution`,
-///   after a `SKIPPED` notification with `notify_on_skip`.
+///   after a `SKIPPED` notification with `notify_on_skip` (`notify`).
 /// - A holder that is no longer running (stopped by hand, or ended by an
 ///   error no Catch sees, so it never released) is taken over at once
 ///   (`TakeOver`): the item is replaced only if it still names that holder,
@@ -252,8 +320,8 @@ pub fn definition(app_name: &str, stage: &str, job: &Job, target: &Target) -> Va
 /// holder has then ended, is taken over by the next run. A run that never
 /// held the claim (its claim failed and went to the error handler) finds
 /// the condition false and ends as it would have.
-fn claim_or_skip(job: &Job, names: &JobNames, target: &Target) -> Map<String, Value> {
-    let skipped_next = if job.notify_on_skip {
+fn claim_or_skip(job: &Job, notify: bool, names: &JobNames, target: &Target) -> Map<String, Value> {
+    let skipped_next = if notify {
         NOTIFY_SKIPPED_STATE
     } else {
         SKIPPED_STATE
@@ -367,7 +435,7 @@ fn claim_or_skip(job: &Job, names: &JobNames, target: &Target) -> Map<String, Va
         },
         SKIPPED_STATE: { "Type": "Succeed" }
     });
-    if job.notify_on_skip {
+    if notify {
         states[NOTIFY_SKIPPED_STATE] = handler_task(
             target,
             &job.success_handler_arn(target),
@@ -504,8 +572,14 @@ fn fail(error: &str, cause: &str) -> Value {
 /// The last resort: a schema-v1 notice that Step Functions publishes itself
 /// when the error handler failed for good. It carries the job's names, the
 /// execution, the error names and a console link; nothing from the job's
-/// environment, and `batch_job` is null.
-fn last_resort(metadata: &Metadata, topic_arn: &str, target: &Target) -> Map<String, Value> {
+/// environment, and `batch_job` is null. A FIFO topic (`fifo`) needs a
+/// message group and a deduplication id.
+fn last_resort(
+    metadata: &Metadata,
+    topic_arn: &str,
+    fifo: bool,
+    target: &Target,
+) -> Map<String, Value> {
     let template = Notification {
         version: SCHEMA_VERSION.to_string(),
         notification_id: String::new(),
@@ -571,7 +645,7 @@ fn last_resort(metadata: &Metadata, topic_arn: &str, target: &Target) -> Map<Str
         "Message.$": "States.JsonToString($.notice_message)",
         "MessageAttributes": attributes
     });
-    if topic_arn.ends_with(".fifo") {
+    if fifo {
         publish["MessageGroupId"] = json!(handlers::message::fifo_id(&metadata.job_name));
         publish["MessageDeduplicationId.$"] = json!("$.notice.notification_id");
     }

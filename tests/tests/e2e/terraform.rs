@@ -1,5 +1,6 @@
 //! `infra/terraform`: the committed templates are what `sjob render --what
-//! terraform` prints, the modules are formatted and valid, the example
+//! terraform` prints, the state machine template renders sjob's definition
+//! in every shape, the modules are formatted and valid, the example
 //! applies, plans clean and destroys against the patched moto, and the state
 //! machines it deploys equal the ones `sjob deploy` makes from the same
 //! inputs. Also the checkov scan of `infra/`.
@@ -10,7 +11,7 @@ use std::process::Command;
 
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
-use sjob_e2e::myapp::Targets;
+use sjob_e2e::myapp::{offline_config, Targets, ACCOUNT};
 use sjob_e2e::{files_under, workspace_root, Aws, Emulator, Sjob, Terraform, REGION};
 
 const MODULES: &str = "infra/terraform/modules";
@@ -70,6 +71,135 @@ fn modules_are_formatted_and_valid() {
     for module in ["modules/job_base", "modules/scheduled_job", "examples"] {
         terraform.run_expecting(0, module, &["init", "-backend=false", "-no-color"]);
         terraform.run_expecting(0, module, &["validate", "-no-color"]);
+    }
+}
+
+/// The module's one state machine template, rendered by Terraform's
+/// `templatefile()` as the module renders it, is the definition sjob renders
+/// for the same job in every shape: each `overlap` (and `notify_on_skip`)
+/// with a standard and a FIFO topic, with and without the optional numbers.
+#[tokio::test]
+async fn state_machine_template_is_sjobs_definition_in_every_shape() {
+    let targets = Targets::nowhere();
+    let topic = format!("arn:aws:sns:{REGION}:{ACCOUNT}:myapp-dev-notifications");
+    let mut tables = Vec::new();
+    let mut variables = serde_json::Map::new();
+    let shapes = [("allow", false), ("skip", false), ("skip", true)]
+        .into_iter()
+        .flat_map(|(overlap, notify)| [false, true].map(|fifo| (overlap, notify, fifo)));
+    for (at, (overlap, notify_on_skip, fifo)) in shapes.enumerate() {
+        let name = [
+            overlap,
+            if notify_on_skip { "-notify" } else { "" },
+            if fifo { "-fifo" } else { "" },
+        ]
+        .concat();
+        let topic = if fifo {
+            format!("{topic}.fifo")
+        } else {
+            topic.clone()
+        };
+        // Each optional number set in some jobs of either topic kind and
+        // not in others, and not always with the other.
+        let run_timeout_seconds = (at % 3 != 0).then_some(10800);
+        let array_size = (at % 3 != 1).then_some(4);
+        let mut table = format!(
+            r#"
+[jobs.{name}]
+command = ["python", "-m", "{name}"]
+env = {{ STAGE = "dev" }}
+schedule_expression = "rate(1 hour)"
+vcpus = "0.5"
+memory = "1024"
+image_tag = "v2"
+overlap = "{overlap}"
+notify_on_skip = {notify_on_skip}
+notification_topic_arn = "{topic}"
+"#
+        );
+        if let Some(seconds) = run_timeout_seconds {
+            table.push_str(&format!("run_timeout_seconds = {seconds}\n"));
+        }
+        if let Some(size) = array_size {
+            table.push_str(&format!("array_size = {size}\n"));
+        }
+        tables.push(table);
+        variables.insert(
+            name.clone(),
+            json!({
+                "partition": "aws",
+                "region": REGION,
+                "account_id": ACCOUNT,
+                "app_name": "myapp",
+                "stage": "dev",
+                "batch_name": name,
+                "batch_job_queue_arn": targets.queue,
+                "success_handler_arn": targets.success_handler,
+                "error_handler_arn": targets.error_handler,
+                "image_uri": format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/myapp"),
+                "image_tag": "v2",
+                "vcpus": "0.5",
+                "memory": "1024",
+                "command": ["python", "-m", name],
+                "env": { "STAGE": "dev" },
+                "notification_topic_arn": topic,
+                "run_timeout_seconds": run_timeout_seconds,
+                "array_size": array_size,
+                "overlap": overlap,
+                "notify_on_skip": notify_on_skip,
+            }),
+        );
+    }
+
+    // A root module of outputs only: no provider, no AWS.
+    let terraform = Terraform::offline();
+    let dir = terraform.dir("shapes");
+    std::fs::create_dir_all(&dir).expect("create the module directory");
+    std::fs::write(dir.join("jobs.json"), Value::Object(variables).to_string())
+        .expect("write the variables");
+    std::fs::write(
+        dir.join("main.tf"),
+        r#"locals {
+  templates  = "${path.module}/../modules/scheduled_job/templates"
+  partitions = jsondecode(file("${local.templates}/partitions.json"))
+}
+
+output "definitions" {
+  value = {
+    for name, variables in jsondecode(file("${path.module}/jobs.json")) : name => templatefile(
+      "${local.templates}/state_machine.json.tftpl",
+      merge(variables, { console_host = local.partitions[variables.partition].console_host }),
+    )
+  }
+}
+"#,
+    )
+    .expect("write the module");
+    terraform.run_expecting(0, "shapes", &["apply", "-auto-approve", "-no-color"]);
+    let by_terraform = terraform
+        .run_expecting(
+            0,
+            "shapes",
+            &["output", "-json", "-no-color", "definitions"],
+        )
+        .json();
+
+    let sjob = Sjob::offline();
+    let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+    sjob.write_config(&offline_config(&targets, &tables));
+    let by_sjob = sjob
+        .run_expecting(0, &["render", "--what", "asl"])
+        .await
+        .json();
+    let by_terraform = by_terraform.as_object().expect("definitions by job");
+    assert_eq!(by_terraform.len(), 6);
+    for (job, text) in by_terraform {
+        let definition: Value = serde_json::from_str(text.as_str().expect("template text"))
+            .unwrap_or_else(|e| panic!("job {job}: the template renders no JSON ({e}):\n{text}"));
+        assert_eq!(
+            definition, by_sjob[job],
+            "job {job}: the template renders another state machine than sjob's"
+        );
     }
 }
 

@@ -42,6 +42,8 @@ locals {
     run_timeout_seconds      = var.run_timeout_seconds
     array_size               = var.array_size
     expect_success_within    = var.expect_success_within
+    overlap                  = var.overlap
+    notify_on_skip           = var.notify_on_skip
   }
 
   # The job image's private ECR repository, as sjob reads it
@@ -158,13 +160,10 @@ resource "aws_sfn_state_machine" "job" {
   name     = local.job_name
   type     = "STANDARD"
   role_arn = aws_iam_role.role["BatchSfnRole"].arn
-  # A skipping state machine has more states; a FIFO topic's last-resort
-  # notice needs a message group.
-  definition = templatefile(
-    "${path.module}/templates/state_machine${var.overlap == "skip" ? (var.notify_on_skip ? "_skip_notify" : "_skip") : ""}${endswith(var.notification_topic_arn, ".fifo") ? "_fifo" : ""}.json.tftpl",
-    local.template_vars,
-  )
-  tags = var.tags
+  # The template's directives follow overlap, notify_on_skip and the
+  # topic's kind (FIFO or not), as sjob's definition does.
+  definition = templatefile("${path.module}/templates/state_machine.json.tftpl", local.template_vars)
+  tags       = var.tags
 
   logging_configuration {
     log_destination        = "${aws_cloudwatch_log_group.state_machine.arn}:*"
