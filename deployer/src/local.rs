@@ -40,9 +40,9 @@ const LOCAL_REGION: &str = "us-east-1";
 /// a config without `account_id` or `region` gets placeholders.
 pub fn local_target(config: &Config, job: &Job) -> Target {
     let given = [
-        &job.batch_job_queue,
-        &job.success_handler,
-        &job.error_handler,
+        &job.run.batch_job_queue,
+        &job.notification.success_handler,
+        &job.notification.error_handler,
     ]
     .into_iter()
     .find_map(|arn| match arn {
@@ -166,7 +166,7 @@ async fn secret_values(
     match from {
         SecretValues::Environment => {
             let mut missing = Vec::new();
-            for name in job.secrets.keys() {
+            for name in job.container.secrets.keys() {
                 match std::env::var(name) {
                     Ok(value) => {
                         values.insert(name.clone(), value);
@@ -182,7 +182,7 @@ async fn secret_values(
             }
         }
         SecretValues::Aws(settings) => {
-            if job.secrets.is_empty() {
+            if job.container.secrets.is_empty() {
                 return Ok(values);
             }
             let client = crate::aws::secrets::Client::new(
@@ -190,7 +190,7 @@ async fn secret_values(
                     .sdk_config(config.region.as_deref(), &Pace::default())
                     .await?,
             );
-            for (name, arn) in &job.secrets {
+            for (name, arn) in &job.container.secrets {
                 let source = SecretSource::parse(arn).expect("validated secret ARN");
                 let value =
                     client
@@ -246,7 +246,7 @@ pub async fn run(
         &stack,
         &target,
         new_id(),
-        input.unwrap_or_else(|| job.sfn_input.clone()),
+        input.unwrap_or_else(|| job.schedule.input.clone()),
         Utc::now(),
     );
     let job_id = new_id();
@@ -277,14 +277,18 @@ pub async fn run(
     ]);
     let launch = process::Launch {
         job: job.batch_name.clone(),
-        command: job.command.clone(),
+        command: job.container.command.clone(),
         env,
-        timeout: job.timeout_seconds.map(|s| Duration::from_secs(s.into())),
+        timeout: job
+            .container
+            .timeout_seconds
+            .map(|s| Duration::from_secs(s.into())),
         deadline: job
+            .run
             .run_timeout_seconds
             .map(|s| Instant::now() + Duration::from_secs(s.into())),
-        attempts: job.retry_attempts,
-        retry_on: job.retry_on.clone(),
+        attempts: job.retry.attempts,
+        retry_on: job.retry.on.clone(),
         dir: config
             .path
             .parent()
@@ -298,7 +302,7 @@ pub async fn run(
         let path = path.display().to_string();
         move |source| LocalError::Log { path, source }
     };
-    let (runs, log_file) = match job.array_size {
+    let (runs, log_file) = match job.run.array_size {
         None => {
             let run = process::run(&launch)
                 .await
@@ -340,7 +344,7 @@ pub async fn run(
             error: "States.Timeout".into(),
             cause: String::new(),
         }
-    } else if job.array_size.is_some() {
+    } else if job.run.array_size.is_some() {
         Ending::Array {
             job_id: job_id.clone(),
             created_at,
@@ -375,7 +379,7 @@ pub async fn run(
         exit_code,
         attempts,
         log_file: log_file.display().to_string(),
-        array: job.array_size.map(|size| LocalArray {
+        array: job.run.array_size.map(|size| LocalArray {
             size: size as usize,
             succeeded: size as usize - failed_indexes.len(),
             failed: failed_indexes.len(),
@@ -450,7 +454,7 @@ pub fn simulate(
         &stack,
         &target,
         new_id(),
-        input.unwrap_or_else(|| job.sfn_input.clone()),
+        input.unwrap_or_else(|| job.schedule.input.clone()),
         now,
     );
     let attempt = |exit_code: i32| event::Attempt {
@@ -462,7 +466,7 @@ pub fn simulate(
         log_stream: Some(stack.job_definition.log_stream(&new_id().replace('-', ""))),
     };
     // Every child of an array job ends alike.
-    let batch = |exit_code: i32| match job.array_size {
+    let batch = |exit_code: i32| match job.run.array_size {
         None => Ending::Batch {
             job_id: new_id(),
             created_at: now,

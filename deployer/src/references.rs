@@ -200,22 +200,22 @@ pub fn collect(config: &Config, jobs: &[&Job], target: &Target) -> Vec<Reference
         given(
             &mut found,
             Kind::JobQueue,
-            &job.batch_job_queue,
+            &job.run.batch_job_queue,
             key("batch_job_queue_arn"),
         );
         given(
             &mut found,
             Kind::Function,
-            &job.success_handler,
+            &job.notification.success_handler,
             key("success_handler_arn"),
         );
         given(
             &mut found,
             Kind::Function,
-            &job.error_handler,
+            &job.notification.error_handler,
             key("error_handler_arn"),
         );
-        if let Some(topic) = &job.notification_topic {
+        if let Some(topic) = &job.notification.topic {
             // A job without its own topic takes the base's.
             let named_by = if Some(topic) == base_topic.as_ref() {
                 "base.handlers.topic_arn".to_string()
@@ -224,17 +224,17 @@ pub fn collect(config: &Config, jobs: &[&Job], target: &Target) -> Vec<Reference
             };
             given(&mut found, Kind::Topic, &topic.arn, named_by);
         }
-        if let Some(queue) = &job.schedule_dead_letter_arn {
+        if let Some(queue) = &job.schedule.dead_letter_arn {
             found.add(
                 Kind::DeadLetterQueue,
                 queue,
                 key("schedule_dead_letter_arn"),
             );
         }
-        if let Some(arn) = &job.secrets_kms_key_arn {
+        if let Some(arn) = &job.container.secrets_kms_key_arn {
             found.add(Kind::KmsKey, arn, key("secrets_kms_key_arn"));
         }
-        for (name, value) in &job.secrets {
+        for (name, value) in &job.container.secrets {
             let (kind, arn) = match SecretSource::parse(value) {
                 Some(SecretSource::SecretsManager { secret_arn, .. }) => (Kind::Secret, secret_arn),
                 Some(SecretSource::Parameter { parameter_arn }) => (Kind::Parameter, parameter_arn),

@@ -20,15 +20,12 @@ use serde_json::{json, Value};
 use handlers::alarm::AlarmIdentity;
 use handlers::partition::Partition;
 
-use crate::config::{
-    ArnRef, Config, ExecutionLogGroup, Job, NotificationTopic, Overlap, ScheduleRetry,
-};
+use crate::config::{ArnRef, Config, Job, NotificationTopic, Overlap};
 use crate::model::{JobStack, Tags};
 use crate::names::BaseNames;
 use crate::render::base::handler_role;
 use crate::render::definition::{definition_of_shape, Choice, Shape};
 use crate::render::iam;
-use crate::schedule::Schedule;
 use crate::target::Target;
 
 /// The variables every template may use: the module passes them all.
@@ -85,12 +82,12 @@ const OPTIONAL_NUMBERS: [OptionalNumber; 2] = [
     OptionalNumber {
         variable: "run_timeout_seconds",
         sentinel: 3_999_999_999,
-        field: |job| &mut job.run_timeout_seconds,
+        field: |job| &mut job.run.run_timeout_seconds,
     },
     OptionalNumber {
         variable: "array_size",
         sentinel: 3_999_999_998,
-        field: |job| &mut job.array_size,
+        field: |job| &mut job.run.array_size,
     },
 ];
 
@@ -103,47 +100,52 @@ fn whole(name: &str) -> String {
     format!("@@json:{name}@@")
 }
 
+/// The smallest job sjob validates: the placeholder job's every other field
+/// is the default its key's entry gives.
+const MINIMAL_JOB: &str = r#"
+app_name = "app"
+stage = "stage"
+[jobs.job]
+command = ["true"]
+schedule_expression = "rate(1 hour)"
+image_uri = "image"
+batch_job_queue_arn = "arn:aws:batch:us-east-1:123456789012:job-queue/queue"
+success_handler_arn = "arn:aws:lambda:us-east-1:123456789012:function:success"
+error_handler_arn = "arn:aws:lambda:us-east-1:123456789012:function:error"
+"#;
+
 /// A job whose every field the templates depend on is a placeholder.
 fn placeholder_job() -> Job {
-    Job {
-        batch_name: scalar("batch_name"),
-        command: vec![whole("command")],
-        vcpus: scalar("vcpus"),
-        memory: scalar("memory"),
-        schedule: Schedule::parse("rate(1 hour)").expect("a valid expression"),
-        schedule_timezone: "UTC".to_string(),
-        sfn_input: json!({}),
-        env: BTreeMap::from([(whole("env"), String::new())]),
-        secrets: BTreeMap::new(),
-        secrets_kms_key_arn: None,
-        image_uri: scalar("image_uri"),
-        image_tag: scalar("image_tag"),
-        batch_job_queue: ArnRef::Given(scalar("batch_job_queue_arn")),
-        success_handler: ArnRef::Given(scalar("success_handler_arn")),
-        error_handler: ArnRef::Given(scalar("error_handler_arn")),
-        enabled: true,
-        timeout_seconds: None,
-        run_timeout_seconds: None,
-        array_size: None,
-        expect_success_within: None,
-        // Its roles carry every conditional policy; the module leaves out
-        // those its inputs do not ask for.
-        overlap: Overlap::Skip,
-        notify_on_skip: false,
-        retry_attempts: 1,
-        retry_on: Vec::new(),
-        log_retention_days: 365,
-        execution_log_group: ExecutionLogGroup::Vended,
-        task_policy_statements: vec![Value::String(whole("task_policy_statements"))],
-        tags: BTreeMap::new(),
-        description: None,
-        assign_public_ip: false,
-        cpu_architecture: None,
-        ephemeral_storage_gib: None,
-        schedule_retry: ScheduleRetry::default(),
-        schedule_dead_letter_arn: Some(scalar("schedule_dead_letter_arn")),
-        notification_topic: Some(NotificationTopic::given(scalar("notification_topic_arn"))),
-    }
+    let mut config = crate::config::parse(Path::new("sjob.toml"), MINIMAL_JOB)
+        .expect("the minimal job is valid");
+    let mut job = config.jobs.remove("job").expect("the minimal job");
+    job.batch_name = scalar("batch_name");
+    let container = &mut job.container;
+    container.command = vec![whole("command")];
+    container.image_uri = scalar("image_uri");
+    container.image_tag = scalar("image_tag");
+    container.env = BTreeMap::from([(whole("env"), String::new())]);
+    container.task_policy_statements = vec![Value::String(whole("task_policy_statements"))];
+    job.schedule.dead_letter_arn = Some(scalar("schedule_dead_letter_arn"));
+    job.run.batch_job_queue = ArnRef::Given(scalar("batch_job_queue_arn"));
+    // Its roles carry every conditional policy; the module leaves out
+    // those its inputs do not ask for.
+    job.run.overlap = Overlap::Skip;
+    job.notification.success_handler = ArnRef::Given(scalar("success_handler_arn"));
+    job.notification.error_handler = ArnRef::Given(scalar("error_handler_arn"));
+    job.notification.topic = Some(NotificationTopic::given(scalar("notification_topic_arn")));
+    job
+}
+
+/// The placeholder job's state machine in `shape`. Its size is typed in a
+/// job, so the record `ExtractInputParameters` keeps of it takes the
+/// module's `vcpus` and `memory` here.
+fn placeholder_definition(config: &Config, job: &Job, target: &Target, shape: &Shape) -> Value {
+    let mut document = definition_of_shape(&config.app_name, &config.stage, job, target, shape);
+    let metadata = &mut document["States"]["ExtractInputParameters"]["Parameters"]["metadata"];
+    metadata["vcpus"] = json!(scalar("vcpus"));
+    metadata["memory"] = json!(scalar("memory"));
+    document
 }
 
 /// Every module's templates, by path relative to `infra/terraform/modules`
@@ -209,7 +211,7 @@ fn scheduled_job_templates() -> BTreeMap<PathBuf, String> {
         for (at, number) in OPTIONAL_NUMBERS.iter().enumerate() {
             *(number.field)(&mut job) = holds(Choice::ALL.len() + at).then_some(number.sentinel);
         }
-        definition_of_shape(&config.app_name, &config.stage, &job, &target, &shape)
+        placeholder_definition(&config, &job, &target, &shape)
     });
     let machine = merged_template(&conditions, variants.collect());
     let mut files = BTreeMap::from([(PathBuf::from("state_machine.json.tftpl"), machine)]);

@@ -56,19 +56,25 @@ fn with(key: &str, line: &str) -> String {
 fn the_example_is_valid_and_defaults_apply() {
     let config = parse(Path::new("sjob.toml"), VALID).unwrap();
     let job = &config.jobs["crawler"];
-    assert_eq!(job.memory, "2048");
-    assert_eq!(job.schedule_timezone, "Asia/Tokyo");
-    assert_eq!(job.image_tag, "latest");
-    assert_eq!(job.retry_attempts, 1);
-    assert_eq!(job.log_retention_days, 365);
-    assert!(job.enabled);
-    assert_eq!(job.env.get("STAGE").map(String::as_str), Some("dev"));
-    assert_eq!(job.env.get("DB_NAME").map(String::as_str), Some("dev"));
-    assert_eq!(job.sfn_input, serde_json::json!({"message": "hello"}));
-    assert_eq!(job.cpu_architecture, None);
-    assert_eq!(job.ephemeral_storage_gib, None);
-    assert_eq!(job.schedule_retry, ScheduleRetry::default());
-    assert_eq!(job.schedule_dead_letter_arn, None);
+    assert_eq!(job.container.memory_mib, 2048);
+    assert_eq!(job.schedule.timezone, "Asia/Tokyo");
+    assert_eq!(job.container.image_tag, "latest");
+    assert_eq!(job.retry.attempts, 1);
+    assert_eq!(job.logs.log_retention_days, 365);
+    assert!(job.schedule.enabled);
+    assert_eq!(
+        job.container.env.get("STAGE").map(String::as_str),
+        Some("dev")
+    );
+    assert_eq!(
+        job.container.env.get("DB_NAME").map(String::as_str),
+        Some("dev")
+    );
+    assert_eq!(job.schedule.input, serde_json::json!({"message": "hello"}));
+    assert_eq!(job.container.cpu_architecture, None);
+    assert_eq!(job.container.ephemeral_storage_gib, None);
+    assert_eq!(job.schedule.retry, ScheduleRetry::default());
+    assert_eq!(job.schedule.dead_letter_arn, None);
 }
 
 /// The job keys of issue 16 that `[defaults]` can give every job; a job's
@@ -82,14 +88,14 @@ fn runtime_and_schedule_delivery_keys_apply_from_defaults() {
     ) + "schedule_retry = { maximum_retry_attempts = 0 }\n";
     let config = parse(Path::new("sjob.toml"), &text).unwrap();
     let job = &config.jobs["crawler"];
-    assert_eq!(job.cpu_architecture, Some(Architecture::Arm64));
-    assert_eq!(job.ephemeral_storage_gib, Some(50));
+    assert_eq!(job.container.cpu_architecture, Some(Architecture::Arm64));
+    assert_eq!(job.container.ephemeral_storage_gib, Some(50));
     assert_eq!(
-        job.schedule_dead_letter_arn.as_deref(),
+        job.schedule.dead_letter_arn.as_deref(),
         Some("arn:aws:sqs:ap-northeast-1:123456789012:myapp-dev-undelivered")
     );
     assert_eq!(
-        job.schedule_retry,
+        job.schedule.retry,
         ScheduleRetry {
             maximum_retry_attempts: 0,
             maximum_event_age_seconds: 86_400
@@ -268,7 +274,7 @@ fn huge_numbers_are_refused_not_wrapped() {
             ),
         )
         .unwrap();
-        assert_eq!(config.jobs["crawler"].log_retention_days, *days);
+        assert_eq!(config.jobs["crawler"].logs.log_retention_days, *days);
     }
     for (key, value, message) in [
         (

@@ -66,8 +66,8 @@ impl NextArgs {
                 let zone = self
                     .tz
                     .clone()
-                    .unwrap_or_else(|| job.schedule_timezone.clone());
-                (job.schedule.clone(), zone)
+                    .unwrap_or_else(|| job.schedule.timezone.clone());
+                (job.schedule.when.clone(), zone)
             }
         };
         let zone_tz = parse_timezone(&zone)?;

@@ -15,8 +15,8 @@ use std::path::Path;
 
 use super::diagnostic::Problem;
 use super::keys::{JOB_KEYS, TOP_KEYS};
-use super::model::*;
 use super::tree::{Node, NodeValue, Span};
+use super::*;
 use rules::{is_account_id, is_region};
 
 /// The config and what it is warned of, or every problem.

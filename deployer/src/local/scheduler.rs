@@ -24,15 +24,15 @@ pub const MAX_GRACE_SECONDS: u64 = 1_209_600;
 pub async fn serve(config: &Config, jobs: Vec<Job>, delivery: Delivery, grace: Duration) {
     let started = Utc::now();
     let next_after = |job: &Job, after: DateTime<Utc>| {
-        let tz = parse_timezone(&job.schedule_timezone).unwrap_or(chrono_tz::UTC);
-        job.schedule.next_after(after, tz, started)
+        let tz = parse_timezone(&job.schedule.timezone).unwrap_or(chrono_tz::UTC);
+        job.schedule.when.next_after(after, tz, started)
     };
     let mut next: Vec<(Option<DateTime<Utc>>, Job)> = jobs
         .into_iter()
         .map(|j| (next_after(&j, started), j))
         .collect();
     for (when, job) in &next {
-        tracing::info!(job = %job.batch_name, schedule = %job.schedule, next = ?when, "scheduled");
+        tracing::info!(job = %job.batch_name, schedule = %job.schedule.when, next = ?when, "scheduled");
     }
     let mut running: Running = HashMap::new();
     let ctrl_c = tokio::signal::ctrl_c();

@@ -91,12 +91,12 @@ pub fn metadata(app_name: &str, stage: &str, job: &Job, names: &JobNames) -> Met
         stage: stage.to_string(),
         batch_name: job.batch_name.clone(),
         job_name: names.job_name.clone(),
-        command: job.command.clone(),
-        vcpus: Some(job.vcpus.clone()),
-        memory: Some(job.memory.clone()),
-        image_uri: Some(job.image_uri.clone()),
-        image_tag: Some(job.image_tag.clone()),
-        env: job.env.clone(),
+        command: job.container.command.clone(),
+        vcpus: Some(job.container.vcpus.to_string()),
+        memory: Some(job.container.memory_mib.to_string()),
+        image_uri: Some(job.container.image_uri.clone()),
+        image_tag: Some(job.container.image_tag.clone()),
+        env: job.container.env.clone(),
     }
 }
 
@@ -132,8 +132,8 @@ impl Shape {
             .notification_topic_arn(target)
             .is_some_and(|topic| topic.ends_with(".fifo"));
         [
-            (Choice::Skip, job.overlap == Overlap::Skip),
-            (Choice::NotifyOnSkip, job.notify_on_skip),
+            (Choice::Skip, job.run.overlap == Overlap::Skip),
+            (Choice::NotifyOnSkip, job.notification.notify_on_skip),
             (Choice::FifoTopic, fifo_topic),
         ]
         .into_iter()
@@ -248,10 +248,10 @@ pub fn definition_of_shape(
         )
     });
     let batch = &mut states["BatchGroup"]["Branches"][0]["States"]["Batch"];
-    if let Some(seconds) = job.run_timeout_seconds {
+    if let Some(seconds) = job.run.run_timeout_seconds {
         batch["TimeoutSeconds"] = json!(seconds);
     }
-    if let Some(size) = job.array_size {
+    if let Some(size) = job.run.array_size {
         batch["Parameters"]["ArrayProperties"] = json!({ "Size": size });
     }
     if let Some(topic) = topic {

@@ -108,7 +108,7 @@ pub fn state_machine_policies(
             })]),
         ),
     ]);
-    if job.overlap == Overlap::Skip {
+    if job.run.overlap == Overlap::Skip {
         policies.insert(
             names.overlap_policy.clone(),
             policy(vec![
@@ -130,7 +130,7 @@ pub fn state_machine_policies(
             ]),
         );
     }
-    if let Some(topic) = &job.notification_topic {
+    if let Some(topic) = &job.notification.topic {
         let mut statements = vec![json!({
             "Sid": "LastResortNotice",
             "Effect": "Allow",
@@ -168,7 +168,7 @@ pub fn scheduler_policies(job: &Job, names: &JobNames, target: &Target) -> BTree
             "Resource": target.state_machine_arn(&names.job_name)
         })]),
     )]);
-    if let Some(queue) = &job.schedule_dead_letter_arn {
+    if let Some(queue) = &job.schedule.dead_letter_arn {
         policies.insert(
             names.dead_letter_policy.clone(),
             policy(vec![json!({
@@ -203,7 +203,7 @@ pub fn task_execution_policies(
             "Resource": format!("{log_group}:log-stream:*")
         })]),
     )]);
-    if let Some(repository) = ecr_repository_arn(&job.image_uri) {
+    if let Some(repository) = ecr_repository_arn(&job.container.image_uri) {
         policies.insert(names.image_policy.clone(), image_pull_policy(&repository));
     }
     policies.extend(secrets_policy(job, names, target));
@@ -268,6 +268,7 @@ pub fn ecr_repository_arn(image_uri: &str) -> Option<String> {
 /// The read of the job's secrets, when it has some.
 fn secrets_policy(job: &Job, names: &JobNames, target: &Target) -> Option<(String, Value)> {
     let sources: Vec<SecretSource> = job
+        .container
         .secrets
         .values()
         .filter_map(|arn| SecretSource::parse(arn))
@@ -304,7 +305,7 @@ fn secrets_policy(job: &Job, names: &JobNames, target: &Target) -> Option<(Strin
     if statements.is_empty() {
         return None;
     }
-    if let Some(key) = &job.secrets_kms_key_arn {
+    if let Some(key) = &job.container.secrets_kms_key_arn {
         statements.push(json!({
             "Sid": "DecryptSecrets",
             "Effect": "Allow",
@@ -328,12 +329,12 @@ fn via_service(service: &str, target: &Target) -> String {
 /// The job's own permissions: exactly the configured statements (the seed
 /// granted S3 and SNS on `*`; sjob grants nothing by default).
 pub fn task_policies(job: &Job, names: &JobNames) -> BTreeMap<String, Value> {
-    if job.task_policy_statements.is_empty() {
+    if job.container.task_policy_statements.is_empty() {
         return BTreeMap::new();
     }
     BTreeMap::from([(
         names.task_policy.clone(),
-        policy(job.task_policy_statements.clone()),
+        policy(job.container.task_policy_statements.clone()),
     )])
 }
 

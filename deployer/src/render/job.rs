@@ -25,7 +25,7 @@ impl JobStack {
         let identity = Identity::job(app, stage, &target.region, &job.batch_name);
         let mut tags = job.tags.clone();
         tags.extend(identity.tags().clone());
-        let execution_log_group = names.execution_log_group(job.execution_log_group);
+        let execution_log_group = names.execution_log_group(job.logs.execution_log_group);
         // No AWS-managed policy: each role's inline policies say all it may do.
         let role = |name: &str, principal: &str, policies: BTreeMap<String, Value>| RoleSpec {
             name: name.to_string(),
@@ -62,21 +62,21 @@ impl JobStack {
             log_groups: [execution_log_group, &names.container_log_group]
                 .map(|name| LogGroupSpec {
                     name: name.to_string(),
-                    retention_days: Some(job.log_retention_days),
+                    retention_days: Some(job.logs.log_retention_days),
                     tags: tags.clone(),
                 })
                 .to_vec(),
             job_definition: JobDefinitionSpec {
                 name: names.job_name.clone(),
-                image: format!("{}:{}", job.image_uri, job.image_tag),
-                command: job.command.clone(),
-                environment: job.env.clone(),
-                secrets: job.secrets.clone(),
-                vcpus: job.vcpus.clone(),
-                memory: job.memory.clone(),
+                image: format!("{}:{}", job.container.image_uri, job.container.image_tag),
+                command: job.container.command.clone(),
+                environment: job.container.env.clone(),
+                secrets: job.container.secrets.clone(),
+                vcpus: job.container.vcpus.to_string(),
+                memory: job.container.memory_mib.to_string(),
                 job_role_arn: target.role_arn(&names.task_role),
                 execution_role_arn: target.role_arn(&names.exec_role),
-                assign_public_ip: job.assign_public_ip,
+                assign_public_ip: job.container.assign_public_ip,
                 log_options: BTreeMap::from([
                     (
                         "awslogs-group".to_string(),
@@ -85,11 +85,14 @@ impl JobStack {
                     ("awslogs-region".to_string(), target.region.clone()),
                     ("awslogs-stream-prefix".to_string(), job.batch_name.clone()),
                 ]),
-                cpu_architecture: job.cpu_architecture.map(|a| a.batch_name().to_string()),
-                ephemeral_storage_gib: job.ephemeral_storage_gib,
-                attempts: job.retry_attempts,
-                retry_on: job.retry_on.clone(),
-                timeout_seconds: job.timeout_seconds,
+                cpu_architecture: job
+                    .container
+                    .cpu_architecture
+                    .map(|a| a.batch_name().to_string()),
+                ephemeral_storage_gib: job.container.ephemeral_storage_gib,
+                attempts: job.retry.attempts,
+                retry_on: job.retry.on.clone(),
+                timeout_seconds: job.container.timeout_seconds,
                 tags: tags.clone(),
             },
             state_machine: StateMachineSpec {
@@ -101,23 +104,23 @@ impl JobStack {
             },
             schedule: ScheduleSpec {
                 name: names.schedule.clone(),
-                expression: job.schedule.expression.clone(),
-                timezone: job.schedule_timezone.clone(),
-                enabled: job.enabled,
+                expression: job.schedule.when.expression.clone(),
+                timezone: job.schedule.timezone.clone(),
+                enabled: job.schedule.enabled,
                 target_arn: target.state_machine_arn(&names.job_name),
                 role_arn: target.role_arn(&names.scheduler_role),
-                input: job.sfn_input.clone(),
-                description: job.description.clone(),
-                retry_policy: job.schedule_retry,
-                dead_letter_arn: job.schedule_dead_letter_arn.clone(),
+                input: job.schedule.input.clone(),
+                description: job.schedule.description.clone(),
+                retry_policy: job.schedule.retry,
+                dead_letter_arn: job.schedule.dead_letter_arn.clone(),
             },
-            claim_table: (job.overlap == Overlap::Skip).then(|| ClaimTableSpec {
+            claim_table: (job.run.overlap == Overlap::Skip).then(|| ClaimTableSpec {
                 name: names.claim_table.clone(),
                 key_schema: ClaimTableSpec::key_schema(),
                 billing_mode: PAY_PER_REQUEST.to_string(),
                 tags: tags.clone(),
             }),
-            alarm: job.expect_success_within.as_ref().map(|window| {
+            alarm: job.alarm.expect_success_within.as_ref().map(|window| {
                 let (period_seconds, evaluation_periods) = window.periods();
                 let identity = AlarmIdentity {
                     app_name: app.clone(),

@@ -147,7 +147,7 @@ pub async fn find(session: &Session, job: &Job, given: Option<&str>) -> Result<S
 pub async fn start(session: &Session, job: &Job, input: Option<Value>) -> Result<String, AwsError> {
     let names = session.render(job).names;
     let arn = session.target.state_machine_arn(&names.job_name);
-    let input = input.unwrap_or_else(|| job.sfn_input.clone());
+    let input = input.unwrap_or_else(|| job.schedule.input.clone());
     let started = session
         .clients
         .sfn
@@ -352,7 +352,7 @@ impl JobStatus {
     ) -> JobStatus {
         let now = Utc::now();
         let anchor = deployed.and_then(|s| s.created).unwrap_or(now);
-        let tz = parse_timezone(&job.schedule_timezone).unwrap_or(chrono_tz::UTC);
+        let tz = parse_timezone(&job.schedule.timezone).unwrap_or(chrono_tz::UTC);
         let ended: Vec<&ExecutionSummary> = recent_executions
             .iter()
             .filter(|e| e.stopped_at.is_some())
@@ -362,11 +362,11 @@ impl JobStatus {
         durations.sort_by(f64::total_cmp);
         JobStatus {
             job: job.batch_name.clone(),
-            schedule_expression: job.schedule.expression.clone(),
-            timezone: job.schedule_timezone.clone(),
-            enabled: deployed.map_or(job.enabled, |s| s.observed.spec.enabled),
+            schedule_expression: job.schedule.when.expression.clone(),
+            timezone: job.schedule.timezone.clone(),
+            enabled: deployed.map_or(job.schedule.enabled, |s| s.observed.spec.enabled),
             deployed: deployed.is_some(),
-            next_fire_times: job.schedule.upcoming(now, tz, anchor, 3),
+            next_fire_times: job.schedule.when.upcoming(now, tz, anchor, 3),
             success_rate: (!ended.is_empty()).then(|| succeeded as f64 / ended.len() as f64),
             p50_seconds: percentile(&durations, 50),
             p95_seconds: percentile(&durations, 95),

@@ -11,8 +11,8 @@ use super::Validator;
 use crate::config::keys::{
     BASE_KEYS, COMPUTE_KEYS, HANDLERS_KEYS, NOTIFICATIONS_KEYS, SUBSCRIPTION_KEYS,
 };
-use crate::config::model::*;
 use crate::config::tree::{Entry, NodeValue, Table};
+use crate::config::*;
 use crate::kms::{KmsKey, KEY_FORMS};
 use crate::names::BaseNames;
 

@@ -5,13 +5,12 @@ use serde_json::Value;
 use super::base::{ArnKey, ValidBase};
 use super::read::Lookup;
 use super::rules::{
-    fargate_size_problem, fargate_sizes_help, is_env_name, is_exit_code_pattern, is_name,
-    is_reason_pattern,
+    fargate_size, fargate_sizes_help, is_env_name, is_exit_code_pattern, is_name, is_reason_pattern,
 };
 use super::Validator;
 use crate::config::keys::{JOB_KEYS, RETRY_ON_KEYS, SCHEDULE_RETRY_KEYS, STATEMENT_KEYS};
-use crate::config::model::*;
 use crate::config::tree::{Entry, NodeValue, Span, Table};
+use crate::config::*;
 use crate::input::{check_input, INPUT_HELP};
 use crate::kms::{KeyForm, KmsKey};
 use crate::names::{JobNames, NameLimit};
@@ -62,14 +61,14 @@ impl Validator {
         let memory = self
             .scalar_text(&at, "memory")
             .unwrap_or_else(|| DEFAULT_MEMORY.to_string());
-        if let Some(problem) = fargate_size_problem(&vcpus, &memory) {
+        let size = fargate_size(&vcpus, &memory).map_err(|problem| {
             let (e, key) = at
                 .get("memory")
                 .or_else(|| at.get("vcpus"))
                 .map_or((None, job_path.clone()), |(e, k)| (Some(e), k));
             let span = e.map_or(header.clone(), |e| e.node.span.clone());
             self.problem(&span, &key, problem, Some(fargate_sizes_help(&vcpus)));
-        }
+        });
         let schedule = self.required_string(&at, "schedule_expression", &header, &job_path).and_then(|(text, span, key)| {
             Schedule::parse(&text)
                 .map_err(|err| self.problem(&span, &key, err.to_string(), Some("see https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html".into())))
@@ -316,42 +315,57 @@ impl Validator {
                 );
             }
         }
+        let (vcpus, memory_mib) = size.ok()?;
         Some(Job {
             batch_name,
-            command: command?,
-            vcpus,
-            memory,
-            schedule: schedule?,
-            schedule_timezone,
-            sfn_input,
-            env: env.0,
-            secrets: secrets.0,
-            secrets_kms_key_arn: secrets_kms_key_arn?,
-            image_uri: image_uri?,
-            image_tag,
-            batch_job_queue: queue?,
-            success_handler: success?,
-            error_handler: error?,
-            enabled,
-            timeout_seconds,
-            run_timeout_seconds,
-            array_size,
-            expect_success_within,
-            overlap,
-            notify_on_skip,
-            retry_attempts,
-            retry_on,
-            log_retention_days,
-            execution_log_group,
-            task_policy_statements,
+            container: Container {
+                command: command?,
+                image_uri: image_uri?,
+                image_tag,
+                vcpus,
+                memory_mib,
+                env: env.0,
+                secrets: secrets.0,
+                secrets_kms_key_arn: secrets_kms_key_arn?,
+                timeout_seconds,
+                assign_public_ip,
+                cpu_architecture,
+                ephemeral_storage_gib,
+                task_policy_statements,
+            },
+            schedule: JobSchedule {
+                when: schedule?,
+                timezone: schedule_timezone,
+                enabled,
+                input: sfn_input,
+                description,
+                retry: schedule_retry,
+                dead_letter_arn: schedule_dead_letter_arn?,
+            },
+            retry: Retry {
+                attempts: retry_attempts,
+                on: retry_on,
+            },
+            run: Run {
+                batch_job_queue: queue?,
+                overlap,
+                run_timeout_seconds,
+                array_size,
+            },
+            notification: Notification {
+                success_handler: success?,
+                error_handler: error?,
+                notify_on_skip,
+                topic: notification_topic,
+            },
+            alarm: Alarm {
+                expect_success_within,
+            },
+            logs: Logs {
+                log_retention_days,
+                execution_log_group,
+            },
             tags,
-            description,
-            assign_public_ip,
-            cpu_architecture,
-            ephemeral_storage_gib,
-            schedule_retry,
-            schedule_dead_letter_arn: schedule_dead_letter_arn?,
-            notification_topic,
         })
     }
 

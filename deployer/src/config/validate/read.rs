@@ -7,8 +7,8 @@ use super::base::ArnKey;
 use super::rules::{is_arn, is_name, is_scheduler_dead_letter_arn, is_tag_text, similar};
 use super::Validator;
 use crate::config::keys::{self, Key};
-use crate::config::model::{Architecture, ArnRef};
 use crate::config::tree::{Entry, Node, NodeValue, Span, Table};
+use crate::config::{Architecture, ArnRef};
 use crate::model::STACK_TAGS;
 
 /// The tags a resource takes beside sjob's identity tags: AWS's 50 per

@@ -3,6 +3,8 @@
 
 use handlers::partition::Partition;
 
+use crate::config::Vcpus;
+
 pub(super) fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
@@ -111,37 +113,22 @@ pub(super) fn similar(a: &str, b: &str) -> bool {
     a.contains(&b) || b.contains(&a) || strsim::levenshtein(&a, &b) <= 2
 }
 
-/// Fargate's vCPU and memory (MiB) pairs.
-pub(super) fn fargate_memory_options(vcpus: &str) -> Option<Vec<u32>> {
-    let range =
-        |from: u32, to: u32, step: u32| (from..=to).step_by(step as usize).collect::<Vec<_>>();
-    Some(match vcpus {
-        "0.25" => vec![512, 1024, 2048],
-        "0.5" => range(1024, 4096, 1024),
-        "1" => range(2048, 8192, 1024),
-        "2" => range(4096, 16384, 1024),
-        "4" => range(8192, 30720, 1024),
-        "8" => range(16384, 61440, 4096),
-        "16" => range(32768, 122880, 8192),
-        _ => return None,
-    })
-}
-
-pub(super) fn fargate_size_problem(vcpus: &str, memory: &str) -> Option<String> {
-    let Some(options) = fargate_memory_options(vcpus) else {
-        return Some(format!(
+/// A Fargate size from the config's texts, or what is wrong with it.
+pub(super) fn fargate_size(vcpus: &str, memory: &str) -> Result<(Vcpus, u32), String> {
+    let Some(size) = Vcpus::parse(vcpus) else {
+        return Err(format!(
             "Fargate does not offer {vcpus} vCPU; it offers 0.25, 0.5, 1, 2, 4, 8 and 16"
         ));
     };
     match memory.parse::<u32>() {
-        Ok(m) if options.contains(&m) => None,
-        Ok(m) => Some(format!("Fargate does not offer {m} MiB with {vcpus} vCPU")),
-        Err(_) => Some(format!("memory `{memory}` is not a whole number of MiB")),
+        Ok(m) if size.memory_options().contains(&m) => Ok((size, m)),
+        Ok(m) => Err(format!("Fargate does not offer {m} MiB with {vcpus} vCPU")),
+        Err(_) => Err(format!("memory `{memory}` is not a whole number of MiB")),
     }
 }
 
 pub(super) fn fargate_sizes_help(vcpus: &str) -> String {
-    match fargate_memory_options(vcpus) {
+    match Vcpus::parse(vcpus).map(Vcpus::memory_options) {
         Some(options) => format!(
             "with {vcpus} vCPU: {} to {} MiB in steps of {}",
             options[0],
