@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 
 use crate::kms::{KmsKey, ResolvedKey};
 use crate::target::Target;
+use keys::{described, key, Key, Kind, NONE, REQUIRED};
+use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -35,49 +37,55 @@ pub struct Config {
     pub warnings: Vec<ProblemRecord>,
 }
 
-/// An ARN a job uses: given in the config, or that of the base resource sjob
-/// creates under this name (the ARN needs the account and region, which only
-/// a session knows).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ArnRef {
-    Given(String),
-    Base(String),
-}
+/// The top level of the file.
+pub const TOP_KEYS: &[Key] = &[
+    key(
+        "app_name",
+        Kind::String,
+        REQUIRED,
+        r#"Letters, digits, `-`, `_`. They prefix every resource name."#,
+    ),
+    key(
+        "stage",
+        Kind::String,
+        REQUIRED,
+        r#"Letters, digits, `-`, `_`. They prefix every resource name."#,
+    ),
+    key(
+        "region",
+        Kind::String,
+        described(r#"AWS env/profile"#),
+        r#"The region to deploy to."#,
+    ),
+    key(
+        "account_id",
+        Kind::String,
+        described(r#"STS"#),
+        r#"The account ARNs are built for."#,
+    ),
+    key(
+        "base",
+        Kind::Table(BASE_KEYS),
+        NONE,
+        r#"The shared base: notification topic, handler functions, compute."#,
+    ),
+    key(
+        "defaults",
+        Kind::Table(JOB_KEYS),
+        NONE,
+        r#"Job keys every job gets unless it sets them (not `command`)."#,
+    ),
+    key(
+        "jobs",
+        Kind::Named(JOB_KEYS),
+        REQUIRED,
+        r#"The jobs, one `[jobs.NAME]` table each. Required."#,
+    ),
+];
 
-impl ArnRef {
-    /// The ARN, building a base resource's from its name with `arn_of`.
-    pub fn resolve(&self, arn_of: impl FnOnce(&str) -> String) -> String {
-        match self {
-            ArnRef::Given(arn) => arn.clone(),
-            ArnRef::Base(name) => arn_of(name),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Architecture {
-    Arm64,
-    X86_64,
-}
-
-impl Architecture {
-    pub const ALL: [Architecture; 2] = [Architecture::Arm64, Architecture::X86_64];
-
-    /// Lambda's name for it, and the config's.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Architecture::Arm64 => "arm64",
-            Architecture::X86_64 => "x86_64",
-        }
-    }
-
-    /// Batch's and ECS's name for it (`runtimePlatform.cpuArchitecture`).
-    pub fn batch_name(self) -> &'static str {
-        match self {
-            Architecture::Arm64 => "ARM64",
-            Architecture::X86_64 => "X86_64",
-        }
-    }
+/// The JSON Schema of `sjob.toml`.
+pub fn json_schema() -> Value {
+    keys::json_schema(TOP_KEYS)
 }
 
 impl Config {

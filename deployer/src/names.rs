@@ -48,10 +48,9 @@ pub struct JobNames {
 }
 
 /// Which name a job's state machine log group has (`execution_log_group`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExecutionLogGroup {
     /// `/aws/vendedlogs/states/{app}/{stage}/{batch}`.
-    #[default]
     Vended,
     /// The seed's `{app}/{stage}/scheduled/{batch}`.
     Seed,

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::{Architecture, Config, DEFAULT_ERROR_PACKAGE, DEFAULT_SUCCESS_PACKAGE};
+use crate::config::keys::entry;
+use crate::config::{Architecture, Config, HANDLERS_KEYS};
 
 /// The handler binaries, by package file they end up in.
 const BINARIES: [&str; 2] = ["success-handler", "error-handler"];
@@ -72,11 +73,18 @@ fn layout(config: &Config) -> Result<(PathBuf, Architecture), PackageError> {
                 h.error_package.clone(),
                 h.architecture,
             ),
-            None => (
-                dir.join(DEFAULT_SUCCESS_PACKAGE),
-                dir.join(DEFAULT_ERROR_PACKAGE),
-                Architecture::Arm64,
-            ),
+            None => {
+                let default = |key: &str| entry(HANDLERS_KEYS, key).default_text();
+                let architecture = Architecture::ALL
+                    .into_iter()
+                    .find(|a| a.as_str() == default("architecture"))
+                    .expect("the default architecture is one");
+                (
+                    dir.join(default("success_package")),
+                    dir.join(default("error_package")),
+                    architecture,
+                )
+            }
         };
     let lambda_dir = |path: &Path, binary: &str| {
         let bin_dir = path

@@ -73,7 +73,7 @@ fn the_example_is_valid_and_defaults_apply() {
     assert_eq!(job.schedule.input, serde_json::json!({"message": "hello"}));
     assert_eq!(job.container.cpu_architecture, None);
     assert_eq!(job.container.ephemeral_storage_gib, None);
-    assert_eq!(job.schedule.retry, ScheduleRetry::default());
+    assert_eq!(job.schedule.retry, ScheduleRetry::AWS);
     assert_eq!(job.schedule.dead_letter_arn, None);
 }
 

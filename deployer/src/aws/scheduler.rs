@@ -60,7 +60,7 @@ pub async fn read(client: &Client, name: &str) -> Result<Option<ScheduleRecord>,
     let target = schedule.target.clone();
     let target_arn = target.as_ref().map(|t| t.arn.clone()).unwrap_or_default();
     let retry = target.as_ref().and_then(|t| t.retry_policy.as_ref());
-    let defaults = ScheduleRetry::default();
+    let defaults = ScheduleRetry::AWS;
     let retry_policy = ScheduleRetry {
         maximum_retry_attempts: retry
             .and_then(|r| r.maximum_retry_attempts)

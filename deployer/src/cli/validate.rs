@@ -66,6 +66,6 @@ pub struct SchemaArgs {}
 
 impl SchemaArgs {
     pub fn run(&self) -> Document {
-        Document(sjob::config::keys::json_schema())
+        Document(sjob::config::json_schema())
     }
 }

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::{Architecture, ArnRef, NotificationTopic};
+use super::job::{Architecture, ArnRef, NotificationTopic};
+use super::keys::{boolean, described, int, key, text, Key, Kind, EMPTY, NONE, REQUIRED};
 use crate::kms::KmsKey;
 
 /// `[base]`: each part is created only when present.
@@ -94,13 +95,6 @@ pub const LOG_RETENTION_DAYS: &[i32] = &[
     3288, 3653,
 ];
 
-/// Where `cargo lambda build --release --output-format zip` writes each
-/// handler's package, relative to the workspace (the config's directory).
-pub const DEFAULT_SUCCESS_PACKAGE: &str = "target/lambda/success-handler/bootstrap.zip";
-pub const DEFAULT_ERROR_PACKAGE: &str = "target/lambda/error-handler/bootstrap.zip";
-pub const DEFAULT_HANDLER_MEMORY_MB: i32 = 128;
-pub const DEFAULT_HANDLER_TIMEOUT_SECONDS: i32 = 60;
-pub const DEFAULT_MAX_VCPUS: i32 = 32;
 /// SNS protocols a subscription may use.
 pub const SUBSCRIPTION_PROTOCOLS: &[&str] = &[
     "email",
@@ -110,4 +104,164 @@ pub const SUBSCRIPTION_PROTOCOLS: &[&str] = &[
     "sqs",
     "lambda",
     "sms",
+];
+
+/// `[base]`.
+pub const BASE_KEYS: &[Key] = &[
+    key(
+        "tags",
+        Kind::StringMap,
+        EMPTY,
+        r#"Extra tags on every base resource."#,
+    ),
+    key(
+        "notifications",
+        Kind::Table(NOTIFICATIONS_KEYS),
+        NONE,
+        r#"The notification topic and its subscriptions."#,
+    ),
+    key(
+        "handlers",
+        Kind::Table(HANDLERS_KEYS),
+        NONE,
+        r#"The success and error handler functions."#,
+    ),
+    key(
+        "compute",
+        Kind::Table(COMPUTE_KEYS),
+        NONE,
+        r#"The Fargate compute environment and job queue."#,
+    ),
+];
+
+/// `[base.notifications]`.
+pub const NOTIFICATIONS_KEYS: &[Key] = &[
+    key(
+        "topic_name",
+        Kind::String,
+        described(r#"`{app}-{stage}-job-notifications`"#),
+        r#"FIFO topics must end in `.fifo`; the default does when `fifo = true`."#,
+    ),
+    key("fifo", Kind::Boolean, boolean(false), r#"A FIFO topic."#),
+    key(
+        "kms_key_id",
+        Kind::String,
+        described(r#"none (unencrypted)"#),
+        r#"The topic's KMS key: a key ARN, a key id, an alias name (`alias/...`) or an alias ARN; anything else is an error at its line. `plan` resolves it with `kms:DescribeKey` before any policy is written, and a key that does not exist stops it. Policies grant only the key ARN (`kms:GenerateDataKey`, `kms:Decrypt` for the handlers' role and each job's last resort): an alias in a policy's `Resource` matches nothing. The topic is set to the key ARN too, so a moved alias changes nothing until the next deploy moves both. A key AWS manages (`alias/aws/sns`) needs no grant and stays as written."#,
+    ),
+    key(
+        "subscriptions",
+        Kind::Tables(SUBSCRIPTION_KEYS),
+        EMPTY,
+        r#"Each `{protocol, endpoint, filter_policy?, raw_message_delivery?}`. Endpoints are checked per protocol. A FIFO topic takes only `sqs`. Removing one from the config unsubscribes it at the next `deploy --prune`; subscriptions sjob did not create are never removed (see [Ownership](#ownership))."#,
+    ),
+];
+
+/// One of `[[base.notifications.subscriptions]]`.
+pub const SUBSCRIPTION_KEYS: &[Key] = &[
+    key(
+        "protocol",
+        Kind::String,
+        REQUIRED,
+        r#"`email`, `email-json`, `http`, `https`, `sqs`, `lambda`, `sms` or `firehose`."#,
+    ),
+    key(
+        "endpoint",
+        Kind::String,
+        REQUIRED,
+        r#"The address, checked per protocol."#,
+    ),
+    key(
+        "filter_policy",
+        Kind::Json,
+        NONE,
+        r#"An SNS filter policy on the message attributes the handlers set: `status` (`SUCCEEDED`, `FAILED`, `SKIPPED`), `app_name`, `stage`, `batch_name`, `error_kind` (`job_failed`, `timeout`, `submit_rejected`, `handler_failed`, `skipped`, `missed`, `recovered`, `other`). Unknown attributes and impossible values are errors."#,
+    ),
+    key(
+        "raw_message_delivery",
+        Kind::Boolean,
+        boolean(false),
+        r#"Deliver the notification without SNS's envelope (sqs, http, https, firehose)."#,
+    ),
+];
+
+/// `[base.handlers]`.
+pub const HANDLERS_KEYS: &[Key] = &[
+    key(
+        "success_package",
+        Kind::String,
+        text("target/lambda/success-handler/bootstrap.zip"),
+        r#"The success handler's zip, relative to the config file. The code is updated only when a zip's SHA-256 changes."#,
+    ),
+    key(
+        "error_package",
+        Kind::String,
+        text("target/lambda/error-handler/bootstrap.zip"),
+        r#"The error handler's zip, relative to the config file. The code is updated only when a zip's SHA-256 changes."#,
+    ),
+    key(
+        "architecture",
+        Kind::String,
+        text("arm64"),
+        r#"`arm64` or `x86_64`; the zips must match."#,
+    ),
+    key("memory", Kind::Integer, int(128), r#"Lambda memory in MB."#),
+    key(
+        "timeout_seconds",
+        Kind::Integer,
+        int(60),
+        r#"Lambda timeout, 1 to 900 seconds."#,
+    ),
+    key(
+        "log_retention_days",
+        Kind::Integer,
+        int(365),
+        r#"Retention of the functions' log groups."#,
+    ),
+    key(
+        "env",
+        Kind::StringMap,
+        EMPTY,
+        r#"Extra environment (`NOTIFY_FORMAT`, `SJOB_ENRICH`). `AWS_*`, `LAMBDA_*` and `SNS_TOPIC_ARN` are reserved."#,
+    ),
+    key(
+        "topic_arn",
+        Kind::String,
+        NONE,
+        r#"A topic to publish to when the config has no [base.notifications]."#,
+    ),
+];
+
+/// `[base.compute]`.
+pub const COMPUTE_KEYS: &[Key] = &[
+    key(
+        "subnets",
+        Kind::Strings,
+        REQUIRED,
+        r#"Where Fargate tasks run."#,
+    ),
+    key(
+        "security_groups",
+        Kind::Strings,
+        described("one required"),
+        r#"Security groups for the tasks: these, `vpc_id`, or both."#,
+    ),
+    key(
+        "vpc_id",
+        Kind::String,
+        described("one required"),
+        r#"A VPC for a security group sjob creates (no inbound, all outbound)."#,
+    ),
+    key(
+        "max_vcpus",
+        Kind::Integer,
+        int(32),
+        r#"As in the Terraform module."#,
+    ),
+    key(
+        "capacity",
+        Kind::String,
+        text("fargate"),
+        r#"`fargate` or `fargate_spot`."#,
+    ),
 ];

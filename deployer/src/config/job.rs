@@ -6,12 +6,57 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::{Architecture, ArnRef};
+use super::keys::{boolean, described, int, key, text, Key, Kind, EMPTY, NONE, REQUIRED};
 use crate::kms::KmsKey;
 pub use crate::model::{RetryAction, RetryRule, ScheduleRetry, SuccessWindow};
 pub use crate::names::ExecutionLogGroup;
 use crate::schedule::Schedule;
 use crate::target::Target;
+
+/// An ARN a job uses: given in the config, or that of the base resource sjob
+/// creates under this name (the ARN needs the account and region, which only
+/// a session knows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArnRef {
+    Given(String),
+    Base(String),
+}
+
+impl ArnRef {
+    /// The ARN, building a base resource's from its name with `arn_of`.
+    pub fn resolve(&self, arn_of: impl FnOnce(&str) -> String) -> String {
+        match self {
+            ArnRef::Given(arn) => arn.clone(),
+            ArnRef::Base(name) => arn_of(name),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Architecture {
+    Arm64,
+    X86_64,
+}
+
+impl Architecture {
+    pub const ALL: [Architecture; 2] = [Architecture::Arm64, Architecture::X86_64];
+
+    /// Lambda's name for it, and the config's.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::Arm64 => "arm64",
+            Architecture::X86_64 => "x86_64",
+        }
+    }
+
+    /// Batch's and ECS's name for it (`runtimePlatform.cpuArchitecture`).
+    pub fn batch_name(self) -> &'static str {
+        match self {
+            Architecture::Arm64 => "ARM64",
+            Architecture::X86_64 => "X86_64",
+        }
+    }
+}
 
 /// One scheduled job, with `[defaults]` already applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,10 +224,9 @@ impl fmt::Display for Vcpus {
 
 /// What a run does when an earlier execution of its state machine is still
 /// running.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Overlap {
     /// Runs anyway (the seed's behaviour).
-    #[default]
     Allow,
     /// Ends at once, without submitting a job.
     Skip,
@@ -238,9 +282,285 @@ impl Job {
     }
 }
 
-pub const DEFAULT_TIMEZONE: &str = "Asia/Tokyo";
-pub const DEFAULT_IMAGE_TAG: &str = "latest";
-pub const DEFAULT_LOG_RETENTION_DAYS: i32 = 365;
-pub const DEFAULT_RETRY_ATTEMPTS: u32 = 1;
-pub const DEFAULT_VCPUS: &str = "1";
-pub const DEFAULT_MEMORY: &str = "2048";
+/// A `[jobs.NAME]` table, and `[defaults]`.
+pub const JOB_KEYS: &[Key] = &[
+    key(
+        "command",
+        Kind::Strings,
+        REQUIRED,
+        r#"The container command; a non-empty array of strings. Not allowed in `[defaults]`."#,
+    ),
+    key(
+        "vcpus",
+        Kind::Scalar,
+        int(1),
+        r#"Fargate vCPUs, a string or a number: 0.25, 0.5, 1, 2, 4, 8 or 16. With `memory`, a pair Fargate offers: 0.25 vCPU with 512–2048 MiB, up to 16 vCPU with 32–120 GiB."#,
+    ),
+    key(
+        "memory",
+        Kind::Scalar,
+        int(2048),
+        r#"Fargate memory in MiB, a string or a number; with `vcpus`, a pair Fargate offers."#,
+    ),
+    key(
+        "schedule_expression",
+        Kind::String,
+        REQUIRED,
+        r#"`rate(N unit)`, six-field `cron(...)` with AWS's `?` rule, or `at(yyyy-mm-ddThh:mm:ss)`."#,
+    ),
+    key(
+        "schedule_timezone",
+        Kind::String,
+        text("Asia/Tokyo"),
+        r#"IANA zone the schedule fires in. The default matches the Terraform module."#,
+    ),
+    key(
+        "sfn_input",
+        Kind::Json,
+        EMPTY,
+        r#"The execution input the schedule sends. At most 6144 characters as the job receives it (its JSON text, escaped; see [Limits](#limits))."#,
+    ),
+    key(
+        "env",
+        Kind::StringMap,
+        EMPTY,
+        r#"Container environment. `[defaults]` and the job's table are merged. Names starting with `AWS_BATCH` or `SJOB_` are reserved."#,
+    ),
+    key(
+        "secrets",
+        Kind::StringMap,
+        EMPTY,
+        r#"Container variables whose values the task reads when it starts: `{ NAME = "ARN" }` with a Secrets Manager ARN (`arn:aws:secretsmanager:<region>:<account>:secret:<name>`, optionally `:json-key:version-stage:version-id`) or an SSM parameter ARN. They become the job definition's `secrets` (`valueFrom`); the task execution role may read exactly those (`secretsmanager:GetSecretValue`, `ssm:GetParameters`; a secret named without the six characters Secrets Manager appends gets `-??????`, so give the full ARN when you can). `[defaults]` and the job's table are merged; a name may not also be in `env`. sjob never sees a value: `local run` takes each from the variable of the same name in your environment, and refuses to start when one is missing."#,
+    ),
+    key(
+        "secrets_kms_key_arn",
+        Kind::String,
+        NONE,
+        r#"The customer KMS key the secrets are encrypted with, as a key ARN (`arn:aws:kms:<region>:<account>:key/<key id>`; an alias cannot be granted on): the task execution role gets `kms:Decrypt` on it, only through Secrets Manager or SSM (`kms:ViaService`). Not needed for AWS's own keys."#,
+    ),
+    key(
+        "image_uri",
+        Kind::String,
+        REQUIRED,
+        r#"The container image, without its tag: the job runs `image_uri:image_tag`."#,
+    ),
+    key(
+        "image_tag",
+        Kind::String,
+        text("latest"),
+        r#"The image tag."#,
+    ),
+    key(
+        "batch_job_queue_arn",
+        Kind::String,
+        described(r#"`[base.compute]`'s queue, else required"#),
+        r#"The Batch job queue."#,
+    ),
+    key(
+        "success_handler_arn",
+        Kind::String,
+        described(r#"`[base.handlers]`' function, else required"#),
+        r#"The success handler Lambda."#,
+    ),
+    key(
+        "error_handler_arn",
+        Kind::String,
+        described(r#"`[base.handlers]`' function, else required"#),
+        r#"The error handler Lambda."#,
+    ),
+    key(
+        "enabled",
+        Kind::Boolean,
+        boolean(true),
+        r#"`false` deploys the schedule DISABLED."#,
+    ),
+    key(
+        "timeout_seconds",
+        Kind::Integer,
+        NONE,
+        r#"Batch attempt timeout, at least 60."#,
+    ),
+    key(
+        "overlap",
+        Kind::String,
+        text("allow"),
+        r#"`skip`: a run that starts while an earlier execution of the job's state machine is still RUNNING ends at once, SUCCEEDED, without submitting a Batch job; its output records the running execution (`skipped.running_execution`). Exactly one run goes on, whoever starts them and however many start together: before the job, the state machine claims the job in a DynamoDB table of its own (`...-ScheduledJob-Claim`, on-demand, one item) with a conditional write (Step Functions' DynamoDB integration), and releases the claim on every way the run ends but the skip. A claim whose holder is no longer running (stopped by hand, or ended by an error no Catch sees) is taken over at once: the holder is read with `DescribeExecution`, and the claim is replaced only if it still names it. The state machine's role may `PutItem`, `GetItem` and `DeleteItem` on that table and `states:DescribeExecution` on its own executions, nothing more. `render JOB --what asl` shows the states (`Claim` ... `Release*`); `deploy` creates the table (and waits until it is ACTIVE) before the state machine that uses it, and deletes it when the job goes or `overlap` returns to `allow`. `local run` and `local schedule` never overlap a job either way, and claim nothing."#,
+    ),
+    key(
+        "notify_on_skip",
+        Kind::Boolean,
+        boolean(false),
+        r#"With `overlap = "skip"`, each skipped run sends a notification: `status` `SKIPPED`, `error.kind` `skipped`, the running execution in `error.message` (through the success handler; a notification that fails for good fails that execution)."#,
+    ),
+    key(
+        "run_timeout_seconds",
+        Kind::Integer,
+        NONE,
+        r#"A cap on the whole run, queue time and every attempt included, 60–31536000: the state machine's Batch task gets `TimeoutSeconds`. When it is reached Step Functions stops the job, the error handler sends a `timeout` notification and the execution fails (`sjob.JobFailed`). It sits on the task, not on the state machine, because a state machine's own timeout cannot be caught and no one would be told. `local run` caps its attempts the same way."#,
+    ),
+    key(
+        "expect_success_within",
+        Kind::String,
+        NONE,
+        r#"A missed-run alarm: when no run succeeded for this long (`5m` to `7d`; whole hours from `1h`, as `"26h"`), whatever the reason (runs failed, the schedule could not start them, the state machine or schedule was deleted or disabled), the error handler sends a `missed` notification (`status` `FAILED`), and a `recovered` one (`status` `SUCCEEDED`) after the next success. It is a CloudWatch alarm `...-ScheduledJob-Missed` on the state machine's `ExecutionsSucceeded` (`Sum < 1` in every period of the window, one-minute periods below an hour and hourly ones above, missing data breaching) whose ALARM and OK actions invoke the error handler, which a permission scoped to that alarm allows. CloudWatch looks back over the window from the alarm's first evaluation, metric data from before the alarm included: a job with no successful run in the last window (a new one, say) gets `missed` minutes after the deploy, and `recovered` after its first success; one that runs well goes quietly to OK (an OK that follows no ALARM sends nothing). Each alarm adds a statement of about 350 bytes to the error handler's resource policy, which Lambda caps at 20 KB: about 50 jobs with alarms can share one error handler. `simulate --outcome missed|recovered` prints the event CloudWatch sends; `local run` has no metric history to watch."#,
+    ),
+    key(
+        "array_size",
+        Kind::Integer,
+        NONE,
+        r#"Runs the job as a Batch array job of this many children, 2–10000 (the state machine's `submitJob` gets `ArrayProperties`). Each child gets `AWS_BATCH_JOB_ARRAY_INDEX` (0 to size−1) to pick its share of the work; `timeout_seconds` and `retry_attempts` apply to each child, `run_timeout_seconds` to all of them. The run fails when any child fails, and one notification covers them all: `batch_job.array` gives the size, how many succeeded and failed, Batch's count per status and the failed children's indexes (the error handler asks Batch with `ListJobs`). `local run` runs every index, `--parallel N` at a time."#,
+    ),
+    key(
+        "retry_attempts",
+        Kind::Integer,
+        int(1),
+        r#"Batch retry strategy, 1–10."#,
+    ),
+    key(
+        "retry_on",
+        Kind::Tables(RETRY_ON_KEYS),
+        described(r#"`[]` (every failure is retried)"#),
+        r#"Which failed attempts are retried: up to 5 rules `{ exit_code | reason | status_reason, action = "retry" | "exit" }`, Batch's `evaluateOnExit`. Each condition is the exact text or a prefix ending in `*` (`exit_code = "13*"`, `reason = "CannotPullContainerError*"`); every condition of a rule must match, the first matching rule decides, and no match retries. Needs `retry_attempts` of 2 or more. `local run` applies the same rules."#,
+    ),
+    key(
+        "log_retention_days",
+        Kind::Integer,
+        int(365),
+        r#"Retention of the job's two log groups: the state machine's execution history and the container's output. Must be a value CloudWatch Logs accepts."#,
+    ),
+    key(
+        "execution_log_group",
+        Kind::String,
+        text("vended"),
+        r#"The name of the state machine's log group. `vended`: `/aws/vendedlogs/states/{app}/{stage}/{batch}`. `seed`: the seed module's `{app}/{stage}/scheduled/{batch}`. Step Functions adds every group outside `/aws/vendedlogs/` to the account's CloudWatch Logs resource policy, which holds 5,120 characters: past about 50 such groups per account and region (fewer when other stacks log the same way), creating or updating a state machine fails with `InvalidLoggingConfiguration`. `validate` warns when a job asks for `seed`. A job deployed with the seed's group moves to the vended one on the next deploy; the old group, with its history, stays until `deploy --prune` (or `destroy`)."#,
+    ),
+    key(
+        "task_policy_statements",
+        Kind::Tables(STATEMENT_KEYS),
+        EMPTY,
+        r#"IAM statements (`Effect`, `Action`, `Resource`, ...) for the job's task role. It gets nothing else."#,
+    ),
+    key(
+        "tags",
+        Kind::StringMap,
+        EMPTY,
+        r#"Extra tags on every resource that takes tags. `aws:` and `sjob:` prefixes are reserved. Keys of 1–128 and values of up to 256 characters, each letters, digits, spaces and `_ . : / = + - @` (the services' tag pattern `[\p{L}\p{Z}\p{N}_.:/=+\-@]`). At most 45 with `[defaults]`' merged in: AWS takes 50 per resource, and Batch 50 on a job and its job definition together, and sjob adds its 5 identity tags to each."#,
+    ),
+    key(
+        "description",
+        Kind::String,
+        NONE,
+        r#"The schedule's description."#,
+    ),
+    key(
+        "assign_public_ip",
+        Kind::Boolean,
+        boolean(false),
+        r#"Whether Fargate tasks get a public IP. Needed in public subnets without NAT."#,
+    ),
+    key(
+        "notification_topic_arn",
+        Kind::String,
+        described(r#"`[base]`'s topic"#),
+        r#"Where the state machine publishes its own short notice when the error handler fails (the [last resort](#terminal-outcomes)). Set it when the handlers are given by ARN and the config has neither `[base.notifications]` nor `[base.handlers].topic_arn`; without any topic there is no last resort."#,
+    ),
+    key(
+        "cpu_architecture",
+        Kind::String,
+        described(r#"none (Batch runs `x86_64`)"#),
+        r#"`x86_64` or `arm64` (Graviton): the job definition's `runtimePlatform`. Fargate Spot runs only x86_64, so `arm64` with a `[base.compute]` of `capacity = "fargate_spot"` is an error; a queue given by ARN is not checked. `local run` runs on this machine's CPU; the job record it hands the handlers shows the platform."#,
+    ),
+    key(
+        "ephemeral_storage_gib",
+        Kind::Integer,
+        described(r#"none (Fargate's 20 GiB)"#),
+        r#"Task storage, 21–200 GiB: the job definition's `ephemeralStorage`."#,
+    ),
+    key(
+        "schedule_retry",
+        Kind::Table(SCHEDULE_RETRY_KEYS),
+        described(r#"AWS's"#),
+        r#"How Scheduler retries a run it could not start (a throttled or refused `StartExecution`): the schedule target's `RetryPolicy`, 0–185 attempts within 60–86400 seconds. A key left out keeps AWS's default. `local schedule` starts runs in-process and has nothing to retry."#,
+    ),
+    key(
+        "schedule_dead_letter_arn",
+        Kind::String,
+        NONE,
+        r#"A standard SQS queue's ARN (Scheduler refuses a FIFO queue: its `DeadLetterConfig.Arn` pattern allows no `.`): Scheduler sends the runs it could not start after its retries there (the target's `DeadLetterConfig`) instead of dropping them. The scheduler role may send to this queue and nothing else; the queue's own policy or encryption key must let it."#,
+    ),
+];
+
+/// One rule of `retry_on`.
+pub const RETRY_ON_KEYS: &[Key] = &[
+    key(
+        "exit_code",
+        Kind::Scalar,
+        NONE,
+        r#"The attempt's exit code: a number, or digits ending in `*` to match a prefix."#,
+    ),
+    key(
+        "reason",
+        Kind::String,
+        NONE,
+        r#"The container's reason (`CannotPullContainerError*`); letters, digits, `.`, `:` and spaces, optionally ending in `*`."#,
+    ),
+    key(
+        "status_reason",
+        Kind::String,
+        NONE,
+        r#"The attempt's status reason (`Host EC2*`); letters, digits, `.`, `:` and spaces, optionally ending in `*`."#,
+    ),
+    key(
+        "action",
+        Kind::String,
+        REQUIRED,
+        r#"`retry` or `exit`. Required."#,
+    ),
+];
+
+/// `schedule_retry`: each key left out is AWS's.
+pub const SCHEDULE_RETRY_KEYS: &[Key] = &[
+    key(
+        "maximum_retry_attempts",
+        Kind::Integer,
+        int(ScheduleRetry::AWS.maximum_retry_attempts as i64),
+        r#"Attempts to start the run, 0 to 185."#,
+    ),
+    key(
+        "maximum_event_age_seconds",
+        Kind::Integer,
+        int(ScheduleRetry::AWS.maximum_event_age_seconds as i64),
+        r#"How long to keep trying, 60 to 86400 seconds."#,
+    ),
+];
+
+/// One statement of `task_policy_statements`.
+pub const STATEMENT_KEYS: &[Key] = &[
+    key("Sid", Kind::String, NONE, r#"The statement id."#),
+    key("Effect", Kind::String, NONE, r#"`Allow` or `Deny`."#),
+    key(
+        "Action",
+        Kind::Json,
+        NONE,
+        r#"An action or a list of actions."#,
+    ),
+    key(
+        "NotAction",
+        Kind::Json,
+        NONE,
+        r#"An action or a list of actions."#,
+    ),
+    key(
+        "Resource",
+        Kind::Json,
+        NONE,
+        r#"A resource ARN or a list of them."#,
+    ),
+    key(
+        "NotResource",
+        Kind::Json,
+        NONE,
+        r#"A resource ARN or a list of them."#,
+    ),
+    key("Condition", Kind::Json, NONE, r#"IAM condition operators."#),
+];

@@ -1,7 +1,10 @@
-//! Every key `sjob.toml` may hold, section by section, with its type and
-//! meaning. Validation refuses any key not listed here, and `sjob schema`
-//! writes its JSON Schema from these same lists, so an editor and
-//! `sjob validate` cannot disagree on which keys exist.
+//! What a key of `sjob.toml` is: one entry each, with its name, type,
+//! default and meaning. The entries are listed section by section beside
+//! what they fill (`config::job`, `config::base`, the top level in
+//! `config`). Validation refuses a key its section does not list and takes
+//! each default from its entry; `sjob schema`, the README's key tables and
+//! the Terraform module's variables are written from the same entries, so
+//! none of them can disagree with `sjob validate`.
 
 use serde_json::{json, Map, Value};
 
@@ -10,6 +13,8 @@ use serde_json::{json, Map, Value};
 pub struct Key {
     pub name: &'static str,
     pub kind: Kind,
+    pub default: Default,
+    /// Markdown: the README's table prints it as it is.
     pub doc: &'static str,
 }
 
@@ -35,221 +40,178 @@ pub enum Kind {
     Named(&'static [Key]),
 }
 
-const fn key(name: &'static str, kind: Kind, doc: &'static str) -> Key {
-    Key { name, kind, doc }
+/// What a key left out means.
+#[derive(Debug, Clone, Copy)]
+pub enum Default {
+    /// It must be given.
+    Required,
+    /// Nothing: what the key would add is not there.
+    None,
+    /// This value, which validation takes.
+    Value(Literal),
+    /// What other keys, or AWS, decide: the text says what.
+    Described(&'static str),
 }
 
-/// The top level of the file.
-pub const TOP_KEYS: &[Key] = &[
-    key("app_name", Kind::String, "Letters, digits, `-`, `_`; prefixes every resource name. Required."),
-    key("stage", Kind::String, "Letters, digits, `-`, `_`; prefixes every resource name. Required."),
-    key("region", Kind::String, "The region to deploy to; `--region` overrides it, and it overrides AWS_REGION and the profile's."),
-    key("account_id", Kind::String, "The 12-digit account ARNs are built for; STS tells it otherwise."),
-    key("base", Kind::Table(BASE_KEYS), "The shared base: notification topic, handler functions, compute."),
-    key("defaults", Kind::Table(JOB_KEYS), "Job keys every job gets unless it sets them (not `command`)."),
-    key("jobs", Kind::Named(JOB_KEYS), "The jobs, one `[jobs.NAME]` table each. Required."),
-];
+/// A default value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Literal {
+    Text(&'static str),
+    Integer(i64),
+    Boolean(bool),
+    /// An empty table or array.
+    Empty,
+}
 
-/// A `[jobs.NAME]` table, and `[defaults]`.
-pub const JOB_KEYS: &[Key] = &[
-    key("command", Kind::Strings, "The container command, a non-empty array of strings. Required; not allowed in [defaults]."),
-    key("vcpus", Kind::Scalar, "Fargate vCPUs (0.25 to 16); with `memory`, a pair Fargate offers. Default 1."),
-    key("memory", Kind::Scalar, "Fargate memory in MiB; with `vcpus`, a pair Fargate offers. Default 2048."),
-    key("schedule_expression", Kind::String, "`rate(N unit)`, six-field `cron(...)` or `at(yyyy-mm-ddThh:mm:ss)`. Required."),
-    key("schedule_timezone", Kind::String, "The IANA zone the schedule fires in. Default Asia/Tokyo."),
-    key("sfn_input", Kind::Json, "The execution input the schedule sends; at most 6144 characters as the job receives it."),
-    key("env", Kind::StringMap, "Container environment, merged over [defaults]'. `AWS_BATCH*` and `SJOB_*` are reserved."),
-    key("secrets", Kind::StringMap, "Container variables read from Secrets Manager (`arn:...:secret:NAME[:json-key:version-stage:version-id]`) or SSM parameter ARNs when the task starts, merged over [defaults]'. A name may not also be in `env`."),
-    key("secrets_kms_key_arn", Kind::String, "The customer KMS key the secrets are encrypted with, as a key ARN; the task execution role may decrypt with it only through Secrets Manager or SSM."),
-    key("image_uri", Kind::String, "The container image, without its tag. Required."),
-    key("image_tag", Kind::String, "The image tag. Default latest."),
-    key("batch_job_queue_arn", Kind::String, "The Batch job queue; [base.compute]'s queue by default."),
-    key("success_handler_arn", Kind::String, "The success handler Lambda; [base.handlers]' by default."),
-    key("error_handler_arn", Kind::String, "The error handler Lambda; [base.handlers]' by default."),
-    key("enabled", Kind::Boolean, "`false` deploys the schedule DISABLED. Default true."),
-    key("timeout_seconds", Kind::Integer, "Batch attempt timeout, at least 60 seconds."),
-    key("overlap", Kind::String, "`allow` (default) or `skip`: with `skip` a run that starts while an earlier one is still running ends at once, without a job, recording why."),
-    key("notify_on_skip", Kind::Boolean, "With `overlap = \"skip\"`, send a SKIPPED notification for each skipped run. Default false."),
-    key("run_timeout_seconds", Kind::Integer, "A cap on the whole run, queue time and every attempt included, 60 to 31536000 seconds: the Batch job is stopped and a `timeout` notification sent."),
-    key("expect_success_within", Kind::String, "An alarm when no run succeeded for this long, `5m` to `7d` (whole hours from `1h`): the error handler sends a `missed` notification, and `recovered` after the next success. Default none."),
-    key("array_size", Kind::Integer, "Run the job as a Batch array job of this many children, 2 to 10000; each gets AWS_BATCH_JOB_ARRAY_INDEX, and the run fails when any child fails. Default: one job."),
-    key("retry_attempts", Kind::Integer, "Batch attempts, 1 to 10. Default 1."),
-    key("retry_on", Kind::Tables(RETRY_ON_KEYS), "Which failed attempts are retried (Batch's evaluateOnExit), at most 5 rules; the first match decides, no match retries."),
-    key("log_retention_days", Kind::Integer, "Retention of the state machine's log group, a value CloudWatch Logs accepts. Default 365."),
-    key("execution_log_group", Kind::String, "`vended` (default): the state machine logs to `/aws/vendedlogs/states/{app}/{stage}/{batch}`. `seed`: to the seed module's `{app}/{stage}/scheduled/{batch}`, which Step Functions adds to the account's 5,120-character CloudWatch Logs resource policy (about 50 jobs per account and region)."),
-    key("task_policy_statements", Kind::Tables(STATEMENT_KEYS), "IAM statements for the job's task role, which gets nothing else."),
-    key("tags", Kind::StringMap, "Extra tags on every resource that takes tags; `aws:` and `sjob:` prefixes are reserved."),
-    key("description", Kind::String, "The schedule's description."),
-    key("assign_public_ip", Kind::Boolean, "Whether Fargate tasks get a public IP. Default false."),
-    key("notification_topic_arn", Kind::String, "Where the state machine publishes its own notice when the error handler fails; [base]'s topic by default."),
-    key("cpu_architecture", Kind::String, "`x86_64` or `arm64` (Graviton): the Fargate task's CPU. Batch's default x86_64 when unset; Fargate Spot runs only x86_64."),
-    key("ephemeral_storage_gib", Kind::Integer, "Fargate task storage, 21 to 200 GiB. Default Fargate's 20."),
-    key("schedule_retry", Kind::Table(SCHEDULE_RETRY_KEYS), "How Scheduler retries a run it could not start. Default AWS's: 185 attempts within 86400 seconds."),
-    key("schedule_dead_letter_arn", Kind::String, "An SQS queue for the runs Scheduler could not start after its retries. Default none: they are dropped."),
-];
+pub const REQUIRED: Default = Default::Required;
+pub const NONE: Default = Default::None;
+pub const EMPTY: Default = Default::Value(Literal::Empty);
 
-/// One rule of `retry_on`.
-pub const RETRY_ON_KEYS: &[Key] = &[
-    key("exit_code", Kind::Scalar, "The attempt's exit code: a number, or digits ending in `*` to match a prefix."),
-    key("reason", Kind::String, "The container's reason (`CannotPullContainerError*`); letters, digits, `.`, `:` and spaces, optionally ending in `*`."),
-    key("status_reason", Kind::String, "The attempt's status reason (`Host EC2*`); letters, digits, `.`, `:` and spaces, optionally ending in `*`."),
-    key("action", Kind::String, "`retry` or `exit`. Required."),
-];
+pub const fn text(value: &'static str) -> Default {
+    Default::Value(Literal::Text(value))
+}
 
-/// `schedule_retry`.
-pub const SCHEDULE_RETRY_KEYS: &[Key] = &[
-    key(
-        "maximum_retry_attempts",
-        Kind::Integer,
-        "Attempts to start the run, 0 to 185. Default 185.",
-    ),
-    key(
-        "maximum_event_age_seconds",
-        Kind::Integer,
-        "How long to keep trying, 60 to 86400 seconds. Default 86400.",
-    ),
-];
+pub const fn int(value: i64) -> Default {
+    Default::Value(Literal::Integer(value))
+}
 
-/// One statement of `task_policy_statements`.
-pub const STATEMENT_KEYS: &[Key] = &[
-    key("Sid", Kind::String, "The statement id."),
-    key("Effect", Kind::String, "`Allow` or `Deny`."),
-    key("Action", Kind::Json, "An action or a list of actions."),
-    key("NotAction", Kind::Json, "An action or a list of actions."),
-    key("Resource", Kind::Json, "A resource ARN or a list of them."),
-    key(
-        "NotResource",
-        Kind::Json,
-        "A resource ARN or a list of them.",
-    ),
-    key("Condition", Kind::Json, "IAM condition operators."),
-];
+pub const fn boolean(value: bool) -> Default {
+    Default::Value(Literal::Boolean(value))
+}
 
-/// `[base]`.
-pub const BASE_KEYS: &[Key] = &[
-    key(
-        "tags",
-        Kind::StringMap,
-        "Extra tags on every base resource.",
-    ),
-    key(
-        "notifications",
-        Kind::Table(NOTIFICATIONS_KEYS),
-        "The notification topic and its subscriptions.",
-    ),
-    key(
-        "handlers",
-        Kind::Table(HANDLERS_KEYS),
-        "The success and error handler functions.",
-    ),
-    key(
-        "compute",
-        Kind::Table(COMPUTE_KEYS),
-        "The Fargate compute environment and job queue.",
-    ),
-];
+pub const fn described(text: &'static str) -> Default {
+    Default::Described(text)
+}
 
-/// `[base.notifications]`.
-pub const NOTIFICATIONS_KEYS: &[Key] = &[
-    key(
-        "topic_name",
-        Kind::String,
-        "Default `{app}-{stage}-job-notifications`; a FIFO topic's ends in `.fifo`.",
-    ),
-    key("fifo", Kind::Boolean, "A FIFO topic. Default false."),
-    key(
-        "kms_key_id",
-        Kind::String,
-        "The KMS key the topic is encrypted with: a key ARN, key id, alias name or alias ARN; plan resolves it to the key ARN, which its policies grant.",
-    ),
-    key(
-        "subscriptions",
-        Kind::Tables(SUBSCRIPTION_KEYS),
-        "The topic's subscriptions.",
-    ),
-];
+pub const fn key(name: &'static str, kind: Kind, default: Default, doc: &'static str) -> Key {
+    Key {
+        name,
+        kind,
+        default,
+        doc,
+    }
+}
 
-/// One of `[[base.notifications.subscriptions]]`.
-pub const SUBSCRIPTION_KEYS: &[Key] = &[
-    key(
-        "protocol",
-        Kind::String,
-        "`email`, `email-json`, `http`, `https`, `sqs`, `lambda`, `sms` or `firehose`.",
-    ),
-    key(
-        "endpoint",
-        Kind::String,
-        "The address, checked per protocol.",
-    ),
-    key(
-        "filter_policy",
-        Kind::Json,
-        "An SNS filter policy on the notification's message attributes.",
-    ),
-    key(
-        "raw_message_delivery",
-        Kind::Boolean,
-        "Deliver the notification without SNS's envelope (sqs, http, https, firehose).",
-    ),
-];
+impl Key {
+    /// The default of a text key, or of a scalar one as text.
+    pub fn default_text(&self) -> String {
+        match self.default {
+            Default::Value(Literal::Text(text)) => text.to_string(),
+            Default::Value(Literal::Integer(value)) => value.to_string(),
+            _ => panic!("`{}` has no default text", self.name),
+        }
+    }
 
-/// `[base.handlers]`.
-pub const HANDLERS_KEYS: &[Key] = &[
-    key("success_package", Kind::String, "The success handler's zip, relative to the config. Default target/lambda/success-handler/bootstrap.zip."),
-    key("error_package", Kind::String, "The error handler's zip, relative to the config. Default target/lambda/error-handler/bootstrap.zip."),
-    key("architecture", Kind::String, "`arm64` (default) or `x86_64`; the zips must match."),
-    key("memory", Kind::Integer, "Lambda memory in MB. Default 128."),
-    key("timeout_seconds", Kind::Integer, "Lambda timeout, 1 to 900 seconds. Default 60."),
-    key("log_retention_days", Kind::Integer, "Retention of the functions' log groups."),
-    key("env", Kind::StringMap, "Extra environment (NOTIFY_FORMAT, SJOB_ENRICH); AWS_*, LAMBDA_* and SNS_TOPIC_ARN are reserved."),
-    key("topic_arn", Kind::String, "A topic to publish to when the config has no [base.notifications]."),
-];
+    pub fn default_integer(&self) -> i64 {
+        match self.default {
+            Default::Value(Literal::Integer(value)) => value,
+            _ => panic!("`{}` has no default number", self.name),
+        }
+    }
 
-/// `[base.compute]`.
-pub const COMPUTE_KEYS: &[Key] = &[
-    key(
-        "subnets",
-        Kind::Strings,
-        "Where Fargate tasks run. Required.",
-    ),
-    key(
-        "security_groups",
-        Kind::Strings,
-        "Security groups for the tasks; these, `vpc_id`, or both.",
-    ),
-    key(
-        "vpc_id",
-        Kind::String,
-        "A VPC for a security group sjob creates.",
-    ),
-    key(
-        "max_vcpus",
-        Kind::Integer,
-        "The compute environment's vCPU cap. Default 32.",
-    ),
-    key(
-        "capacity",
-        Kind::String,
-        "`fargate` (default) or `fargate_spot`.",
-    ),
-];
+    pub fn default_boolean(&self) -> bool {
+        match self.default {
+            Default::Value(Literal::Boolean(value)) => value,
+            _ => panic!("`{}` has no default boolean", self.name),
+        }
+    }
+
+    /// The default as JSON, when it is a value.
+    pub fn default_json(&self) -> Option<Value> {
+        let Default::Value(literal) = self.default else {
+            return None;
+        };
+        Some(match literal {
+            Literal::Text(text) => text.into(),
+            Literal::Integer(value) => value.into(),
+            Literal::Boolean(value) => value.into(),
+            Literal::Empty => match self.kind {
+                Kind::Strings | Kind::Tables(_) => json!([]),
+                _ => json!({}),
+            },
+        })
+    }
+
+    /// The README's default column: the value in code, or the words.
+    pub fn default_markdown(&self) -> String {
+        match self.default {
+            Default::Required => "required".to_string(),
+            Default::None => "none".to_string(),
+            Default::Described(text) => text.to_string(),
+            Default::Value(_) => {
+                let value = self.default_json().expect("a value");
+                match value {
+                    Value::String(text) => format!("`{text}`"),
+                    other => format!("`{other}`"),
+                }
+            }
+        }
+    }
+}
+
+/// The entry of `name` among `keys`, which must list it.
+pub fn entry(keys: &'static [Key], name: &str) -> &'static Key {
+    keys.iter()
+        .find(|k| k.name == name)
+        .unwrap_or_else(|| panic!("`{name}` has an entry"))
+}
+
+/// A README table of keys, one row each: `(path, key)`.
+pub fn markdown_table<'k>(rows: impl IntoIterator<Item = (String, &'k Key)>) -> String {
+    let mut table = String::from("| key | default | meaning |\n|---|---|---|\n");
+    for (path, key) in rows {
+        table.push_str(&format!(
+            "| `{path}` | {} | {} |\n",
+            key.default_markdown().replace('|', "\\|"),
+            key.doc.replace('|', "\\|")
+        ));
+    }
+    table
+}
+
+/// Every key of `keys` with its path under `prefix`, tables opened: a
+/// table is a row, then its keys under `path.`; an array of tables, under
+/// `path[].`.
+pub fn flattened<'k>(prefix: &str, keys: &'k [Key]) -> Vec<(String, &'k Key)> {
+    let mut rows = Vec::new();
+    for key in keys {
+        let path = format!("{prefix}{}", key.name);
+        match key.kind {
+            Kind::Table(inner) => {
+                rows.push((path.clone(), key));
+                rows.extend(flattened(&format!("{path}."), inner));
+            }
+            Kind::Tables(inner) => {
+                rows.push((path.clone(), key));
+                rows.extend(flattened(&format!("{path}[]."), inner));
+            }
+            _ => rows.push((path, key)),
+        }
+    }
+    rows
+}
 
 /// The names of `keys`.
 pub fn names(keys: &[Key]) -> Vec<&'static str> {
     keys.iter().map(|k| k.name).collect()
 }
 
-/// The JSON Schema (draft-07, which taplo and Even Better TOML read) of
-/// `sjob.toml`.
-pub fn json_schema() -> Value {
-    let mut schema = table(TOP_KEYS);
+/// The JSON Schema (draft-07, which taplo and Even Better TOML read) of a
+/// file whose top level holds `top`.
+pub fn json_schema(top: &[Key]) -> Value {
+    let required: Vec<&str> = top
+        .iter()
+        .filter(|k| matches!(k.default, Default::Required))
+        .map(|k| k.name)
+        .collect();
+    let mut schema = table(top);
     let object = schema.as_object_mut().expect("a table is an object");
     object.insert(
         "$schema".into(),
         "http://json-schema.org/draft-07/schema#".into(),
     );
     object.insert("title".into(), "sjob.toml".into());
-    object.insert("required".into(), json!(["app_name", "stage", "jobs"]));
+    object.insert("required".into(), json!(required));
     schema
 }
 
@@ -258,10 +220,11 @@ fn table(keys: &[Key]) -> Value {
         .iter()
         .map(|k| {
             let mut property = kind(k.kind);
-            property
-                .as_object_mut()
-                .expect("every kind is an object")
-                .insert("description".into(), k.doc.into());
+            let object = property.as_object_mut().expect("every kind is an object");
+            object.insert("description".into(), k.doc.into());
+            if let Some(default) = k.default_json() {
+                object.insert("default".into(), default);
+            }
             (k.name.to_string(), property)
         })
         .collect();

@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::diagnostic::Problem;
-use super::keys::{JOB_KEYS, TOP_KEYS};
 use super::tree::{Node, NodeValue, Span};
 use super::*;
 use rules::{is_account_id, is_region};

@@ -113,14 +113,12 @@ pub struct ScheduleRetry {
     pub maximum_event_age_seconds: u32,
 }
 
-impl Default for ScheduleRetry {
+impl ScheduleRetry {
     /// What Scheduler applies to a target without a retry policy.
-    fn default() -> ScheduleRetry {
-        ScheduleRetry {
-            maximum_retry_attempts: 185,
-            maximum_event_age_seconds: 86_400,
-        }
-    }
+    pub const AWS: ScheduleRetry = ScheduleRetry {
+        maximum_retry_attempts: 185,
+        maximum_event_age_seconds: 86_400,
+    };
 }
 
 /// Everything sjob deploys for one job.

@@ -8,9 +8,6 @@ use serde_json::Value;
 use super::read::Lookup;
 use super::rules::{is_arn, is_env_name, is_name};
 use super::Validator;
-use crate::config::keys::{
-    BASE_KEYS, COMPUTE_KEYS, HANDLERS_KEYS, NOTIFICATIONS_KEYS, SUBSCRIPTION_KEYS,
-};
 use crate::config::tree::{Entry, NodeValue, Table};
 use crate::config::*;
 use crate::kms::{KmsKey, KEY_FORMS};
@@ -72,6 +69,7 @@ impl Validator {
             job: table,
             job_path: "base".to_string(),
             defaults: None,
+            keys: BASE_KEYS,
         };
         let tags = self.tags(&at(table));
         let notifications = table
@@ -130,8 +128,11 @@ impl Validator {
             job: table,
             job_path: path.to_string(),
             defaults: None,
+            keys: NOTIFICATIONS_KEYS,
         };
-        let fifo = self.boolean(&at, "fifo").unwrap_or(false);
+        let fifo = self
+            .boolean(&at, "fifo")
+            .unwrap_or_else(|| at.entry("fifo").default_boolean());
         let topic_name = match at.get("topic_name") {
             None if fifo => format!("{}.fifo", BaseNames::default_topic(app, stage)),
             None => BaseNames::default_topic(app, stage),
@@ -199,7 +200,9 @@ impl Validator {
             let item_path = at.job_path.clone();
             let protocol = self.required_string(&at, "protocol", &item.span, &item_path);
             let endpoint = self.required_string(&at, "endpoint", &item.span, &item_path);
-            let raw_message_delivery = self.boolean(&at, "raw_message_delivery").unwrap_or(false);
+            let raw_message_delivery = self
+                .boolean(&at, "raw_message_delivery")
+                .unwrap_or_else(|| at.entry("raw_message_delivery").default_boolean());
             let filter_policy = at
                 .get("filter_policy")
                 .and_then(|(e, key)| self.filter_policy(e, &key));
@@ -330,35 +333,38 @@ impl Validator {
             job: table,
             job_path: path.to_string(),
             defaults: None,
+            keys: HANDLERS_KEYS,
         };
         let dir = config_path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let mut package = |key: &str, default: &str| {
+        let mut package = |key: &str| {
             let relative = at
                 .get(key)
                 .and_then(|(e, k)| self.string(e, &k))
-                .unwrap_or_else(|| default.to_string());
+                .unwrap_or_else(|| at.entry(key).default_text());
             dir.join(relative)
         };
-        let success_package = package("success_package", DEFAULT_SUCCESS_PACKAGE);
-        let error_package = package("error_package", DEFAULT_ERROR_PACKAGE);
+        let success_package = package("success_package");
+        let error_package = package("error_package");
         let architecture = self
             .architecture(&at, "architecture", "a Lambda architecture")
-            .unwrap_or(Architecture::Arm64);
+            .unwrap_or_else(|| {
+                at.default_choice("architecture", &Architecture::ALL.map(|a| (a.as_str(), a)))
+            });
         let memory_mb = self
             .integer(&at, "memory", 128, 10_240, "from 128 to 10240 (MB)")
-            .map_or(DEFAULT_HANDLER_MEMORY_MB, |v| v as i32);
-        let timeout_seconds = self
-            .integer(
+            .unwrap_or_else(|| at.entry("memory").default_integer()) as i32;
+        let timeout_seconds =
+            self.integer(
                 &at,
                 "timeout_seconds",
                 1,
                 900,
                 "from 1 to 900 (Lambda's limit)",
             )
-            .map_or(DEFAULT_HANDLER_TIMEOUT_SECONDS, |v| v as i32);
+            .unwrap_or_else(|| at.entry("timeout_seconds").default_integer()) as i32;
         let log_retention_days = self.log_retention(&at, "log_retention_days");
         let (env, places) = self.merged_map(&at, "env");
         for (name, (span, key)) in &places {
@@ -434,6 +440,7 @@ impl Validator {
             job: table,
             job_path: path.to_string(),
             defaults: None,
+            keys: COMPUTE_KEYS,
         };
         let subnets = self.ids(&at, "subnets", "subnet-");
         if subnets.is_empty() && at.get("subnets").is_none() {
@@ -465,16 +472,16 @@ impl Validator {
                 None,
             );
         }
-        let max_vcpus = self
-            .integer(&at, "max_vcpus", 1, 10_000, "from 1 to 10000")
-            .map_or(DEFAULT_MAX_VCPUS, |v| v as i32);
+        let max_vcpus =
+            self.integer(&at, "max_vcpus", 1, 10_000, "from 1 to 10000")
+                .unwrap_or_else(|| at.entry("max_vcpus").default_integer()) as i32;
         let capacities = [
             ("fargate", Capacity::Fargate),
             ("fargate_spot", Capacity::FargateSpot),
         ];
         let capacity = self
             .choice(&at, "capacity", &capacities, "a capacity sjob offers")
-            .unwrap_or(Capacity::Fargate);
+            .unwrap_or_else(|| at.default_choice("capacity", &capacities));
         Some(Compute {
             subnets,
             security_groups,

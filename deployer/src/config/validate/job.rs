@@ -8,7 +8,6 @@ use super::rules::{
     fargate_size, fargate_sizes_help, is_env_name, is_exit_code_pattern, is_name, is_reason_pattern,
 };
 use super::Validator;
-use crate::config::keys::{JOB_KEYS, RETRY_ON_KEYS, SCHEDULE_RETRY_KEYS, STATEMENT_KEYS};
 use crate::config::tree::{Entry, NodeValue, Span, Table};
 use crate::config::*;
 use crate::input::{check_input, INPUT_HELP};
@@ -51,16 +50,17 @@ impl Validator {
             job: table,
             job_path: job_path.clone(),
             defaults,
+            keys: JOB_KEYS,
         };
         let header = entry.key_span.clone();
 
         let command = self.command(&at, &header, &job_path);
         let vcpus = self
             .scalar_text(&at, "vcpus")
-            .unwrap_or_else(|| DEFAULT_VCPUS.to_string());
+            .unwrap_or_else(|| at.entry("vcpus").default_text());
         let memory = self
             .scalar_text(&at, "memory")
-            .unwrap_or_else(|| DEFAULT_MEMORY.to_string());
+            .unwrap_or_else(|| at.entry("memory").default_text());
         let size = fargate_size(&vcpus, &memory).map_err(|problem| {
             let (e, key) = at
                 .get("memory")
@@ -75,7 +75,7 @@ impl Validator {
                 .ok()
         });
         let schedule_timezone = match at.get("schedule_timezone") {
-            None => DEFAULT_TIMEZONE.to_string(),
+            None => at.entry("schedule_timezone").default_text(),
             Some((e, key)) => {
                 let tz = self.string(e, &key).unwrap_or_default();
                 if let Err(err) = parse_timezone(&tz) {
@@ -85,7 +85,7 @@ impl Validator {
             }
         };
         let sfn_input = match at.get("sfn_input") {
-            None => serde_json::json!({}),
+            None => at.entry("sfn_input").default_json().expect("a value"),
             Some((e, key)) => match &e.node.value {
                 NodeValue::Table(_) => {
                     let input = e.node.to_json();
@@ -156,7 +156,7 @@ impl Validator {
         let image_tag = at
             .get("image_tag")
             .and_then(|(e, k)| self.string(e, &k))
-            .unwrap_or_else(|| DEFAULT_IMAGE_TAG.to_string());
+            .unwrap_or_else(|| at.entry("image_tag").default_text());
         let base_names = base.map(|b| &b.names);
         let queue = self.arn_ref(
             &at,
@@ -187,8 +187,12 @@ impl Validator {
                 .map(NotificationTopic::given),
             None => base.and_then(|b| b.config.notification_topic()),
         };
-        let enabled = self.boolean(&at, "enabled").unwrap_or(true);
-        let assign_public_ip = self.boolean(&at, "assign_public_ip").unwrap_or(false);
+        let enabled = self
+            .boolean(&at, "enabled")
+            .unwrap_or_else(|| at.entry("enabled").default_boolean());
+        let assign_public_ip = self
+            .boolean(&at, "assign_public_ip")
+            .unwrap_or_else(|| at.entry("assign_public_ip").default_boolean());
         let timeout_seconds = self
             .integer(
                 &at,
@@ -232,8 +236,10 @@ impl Validator {
         let overlaps = [("allow", Overlap::Allow), ("skip", Overlap::Skip)];
         let overlap = self
             .choice(&at, "overlap", &overlaps, "an overlap policy")
-            .unwrap_or_default();
-        let notify_on_skip = self.boolean(&at, "notify_on_skip").unwrap_or(false);
+            .unwrap_or_else(|| at.default_choice("overlap", &overlaps));
+        let notify_on_skip = self
+            .boolean(&at, "notify_on_skip")
+            .unwrap_or_else(|| at.entry("notify_on_skip").default_boolean());
         if notify_on_skip && overlap != Overlap::Skip {
             if let Some((e, key)) = at.get("notify_on_skip") {
                 self.problem(
@@ -244,9 +250,9 @@ impl Validator {
                 );
             }
         }
-        let retry_attempts = self
-            .integer(&at, "retry_attempts", 1, 10, "1 to 10")
-            .map_or(DEFAULT_RETRY_ATTEMPTS, |v| v as u32);
+        let retry_attempts =
+            self.integer(&at, "retry_attempts", 1, 10, "1 to 10")
+                .unwrap_or_else(|| at.entry("retry_attempts").default_integer()) as u32;
         let retry_on = self.retry_on(&at, retry_attempts);
         let log_retention_days = self.log_retention(&at, "log_retention_days");
         let log_groups = [
@@ -260,7 +266,7 @@ impl Validator {
                 &log_groups,
                 "an execution log group",
             )
-            .unwrap_or_default();
+            .unwrap_or_else(|| at.default_choice("execution_log_group", &log_groups));
         if execution_log_group == ExecutionLogGroup::Seed {
             if let Some((e, key)) = at.get("execution_log_group") {
                 self.warning(
@@ -506,23 +512,25 @@ impl Validator {
     /// `schedule_retry = { maximum_retry_attempts, maximum_event_age_seconds }`,
     /// each defaulting to what Scheduler applies without a retry policy.
     fn schedule_retry(&mut self, at: &Lookup) -> ScheduleRetry {
-        let defaults = ScheduleRetry::default();
         let Some((e, path)) = at.get("schedule_retry") else {
-            return defaults;
+            return ScheduleRetry::AWS;
         };
         let Some(table) = self.table(e, &path) else {
-            return defaults;
+            return ScheduleRetry::AWS;
         };
         self.known_keys(table, &path, SCHEDULE_RETRY_KEYS);
         let at = Lookup {
             job: table,
             job_path: path,
             defaults: None,
+            keys: SCHEDULE_RETRY_KEYS,
         };
+        let integer = |key: &str| at.entry(key).default_integer();
         ScheduleRetry {
             maximum_retry_attempts: self
                 .integer(&at, "maximum_retry_attempts", 0, 185, "from 0 to 185")
-                .map_or(defaults.maximum_retry_attempts, |v| v as u32),
+                .unwrap_or_else(|| integer("maximum_retry_attempts"))
+                as u32,
             maximum_event_age_seconds: self
                 .integer(
                     &at,
@@ -531,13 +539,15 @@ impl Validator {
                     86_400,
                     "from 60 to 86400 (seconds)",
                 )
-                .map_or(defaults.maximum_event_age_seconds, |v| v as u32),
+                .unwrap_or_else(|| integer("maximum_event_age_seconds"))
+                as u32,
         }
     }
 
     pub(super) fn log_retention(&mut self, at: &Lookup, key: &str) -> i32 {
+        let default = at.entry(key).default_integer() as i32;
         let Some((e, key)) = at.get(key) else {
-            return DEFAULT_LOG_RETENTION_DAYS;
+            return default;
         };
         // Converted, not cast: `as i32` would wrap 2^32 + 1 into a valid 1.
         let days = match e.node.value {
@@ -553,7 +563,7 @@ impl Validator {
                     "not a retention period CloudWatch Logs accepts",
                     Some(format!("one of {LOG_RETENTION_DAYS:?}")),
                 );
-                DEFAULT_LOG_RETENTION_DAYS
+                default
             }
         }
     }

@@ -20,9 +20,26 @@ pub(super) struct Lookup<'a> {
     pub job: &'a Table,
     pub job_path: String,
     pub defaults: Option<&'a Table>,
+    /// The entries of the table's keys, whose defaults the readers take.
+    pub keys: &'static [Key],
 }
 
 impl<'a> Lookup<'a> {
+    /// The entry of `key`, which the table's section lists.
+    pub fn entry(&self, key: &str) -> &'static Key {
+        keys::entry(self.keys, key)
+    }
+
+    /// The option of `options` that `key`'s entry names as its default.
+    pub fn default_choice<T: Copy>(&self, key: &str, options: &[(&str, T)]) -> T {
+        let word = self.entry(key).default_text();
+        options
+            .iter()
+            .find(|(option, _)| *option == word)
+            .map(|(_, value)| *value)
+            .unwrap_or_else(|| panic!("`{key}`'s default is an option"))
+    }
+
     pub fn get(&self, key: &str) -> Option<(&'a Entry, String)> {
         self.job
             .get(key)
@@ -315,7 +332,7 @@ impl Validator {
         &mut self,
         entry: &'t Entry,
         path: &str,
-        allowed: &[Key],
+        allowed: &'static [Key],
         (items, item, example): (&str, &str, &str),
     ) -> Vec<(Lookup<'t>, &'t Node)> {
         let NodeValue::Array(members) = &entry.node.value else {
@@ -347,6 +364,7 @@ impl Validator {
                 job: table,
                 job_path: member_path,
                 defaults: None,
+                keys: allowed,
             };
             tables.push((at, member));
         }
