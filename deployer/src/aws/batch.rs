@@ -17,8 +17,6 @@ use aws_sdk_batch::Client;
 use super::AwsError;
 use crate::model::{Identity, JobDefinitionSpec, Observed, RetryAction, RetryRule};
 
-/// Fargate platform version of every job definition: the newest.
-pub const FARGATE_PLATFORM_VERSION: &str = "LATEST";
 /// The operating system of every job definition that names its CPU
 /// architecture (`runtimePlatform` needs both).
 pub const OPERATING_SYSTEM_FAMILY: &str = "LINUX";
@@ -174,6 +172,11 @@ fn spec_of(name: &str, definition: &JobDefinition, tags: crate::model::Tags) -> 
             .as_ref()
             .and_then(|s| s.size_in_gib)
             .map(|gib| gib as u32),
+        platform_version: container
+            .fargate_platform_configuration
+            .as_ref()
+            .and_then(|f| f.platform_version.clone())
+            .unwrap_or_default(),
         attempts: definition
             .retry_strategy
             .as_ref()
@@ -248,7 +251,7 @@ pub async fn register(
         .execution_role_arn(&desired.execution_role_arn)
         .fargate_platform_configuration(
             FargatePlatformConfiguration::builder()
-                .platform_version(FARGATE_PLATFORM_VERSION)
+                .platform_version(&desired.platform_version)
                 .build(),
         )
         .set_log_configuration((!desired.log_options.is_empty()).then(|| {

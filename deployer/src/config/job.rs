@@ -100,6 +100,8 @@ pub struct Container {
     pub cpu_architecture: Option<Architecture>,
     /// Fargate task storage beyond the 20 GiB every task has.
     pub ephemeral_storage_gib: Option<u32>,
+    /// The Fargate platform version (`fargatePlatformConfiguration`).
+    pub platform_version: String,
     /// The task role's statements.
     pub task_policy_statements: Vec<Value>,
 }
@@ -475,6 +477,12 @@ pub const JOB_KEYS: &[Key] = &[
         Kind::Integer,
         described(r#"none (Fargate's 20 GiB)"#),
         r#"Task storage, 21–200 GiB: the job definition's `ephemeralStorage`."#,
+    ),
+    key(
+        "platform_version",
+        Kind::String,
+        text("LATEST"),
+        r#"The Fargate platform version the task runs on: `LATEST`, `1.4.0` or `1.3.0` (the job definition's `fargatePlatformConfiguration.platformVersion`). Pin it when a job must not move with AWS's newest. `local run` shows it in the job record it hands the handlers."#,
     ),
     key(
         "schedule_retry",

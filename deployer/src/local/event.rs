@@ -159,7 +159,7 @@ pub fn job_record(
         ("Command".to_string(), json!(spec.command)),
         ("Environment".to_string(), Value::Array(environment)),
         ("ExecutionRoleArn".to_string(), json!(spec.execution_role_arn)),
-        ("FargatePlatformConfiguration".to_string(), json!({"PlatformVersion": crate::aws::batch::FARGATE_PLATFORM_VERSION})),
+        ("FargatePlatformConfiguration".to_string(), json!({"PlatformVersion": spec.platform_version})),
         ("NetworkConfiguration".to_string(), json!({"AssignPublicIp": if spec.assign_public_ip { "ENABLED" } else { "DISABLED" }})),
         ("Image".to_string(), json!(spec.image)),
         ("JobRoleArn".to_string(), json!(spec.job_role_arn)),

@@ -46,6 +46,8 @@ pub struct JobDefinitionSpec {
     /// `runtimePlatform.cpuArchitecture` (`X86_64`, `ARM64`), when set.
     pub cpu_architecture: Option<String>,
     pub ephemeral_storage_gib: Option<u32>,
+    /// `fargatePlatformConfiguration.platformVersion`.
+    pub platform_version: String,
     pub attempts: u32,
     /// `retryStrategy.evaluateOnExit`, in order.
     pub retry_on: Vec<RetryRule>,
@@ -157,6 +159,7 @@ field_diff!(JobDefinitionSpec {
     log_options,
     cpu_architecture,
     ephemeral_storage_gib,
+    platform_version,
     attempts,
     retry_on,
     timeout_seconds,

@@ -90,6 +90,7 @@ impl JobStack {
                     .cpu_architecture
                     .map(|a| a.batch_name().to_string()),
                 ephemeral_storage_gib: job.container.ephemeral_storage_gib,
+                platform_version: job.container.platform_version.clone(),
                 attempts: job.retry.attempts,
                 retry_on: job.retry.on.clone(),
                 timeout_seconds: job.container.timeout_seconds,

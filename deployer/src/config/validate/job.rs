@@ -300,6 +300,16 @@ impl Validator {
                 "from 21 to 200 (GiB; every Fargate task has 20)",
             )
             .map(|v| v as u32);
+        let versions = ["LATEST", "1.4.0", "1.3.0"].map(|v| (v, v));
+        let platform_version = self
+            .choice(
+                &at,
+                "platform_version",
+                &versions,
+                "a Fargate platform version",
+            )
+            .unwrap_or_else(|| at.default_choice("platform_version", &versions))
+            .to_string();
         let schedule_retry = self.schedule_retry(&at);
         let schedule_dead_letter_arn = match at.get("schedule_dead_letter_arn") {
             Some(_) => self
@@ -337,6 +347,7 @@ impl Validator {
                 assign_public_ip,
                 cpu_architecture,
                 ephemeral_storage_gib,
+                platform_version,
                 task_policy_statements,
             },
             schedule: JobSchedule {

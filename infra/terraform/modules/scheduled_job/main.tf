@@ -95,7 +95,7 @@ resource "aws_batch_job_definition" "job" {
       ]
       jobRoleArn                   = aws_iam_role.role["EcsTaskRole"].arn
       executionRoleArn             = aws_iam_role.role["EcsTaskExecRole"].arn
-      fargatePlatformConfiguration = { platformVersion = "LATEST" }
+      fargatePlatformConfiguration = { platformVersion = var.platform_version }
       networkConfiguration         = { assignPublicIp = var.assign_public_ip ? "ENABLED" : "DISABLED" }
       logConfiguration = {
         logDriver = "awslogs"

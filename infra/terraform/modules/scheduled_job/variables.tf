@@ -245,6 +245,17 @@ variable "ephemeral_storage_gib" {
   }
 }
 
+variable "platform_version" {
+  type        = string
+  default     = "LATEST"
+  nullable    = false
+  description = "The Fargate platform version the task runs on: LATEST, 1.4.0 or 1.3.0 (the job definition's fargatePlatformConfiguration.platformVersion)."
+  validation {
+    condition     = contains(["LATEST", "1.4.0", "1.3.0"], var.platform_version)
+    error_message = "platform_version must be LATEST, 1.4.0 or 1.3.0."
+  }
+}
+
 variable "schedule_retry" {
   type = object({
     maximum_retry_attempts    = optional(number, 185)

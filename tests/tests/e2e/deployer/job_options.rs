@@ -271,3 +271,53 @@ secrets_kms_key_arn = "{key}""#
         "the secrets policy is gone with the secrets"
     );
 }
+
+/// `platform_version`: deployed, read back to a no-change plan, changed
+/// (a job definition field of its own), and back to `LATEST` when removed.
+#[tokio::test]
+async fn platform_version_round_trips_and_changes_alone() {
+    let fixture = Fixture::new().await;
+    let Fixture { aws, sjob, .. } = &fixture;
+    let targets = fixture.existing_targets().await;
+    let crawler = Names::of("crawler");
+    let version = |definition: aws_sdk_batch::types::JobDefinition| {
+        definition
+            .container_properties
+            .and_then(|c| c.fargate_platform_configuration)
+            .and_then(|f| f.platform_version)
+    };
+    sjob.write_config(&config(
+        &targets,
+        &[&crawler_with("platform_version = \"1.4.0\"")],
+    ));
+    sjob.run_expecting(0, &["deploy"]).await;
+    assert_eq!(
+        version(aws.active_job_definition(&crawler.job).await).as_deref(),
+        Some("1.4.0")
+    );
+    sjob.run_expecting(0, &["plan", "--detailed-exitcode"])
+        .await;
+
+    sjob.write_config(&config(&targets, &[CRAWLER]));
+    let plan: Value = sjob
+        .run_expecting(0, &["plan", "--output", "json"])
+        .await
+        .json();
+    assert_eq!(
+        pending_changes(&plan),
+        [(
+            "crawler".to_string(),
+            "job_definition".to_string(),
+            "update".to_string(),
+            json!(["platform_version"])
+        )],
+        "{plan:#}"
+    );
+    sjob.run_expecting(0, &["deploy"]).await;
+    assert_eq!(
+        version(aws.active_job_definition(&crawler.job).await).as_deref(),
+        Some("LATEST")
+    );
+    sjob.run_expecting(0, &["plan", "--detailed-exitcode"])
+        .await;
+}
