@@ -1,5 +1,7 @@
 //! The README's key tables are written from the keys' entries: this test
-//! fails when they differ, and `SJOB_BLESS=1` rewrites them.
+//! fails when they differ, and `SJOB_BLESS=1` rewrites them. The Terraform
+//! module's job variables are checked against the same entries: every job
+//! key has one (or a reason it cannot), with the entry's default.
 
 use sjob::config::keys::{flattened, markdown_table, Kind};
 use sjob::config::{BASE_KEYS, JOB_KEYS, TOP_KEYS};
@@ -60,4 +62,73 @@ fn every_default_fits_its_key() {
             assert!(fits, "`{path}`'s default {default} is not a {:?}", key.kind);
         }
     }
+}
+
+/// The `scheduled_job` module's variables: name and default's text (the
+/// text after `default =` on one line; `None` when it has none).
+fn module_variables() -> Vec<(String, Option<String>)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../infra/terraform/modules/scheduled_job/variables.tf");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut variables: Vec<(String, Option<String>)> = Vec::new();
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("variable \"") {
+            let name = name.split('"').next().unwrap();
+            variables.push((name.to_string(), None));
+        } else if let Some(rest) = line.strip_prefix("  default") {
+            let value = rest.trim_start().strip_prefix('=').unwrap().trim();
+            variables.last_mut().unwrap().1 = Some(value.to_string());
+        }
+    }
+    variables
+}
+
+/// Job keys the module does not take, each for the reason its README
+/// section gives: the task execution role's grants for `secrets` are derived
+/// from each ARN by a rule a `templatefile()` template cannot express
+/// without a second copy of it in HCL.
+const NOT_IN_THE_MODULE: &[&str] = &["secrets", "secrets_kms_key_arn"];
+
+#[test]
+fn the_terraform_modules_variables_default_as_the_entries() {
+    use sjob::config::keys::Default;
+
+    let variables = module_variables();
+    let mut problems = Vec::new();
+    for key in JOB_KEYS {
+        let Some((_, default)) = variables.iter().find(|(name, _)| name == key.name) else {
+            if !NOT_IN_THE_MODULE.contains(&key.name) {
+                problems.push(format!("`{}` has no variable in the module", key.name));
+            }
+            continue;
+        };
+        let tf = default.as_deref().map(|text| {
+            serde_json::from_str::<serde_json::Value>(text)
+                .unwrap_or_else(|_| panic!("`{}`'s default is not a literal: {text}", key.name))
+        });
+        let agrees = match (key.default, &tf) {
+            (Default::Required, tf) => tf.is_none(),
+            (Default::None, Some(tf)) => tf.is_null(),
+            (Default::Value(_), Some(tf)) => {
+                let entry = key.default_json().expect("a value");
+                // Batch takes vcpus and memory as strings; the module too.
+                *tf == entry || tf.as_str() == Some(entry.to_string().as_str())
+            }
+            (Default::Described(_), _) => true,
+            _ => false,
+        };
+        if !agrees {
+            problems.push(format!(
+                "`{}`: the entry's default is {:?}, the module's {}",
+                key.name,
+                key.default,
+                default.as_deref().unwrap_or("(none: required)")
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "infra/terraform/modules/scheduled_job/variables.tf disagrees with the keys' entries:\n{}",
+        problems.join("\n")
+    );
 }
