@@ -15,7 +15,7 @@ use aws_sdk_batch::types::{
 use aws_sdk_batch::Client;
 
 use super::AwsError;
-use crate::model::{Identity, JobDefinitionSpec, Observed, RetryAction, RetryRule};
+use crate::model::{Identity, JobDefinitionSpec, Observed, RetryAction, RetryRule, Tags};
 
 /// Fargate platform version of every job definition: the newest.
 pub const FARGATE_PLATFORM_VERSION: &str = "LATEST";
@@ -122,7 +122,7 @@ pub fn revisions(name: &str, mut definitions: Vec<JobDefinition>) -> Option<Revi
     })
 }
 
-fn spec_of(name: &str, definition: &JobDefinition, tags: crate::model::Tags) -> JobDefinitionSpec {
+fn spec_of(name: &str, definition: &JobDefinition, tags: Tags) -> JobDefinitionSpec {
     let container = definition
         .container_properties
         .clone()
@@ -344,6 +344,18 @@ pub async fn deregister(client: &Client, arn: &str) -> Result<(), AwsError> {
         .await
         .map(|_| ())
         .map_err(|e| AwsError::call("DeregisterJobDefinition", arn, e))
+}
+
+/// Sets `tags` on a job definition revision (others it has stay).
+pub async fn tag(client: &Client, arn: &str, tags: &Tags) -> Result<(), AwsError> {
+    client
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(tags.clone().into_iter().collect()))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::call("TagResource", arn, e))
 }
 
 /// A Batch job as `ListJobs` summarises it.

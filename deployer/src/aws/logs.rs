@@ -140,6 +140,18 @@ async fn update(
     .await
 }
 
+/// Sets `tags` on the log group (others it has stay).
+pub async fn tag(client: &Client, name: &str, arn: &str, tags: &Tags) -> Result<(), AwsError> {
+    client
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(tags.clone().into_iter().collect()))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::call("TagResource", name, e))
+}
+
 pub async fn delete(client: &Client, name: &str) -> Result<(), AwsError> {
     match client.delete_log_group().log_group_name(name).send().await {
         Err(err) if error_code(&err) != Some(NOT_FOUND) => {

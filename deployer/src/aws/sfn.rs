@@ -242,6 +242,18 @@ pub async fn delete(client: &Client, name: &str, arn: &str) -> Result<(), AwsErr
     }
 }
 
+/// Sets `tags` on the state machine (others it has stay).
+pub async fn tag(client: &Client, name: &str, arn: &str, tags: &Tags) -> Result<(), AwsError> {
+    client
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(sfn_tags(tags)))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::call("TagResource", name, e))
+}
+
 fn sfn_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
