@@ -153,6 +153,26 @@ impl Clients {
         }
     }
 
+    /// The clients `references` reads with, in `region`.
+    pub fn readers(&self, region: &str) -> Readers {
+        let config = if self.region().as_deref() == Some(region) {
+            self.config.clone()
+        } else {
+            self.config
+                .to_builder()
+                .region(Region::new(region.to_string()))
+                .build()
+        };
+        Readers {
+            batch: aws_sdk_batch::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+            kms: kms::Client::new(&config),
+            sqs: sqs::Client::new(&config),
+            secrets: secrets::Client::new(&config),
+        }
+    }
+
     pub fn region(&self) -> Option<String> {
         self.config.region().map(|r| r.to_string())
     }
@@ -173,6 +193,17 @@ impl Clients {
             )
         })
     }
+}
+
+/// The clients of one region that `references` reads what a config names
+/// with (a reference's ARN may name another region than the stack's).
+pub struct Readers {
+    pub batch: aws_sdk_batch::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub kms: kms::Client,
+    pub sqs: sqs::Client,
+    pub secrets: secrets::Client,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

@@ -23,6 +23,10 @@ pub const FARGATE_PLATFORM_VERSION: &str = "LATEST";
 /// architecture (`runtimePlatform` needs both).
 pub const OPERATING_SYSTEM_FAMILY: &str = "LINUX";
 
+/// A job definition revision as DescribeJobDefinitions gives it: what
+/// [`list_active`] lists and [`revisions`] reads.
+pub type Definition = JobDefinition;
+
 /// The revision that is live and every active revision (to retire).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Revisions {

@@ -16,6 +16,10 @@ use serde_json::Value;
 use super::{error_code, wait_for_role, Assumer, AwsError};
 use crate::model::{Identity, Observed, StateMachineSpec, Tags};
 
+/// A state machine as DescribeStateMachine gives it: what [`describe`]
+/// reads and [`observed`] makes a spec of.
+pub type Described = DescribeStateMachineOutput;
+
 const NOT_FOUND: &[&str] = &["StateMachineDoesNotExist", "ResourceNotFound"];
 
 /// The names of the account's state machines.
