@@ -136,7 +136,10 @@ pub async fn apply(
     }
     for policy in adoption.seed_policies.iter().filter(|p| p.attachments == 0) {
         aws::iam::delete_policy(&clients.iam, &policy.arn).await?;
-        tracing::info!(policy = policy.arn.as_str(), "deleted the seed's unattached policy");
+        tracing::info!(
+            policy = policy.arn.as_str(),
+            "deleted the seed's unattached policy"
+        );
     }
     adoption.applied = true;
     Ok(adoption)

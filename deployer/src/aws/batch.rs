@@ -14,7 +14,7 @@ use aws_sdk_batch::types::{
 };
 use aws_sdk_batch::Client;
 
-use super::AwsError;
+use super::error::AwsError;
 use crate::model::{Identity, JobDefinitionSpec, Observed, RetryAction, RetryRule, Tags};
 
 /// Fargate platform version of every job definition: the newest.
@@ -455,7 +455,10 @@ fn batch_job(job: JobDetail) -> BatchJob {
                 ended: a.stopped_at.is_some(),
             })
             .collect(),
-        stream: job.container.as_ref().and_then(|c| c.log_stream_name.clone()),
+        stream: job
+            .container
+            .as_ref()
+            .and_then(|c| c.log_stream_name.clone()),
         log_group: job
             .container
             .as_ref()

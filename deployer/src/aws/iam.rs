@@ -8,7 +8,7 @@ use futures::future::try_join_all;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
-use super::{error_code, AwsError};
+use super::error::{error_code, AwsError};
 use crate::model::{Identity, Observed, RoleSpec, Tags};
 
 /// The roles a plan compares with: every role of the account from one
@@ -231,7 +231,7 @@ pub async fn converge(
         };
         update(client, desired, &created).await
     };
-    super::create_or_adopt(
+    super::converge::create_or_adopt(
         "IAM role",
         name,
         &Identity::of(&desired.tags),
@@ -292,7 +292,7 @@ async fn update(client: &Client, desired: &RoleSpec, actual: &RoleSpec) -> Resul
                     .map_err(|e| AwsError::call("AttachRolePolicy", format!("{name} {arn}"), e))
             }),
     );
-    let tags = super::sync_tags(
+    let tags = super::converge::sync_tags(
         &desired.tags,
         &actual.tags,
         |stale| async move {

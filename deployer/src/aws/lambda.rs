@@ -15,7 +15,8 @@ use aws_sdk_lambda::types::{
 use aws_sdk_lambda::Client;
 use handlers::partition::Partition;
 
-use super::{error_code, wait, wait_for_role, Assumer, AwsError};
+use super::error::{error_code, AwsError};
+use super::wait::{self, wait_for_role, Assumer};
 use crate::model::FunctionSpec;
 use crate::model::{Identity, Observed, Tags};
 
@@ -97,7 +98,7 @@ pub async fn converge(
     match actual {
         Some(actual) => update(client, desired, package, actual).await,
         None => {
-            super::create_or_adopt(
+            super::converge::create_or_adopt(
                 "Lambda function",
                 name,
                 &Identity::of(&desired.tags),
@@ -191,7 +192,7 @@ async fn update(
         applied(client, name, "UpdateFunctionCode").await?;
     }
     let arn = arn.as_str();
-    super::sync_resource_tags!(
+    super::converge::sync_resource_tags!(
         client,
         resource,
         arn,

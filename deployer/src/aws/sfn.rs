@@ -13,7 +13,8 @@ use aws_sdk_sfn::Client;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{error_code, wait_for_role, Assumer, AwsError};
+use super::error::{error_code, AwsError};
+use super::wait::{wait_for_role, Assumer};
 use crate::model::{Identity, Observed, StateMachineSpec, Tags};
 
 /// A state machine as DescribeStateMachine gives it: what [`describe`]
@@ -192,7 +193,7 @@ pub async fn converge(
                 Err(err) => Err(explain(client, name, &desired.definition, err).await),
             }
         };
-        return super::create_or_adopt(
+        return super::converge::create_or_adopt(
             "state machine",
             name,
             &Identity::of(&desired.tags),
@@ -220,7 +221,7 @@ pub async fn converge(
             return Err(explain(client, name, &desired.definition, err).await);
         }
     }
-    super::sync_resource_tags!(
+    super::converge::sync_resource_tags!(
         client,
         resource_arn,
         arn,

@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use handlers::publish::SnsPublisher;
 
+use super::error::{error_code, AwsError};
 use super::pace::Pace;
-use super::{error_code, AwsError, Settings, SettingsError};
+use super::{Settings, SettingsError};
 use crate::model::{Identity, Observed, Tags};
 use crate::model::{ObservedSubscription, SubscriptionSpec, TopicSpec, SUBSCRIPTION_TAG_PREFIX};
 
@@ -118,7 +119,7 @@ pub async fn converge_topic(
                 .map(|_| ())
                 .map_err(|e| AwsError::call("CreateTopic", arn, e))
         };
-        return super::create_or_adopt(
+        return super::converge::create_or_adopt(
             "SNS topic",
             &desired.name,
             &Identity::of(&desired.tags),
@@ -156,7 +157,7 @@ pub async fn converge_topic(
             .await
             .map_err(|e| AwsError::call("SetTopicAttributes", arn, e))?;
     }
-    super::sync_resource_tags!(
+    super::converge::sync_resource_tags!(
         client,
         resource_arn,
         arn,

@@ -23,7 +23,7 @@ pub struct Config {
     pub base: Option<Base>,
     pub jobs: BTreeMap<String, Job>,
     /// What validates but the user should know, with its place.
-    pub warnings: Vec<super::ProblemRecord>,
+    pub warnings: Vec<super::diagnostic::ProblemRecord>,
 }
 
 /// An ARN a job uses: given in the config, or that of the base resource sjob

@@ -214,8 +214,7 @@ fn package_sha256(which: &'static str, path: &Path) -> Result<String, BaseError>
 /// Standard base64 with padding, the form Lambda gives `CodeSha256` in.
 /// (Only `aws` uses the SDK's crates, its encoder among them.)
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let bits = chunk
