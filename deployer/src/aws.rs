@@ -1,6 +1,7 @@
-//! AWS access, one module per service: each reads a resource into its
-//! `stack` spec (absent is `None`, not an error), and creates, updates or
-//! deletes it. SDK configuration and error mapping live here, once.
+//! AWS access, the only door to it: one module per service, each reading a
+//! resource into its `model` spec (absent is `None`, not an error), and
+//! creating, updating, tagging or deleting it. The SDK configuration and
+//! the clients live here, once; `error` maps every failed call.
 
 pub(crate) mod batch;
 pub(crate) mod cloudwatch;
