@@ -329,7 +329,8 @@ async fn converge_job(
         {
             let arn = target.alarm_arn(&alarm.name);
             let current = actual.alarm.as_ref().map(|o| &o.spec);
-            aws::cloudwatch::converge(clients, alarm, &arn, current).await?;
+            aws::cloudwatch::converge(&clients.cloudwatch, &clients.lambda, alarm, &arn, current)
+                .await?;
         }
         // `expect_success_within` dropped from the job.
         remove_alarm(clients, job).await
@@ -348,7 +349,9 @@ async fn remove_alarm(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> 
         .as_ref()
         .filter(|a| deleting(&job.changes, Kind::Alarm, &a.spec.name))
     {
-        Some(alarm) => aws::cloudwatch::delete(clients, &alarm.spec).await,
+        Some(alarm) => {
+            aws::cloudwatch::delete(&clients.cloudwatch, &clients.lambda, &alarm.spec).await
+        }
         None => Ok(()),
     }
 }

@@ -6,6 +6,7 @@
 
 mod base;
 mod diagnostic;
+mod file;
 mod job;
 pub mod keys;
 mod tree;
@@ -13,105 +14,16 @@ mod validate;
 
 pub use base::*;
 pub use diagnostic::{ConfigError, Problem, ProblemRecord};
+pub use file::{Config, TOP_KEYS};
 pub use job::*;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::kms::{KmsKey, ResolvedKey};
-use crate::target::Target;
-use keys::{described, key, Key, Kind, NONE, REQUIRED};
 use serde_json::Value;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    pub path: PathBuf,
-    pub app_name: String,
-    pub stage: String,
-    pub region: Option<String>,
-    pub account_id: Option<String>,
-    /// `[base]`: the shared resources sjob creates, when the config asks.
-    pub base: Option<Base>,
-    pub jobs: BTreeMap<String, Job>,
-    /// What validates but the user should know, with its place.
-    pub warnings: Vec<ProblemRecord>,
-}
-
-/// The top level of the file.
-pub const TOP_KEYS: &[Key] = &[
-    key(
-        "app_name",
-        Kind::String,
-        REQUIRED,
-        r#"Letters, digits, `-`, `_`. They prefix every resource name."#,
-    ),
-    key(
-        "stage",
-        Kind::String,
-        REQUIRED,
-        r#"Letters, digits, `-`, `_`. They prefix every resource name."#,
-    ),
-    key(
-        "region",
-        Kind::String,
-        described(r#"AWS env/profile"#),
-        r#"The region to deploy to."#,
-    ),
-    key(
-        "account_id",
-        Kind::String,
-        described(r#"STS"#),
-        r#"The account ARNs are built for."#,
-    ),
-    key(
-        "base",
-        Kind::Table(BASE_KEYS),
-        NONE,
-        r#"The shared base: notification topic, handler functions, compute."#,
-    ),
-    key(
-        "defaults",
-        Kind::Table(JOB_KEYS),
-        NONE,
-        r#"Job keys every job gets unless it sets them (not `command`)."#,
-    ),
-    key(
-        "jobs",
-        Kind::Named(JOB_KEYS),
-        REQUIRED,
-        r#"The jobs, one `[jobs.NAME]` table each. Required."#,
-    ),
-];
 
 /// The JSON Schema of `sjob.toml`.
 pub fn json_schema() -> Value {
     keys::json_schema(TOP_KEYS)
-}
-
-impl Config {
-    /// The topic the handlers publish to.
-    pub fn topic_arn(&self, target: &Target) -> Option<String> {
-        Some(self.base.as_ref()?.notification_topic()?.arn_in(target))
-    }
-
-    /// This config with the topic's key resolved to `key` wherever it is
-    /// named: `[base.notifications]` and every job's last resort.
-    pub fn with_topic_key(mut self, key: &ResolvedKey) -> Config {
-        let resolve = |slot: &mut Option<KmsKey>| {
-            if let Some(given) = slot.take() {
-                *slot = Some(given.resolved_to(key.clone()));
-            }
-        };
-        if let Some(notifications) = self.base.as_mut().and_then(|b| b.notifications.as_mut()) {
-            resolve(&mut notifications.kms_key_id);
-        }
-        for job in self.jobs.values_mut() {
-            if let Some(topic) = job.notification.topic.as_mut() {
-                resolve(&mut topic.kms_key_id);
-            }
-        }
-        self
-    }
 }
 
 /// Reads and validates a config file.

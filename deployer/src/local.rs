@@ -9,7 +9,6 @@ pub mod process;
 pub mod scheduler;
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hasher};
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -28,7 +27,7 @@ use crate::render::definition::NOTIFY_SKIPPED_STATE;
 use crate::secret::SecretSource;
 use crate::target::Target;
 use deliver::{deliver, Delivery, DeliveryError};
-use event::{handler_event, Ending, Execution};
+use event::{handler_event, new_id, Ending, Execution};
 
 /// The account and region of local runs whose config names neither.
 const LOCAL_ACCOUNT_ID: &str = "000000000000";
@@ -64,20 +63,6 @@ pub fn local_target(config: &Config, job: &Job) -> Target {
             .clone()
             .unwrap_or_else(|| part(3, LOCAL_REGION)),
     }
-}
-
-/// A random id shaped like the UUIDs AWS uses for executions and jobs.
-pub fn new_id() -> String {
-    let random = || {
-        std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish()
-    };
-    let bytes: Vec<u8> = [random(), random()]
-        .iter()
-        .flat_map(|r| r.to_be_bytes())
-        .collect();
-    handlers::notification::uuid_shaped(&bytes)
 }
 
 /// What `sjob local run` reports.

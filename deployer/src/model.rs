@@ -11,7 +11,6 @@ mod retry;
 
 pub use alarm::*;
 pub use base::*;
-pub(crate) use diff::field_diff;
 pub use diff::*;
 pub use identity::*;
 pub use job::*;

@@ -15,12 +15,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use aws_config::{Region, SdkConfig};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use handlers::links::arn_region;
 
 use crate::aws::ec2::{self, Named};
-use crate::aws::{self, AwsError, Clients};
+use crate::aws::{self, AwsError, Clients, Readers};
 use crate::config::{ArnRef, Config, Job};
 use crate::kms::{KeyForm, KmsKey, ResolvedKey};
 use crate::names::BaseNames;
@@ -306,7 +305,7 @@ pub async fn check(
         .map(|r| region_of(r, target))
         .collect::<BTreeSet<_>>()
         .into_iter()
-        .map(|region| (region, Readers::new(clients, region)))
+        .map(|region| (region, clients.readers(region)))
         .collect();
     let of_kind = |kind: Kind, region: Option<&str>| -> Vec<String> {
         references
@@ -465,38 +464,6 @@ fn region_of<'a>(reference: &'a Reference, target: &'a Target) -> &'a str {
     match reference.kind {
         Kind::Subnet | Kind::SecurityGroup | Kind::Vpc => &target.region,
         _ => arn_region(&reference.id).unwrap_or(&target.region),
-    }
-}
-
-/// The clients of one region.
-struct Readers {
-    batch: aws_sdk_batch::Client,
-    lambda: aws_sdk_lambda::Client,
-    sns: aws_sdk_sns::Client,
-    kms: aws::kms::Client,
-    sqs: aws::sqs::Client,
-    secrets: aws::secrets::Client,
-}
-
-impl Readers {
-    fn new(clients: &Clients, region: &str) -> Readers {
-        let config: SdkConfig = if clients.region().as_deref() == Some(region) {
-            clients.config.clone()
-        } else {
-            clients
-                .config
-                .to_builder()
-                .region(Region::new(region.to_string()))
-                .build()
-        };
-        Readers {
-            batch: aws_sdk_batch::Client::new(&config),
-            lambda: aws_sdk_lambda::Client::new(&config),
-            sns: aws_sdk_sns::Client::new(&config),
-            kms: aws::kms::Client::new(&config),
-            sqs: aws::sqs::Client::new(&config),
-            secrets: aws::secrets::Client::new(&config),
-        }
     }
 }
 

@@ -16,7 +16,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::aws::{self, error_code, AwsError, Clients};
+use crate::aws::{self, AwsError, Clients};
 use crate::model::{Identity, Tags};
 use crate::plan::{self, Action, ActualJob, Change, JobPlan, Kind, Plan};
 use crate::target::Target;
@@ -99,7 +99,7 @@ pub async fn inspect(clients: &Clients, plan: &Plan) -> Result<Adoption, AdoptEr
                 plan.target.partition(),
                 plan.target.account_id
             );
-            if let Some(attachments) = attachment_count(clients, &arn).await? {
+            if let Some(attachments) = aws::iam::policy_attachments(&clients.iam, &arn).await? {
                 seed_policies.push(SeedPolicy {
                     job: job.batch_name.clone(),
                     name,
@@ -135,7 +135,11 @@ pub async fn apply(
         tag(clients, &plan.target, job, adoptee, job.identity.tags()).await?;
     }
     for policy in adoption.seed_policies.iter().filter(|p| p.attachments == 0) {
-        delete_policy(clients, &policy.arn).await?;
+        aws::iam::delete_policy(&clients.iam, &policy.arn).await?;
+        tracing::info!(
+            policy = policy.arn.as_str(),
+            "deleted the seed's unattached policy"
+        );
     }
     adoption.applied = true;
     Ok(adoption)
@@ -249,35 +253,9 @@ async fn tag(
 ) -> Result<(), AwsError> {
     let name = adoptee.name.as_str();
     match adoptee.kind {
-        Kind::Role => {
-            let tags = tags
-                .iter()
-                .filter_map(|(k, v)| {
-                    aws_sdk_iam::types::Tag::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                        .ok()
-                })
-                .collect();
-            clients
-                .iam
-                .tag_role()
-                .role_name(name)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| AwsError::call("TagRole", name, e))?;
-        }
+        Kind::Role => aws::iam::tag(&clients.iam, name, tags).await?,
         Kind::LogGroup => {
-            clients
-                .logs
-                .tag_resource()
-                .resource_arn(target.log_group_arn(name))
-                .set_tags(Some(tags.clone().into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| AwsError::call("TagResource", name, e))?;
+            aws::logs::tag(&clients.logs, name, &target.log_group_arn(name), tags).await?;
         }
         Kind::JobDefinition => {
             let arn = job
@@ -286,28 +264,11 @@ async fn tag(
                 .as_ref()
                 .map(|r| r.latest_arn.clone())
                 .unwrap_or_default();
-            clients
-                .batch
-                .tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(tags.clone().into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| AwsError::call("TagResource", arn.as_str(), e))?;
+            aws::batch::tag(&clients.batch, &arn, tags).await?;
         }
         Kind::StateMachine => {
-            let tags = tags
-                .iter()
-                .map(|(k, v)| aws_sdk_sfn::types::Tag::builder().key(k).value(v).build())
-                .collect();
-            clients
-                .sfn
-                .tag_resource()
-                .resource_arn(target.state_machine_arn(name))
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| AwsError::call("TagResource", name, e))?;
+            let arn = target.state_machine_arn(name);
+            aws::sfn::tag(&clients.sfn, name, &arn, tags).await?;
         }
         // Untaggable: it is the state machine's, adopted with it.
         Kind::Schedule => {}
@@ -326,46 +287,6 @@ async fn tag(
     }
     tracing::info!(job = %adoptee.job, kind = %adoptee.kind, name, "adopted");
     Ok(())
-}
-
-/// How many entities a customer-managed policy is attached to, or `None`
-/// when it does not exist.
-async fn attachment_count(clients: &Clients, arn: &str) -> Result<Option<i32>, AwsError> {
-    match clients.iam.get_policy().policy_arn(arn).send().await {
-        Ok(out) => Ok(out.policy.map(|p| p.attachment_count.unwrap_or_default())),
-        Err(err) if error_code(&err) == Some("NoSuchEntity") => Ok(None),
-        Err(err) => Err(AwsError::call("GetPolicy", arn, err)),
-    }
-}
-
-/// Deletes a policy and its non-default versions (IAM requires them gone first).
-async fn delete_policy(clients: &Clients, arn: &str) -> Result<(), AwsError> {
-    let versions = clients
-        .iam
-        .list_policy_versions()
-        .policy_arn(arn)
-        .send()
-        .await
-        .map_err(|e| AwsError::call("ListPolicyVersions", arn, e))?;
-    for version in versions.versions().iter().filter(|v| !v.is_default_version) {
-        clients
-            .iam
-            .delete_policy_version()
-            .policy_arn(arn)
-            .set_version_id(version.version_id.clone())
-            .send()
-            .await
-            .map_err(|e| AwsError::call("DeletePolicyVersion", arn, e))?;
-    }
-    match clients.iam.delete_policy().policy_arn(arn).send().await {
-        Err(err) if error_code(&err) != Some("NoSuchEntity") => {
-            Err(AwsError::call("DeletePolicy", arn, err))
-        }
-        _ => {
-            tracing::info!(policy = arn, "deleted the seed's unattached policy");
-            Ok(())
-        }
-    }
 }
 
 impl fmt::Display for Adoption {

@@ -14,12 +14,16 @@ use aws_sdk_batch::types::{
 };
 use aws_sdk_batch::Client;
 
-use super::AwsError;
-use crate::model::{Identity, JobDefinitionSpec, Observed, RetryAction, RetryRule};
+use super::error::AwsError;
+use crate::model::{Identity, JobDefinitionSpec, Observed, RetryAction, RetryRule, Tags};
 
 /// The operating system of every job definition that names its CPU
 /// architecture (`runtimePlatform` needs both).
 pub const OPERATING_SYSTEM_FAMILY: &str = "LINUX";
+
+/// A job definition revision as DescribeJobDefinitions gives it: what
+/// [`list_active`] lists and [`revisions`] reads.
+pub type Definition = JobDefinition;
 
 /// The revision that is live and every active revision (to retire).
 #[derive(Debug, Clone, PartialEq)]
@@ -120,7 +124,7 @@ pub fn revisions(name: &str, mut definitions: Vec<JobDefinition>) -> Option<Revi
     })
 }
 
-fn spec_of(name: &str, definition: &JobDefinition, tags: crate::model::Tags) -> JobDefinitionSpec {
+fn spec_of(name: &str, definition: &JobDefinition, tags: Tags) -> JobDefinitionSpec {
     let container = definition
         .container_properties
         .clone()
@@ -349,6 +353,18 @@ pub async fn deregister(client: &Client, arn: &str) -> Result<(), AwsError> {
         .map_err(|e| AwsError::call("DeregisterJobDefinition", arn, e))
 }
 
+/// Sets `tags` on a job definition revision (others it has stay).
+pub async fn tag(client: &Client, arn: &str, tags: &Tags) -> Result<(), AwsError> {
+    client
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(tags.clone().into_iter().collect()))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::call("TagResource", arn, e))
+}
+
 /// A Batch job as `ListJobs` summarises it.
 #[derive(Debug, Clone)]
 pub struct ListedJob {
@@ -389,9 +405,75 @@ pub async fn list_named(
     Ok(jobs)
 }
 
+/// A Batch job as DescribeJobs gives it: what `sjob status` and the output
+/// reader use of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchJob {
+    pub id: String,
+    /// `SUBMITTED` ... `SUCCEEDED` or `FAILED`.
+    pub status: Option<String>,
+    /// The size of an array job (a child has it too, with its index).
+    pub array_size: Option<i32>,
+    /// A child's index in its array job.
+    pub array_index: Option<i32>,
+    /// The attempts Batch recorded (a running one is not among them yet).
+    pub attempts: Vec<Attempt>,
+    /// The container's log stream: the running attempt's, or the last's.
+    pub stream: Option<String>,
+    /// The job definition's `awslogs-group`, when it names one.
+    pub log_group: Option<String>,
+}
+
+/// One recorded attempt of a Batch job.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attempt {
+    pub stream: Option<String>,
+    pub ended: bool,
+}
+
+impl BatchJob {
+    /// Whether its container may be writing: it is starting or running.
+    pub fn is_running(&self) -> bool {
+        matches!(self.status.as_deref(), Some("STARTING" | "RUNNING"))
+    }
+
+    /// Whether it has stopped for good.
+    pub fn has_stopped(&self) -> bool {
+        matches!(self.status.as_deref(), Some("SUCCEEDED" | "FAILED"))
+    }
+}
+
+fn batch_job(job: JobDetail) -> BatchJob {
+    let array = job.array_properties.as_ref();
+    BatchJob {
+        id: job.job_id().unwrap_or_default().to_string(),
+        status: job.status.as_ref().map(|s| s.as_str().to_string()),
+        array_size: array.and_then(|a| a.size),
+        array_index: array.and_then(|a| a.index),
+        attempts: job
+            .attempts()
+            .iter()
+            .map(|a| Attempt {
+                stream: a.container.as_ref().and_then(|c| c.log_stream_name.clone()),
+                ended: a.stopped_at.is_some(),
+            })
+            .collect(),
+        stream: job
+            .container
+            .as_ref()
+            .and_then(|c| c.log_stream_name.clone()),
+        log_group: job
+            .container
+            .as_ref()
+            .and_then(|c| c.log_configuration.as_ref())
+            .and_then(|l| l.options.as_ref())
+            .and_then(|o| o.get("awslogs-group").cloned()),
+    }
+}
+
 /// These jobs as DescribeJobs gives them, in the order of `ids` (those
 /// Batch still knows); it takes 100 ids a call.
-pub async fn describe_jobs(client: &Client, ids: &[String]) -> Result<Vec<JobDetail>, AwsError> {
+pub async fn describe_jobs(client: &Client, ids: &[String]) -> Result<Vec<BatchJob>, AwsError> {
     let mut jobs = Vec::new();
     for chunk in ids.chunks(100) {
         let described = client
@@ -402,7 +484,7 @@ pub async fn describe_jobs(client: &Client, ids: &[String]) -> Result<Vec<JobDet
             .map_err(|e| AwsError::call("DescribeJobs", chunk.join(", "), e))?;
         let mut found = described.jobs.unwrap_or_default();
         found.sort_by_key(|j| chunk.iter().position(|id| Some(id.as_str()) == j.job_id()));
-        jobs.extend(found);
+        jobs.extend(found.into_iter().map(batch_job));
     }
     Ok(jobs)
 }
@@ -415,8 +497,63 @@ pub async fn attempts(
     // An array job's parent makes no attempts of its own.
     Ok(describe_jobs(client, ids)
         .await?
-        .iter()
-        .filter(|j| j.array_properties().is_none_or(|a| a.size().is_none()))
-        .filter_map(|j| Some((j.job_id()?.to_string(), j.attempts().len())))
+        .into_iter()
+        .filter(|j| j.array_size.is_none())
+        .map(|j| (j.id, j.attempts.len()))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_batch::types::{
+        AttemptContainerDetail, AttemptDetail, ContainerDetail, JobStatus, LogConfiguration,
+        LogDriver,
+    };
+
+    use super::*;
+
+    #[test]
+    fn a_described_job_reads_with_its_attempts_stream_and_log_group() {
+        let described = JobDetail::builder()
+            .job_id("j")
+            .status(JobStatus::Running)
+            .attempts(
+                AttemptDetail::builder()
+                    .container(
+                        AttemptContainerDetail::builder()
+                            .log_stream_name("p/default/a")
+                            .build(),
+                    )
+                    .stopped_at(1)
+                    .build(),
+            )
+            .container(
+                ContainerDetail::builder()
+                    .log_stream_name("p/default/b")
+                    .log_configuration(
+                        LogConfiguration::builder()
+                            .log_driver(LogDriver::Awslogs)
+                            .options("awslogs-group", "a/dev/batch/x")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            batch_job(described),
+            BatchJob {
+                id: "j".to_string(),
+                status: Some("RUNNING".to_string()),
+                array_size: None,
+                array_index: None,
+                attempts: vec![Attempt {
+                    stream: Some("p/default/a".to_string()),
+                    ended: true,
+                }],
+                stream: Some("p/default/b".to_string()),
+                log_group: Some("a/dev/batch/x".to_string()),
+            }
+        );
+        assert_eq!(batch_job(JobDetail::builder().build()), BatchJob::default());
+    }
 }

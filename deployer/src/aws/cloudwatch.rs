@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_config::SdkConfig;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError};
 
+use super::error::AwsError;
 use super::signed::{each_child, pair, parse_nothing, text, with_tags, Params, QueryClient};
-use super::AwsError;
 use crate::model::alarm::{
     rule, COMPARISON, DIMENSION, METRIC, MISSING_DATA, NAMESPACE, STATISTIC, THRESHOLD,
 };
@@ -123,12 +123,12 @@ pub fn observed(
 /// longer the one it had). A new alarm is written only while no one else's
 /// has its name: PutMetricAlarm would replace it.
 pub async fn converge(
-    clients: &super::Clients,
+    client: &Client,
+    lambda: &aws_sdk_lambda::Client,
     desired: &AlarmSpec,
     arn: &str,
     current: Option<&AlarmSpec>,
 ) -> Result<(), AwsError> {
-    let client = &clients.cloudwatch;
     let found = match current {
         Some(_) => None,
         None => read(client, &desired.name).await?,
@@ -169,7 +169,7 @@ pub async fn converge(
         .call("PutMetricAlarm", &desired.name, params, parse_nothing)
         .await?;
     if let Some(current) = current {
-        super::sync_tags(
+        super::converge::sync_tags(
             &desired.tags,
             &current.tags,
             |stale| async move {
@@ -186,21 +186,24 @@ pub async fn converge(
         )
         .await?;
     }
-    super::lambda::allow_alarm(&clients.lambda, &desired.action_arn, &desired.name, arn).await?;
+    super::lambda::allow_alarm(lambda, &desired.action_arn, &desired.name, arn).await?;
     if let Some(previous) = current
         .map(|c| c.action_arn.as_str())
         .filter(|a| *a != desired.action_arn && super::lambda::is_function(a))
     {
-        super::lambda::disallow_alarm(&clients.lambda, previous, &desired.name).await?;
+        super::lambda::disallow_alarm(lambda, previous, &desired.name).await?;
     }
     Ok(())
 }
 
 /// Deletes the alarm and its permission to invoke its action; one already
 /// gone is success.
-pub async fn delete(clients: &super::Clients, actual: &AlarmSpec) -> Result<(), AwsError> {
-    clients
-        .cloudwatch
+pub async fn delete(
+    client: &Client,
+    lambda: &aws_sdk_lambda::Client,
+    actual: &AlarmSpec,
+) -> Result<(), AwsError> {
+    client
         .0
         .call(
             "DeleteAlarms",
@@ -212,7 +215,7 @@ pub async fn delete(clients: &super::Clients, actual: &AlarmSpec) -> Result<(), 
     if !super::lambda::is_function(&actual.action_arn) {
         return Ok(());
     }
-    super::lambda::disallow_alarm(&clients.lambda, &actual.action_arn, &actual.name).await
+    super::lambda::disallow_alarm(lambda, &actual.action_arn, &actual.name).await
 }
 
 /// Sets `tags` on the alarm (others it has stay).

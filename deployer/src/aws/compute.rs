@@ -15,7 +15,8 @@ use aws_sdk_batch::Client;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response;
 
-use super::{wait, AwsError};
+use super::error::AwsError;
+use super::wait;
 use crate::model::{ComputeEnvironmentSpec, JobQueueSpec};
 use crate::model::{Identity, Observed, Tags};
 
@@ -90,7 +91,7 @@ pub async fn converge_compute_environment(
                 .map_err(|e| AwsError::call("CreateComputeEnvironment", name, e))?;
             Kind::Environment.valid(client, name).await.map(|_| ())
         };
-        return super::create_or_adopt(
+        return super::converge::create_or_adopt(
             "Batch compute environment",
             name,
             &Identity::of(&desired.tags),
@@ -229,7 +230,7 @@ pub async fn converge_job_queue(
                 .map_err(|e| AwsError::call("CreateJobQueue", name, e))?;
             Kind::Queue.valid(client, name).await.map(|_| ())
         };
-        return super::create_or_adopt(
+        return super::converge::create_or_adopt(
             "Batch job queue",
             name,
             &Identity::of(&desired.tags),
@@ -496,7 +497,7 @@ async fn sync_tags(
     desired: &Tags,
     actual: &Tags,
 ) -> Result<(), AwsError> {
-    super::sync_resource_tags!(
+    super::converge::sync_resource_tags!(
         client,
         resource_arn,
         arn,

@@ -10,8 +10,8 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
 
+use super::error::AwsError;
 use super::signed::JsonClient;
-use super::AwsError;
 use crate::model::{ClaimTableSpec, Identity, Observed, Tags, CLAIM_KEY};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
@@ -142,7 +142,7 @@ pub async fn converge(
                 });
                 client.0.call("CreateTable", name, &input).await.map(|_| ())
             };
-            super::create_or_adopt(
+            super::converge::create_or_adopt(
                 "claim table",
                 name,
                 &Identity::of(&desired.tags),
@@ -183,7 +183,7 @@ async fn update(
         let input = json!({ "TableName": name, "BillingMode": desired.billing_mode });
         client.0.call("UpdateTable", name, &input).await?;
     }
-    super::sync_tags(
+    super::converge::sync_tags(
         &desired.tags,
         &current.tags,
         |stale| async move {

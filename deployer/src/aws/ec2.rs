@@ -10,8 +10,9 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError};
 
+use super::error::AwsError;
 use super::signed::{each_child, pair, parse_nothing, text, with_tags, Params, QueryClient};
-use super::{wait, AwsError};
+use super::wait;
 use crate::model::SecurityGroupSpec;
 use crate::model::{Identity, Observed, Tags};
 
@@ -193,7 +194,7 @@ pub async fn create_security_group(
         ),
         parse_group_id,
     );
-    super::create_or_adopt(
+    super::converge::create_or_adopt(
         "security group",
         name,
         &Identity::of(&desired.tags),
@@ -221,7 +222,7 @@ pub async fn sync_security_group_tags(
     desired: &SecurityGroupSpec,
     actual: &SecurityGroupSpec,
 ) -> Result<(), AwsError> {
-    super::sync_tags(
+    super::converge::sync_tags(
         &desired.tags,
         &actual.tags,
         |stale| async move {

@@ -8,7 +8,7 @@ use futures::future::try_join_all;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
-use super::{error_code, AwsError};
+use super::error::{error_code, AwsError};
 use crate::model::{Identity, Observed, RoleSpec, Tags};
 
 /// The roles a plan compares with: every role of the account from one
@@ -231,7 +231,7 @@ pub async fn converge(
         };
         update(client, desired, &created).await
     };
-    super::create_or_adopt(
+    super::converge::create_or_adopt(
         "IAM role",
         name,
         &Identity::of(&desired.tags),
@@ -292,7 +292,7 @@ async fn update(client: &Client, desired: &RoleSpec, actual: &RoleSpec) -> Resul
                     .map_err(|e| AwsError::call("AttachRolePolicy", format!("{name} {arn}"), e))
             }),
     );
-    let tags = super::sync_tags(
+    let tags = super::converge::sync_tags(
         &desired.tags,
         &actual.tags,
         |stale| async move {
@@ -305,16 +305,7 @@ async fn update(client: &Client, desired: &RoleSpec, actual: &RoleSpec) -> Resul
                 .map(|_| ())
                 .map_err(|e| AwsError::call("UntagRole", name, e))
         },
-        || async {
-            client
-                .tag_role()
-                .role_name(name)
-                .set_tags(Some(iam_tags(&desired.tags)))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::call("TagRole", name, e))
-        },
+        || tag(client, name, &desired.tags),
     );
     tokio::try_join!(trust, puts, attaches, tags)?;
     let deletes = try_join_all(
@@ -374,6 +365,54 @@ pub async fn delete(client: &Client, actual: &RoleSpec) -> Result<(), AwsError> 
     match client.delete_role().role_name(name).send().await {
         Err(err) if error_code(&err) != Some("NoSuchEntity") => {
             Err(AwsError::call("DeleteRole", name, err))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Sets `tags` on the role (others it has stay).
+pub async fn tag(client: &Client, name: &str, tags: &Tags) -> Result<(), AwsError> {
+    client
+        .tag_role()
+        .role_name(name)
+        .set_tags(Some(iam_tags(tags)))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::call("TagRole", name, e))
+}
+
+/// How many entities a customer-managed policy is attached to, or `None`
+/// when it does not exist.
+pub async fn policy_attachments(client: &Client, arn: &str) -> Result<Option<i32>, AwsError> {
+    match client.get_policy().policy_arn(arn).send().await {
+        Ok(out) => Ok(out.policy.map(|p| p.attachment_count.unwrap_or_default())),
+        Err(err) if error_code(&err) == Some("NoSuchEntity") => Ok(None),
+        Err(err) => Err(AwsError::call("GetPolicy", arn, err)),
+    }
+}
+
+/// Deletes a customer-managed policy and its non-default versions (IAM
+/// requires them gone first); one already gone is success.
+pub async fn delete_policy(client: &Client, arn: &str) -> Result<(), AwsError> {
+    let versions = client
+        .list_policy_versions()
+        .policy_arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("ListPolicyVersions", arn, e))?;
+    for version in versions.versions().iter().filter(|v| !v.is_default_version) {
+        client
+            .delete_policy_version()
+            .policy_arn(arn)
+            .set_version_id(version.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::call("DeletePolicyVersion", arn, e))?;
+    }
+    match client.delete_policy().policy_arn(arn).send().await {
+        Err(err) if error_code(&err) != Some("NoSuchEntity") => {
+            Err(AwsError::call("DeletePolicy", arn, err))
         }
         _ => Ok(()),
     }

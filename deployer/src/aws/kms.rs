@@ -6,8 +6,8 @@
 use aws_config::SdkConfig;
 use serde_json::json;
 
+use super::error::AwsError;
 use super::signed::JsonClient;
-use super::AwsError;
 use crate::kms::{KmsKey, ResolvedKey};
 
 #[derive(Debug, Clone)]

@@ -15,7 +15,8 @@ use aws_sdk_lambda::types::{
 use aws_sdk_lambda::Client;
 use handlers::partition::Partition;
 
-use super::{error_code, wait, wait_for_role, Assumer, AwsError};
+use super::error::{error_code, AwsError};
+use super::wait::{self, wait_for_role, Assumer};
 use crate::model::FunctionSpec;
 use crate::model::{Identity, Observed, Tags};
 
@@ -97,7 +98,7 @@ pub async fn converge(
     match actual {
         Some(actual) => update(client, desired, package, actual).await,
         None => {
-            super::create_or_adopt(
+            super::converge::create_or_adopt(
                 "Lambda function",
                 name,
                 &Identity::of(&desired.tags),
@@ -191,7 +192,7 @@ async fn update(
         applied(client, name, "UpdateFunctionCode").await?;
     }
     let arn = arn.as_str();
-    super::sync_resource_tags!(
+    super::converge::sync_resource_tags!(
         client,
         resource,
         arn,
@@ -379,4 +380,53 @@ pub async fn disallow_alarm(client: &Client, function: &str, alarm: &str) -> Res
         },
     )
     .await
+}
+
+/// What a function answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoked {
+    pub payload: String,
+    /// The payload is the function's error.
+    pub failed: bool,
+}
+
+/// An Invoke that got no answer from the function.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvokeFailed(String);
+
+/// Invokes `function` with `payload` through a Lambda Invoke API at
+/// `endpoint` such as `cargo lambda watch` serves (no AWS account involved:
+/// local servers accept any credentials).
+pub async fn invoke_local(
+    endpoint: &str,
+    function: &str,
+    payload: &str,
+) -> Result<Invoked, InvokeFailed> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "sjob-local",
+        ))
+        .load()
+        .await;
+    let out = Client::new(&config)
+        .invoke()
+        .function_name(function)
+        .payload(Blob::new(payload))
+        .send()
+        .await
+        .map_err(|e| InvokeFailed(aws_sdk_lambda::error::DisplayErrorContext(e).to_string()))?;
+    Ok(Invoked {
+        payload: out
+            .payload
+            .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
+            .unwrap_or_default(),
+        failed: out.function_error.is_some(),
+    })
 }

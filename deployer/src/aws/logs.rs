@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatchlogs::Client;
 
-use super::{error_code, AwsError};
+use super::error::{error_code, AwsError};
 use crate::model::{Identity, LogGroupSpec, Observed, Tags};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
@@ -99,7 +99,7 @@ pub async fn converge(
         };
         update(client, desired, arn, &created).await
     };
-    super::create_or_adopt(
+    super::converge::create_or_adopt(
         "log group",
         name,
         &Identity::of(&desired.tags),
@@ -128,7 +128,7 @@ async fn update(
                 .map_err(|e| AwsError::call("PutRetentionPolicy", name, e))?;
         }
     }
-    super::sync_resource_tags!(
+    super::converge::sync_resource_tags!(
         client,
         resource_arn,
         arn,
@@ -138,6 +138,18 @@ async fn update(
         desired.tags.clone().into_iter().collect()
     )
     .await
+}
+
+/// Sets `tags` on the log group (others it has stay).
+pub async fn tag(client: &Client, name: &str, arn: &str, tags: &Tags) -> Result<(), AwsError> {
+    client
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(tags.clone().into_iter().collect()))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::call("TagResource", name, e))
 }
 
 pub async fn delete(client: &Client, name: &str) -> Result<(), AwsError> {

@@ -11,7 +11,8 @@ use aws_sdk_scheduler::types::{
 use aws_sdk_scheduler::Client;
 use serde_json::Value;
 
-use super::{error_code, wait_for_role, Assumer, AwsError};
+use super::error::{error_code, AwsError};
+use super::wait::{wait_for_role, Assumer};
 use crate::model::{Identity, Observed, ScheduleRetry, ScheduleSpec};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
@@ -167,7 +168,7 @@ pub async fn converge(
         .await
         .map(|_| ())
     };
-    super::create_or_adopt(
+    super::converge::create_or_adopt(
         "schedule",
         name,
         owner,

@@ -7,8 +7,8 @@
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
 
+use super::error::AwsError;
 use super::signed::JsonClient;
-use super::AwsError;
 use crate::secret::SecretSource;
 
 /// Secrets Manager and SSM, called through [`JsonClient`] (two reads do

@@ -10,10 +10,16 @@ use aws_sdk_sfn::types::{
     ValidateStateMachineDefinitionResultCode,
 };
 use aws_sdk_sfn::Client;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{error_code, wait_for_role, Assumer, AwsError};
+use super::error::{error_code, AwsError};
+use super::wait::{wait_for_role, Assumer};
 use crate::model::{Identity, Observed, StateMachineSpec, Tags};
+
+/// A state machine as DescribeStateMachine gives it: what [`describe`]
+/// reads and [`observed`] makes a spec of.
+pub type Described = DescribeStateMachineOutput;
 
 const NOT_FOUND: &[&str] = &["StateMachineDoesNotExist", "ResourceNotFound"];
 
@@ -187,7 +193,7 @@ pub async fn converge(
                 Err(err) => Err(explain(client, name, &desired.definition, err).await),
             }
         };
-        return super::create_or_adopt(
+        return super::converge::create_or_adopt(
             "state machine",
             name,
             &Identity::of(&desired.tags),
@@ -215,7 +221,7 @@ pub async fn converge(
             return Err(explain(client, name, &desired.definition, err).await);
         }
     }
-    super::sync_resource_tags!(
+    super::converge::sync_resource_tags!(
         client,
         resource_arn,
         arn,
@@ -240,6 +246,127 @@ pub async fn delete(client: &Client, name: &str, arn: &str) -> Result<(), AwsErr
         }
         _ => Ok(()),
     }
+}
+
+/// Sets `tags` on the state machine (others it has stay).
+pub async fn tag(client: &Client, name: &str, arn: &str, tags: &Tags) -> Result<(), AwsError> {
+    client
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(sfn_tags(tags)))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::call("TagResource", name, e))
+}
+
+/// An execution as Step Functions lists or describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Execution {
+    pub arn: String,
+    pub name: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED` or
+    /// `PENDING_REDRIVE`.
+    pub status: String,
+    pub started_at: Option<DateTime<Utc>>,
+    pub stopped_at: Option<DateTime<Utc>>,
+    /// The failure (`error: cause`), when described and it recorded one.
+    pub error: Option<String>,
+}
+
+fn time(t: Option<&aws_smithy_types::DateTime>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+}
+
+/// The state machine's most recent executions, newest first, `max` at most.
+pub async fn list_executions(
+    client: &Client,
+    job_name: &str,
+    machine_arn: &str,
+    max: i32,
+) -> Result<Vec<Execution>, AwsError> {
+    let listed = client
+        .list_executions()
+        .state_machine_arn(machine_arn)
+        .max_results(max)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("ListExecutions", job_name, e))?;
+    Ok(listed
+        .executions
+        .into_iter()
+        .map(|e| Execution {
+            started_at: time(Some(&e.start_date)),
+            stopped_at: time(e.stop_date.as_ref()),
+            arn: e.execution_arn,
+            name: e.name,
+            status: e.status.as_str().to_string(),
+            error: None,
+        })
+        .collect())
+}
+
+/// Starts an execution with `input`; its ARN.
+pub async fn start_execution(
+    client: &Client,
+    job_name: &str,
+    machine_arn: &str,
+    input: &Value,
+) -> Result<String, AwsError> {
+    let started = client
+        .start_execution()
+        .state_machine_arn(machine_arn)
+        .input(input.to_string())
+        .send()
+        .await
+        .map_err(|e| AwsError::call("StartExecution", job_name, e))?;
+    Ok(started.execution_arn)
+}
+
+pub async fn describe_execution(client: &Client, arn: &str) -> Result<Execution, AwsError> {
+    let out = client
+        .describe_execution()
+        .execution_arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("DescribeExecution", arn, e))?;
+    let error = match (out.error, out.cause) {
+        (Some(e), Some(c)) if !c.is_empty() => Some(format!("{e}: {c}")),
+        (Some(e), _) => Some(e),
+        _ => None,
+    };
+    Ok(Execution {
+        arn: arn.to_string(),
+        name: out.name.unwrap_or_default(),
+        status: out.status.as_str().to_string(),
+        started_at: time(Some(&out.start_date)),
+        stopped_at: time(out.stop_date.as_ref()),
+        error,
+    })
+}
+
+/// The ids of the Batch jobs the execution submitted, in order, from its
+/// history's `TaskSubmitted` events; none before there is one.
+pub async fn submitted_jobs(client: &Client, arn: &str) -> Result<Vec<String>, AwsError> {
+    let mut pages = client
+        .get_execution_history()
+        .execution_arn(arn)
+        .include_execution_data(true)
+        .into_paginator()
+        .send();
+    let mut jobs = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::call("GetExecutionHistory", arn, e))?;
+        jobs.extend(
+            page.events()
+                .iter()
+                .filter_map(|e| e.task_submitted_event_details())
+                .filter(|d| d.resource_type() == "batch")
+                .filter_map(|d| serde_json::from_str::<Value>(d.output()?).ok())
+                .filter_map(|output| output["JobId"].as_str().map(str::to_string)),
+        );
+    }
+    Ok(jobs)
 }
 
 fn sfn_tags(tags: &Tags) -> Vec<Tag> {

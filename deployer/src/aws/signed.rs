@@ -43,7 +43,7 @@ use handlers::partition::Partition;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
-use super::AwsError;
+use super::error::AwsError;
 
 /// One service (`service` is its signing name and endpoint prefix),
 /// configured from the same [`SdkConfig`] as every SDK client: region,

@@ -7,7 +7,11 @@ use aws_sdk_sns::types::Tag;
 use aws_sdk_sns::Client;
 use serde_json::Value;
 
-use super::{error_code, AwsError};
+use handlers::publish::SnsPublisher;
+
+use super::error::{error_code, AwsError};
+use super::pace::Pace;
+use super::{Settings, SettingsError};
 use crate::model::{Identity, Observed, Tags};
 use crate::model::{ObservedSubscription, SubscriptionSpec, TopicSpec, SUBSCRIPTION_TAG_PREFIX};
 
@@ -18,6 +22,13 @@ const NOT_FOUND: &[&str] = &["NotFound", "ResourceNotFound"];
 /// What ListSubscriptionsByTopic gives instead of an ARN until an email or
 /// https endpoint confirms.
 const PENDING: &str = "PendingConfirmation";
+
+/// A publisher to `topic` with `settings`, as the handlers publish (for
+/// `local run` with a topic).
+pub async fn publisher(settings: &Settings, topic: &str) -> Result<SnsPublisher, SettingsError> {
+    let config = settings.sdk_config(None, &Pace::default()).await?;
+    Ok(SnsPublisher::new(Client::new(&config), topic.to_string()))
+}
 
 fn is_not_found<E: ProvideErrorMetadata>(
     err: &aws_smithy_runtime_api::client::result::SdkError<
@@ -108,7 +119,7 @@ pub async fn converge_topic(
                 .map(|_| ())
                 .map_err(|e| AwsError::call("CreateTopic", arn, e))
         };
-        return super::create_or_adopt(
+        return super::converge::create_or_adopt(
             "SNS topic",
             &desired.name,
             &Identity::of(&desired.tags),
@@ -146,7 +157,7 @@ pub async fn converge_topic(
             .await
             .map_err(|e| AwsError::call("SetTopicAttributes", arn, e))?;
     }
-    super::sync_resource_tags!(
+    super::converge::sync_resource_tags!(
         client,
         resource_arn,
         arn,

@@ -5,8 +5,8 @@
 use aws_config::SdkConfig;
 use serde_json::json;
 
+use super::error::AwsError;
 use super::signed::JsonClient;
-use super::AwsError;
 
 /// SQS's code for a queue that does not exist, in its JSON protocol and in
 /// the Query protocol's dialect it also answers with.

@@ -8,7 +8,7 @@ use aws_sdk_resourcegroupstagging::types::TagFilter;
 use aws_sdk_resourcegroupstagging::Client;
 use futures::future::try_join_all;
 
-use super::{error_code, AwsError};
+use super::error::{error_code, AwsError};
 use crate::model::{Tags, APP_TAG, STAGE_TAG};
 
 /// The services whose resources the index holds: CloudWatch Logs (log

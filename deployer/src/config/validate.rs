@@ -14,8 +14,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::diagnostic::Problem;
+use super::file::*;
+use super::job::*;
 use super::tree::{Node, NodeValue, Span};
-use super::*;
 use rules::{is_account_id, is_region};
 
 /// The config and what it is warned of, or every problem.

@@ -4,17 +4,15 @@
 
 use std::path::PathBuf;
 
-use aws_config::BehaviorVersion;
 use chrono::Utc;
 use handlers::enrich::JobDescriber;
 use handlers::message::{BodyFormat, Publication};
-use handlers::publish::{PublishError, Publisher, SnsPublisher};
+use handlers::publish::{PublishError, Publisher};
 use handlers::{HandlerKind, HandlerResponse};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
-use crate::aws::pace::Pace;
-use crate::aws::{Settings, SettingsError};
+use crate::aws::{self, Settings, SettingsError};
 
 #[derive(Debug, Clone)]
 pub enum Delivery {
@@ -135,8 +133,7 @@ pub async fn deliver<D: JobDescriber>(
             })
         }
         Delivery::Sns(topic, settings) => {
-            let config = settings.sdk_config(None, &Pace::default()).await?;
-            let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&config), topic.clone());
+            let publisher = aws::sns::publisher(settings, topic).await?;
             let response =
                 handlers::handle(kind, event, &publisher, describer, BodyFormat::Document).await?;
             Ok(Delivered {
@@ -151,41 +148,20 @@ pub async fn deliver<D: JobDescriber>(
     }
 }
 
-/// Calls the Lambda Invoke API at `endpoint` (no AWS account involved:
-/// local servers accept any credentials).
+/// Calls the Lambda Invoke API at `endpoint`.
 pub async fn invoke(endpoint: &str, function: &str, event: Value) -> Result<Value, DeliveryError> {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_lambda::config::Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "sjob-local",
-        ))
-        .load()
-        .await;
-    let out = aws_sdk_lambda::Client::new(&config)
-        .invoke()
-        .function_name(function)
-        .payload(aws_smithy_types::Blob::new(event.to_string()))
-        .send()
+    let invoked = aws::lambda::invoke_local(endpoint, function, &event.to_string())
         .await
         .map_err(|e| DeliveryError::Invoke {
             function: function.to_string(),
             endpoint: endpoint.to_string(),
-            message: aws_sdk_lambda::error::DisplayErrorContext(e).to_string(),
+            message: e.to_string(),
         })?;
-    let payload = out
-        .payload
-        .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
-        .unwrap_or_default();
-    if out.function_error.is_some() {
+    if invoked.failed {
         return Err(DeliveryError::FunctionError {
             function: function.to_string(),
-            payload,
+            payload: invoked.payload,
         });
     }
-    Ok(serde_json::from_str(&payload).unwrap_or(Value::String(payload)))
+    Ok(serde_json::from_str(&invoked.payload).unwrap_or(Value::String(invoked.payload)))
 }

@@ -6,16 +6,31 @@
 //! job record from the job definition spec. A test compares the result with
 //! what moto's interpreter sends the deployed state machine's handlers.
 
+use std::hash::{BuildHasher, Hasher};
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
 use crate::config::{Config, Job};
 use crate::input::{EXECUTION_ENV, INPUT_ENV};
-use crate::local::new_id;
 use crate::model::alarm::{DIMENSION, METRIC, NAMESPACE, STATISTIC, THRESHOLD};
 use crate::model::{AlarmSpec, JobDefinitionSpec, JobStack};
 use crate::render::definition::metadata;
 use crate::target::Target;
+
+/// A random id shaped like the UUIDs AWS uses for executions and jobs.
+pub fn new_id() -> String {
+    let random = || {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    };
+    let bytes: Vec<u8> = [random(), random()]
+        .iter()
+        .flat_map(|r| r.to_be_bytes())
+        .collect();
+    handlers::notification::uuid_shaped(&bytes)
+}
 
 /// One execution, as the `$$` context object describes it.
 #[derive(Debug, Clone)]

@@ -4,7 +4,8 @@
 //! (the schedule could not start runs, the state machine is gone, runs
 //! failed). Its actions invoke the error handler, on ALARM and on OK.
 
-use super::{field_diff, Tags};
+use super::diff::field_diff;
+use super::identity::Tags;
 
 /// The longest window: CloudWatch evaluates an alarm over at most 7 days.
 const MAX_SECONDS: u32 = 7 * 86_400;

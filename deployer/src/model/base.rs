@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{field_diff, Identity, LogGroupSpec, RoleSpec, Tags};
+use super::diff::field_diff;
+use super::identity::{Identity, Tags};
+use super::job::{LogGroupSpec, RoleSpec};
 use crate::names::BaseNames;
 
 /// The prefix of the topic tags that record the subscriptions sjob made.

@@ -1,6 +1,6 @@
 //! How a desired resource is compared with the one AWS has.
 
-use super::Identity;
+use super::identity::Identity;
 
 /// A resource as it exists in AWS, and whose its tags say it is.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,7 +17,7 @@ pub trait Diff {
 /// Implements [`Diff`] by comparing the listed fields.
 macro_rules! field_diff {
     ($ty:ty { $($field:ident),* $(,)? }) => {
-        impl $crate::model::Diff for $ty {
+        impl $crate::model::diff::Diff for $ty {
             fn diff(&self, actual: &Self) -> Vec<String> {
                 let mut fields = Vec::new();
                 $(if self.$field != actual.$field { fields.push(stringify!($field).to_string()); })*

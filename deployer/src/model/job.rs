@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{field_diff, AlarmSpec, Diff, Identity, RetryRule, Tags};
+use super::alarm::AlarmSpec;
+use super::diff::{field_diff, Diff};
+use super::identity::{Identity, Tags};
+use super::retry::RetryRule;
 use crate::names::JobNames;
 
 #[derive(Debug, Clone, PartialEq)]

@@ -127,7 +127,7 @@ async fn read(
     };
     let handlers = async {
         tokio::try_join!(
-            inventory.role(&clients.iam, &names.handler_role),
+            inventory.role(clients, &names.handler_role),
             log_group(&names.success_function),
             log_group(&names.error_function),
             aws::lambda::read(&clients.lambda, &names.success_function),

@@ -8,8 +8,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
-use aws_sdk_batch::types::JobDefinition;
-use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::aws::iam::Roles;
@@ -36,7 +34,7 @@ pub struct Inventory {
     roles: Roles,
     /// Log groups under the jobs' prefixes (both kinds): retention by name.
     log_groups: BTreeMap<String, Option<i32>>,
-    state_machines: Listing<DescribeStateMachineOutput>,
+    state_machines: Listing<aws::sfn::Described>,
     /// Schedules under the jobs' prefix.
     schedules: Listing<ScheduleRecord>,
     /// Alarms under the jobs' prefix.
@@ -49,7 +47,7 @@ pub struct Inventory {
     tags: TagIndex,
     /// The account's ACTIVE job definitions by name, `None` when there were
     /// too many to list.
-    job_definitions: Option<BTreeMap<String, Vec<JobDefinition>>>,
+    job_definitions: Option<BTreeMap<String, Vec<aws::batch::Definition>>>,
 }
 
 impl Inventory {
@@ -189,10 +187,10 @@ impl Inventory {
     /// The role named `name`, `None` when it does not exist.
     pub async fn role(
         &self,
-        client: &aws_sdk_iam::Client,
+        clients: &Clients,
         name: &str,
     ) -> Result<Option<Observed<RoleSpec>>, AwsError> {
-        self.roles.get(client, name).await
+        self.roles.get(&clients.iam, name).await
     }
 
     /// Every resource of one job; the reads the listings leave run

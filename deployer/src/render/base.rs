@@ -208,7 +208,27 @@ fn package_sha256(which: &'static str, path: &Path) -> Result<String, BaseError>
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
-    Ok(aws_smithy_types::base64::encode(Sha256::digest(&bytes)))
+    Ok(base64(&Sha256::digest(&bytes)))
+}
+
+/// Standard base64 with padding, the form Lambda gives `CodeSha256` in.
+/// (Only `aws` uses the SDK's crates, its encoder among them.)
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let bits = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |bits, (i, b)| bits | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(match i <= chunk.len() {
+                true => ALPHABET[(bits >> (18 - 6 * i) & 63) as usize] as char,
+                false => '=',
+            });
+        }
+    }
+    out
 }
 
 /// The JSON `sjob render` prints for the base.
@@ -253,4 +273,25 @@ pub fn describe(stack: &BaseStack) -> Value {
             "job_queue": c.job_queue.name,
         })),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_is_the_standard_padded_form() {
+        for (bytes, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(bytes.as_bytes()), encoded);
+        }
+        assert_eq!(base64(&[0xfb, 0xff]), "+/8=");
+    }
 }

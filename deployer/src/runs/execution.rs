@@ -8,13 +8,12 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use aws_sdk_batch::types::JobStatus as BatchStatus;
-use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::aws::scheduler::ScheduleRecord;
+use crate::aws::sfn::Execution;
 use crate::aws::{self, AwsError};
 use crate::config::Job;
 use crate::names::JobNames;
@@ -43,7 +42,23 @@ pub struct ExecutionSummary {
 
 impl ExecutionSummary {
     pub fn succeeded(&self) -> bool {
-        self.status == ExecutionStatus::Succeeded.as_str()
+        self.status == "SUCCEEDED"
+    }
+
+    fn new(job: &str, execution: Execution) -> ExecutionSummary {
+        let (started, stopped) = (execution.started_at, execution.stopped_at);
+        ExecutionSummary {
+            job: job.to_string(),
+            execution_arn: execution.arn,
+            name: execution.name,
+            status: execution.status,
+            started_at: started,
+            stopped_at: stopped,
+            duration_seconds: duration(started, stopped),
+            error: execution.error,
+            batch_job_id: None,
+            attempts: None,
+        }
     }
 }
 
@@ -71,10 +86,6 @@ impl fmt::Display for ExecutionSummary {
         }
         Ok(())
     }
-}
-
-fn time(t: Option<&aws_smithy_types::DateTime>) -> Option<DateTime<Utc>> {
-    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
 }
 
 fn duration(started: Option<DateTime<Utc>>, stopped: Option<DateTime<Utc>>) -> Option<f64> {
@@ -123,19 +134,13 @@ pub async fn find(session: &Session, job: &Job, given: Option<&str>) -> Result<S
         Some(name) => Ok(format!("{prefix}{name}")),
         None => {
             let machine = session.target.state_machine_arn(&names.job_name);
-            let listed = session
-                .clients
-                .sfn
-                .list_executions()
-                .state_machine_arn(&machine)
-                .max_results(1)
-                .send()
-                .await
-                .map_err(|e| AwsError::call("ListExecutions", &names.job_name, e))?;
+            let listed =
+                aws::sfn::list_executions(&session.clients.sfn, &names.job_name, &machine, 1)
+                    .await?;
             listed
-                .executions()
-                .first()
-                .map(|e| e.execution_arn().to_string())
+                .into_iter()
+                .next()
+                .map(|e| e.arn)
                 .ok_or_else(|| FindError::NoExecutions {
                     job: job.batch_name.clone(),
                 })
@@ -148,16 +153,7 @@ pub async fn start(session: &Session, job: &Job, input: Option<Value>) -> Result
     let names = session.render(job).names;
     let arn = session.target.state_machine_arn(&names.job_name);
     let input = input.unwrap_or_else(|| job.schedule.input.clone());
-    let started = session
-        .clients
-        .sfn
-        .start_execution()
-        .state_machine_arn(&arn)
-        .input(input.to_string())
-        .send()
-        .await
-        .map_err(|e| AwsError::call("StartExecution", &names.job_name, e))?;
-    Ok(started.execution_arn)
+    aws::sfn::start_execution(&session.clients.sfn, &names.job_name, &arn, &input).await
 }
 
 pub async fn describe(
@@ -165,33 +161,8 @@ pub async fn describe(
     job: &str,
     execution_arn: &str,
 ) -> Result<ExecutionSummary, AwsError> {
-    let out = session
-        .clients
-        .sfn
-        .describe_execution()
-        .execution_arn(execution_arn)
-        .send()
-        .await
-        .map_err(|e| AwsError::call("DescribeExecution", execution_arn, e))?;
-    let started = time(Some(&out.start_date));
-    let stopped = time(out.stop_date.as_ref());
-    let error = match (out.error, out.cause) {
-        (Some(e), Some(c)) if !c.is_empty() => Some(format!("{e}: {c}")),
-        (Some(e), _) => Some(e),
-        _ => None,
-    };
-    Ok(ExecutionSummary {
-        job: job.to_string(),
-        execution_arn: execution_arn.to_string(),
-        name: out.name.unwrap_or_default(),
-        status: out.status.as_str().to_string(),
-        started_at: started,
-        stopped_at: stopped,
-        duration_seconds: duration(started, stopped),
-        error,
-        batch_job_id: None,
-        attempts: None,
-    })
+    let execution = aws::sfn::describe_execution(&session.clients.sfn, execution_arn).await?;
+    Ok(ExecutionSummary::new(job, execution))
 }
 
 /// How long followed output waits, after the execution ended, for its
@@ -215,13 +186,12 @@ pub async fn wait(
     let mut ended_at: Option<Instant> = None;
     loop {
         let summary = describe(session, job, execution_arn).await?;
-        let ended = summary.status != ExecutionStatus::Running.as_str()
-            && summary.status != ExecutionStatus::PendingRedrive.as_str();
+        let ended = !matches!(summary.status.as_str(), "RUNNING" | "PENDING_REDRIVE");
         // Followed output reads every job the execution submits (a redrive
         // submits another).
         let mut jobs_stopped = true;
         if batch_jobs.is_empty() || output.is_some() {
-            let found = submitted_jobs(session, execution_arn).await;
+            let found = aws::sfn::submitted_jobs(&session.clients.sfn, execution_arn).await;
             batch_jobs = shown_unless_following(found, output.is_some(), "Batch job not shown")?;
         }
         if !batch_jobs.is_empty() {
@@ -229,9 +199,9 @@ pub async fn wait(
             let described =
                 shown_unless_following(described, output.is_some(), "Batch status not shown")?;
             if let Some(last) = described.last() {
-                let status = last.status.as_ref().map(|s| s.as_str().to_string());
+                let status = last.status.clone();
                 if status.is_some() && status != shown {
-                    let id = last.job_id().unwrap_or_default();
+                    let id = &last.id;
                     progress.state(&format!(
                         "Batch job {id}: {}",
                         status.as_deref().unwrap_or_default()
@@ -239,12 +209,7 @@ pub async fn wait(
                     shown = status;
                 }
             }
-            jobs_stopped = described.iter().all(|j| {
-                matches!(
-                    j.status,
-                    Some(BatchStatus::Succeeded) | Some(BatchStatus::Failed)
-                )
-            });
+            jobs_stopped = described.iter().all(|j| j.has_stopped());
             if let Some((reader, sink)) = output.as_mut() {
                 reader.track(session, &described).await?;
                 reader.read(session, &mut **sink).await?;
@@ -291,39 +256,10 @@ pub async fn output(
     reader: &mut Reader,
     sink: Sink<'_>,
 ) -> Result<(), AwsError> {
-    let jobs = submitted_jobs(session, execution_arn).await?;
+    let jobs = aws::sfn::submitted_jobs(&session.clients.sfn, execution_arn).await?;
     let described = aws::batch::describe_jobs(&session.clients.batch, &jobs).await?;
     reader.track(session, &described).await?;
     reader.read(session, sink).await
-}
-
-/// The ids of the Batch jobs the execution submitted, in order, from its
-/// history's `TaskSubmitted` events; none before there is one.
-pub async fn submitted_jobs(
-    session: &Session,
-    execution_arn: &str,
-) -> Result<Vec<String>, AwsError> {
-    let mut pages = session
-        .clients
-        .sfn
-        .get_execution_history()
-        .execution_arn(execution_arn)
-        .include_execution_data(true)
-        .into_paginator()
-        .send();
-    let mut jobs = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::call("GetExecutionHistory", execution_arn, e))?;
-        jobs.extend(
-            page.events()
-                .iter()
-                .filter_map(|e| e.task_submitted_event_details())
-                .filter(|d| d.resource_type() == "batch")
-                .filter_map(|d| serde_json::from_str::<Value>(d.output()?).ok())
-                .filter_map(|output| output["JobId"].as_str().map(str::to_string)),
-        );
-    }
-    Ok(jobs)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -544,35 +480,13 @@ async fn recent_executions(
     count: i32,
 ) -> Result<Vec<ExecutionSummary>, AwsError> {
     let arn = session.target.state_machine_arn(job_name);
-    let listed = session
-        .clients
-        .sfn
-        .list_executions()
-        .state_machine_arn(&arn)
-        .max_results(count)
-        .send()
-        .await;
-    let executions = match listed {
-        Ok(out) => out.executions().to_vec(),
-        Err(err) if aws::error_code(&err) == Some("StateMachineDoesNotExist") => Vec::new(),
-        Err(err) => return Err(AwsError::call("ListExecutions", job_name, err)),
-    };
-    Ok(executions
-        .into_iter()
-        .map(|e| {
-            let (started, stopped) = (time(Some(&e.start_date)), time(e.stop_date.as_ref()));
-            ExecutionSummary {
-                job: job.batch_name.clone(),
-                execution_arn: e.execution_arn.clone(),
-                name: e.name.clone(),
-                status: e.status.as_str().to_string(),
-                started_at: started,
-                stopped_at: stopped,
-                duration_seconds: duration(started, stopped),
-                error: None,
-                batch_job_id: None,
-                attempts: None,
-            }
-        })
-        .collect())
+    let listed = aws::sfn::list_executions(&session.clients.sfn, job_name, &arn, count).await;
+    match listed {
+        Ok(executions) => Ok(executions
+            .into_iter()
+            .map(|e| ExecutionSummary::new(&job.batch_name, e))
+            .collect()),
+        Err(err) if err.service_code() == Some("StateMachineDoesNotExist") => Ok(Vec::new()),
+        Err(err) => Err(err),
+    }
 }

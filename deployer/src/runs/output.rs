@@ -5,12 +5,12 @@
 
 use std::fmt;
 
-use aws_sdk_batch::types::{JobDetail, JobStatus};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use handlers::event::DEFAULT_BATCH_LOG_GROUP;
 
+use crate::aws::batch::BatchJob;
 use crate::aws::{self, AwsError};
 use crate::session::Session;
 
@@ -85,23 +85,13 @@ impl Reader {
     /// Takes in the streams `jobs` (as DescribeJobs gave them) show that
     /// are not yet read: finished attempts and the running one. An array
     /// job's parent runs nothing: its children are read instead.
-    pub async fn track(&mut self, session: &Session, jobs: &[JobDetail]) -> Result<(), AwsError> {
+    pub async fn track(&mut self, session: &Session, jobs: &[BatchJob]) -> Result<(), AwsError> {
         let mut details = Vec::new();
         for (order, job) in jobs.iter().enumerate() {
-            let size = job
-                .array_properties
-                .as_ref()
-                .and_then(|a| a.size)
-                .filter(|_| {
-                    job.array_properties
-                        .as_ref()
-                        .and_then(|a| a.index)
-                        .is_none()
-                });
-            match size {
+            match job.array_size.filter(|_| job.array_index.is_none()) {
                 Some(size) => {
-                    let id = job.job_id().unwrap_or_default();
-                    let children: Vec<String> = (0..size).map(|i| format!("{id}:{i}")).collect();
+                    let children: Vec<String> =
+                        (0..size).map(|i| format!("{}:{i}", job.id)).collect();
                     let described =
                         aws::batch::describe_jobs(&session.clients.batch, &children).await?;
                     details.extend(described.into_iter().map(|child| (order, child)));
@@ -110,12 +100,9 @@ impl Reader {
             }
         }
         for (order, job) in &details {
-            let id = job.job_id().unwrap_or_default();
+            let id = job.id.as_str();
             for (attempt, stream) in streams(job) {
-                let ended = job
-                    .attempts()
-                    .get(attempt - 1)
-                    .is_some_and(|a| a.stopped_at.is_some());
+                let ended = job.attempts.get(attempt - 1).is_some_and(|a| a.ended);
                 if let Some(known) = self
                     .sources
                     .iter_mut()
@@ -130,11 +117,7 @@ impl Reader {
                 self.sources.push(Source {
                     order: *order,
                     batch_job_id: id.to_string(),
-                    index: job
-                        .array_properties
-                        .as_ref()
-                        .and_then(|a| a.index)
-                        .and_then(|i| u32::try_from(i).ok()),
+                    index: job.array_index.and_then(|i| u32::try_from(i).ok()),
                     attempt,
                     group: log_group(job),
                     stream,
@@ -179,67 +162,51 @@ impl Reader {
 
 /// The job's streams by attempt number: each ended attempt's, then the
 /// running attempt's (not yet among `attempts`).
-fn streams(job: &JobDetail) -> Vec<(usize, String)> {
+fn streams(job: &BatchJob) -> Vec<(usize, String)> {
     let mut streams: Vec<(usize, String)> = job
-        .attempts()
+        .attempts
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| Some((i + 1, a.container.as_ref()?.log_stream_name.clone()?)))
+        .filter_map(|(i, a)| Some((i + 1, a.stream.clone()?)))
         .collect();
-    let running = matches!(
-        job.status,
-        Some(JobStatus::Starting) | Some(JobStatus::Running)
-    );
-    let current = job
-        .container
-        .as_ref()
-        .and_then(|c| c.log_stream_name.clone());
-    if let Some(stream) = current.filter(|s| running && !streams.iter().any(|(_, o)| o == s)) {
-        streams.push((job.attempts().len() + 1, stream));
+    let current = job.stream.clone();
+    if let Some(stream) =
+        current.filter(|s| job.is_running() && !streams.iter().any(|(_, o)| o == s))
+    {
+        streams.push((job.attempts.len() + 1, stream));
     }
     streams
 }
 
 /// The job's `awslogs-group`, or Batch's default group.
-fn log_group(job: &JobDetail) -> String {
-    job.container
-        .as_ref()
-        .and_then(|c| c.log_configuration.as_ref())
-        .and_then(|l| l.options.as_ref())
-        .and_then(|o| o.get("awslogs-group").cloned())
+fn log_group(job: &BatchJob) -> String {
+    job.log_group
+        .clone()
         .unwrap_or_else(|| DEFAULT_BATCH_LOG_GROUP.to_string())
 }
 
 #[cfg(test)]
 mod tests {
-    use aws_sdk_batch::types::{
-        AttemptContainerDetail, AttemptDetail, ContainerDetail, LogConfiguration, LogDriver,
-    };
+    use crate::aws::batch::Attempt;
 
     use super::*;
 
-    fn attempt(stream: &str) -> AttemptDetail {
-        AttemptDetail::builder()
-            .container(
-                AttemptContainerDetail::builder()
-                    .log_stream_name(stream)
-                    .build(),
-            )
-            .build()
+    fn attempt(stream: &str) -> Attempt {
+        Attempt {
+            stream: Some(stream.to_string()),
+            ended: true,
+        }
     }
 
     #[test]
     fn a_running_attempt_follows_the_ended_ones() {
-        let job = JobDetail::builder()
-            .job_id("j")
-            .status(JobStatus::Running)
-            .attempts(attempt("p/default/a"))
-            .container(
-                ContainerDetail::builder()
-                    .log_stream_name("p/default/b")
-                    .build(),
-            )
-            .build();
+        let job = BatchJob {
+            id: "j".to_string(),
+            status: Some("RUNNING".to_string()),
+            attempts: vec![attempt("p/default/a")],
+            stream: Some("p/default/b".to_string()),
+            ..BatchJob::default()
+        };
         assert_eq!(
             streams(&job),
             [
@@ -248,39 +215,22 @@ mod tests {
             ]
         );
         // Once it ends, the job's own stream is its last attempt's.
-        let ended = JobDetail::builder()
-            .job_id("j")
-            .status(JobStatus::Failed)
-            .attempts(attempt("p/default/a"))
-            .attempts(attempt("p/default/b"))
-            .container(
-                ContainerDetail::builder()
-                    .log_stream_name("p/default/b")
-                    .build(),
-            )
-            .build();
+        let ended = BatchJob {
+            status: Some("FAILED".to_string()),
+            attempts: vec![attempt("p/default/a"), attempt("p/default/b")],
+            ..job
+        };
         assert_eq!(streams(&ended).len(), 2);
     }
 
     #[test]
     fn the_group_is_the_definitions_or_batchs_default() {
-        let configured = JobDetail::builder()
-            .container(
-                ContainerDetail::builder()
-                    .log_configuration(
-                        LogConfiguration::builder()
-                            .log_driver(LogDriver::Awslogs)
-                            .options("awslogs-group", "a/dev/batch/x")
-                            .build(),
-                    )
-                    .build(),
-            )
-            .build();
+        let configured = BatchJob {
+            log_group: Some("a/dev/batch/x".to_string()),
+            ..BatchJob::default()
+        };
         assert_eq!(log_group(&configured), "a/dev/batch/x");
-        assert_eq!(
-            log_group(&JobDetail::builder().build()),
-            DEFAULT_BATCH_LOG_GROUP
-        );
+        assert_eq!(log_group(&BatchJob::default()), DEFAULT_BATCH_LOG_GROUP);
     }
 
     #[test]

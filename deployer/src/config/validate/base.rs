@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::read::Lookup;
+use super::read::{ArnKey, Lookup};
 use super::rules::{is_arn, is_env_name, is_name};
 use super::Validator;
 use crate::config::tree::{Entry, NodeValue, Table};
@@ -17,37 +17,6 @@ use crate::names::BaseNames;
 pub(super) struct ValidBase {
     pub config: Base,
     pub names: BaseNames,
-}
-
-/// A job key holding an ARN a base part can provide.
-#[derive(Clone, Copy)]
-pub(super) struct ArnKey {
-    pub key: &'static str,
-    pub service: &'static str,
-    pub prefix: &'static str,
-    /// The `[base.<part>]` that creates it.
-    pub base_part: &'static str,
-}
-
-impl ArnKey {
-    pub const QUEUE: ArnKey = ArnKey {
-        key: "batch_job_queue_arn",
-        service: "batch",
-        prefix: "job-queue/",
-        base_part: "compute",
-    };
-    pub const SUCCESS_HANDLER: ArnKey = ArnKey {
-        key: "success_handler_arn",
-        service: "lambda",
-        prefix: "function:",
-        base_part: "handlers",
-    };
-    pub const ERROR_HANDLER: ArnKey = ArnKey {
-        key: "error_handler_arn",
-        service: "lambda",
-        prefix: "function:",
-        base_part: "handlers",
-    };
 }
 
 /// Environment names the handlers' environment may not set: Lambda

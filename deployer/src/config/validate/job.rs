@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 
-use super::base::{ArnKey, ValidBase};
+use super::base::ValidBase;
+use super::read::ArnKey;
 use super::read::Lookup;
 use super::rules::{
     fargate_size, fargate_sizes_help, is_env_name, is_exit_code_pattern, is_name, is_reason_pattern,

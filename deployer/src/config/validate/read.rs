@@ -3,13 +3,43 @@
 
 use std::collections::BTreeMap;
 
-use super::base::ArnKey;
 use super::rules::{is_arn, is_name, is_scheduler_dead_letter_arn, is_tag_text, similar};
 use super::Validator;
 use crate::config::keys::{self, Key};
 use crate::config::tree::{Entry, Node, NodeValue, Span, Table};
 use crate::config::{Architecture, ArnRef};
 use crate::model::STACK_TAGS;
+
+/// A job key holding an ARN a base part can provide.
+#[derive(Clone, Copy)]
+pub(super) struct ArnKey {
+    pub key: &'static str,
+    pub service: &'static str,
+    pub prefix: &'static str,
+    /// The `[base.<part>]` that creates it.
+    pub base_part: &'static str,
+}
+
+impl ArnKey {
+    pub const QUEUE: ArnKey = ArnKey {
+        key: "batch_job_queue_arn",
+        service: "batch",
+        prefix: "job-queue/",
+        base_part: "compute",
+    };
+    pub const SUCCESS_HANDLER: ArnKey = ArnKey {
+        key: "success_handler_arn",
+        service: "lambda",
+        prefix: "function:",
+        base_part: "handlers",
+    };
+    pub const ERROR_HANDLER: ArnKey = ArnKey {
+        key: "error_handler_arn",
+        service: "lambda",
+        prefix: "function:",
+        base_part: "handlers",
+    };
+}
 
 /// The tags a resource takes beside sjob's identity tags: AWS's 50 per
 /// resource (Batch: 50 on a job and its job definition together).

@@ -3,7 +3,7 @@
 
 use handlers::partition::Partition;
 
-use crate::config::Vcpus;
+use crate::config::job::Vcpus;
 
 pub(super) fn is_name(s: &str) -> bool {
     !s.is_empty()
