@@ -11,7 +11,7 @@ use sjob::progress::Progress;
 use sjob::runs::execution::{self, ExecutionSummary, JobStatus};
 use sjob::runs::output::{LogLine, Reader, Selection};
 
-use super::{parse_input, Context, Done, Output, Report};
+use super::context::{parse_input, Context, Done, Output, Report};
 
 /// Exit code for `run --wait` when the execution did not succeed.
 const EXIT_JOB_FAILED: u8 = 3;
@@ -81,7 +81,7 @@ impl RunArgs {
         let arn = execution::start(&session, job, parse_input(&self.input)?).await?;
         tracing::info!(execution = %arn, "started");
         let summary = if self.wait {
-            let progress = Progress::spinner(&job.batch_name, super::stderr_color());
+            let progress = Progress::spinner(&job.batch_name, super::context::stderr_color());
             let mut reader = Reader::new(Selection::default());
             let output = ctx.output;
             let mut sink = |line: &LogLine| progress.println(&render_line(line, output));
@@ -119,7 +119,7 @@ impl LogsArgs {
             execution::output(&session, &arn, &mut reader, &mut sink).await?;
             return Ok(Done(ExitCode::SUCCESS));
         }
-        let progress = Progress::spinner(&job.batch_name, super::stderr_color());
+        let progress = Progress::spinner(&job.batch_name, super::context::stderr_color());
         let summary = execution::wait(
             &session,
             &job.batch_name,

@@ -15,7 +15,7 @@ use sjob::local::deliver::{self, Delivery};
 use sjob::local::{self, process, scheduler, LocalRun, SecretValues, SimulatedOutcome};
 use sjob::session;
 
-use super::{parse_input, Context, Document, Output, Report};
+use super::context::{parse_input, Context, Document, Output, Report};
 
 /// Exit code of `local run` when the command could not start (as a shell's).
 const EXIT_CANNOT_START: u8 = 127;

@@ -7,7 +7,7 @@ use miette::Result;
 use serde::Serialize;
 use sjob::package::{self, Build, Package};
 
-use super::{Context, Report};
+use super::context::{Context, Report};
 
 #[derive(clap::Args)]
 pub struct PackageArgs {

@@ -7,7 +7,7 @@ use sjob::render::base;
 use sjob::render::job::{self, JobDocument};
 use sjob::terraform;
 
-use super::{Context, Document};
+use super::context::{Context, Document};
 
 #[derive(clap::Args)]
 pub struct RenderArgs {

@@ -10,7 +10,7 @@ use sjob::config;
 use sjob::schedule::{parse_timezone, Schedule};
 use sjob::session;
 
-use super::{Context, Report};
+use super::context::{Context, Report};
 
 /// The most fire times `schedule next --count` prints.
 const MAX_NEXT_COUNT: u64 = 1000;

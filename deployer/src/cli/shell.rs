@@ -3,12 +3,11 @@
 
 use std::fmt;
 
-use clap::CommandFactory;
 use clap_complete::Shell;
 use miette::{IntoDiagnostic, Result};
 use serde::Serialize;
 
-use super::{Cli, Report};
+use super::context::Report;
 
 #[derive(clap::Args)]
 pub struct CompletionsArgs {
@@ -26,17 +25,19 @@ pub struct ManArgs {}
 pub struct Generated(String);
 
 impl CompletionsArgs {
-    pub fn run(&self) -> Generated {
+    /// `cli`: the whole command line's definition.
+    pub fn run(&self, mut cli: clap::Command) -> Generated {
         let mut script = Vec::new();
-        clap_complete::generate(self.shell, &mut Cli::command(), "sjob", &mut script);
+        clap_complete::generate(self.shell, &mut cli, "sjob", &mut script);
         Generated(String::from_utf8_lossy(&script).into_owned())
     }
 }
 
 impl ManArgs {
-    pub fn run(&self) -> Result<Generated> {
+    /// `cli`: the whole command line's definition.
+    pub fn run(&self, cli: clap::Command) -> Result<Generated> {
         let mut page = Vec::new();
-        clap_mangen::Man::new(Cli::command())
+        clap_mangen::Man::new(cli)
             .render(&mut page)
             .into_diagnostic()?;
         Ok(Generated(String::from_utf8_lossy(&page).into_owned()))

@@ -10,7 +10,7 @@ use sjob::apply::adopt::{self, Adoption};
 use sjob::plan::{Change, Plan};
 use sjob::progress::Progress;
 
-use super::{Context, Done, Report};
+use super::context::{Context, Done, Report};
 
 /// Exit code for `plan --detailed-exitcode` when `deploy` would change something.
 const EXIT_PLAN_CHANGES: u8 = 2;
@@ -85,7 +85,7 @@ impl DeployArgs {
         let progress = Progress::jobs(
             "deploy",
             plan.jobs_to_apply(self.prune).len(),
-            super::stderr_color(),
+            super::context::stderr_color(),
         );
         apply::apply(&session.clients, &plan, self.prune, &progress).await?;
         tracing::info!("deploy complete");
@@ -102,7 +102,7 @@ impl DestroyArgs {
         let progress = Progress::jobs(
             "destroy",
             plan.jobs_to_apply(true).len(),
-            super::stderr_color(),
+            super::context::stderr_color(),
         );
         apply::apply(&session.clients, &plan, true, &progress).await?;
         tracing::info!("destroy complete");

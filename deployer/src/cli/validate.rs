@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use sjob::config::ProblemRecord;
 
-use super::{Context, Document, Report};
+use super::context::{Context, Document, Report};
 
 #[derive(clap::Args)]
 pub struct ValidateArgs {}
