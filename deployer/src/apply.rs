@@ -13,7 +13,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::aws::{self, AwsError, Clients};
 use crate::model::{LogGroupSpec, Observed};
-use crate::plan::{Action, Change, JobPlan, Kind, Plan, EXTRA_REVISIONS, JOB_CONCURRENCY};
+use crate::plan::{Action, Change, JobPlan, Plan, ResourceKind, EXTRA_REVISIONS, JOB_CONCURRENCY};
 use crate::progress::Progress;
 use crate::target::Target;
 
@@ -158,7 +158,7 @@ pub fn refuse_conflicts(plan: &Plan) -> Result<(), ApplyError> {
 }
 
 /// Whether `changes` create or update this resource.
-fn pending(changes: &[Change], kind: Kind, name: &str) -> bool {
+fn pending(changes: &[Change], kind: ResourceKind, name: &str) -> bool {
     changes.iter().any(|c| {
         c.kind == kind
             && c.name == name
@@ -177,7 +177,7 @@ async fn converge_log_groups<'a>(
 ) -> Result<(), AwsError> {
     let groups = desired
         .into_iter()
-        .filter(|g| pending(changes, Kind::LogGroup, &g.name))
+        .filter(|g| pending(changes, ResourceKind::LogGroup, &g.name))
         .map(|group| {
             let current = actual
                 .iter()
@@ -192,14 +192,14 @@ async fn converge_log_groups<'a>(
 }
 
 /// Whether `changes` delete this resource.
-fn deleting(changes: &[Change], kind: Kind, name: &str) -> bool {
+fn deleting(changes: &[Change], kind: ResourceKind, name: &str) -> bool {
     changes
         .iter()
         .any(|c| c.kind == kind && c.name == name && c.action == Action::Delete)
 }
 
 /// Whether `changes` delete this resource as replaced by another.
-fn replaced(changes: &[Change], kind: Kind, name: &str) -> bool {
+fn replaced(changes: &[Change], kind: ResourceKind, name: &str) -> bool {
     changes
         .iter()
         .any(|c| c.kind == kind && c.name == name && matches!(c.action, Action::Replaced { .. }))
@@ -209,7 +209,7 @@ fn replaced(changes: &[Change], kind: Kind, name: &str) -> bool {
 /// revisions of the desired content.
 fn only_extra_revisions(job: &JobPlan) -> bool {
     job.changes.iter().any(|c| {
-        c.kind == Kind::JobDefinition
+        c.kind == ResourceKind::JobDefinition
             && matches!(&c.action, Action::Update { fields } if fields == &[EXTRA_REVISIONS])
     })
 }
@@ -233,7 +233,7 @@ async fn converge_job(
             .roles
             .iter()
             .enumerate()
-            .filter(|(_, r)| pending(&job.changes, Kind::Role, &r.name))
+            .filter(|(_, r)| pending(&job.changes, ResourceKind::Role, &r.name))
             .map(|(i, role)| {
                 let current = actual
                     .roles
@@ -255,7 +255,7 @@ async fn converge_job(
         match desired
             .claim_table
             .as_ref()
-            .filter(|t| pending(&job.changes, Kind::ClaimTable, &t.name))
+            .filter(|t| pending(&job.changes, ResourceKind::ClaimTable, &t.name))
         {
             Some(table) => {
                 let current = actual.claim_table.as_ref().map(|o| &o.spec);
@@ -272,7 +272,7 @@ async fn converge_job(
     let job_definition = async {
         if pending(
             &job.changes,
-            Kind::JobDefinition,
+            ResourceKind::JobDefinition,
             &desired.job_definition.name,
         ) {
             let retire = actual
@@ -296,7 +296,7 @@ async fn converge_job(
     };
     let machine = &desired.state_machine;
     let state_machine = async {
-        if pending(&job.changes, Kind::StateMachine, &machine.name) {
+        if pending(&job.changes, ResourceKind::StateMachine, &machine.name) {
             let current = actual.state_machine.as_ref().map(|o| &o.spec);
             let arn = target.state_machine_arn(&machine.name);
             aws::sfn::converge(&clients.sfn, machine, &arn, current).await?;
@@ -310,7 +310,7 @@ async fn converge_job(
 
     // The schedule starts runs, so it comes when all they use is in place.
     let schedule = async {
-        if pending(&job.changes, Kind::Schedule, &desired.schedule.name) {
+        if pending(&job.changes, ResourceKind::Schedule, &desired.schedule.name) {
             aws::scheduler::converge(
                 &clients.scheduler,
                 &desired.schedule,
@@ -325,7 +325,7 @@ async fn converge_job(
         if let Some(alarm) = desired
             .alarm
             .as_ref()
-            .filter(|a| pending(&job.changes, Kind::Alarm, &a.name))
+            .filter(|a| pending(&job.changes, ResourceKind::Alarm, &a.name))
         {
             let arn = target.alarm_arn(&alarm.name);
             let current = actual.alarm.as_ref().map(|o| &o.spec);
@@ -346,7 +346,7 @@ async fn remove_alarm(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> 
         .actual
         .alarm
         .as_ref()
-        .filter(|a| deleting(&job.changes, Kind::Alarm, &a.spec.name))
+        .filter(|a| deleting(&job.changes, ResourceKind::Alarm, &a.spec.name))
     {
         Some(alarm) => aws::cloudwatch::delete(clients, &alarm.spec).await,
         None => Ok(()),
@@ -359,7 +359,7 @@ async fn remove_log_groups(clients: &Clients, job: &JobPlan) -> Result<(), AwsEr
         .names
         .log_groups()
         .into_iter()
-        .filter(|group| deleting(&job.changes, Kind::LogGroup, group))
+        .filter(|group| deleting(&job.changes, ResourceKind::LogGroup, group))
         .map(|group| aws::logs::delete(&clients.logs, group));
     try_join_all(groups).await?;
     Ok(())
@@ -367,7 +367,11 @@ async fn remove_log_groups(clients: &Clients, job: &JobPlan) -> Result<(), AwsEr
 
 /// Deletes the job's claim table when the plan says to.
 async fn remove_claim_table(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> {
-    if deleting(&job.changes, Kind::ClaimTable, &job.names.claim_table) {
+    if deleting(
+        &job.changes,
+        ResourceKind::ClaimTable,
+        &job.names.claim_table,
+    ) {
         aws::dynamodb::delete(&clients.dynamodb, &job.names.claim_table).await?;
     }
     Ok(())
@@ -380,7 +384,7 @@ async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result
     let actual = &job.actual;
     let changes = &job.changes;
     let schedule = async {
-        if deleting(changes, Kind::Schedule, &names.schedule) {
+        if deleting(changes, ResourceKind::Schedule, &names.schedule) {
             aws::scheduler::delete(&clients.scheduler, &names.schedule).await?;
         }
         Ok(())
@@ -388,7 +392,7 @@ async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result
     tokio::try_join!(remove_alarm(clients, job), schedule)?;
 
     let state_machine = async {
-        if deleting(changes, Kind::StateMachine, &names.job_name) {
+        if deleting(changes, ResourceKind::StateMachine, &names.job_name) {
             let arn = target.state_machine_arn(&names.job_name);
             aws::sfn::delete(&clients.sfn, &names.job_name, &arn).await?;
         }
@@ -397,7 +401,7 @@ async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result
     let revisions = actual
         .job_definition
         .as_ref()
-        .filter(|_| deleting(changes, Kind::JobDefinition, &names.job_name))
+        .filter(|_| deleting(changes, ResourceKind::JobDefinition, &names.job_name))
         .map(|revisions| revisions.owned_by(&job.identity))
         .unwrap_or_default();
     let job_definition = try_join_all(
@@ -417,7 +421,7 @@ async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result
         .roles
         .iter()
         .flatten()
-        .filter(|role| deleting(changes, Kind::Role, &role.spec.name))
+        .filter(|role| deleting(changes, ResourceKind::Role, &role.spec.name))
         .map(|role| aws::iam::delete(&clients.iam, &role.spec));
     try_join_all(roles).await?;
     tracing::info!(job = %job.batch_name, "removed");

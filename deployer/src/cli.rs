@@ -22,7 +22,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use miette::{IntoDiagnostic, WrapErr};
 use serde::Serialize;
 use serde_json::{json, Value};
-use sjob::aws::Settings;
+use sjob::aws::SdkOptions;
 use sjob::config::{self, Config};
 use sjob::input::{check_input, INPUT_HELP};
 use sjob::session::Session;
@@ -106,7 +106,7 @@ impl Cli {
         let ctx = Context {
             config: self.config.clone(),
             output: self.output,
-            aws: Settings {
+            aws: SdkOptions {
                 profile: self.profile.clone(),
                 region: self.region.clone(),
             },
@@ -180,7 +180,7 @@ impl Report for Document {}
 pub struct Context {
     pub config: PathBuf,
     pub output: Output,
-    pub aws: Settings,
+    pub aws: SdkOptions,
 }
 
 impl Context {

@@ -34,7 +34,7 @@ pub const EXTRA_REVISIONS: &str = "extra_active_revisions";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub enum ResourceKind {
     Role,
     LogGroup,
     JobDefinition,
@@ -50,22 +50,22 @@ pub enum Kind {
     ClaimTable,
 }
 
-impl fmt::Display for Kind {
+impl fmt::Display for ResourceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Kind::Role => "role",
-            Kind::LogGroup => "log group",
-            Kind::JobDefinition => "job definition",
-            Kind::StateMachine => "state machine",
-            Kind::Schedule => "schedule",
-            Kind::Topic => "topic",
-            Kind::Subscription => "subscription",
-            Kind::Function => "function",
-            Kind::SecurityGroup => "security group",
-            Kind::ComputeEnvironment => "compute env",
-            Kind::JobQueue => "job queue",
-            Kind::Alarm => "alarm",
-            Kind::ClaimTable => "claim table",
+            ResourceKind::Role => "role",
+            ResourceKind::LogGroup => "log group",
+            ResourceKind::JobDefinition => "job definition",
+            ResourceKind::StateMachine => "state machine",
+            ResourceKind::Schedule => "schedule",
+            ResourceKind::Topic => "topic",
+            ResourceKind::Subscription => "subscription",
+            ResourceKind::Function => "function",
+            ResourceKind::SecurityGroup => "security group",
+            ResourceKind::ComputeEnvironment => "compute env",
+            ResourceKind::JobQueue => "job queue",
+            ResourceKind::Alarm => "alarm",
+            ResourceKind::ClaimTable => "claim table",
         })
     }
 }
@@ -100,7 +100,7 @@ pub struct Change {
     /// `None` for the shared base.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job: Option<String>,
-    pub kind: Kind,
+    pub kind: ResourceKind,
     pub name: String,
     #[serde(flatten)]
     pub action: Action,
@@ -183,7 +183,7 @@ impl Plan {
     /// of a log group a job no longer writes to (it holds the history).
     pub fn is_removal(&self, change: &Change) -> bool {
         match &change.job {
-            Some(_) if change.kind == Kind::LogGroup => true,
+            Some(_) if change.kind == ResourceKind::LogGroup => true,
             Some(job) => self
                 .jobs
                 .iter()
@@ -249,7 +249,7 @@ pub fn diff(
     actual: &ActualJob,
 ) -> Vec<Change> {
     let mut changes = Vec::new();
-    let mut push = |kind: Kind, name: &str, action: Option<Action>| {
+    let mut push = |kind: ResourceKind, name: &str, action: Option<Action>| {
         if let Some(action) = action {
             changes.push(Change {
                 job: Some(job.to_string()),
@@ -262,7 +262,7 @@ pub fn diff(
     for (i, role) in names.roles().into_iter().enumerate() {
         let desired_role = desired.map(|d| &d.roles[i]);
         push(
-            Kind::Role,
+            ResourceKind::Role,
             role,
             action(
                 desired_role,
@@ -273,7 +273,7 @@ pub fn diff(
     }
     for group in names.log_groups() {
         push(
-            Kind::LogGroup,
+            ResourceKind::LogGroup,
             group,
             action(
                 desired.and_then(|d| d.log_groups.iter().find(|g| g.name == group)),
@@ -287,7 +287,7 @@ pub fn diff(
         );
     }
     push(
-        Kind::ClaimTable,
+        ResourceKind::ClaimTable,
         &names.claim_table,
         action(
             desired.and_then(|d| d.claim_table.as_ref()),
@@ -296,7 +296,7 @@ pub fn diff(
         ),
     );
     push(
-        Kind::JobDefinition,
+        ResourceKind::JobDefinition,
         &names.job_name,
         match action(
             desired.map(|d| &d.job_definition),
@@ -319,7 +319,7 @@ pub fn diff(
         },
     );
     push(
-        Kind::StateMachine,
+        ResourceKind::StateMachine,
         &names.job_name,
         action(
             desired.map(|d| &d.state_machine),
@@ -328,7 +328,7 @@ pub fn diff(
         ),
     );
     push(
-        Kind::Schedule,
+        ResourceKind::Schedule,
         &names.schedule,
         action(
             desired.map(|d| &d.schedule),
@@ -337,7 +337,7 @@ pub fn diff(
         ),
     );
     push(
-        Kind::Alarm,
+        ResourceKind::Alarm,
         &names.missed_alarm,
         action(
             desired.and_then(|d| d.alarm.as_ref()),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::aws::{AwsError, Clients, Settings, SettingsError};
+use crate::aws::{AwsError, Clients, SdkOptions, SdkOptionsError};
 use crate::config::Config;
 use crate::model::BaseStack;
 use crate::model::JobStack;
@@ -32,7 +32,7 @@ pub enum SessionError {
     Base(#[from] BaseError),
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Settings(#[from] SettingsError),
+    SdkOptions(#[from] SdkOptionsError),
     #[error(transparent)]
     #[diagnostic(transparent)]
     References(#[from] ReferenceError),
@@ -53,7 +53,7 @@ impl Drop for Session {
 }
 
 impl Session {
-    pub async fn open(config: Config, settings: &Settings) -> Result<Session, SessionError> {
+    pub async fn open(config: Config, settings: &SdkOptions) -> Result<Session, SessionError> {
         let clients = Clients::load(settings, config.region.as_deref()).await?;
         let region = clients.region().ok_or(SessionError::NoRegion)?;
         let account_id = match &config.account_id {
@@ -215,7 +215,7 @@ impl Session {
             return Ok(());
         };
         let reference = references::Reference {
-            kind: references::Kind::KmsKey,
+            kind: references::ReferenceKind::KmsKey,
             id: key.given().to_string(),
             keys: BTreeSet::from(["base.notifications.kms_key_id".to_string()]),
         };

@@ -411,7 +411,7 @@ fn the_claim_table_and_its_grants_exist_only_with_overlap_skip() {
     let claim_table = |changes: &[sjob::plan::Change]| {
         changes
             .iter()
-            .find(|c| c.kind == sjob::plan::Kind::ClaimTable)
+            .find(|c| c.kind == sjob::plan::ResourceKind::ClaimTable)
             .map(|c| (c.name.clone(), c.action.clone()))
     };
     assert_eq!(
@@ -565,7 +565,9 @@ fn a_stack_that_matches_aws_plans_no_changes() {
     assert_eq!(changes.len(), 9);
     for change in &changes {
         let expected = match change.kind {
-            sjob::plan::Kind::JobDefinition | sjob::plan::Kind::Schedule => Action::Create,
+            sjob::plan::ResourceKind::JobDefinition | sjob::plan::ResourceKind::Schedule => {
+                Action::Create
+            }
             _ => Action::NoOp,
         };
         assert_eq!(change.action, expected, "{change:?}");
@@ -579,7 +581,7 @@ fn a_stack_that_matches_aws_plans_no_changes() {
     let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &drifted);
     let log_groups: Vec<_> = changes
         .iter()
-        .filter(|c| c.kind == sjob::plan::Kind::LogGroup)
+        .filter(|c| c.kind == sjob::plan::ResourceKind::LogGroup)
         .map(|c| (c.name.as_str(), &c.action))
         .collect();
     assert_eq!(
@@ -596,7 +598,7 @@ fn a_stack_that_matches_aws_plans_no_changes() {
     );
     let machine = changes
         .iter()
-        .find(|c| c.kind == sjob::plan::Kind::StateMachine)
+        .find(|c| c.kind == sjob::plan::ResourceKind::StateMachine)
         .unwrap();
     assert_eq!(
         machine.action,
@@ -608,7 +610,7 @@ fn a_stack_that_matches_aws_plans_no_changes() {
     let removal = diff("crawler", &stack.names, &ours(), None, &actual);
     assert_eq!(
         removal.first().map(|c| c.kind),
-        Some(sjob::plan::Kind::StateMachine)
+        Some(sjob::plan::ResourceKind::StateMachine)
     );
     assert!(removal.iter().all(|c| c.action == Action::Delete));
 
@@ -616,7 +618,7 @@ fn a_stack_that_matches_aws_plans_no_changes() {
     let removal = diff("crawler", &stack.names, &ours(), None, &drifted);
     assert!(!removal
         .iter()
-        .any(|c| c.kind == sjob::plan::Kind::StateMachine));
+        .any(|c| c.kind == sjob::plan::ResourceKind::StateMachine));
 }
 
 #[test]
@@ -643,7 +645,7 @@ fn a_resource_is_ours_only_when_every_identity_tag_matches() {
         let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &actual);
         let log_group = changes
             .iter()
-            .find(|c| c.kind == sjob::plan::Kind::LogGroup)
+            .find(|c| c.kind == sjob::plan::ResourceKind::LogGroup)
             .unwrap();
         assert!(
             matches!(&log_group.action, Action::Conflict { owner: found } if *found == owner.to_string()),
@@ -684,7 +686,7 @@ fn a_job_on_the_seeds_log_group_moves_to_the_vended_one() {
     let of = |name: &str| {
         changes
             .iter()
-            .find(|c| c.name == name && c.kind != sjob::plan::Kind::JobDefinition)
+            .find(|c| c.name == name && c.kind != sjob::plan::ResourceKind::JobDefinition)
             .map(|c| c.action.clone())
     };
     assert_eq!(

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::aws::{self, error_code, AwsError, Clients};
 use crate::model::{Identity, Tags};
-use crate::plan::{self, Action, ActualJob, Change, JobPlan, Kind, Plan};
+use crate::plan::{self, Action, ActualJob, Change, JobPlan, Plan, ResourceKind};
 use crate::target::Target;
 
 /// The customer-managed policies the seed's module attached to a job's
@@ -45,7 +45,7 @@ pub enum AdoptError {
         help("nothing was changed; two stacks' names collide: rename a job, the app or the stage (see Ownership in the README)")
     )]
     OtherStack {
-        kind: Kind,
+        kind: ResourceKind,
         name: String,
         owner: String,
     },
@@ -58,7 +58,7 @@ pub enum AdoptError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Adoptee {
     pub job: String,
-    pub kind: Kind,
+    pub kind: ResourceKind,
     pub name: String,
     /// `no_op`, or `update` with the fields deploy changes.
     pub then: Action,
@@ -151,7 +151,7 @@ fn adoptees(job: &JobPlan, target: &Target) -> Result<Vec<Adoptee>, AdoptError> 
             .changes
             .iter()
             .filter(is_conflict)
-            .any(|c| c.kind == Kind::Schedule);
+            .any(|c| c.kind == ResourceKind::Schedule);
         if conflicting && schedule.observed.spec.target_arn != machine_arn {
             return Err(AdoptError::ForeignSchedule(job.names.schedule.clone()));
         }
@@ -185,8 +185,8 @@ fn adoptees(job: &JobPlan, target: &Target) -> Result<Vec<Adoptee>, AdoptError> 
         .iter()
         .flatten()
         .filter(|g| g.owner != job.identity && g.owner.adoptable_by(&job.identity))
-        .map(|g| (Kind::LogGroup, g.spec.name.as_str()));
-    let conflicts: Vec<(Kind, &str)> = job
+        .map(|g| (ResourceKind::LogGroup, g.spec.name.as_str()));
+    let conflicts: Vec<(ResourceKind, &str)> = job
         .changes
         .iter()
         .filter(is_conflict)
@@ -249,7 +249,7 @@ async fn tag(
 ) -> Result<(), AwsError> {
     let name = adoptee.name.as_str();
     match adoptee.kind {
-        Kind::Role => {
+        ResourceKind::Role => {
             let tags = tags
                 .iter()
                 .filter_map(|(k, v)| {
@@ -269,7 +269,7 @@ async fn tag(
                 .await
                 .map_err(|e| AwsError::call("TagRole", name, e))?;
         }
-        Kind::LogGroup => {
+        ResourceKind::LogGroup => {
             clients
                 .logs
                 .tag_resource()
@@ -279,7 +279,7 @@ async fn tag(
                 .await
                 .map_err(|e| AwsError::call("TagResource", name, e))?;
         }
-        Kind::JobDefinition => {
+        ResourceKind::JobDefinition => {
             let arn = job
                 .actual
                 .job_definition
@@ -295,7 +295,7 @@ async fn tag(
                 .await
                 .map_err(|e| AwsError::call("TagResource", arn.as_str(), e))?;
         }
-        Kind::StateMachine => {
+        ResourceKind::StateMachine => {
             let tags = tags
                 .iter()
                 .map(|(k, v)| aws_sdk_sfn::types::Tag::builder().key(k).value(v).build())
@@ -310,19 +310,19 @@ async fn tag(
                 .map_err(|e| AwsError::call("TagResource", name, e))?;
         }
         // Untaggable: it is the state machine's, adopted with it.
-        Kind::Schedule => {}
-        Kind::Alarm => {
+        ResourceKind::Schedule => {}
+        ResourceKind::Alarm => {
             aws::cloudwatch::tag(&clients.cloudwatch, &target.alarm_arn(name), tags).await?;
         }
-        Kind::ClaimTable => {
+        ResourceKind::ClaimTable => {
             aws::dynamodb::tag(&clients.dynamodb, &target.table_arn(name), tags).await?;
         }
-        Kind::Topic
-        | Kind::Subscription
-        | Kind::Function
-        | Kind::SecurityGroup
-        | Kind::ComputeEnvironment
-        | Kind::JobQueue => unreachable!("adoption covers jobs' resources only"),
+        ResourceKind::Topic
+        | ResourceKind::Subscription
+        | ResourceKind::Function
+        | ResourceKind::SecurityGroup
+        | ResourceKind::ComputeEnvironment
+        | ResourceKind::JobQueue => unreachable!("adoption covers jobs' resources only"),
     }
     tracing::info!(job = %adoptee.job, kind = %adoptee.kind, name, "adopted");
     Ok(())

@@ -8,7 +8,7 @@
 use super::{converge_log_groups, deleting, pending, replaced};
 use crate::aws::{self, AwsError, Clients};
 use crate::plan::base::{BasePlan, NEW_SECURITY_GROUP};
-use crate::plan::Kind;
+use crate::plan::ResourceKind;
 use crate::target::Target;
 
 /// Creates and updates, the three parts at once.
@@ -31,12 +31,12 @@ async fn converge_notifications(
     };
     let changes = &plan.changes;
     let topic_arn = target.topic_arn(&wanted.topic.name);
-    if pending(changes, Kind::Topic, &wanted.topic.name) {
+    if pending(changes, ResourceKind::Topic, &wanted.topic.name) {
         let current = plan.actual.topic.as_ref().map(|o| &o.spec);
         aws::sns::converge_topic(&clients.sns, &wanted.topic, &topic_arn, current).await?;
     }
     for subscription in &wanted.subscriptions {
-        if !pending(changes, Kind::Subscription, &subscription.label()) {
+        if !pending(changes, ResourceKind::Subscription, &subscription.label()) {
             continue;
         }
         let found = plan.actual.subscriptions.iter().find(|s| {
@@ -69,7 +69,7 @@ async fn converge_handlers(
     };
     let (changes, actual) = (&plan.changes, &plan.actual);
     let role = async {
-        if pending(changes, Kind::Role, &wanted.role.name) {
+        if pending(changes, ResourceKind::Role, &wanted.role.name) {
             let current = actual.role.as_ref().map(|o| &o.spec);
             aws::iam::converge(&clients.iam, &wanted.role, current).await?;
         }
@@ -85,7 +85,7 @@ async fn converge_handlers(
     tokio::try_join!(role, log_groups)?;
     futures::future::try_join_all(wanted.functions.iter().enumerate().map(
         |(i, handler)| async move {
-            if pending(changes, Kind::Function, &handler.function.name) {
+            if pending(changes, ResourceKind::Function, &handler.function.name) {
                 let current = actual.functions[i].as_ref().map(|o| &o.spec);
                 aws::lambda::converge(
                     &clients.lambda,
@@ -111,7 +111,7 @@ async fn converge_compute(clients: &Clients, plan: &BasePlan) -> Result<(), AwsE
     if let Some(group) = &wanted.security_group {
         let id = match actual.security_group_for(group) {
             Some(current) => {
-                if pending(changes, Kind::SecurityGroup, &group.name) {
+                if pending(changes, ResourceKind::SecurityGroup, &group.name) {
                     aws::ec2::sync_security_group_tags(
                         &clients.ec2,
                         &current.id,
@@ -128,18 +128,18 @@ async fn converge_compute(clients: &Clients, plan: &BasePlan) -> Result<(), AwsE
             environment.security_group_ids.insert(id);
         }
     }
-    if pending(changes, Kind::ComputeEnvironment, &environment.name) {
+    if pending(changes, ResourceKind::ComputeEnvironment, &environment.name) {
         let current = actual.compute_environment.as_ref().map(|o| &o.spec);
         aws::compute::converge_compute_environment(&clients.batch, &environment, current).await?;
     }
-    if pending(changes, Kind::JobQueue, &wanted.job_queue.name) {
+    if pending(changes, ResourceKind::JobQueue, &wanted.job_queue.name) {
         let current = actual.job_queue.as_ref().map(|o| &o.spec);
         aws::compute::converge_job_queue(&clients.batch, &wanted.job_queue, current).await?;
     }
     // The groups the new one replaces, now that the compute environment
     // has moved off them.
     for found in &actual.security_groups {
-        if replaced(changes, Kind::SecurityGroup, &found.label) {
+        if replaced(changes, ResourceKind::SecurityGroup, &found.label) {
             aws::ec2::delete_security_group(&clients.ec2, &found.id).await?;
         }
     }
@@ -152,47 +152,51 @@ pub async fn remove(clients: &Clients, target: &Target, plan: &BasePlan) -> Resu
     let notifications = async {
         let topic_arn = target.topic_arn(&names.topic);
         for subscription in &actual.subscriptions {
-            if deleting(changes, Kind::Subscription, &subscription.spec.label()) {
+            if deleting(
+                changes,
+                ResourceKind::Subscription,
+                &subscription.spec.label(),
+            ) {
                 aws::sns::unsubscribe(&clients.sns, &topic_arn, subscription).await?;
             }
         }
-        if deleting(changes, Kind::Topic, &names.topic) {
+        if deleting(changes, ResourceKind::Topic, &names.topic) {
             aws::sns::delete_topic(&clients.sns, &topic_arn).await?;
         }
         Ok::<_, AwsError>(())
     };
     let handlers = async {
         for function in [&names.success_function, &names.error_function] {
-            if deleting(changes, Kind::Function, function) {
+            if deleting(changes, ResourceKind::Function, function) {
                 aws::lambda::delete(&clients.lambda, function).await?;
             }
         }
         for group in actual.log_groups.iter().flatten() {
-            if deleting(changes, Kind::LogGroup, &group.spec.name) {
+            if deleting(changes, ResourceKind::LogGroup, &group.spec.name) {
                 aws::logs::delete(&clients.logs, &group.spec.name).await?;
             }
         }
         if let Some(role) = &actual.role {
-            if deleting(changes, Kind::Role, &role.spec.name) {
+            if deleting(changes, ResourceKind::Role, &role.spec.name) {
                 aws::iam::delete(&clients.iam, &role.spec).await?;
             }
         }
         Ok::<_, AwsError>(())
     };
     let compute = async {
-        if deleting(changes, Kind::JobQueue, &names.job_queue) {
+        if deleting(changes, ResourceKind::JobQueue, &names.job_queue) {
             aws::compute::delete_job_queue(&clients.batch, &names.job_queue).await?;
         }
         if deleting(
             changes,
-            Kind::ComputeEnvironment,
+            ResourceKind::ComputeEnvironment,
             &names.compute_environment,
         ) {
             aws::compute::delete_compute_environment(&clients.batch, &names.compute_environment)
                 .await?;
         }
         for found in &actual.security_groups {
-            if deleting(changes, Kind::SecurityGroup, &found.label) {
+            if deleting(changes, ResourceKind::SecurityGroup, &found.label) {
                 aws::ec2::delete_security_group(&clients.ec2, &found.id).await?;
             }
         }

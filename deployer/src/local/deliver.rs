@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
 use crate::aws::pace::Pace;
-use crate::aws::{Settings, SettingsError};
+use crate::aws::{SdkOptions, SdkOptionsError};
 
 #[derive(Debug, Clone)]
 pub enum Delivery {
@@ -22,7 +22,7 @@ pub enum Delivery {
     Outbox(PathBuf),
     /// In-process; published to this SNS topic with these settings (and
     /// the SDK's usual resolution: `AWS_ENDPOINT_URL`, credentials, ...).
-    Sns(String, Settings),
+    Sns(String, SdkOptions),
     /// Through the Lambda Invoke API at this endpoint.
     Lambda(String),
 }
@@ -34,7 +34,7 @@ pub enum DeliveryError {
     Handler(#[from] handlers::HandlerError),
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Settings(#[from] SettingsError),
+    SdkOptions(#[from] SdkOptionsError),
     #[error("invoking {function} at {endpoint} failed: {message}")]
     #[diagnostic(
         code(sjob::local::invoke),

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{action, Action, Change, Inventory, Kind};
+use super::{action, Action, Change, Inventory, ResourceKind};
 use crate::aws::{self, AwsError, Clients};
 use crate::model::{
     BaseStack, ComputeEnvironmentSpec, FunctionSpec, JobQueueSpec, ObservedSubscription,
@@ -192,7 +192,7 @@ fn diff(
     let names = &desired.names;
     let ours = &desired.identity;
     let mut changes = Vec::new();
-    let mut push = |kind: Kind, name: &str, action: Option<Action>| {
+    let mut push = |kind: ResourceKind, name: &str, action: Option<Action>| {
         if let Some(action) = action {
             changes.push(Change {
                 job: None,
@@ -211,7 +211,7 @@ fn diff(
         // Deleting a topic deletes every subscription on it.
         let foreign_subscriptions = actual.subscriptions.iter().filter(|s| !s.recorded).count();
         push(
-            Kind::Topic,
+            ResourceKind::Topic,
             &names.topic,
             match action(wanted.map(|n| &n.topic), actual.topic.as_ref(), ours) {
                 Some(Action::Delete) if foreign_subscriptions > 0 => Some(Action::Kept {
@@ -227,7 +227,7 @@ fn diff(
                 wanted.map_or(&[][..], |n| &n.subscriptions),
                 &actual.subscriptions,
             ) {
-                push(Kind::Subscription, &label, Some(change));
+                push(ResourceKind::Subscription, &label, Some(change));
             }
         }
     }
@@ -240,13 +240,13 @@ fn diff(
     if !keep_handlers {
         let wanted = desired.handlers.as_ref();
         push(
-            Kind::Role,
+            ResourceKind::Role,
             &names.handler_role,
             action(wanted.map(|h| &h.role), actual.role.as_ref(), ours),
         );
         for (i, function) in functions.iter().enumerate() {
             push(
-                Kind::LogGroup,
+                ResourceKind::LogGroup,
                 &BaseNames::function_log_group(function),
                 action(
                     wanted.map(|h| &h.functions[i].log_group),
@@ -257,7 +257,7 @@ fn diff(
         }
         for (i, function) in functions.iter().enumerate() {
             push(
-                Kind::Function,
+                ResourceKind::Function,
                 function,
                 action(
                     wanted.map(|h| &h.functions[i].function),
@@ -276,13 +276,13 @@ fn diff(
         let current = wanted_group.and_then(|g| actual.security_group_for(g));
         if let Some(group) = wanted_group {
             push(
-                Kind::SecurityGroup,
+                ResourceKind::SecurityGroup,
                 &names.security_group,
                 action(Some(group), current.map(|found| &found.group), ours),
             );
         }
         push(
-            Kind::ComputeEnvironment,
+            ResourceKind::ComputeEnvironment,
             &names.compute_environment,
             action(
                 wanted.map(|c| &c.compute_environment),
@@ -291,7 +291,7 @@ fn diff(
             ),
         );
         push(
-            Kind::JobQueue,
+            ResourceKind::JobQueue,
             &names.job_queue,
             action(
                 wanted.map(|c| &c.job_queue),
@@ -307,7 +307,7 @@ fn diff(
                 continue;
             }
             push(
-                Kind::SecurityGroup,
+                ResourceKind::SecurityGroup,
                 &found.label,
                 Some(match wanted_group {
                     Some(group) => Action::Replaced {
