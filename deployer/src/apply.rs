@@ -12,8 +12,8 @@ use futures::future::try_join_all;
 use futures::stream::{self, StreamExt};
 
 use crate::aws::{self, AwsError, Clients};
-use crate::model::{LogGroupSpec, Observed};
-use crate::plan::{Action, Change, JobPlan, Plan, ResourceKind, EXTRA_REVISIONS, JOB_CONCURRENCY};
+use crate::model::LogGroupSpec;
+use crate::plan::{Action, JobPlan, Plan, Step, JOB_CONCURRENCY};
 use crate::progress::Progress;
 use crate::target::Target;
 
@@ -88,28 +88,24 @@ pub struct JobError {
     pub source: AwsError,
 }
 
-/// Applies the plan, each job done counted on `progress`.
-/// `include_removals` is false for a plain `deploy`: jobs gone from the
-/// config are then shown but kept.
-pub async fn apply(
-    clients: &Clients,
-    plan: &Plan,
-    include_removals: bool,
-    progress: &Progress,
-) -> Result<(), ApplyError> {
+/// Applies the plan, each job done counted on `progress`. Removals are
+/// carried out as the plan's [`crate::plan::Removals`] says.
+pub async fn apply(clients: &Clients, plan: &Plan, progress: &Progress) -> Result<(), ApplyError> {
     refuse_conflicts(plan)?;
+    let target = &plan.stack.target;
+    let removals = plan.removals.deleted();
     if let Some(base) = &plan.base {
-        base::converge(clients, &plan.target, base)
+        base::converge(clients, target, base)
             .await
             .map_err(ApplyError::Base)?;
     }
-    let jobs = plan.jobs_to_apply(include_removals);
+    let jobs = plan.jobs_to_apply();
     let total = jobs.len();
     let errors: Vec<JobError> = stream::iter(jobs)
         .map(|job| async move {
-            let result = match &job.desired {
-                Some(_) => converge_job(clients, &plan.target, job, include_removals).await,
-                None => remove_job(clients, &plan.target, job).await,
+            let result = match job.wanted {
+                true => converge_job(clients, target, job, removals).await,
+                false => remove_job(clients, target, job).await,
             };
             progress.job_done(&job.batch_name);
             result.map_err(|source| JobError {
@@ -131,7 +127,7 @@ pub async fn apply(
         });
     }
     match &plan.base {
-        Some(base) if include_removals => base::remove(clients, &plan.target, base)
+        Some(base) if removals => base::remove(clients, target, base)
             .await
             .map_err(ApplyError::BaseRemoval),
         _ => Ok(()),
@@ -143,6 +139,7 @@ pub async fn apply(
 pub fn refuse_conflicts(plan: &Plan) -> Result<(), ApplyError> {
     let conflicts: Vec<String> = plan
         .changes()
+        .into_iter()
         .filter_map(|c| match &c.action {
             Action::Conflict { owner } => Some(format!("{} {} ({owner})", c.kind, c.name)),
             _ => None,
@@ -157,108 +154,43 @@ pub fn refuse_conflicts(plan: &Plan) -> Result<(), ApplyError> {
     })
 }
 
-/// Whether `changes` create or update this resource.
-fn pending(changes: &[Change], kind: ResourceKind, name: &str) -> bool {
-    changes.iter().any(|c| {
-        c.kind == kind
-            && c.name == name
-            && matches!(c.action, Action::Create | Action::Update { .. })
-    })
-}
-
-/// Converges, at once, each log group of `desired` that `changes` create
-/// or update; `actual` holds what exists.
+/// Converges, at once, each log group whose step creates or updates it.
 async fn converge_log_groups<'a>(
     clients: &Clients,
     target: &Target,
-    changes: &[Change],
-    desired: impl IntoIterator<Item = &'a LogGroupSpec>,
-    actual: &[Option<Observed<LogGroupSpec>>],
+    steps: impl IntoIterator<Item = &'a Step<LogGroupSpec>>,
 ) -> Result<(), AwsError> {
-    let groups = desired
-        .into_iter()
-        .filter(|g| pending(changes, ResourceKind::LogGroup, &g.name))
-        .map(|group| {
-            let current = actual
-                .iter()
-                .flatten()
-                .map(|o| &o.spec)
-                .find(|spec| spec.name == group.name);
-            let arn = target.log_group_arn(&group.name);
-            async move { aws::logs::converge(&clients.logs, group, &arn, current).await }
-        });
+    let groups = steps.into_iter().filter_map(|step| {
+        let group = step.to_converge()?;
+        let current = step.observed.as_ref().map(|o| &o.spec);
+        let arn = target.log_group_arn(&group.name);
+        Some(async move { aws::logs::converge(&clients.logs, group, &arn, current).await })
+    });
     try_join_all(groups).await?;
     Ok(())
 }
 
-/// Whether `changes` delete this resource.
-fn deleting(changes: &[Change], kind: ResourceKind, name: &str) -> bool {
-    changes
-        .iter()
-        .any(|c| c.kind == kind && c.name == name && c.action == Action::Delete)
-}
-
-/// Whether `changes` delete this resource as replaced by another.
-fn replaced(changes: &[Change], kind: ResourceKind, name: &str) -> bool {
-    changes
-        .iter()
-        .any(|c| c.kind == kind && c.name == name && matches!(c.action, Action::Replaced { .. }))
-}
-
-/// Whether the job definition's only change is retiring extra ACTIVE
-/// revisions of the desired content.
-fn only_extra_revisions(job: &JobPlan) -> bool {
-    job.changes.iter().any(|c| {
-        c.kind == ResourceKind::JobDefinition
-            && matches!(&c.action, Action::Update { fields } if fields == &[EXTRA_REVISIONS])
-    })
-}
-
-/// Converges a job; with `include_removals`, the log group its state
-/// machine no longer writes to goes once the state machine has moved.
+/// Converges a job; with `removals`, the log group its state machine no
+/// longer writes to goes once the state machine has moved.
 async fn converge_job(
     clients: &Clients,
     target: &Target,
     job: &JobPlan,
-    include_removals: bool,
+    removals: bool,
 ) -> Result<(), AwsError> {
-    let desired = job
-        .desired
-        .as_ref()
-        .expect("converge_job is given a desired stack");
-    let actual = &job.actual;
-
-    let roles = try_join_all(
-        desired
-            .roles
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| pending(&job.changes, ResourceKind::Role, &r.name))
-            .map(|(i, role)| {
-                let current = actual
-                    .roles
-                    .get(i)
-                    .and_then(Option::as_ref)
-                    .map(|o| &o.spec);
-                aws::iam::converge(&clients.iam, role, current)
-            }),
-    );
-    let log_groups = converge_log_groups(
-        clients,
-        target,
-        &job.changes,
-        &desired.log_groups,
-        &actual.log_groups,
-    );
+    let steps = &job.steps;
+    let roles = try_join_all(steps.roles.iter().filter_map(|step| {
+        let role = step.to_converge()?;
+        let current = step.observed.as_ref().map(|o| &o.spec);
+        Some(aws::iam::converge(&clients.iam, role, current))
+    }));
+    let log_groups = converge_log_groups(clients, target, &steps.log_groups);
     // Waits until the table is ACTIVE: the state machine claims in it.
     let claim_table = async {
-        match desired
-            .claim_table
-            .as_ref()
-            .filter(|t| pending(&job.changes, ResourceKind::ClaimTable, &t.name))
-        {
+        let step = &steps.claim_table;
+        match step.to_converge() {
             Some(table) => {
-                let current = actual.claim_table.as_ref().map(|o| &o.spec);
+                let current = step.observed.as_ref().map(|o| &o.spec);
                 let arn = target.table_arn(&table.name);
                 aws::dynamodb::converge(&clients.dynamodb, table, &arn, current).await
             }
@@ -270,65 +202,60 @@ async fn converge_job(
     // The job definition names the roles, and the state machine needs its
     // role, its log group and its claim table; neither needs the other.
     let job_definition = async {
-        if pending(
-            &job.changes,
-            ResourceKind::JobDefinition,
-            &desired.job_definition.name,
-        ) {
-            let retire = actual
-                .job_definition
-                .as_ref()
-                .map(|r| r.owned_by(&desired.identity))
-                .unwrap_or_default();
-            match (&actual.job_definition, only_extra_revisions(job)) {
-                // The latest revision is right: retire the others only.
-                (Some(revisions), true) => {
-                    let extra = retire.iter().filter(|a| **a != revisions.latest_arn);
-                    try_join_all(extra.map(|arn| aws::batch::deregister(&clients.batch, arn)))
-                        .await?;
-                }
-                _ => {
-                    aws::batch::register(&clients.batch, &desired.job_definition, &retire).await?;
-                }
+        let step = &steps.job_definition;
+        let Some(definition) = step.to_converge() else {
+            return Ok(());
+        };
+        let retire = step
+            .observed
+            .as_ref()
+            .map(|r| r.owned_by(&job.identity))
+            .unwrap_or_default();
+        match (&step.observed, &step.action) {
+            // The latest revision is right: retire the others only.
+            (Some(revisions), Some(Action::RetireRevisions)) => {
+                let extra = retire.iter().filter(|a| **a != revisions.latest_arn);
+                try_join_all(extra.map(|arn| aws::batch::deregister(&clients.batch, arn))).await?;
+            }
+            _ => {
+                aws::batch::register(&clients.batch, definition, &retire).await?;
             }
         }
         Ok::<_, AwsError>(())
     };
-    let machine = &desired.state_machine;
     let state_machine = async {
-        if pending(&job.changes, ResourceKind::StateMachine, &machine.name) {
-            let current = actual.state_machine.as_ref().map(|o| &o.spec);
+        let step = &steps.state_machine;
+        if let Some(machine) = step.to_converge() {
+            let current = step.observed.as_ref().map(|o| &o.spec);
             let arn = target.state_machine_arn(&machine.name);
             aws::sfn::converge(&clients.sfn, machine, &arn, current).await?;
         }
         Ok(())
     };
     tokio::try_join!(job_definition, state_machine)?;
-    if include_removals {
+    if removals {
         remove_log_groups(clients, job).await?;
     }
 
     // The schedule starts runs, so it comes when all they use is in place.
     let schedule = async {
-        if pending(&job.changes, ResourceKind::Schedule, &desired.schedule.name) {
+        let step = &steps.schedule;
+        if let Some(schedule) = step.to_converge() {
             aws::scheduler::converge(
                 &clients.scheduler,
-                &desired.schedule,
-                &desired.identity,
-                actual.schedule.is_some(),
+                schedule,
+                &job.identity,
+                step.observed.is_some(),
             )
             .await?;
         }
         Ok(())
     };
     let alarm = async {
-        if let Some(alarm) = desired
-            .alarm
-            .as_ref()
-            .filter(|a| pending(&job.changes, ResourceKind::Alarm, &a.name))
-        {
+        let step = &steps.alarm;
+        if let Some(alarm) = step.to_converge() {
             let arn = target.alarm_arn(&alarm.name);
-            let current = actual.alarm.as_ref().map(|o| &o.spec);
+            let current = step.observed.as_ref().map(|o| &o.spec);
             aws::cloudwatch::converge(clients, alarm, &arn, current).await?;
         }
         // `expect_success_within` dropped from the job.
@@ -342,12 +269,7 @@ async fn converge_job(
 
 /// Deletes the job's missed-run alarm when the plan says to.
 async fn remove_alarm(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> {
-    match job
-        .actual
-        .alarm
-        .as_ref()
-        .filter(|a| deleting(&job.changes, ResourceKind::Alarm, &a.spec.name))
-    {
+    match job.steps.alarm.to_delete() {
         Some(alarm) => aws::cloudwatch::delete(clients, &alarm.spec).await,
         None => Ok(()),
     }
@@ -356,23 +278,20 @@ async fn remove_alarm(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> 
 /// Deletes the job's log groups the plan says to.
 async fn remove_log_groups(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> {
     let groups = job
-        .names
-        .log_groups()
-        .into_iter()
-        .filter(|group| deleting(&job.changes, ResourceKind::LogGroup, group))
-        .map(|group| aws::logs::delete(&clients.logs, group));
+        .steps
+        .log_groups
+        .iter()
+        .filter(|step| step.to_delete().is_some())
+        .map(|step| aws::logs::delete(&clients.logs, &step.name));
     try_join_all(groups).await?;
     Ok(())
 }
 
 /// Deletes the job's claim table when the plan says to.
 async fn remove_claim_table(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> {
-    if deleting(
-        &job.changes,
-        ResourceKind::ClaimTable,
-        &job.names.claim_table,
-    ) {
-        aws::dynamodb::delete(&clients.dynamodb, &job.names.claim_table).await?;
+    let step = &job.steps.claim_table;
+    if step.to_delete().is_some() {
+        aws::dynamodb::delete(&clients.dynamodb, &step.name).await?;
     }
     Ok(())
 }
@@ -380,28 +299,26 @@ async fn remove_claim_table(clients: &Clients, job: &JobPlan) -> Result<(), AwsE
 /// Deletes what sjob owns of a job, schedule first so nothing starts a
 /// half-deleted stack.
 async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result<(), AwsError> {
-    let names = &job.names;
-    let actual = &job.actual;
-    let changes = &job.changes;
+    let steps = &job.steps;
     let schedule = async {
-        if deleting(changes, ResourceKind::Schedule, &names.schedule) {
-            aws::scheduler::delete(&clients.scheduler, &names.schedule).await?;
+        if steps.schedule.to_delete().is_some() {
+            aws::scheduler::delete(&clients.scheduler, &steps.schedule.name).await?;
         }
         Ok(())
     };
     tokio::try_join!(remove_alarm(clients, job), schedule)?;
 
     let state_machine = async {
-        if deleting(changes, ResourceKind::StateMachine, &names.job_name) {
-            let arn = target.state_machine_arn(&names.job_name);
-            aws::sfn::delete(&clients.sfn, &names.job_name, &arn).await?;
+        let step = &steps.state_machine;
+        if step.to_delete().is_some() {
+            let arn = target.state_machine_arn(&step.name);
+            aws::sfn::delete(&clients.sfn, &step.name, &arn).await?;
         }
         Ok(())
     };
-    let revisions = actual
+    let revisions = steps
         .job_definition
-        .as_ref()
-        .filter(|_| deleting(changes, ResourceKind::JobDefinition, &names.job_name))
+        .to_delete()
         .map(|revisions| revisions.owned_by(&job.identity))
         .unwrap_or_default();
     let job_definition = try_join_all(
@@ -417,11 +334,10 @@ async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result
     )?;
 
     // Last, so a run still in flight keeps its permissions to the end.
-    let roles = actual
+    let roles = steps
         .roles
         .iter()
-        .flatten()
-        .filter(|role| deleting(changes, ResourceKind::Role, &role.spec.name))
+        .filter_map(Step::to_delete)
         .map(|role| aws::iam::delete(&clients.iam, &role.spec));
     try_join_all(roles).await?;
     tracing::info!(job = %job.batch_name, "removed");

@@ -19,5 +19,6 @@ pub mod runs;
 pub mod schedule;
 pub mod secret;
 pub mod session;
+pub mod stack;
 pub mod target;
 pub mod terraform;

@@ -5,11 +5,61 @@
 //! security group before the compute environment before the queue; the
 //! reverse to delete.
 
-use super::{converge_log_groups, deleting, pending, replaced};
+use futures::future::try_join_all;
+
 use crate::aws::{self, AwsError, Clients};
+use crate::model::{LogGroupSpec, Observed};
 use crate::plan::base::{BasePlan, NEW_SECURITY_GROUP};
-use crate::plan::ResourceKind;
+use crate::plan::{Action, Change, ResourceKind};
 use crate::target::Target;
+
+/// Whether `changes` create or update this resource.
+fn pending(changes: &[Change], kind: ResourceKind, name: &str) -> bool {
+    changes.iter().any(|c| {
+        c.kind == kind
+            && c.name == name
+            && matches!(c.action, Action::Create | Action::Update { .. })
+    })
+}
+
+/// Converges, at once, each log group of `desired` that `changes` create
+/// or update; `actual` holds what exists.
+async fn converge_log_groups<'a>(
+    clients: &Clients,
+    target: &Target,
+    changes: &[Change],
+    desired: impl IntoIterator<Item = &'a LogGroupSpec>,
+    actual: &[Option<Observed<LogGroupSpec>>],
+) -> Result<(), AwsError> {
+    let groups = desired
+        .into_iter()
+        .filter(|g| pending(changes, ResourceKind::LogGroup, &g.name))
+        .map(|group| {
+            let current = actual
+                .iter()
+                .flatten()
+                .map(|o| &o.spec)
+                .find(|spec| spec.name == group.name);
+            let arn = target.log_group_arn(&group.name);
+            async move { aws::logs::converge(&clients.logs, group, &arn, current).await }
+        });
+    try_join_all(groups).await?;
+    Ok(())
+}
+
+/// Whether `changes` delete this resource.
+fn deleting(changes: &[Change], kind: ResourceKind, name: &str) -> bool {
+    changes
+        .iter()
+        .any(|c| c.kind == kind && c.name == name && c.action == Action::Delete)
+}
+
+/// Whether `changes` delete this resource as replaced by another.
+fn replaced(changes: &[Change], kind: ResourceKind, name: &str) -> bool {
+    changes
+        .iter()
+        .any(|c| c.kind == kind && c.name == name && matches!(c.action, Action::Replaced { .. }))
+}
 
 /// Creates and updates, the three parts at once.
 pub async fn converge(clients: &Clients, target: &Target, plan: &BasePlan) -> Result<(), AwsError> {

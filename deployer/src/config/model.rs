@@ -320,3 +320,30 @@ pub const SUBSCRIPTION_PROTOCOLS: &[&str] = &[
     "lambda",
     "sms",
 ];
+
+/// A job name the config does not have.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("unknown job `{name}`; the config has: {known}")]
+#[diagnostic(code(sjob::session::job))]
+pub struct UnknownJob {
+    pub name: String,
+    pub known: String,
+}
+
+impl Config {
+    /// The named jobs (all when `names` is empty), checking each exists.
+    pub fn select(&self, names: &[String]) -> Result<Vec<&Job>, UnknownJob> {
+        if names.is_empty() {
+            return Ok(self.jobs.values().collect());
+        }
+        names
+            .iter()
+            .map(|name| {
+                self.jobs.get(name).ok_or_else(|| UnknownJob {
+                    name: name.clone(),
+                    known: self.jobs.keys().cloned().collect::<Vec<_>>().join(", "),
+                })
+            })
+            .collect()
+    }
+}

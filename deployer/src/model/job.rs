@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::{field_diff, AlarmSpec, Diff, Identity, RetryRule, Tags};
-use crate::names::JobNames;
+use crate::names::{JobNames, JobRoles};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoleSpec {
@@ -130,7 +130,7 @@ pub struct JobStack {
     /// The identity tags every resource of the stack carries.
     pub identity: Identity,
     pub names: JobNames,
-    pub roles: Vec<RoleSpec>,
+    pub roles: JobRoles<RoleSpec>,
     /// The state machine's log group, then the container's.
     pub log_groups: Vec<LogGroupSpec>,
     pub job_definition: JobDefinitionSpec,

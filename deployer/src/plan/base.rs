@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{action, Action, Change, Inventory, ResourceKind};
+use super::{action, Action, Change, Context, Inventory, ResourceKind};
 use crate::aws::{self, AwsError, Clients};
 use crate::model::{
     BaseStack, ComputeEnvironmentSpec, FunctionSpec, JobQueueSpec, ObservedSubscription,
@@ -69,13 +69,13 @@ pub struct BasePlan {
 /// use: a base part they use is never deleted, even when `[base]` no longer
 /// asks for it (the jobs now name it themselves).
 pub async fn plan(
-    clients: &Clients,
+    cx: Context<'_>,
     inventory: &Inventory,
-    target: &Target,
     mut desired: BaseStack,
     in_use: &BTreeSet<String>,
 ) -> Result<BasePlan, AwsError> {
-    let actual = read(clients, inventory, target, &desired).await?;
+    let target = &cx.stack.target;
+    let actual = read(cx.clients, inventory, target, &desired).await?;
     if let Some(compute) = desired.compute.as_mut() {
         if let Some(group) = &compute.security_group {
             let id = actual

@@ -17,7 +17,6 @@ use serde_json::Value;
 use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::{self, AwsError};
 use crate::config::Job;
-use crate::names::JobNames;
 use crate::plan::JOB_CONCURRENCY;
 use crate::progress::Progress;
 use crate::runs::output::{Reader, Sink};
@@ -109,6 +108,7 @@ pub enum FindError {
 pub async fn find(session: &Session, job: &Job, given: Option<&str>) -> Result<String, FindError> {
     let names = session.render(job).names;
     let prefix = session
+        .stack
         .target
         .arn("states", &format!("execution:{}:", names.job_name));
     match given {
@@ -122,7 +122,7 @@ pub async fn find(session: &Session, job: &Job, given: Option<&str>) -> Result<S
         },
         Some(name) => Ok(format!("{prefix}{name}")),
         None => {
-            let machine = session.target.state_machine_arn(&names.job_name);
+            let machine = session.stack.target.state_machine_arn(&names.job_name);
             let listed = session
                 .clients
                 .sfn
@@ -146,7 +146,7 @@ pub async fn find(session: &Session, job: &Job, given: Option<&str>) -> Result<S
 /// Starts an execution with the schedule's input, or `input` if given.
 pub async fn start(session: &Session, job: &Job, input: Option<Value>) -> Result<String, AwsError> {
     let names = session.render(job).names;
-    let arn = session.target.state_machine_arn(&names.job_name);
+    let arn = session.stack.target.state_machine_arn(&names.job_name);
     let input = input.unwrap_or_else(|| job.sfn_input.clone());
     let started = session
         .clients
@@ -477,11 +477,11 @@ pub async fn statuses(
         .buffered(JOB_CONCURRENCY)
         .try_collect::<Vec<_>>();
     let mut read = read.await?;
-    let queues: BTreeSet<String> = jobs.iter().map(|j| j.queue_arn(&session.target)).collect();
-    let prefix = format!(
-        "{}*",
-        JobNames::job_prefix(&session.config.app_name, &session.config.stage)
-    );
+    let queues: BTreeSet<String> = jobs
+        .iter()
+        .map(|j| j.queue_arn(&session.stack.target))
+        .collect();
+    let prefix = format!("{}*", session.stack.job_prefix());
     let mut batch_jobs = Vec::new();
     for queue in &queues {
         match aws::batch::list_named(&session.clients.batch, queue, &prefix).await {
@@ -543,7 +543,7 @@ async fn recent_executions(
     job_name: &str,
     count: i32,
 ) -> Result<Vec<ExecutionSummary>, AwsError> {
-    let arn = session.target.state_machine_arn(job_name);
+    let arn = session.stack.target.state_machine_arn(job_name);
     let listed = session
         .clients
         .sfn
