@@ -124,8 +124,8 @@ impl Action {
     }
 }
 
-/// A resource kind of a plan: its spec diffs itself against what AWS holds.
-pub trait Resource: Diff {
+/// A resource kind of a plan, by its desired spec.
+pub trait Resource {
     const KIND: ResourceKind;
 }
 
@@ -156,7 +156,7 @@ pub struct Step<T, O = Observed<T>> {
     pub action: Option<Action>,
 }
 
-impl<T: Resource, O: Reading<T>> Step<T, O> {
+impl<T: Resource + Diff, O: Reading<T>> Step<T, O> {
     /// Decides the step: the resource is this stack's only when its
     /// identity is `ours`, every tag of it.
     pub fn new(name: &str, desired: Option<T>, observed: Option<O>, ours: &Identity) -> Self {
@@ -256,7 +256,7 @@ impl Plan {
     pub fn changes(&self) -> Vec<Change> {
         self.base
             .iter()
-            .flat_map(|b| b.changes.iter().cloned())
+            .flat_map(base::BasePlan::changes)
             .chain(self.jobs.iter().flat_map(JobPlan::changes))
             .collect()
     }
