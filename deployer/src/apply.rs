@@ -12,10 +12,8 @@ use futures::future::try_join_all;
 use futures::stream::{self, StreamExt};
 
 use crate::aws::{self, AwsError, Clients};
-use crate::model::LogGroupSpec;
-use crate::plan::{Action, JobPlan, Plan, Step, JOB_CONCURRENCY};
+use crate::plan::{Action, Context, JobPlan, Plan, JOB_CONCURRENCY};
 use crate::progress::Progress;
-use crate::target::Target;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ApplyError {
@@ -92,20 +90,21 @@ pub struct JobError {
 /// carried out as the plan's [`crate::plan::Removals`] says.
 pub async fn apply(clients: &Clients, plan: &Plan, progress: &Progress) -> Result<(), ApplyError> {
     refuse_conflicts(plan)?;
-    let target = &plan.stack.target;
+    let cx = Context {
+        clients,
+        stack: &plan.stack,
+    };
     let removals = plan.removals.deleted();
     if let Some(base) = &plan.base {
-        base::converge(clients, target, base)
-            .await
-            .map_err(ApplyError::Base)?;
+        base::converge(cx, base).await.map_err(ApplyError::Base)?;
     }
     let jobs = plan.jobs_to_apply();
     let total = jobs.len();
     let errors: Vec<JobError> = stream::iter(jobs)
         .map(|job| async move {
             let result = match job.wanted {
-                true => converge_job(clients, target, job, removals).await,
-                false => remove_job(clients, target, job).await,
+                true => converge_job(cx, job, removals).await,
+                false => remove_job(cx, job).await,
             };
             progress.job_done(&job.batch_name);
             result.map_err(|source| JobError {
@@ -127,7 +126,7 @@ pub async fn apply(clients: &Clients, plan: &Plan, progress: &Progress) -> Resul
         });
     }
     match &plan.base {
-        Some(base) if removals => base::remove(clients, target, base)
+        Some(base) if removals => base::remove(cx, base)
             .await
             .map_err(ApplyError::BaseRemoval),
         _ => Ok(()),
@@ -154,50 +153,15 @@ pub fn refuse_conflicts(plan: &Plan) -> Result<(), ApplyError> {
     })
 }
 
-/// Converges, at once, each log group whose step creates or updates it.
-async fn converge_log_groups<'a>(
-    clients: &Clients,
-    target: &Target,
-    steps: impl IntoIterator<Item = &'a Step<LogGroupSpec>>,
-) -> Result<(), AwsError> {
-    let groups = steps.into_iter().filter_map(|step| {
-        let group = step.to_converge()?;
-        let current = step.observed.as_ref().map(|o| &o.spec);
-        let arn = target.log_group_arn(&group.name);
-        Some(async move { aws::logs::converge(&clients.logs, group, &arn, current).await })
-    });
-    try_join_all(groups).await?;
-    Ok(())
-}
-
 /// Converges a job; with `removals`, the log group its state machine no
 /// longer writes to goes once the state machine has moved.
-async fn converge_job(
-    clients: &Clients,
-    target: &Target,
-    job: &JobPlan,
-    removals: bool,
-) -> Result<(), AwsError> {
+async fn converge_job(cx: Context<'_>, job: &JobPlan, removals: bool) -> Result<(), AwsError> {
     let steps = &job.steps;
-    let roles = try_join_all(steps.roles.iter().filter_map(|step| {
-        let role = step.to_converge()?;
-        let current = step.observed.as_ref().map(|o| &o.spec);
-        Some(aws::iam::converge(&clients.iam, role, current))
-    }));
-    let log_groups = converge_log_groups(clients, target, &steps.log_groups);
-    // Waits until the table is ACTIVE: the state machine claims in it.
-    let claim_table = async {
-        let step = &steps.claim_table;
-        match step.to_converge() {
-            Some(table) => {
-                let current = step.observed.as_ref().map(|o| &o.spec);
-                let arn = target.table_arn(&table.name);
-                aws::dynamodb::converge(&clients.dynamodb, table, &arn, current).await
-            }
-            None => Ok(()),
-        }
-    };
-    tokio::try_join!(roles, log_groups, claim_table)?;
+    tokio::try_join!(
+        try_join_all(steps.roles.iter().map(|step| step.converge(cx))),
+        try_join_all(steps.log_groups.iter().map(|step| step.converge(cx))),
+        steps.claim_table.converge(cx),
+    )?;
 
     // The job definition names the roles, and the state machine needs its
     // role, its log group and its claim table; neither needs the other.
@@ -215,26 +179,18 @@ async fn converge_job(
             // The latest revision is right: retire the others only.
             (Some(revisions), Some(Action::RetireRevisions)) => {
                 let extra = retire.iter().filter(|a| **a != revisions.latest_arn);
-                try_join_all(extra.map(|arn| aws::batch::deregister(&clients.batch, arn))).await?;
+                try_join_all(extra.map(|arn| aws::batch::deregister(&cx.clients.batch, arn)))
+                    .await?;
             }
             _ => {
-                aws::batch::register(&clients.batch, definition, &retire).await?;
+                aws::batch::register(&cx.clients.batch, definition, &retire).await?;
             }
         }
         Ok::<_, AwsError>(())
     };
-    let state_machine = async {
-        let step = &steps.state_machine;
-        if let Some(machine) = step.to_converge() {
-            let current = step.observed.as_ref().map(|o| &o.spec);
-            let arn = target.state_machine_arn(&machine.name);
-            aws::sfn::converge(&clients.sfn, machine, &arn, current).await?;
-        }
-        Ok(())
-    };
-    tokio::try_join!(job_definition, state_machine)?;
+    tokio::try_join!(job_definition, steps.state_machine.converge(cx))?;
     if removals {
-        remove_log_groups(clients, job).await?;
+        remove_log_groups(cx, job).await?;
     }
 
     // The schedule starts runs, so it comes when all they use is in place.
@@ -242,7 +198,7 @@ async fn converge_job(
         let step = &steps.schedule;
         if let Some(schedule) = step.to_converge() {
             aws::scheduler::converge(
-                &clients.scheduler,
+                &cx.clients.scheduler,
                 schedule,
                 &job.identity,
                 step.observed.is_some(),
@@ -251,71 +207,36 @@ async fn converge_job(
         }
         Ok(())
     };
+    // The alarm goes when `expect_success_within` is dropped from the job,
+    // the claim table when `overlap = "skip"` is: the state machine no
+    // longer claims.
     let alarm = async {
-        let step = &steps.alarm;
-        if let Some(alarm) = step.to_converge() {
-            let arn = target.alarm_arn(&alarm.name);
-            let current = step.observed.as_ref().map(|o| &o.spec);
-            aws::cloudwatch::converge(clients, alarm, &arn, current).await?;
-        }
-        // `expect_success_within` dropped from the job.
-        remove_alarm(clients, job).await
+        steps.alarm.converge(cx).await?;
+        steps.alarm.delete(cx).await
     };
-    // `overlap = "skip"` dropped: the state machine no longer claims.
-    tokio::try_join!(schedule, alarm, remove_claim_table(clients, job))?;
+    tokio::try_join!(schedule, alarm, steps.claim_table.delete(cx))?;
     tracing::info!(job = %job.batch_name, "converged");
     Ok(())
 }
 
-/// Deletes the job's missed-run alarm when the plan says to.
-async fn remove_alarm(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> {
-    match job.steps.alarm.to_delete() {
-        Some(alarm) => aws::cloudwatch::delete(clients, &alarm.spec).await,
-        None => Ok(()),
-    }
-}
-
 /// Deletes the job's log groups the plan says to.
-async fn remove_log_groups(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> {
-    let groups = job
-        .steps
-        .log_groups
-        .iter()
-        .filter(|step| step.to_delete().is_some())
-        .map(|step| aws::logs::delete(&clients.logs, &step.name));
-    try_join_all(groups).await?;
-    Ok(())
-}
-
-/// Deletes the job's claim table when the plan says to.
-async fn remove_claim_table(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> {
-    let step = &job.steps.claim_table;
-    if step.to_delete().is_some() {
-        aws::dynamodb::delete(&clients.dynamodb, &step.name).await?;
-    }
+async fn remove_log_groups(cx: Context<'_>, job: &JobPlan) -> Result<(), AwsError> {
+    try_join_all(job.steps.log_groups.iter().map(|step| step.delete(cx))).await?;
     Ok(())
 }
 
 /// Deletes what sjob owns of a job, schedule first so nothing starts a
 /// half-deleted stack.
-async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result<(), AwsError> {
+async fn remove_job(cx: Context<'_>, job: &JobPlan) -> Result<(), AwsError> {
     let steps = &job.steps;
     let schedule = async {
         if steps.schedule.to_delete().is_some() {
-            aws::scheduler::delete(&clients.scheduler, &steps.schedule.name).await?;
+            aws::scheduler::delete(&cx.clients.scheduler, &steps.schedule.name).await?;
         }
         Ok(())
     };
-    tokio::try_join!(remove_alarm(clients, job), schedule)?;
+    tokio::try_join!(steps.alarm.delete(cx), schedule)?;
 
-    let state_machine = async {
-        let step = &steps.state_machine;
-        if step.to_delete().is_some() {
-            let arn = target.state_machine_arn(&step.name);
-            aws::sfn::delete(&clients.sfn, &step.name, &arn).await?;
-        }
-        Ok(())
-    };
     let revisions = steps
         .job_definition
         .to_delete()
@@ -324,22 +245,17 @@ async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result
     let job_definition = try_join_all(
         revisions
             .iter()
-            .map(|arn| aws::batch::deregister(&clients.batch, arn)),
+            .map(|arn| aws::batch::deregister(&cx.clients.batch, arn)),
     );
     tokio::try_join!(
-        state_machine,
+        steps.state_machine.delete(cx),
         job_definition,
-        remove_log_groups(clients, job),
-        remove_claim_table(clients, job)
+        remove_log_groups(cx, job),
+        steps.claim_table.delete(cx)
     )?;
 
     // Last, so a run still in flight keeps its permissions to the end.
-    let roles = steps
-        .roles
-        .iter()
-        .filter_map(Step::to_delete)
-        .map(|role| aws::iam::delete(&clients.iam, &role.spec));
-    try_join_all(roles).await?;
+    try_join_all(steps.roles.iter().map(|step| step.delete(cx))).await?;
     tracing::info!(job = %job.batch_name, "removed");
     Ok(())
 }

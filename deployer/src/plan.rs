@@ -3,6 +3,7 @@
 //! writes, `deploy` hands the plan to `apply`.
 
 use std::fmt;
+use std::future::Future;
 
 use serde::Serialize;
 
@@ -11,7 +12,7 @@ pub mod build;
 pub mod inventory;
 pub mod jobs;
 
-use crate::aws::Clients;
+use crate::aws::{AwsError, Clients};
 use crate::model::{Diff, Identity, Observed};
 use crate::stack::StackRef;
 pub use build::PlanError;
@@ -124,9 +125,26 @@ impl Action {
     }
 }
 
-/// A resource kind of a plan, by its desired spec.
+/// A resource kind of a plan, by its desired spec (which diffs itself
+/// against what AWS holds, [`Diff`]).
 pub trait Resource {
     const KIND: ResourceKind;
+}
+
+/// A resource kind apply creates, updates and deletes one way, through
+/// `aws` ([`Inventory`] reads it). The other kinds' apply has more to it: a
+/// job definition's revisions, a schedule's owner, a function's package, a
+/// security group's id, a subscription's record.
+pub trait Converge: Resource {
+    /// Creates or updates the resource to `self`; `current` is what exists.
+    fn converge(
+        &self,
+        cx: Context<'_>,
+        current: Option<&Self>,
+    ) -> impl Future<Output = Result<(), AwsError>>;
+
+    /// Deletes the resource read as `self`.
+    fn delete(&self, cx: Context<'_>) -> impl Future<Output = Result<(), AwsError>>;
 }
 
 /// How a resource kind's read holds its [`Observed`] spec (a job
@@ -203,6 +221,27 @@ impl<T: Resource, O> Step<T, O> {
             name: self.name.clone(),
             action: self.action.clone()?,
         })
+    }
+}
+
+impl<T: Converge> Step<T> {
+    /// Creates or updates the resource, when the step says to.
+    pub async fn converge(&self, cx: Context<'_>) -> Result<(), AwsError> {
+        match self.to_converge() {
+            Some(desired) => {
+                let current = self.observed.as_ref().map(|o| &o.spec);
+                desired.converge(cx, current).await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Deletes the resource, when the step says to.
+    pub async fn delete(&self, cx: Context<'_>) -> Result<(), AwsError> {
+        match self.to_delete() {
+            Some(observed) => observed.spec.delete(cx).await,
+            None => Ok(()),
+        }
     }
 }
 

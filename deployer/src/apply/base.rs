@@ -5,32 +5,32 @@
 //! security group before the compute environment before the queue; the
 //! reverse to delete.
 
-use super::converge_log_groups;
-use crate::aws::{self, AwsError, Clients};
+use futures::future::try_join_all;
+
+use crate::aws::{self, AwsError};
 use crate::plan::base::{
     BasePlan, ComputeSteps, HandlerSteps, NotificationSteps, NEW_SECURITY_GROUP,
 };
-use crate::plan::Action;
-use crate::target::Target;
+use crate::plan::{Action, Context, Converge};
 
 /// Creates and updates, the three parts at once.
-pub async fn converge(clients: &Clients, target: &Target, plan: &BasePlan) -> Result<(), AwsError> {
+pub async fn converge(cx: Context<'_>, plan: &BasePlan) -> Result<(), AwsError> {
     tokio::try_join!(
         async {
             match &plan.notifications {
-                Some(steps) => converge_notifications(clients, target, steps).await,
+                Some(steps) => converge_notifications(cx, steps).await,
                 None => Ok(()),
             }
         },
         async {
             match &plan.handlers {
-                Some(steps) => converge_handlers(clients, target, steps).await,
+                Some(steps) => converge_handlers(cx, steps).await,
                 None => Ok(()),
             }
         },
         async {
             match &plan.compute {
-                Some(steps) => converge_compute(clients, steps).await,
+                Some(steps) => converge_compute(cx, steps).await,
                 None => Ok(()),
             }
         },
@@ -39,15 +39,12 @@ pub async fn converge(clients: &Clients, target: &Target, plan: &BasePlan) -> Re
 }
 
 async fn converge_notifications(
-    clients: &Clients,
-    target: &Target,
+    cx: Context<'_>,
     steps: &NotificationSteps,
 ) -> Result<(), AwsError> {
-    let topic_arn = target.topic_arn(&steps.topic.name);
-    if let Some(topic) = steps.topic.to_converge() {
-        let current = steps.topic.observed.as_ref().map(|o| &o.spec);
-        aws::sns::converge_topic(&clients.sns, topic, &topic_arn, current).await?;
-    }
+    let clients = cx.clients;
+    let topic_arn = cx.stack.target.topic_arn(&steps.topic.name);
+    steps.topic.converge(cx).await?;
     for step in &steps.subscriptions {
         let Some(subscription) = step.to_converge() else {
             continue;
@@ -73,21 +70,13 @@ async fn converge_notifications(
     Ok(())
 }
 
-async fn converge_handlers(
-    clients: &Clients,
-    target: &Target,
-    steps: &HandlerSteps,
-) -> Result<(), AwsError> {
-    let role = async {
-        if let Some(role) = steps.role.to_converge() {
-            let current = steps.role.observed.as_ref().map(|o| &o.spec);
-            aws::iam::converge(&clients.iam, role, current).await?;
-        }
-        Ok::<_, AwsError>(())
-    };
-    let log_groups = converge_log_groups(clients, target, steps.log_groups.iter());
-    tokio::try_join!(role, log_groups)?;
-    futures::future::try_join_all(steps.functions.iter().map(|step| async move {
+async fn converge_handlers(cx: Context<'_>, steps: &HandlerSteps) -> Result<(), AwsError> {
+    let clients = cx.clients;
+    tokio::try_join!(
+        steps.role.converge(cx),
+        try_join_all(steps.log_groups.iter().map(|step| step.converge(cx))),
+    )?;
+    try_join_all(steps.functions.iter().map(|step| async move {
         if let Some(handler) = step.to_converge() {
             let current = step.observed.as_ref().map(|o| &o.spec);
             aws::lambda::converge(
@@ -104,7 +93,8 @@ async fn converge_handlers(
     Ok(())
 }
 
-async fn converge_compute(clients: &Clients, steps: &ComputeSteps) -> Result<(), AwsError> {
+async fn converge_compute(cx: Context<'_>, steps: &ComputeSteps) -> Result<(), AwsError> {
+    let clients = cx.clients;
     let step = &steps.compute_environment;
     let mut environment = step.desired.clone();
     if let Some(group_step) = &steps.security_group {
@@ -133,14 +123,10 @@ async fn converge_compute(clients: &Clients, steps: &ComputeSteps) -> Result<(),
     if step.to_converge().is_some() {
         if let Some(environment) = &environment {
             let current = step.observed.as_ref().map(|o| &o.spec);
-            aws::compute::converge_compute_environment(&clients.batch, environment, current)
-                .await?;
+            environment.converge(cx, current).await?;
         }
     }
-    if let Some(queue) = steps.job_queue.to_converge() {
-        let current = steps.job_queue.observed.as_ref().map(|o| &o.spec);
-        aws::compute::converge_job_queue(&clients.batch, queue, current).await?;
-    }
+    steps.job_queue.converge(cx).await?;
     // The groups the new one replaces, now that the compute environment
     // has moved off them.
     for step in &steps.other_security_groups {
@@ -152,19 +138,17 @@ async fn converge_compute(clients: &Clients, steps: &ComputeSteps) -> Result<(),
 }
 
 /// Deletes, the three parts at once.
-pub async fn remove(clients: &Clients, target: &Target, plan: &BasePlan) -> Result<(), AwsError> {
+pub async fn remove(cx: Context<'_>, plan: &BasePlan) -> Result<(), AwsError> {
+    let clients = cx.clients;
     let notifications = async {
         let Some(steps) = &plan.notifications else {
             return Ok(());
         };
-        let topic_arn = target.topic_arn(&steps.topic.name);
+        let topic_arn = cx.stack.target.topic_arn(&steps.topic.name);
         for subscription in steps.subscriptions.iter().filter_map(|s| s.to_delete()) {
             aws::sns::unsubscribe(&clients.sns, &topic_arn, subscription).await?;
         }
-        if steps.topic.to_delete().is_some() {
-            aws::sns::delete_topic(&clients.sns, &topic_arn).await?;
-        }
-        Ok::<_, AwsError>(())
+        steps.topic.delete(cx).await
     };
     let handlers = async {
         let Some(steps) = &plan.handlers else {
@@ -176,26 +160,16 @@ pub async fn remove(clients: &Clients, target: &Target, plan: &BasePlan) -> Resu
             }
         }
         for step in steps.log_groups.iter() {
-            if step.to_delete().is_some() {
-                aws::logs::delete(&clients.logs, &step.name).await?;
-            }
+            step.delete(cx).await?;
         }
-        if let Some(role) = steps.role.to_delete() {
-            aws::iam::delete(&clients.iam, &role.spec).await?;
-        }
-        Ok::<_, AwsError>(())
+        steps.role.delete(cx).await
     };
     let compute = async {
         let Some(steps) = &plan.compute else {
             return Ok(());
         };
-        if steps.job_queue.to_delete().is_some() {
-            aws::compute::delete_job_queue(&clients.batch, &steps.job_queue.name).await?;
-        }
-        let environment = &steps.compute_environment;
-        if environment.to_delete().is_some() {
-            aws::compute::delete_compute_environment(&clients.batch, &environment.name).await?;
-        }
+        steps.job_queue.delete(cx).await?;
+        steps.compute_environment.delete(cx).await?;
         let groups = steps
             .security_group
             .iter()

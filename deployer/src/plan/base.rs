@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{action, Action, Change, Context, Inventory, Reading, Resource, ResourceKind, Step};
+use super::{
+    action, Action, Change, Context, Converge, Inventory, Reading, Resource, ResourceKind, Step,
+};
 use crate::aws::{self, AwsError, Clients};
 use crate::model::{
     BaseStack, ComputeEnvironmentSpec, FunctionSpec, HandlerFunction, Handlers, JobQueueSpec,
@@ -15,6 +17,18 @@ use crate::target::Target;
 
 impl Resource for TopicSpec {
     const KIND: ResourceKind = ResourceKind::Topic;
+}
+impl Converge for TopicSpec {
+    async fn converge(&self, cx: Context<'_>, current: Option<&Self>) -> Result<(), AwsError> {
+        let arn = cx.stack.target.topic_arn(&self.name);
+        aws::sns::converge_topic(&cx.clients.sns, self, &arn, current).await
+    }
+
+    /// Deletes every subscription on it too.
+    async fn delete(&self, cx: Context<'_>) -> Result<(), AwsError> {
+        let arn = cx.stack.target.topic_arn(&self.name);
+        aws::sns::delete_topic(&cx.clients.sns, &arn).await
+    }
 }
 impl Resource for SubscriptionSpec {
     const KIND: ResourceKind = ResourceKind::Subscription;
@@ -28,8 +42,27 @@ impl Resource for SecurityGroupSpec {
 impl Resource for ComputeEnvironmentSpec {
     const KIND: ResourceKind = ResourceKind::ComputeEnvironment;
 }
+impl Converge for ComputeEnvironmentSpec {
+    async fn converge(&self, cx: Context<'_>, current: Option<&Self>) -> Result<(), AwsError> {
+        aws::compute::converge_compute_environment(&cx.clients.batch, self, current).await
+    }
+
+    async fn delete(&self, cx: Context<'_>) -> Result<(), AwsError> {
+        aws::compute::delete_compute_environment(&cx.clients.batch, &self.name).await
+    }
+}
+
 impl Resource for JobQueueSpec {
     const KIND: ResourceKind = ResourceKind::JobQueue;
+}
+impl Converge for JobQueueSpec {
+    async fn converge(&self, cx: Context<'_>, current: Option<&Self>) -> Result<(), AwsError> {
+        aws::compute::converge_job_queue(&cx.clients.batch, self, current).await
+    }
+
+    async fn delete(&self, cx: Context<'_>) -> Result<(), AwsError> {
+        aws::compute::delete_job_queue(&cx.clients.batch, &self.name).await
+    }
 }
 
 impl Reading<SecurityGroupSpec> for FoundSecurityGroup {

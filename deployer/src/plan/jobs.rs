@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::JOB_CONCURRENCY;
-use super::{Action, Change, Context, Inventory, Reading, Resource, ResourceKind, Step};
+use super::{Action, Change, Context, Converge, Inventory, Reading, Resource, ResourceKind, Step};
 use crate::aws::batch::Revisions;
 use crate::aws::scheduler::ScheduleRecord;
-use crate::aws::AwsError;
+use crate::aws::{self, AwsError};
 use crate::model::{
     AlarmSpec, ClaimTableSpec, Identity, JobDefinitionSpec, JobStack, LogGroupSpec, Observed,
     RoleSpec, ScheduleSpec, StateMachineSpec,
@@ -19,11 +19,43 @@ use crate::names::{JobNames, JobRoles};
 impl Resource for RoleSpec {
     const KIND: ResourceKind = ResourceKind::Role;
 }
+impl Converge for RoleSpec {
+    async fn converge(&self, cx: Context<'_>, current: Option<&Self>) -> Result<(), AwsError> {
+        aws::iam::converge(&cx.clients.iam, self, current).await
+    }
+
+    async fn delete(&self, cx: Context<'_>) -> Result<(), AwsError> {
+        aws::iam::delete(&cx.clients.iam, self).await
+    }
+}
+
 impl Resource for LogGroupSpec {
     const KIND: ResourceKind = ResourceKind::LogGroup;
 }
+impl Converge for LogGroupSpec {
+    async fn converge(&self, cx: Context<'_>, current: Option<&Self>) -> Result<(), AwsError> {
+        let arn = cx.stack.target.log_group_arn(&self.name);
+        aws::logs::converge(&cx.clients.logs, self, &arn, current).await
+    }
+
+    async fn delete(&self, cx: Context<'_>) -> Result<(), AwsError> {
+        aws::logs::delete(&cx.clients.logs, &self.name).await
+    }
+}
+
 impl Resource for ClaimTableSpec {
     const KIND: ResourceKind = ResourceKind::ClaimTable;
+}
+impl Converge for ClaimTableSpec {
+    /// Waits until the table is ACTIVE: the state machine claims in it.
+    async fn converge(&self, cx: Context<'_>, current: Option<&Self>) -> Result<(), AwsError> {
+        let arn = cx.stack.target.table_arn(&self.name);
+        aws::dynamodb::converge(&cx.clients.dynamodb, self, &arn, current).await
+    }
+
+    async fn delete(&self, cx: Context<'_>) -> Result<(), AwsError> {
+        aws::dynamodb::delete(&cx.clients.dynamodb, &self.name).await
+    }
 }
 impl Resource for JobDefinitionSpec {
     const KIND: ResourceKind = ResourceKind::JobDefinition;
@@ -31,11 +63,32 @@ impl Resource for JobDefinitionSpec {
 impl Resource for StateMachineSpec {
     const KIND: ResourceKind = ResourceKind::StateMachine;
 }
+impl Converge for StateMachineSpec {
+    async fn converge(&self, cx: Context<'_>, current: Option<&Self>) -> Result<(), AwsError> {
+        let arn = cx.stack.target.state_machine_arn(&self.name);
+        aws::sfn::converge(&cx.clients.sfn, self, &arn, current).await
+    }
+
+    async fn delete(&self, cx: Context<'_>) -> Result<(), AwsError> {
+        let arn = cx.stack.target.state_machine_arn(&self.name);
+        aws::sfn::delete(&cx.clients.sfn, &self.name, &arn).await
+    }
+}
 impl Resource for ScheduleSpec {
     const KIND: ResourceKind = ResourceKind::Schedule;
 }
 impl Resource for AlarmSpec {
     const KIND: ResourceKind = ResourceKind::Alarm;
+}
+impl Converge for AlarmSpec {
+    async fn converge(&self, cx: Context<'_>, current: Option<&Self>) -> Result<(), AwsError> {
+        let arn = cx.stack.target.alarm_arn(&self.name);
+        aws::cloudwatch::converge(cx.clients, self, &arn, current).await
+    }
+
+    async fn delete(&self, cx: Context<'_>) -> Result<(), AwsError> {
+        aws::cloudwatch::delete(cx.clients, self).await
+    }
 }
 
 impl Reading<JobDefinitionSpec> for Revisions {
