@@ -12,10 +12,8 @@ use futures::future::try_join_all;
 use futures::stream::{self, StreamExt};
 
 use crate::aws::{self, AwsError, Clients};
-use crate::model::{LogGroupSpec, Observed};
-use crate::plan::{Action, Change, JobPlan, Kind, Plan, EXTRA_REVISIONS, JOB_CONCURRENCY};
+use crate::plan::{Action, Context, JobPlan, Plan, JOB_CONCURRENCY};
 use crate::progress::Progress;
-use crate::target::Target;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ApplyError {
@@ -88,28 +86,25 @@ pub struct JobError {
     pub source: AwsError,
 }
 
-/// Applies the plan, each job done counted on `progress`.
-/// `include_removals` is false for a plain `deploy`: jobs gone from the
-/// config are then shown but kept.
-pub async fn apply(
-    clients: &Clients,
-    plan: &Plan,
-    include_removals: bool,
-    progress: &Progress,
-) -> Result<(), ApplyError> {
+/// Applies the plan, each job done counted on `progress`. Removals are
+/// carried out as the plan's [`crate::plan::Removals`] says.
+pub async fn apply(clients: &Clients, plan: &Plan, progress: &Progress) -> Result<(), ApplyError> {
     refuse_conflicts(plan)?;
+    let cx = Context {
+        clients,
+        stack: &plan.stack,
+    };
+    let removals = plan.removals.deleted();
     if let Some(base) = &plan.base {
-        base::converge(clients, &plan.target, base)
-            .await
-            .map_err(ApplyError::Base)?;
+        base::converge(cx, base).await.map_err(ApplyError::Base)?;
     }
-    let jobs = plan.jobs_to_apply(include_removals);
+    let jobs = plan.jobs_to_apply();
     let total = jobs.len();
     let errors: Vec<JobError> = stream::iter(jobs)
         .map(|job| async move {
-            let result = match &job.desired {
-                Some(_) => converge_job(clients, &plan.target, job, include_removals).await,
-                None => remove_job(clients, &plan.target, job).await,
+            let result = match job.wanted {
+                true => converge_job(cx, job, removals).await,
+                false => remove_job(cx, job).await,
             };
             progress.job_done(&job.batch_name);
             result.map_err(|source| JobError {
@@ -131,7 +126,7 @@ pub async fn apply(
         });
     }
     match &plan.base {
-        Some(base) if include_removals => base::remove(clients, &plan.target, base)
+        Some(base) if removals => base::remove(cx, base)
             .await
             .map_err(ApplyError::BaseRemoval),
         _ => Ok(()),
@@ -143,6 +138,7 @@ pub async fn apply(
 pub fn refuse_conflicts(plan: &Plan) -> Result<(), ApplyError> {
     let conflicts: Vec<String> = plan
         .changes()
+        .into_iter()
         .filter_map(|c| match &c.action {
             Action::Conflict { owner } => Some(format!("{} {} ({owner})", c.kind, c.name)),
             _ => None,
@@ -157,272 +153,109 @@ pub fn refuse_conflicts(plan: &Plan) -> Result<(), ApplyError> {
     })
 }
 
-/// Whether `changes` create or update this resource.
-fn pending(changes: &[Change], kind: Kind, name: &str) -> bool {
-    changes.iter().any(|c| {
-        c.kind == kind
-            && c.name == name
-            && matches!(c.action, Action::Create | Action::Update { .. })
-    })
-}
-
-/// Converges, at once, each log group of `desired` that `changes` create
-/// or update; `actual` holds what exists.
-async fn converge_log_groups<'a>(
-    clients: &Clients,
-    target: &Target,
-    changes: &[Change],
-    desired: impl IntoIterator<Item = &'a LogGroupSpec>,
-    actual: &[Option<Observed<LogGroupSpec>>],
-) -> Result<(), AwsError> {
-    let groups = desired
-        .into_iter()
-        .filter(|g| pending(changes, Kind::LogGroup, &g.name))
-        .map(|group| {
-            let current = actual
-                .iter()
-                .flatten()
-                .map(|o| &o.spec)
-                .find(|spec| spec.name == group.name);
-            let arn = target.log_group_arn(&group.name);
-            async move { aws::logs::converge(&clients.logs, group, &arn, current).await }
-        });
-    try_join_all(groups).await?;
-    Ok(())
-}
-
-/// Whether `changes` delete this resource.
-fn deleting(changes: &[Change], kind: Kind, name: &str) -> bool {
-    changes
-        .iter()
-        .any(|c| c.kind == kind && c.name == name && c.action == Action::Delete)
-}
-
-/// Whether `changes` delete this resource as replaced by another.
-fn replaced(changes: &[Change], kind: Kind, name: &str) -> bool {
-    changes
-        .iter()
-        .any(|c| c.kind == kind && c.name == name && matches!(c.action, Action::Replaced { .. }))
-}
-
-/// Whether the job definition's only change is retiring extra ACTIVE
-/// revisions of the desired content.
-fn only_extra_revisions(job: &JobPlan) -> bool {
-    job.changes.iter().any(|c| {
-        c.kind == Kind::JobDefinition
-            && matches!(&c.action, Action::Update { fields } if fields == &[EXTRA_REVISIONS])
-    })
-}
-
-/// Converges a job; with `include_removals`, the log group its state
-/// machine no longer writes to goes once the state machine has moved.
-async fn converge_job(
-    clients: &Clients,
-    target: &Target,
-    job: &JobPlan,
-    include_removals: bool,
-) -> Result<(), AwsError> {
-    let desired = job
-        .desired
-        .as_ref()
-        .expect("converge_job is given a desired stack");
-    let actual = &job.actual;
-
-    let roles = try_join_all(
-        desired
-            .roles
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| pending(&job.changes, Kind::Role, &r.name))
-            .map(|(i, role)| {
-                let current = actual
-                    .roles
-                    .get(i)
-                    .and_then(Option::as_ref)
-                    .map(|o| &o.spec);
-                aws::iam::converge(&clients.iam, role, current)
-            }),
-    );
-    let log_groups = converge_log_groups(
-        clients,
-        target,
-        &job.changes,
-        &desired.log_groups,
-        &actual.log_groups,
-    );
-    // Waits until the table is ACTIVE: the state machine claims in it.
-    let claim_table = async {
-        match desired
-            .claim_table
-            .as_ref()
-            .filter(|t| pending(&job.changes, Kind::ClaimTable, &t.name))
-        {
-            Some(table) => {
-                let current = actual.claim_table.as_ref().map(|o| &o.spec);
-                let arn = target.table_arn(&table.name);
-                aws::dynamodb::converge(&clients.dynamodb, table, &arn, current).await
-            }
-            None => Ok(()),
-        }
-    };
-    tokio::try_join!(roles, log_groups, claim_table)?;
+/// Converges a job; with `removals`, the log group its state machine no
+/// longer writes to goes once the state machine has moved.
+async fn converge_job(cx: Context<'_>, job: &JobPlan, removals: bool) -> Result<(), AwsError> {
+    let steps = &job.steps;
+    tokio::try_join!(
+        try_join_all(steps.roles.iter().map(|step| step.converge(cx))),
+        try_join_all(steps.log_groups.iter().map(|step| step.converge(cx))),
+        steps.claim_table.converge(cx),
+    )?;
 
     // The job definition names the roles, and the state machine needs its
     // role, its log group and its claim table; neither needs the other.
     let job_definition = async {
-        if pending(
-            &job.changes,
-            Kind::JobDefinition,
-            &desired.job_definition.name,
-        ) {
-            let retire = actual
-                .job_definition
-                .as_ref()
-                .map(|r| r.owned_by(&desired.identity))
-                .unwrap_or_default();
-            match (&actual.job_definition, only_extra_revisions(job)) {
-                // The latest revision is right: retire the others only.
-                (Some(revisions), true) => {
-                    let extra = retire.iter().filter(|a| **a != revisions.latest_arn);
-                    try_join_all(extra.map(|arn| aws::batch::deregister(&clients.batch, arn)))
-                        .await?;
-                }
-                _ => {
-                    aws::batch::register(&clients.batch, &desired.job_definition, &retire).await?;
-                }
+        let step = &steps.job_definition;
+        let Some(definition) = step.to_converge() else {
+            return Ok(());
+        };
+        let retire = step
+            .observed
+            .as_ref()
+            .map(|r| r.owned_by(&job.identity))
+            .unwrap_or_default();
+        match (&step.observed, &step.action) {
+            // The latest revision is right: retire the others only.
+            (Some(revisions), Some(Action::RetireRevisions)) => {
+                let extra = retire.iter().filter(|a| **a != revisions.latest_arn);
+                try_join_all(extra.map(|arn| aws::batch::deregister(&cx.clients.batch, arn)))
+                    .await?;
+            }
+            _ => {
+                aws::batch::register(&cx.clients.batch, definition, &retire).await?;
             }
         }
         Ok::<_, AwsError>(())
     };
-    let machine = &desired.state_machine;
-    let state_machine = async {
-        if pending(&job.changes, Kind::StateMachine, &machine.name) {
-            let current = actual.state_machine.as_ref().map(|o| &o.spec);
-            let arn = target.state_machine_arn(&machine.name);
-            aws::sfn::converge(&clients.sfn, machine, &arn, current).await?;
-        }
-        Ok(())
-    };
-    tokio::try_join!(job_definition, state_machine)?;
-    if include_removals {
-        remove_log_groups(clients, job).await?;
+    tokio::try_join!(job_definition, steps.state_machine.converge(cx))?;
+    if removals {
+        remove_log_groups(cx, job).await?;
     }
 
     // The schedule starts runs, so it comes when all they use is in place.
     let schedule = async {
-        if pending(&job.changes, Kind::Schedule, &desired.schedule.name) {
+        let step = &steps.schedule;
+        if let Some(schedule) = step.to_converge() {
             aws::scheduler::converge(
-                &clients.scheduler,
-                &desired.schedule,
-                &desired.identity,
-                actual.schedule.is_some(),
+                &cx.clients.scheduler,
+                schedule,
+                &job.identity,
+                step.observed.is_some(),
             )
             .await?;
         }
         Ok(())
     };
+    // The alarm goes when `expect_success_within` is dropped from the job,
+    // the claim table when `overlap = "skip"` is: the state machine no
+    // longer claims.
     let alarm = async {
-        if let Some(alarm) = desired
-            .alarm
-            .as_ref()
-            .filter(|a| pending(&job.changes, Kind::Alarm, &a.name))
-        {
-            let arn = target.alarm_arn(&alarm.name);
-            let current = actual.alarm.as_ref().map(|o| &o.spec);
-            aws::cloudwatch::converge(&clients.cloudwatch, &clients.lambda, alarm, &arn, current)
-                .await?;
-        }
-        // `expect_success_within` dropped from the job.
-        remove_alarm(clients, job).await
+        steps.alarm.converge(cx).await?;
+        steps.alarm.delete(cx).await
     };
-    // `overlap = "skip"` dropped: the state machine no longer claims.
-    tokio::try_join!(schedule, alarm, remove_claim_table(clients, job))?;
+    tokio::try_join!(schedule, alarm, steps.claim_table.delete(cx))?;
     tracing::info!(job = %job.batch_name, "converged");
     Ok(())
 }
 
-/// Deletes the job's missed-run alarm when the plan says to.
-async fn remove_alarm(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> {
-    match job
-        .actual
-        .alarm
-        .as_ref()
-        .filter(|a| deleting(&job.changes, Kind::Alarm, &a.spec.name))
-    {
-        Some(alarm) => {
-            aws::cloudwatch::delete(&clients.cloudwatch, &clients.lambda, &alarm.spec).await
-        }
-        None => Ok(()),
-    }
-}
-
 /// Deletes the job's log groups the plan says to.
-async fn remove_log_groups(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> {
-    let groups = job
-        .names
-        .log_groups()
-        .into_iter()
-        .filter(|group| deleting(&job.changes, Kind::LogGroup, group))
-        .map(|group| aws::logs::delete(&clients.logs, group));
-    try_join_all(groups).await?;
-    Ok(())
-}
-
-/// Deletes the job's claim table when the plan says to.
-async fn remove_claim_table(clients: &Clients, job: &JobPlan) -> Result<(), AwsError> {
-    if deleting(&job.changes, Kind::ClaimTable, &job.names.claim_table) {
-        aws::dynamodb::delete(&clients.dynamodb, &job.names.claim_table).await?;
-    }
+async fn remove_log_groups(cx: Context<'_>, job: &JobPlan) -> Result<(), AwsError> {
+    try_join_all(job.steps.log_groups.iter().map(|step| step.delete(cx))).await?;
     Ok(())
 }
 
 /// Deletes what sjob owns of a job, schedule first so nothing starts a
 /// half-deleted stack.
-async fn remove_job(clients: &Clients, target: &Target, job: &JobPlan) -> Result<(), AwsError> {
-    let names = &job.names;
-    let actual = &job.actual;
-    let changes = &job.changes;
+async fn remove_job(cx: Context<'_>, job: &JobPlan) -> Result<(), AwsError> {
+    let steps = &job.steps;
     let schedule = async {
-        if deleting(changes, Kind::Schedule, &names.schedule) {
-            aws::scheduler::delete(&clients.scheduler, &names.schedule).await?;
+        if steps.schedule.to_delete().is_some() {
+            aws::scheduler::delete(&cx.clients.scheduler, &steps.schedule.name).await?;
         }
         Ok(())
     };
-    tokio::try_join!(remove_alarm(clients, job), schedule)?;
+    tokio::try_join!(steps.alarm.delete(cx), schedule)?;
 
-    let state_machine = async {
-        if deleting(changes, Kind::StateMachine, &names.job_name) {
-            let arn = target.state_machine_arn(&names.job_name);
-            aws::sfn::delete(&clients.sfn, &names.job_name, &arn).await?;
-        }
-        Ok(())
-    };
-    let revisions = actual
+    let revisions = steps
         .job_definition
-        .as_ref()
-        .filter(|_| deleting(changes, Kind::JobDefinition, &names.job_name))
+        .to_delete()
         .map(|revisions| revisions.owned_by(&job.identity))
         .unwrap_or_default();
     let job_definition = try_join_all(
         revisions
             .iter()
-            .map(|arn| aws::batch::deregister(&clients.batch, arn)),
+            .map(|arn| aws::batch::deregister(&cx.clients.batch, arn)),
     );
     tokio::try_join!(
-        state_machine,
+        steps.state_machine.delete(cx),
         job_definition,
-        remove_log_groups(clients, job),
-        remove_claim_table(clients, job)
+        remove_log_groups(cx, job),
+        steps.claim_table.delete(cx)
     )?;
 
     // Last, so a run still in flight keeps its permissions to the end.
-    let roles = actual
-        .roles
-        .iter()
-        .flatten()
-        .filter(|role| deleting(changes, Kind::Role, &role.spec.name))
-        .map(|role| aws::iam::delete(&clients.iam, &role.spec));
-    try_join_all(roles).await?;
+    try_join_all(steps.roles.iter().map(|step| step.delete(cx))).await?;
     tracing::info!(job = %job.batch_name, "removed");
     Ok(())
 }

@@ -40,12 +40,12 @@ use pace::Pace;
 /// rest is the SDK's standard resolution (`AWS_PROFILE`, `AWS_REGION`,
 /// `AWS_ENDPOINT_URL`, the config and credentials files, ...).
 #[derive(Debug, Clone, Default)]
-pub struct Settings {
+pub struct SdkOptions {
     pub profile: Option<String>,
     pub region: Option<String>,
 }
 
-impl Settings {
+impl SdkOptions {
     /// The SDK configuration. The region is `--region`, else the config's
     /// `region`, else the environment's or the profile's. Retries are the
     /// user's when `AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE` or the profile's
@@ -56,7 +56,7 @@ impl Settings {
         &self,
         config_region: Option<&str>,
         pace: &Pace,
-    ) -> Result<SdkConfig, SettingsError> {
+    ) -> Result<SdkConfig, SdkOptionsError> {
         // A call waiting for its place in `pace`'s gate has not sent its
         // body yet: the SDK's upload stall check would count that wait as a
         // stalled upload. Our bodies are small and in memory; answers stay
@@ -73,7 +73,7 @@ impl Settings {
                 .as_ref()
                 .is_none_or(|p| p.get_profile(profile).is_none())
             {
-                return Err(SettingsError::UnknownProfile(profile.clone()));
+                return Err(SdkOptionsError::UnknownProfile(profile.clone()));
             }
             loader = loader.profile_name(profile);
         }
@@ -93,7 +93,7 @@ impl Settings {
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum SettingsError {
+pub enum SdkOptionsError {
     #[error("profile `{0}` is not in the AWS config or credentials file")]
     #[diagnostic(
         code(sjob::aws::profile),
@@ -127,9 +127,9 @@ impl Clients {
     /// unless `--region` names another. Throttling and 5xx answers are
     /// retried with exponential backoff by the SDK.
     pub async fn load(
-        settings: &Settings,
+        settings: &SdkOptions,
         config_region: Option<&str>,
-    ) -> Result<Clients, SettingsError> {
+    ) -> Result<Clients, SdkOptionsError> {
         let pace = Pace::default();
         let config = settings.sdk_config(config_region, &pace).await?;
         Ok(Clients::from_config(config, pace))

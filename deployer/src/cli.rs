@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use sjob::aws::Settings;
+use sjob::aws::SdkOptions;
 
 use context::Context;
 pub use context::{stderr_color, Output};
@@ -96,7 +96,7 @@ impl Cli {
         let ctx = Context {
             config: self.config.clone(),
             output: self.output,
-            aws: Settings {
+            aws: SdkOptions {
                 profile: self.profile.clone(),
                 region: self.region.clone(),
             },

@@ -14,7 +14,7 @@ mod validate;
 
 pub use base::*;
 pub use diagnostic::{ConfigError, Problem, ProblemRecord};
-pub use file::{Config, TOP_KEYS};
+pub use file::{Config, UnknownJob, TOP_KEYS};
 pub use job::*;
 
 use std::path::Path;

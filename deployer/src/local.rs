@@ -123,7 +123,7 @@ pub enum LocalError {
     },
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Settings(#[from] crate::aws::SettingsError),
+    Settings(#[from] crate::aws::SdkOptionsError),
     #[error("job `{job}` has no missed-run alarm")]
     #[diagnostic(
         code(sjob::local::no_alarm),
@@ -138,7 +138,7 @@ pub enum SecretValues {
     /// The caller's variable of the same name.
     Environment,
     /// Secrets Manager and SSM, as the task would (`--fetch-secrets`).
-    Aws(crate::aws::Settings),
+    Aws(crate::aws::SdkOptions),
 }
 
 /// Each secret's value.

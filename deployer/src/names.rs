@@ -119,6 +119,60 @@ pub struct NameLimit<'a> {
     pub max: usize,
 }
 
+/// Something for each of a job's four roles: the container's execution
+/// role (`exec`), the job's own (`task`), the state machine's (`sfn`) and
+/// the schedule's (`scheduler`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobRoles<T> {
+    pub exec: T,
+    pub task: T,
+    pub sfn: T,
+    pub scheduler: T,
+}
+
+impl<T> JobRoles<T> {
+    /// The four, in the order plans list and apply them.
+    pub fn iter(&self) -> std::array::IntoIter<&T, 4> {
+        [&self.exec, &self.task, &self.sfn, &self.scheduler].into_iter()
+    }
+
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> JobRoles<U> {
+        JobRoles {
+            exec: f(self.exec),
+            task: f(self.task),
+            sfn: f(self.sfn),
+            scheduler: f(self.scheduler),
+        }
+    }
+
+    pub fn as_ref(&self) -> JobRoles<&T> {
+        JobRoles {
+            exec: &self.exec,
+            task: &self.task,
+            sfn: &self.sfn,
+            scheduler: &self.scheduler,
+        }
+    }
+
+    pub fn as_mut(&mut self) -> JobRoles<&mut T> {
+        JobRoles {
+            exec: &mut self.exec,
+            task: &mut self.task,
+            sfn: &mut self.sfn,
+            scheduler: &mut self.scheduler,
+        }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a JobRoles<T> {
+    type Item = &'a T;
+    type IntoIter = std::array::IntoIter<&'a T, 4>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
 impl JobNames {
     pub fn new(app_name: &str, stage: &str, batch_name: &str) -> JobNames {
         let job_name = format!("{app_name}-{stage}-{batch_name}-ScheduledJob");
@@ -175,14 +229,14 @@ impl JobNames {
         (!batch.is_empty() && (tail.is_empty() || tail.starts_with('-'))).then(|| batch.to_string())
     }
 
-    /// The four roles, in the order stacks list them.
-    pub fn roles(&self) -> [&str; 4] {
-        [
-            &self.exec_role,
-            &self.task_role,
-            &self.sfn_role,
-            &self.scheduler_role,
-        ]
+    /// The four roles.
+    pub fn roles(&self) -> JobRoles<&str> {
+        JobRoles {
+            exec: &self.exec_role,
+            task: &self.task_role,
+            sfn: &self.sfn_role,
+            scheduler: &self.scheduler_role,
+        }
     }
 
     /// Every log group a job may have: its state machine's (the default

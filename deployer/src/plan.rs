@@ -2,25 +2,22 @@
 //! rendered stack, and list the changes. Pure after the reads; `plan` never
 //! writes, `deploy` hands the plan to `apply`.
 
-use std::collections::BTreeSet;
 use std::fmt;
+use std::future::Future;
 
-use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 pub mod base;
+pub mod build;
 pub mod inventory;
+pub mod jobs;
 
-use crate::aws::batch::Revisions;
-use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::{AwsError, Clients};
-use crate::model::{
-    AlarmSpec, ClaimTableSpec, Diff, Identity, JobStack, LogGroupSpec, Observed, RoleSpec,
-    StateMachineSpec,
-};
-use crate::names::JobNames;
-use crate::target::Target;
+use crate::model::{Diff, Identity, Observed};
+use crate::stack::StackRef;
+pub use build::PlanError;
 pub use inventory::Inventory;
+pub use jobs::{ActualJob, JobPlan, JobSteps};
 
 /// How many jobs are read or applied at once: enough to fill every
 /// service's gate at its largest. The gates ([`crate::aws::pace`]) set how
@@ -28,13 +25,12 @@ pub use inventory::Inventory;
 /// only keeps jobs finishing one after another, not all at the end.
 pub const JOB_CONCURRENCY: usize = crate::aws::pace::MAX;
 
-/// The update field of a job definition whose latest revision is as desired
-/// but older revisions are still ACTIVE: applying deregisters them.
+/// How [`Action::RetireRevisions`] reads in a plan: an update of this field.
 pub const EXTRA_REVISIONS: &str = "extra_active_revisions";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub enum ResourceKind {
     Role,
     LogGroup,
     JobDefinition,
@@ -50,22 +46,22 @@ pub enum Kind {
     ClaimTable,
 }
 
-impl fmt::Display for Kind {
+impl fmt::Display for ResourceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Kind::Role => "role",
-            Kind::LogGroup => "log group",
-            Kind::JobDefinition => "job definition",
-            Kind::StateMachine => "state machine",
-            Kind::Schedule => "schedule",
-            Kind::Topic => "topic",
-            Kind::Subscription => "subscription",
-            Kind::Function => "function",
-            Kind::SecurityGroup => "security group",
-            Kind::ComputeEnvironment => "compute env",
-            Kind::JobQueue => "job queue",
-            Kind::Alarm => "alarm",
-            Kind::ClaimTable => "claim table",
+            ResourceKind::Role => "role",
+            ResourceKind::LogGroup => "log group",
+            ResourceKind::JobDefinition => "job definition",
+            ResourceKind::StateMachine => "state machine",
+            ResourceKind::Schedule => "schedule",
+            ResourceKind::Topic => "topic",
+            ResourceKind::Subscription => "subscription",
+            ResourceKind::Function => "function",
+            ResourceKind::SecurityGroup => "security group",
+            ResourceKind::ComputeEnvironment => "compute env",
+            ResourceKind::JobQueue => "job queue",
+            ResourceKind::Alarm => "alarm",
+            ResourceKind::ClaimTable => "claim table",
         })
     }
 }
@@ -77,6 +73,12 @@ pub enum Action {
     Update {
         fields: Vec<String>,
     },
+    /// The latest revision of a job definition is as desired but older ones
+    /// of the same content are still ACTIVE: applying deregisters them.
+    /// Two deploys at once, or a register whose answer was lost and
+    /// retried, leave them. Reported as an update of [`EXTRA_REVISIONS`].
+    #[serde(rename = "update", serialize_with = "retire_revisions")]
+    RetireRevisions,
     Delete,
     NoOp,
     /// Exists under sjob's name but is not this stack's: `owner` is what its
@@ -100,80 +102,231 @@ pub struct Change {
     /// `None` for the shared base.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job: Option<String>,
-    pub kind: Kind,
+    pub kind: ResourceKind,
     pub name: String,
     #[serde(flatten)]
     pub action: Action,
 }
 
-/// What exists for one job.
-#[derive(Debug, Clone, Default)]
-pub struct ActualJob {
-    /// In [`JobNames::roles`] order.
-    pub roles: Vec<Option<Observed<RoleSpec>>>,
-    /// Those of [`JobNames::log_groups`] that exist.
-    pub log_groups: Vec<Option<Observed<LogGroupSpec>>>,
-    pub job_definition: Option<Revisions>,
-    pub state_machine: Option<Observed<StateMachineSpec>>,
-    pub schedule: Option<ScheduleRecord>,
-    pub alarm: Option<Observed<AlarmSpec>>,
-    pub claim_table: Option<Observed<ClaimTableSpec>>,
+fn retire_revisions<S: serde::Serializer>(serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut update = serializer.serialize_struct("Update", 1)?;
+    update.serialize_field("fields", &[EXTRA_REVISIONS])?;
+    update.end()
 }
 
+impl Action {
+    /// Whether applying creates or updates the resource.
+    pub fn converges(&self) -> bool {
+        matches!(
+            self,
+            Action::Create | Action::Update { .. } | Action::RetireRevisions
+        )
+    }
+}
+
+/// A resource kind of a plan, by its desired spec (which diffs itself
+/// against what AWS holds, [`Diff`]).
+pub trait Resource {
+    const KIND: ResourceKind;
+}
+
+/// A resource kind apply creates, updates and deletes one way, through
+/// `aws` ([`Inventory`] reads it). The other kinds' apply has more to it: a
+/// job definition's revisions, a schedule's owner, a function's package, a
+/// security group's id, a subscription's record.
+pub trait Converge: Resource {
+    /// Creates or updates the resource to `self`; `current` is what exists.
+    fn converge(
+        &self,
+        cx: Context<'_>,
+        current: Option<&Self>,
+    ) -> impl Future<Output = Result<(), AwsError>>;
+
+    /// Deletes the resource read as `self`.
+    fn delete(&self, cx: Context<'_>) -> impl Future<Output = Result<(), AwsError>>;
+}
+
+/// How a resource kind's read holds its [`Observed`] spec (a job
+/// definition's revisions hold their latest's, a schedule's record its own).
+pub trait Reading<T> {
+    fn observed(&self) -> &Observed<T>;
+    fn observed_mut(&mut self) -> &mut Observed<T>;
+}
+
+impl<T> Reading<T> for Observed<T> {
+    fn observed(&self) -> &Observed<T> {
+        self
+    }
+
+    fn observed_mut(&mut self) -> &mut Observed<T> {
+        self
+    }
+}
+
+/// One resource of a plan: what is wanted, what exists, and what applying
+/// does to it (`None`: neither wanted nor this stack's, nothing to do).
 #[derive(Debug, Clone)]
-pub struct JobPlan {
-    pub batch_name: String,
-    pub names: JobNames,
-    /// The identity this job's resources carry.
-    pub identity: Identity,
-    /// `None`: the job is to be removed (pruned or destroyed).
-    pub desired: Option<JobStack>,
-    pub actual: ActualJob,
-    pub changes: Vec<Change>,
+pub struct Step<T, O = Observed<T>> {
+    pub name: String,
+    pub desired: Option<T>,
+    pub observed: Option<O>,
+    pub action: Option<Action>,
+}
+
+impl<T: Resource + Diff, O: Reading<T>> Step<T, O> {
+    /// Decides the step: the resource is this stack's only when its
+    /// identity is `ours`, every tag of it.
+    pub fn new(name: &str, desired: Option<T>, observed: Option<O>, ours: &Identity) -> Self {
+        let mut step = Step {
+            name: name.to_string(),
+            desired,
+            observed,
+            action: None,
+        };
+        step.decide(ours);
+        step
+    }
+
+    /// Decides again, after the observed resource changed (adoption).
+    pub fn decide(&mut self, ours: &Identity) {
+        self.action = action(
+            self.desired.as_ref(),
+            self.observed.as_ref().map(Reading::observed),
+            ours,
+        );
+    }
+}
+
+impl<T: Resource, O> Step<T, O> {
+    /// The desired spec, when applying creates or updates the resource.
+    pub fn to_converge(&self) -> Option<&T> {
+        self.desired
+            .as_ref()
+            .filter(|_| self.action.as_ref().is_some_and(Action::converges))
+    }
+
+    /// What exists, when applying deletes it.
+    pub fn to_delete(&self) -> Option<&O> {
+        self.observed
+            .as_ref()
+            .filter(|_| self.action == Some(Action::Delete))
+    }
+
+    /// The step as the report shows it, `job` `None` for the base's.
+    pub fn change(&self, job: Option<&str>) -> Option<Change> {
+        Some(Change {
+            job: job.map(str::to_string),
+            kind: T::KIND,
+            name: self.name.clone(),
+            action: self.action.clone()?,
+        })
+    }
+}
+
+impl<T: Converge> Step<T> {
+    /// Creates or updates the resource, when the step says to.
+    pub async fn converge(&self, cx: Context<'_>) -> Result<(), AwsError> {
+        match self.to_converge() {
+            Some(desired) => {
+                let current = self.observed.as_ref().map(|o| &o.spec);
+                desired.converge(cx, current).await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Deletes the resource, when the step says to.
+    pub async fn delete(&self, cx: Context<'_>) -> Result<(), AwsError> {
+        match self.to_delete() {
+            Some(observed) => observed.spec.delete(cx).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// What a command does with what the config no longer has: jobs gone from
+/// it, base parts `[base]` no longer asks for, a log group a job no longer
+/// writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Removals {
+    /// `plan`, or `deploy` without `--prune`: shown, kept.
+    Keep,
+    /// `deploy --prune`: deleted.
+    Prune,
+    /// `destroy`: every job in the plan is deleted.
+    Destroy,
+}
+
+impl Removals {
+    pub fn prune(prune: bool) -> Removals {
+        if prune {
+            Removals::Prune
+        } else {
+            Removals::Keep
+        }
+    }
+
+    /// Whether applying deletes removals.
+    pub fn deleted(self) -> bool {
+        self != Removals::Keep
+    }
+}
+
+/// What planning and applying work with: the clients and the stack.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub clients: &'a Clients,
+    pub stack: &'a StackRef,
 }
 
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub app_name: String,
-    pub stage: String,
-    pub target: Target,
+    pub stack: StackRef,
+    pub removals: Removals,
     /// `None` when the command leaves the base alone (`destroy <job>`).
     pub base: Option<base::BasePlan>,
     pub jobs: Vec<JobPlan>,
 }
 
 impl Plan {
-    /// The base's changes first, then each job's.
-    pub fn changes(&self) -> impl Iterator<Item = &Change> {
+    /// The report's view: the base's changes first, then each job's.
+    pub fn changes(&self) -> Vec<Change> {
         self.base
             .iter()
-            .flat_map(|b| b.changes.iter())
-            .chain(self.jobs.iter().flat_map(|j| j.changes.iter()))
-    }
-
-    /// The deletes applying makes; with `include_removals` false (a plain
-    /// `deploy`), those of jobs and base parts gone from the config are kept.
-    pub fn deletes(&self, include_removals: bool) -> Vec<&Change> {
-        self.changes()
-            .filter(|c| c.action == Action::Delete)
-            .filter(|c| include_removals || !self.is_removal(c))
+            .flat_map(base::BasePlan::changes)
+            .chain(self.jobs.iter().flat_map(JobPlan::changes))
             .collect()
     }
 
-    /// The jobs applying with `include_removals` touches.
-    pub fn jobs_to_apply(&self, include_removals: bool) -> Vec<&JobPlan> {
+    /// The deletes applying makes; with removals kept (a plain `deploy`),
+    /// those of jobs and base parts gone from the config are not.
+    pub fn deletes(&self) -> Vec<Change> {
+        self.changes()
+            .into_iter()
+            .filter(|c| c.action == Action::Delete)
+            .filter(|c| self.removals.deleted() || !self.is_removal(c))
+            .collect()
+    }
+
+    /// The jobs applying touches.
+    pub fn jobs_to_apply(&self) -> Vec<&JobPlan> {
         self.jobs
             .iter()
-            .filter(|j| j.desired.is_some() || include_removals)
-            .filter(|j| j.changes.iter().any(|c| c.action != Action::NoOp))
+            .filter(|j| j.wanted || self.removals.deleted())
+            .filter(|j| j.changes().iter().any(|c| c.action != Action::NoOp))
             .collect()
     }
 
-    /// Whether applying with `include_removals` would change anything.
-    pub fn has_changes(&self, include_removals: bool) -> bool {
-        self.changes().any(|c| match c.action {
-            Action::Create | Action::Update { .. } | Action::Replaced { .. } => true,
-            Action::Delete => include_removals || !self.is_removal(c),
+    /// Whether applying would change anything.
+    pub fn has_changes(&self) -> bool {
+        self.changes().iter().any(|c| match c.action {
+            Action::Create
+            | Action::Update { .. }
+            | Action::RetireRevisions
+            | Action::Replaced { .. } => true,
+            Action::Delete => self.removals.deleted() || !self.is_removal(c),
             Action::NoOp | Action::Conflict { .. } | Action::Kept { .. } => false,
         })
     }
@@ -183,172 +336,11 @@ impl Plan {
     /// of a log group a job no longer writes to (it holds the history).
     pub fn is_removal(&self, change: &Change) -> bool {
         match &change.job {
-            Some(_) if change.kind == Kind::LogGroup => true,
-            Some(job) => self
-                .jobs
-                .iter()
-                .any(|j| &j.batch_name == job && j.desired.is_none()),
+            Some(_) if change.kind == ResourceKind::LogGroup => true,
+            Some(job) => self.jobs.iter().any(|j| &j.batch_name == job && !j.wanted),
             None => true,
         }
     }
-}
-
-/// Reads and diffs each job. `removed` are jobs sjob deployed that are to go.
-pub async fn plan(
-    clients: &Clients,
-    inventory: &Inventory,
-    app_name: &str,
-    stage: &str,
-    target: &Target,
-    desired: Vec<JobStack>,
-    removed: BTreeSet<String>,
-) -> Result<Plan, AwsError> {
-    let wanted = desired
-        .into_iter()
-        .map(|stack| (stack.batch_name.clone(), Some(stack)));
-    let gone = removed.into_iter().map(|name| (name, None));
-    let jobs: Vec<JobPlan> = stream::iter(wanted.chain(gone))
-        .map(|(batch_name, stack)| async move {
-            let names = JobNames::new(app_name, stage, &batch_name);
-            let identity = Identity::job(app_name, stage, &target.region, &batch_name);
-            let actual = inventory.read_job(clients, target, &names).await?;
-            let changes = diff(&batch_name, &names, &identity, stack.as_ref(), &actual);
-            Ok::<_, AwsError>(JobPlan {
-                batch_name,
-                names,
-                identity,
-                desired: stack,
-                actual,
-                changes,
-            })
-        })
-        .buffered(JOB_CONCURRENCY)
-        .try_collect()
-        .await?;
-    // A removal candidate none of whose resources is this stack's is
-    // someone else's job.
-    let jobs = jobs
-        .into_iter()
-        .filter(|j| j.desired.is_some() || !j.changes.is_empty())
-        .collect();
-    Ok(Plan {
-        app_name: app_name.to_string(),
-        stage: stage.to_string(),
-        target: target.clone(),
-        base: None,
-        jobs,
-    })
-}
-
-/// The changes for one job, in apply order (deletes in reverse).
-pub fn diff(
-    job: &str,
-    names: &JobNames,
-    ours: &Identity,
-    desired: Option<&JobStack>,
-    actual: &ActualJob,
-) -> Vec<Change> {
-    let mut changes = Vec::new();
-    let mut push = |kind: Kind, name: &str, action: Option<Action>| {
-        if let Some(action) = action {
-            changes.push(Change {
-                job: Some(job.to_string()),
-                kind,
-                name: name.to_string(),
-                action,
-            });
-        }
-    };
-    for (i, role) in names.roles().into_iter().enumerate() {
-        let desired_role = desired.map(|d| &d.roles[i]);
-        push(
-            Kind::Role,
-            role,
-            action(
-                desired_role,
-                actual.roles.get(i).and_then(Option::as_ref),
-                ours,
-            ),
-        );
-    }
-    for group in names.log_groups() {
-        push(
-            Kind::LogGroup,
-            group,
-            action(
-                desired.and_then(|d| d.log_groups.iter().find(|g| g.name == group)),
-                actual
-                    .log_groups
-                    .iter()
-                    .flatten()
-                    .find(|o| o.spec.name == group),
-                ours,
-            ),
-        );
-    }
-    push(
-        Kind::ClaimTable,
-        &names.claim_table,
-        action(
-            desired.and_then(|d| d.claim_table.as_ref()),
-            actual.claim_table.as_ref(),
-            ours,
-        ),
-    );
-    push(
-        Kind::JobDefinition,
-        &names.job_name,
-        match action(
-            desired.map(|d| &d.job_definition),
-            actual.job_definition.as_ref().map(|r| &r.latest),
-            ours,
-        ) {
-            // Two deploys at once, or a register whose answer was lost and
-            // retried, leave several ACTIVE revisions of the same content.
-            Some(Action::NoOp)
-                if actual
-                    .job_definition
-                    .as_ref()
-                    .is_some_and(|r| r.owned_by(ours).len() > 1) =>
-            {
-                Some(Action::Update {
-                    fields: vec![EXTRA_REVISIONS.to_string()],
-                })
-            }
-            other => other,
-        },
-    );
-    push(
-        Kind::StateMachine,
-        &names.job_name,
-        action(
-            desired.map(|d| &d.state_machine),
-            actual.state_machine.as_ref(),
-            ours,
-        ),
-    );
-    push(
-        Kind::Schedule,
-        &names.schedule,
-        action(
-            desired.map(|d| &d.schedule),
-            actual.schedule.as_ref().map(|s| &s.observed),
-            ours,
-        ),
-    );
-    push(
-        Kind::Alarm,
-        &names.missed_alarm,
-        action(
-            desired.and_then(|d| d.alarm.as_ref()),
-            actual.alarm.as_ref(),
-            ours,
-        ),
-    );
-    if desired.is_none() {
-        changes.reverse();
-    }
-    changes
 }
 
 /// The change for one resource: a resource is this stack's only when its

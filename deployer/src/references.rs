@@ -39,7 +39,7 @@ const DENIED: [&str; 5] = [
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Kind {
+pub enum ReferenceKind {
     Subnet,
     SecurityGroup,
     Vpc,
@@ -52,30 +52,33 @@ pub enum Kind {
     Parameter,
 }
 
-impl fmt::Display for Kind {
+impl fmt::Display for ReferenceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Kind::Subnet => "subnet",
-            Kind::SecurityGroup => "security group",
-            Kind::Vpc => "VPC",
-            Kind::JobQueue => "job queue",
-            Kind::Function => "Lambda function",
-            Kind::Topic => "SNS topic",
-            Kind::DeadLetterQueue => "SQS queue",
-            Kind::KmsKey => "KMS key",
-            Kind::Secret => "Secrets Manager secret",
-            Kind::Parameter => "SSM parameter",
+            ReferenceKind::Subnet => "subnet",
+            ReferenceKind::SecurityGroup => "security group",
+            ReferenceKind::Vpc => "VPC",
+            ReferenceKind::JobQueue => "job queue",
+            ReferenceKind::Function => "Lambda function",
+            ReferenceKind::Topic => "SNS topic",
+            ReferenceKind::DeadLetterQueue => "SQS queue",
+            ReferenceKind::KmsKey => "KMS key",
+            ReferenceKind::Secret => "Secrets Manager secret",
+            ReferenceKind::Parameter => "SSM parameter",
         })
     }
 }
 
-impl Kind {
+impl ReferenceKind {
     /// Read many at a time, by [`check`] itself: EC2's by id filter, job
     /// queues a hundred to a call.
     fn is_read_in_batches(self) -> bool {
         matches!(
             self,
-            Kind::Subnet | Kind::SecurityGroup | Kind::Vpc | Kind::JobQueue
+            ReferenceKind::Subnet
+                | ReferenceKind::SecurityGroup
+                | ReferenceKind::Vpc
+                | ReferenceKind::JobQueue
         )
     }
 }
@@ -83,7 +86,7 @@ impl Kind {
 /// One resource the config names, with every key that names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
-    pub kind: Kind,
+    pub kind: ReferenceKind,
     /// Its id or ARN, as the config gives it (a secret's without its key
     /// and version fields).
     pub id: String,
@@ -151,7 +154,7 @@ pub fn collect(config: &Config, jobs: &[&Job], target: &Target) -> Vec<Reference
     let mut found = Collected::default();
     let base = config.base.as_ref();
     let created = created_arns(config, target);
-    let given = |found: &mut Collected, kind: Kind, arn: &ArnRef, key: String| {
+    let given = |found: &mut Collected, kind: ReferenceKind, arn: &ArnRef, key: String| {
         if let ArnRef::Given(arn) = arn {
             if !created.contains(arn) {
                 found.add(kind, arn, key);
@@ -163,7 +166,7 @@ pub fn collect(config: &Config, jobs: &[&Job], target: &Target) -> Vec<Reference
         if let Some(topic) = &base_topic {
             given(
                 &mut found,
-                Kind::Topic,
+                ReferenceKind::Topic,
                 &topic.arn,
                 "base.handlers.topic_arn".into(),
             );
@@ -171,17 +174,17 @@ pub fn collect(config: &Config, jobs: &[&Job], target: &Target) -> Vec<Reference
     }
     if let Some(compute) = base.and_then(|b| b.compute.as_ref()) {
         for subnet in &compute.subnets {
-            found.add(Kind::Subnet, subnet, "base.compute.subnets".into());
+            found.add(ReferenceKind::Subnet, subnet, "base.compute.subnets".into());
         }
         for group in &compute.security_groups {
             found.add(
-                Kind::SecurityGroup,
+                ReferenceKind::SecurityGroup,
                 group,
                 "base.compute.security_groups".into(),
             );
         }
         if let Some(vpc) = &compute.vpc_id {
-            found.add(Kind::Vpc, vpc, "base.compute.vpc_id".into());
+            found.add(ReferenceKind::Vpc, vpc, "base.compute.vpc_id".into());
         }
     }
     if let Some(key) = base
@@ -189,7 +192,7 @@ pub fn collect(config: &Config, jobs: &[&Job], target: &Target) -> Vec<Reference
         .and_then(|n| n.kms_key_id.as_ref())
     {
         found.add(
-            Kind::KmsKey,
+            ReferenceKind::KmsKey,
             key.given(),
             "base.notifications.kms_key_id".into(),
         );
@@ -198,19 +201,19 @@ pub fn collect(config: &Config, jobs: &[&Job], target: &Target) -> Vec<Reference
         let key = |name: &str| format!("jobs.{}.{name}", job.batch_name);
         given(
             &mut found,
-            Kind::JobQueue,
+            ReferenceKind::JobQueue,
             &job.run.batch_job_queue,
             key("batch_job_queue_arn"),
         );
         given(
             &mut found,
-            Kind::Function,
+            ReferenceKind::Function,
             &job.notification.success_handler,
             key("success_handler_arn"),
         );
         given(
             &mut found,
-            Kind::Function,
+            ReferenceKind::Function,
             &job.notification.error_handler,
             key("error_handler_arn"),
         );
@@ -221,22 +224,26 @@ pub fn collect(config: &Config, jobs: &[&Job], target: &Target) -> Vec<Reference
             } else {
                 key("notification_topic_arn")
             };
-            given(&mut found, Kind::Topic, &topic.arn, named_by);
+            given(&mut found, ReferenceKind::Topic, &topic.arn, named_by);
         }
         if let Some(queue) = &job.schedule.dead_letter_arn {
             found.add(
-                Kind::DeadLetterQueue,
+                ReferenceKind::DeadLetterQueue,
                 queue,
                 key("schedule_dead_letter_arn"),
             );
         }
         if let Some(arn) = &job.container.secrets_kms_key_arn {
-            found.add(Kind::KmsKey, arn, key("secrets_kms_key_arn"));
+            found.add(ReferenceKind::KmsKey, arn, key("secrets_kms_key_arn"));
         }
         for (name, value) in &job.container.secrets {
             let (kind, arn) = match SecretSource::parse(value) {
-                Some(SecretSource::SecretsManager { secret_arn, .. }) => (Kind::Secret, secret_arn),
-                Some(SecretSource::Parameter { parameter_arn }) => (Kind::Parameter, parameter_arn),
+                Some(SecretSource::SecretsManager { secret_arn, .. }) => {
+                    (ReferenceKind::Secret, secret_arn)
+                }
+                Some(SecretSource::Parameter { parameter_arn }) => {
+                    (ReferenceKind::Parameter, parameter_arn)
+                }
                 None => continue,
             };
             found.add(kind, &arn, key(&format!("secrets.{name}")));
@@ -251,10 +258,10 @@ pub fn collect(config: &Config, jobs: &[&Job], target: &Target) -> Vec<Reference
 
 /// The references found so far, by kind and id, with the keys naming each.
 #[derive(Default)]
-struct Collected(BTreeMap<(Kind, String), BTreeSet<String>>);
+struct Collected(BTreeMap<(ReferenceKind, String), BTreeSet<String>>);
 
 impl Collected {
-    fn add(&mut self, kind: Kind, id: &str, key: String) {
+    fn add(&mut self, kind: ReferenceKind, id: &str, key: String) {
         self.0
             .entry((kind, id.to_string()))
             .or_default()
@@ -307,7 +314,7 @@ pub async fn check(
         .into_iter()
         .map(|region| (region, clients.readers(region)))
         .collect();
-    let of_kind = |kind: Kind, region: Option<&str>| -> Vec<String> {
+    let of_kind = |kind: ReferenceKind, region: Option<&str>| -> Vec<String> {
         references
             .iter()
             .filter(|r| {
@@ -318,9 +325,9 @@ pub async fn check(
     };
     let network = futures::future::try_join_all(
         [
-            (Kind::Subnet, Named::Subnet),
-            (Kind::SecurityGroup, Named::SecurityGroup),
-            (Kind::Vpc, Named::Vpc),
+            (ReferenceKind::Subnet, Named::Subnet),
+            (ReferenceKind::SecurityGroup, Named::SecurityGroup),
+            (ReferenceKind::Vpc, Named::Vpc),
         ]
         .map(|(kind, named)| {
             let ids = of_kind(kind, None);
@@ -334,13 +341,13 @@ pub async fn check(
         }),
     );
     let queues = futures::future::try_join_all(readers.iter().map(|(region, reader)| {
-        let arns = of_kind(Kind::JobQueue, Some(region));
+        let arns = of_kind(ReferenceKind::JobQueue, Some(region));
         async move {
             let existing = match arns.is_empty() {
                 true => Ok(BTreeSet::new()),
                 false => aws::compute::existing_job_queues(&reader.batch, &arns).await,
             };
-            absent(Kind::JobQueue, arns, existing)
+            absent(ReferenceKind::JobQueue, arns, existing)
         }
     }));
     let singles = stream::iter(references.iter().filter(|r| !r.kind.is_read_in_batches()))
@@ -352,7 +359,7 @@ pub async fn check(
         .try_collect::<Vec<_>>();
     let (network, queues, singles) = tokio::try_join!(network, queues, singles)?;
 
-    let mut missing: BTreeSet<(Kind, String)> =
+    let mut missing: BTreeSet<(ReferenceKind, String)> =
         network.into_iter().chain(queues).flatten().collect();
     let mut checked = Checked::default();
     for (reference, found) in singles {
@@ -380,10 +387,10 @@ pub async fn check(
 /// The `(kind, id)` of each of `ids` that a read of many (`existing`)
 /// lacks; none when AWS denied the read.
 fn absent(
-    kind: Kind,
+    kind: ReferenceKind,
     ids: Vec<String>,
     existing: Result<BTreeSet<String>, AwsError>,
-) -> Result<Vec<(Kind, String)>, AwsError> {
+) -> Result<Vec<(ReferenceKind, String)>, AwsError> {
     let existing = match existing {
         Ok(existing) => existing,
         Err(err) if is_denied(&err) => {
@@ -411,14 +418,16 @@ async fn read(readers: &Readers, reference: &Reference) -> Result<Found, AwsErro
         }
     };
     let read = match reference.kind {
-        Kind::Function => aws::lambda::exists(&readers.lambda, id).await.map(present),
-        Kind::Topic => aws::sns::topic_exists(&readers.sns, id).await.map(present),
-        Kind::DeadLetterQueue => aws::sqs::queue_exists(&readers.sqs, id).await.map(present),
-        Kind::Secret | Kind::Parameter => match SecretSource::parse(id) {
+        ReferenceKind::Function => aws::lambda::exists(&readers.lambda, id).await.map(present),
+        ReferenceKind::Topic => aws::sns::topic_exists(&readers.sns, id).await.map(present),
+        ReferenceKind::DeadLetterQueue => {
+            aws::sqs::queue_exists(&readers.sqs, id).await.map(present)
+        }
+        ReferenceKind::Secret | ReferenceKind::Parameter => match SecretSource::parse(id) {
             Some(source) => readers.secrets.exists(&source).await.map(present),
             None => Ok(Found::Present),
         },
-        Kind::KmsKey => {
+        ReferenceKind::KmsKey => {
             let Some(key) = KmsKey::parse(id) else {
                 return Ok(Found::Missing);
             };
@@ -434,7 +443,10 @@ async fn read(readers: &Readers, reference: &Reference) -> Result<Found, AwsErro
                 Err(err) => return Err(err),
             }
         }
-        Kind::Subnet | Kind::SecurityGroup | Kind::Vpc | Kind::JobQueue => {
+        ReferenceKind::Subnet
+        | ReferenceKind::SecurityGroup
+        | ReferenceKind::Vpc
+        | ReferenceKind::JobQueue => {
             unreachable!("{} references are read in batches", reference.kind)
         }
     };
@@ -462,7 +474,7 @@ fn warn_denied(reference: &Reference, err: &AwsError) {
 /// The region a reference is read in: its ARN's, else the target's.
 fn region_of<'a>(reference: &'a Reference, target: &'a Target) -> &'a str {
     match reference.kind {
-        Kind::Subnet | Kind::SecurityGroup | Kind::Vpc => &target.region,
+        ReferenceKind::Subnet | ReferenceKind::SecurityGroup | ReferenceKind::Vpc => &target.region,
         _ => arn_region(&reference.id).unwrap_or(&target.region),
     }
 }
@@ -537,7 +549,7 @@ batch_job_queue_arn = "arn:aws:batch:eu-west-1:123456789012:job-queue/myapp-dev-
     #[test]
     fn a_missing_one_reads_with_its_keys_and_how_many_more() {
         let reference = Reference {
-            kind: Kind::JobQueue,
+            kind: ReferenceKind::JobQueue,
             id: "arn:aws:batch:eu-west-1:123456789012:job-queue/q".into(),
             keys: (1..=5)
                 .map(|n| format!("jobs.j{n}.batch_job_queue_arn"))

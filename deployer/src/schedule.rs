@@ -15,11 +15,11 @@ use chrono_tz::Tz;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
     pub expression: String,
-    kind: Kind,
+    kind: Timing,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum Kind {
+enum Timing {
     Rate(Duration),
     Cron(Box<Cron>),
     At(NaiveDateTime),
@@ -48,11 +48,11 @@ impl Schedule {
                 .map(str::trim)
         };
         let kind = if let Some(rate) = body("rate(") {
-            Kind::Rate(parse_rate(rate).map_err(err)?)
+            Timing::Rate(parse_rate(rate).map_err(err)?)
         } else if let Some(cron) = body("cron(") {
-            Kind::Cron(Box::new(Cron::parse(cron).map_err(err)?))
+            Timing::Cron(Box::new(Cron::parse(cron).map_err(err)?))
         } else if let Some(at) = body("at(") {
-            Kind::At(
+            Timing::At(
                 NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S").map_err(|_| {
                     err(format!(
                         "`at({at})` needs a date and time like at(2026-12-31T23:00:00)"
@@ -71,7 +71,7 @@ impl Schedule {
     }
 
     pub fn is_one_time(&self) -> bool {
-        matches!(self.kind, Kind::At(_))
+        matches!(self.kind, Timing::At(_))
     }
 
     /// The first fire time strictly after `after`. Rates count from
@@ -83,7 +83,7 @@ impl Schedule {
         anchor: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
         match &self.kind {
-            Kind::Rate(interval) => {
+            Timing::Rate(interval) => {
                 let elapsed = (after - anchor).num_seconds().max(0);
                 let step = interval.num_seconds();
                 let periods = elapsed / step + 1;
@@ -92,8 +92,8 @@ impl Schedule {
                     .and_then(Duration::try_seconds)
                     .and_then(|d| anchor.checked_add_signed(d))
             }
-            Kind::At(local) => local_to_utc(tz, *local).filter(|t| *t > after),
-            Kind::Cron(cron) => cron.next_after(after, tz),
+            Timing::At(local) => local_to_utc(tz, *local).filter(|t| *t > after),
+            Timing::Cron(cron) => cron.next_after(after, tz),
         }
     }
 

@@ -115,7 +115,7 @@ fn jobs_without_arns_use_the_base_and_its_defaults_apply() {
     assert_eq!(notifications.topic.tags["sjob:managed-by"], "sjob");
 
     let handlers = base.handlers.as_ref().unwrap();
-    let [success, error] = &handlers.functions;
+    let sjob::model::Handlers { success, error } = &handlers.functions;
     assert_eq!(success.function.name, "myapp-dev-BatchSuccessHandler");
     assert_eq!(error.function.name, "myapp-dev-BatchErrorHandler");
     assert_eq!(

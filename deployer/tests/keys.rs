@@ -3,7 +3,7 @@
 //! module's job variables are checked against the same entries: every job
 //! key has one (or a reason it cannot), with the entry's default.
 
-use sjob::config::keys::{flattened, markdown_table, Kind};
+use sjob::config::keys::{flattened, markdown_table, ValueType};
 use sjob::config::{BASE_KEYS, JOB_KEYS, TOP_KEYS};
 
 const BLESS: &str = "SJOB_BLESS";
@@ -12,7 +12,7 @@ const BLESS: &str = "SJOB_BLESS";
 fn tables() -> [(&'static str, String); 2] {
     let top = TOP_KEYS
         .iter()
-        .filter(|k| !matches!(k.kind, Kind::Table(_) | Kind::Named(_)))
+        .filter(|k| !matches!(k.kind, ValueType::Table(_) | ValueType::Named(_)))
         .map(|k| (k.name.to_string(), k));
     [
         ("jobs", markdown_table(top.chain(flattened("", JOB_KEYS)))),
@@ -50,14 +50,15 @@ fn every_default_fits_its_key() {
     for (path, key) in rows {
         if let Some(default) = key.default_json() {
             let fits = match key.kind {
-                Kind::String => default.is_string(),
-                Kind::Scalar => default.is_string() || default.is_number(),
-                Kind::Integer => default.is_i64(),
-                Kind::Boolean => default.is_boolean(),
-                Kind::Strings | Kind::Tables(_) => default == serde_json::json!([]),
-                Kind::StringMap | Kind::Json | Kind::Table(_) | Kind::Named(_) => {
-                    default.is_object()
-                }
+                ValueType::String => default.is_string(),
+                ValueType::Scalar => default.is_string() || default.is_number(),
+                ValueType::Integer => default.is_i64(),
+                ValueType::Boolean => default.is_boolean(),
+                ValueType::Strings | ValueType::Tables(_) => default == serde_json::json!([]),
+                ValueType::StringMap
+                | ValueType::Json
+                | ValueType::Table(_)
+                | ValueType::Named(_) => default.is_object(),
             };
             assert!(fits, "`{path}`'s default {default} is not a {:?}", key.kind);
         }

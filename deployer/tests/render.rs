@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 use sjob::config::{parse, Config};
 use sjob::model::{Identity, JobStack, Observed};
-use sjob::plan::{diff, Action, ActualJob};
+use sjob::plan::{Action, ActualJob, Change, JobSteps, Removals};
 use sjob::render::definition::definition;
 use sjob::target::Target;
 
@@ -46,6 +46,16 @@ fn observed<T>(spec: T) -> Option<Observed<T>> {
         spec,
         owner: ours(),
     })
+}
+
+/// The report's view of the steps that take `actual` to `desired`.
+fn diff(
+    names: &sjob::names::JobNames,
+    desired: Option<&JobStack>,
+    actual: &ActualJob,
+) -> Vec<Change> {
+    JobSteps::new(names, &ours(), desired.cloned(), actual.clone())
+        .changes("crawler", desired.is_some())
 }
 
 fn stack() -> JobStack {
@@ -358,7 +368,7 @@ fn the_claim_follows_the_partition() {
             );
         }
         let stack = JobStack::render(&config, job, &target);
-        let policy = &stack.roles[2].policies["myapp-dev-crawler-ScheduledJob-OverlapCheckPolicy"];
+        let policy = &stack.roles.sfn.policies["myapp-dev-crawler-ScheduledJob-OverlapCheckPolicy"];
         assert!(!policy.to_string().contains("arn:aws:"), "{policy:#}");
     }
 }
@@ -401,17 +411,11 @@ fn the_claim_table_and_its_grants_exist_only_with_overlap_skip() {
 
     // The plan creates the table with the job, and deletes it when the job
     // goes or stops skipping.
-    let create = diff(
-        "crawler",
-        &stack.names,
-        &ours(),
-        Some(&stack),
-        &ActualJob::default(),
-    );
+    let create = diff(&stack.names, Some(&stack), &ActualJob::default());
     let claim_table = |changes: &[sjob::plan::Change]| {
         changes
             .iter()
-            .find(|c| c.kind == sjob::plan::Kind::ClaimTable)
+            .find(|c| c.kind == sjob::plan::ResourceKind::ClaimTable)
             .map(|c| (c.name.clone(), c.action.clone()))
     };
     assert_eq!(
@@ -425,7 +429,7 @@ fn the_claim_table_and_its_grants_exist_only_with_overlap_skip() {
     let allowing = self::stack();
     assert_eq!(allowing.claim_table, None);
     for desired in [Some(&allowing), None] {
-        let changes = diff("crawler", &stack.names, &ours(), desired, &existing);
+        let changes = diff(&stack.names, desired, &existing);
         assert_eq!(
             claim_table(&changes),
             Some((table.name.clone(), Action::Delete))
@@ -553,7 +557,7 @@ fn policies_are_least_privilege_in_the_configured_account_and_region() {
 fn a_stack_that_matches_aws_plans_no_changes() {
     let stack = stack();
     let actual = ActualJob {
-        roles: stack.roles.iter().cloned().map(observed).collect(),
+        roles: stack.roles.clone().map(observed),
         log_groups: stack.log_groups.iter().cloned().map(observed).collect(),
         job_definition: None,
         state_machine: observed(stack.state_machine.clone()),
@@ -561,11 +565,13 @@ fn a_stack_that_matches_aws_plans_no_changes() {
         alarm: None,
         claim_table: None,
     };
-    let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &actual);
+    let changes = diff(&stack.names, Some(&stack), &actual);
     assert_eq!(changes.len(), 9);
     for change in &changes {
         let expected = match change.kind {
-            sjob::plan::Kind::JobDefinition | sjob::plan::Kind::Schedule => Action::Create,
+            sjob::plan::ResourceKind::JobDefinition | sjob::plan::ResourceKind::Schedule => {
+                Action::Create
+            }
             _ => Action::NoOp,
         };
         assert_eq!(change.action, expected, "{change:?}");
@@ -576,10 +582,10 @@ fn a_stack_that_matches_aws_plans_no_changes() {
     // `myapp-dev`/`crawler` in another region: its names are the same.
     drifted.state_machine.as_mut().unwrap().owner =
         Identity::job("myapp", "dev", "us-east-1", "crawler");
-    let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &drifted);
+    let changes = diff(&stack.names, Some(&stack), &drifted);
     let log_groups: Vec<_> = changes
         .iter()
-        .filter(|c| c.kind == sjob::plan::Kind::LogGroup)
+        .filter(|c| c.kind == sjob::plan::ResourceKind::LogGroup)
         .map(|c| (c.name.as_str(), &c.action))
         .collect();
     assert_eq!(
@@ -596,7 +602,7 @@ fn a_stack_that_matches_aws_plans_no_changes() {
     );
     let machine = changes
         .iter()
-        .find(|c| c.kind == sjob::plan::Kind::StateMachine)
+        .find(|c| c.kind == sjob::plan::ResourceKind::StateMachine)
         .unwrap();
     assert_eq!(
         machine.action,
@@ -605,18 +611,18 @@ fn a_stack_that_matches_aws_plans_no_changes() {
         }
     );
 
-    let removal = diff("crawler", &stack.names, &ours(), None, &actual);
+    let removal = diff(&stack.names, None, &actual);
     assert_eq!(
         removal.first().map(|c| c.kind),
-        Some(sjob::plan::Kind::StateMachine)
+        Some(sjob::plan::ResourceKind::StateMachine)
     );
     assert!(removal.iter().all(|c| c.action == Action::Delete));
 
     // Only what carries every identity tag of this stack is deleted.
-    let removal = diff("crawler", &stack.names, &ours(), None, &drifted);
+    let removal = diff(&stack.names, None, &drifted);
     assert!(!removal
         .iter()
-        .any(|c| c.kind == sjob::plan::Kind::StateMachine));
+        .any(|c| c.kind == sjob::plan::ResourceKind::StateMachine));
 }
 
 #[test]
@@ -640,10 +646,10 @@ fn a_resource_is_ours_only_when_every_identity_tag_matches() {
             })],
             ..ActualJob::default()
         };
-        let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &actual);
+        let changes = diff(&stack.names, Some(&stack), &actual);
         let log_group = changes
             .iter()
-            .find(|c| c.kind == sjob::plan::Kind::LogGroup)
+            .find(|c| c.kind == sjob::plan::ResourceKind::LogGroup)
             .unwrap();
         assert!(
             matches!(&log_group.action, Action::Conflict { owner: found } if *found == owner.to_string()),
@@ -672,7 +678,7 @@ fn a_job_on_the_seeds_log_group_moves_to_the_vended_one() {
         seed_group.name
     );
     let actual = ActualJob {
-        roles: stack.roles.iter().cloned().map(observed).collect(),
+        roles: stack.roles.clone().map(observed),
         log_groups: vec![observed(seed_group), observed(stack.log_groups[1].clone())],
         job_definition: None,
         state_machine: observed(machine),
@@ -680,11 +686,11 @@ fn a_job_on_the_seeds_log_group_moves_to_the_vended_one() {
         alarm: None,
         claim_table: None,
     };
-    let changes = diff("crawler", &stack.names, &ours(), Some(&stack), &actual);
+    let changes = diff(&stack.names, Some(&stack), &actual);
     let of = |name: &str| {
         changes
             .iter()
-            .find(|c| c.name == name && c.kind != sjob::plan::Kind::JobDefinition)
+            .find(|c| c.name == name && c.kind != sjob::plan::ResourceKind::JobDefinition)
             .map(|c| c.action.clone())
     };
     assert_eq!(
@@ -698,25 +704,28 @@ fn a_job_on_the_seeds_log_group_moves_to_the_vended_one() {
             fields: vec!["log_destination".into()]
         })
     );
-    let plan = sjob::plan::Plan {
+    let stack_ref = sjob::stack::StackRef {
         app_name: "myapp".into(),
         stage: "dev".into(),
         target: target(),
+    };
+    let plan = |removals| sjob::plan::Plan {
+        stack: stack_ref.clone(),
+        removals,
         base: None,
         jobs: vec![sjob::plan::JobPlan {
             batch_name: "crawler".into(),
             names: stack.names.clone(),
             identity: ours(),
-            desired: Some(stack.clone()),
-            actual,
-            changes: changes.clone(),
+            wanted: true,
+            steps: JobSteps::new(&stack.names, &ours(), Some(stack.clone()), actual.clone()),
         }],
     };
     let retired = changes.iter().find(|c| c.action == Action::Delete).unwrap();
     assert!(
-        plan.is_removal(retired),
+        plan(Removals::Keep).is_removal(retired),
         "the old group goes only with --prune"
     );
-    assert!(plan.deletes(false).is_empty());
-    assert_eq!(plan.deletes(true).len(), 1);
+    assert!(plan(Removals::Keep).deletes().is_empty());
+    assert_eq!(plan(Removals::Prune).deletes().len(), 1);
 }

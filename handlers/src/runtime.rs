@@ -13,14 +13,14 @@ use crate::enrich::BatchDescriber;
 use crate::handler::{handle, HandlerError, HandlerKind, HandlerResponse};
 use crate::http::TlsOnFirstUse;
 use crate::publish::{PublishError, SnsPublisher};
-use crate::settings::Settings;
+use crate::settings::HandlerSettings;
 
 /// Time kept back from the Lambda deadline to report a failure cleanly.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 
 pub async fn run(kind: HandlerKind) -> Result<(), lambda_runtime::Error> {
     crate::logging::init();
-    let settings = Settings::from_env()
+    let settings = HandlerSettings::from_env()
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let loader = aws_config::defaults(BehaviorVersion::latest()).http_client(TlsOnFirstUse::new());
     let profiles = crate::sdk::profiles(None).await;

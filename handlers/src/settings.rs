@@ -8,7 +8,7 @@ use crate::message::BodyFormat;
 pub const DEFAULT_ENRICH_TIMEOUT: Duration = Duration::from_millis(3_000);
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
+pub struct HandlerSettings {
     /// `SNS_TOPIC_ARN`, or the seed's `SNS_ARN`.
     pub topic_arn: String,
     /// `NOTIFY_FORMAT`: `json` (default) or `chatbot`.
@@ -37,12 +37,14 @@ pub enum SettingsError {
     InvalidMillis { name: &'static str, value: String },
 }
 
-impl Settings {
-    pub fn from_env() -> Result<Settings, SettingsError> {
-        Settings::from_lookup(|name| std::env::var(name).ok())
+impl HandlerSettings {
+    pub fn from_env() -> Result<HandlerSettings, SettingsError> {
+        HandlerSettings::from_lookup(|name| std::env::var(name).ok())
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<HandlerSettings, SettingsError> {
         let non_empty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let topic_arn = non_empty("SNS_TOPIC_ARN")
             .or_else(|| non_empty("SNS_ARN"))
@@ -89,7 +91,7 @@ impl Settings {
                 }
             },
         };
-        Ok(Settings {
+        Ok(HandlerSettings {
             topic_arn,
             format,
             enrich,
@@ -113,21 +115,23 @@ mod tests {
 
     #[test]
     fn seed_variable_is_accepted_and_new_one_wins() {
-        let s = Settings::from_lookup(lookup(&[("SNS_ARN", "old")])).unwrap();
+        let s = HandlerSettings::from_lookup(lookup(&[("SNS_ARN", "old")])).unwrap();
         assert_eq!(s.topic_arn, "old");
         let s =
-            Settings::from_lookup(lookup(&[("SNS_ARN", "old"), ("SNS_TOPIC_ARN", "new")])).unwrap();
+            HandlerSettings::from_lookup(lookup(&[("SNS_ARN", "old"), ("SNS_TOPIC_ARN", "new")]))
+                .unwrap();
         assert_eq!(s.topic_arn, "new");
     }
 
     #[test]
     fn missing_topic_and_bad_format_are_named() {
         assert_eq!(
-            Settings::from_lookup(lookup(&[])),
+            HandlerSettings::from_lookup(lookup(&[])),
             Err(SettingsError::MissingTopic)
         );
-        let err = Settings::from_lookup(lookup(&[("SNS_ARN", "t"), ("NOTIFY_FORMAT", "xml")]))
-            .unwrap_err();
+        let err =
+            HandlerSettings::from_lookup(lookup(&[("SNS_ARN", "t"), ("NOTIFY_FORMAT", "xml")]))
+                .unwrap_err();
         assert_eq!(
             err.to_string(),
             "NOTIFY_FORMAT=\"xml\" is not allowed; expected one of: json, chatbot"
@@ -136,18 +140,20 @@ mod tests {
 
     #[test]
     fn the_enrichment_timeout_has_a_default_and_takes_milliseconds() {
-        let s = Settings::from_lookup(lookup(&[("SNS_ARN", "t")])).unwrap();
+        let s = HandlerSettings::from_lookup(lookup(&[("SNS_ARN", "t")])).unwrap();
         assert_eq!(s.enrich_timeout, DEFAULT_ENRICH_TIMEOUT);
-        let s = Settings::from_lookup(lookup(&[
+        let s = HandlerSettings::from_lookup(lookup(&[
             ("SNS_ARN", "t"),
             ("SJOB_ENRICH_TIMEOUT_MS", "750"),
         ]))
         .unwrap();
         assert_eq!(s.enrich_timeout, Duration::from_millis(750));
         for bad in ["0", "-5", "3s"] {
-            let err =
-                Settings::from_lookup(lookup(&[("SNS_ARN", "t"), ("SJOB_ENRICH_TIMEOUT_MS", bad)]))
-                    .unwrap_err();
+            let err = HandlerSettings::from_lookup(lookup(&[
+                ("SNS_ARN", "t"),
+                ("SJOB_ENRICH_TIMEOUT_MS", bad),
+            ]))
+            .unwrap_err();
             assert_eq!(
                 err.to_string(),
                 format!("SJOB_ENRICH_TIMEOUT_MS={bad:?} is not allowed; expected a whole number of milliseconds above 0")

@@ -18,7 +18,9 @@ use serde::Serialize;
 
 use crate::aws::{self, AwsError, Clients};
 use crate::model::{Identity, Tags};
-use crate::plan::{self, Action, ActualJob, Change, JobPlan, Kind, Plan};
+use crate::plan::{
+    Action, Change, JobPlan, JobSteps, Plan, Reading, ResourceKind, EXTRA_REVISIONS,
+};
 use crate::target::Target;
 
 /// The customer-managed policies the seed's module attached to a job's
@@ -45,7 +47,7 @@ pub enum AdoptError {
         help("nothing was changed; two stacks' names collide: rename a job, the app or the stage (see Ownership in the README)")
     )]
     OtherStack {
-        kind: Kind,
+        kind: ResourceKind,
         name: String,
         owner: String,
     },
@@ -58,7 +60,7 @@ pub enum AdoptError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Adoptee {
     pub job: String,
-    pub kind: Kind,
+    pub kind: ResourceKind,
     pub name: String,
     /// `no_op`, or `update` with the fields deploy changes.
     pub then: Action,
@@ -91,13 +93,13 @@ pub async fn inspect(clients: &Clients, plan: &Plan) -> Result<Adoption, AdoptEr
     let mut adopt = Vec::new();
     let mut seed_policies = Vec::new();
     for job in &plan.jobs {
-        adopt.extend(adoptees(job, &plan.target)?);
+        adopt.extend(adoptees(job, &plan.stack.target)?);
         for suffix in SEED_POLICY_SUFFIXES {
             let name = format!("{}-{suffix}", job.names.job_name);
             let arn = format!(
                 "arn:{}:iam::{}:policy/{name}",
-                plan.target.partition(),
-                plan.target.account_id
+                plan.stack.target.partition(),
+                plan.stack.target.account_id
             );
             if let Some(attachments) = aws::iam::policy_attachments(&clients.iam, &arn).await? {
                 seed_policies.push(SeedPolicy {
@@ -110,10 +112,10 @@ pub async fn inspect(clients: &Clients, plan: &Plan) -> Result<Adoption, AdoptEr
         }
     }
     Ok(Adoption {
-        app_name: plan.app_name.clone(),
-        stage: plan.stage.clone(),
-        region: plan.target.region.clone(),
-        account_id: plan.target.account_id.clone(),
+        app_name: plan.stack.app_name.clone(),
+        stage: plan.stack.stage.clone(),
+        region: plan.stack.target.region.clone(),
+        account_id: plan.stack.target.account_id.clone(),
         adopt,
         seed_policies,
         applied: false,
@@ -132,7 +134,14 @@ pub async fn apply(
             .iter()
             .find(|j| j.batch_name == adoptee.job)
             .expect("adoptees come from the plan's jobs");
-        tag(clients, &plan.target, job, adoptee, job.identity.tags()).await?;
+        tag(
+            clients,
+            &plan.stack.target,
+            job,
+            adoptee,
+            job.identity.tags(),
+        )
+        .await?;
     }
     for policy in adoption.seed_policies.iter().filter(|p| p.attachments == 0) {
         aws::iam::delete_policy(&clients.iam, &policy.arn).await?;
@@ -146,28 +155,20 @@ pub async fn apply(
 }
 
 /// The job's conflicts, each with the change deploy makes once it is
-/// sjob's: the plan's diff over the resources as they will be after tagging.
+/// sjob's: the plan's decision over the resources as they will be after
+/// tagging.
 fn adoptees(job: &JobPlan, target: &Target) -> Result<Vec<Adoptee>, AdoptError> {
     let is_conflict = |c: &&Change| matches!(c.action, Action::Conflict { .. });
     let machine_arn = target.state_machine_arn(&job.names.job_name);
-    if let Some(schedule) = &job.actual.schedule {
-        let conflicting = job
-            .changes
-            .iter()
-            .filter(is_conflict)
-            .any(|c| c.kind == Kind::Schedule);
-        if conflicting && schedule.observed.spec.target_arn != machine_arn {
+    let schedule = &job.steps.schedule;
+    if let Some(observed) = &schedule.observed {
+        let conflicting = matches!(schedule.action, Some(Action::Conflict { .. }));
+        if conflicting && observed.observed.spec.target_arn != machine_arn {
             return Err(AdoptError::ForeignSchedule(job.names.schedule.clone()));
         }
     }
-    let adopted = adopted(&job.actual, &job.identity, &machine_arn);
-    let after = plan::diff(
-        &job.batch_name,
-        &job.names,
-        &job.identity,
-        job.desired.as_ref(),
-        &adopted,
-    );
+    let after =
+        adopted(&job.steps, &job.identity, &machine_arn).changes(&job.batch_name, job.wanted);
     if let Some(Change {
         kind,
         name,
@@ -184,22 +185,25 @@ fn adoptees(job: &JobPlan, target: &Target) -> Result<Vec<Adoptee>, AdoptError> 
     // The seed's execution log group, which the job no longer writes to, is
     // taken over too, so that `--prune` can remove it.
     let retired_log_groups = job
-        .actual
+        .steps
         .log_groups
         .iter()
-        .flatten()
-        .filter(|g| g.owner != job.identity && g.owner.adoptable_by(&job.identity))
-        .map(|g| (Kind::LogGroup, g.spec.name.as_str()));
-    let conflicts: Vec<(Kind, &str)> = job
-        .changes
+        .filter(|step| {
+            step.observed
+                .as_ref()
+                .is_some_and(|g| g.owner != job.identity && g.owner.adoptable_by(&job.identity))
+        })
+        .map(|step| (ResourceKind::LogGroup, step.name.clone()));
+    let conflicts: Vec<(ResourceKind, String)> = job
+        .changes()
         .iter()
         .filter(is_conflict)
-        .map(|c| (c.kind, c.name.as_str()))
+        .map(|c| (c.kind, c.name.clone()))
         .chain(retired_log_groups)
         .collect();
     Ok(after
         .into_iter()
-        .filter(|c| conflicts.contains(&(c.kind, c.name.as_str())))
+        .filter(|c| conflicts.contains(&(c.kind, c.name.clone())))
         .map(
             |Change {
                  kind, name, action, ..
@@ -213,34 +217,46 @@ fn adoptees(job: &JobPlan, target: &Target) -> Result<Vec<Adoptee>, AdoptError> 
         .collect())
 }
 
-/// What exists, as it reads once every resource no stack owns carries
+/// The steps decided again once every resource no stack owns carries
 /// `ours`, and the schedule that targets the job's state machine is the
 /// state machine's.
-fn adopted(actual: &ActualJob, ours: &Identity, machine_arn: &str) -> ActualJob {
-    let mut adopted = actual.clone();
+fn adopted(steps: &JobSteps, ours: &Identity, machine_arn: &str) -> JobSteps {
+    let mut adopted = steps.clone();
     macro_rules! own {
-        ($observed:expr) => {
-            if let Some(observed) = $observed.filter(|o| o.owner.adoptable_by(ours)) {
+        ($step:expr) => {{
+            let step = $step;
+            if let Some(observed) = step
+                .observed
+                .as_mut()
+                .map(Reading::observed_mut)
+                .filter(|o| o.owner.adoptable_by(ours))
+            {
                 observed.owner = ours.clone();
                 observed.spec.tags.extend(ours.tags().clone());
             }
-        };
+            step.decide(ours);
+        }};
     }
-    for role in adopted.roles.iter_mut() {
-        own!(role.as_mut());
+    let roles = adopted.roles.as_mut();
+    for role in [roles.exec, roles.task, roles.sfn, roles.scheduler] {
+        own!(role);
     }
     for group in adopted.log_groups.iter_mut() {
-        own!(group.as_mut());
+        own!(group);
     }
-    own!(adopted.job_definition.as_mut().map(|r| &mut r.latest));
-    own!(adopted.state_machine.as_mut());
-    own!(adopted.alarm.as_mut());
-    own!(adopted.claim_table.as_mut());
-    if let Some(machine) = &adopted.state_machine {
-        adopted.schedule = adopted
+    own!(&mut adopted.job_definition);
+    own!(&mut adopted.state_machine);
+    own!(&mut adopted.alarm);
+    own!(&mut adopted.claim_table);
+    if let Some(machine) = &adopted.state_machine.observed {
+        adopted.schedule.observed = adopted
             .schedule
+            .observed
+            .take()
             .map(|s| s.owned_through(machine_arn, &machine.owner));
     }
+    adopted.schedule.decide(ours);
+    adopted.retire_revisions(ours);
     adopted
 }
 
@@ -253,37 +269,38 @@ async fn tag(
 ) -> Result<(), AwsError> {
     let name = adoptee.name.as_str();
     match adoptee.kind {
-        Kind::Role => aws::iam::tag(&clients.iam, name, tags).await?,
-        Kind::LogGroup => {
+        ResourceKind::Role => aws::iam::tag(&clients.iam, name, tags).await?,
+        ResourceKind::LogGroup => {
             aws::logs::tag(&clients.logs, name, &target.log_group_arn(name), tags).await?;
         }
-        Kind::JobDefinition => {
+        ResourceKind::JobDefinition => {
             let arn = job
-                .actual
+                .steps
                 .job_definition
+                .observed
                 .as_ref()
                 .map(|r| r.latest_arn.clone())
                 .unwrap_or_default();
             aws::batch::tag(&clients.batch, &arn, tags).await?;
         }
-        Kind::StateMachine => {
+        ResourceKind::StateMachine => {
             let arn = target.state_machine_arn(name);
             aws::sfn::tag(&clients.sfn, name, &arn, tags).await?;
         }
         // Untaggable: it is the state machine's, adopted with it.
-        Kind::Schedule => {}
-        Kind::Alarm => {
+        ResourceKind::Schedule => {}
+        ResourceKind::Alarm => {
             aws::cloudwatch::tag(&clients.cloudwatch, &target.alarm_arn(name), tags).await?;
         }
-        Kind::ClaimTable => {
+        ResourceKind::ClaimTable => {
             aws::dynamodb::tag(&clients.dynamodb, &target.table_arn(name), tags).await?;
         }
-        Kind::Topic
-        | Kind::Subscription
-        | Kind::Function
-        | Kind::SecurityGroup
-        | Kind::ComputeEnvironment
-        | Kind::JobQueue => unreachable!("adoption covers jobs' resources only"),
+        ResourceKind::Topic
+        | ResourceKind::Subscription
+        | ResourceKind::Function
+        | ResourceKind::SecurityGroup
+        | ResourceKind::ComputeEnvironment
+        | ResourceKind::JobQueue => unreachable!("adoption covers jobs' resources only"),
     }
     tracing::info!(job = %adoptee.job, kind = %adoptee.kind, name, "adopted");
     Ok(())
@@ -305,6 +322,7 @@ impl fmt::Display for Adoption {
             }
             let then = match &a.then {
                 Action::Update { fields } => format!("deploy updates {}", fields.join(", ")),
+                Action::RetireRevisions => format!("deploy updates {EXTRA_REVISIONS}"),
                 _ => "deploy leaves it as is".to_string(),
             };
             writeln!(

@@ -1,48 +1,59 @@
-//! Carries out the base's changes. Creates and updates go before the jobs'
+//! Carries out the base's steps. Creates and updates go before the jobs'
 //! (a job is useless without its queue and handlers), deletes after the
 //! jobs' removals, each part in dependency order: the topic before its
 //! subscriptions, the role and log groups before the functions, the
 //! security group before the compute environment before the queue; the
 //! reverse to delete.
 
-use super::{converge_log_groups, deleting, pending, replaced};
-use crate::aws::{self, AwsError, Clients};
-use crate::plan::base::{BasePlan, NEW_SECURITY_GROUP};
-use crate::plan::Kind;
-use crate::target::Target;
+use futures::future::try_join_all;
+
+use crate::aws::{self, AwsError};
+use crate::plan::base::{
+    BasePlan, ComputeSteps, HandlerSteps, NotificationSteps, NEW_SECURITY_GROUP,
+};
+use crate::plan::{Action, Context, Converge};
 
 /// Creates and updates, the three parts at once.
-pub async fn converge(clients: &Clients, target: &Target, plan: &BasePlan) -> Result<(), AwsError> {
+pub async fn converge(cx: Context<'_>, plan: &BasePlan) -> Result<(), AwsError> {
     tokio::try_join!(
-        converge_notifications(clients, target, plan),
-        converge_handlers(clients, target, plan),
-        converge_compute(clients, plan),
+        async {
+            match &plan.notifications {
+                Some(steps) => converge_notifications(cx, steps).await,
+                None => Ok(()),
+            }
+        },
+        async {
+            match &plan.handlers {
+                Some(steps) => converge_handlers(cx, steps).await,
+                None => Ok(()),
+            }
+        },
+        async {
+            match &plan.compute {
+                Some(steps) => converge_compute(cx, steps).await,
+                None => Ok(()),
+            }
+        },
     )?;
     Ok(())
 }
 
 async fn converge_notifications(
-    clients: &Clients,
-    target: &Target,
-    plan: &BasePlan,
+    cx: Context<'_>,
+    steps: &NotificationSteps,
 ) -> Result<(), AwsError> {
-    let Some(wanted) = &plan.desired.notifications else {
-        return Ok(());
-    };
-    let changes = &plan.changes;
-    let topic_arn = target.topic_arn(&wanted.topic.name);
-    if pending(changes, Kind::Topic, &wanted.topic.name) {
-        let current = plan.actual.topic.as_ref().map(|o| &o.spec);
-        aws::sns::converge_topic(&clients.sns, &wanted.topic, &topic_arn, current).await?;
-    }
-    for subscription in &wanted.subscriptions {
-        if !pending(changes, Kind::Subscription, &subscription.label()) {
+    let clients = cx.clients;
+    let topic_arn = cx.stack.target.topic_arn(&steps.topic.name);
+    steps.topic.converge(cx).await?;
+    for step in &steps.subscriptions {
+        let Some(subscription) = step.to_converge() else {
             continue;
-        }
-        let found = plan.actual.subscriptions.iter().find(|s| {
-            s.spec.protocol == subscription.protocol && s.spec.endpoint == subscription.endpoint
-        });
-        match found.and_then(|s| s.arn.as_deref().map(|arn| (arn, s))) {
+        };
+        match step
+            .observed
+            .as_ref()
+            .and_then(|s| s.arn.as_deref().map(|arn| (arn, s)))
+        {
             Some((arn, current)) => {
                 aws::sns::update_subscription(&clients.sns, arn, subscription, &current.spec)
                     .await?;
@@ -59,59 +70,37 @@ async fn converge_notifications(
     Ok(())
 }
 
-async fn converge_handlers(
-    clients: &Clients,
-    target: &Target,
-    plan: &BasePlan,
-) -> Result<(), AwsError> {
-    let Some(wanted) = &plan.desired.handlers else {
-        return Ok(());
-    };
-    let (changes, actual) = (&plan.changes, &plan.actual);
-    let role = async {
-        if pending(changes, Kind::Role, &wanted.role.name) {
-            let current = actual.role.as_ref().map(|o| &o.spec);
-            aws::iam::converge(&clients.iam, &wanted.role, current).await?;
+async fn converge_handlers(cx: Context<'_>, steps: &HandlerSteps) -> Result<(), AwsError> {
+    let clients = cx.clients;
+    tokio::try_join!(
+        steps.role.converge(cx),
+        try_join_all(steps.log_groups.iter().map(|step| step.converge(cx))),
+    )?;
+    try_join_all(steps.functions.iter().map(|step| async move {
+        if let Some(handler) = step.to_converge() {
+            let current = step.observed.as_ref().map(|o| &o.spec);
+            aws::lambda::converge(
+                &clients.lambda,
+                &handler.function,
+                &handler.package,
+                current,
+            )
+            .await?;
         }
         Ok::<_, AwsError>(())
-    };
-    let log_groups = converge_log_groups(
-        clients,
-        target,
-        changes,
-        wanted.functions.iter().map(|f| &f.log_group),
-        &actual.log_groups,
-    );
-    tokio::try_join!(role, log_groups)?;
-    futures::future::try_join_all(wanted.functions.iter().enumerate().map(
-        |(i, handler)| async move {
-            if pending(changes, Kind::Function, &handler.function.name) {
-                let current = actual.functions[i].as_ref().map(|o| &o.spec);
-                aws::lambda::converge(
-                    &clients.lambda,
-                    &handler.function,
-                    &handler.package,
-                    current,
-                )
-                .await?;
-            }
-            Ok::<_, AwsError>(())
-        },
-    ))
+    }))
     .await?;
     Ok(())
 }
 
-async fn converge_compute(clients: &Clients, plan: &BasePlan) -> Result<(), AwsError> {
-    let Some(wanted) = &plan.desired.compute else {
-        return Ok(());
-    };
-    let (changes, actual) = (&plan.changes, &plan.actual);
-    let mut environment = wanted.compute_environment.clone();
-    if let Some(group) = &wanted.security_group {
-        let id = match actual.security_group_for(group) {
-            Some(current) => {
-                if pending(changes, Kind::SecurityGroup, &group.name) {
+async fn converge_compute(cx: Context<'_>, steps: &ComputeSteps) -> Result<(), AwsError> {
+    let clients = cx.clients;
+    let step = &steps.compute_environment;
+    let mut environment = step.desired.clone();
+    if let Some(group_step) = &steps.security_group {
+        let id = match (&group_step.observed, &group_step.desired) {
+            (Some(current), Some(group)) => {
+                if group_step.to_converge().is_some() {
                     aws::ec2::sync_security_group_tags(
                         &clients.ec2,
                         &current.id,
@@ -122,24 +111,26 @@ async fn converge_compute(clients: &Clients, plan: &BasePlan) -> Result<(), AwsE
                 }
                 current.id.clone()
             }
-            None => aws::ec2::create_security_group(&clients.ec2, group).await?,
+            (None, Some(group)) => aws::ec2::create_security_group(&clients.ec2, group).await?,
+            (_, None) => unreachable!("a security group step is of a wanted group"),
         };
-        if environment.security_group_ids.remove(NEW_SECURITY_GROUP) {
-            environment.security_group_ids.insert(id);
+        if let Some(environment) = environment.as_mut() {
+            if environment.security_group_ids.remove(NEW_SECURITY_GROUP) {
+                environment.security_group_ids.insert(id);
+            }
         }
     }
-    if pending(changes, Kind::ComputeEnvironment, &environment.name) {
-        let current = actual.compute_environment.as_ref().map(|o| &o.spec);
-        aws::compute::converge_compute_environment(&clients.batch, &environment, current).await?;
+    if step.to_converge().is_some() {
+        if let Some(environment) = &environment {
+            let current = step.observed.as_ref().map(|o| &o.spec);
+            environment.converge(cx, current).await?;
+        }
     }
-    if pending(changes, Kind::JobQueue, &wanted.job_queue.name) {
-        let current = actual.job_queue.as_ref().map(|o| &o.spec);
-        aws::compute::converge_job_queue(&clients.batch, &wanted.job_queue, current).await?;
-    }
+    steps.job_queue.converge(cx).await?;
     // The groups the new one replaces, now that the compute environment
     // has moved off them.
-    for found in &actual.security_groups {
-        if replaced(changes, Kind::SecurityGroup, &found.label) {
+    for step in &steps.other_security_groups {
+        if let (Some(found), Some(Action::Replaced { .. })) = (&step.observed, &step.action) {
             aws::ec2::delete_security_group(&clients.ec2, &found.id).await?;
         }
     }
@@ -147,54 +138,44 @@ async fn converge_compute(clients: &Clients, plan: &BasePlan) -> Result<(), AwsE
 }
 
 /// Deletes, the three parts at once.
-pub async fn remove(clients: &Clients, target: &Target, plan: &BasePlan) -> Result<(), AwsError> {
-    let (changes, actual, names) = (&plan.changes, &plan.actual, &plan.desired.names);
+pub async fn remove(cx: Context<'_>, plan: &BasePlan) -> Result<(), AwsError> {
+    let clients = cx.clients;
     let notifications = async {
-        let topic_arn = target.topic_arn(&names.topic);
-        for subscription in &actual.subscriptions {
-            if deleting(changes, Kind::Subscription, &subscription.spec.label()) {
-                aws::sns::unsubscribe(&clients.sns, &topic_arn, subscription).await?;
-            }
+        let Some(steps) = &plan.notifications else {
+            return Ok(());
+        };
+        let topic_arn = cx.stack.target.topic_arn(&steps.topic.name);
+        for subscription in steps.subscriptions.iter().filter_map(|s| s.to_delete()) {
+            aws::sns::unsubscribe(&clients.sns, &topic_arn, subscription).await?;
         }
-        if deleting(changes, Kind::Topic, &names.topic) {
-            aws::sns::delete_topic(&clients.sns, &topic_arn).await?;
-        }
-        Ok::<_, AwsError>(())
+        steps.topic.delete(cx).await
     };
     let handlers = async {
-        for function in [&names.success_function, &names.error_function] {
-            if deleting(changes, Kind::Function, function) {
-                aws::lambda::delete(&clients.lambda, function).await?;
+        let Some(steps) = &plan.handlers else {
+            return Ok(());
+        };
+        for step in steps.functions.iter() {
+            if step.to_delete().is_some() {
+                aws::lambda::delete(&clients.lambda, &step.name).await?;
             }
         }
-        for group in actual.log_groups.iter().flatten() {
-            if deleting(changes, Kind::LogGroup, &group.spec.name) {
-                aws::logs::delete(&clients.logs, &group.spec.name).await?;
-            }
+        for step in steps.log_groups.iter() {
+            step.delete(cx).await?;
         }
-        if let Some(role) = &actual.role {
-            if deleting(changes, Kind::Role, &role.spec.name) {
-                aws::iam::delete(&clients.iam, &role.spec).await?;
-            }
-        }
-        Ok::<_, AwsError>(())
+        steps.role.delete(cx).await
     };
     let compute = async {
-        if deleting(changes, Kind::JobQueue, &names.job_queue) {
-            aws::compute::delete_job_queue(&clients.batch, &names.job_queue).await?;
-        }
-        if deleting(
-            changes,
-            Kind::ComputeEnvironment,
-            &names.compute_environment,
-        ) {
-            aws::compute::delete_compute_environment(&clients.batch, &names.compute_environment)
-                .await?;
-        }
-        for found in &actual.security_groups {
-            if deleting(changes, Kind::SecurityGroup, &found.label) {
-                aws::ec2::delete_security_group(&clients.ec2, &found.id).await?;
-            }
+        let Some(steps) = &plan.compute else {
+            return Ok(());
+        };
+        steps.job_queue.delete(cx).await?;
+        steps.compute_environment.delete(cx).await?;
+        let groups = steps
+            .security_group
+            .iter()
+            .chain(&steps.other_security_groups);
+        for found in groups.filter_map(|s| s.to_delete()) {
+            aws::ec2::delete_security_group(&clients.ec2, &found.id).await?;
         }
         Ok::<_, AwsError>(())
     };

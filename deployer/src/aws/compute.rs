@@ -68,7 +68,9 @@ pub async fn converge_compute_environment(
 ) -> Result<(), AwsError> {
     let name = desired.name.as_str();
     let Some(actual) = actual else {
-        Kind::Environment.not_deleting(client, name).await?;
+        BatchResource::Environment
+            .not_deleting(client, name)
+            .await?;
         let create = async {
             client
                 .create_compute_environment()
@@ -89,7 +91,10 @@ pub async fn converge_compute_environment(
                 .send()
                 .await
                 .map_err(|e| AwsError::call("CreateComputeEnvironment", name, e))?;
-            Kind::Environment.valid(client, name).await.map(|_| ())
+            BatchResource::Environment
+                .valid(client, name)
+                .await
+                .map(|_| ())
         };
         return super::converge::create_or_adopt(
             "Batch compute environment",
@@ -136,14 +141,14 @@ pub async fn converge_compute_environment(
             .await
             .map_err(|e| AwsError::call("UpdateComputeEnvironment", name, e))?;
     }
-    let arn = Kind::Environment.valid(client, name).await?;
+    let arn = BatchResource::Environment.valid(client, name).await?;
     sync_tags(client, name, &arn, &desired.tags, &actual.tags).await
 }
 
 /// Disables the compute environment, deletes it and waits until it is gone
 /// (its job queue must be deleted first).
 pub async fn delete_compute_environment(client: &Client, name: &str) -> Result<(), AwsError> {
-    Kind::Environment.delete(client, name).await
+    BatchResource::Environment.delete(client, name).await
 }
 
 pub async fn read_job_queue(
@@ -216,7 +221,7 @@ pub async fn converge_job_queue(
         .compute_environment(&desired.compute_environment_arn)
         .build();
     let Some(actual) = actual else {
-        Kind::Queue.not_deleting(client, name).await?;
+        BatchResource::Queue.not_deleting(client, name).await?;
         let create = async {
             client
                 .create_job_queue()
@@ -228,7 +233,7 @@ pub async fn converge_job_queue(
                 .send()
                 .await
                 .map_err(|e| AwsError::call("CreateJobQueue", name, e))?;
-            Kind::Queue.valid(client, name).await.map(|_| ())
+            BatchResource::Queue.valid(client, name).await.map(|_| ())
         };
         return super::converge::create_or_adopt(
             "Batch job queue",
@@ -254,13 +259,13 @@ pub async fn converge_job_queue(
             .await
             .map_err(|e| AwsError::call("UpdateJobQueue", name, e))?;
     }
-    let arn = Kind::Queue.valid(client, name).await?;
+    let arn = BatchResource::Queue.valid(client, name).await?;
     sync_tags(client, name, &arn, &desired.tags, &actual.tags).await
 }
 
 /// Disables the queue, deletes it and waits until it is gone.
 pub async fn delete_job_queue(client: &Client, name: &str) -> Result<(), AwsError> {
-    Kind::Queue.delete(client, name).await
+    BatchResource::Queue.delete(client, name).await
 }
 
 /// The compute environment of that name, unless deleted (Batch lists
@@ -317,27 +322,29 @@ impl Status {
 /// Compute environments and job queues share their life cycle: the waits
 /// and the delete are written once, over this.
 #[derive(Debug, Clone, Copy)]
-enum Kind {
+enum BatchResource {
     Environment,
     Queue,
 }
 
-impl Kind {
+impl BatchResource {
     fn label(self) -> &'static str {
         match self {
-            Kind::Environment => "compute environment",
-            Kind::Queue => "job queue",
+            BatchResource::Environment => "compute environment",
+            BatchResource::Queue => "job queue",
         }
     }
 
     async fn status(self, client: &Client, name: &str) -> Result<Option<Status>, AwsError> {
         Ok(match self {
-            Kind::Environment => describe_environment(client, name).await?.map(|d| Status {
-                arn: d.compute_environment_arn.unwrap_or_default(),
-                status: d.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
-                reason: d.status_reason,
-            }),
-            Kind::Queue => describe_queue(client, name).await?.map(|d| Status {
+            BatchResource::Environment => {
+                describe_environment(client, name).await?.map(|d| Status {
+                    arn: d.compute_environment_arn.unwrap_or_default(),
+                    status: d.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+                    reason: d.status_reason,
+                })
+            }
+            BatchResource::Queue => describe_queue(client, name).await?.map(|d| Status {
                 arn: d.job_queue_arn.unwrap_or_default(),
                 status: d.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
                 reason: d.status_reason,
@@ -420,7 +427,7 @@ impl Kind {
         }
         self.settled(client, name).await?;
         let disabled = match self {
-            Kind::Environment => client
+            BatchResource::Environment => client
                 .update_compute_environment()
                 .compute_environment(name)
                 .state(CeState::Disabled)
@@ -428,7 +435,7 @@ impl Kind {
                 .await
                 .map(|_| ())
                 .or_else(|e| gone_is_ok("UpdateComputeEnvironment", name, e)),
-            Kind::Queue => client
+            BatchResource::Queue => client
                 .update_job_queue()
                 .job_queue(name)
                 .state(JqState::Disabled)
@@ -440,14 +447,14 @@ impl Kind {
         disabled?;
         self.settled(client, name).await?;
         let deleted = match self {
-            Kind::Environment => client
+            BatchResource::Environment => client
                 .delete_compute_environment()
                 .compute_environment(name)
                 .send()
                 .await
                 .map(|_| ())
                 .or_else(|e| gone_is_ok("DeleteComputeEnvironment", name, e)),
-            Kind::Queue => client
+            BatchResource::Queue => client
                 .delete_job_queue()
                 .job_queue(name)
                 .send()

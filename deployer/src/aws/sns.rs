@@ -11,7 +11,7 @@ use handlers::publish::SnsPublisher;
 
 use super::error::{error_code, AwsError};
 use super::pace::Pace;
-use super::{Settings, SettingsError};
+use super::{SdkOptions, SdkOptionsError};
 use crate::model::{Identity, Observed, Tags};
 use crate::model::{ObservedSubscription, SubscriptionSpec, TopicSpec, SUBSCRIPTION_TAG_PREFIX};
 
@@ -23,10 +23,10 @@ const NOT_FOUND: &[&str] = &["NotFound", "ResourceNotFound"];
 /// https endpoint confirms.
 const PENDING: &str = "PendingConfirmation";
 
-/// A publisher to `topic` with `settings`, as the handlers publish (for
+/// A publisher to `topic` with the CLI's SDK `options`, as the handlers publish (for
 /// `local run` with a topic).
-pub async fn publisher(settings: &Settings, topic: &str) -> Result<SnsPublisher, SettingsError> {
-    let config = settings.sdk_config(None, &Pace::default()).await?;
+pub async fn publisher(options: &SdkOptions, topic: &str) -> Result<SnsPublisher, SdkOptionsError> {
+    let config = options.sdk_config(None, &Pace::default()).await?;
     Ok(SnsPublisher::new(Client::new(&config), topic.to_string()))
 }
 

@@ -11,7 +11,7 @@ use clap::ValueEnum;
 use miette::{IntoDiagnostic, WrapErr};
 use serde::Serialize;
 use serde_json::{json, Value};
-use sjob::aws::Settings;
+use sjob::aws::SdkOptions;
 use sjob::config::{self, Config};
 use sjob::input::{check_input, INPUT_HELP};
 use sjob::session::Session;
@@ -70,7 +70,7 @@ impl Report for Document {}
 pub struct Context {
     pub config: PathBuf,
     pub output: Output,
-    pub aws: Settings,
+    pub aws: SdkOptions,
 }
 
 impl Context {

@@ -77,7 +77,7 @@ pub struct Statuses(Vec<JobStatus>);
 impl RunArgs {
     pub async fn run(&self, ctx: &Context) -> Result<Started> {
         let session = ctx.session().await?;
-        let job = session.select(std::slice::from_ref(&self.job))?[0];
+        let job = session.config.select(std::slice::from_ref(&self.job))?[0];
         let arn = execution::start(&session, job, parse_input(&self.input)?).await?;
         tracing::info!(execution = %arn, "started");
         let summary = if self.wait {
@@ -103,7 +103,7 @@ impl LogsArgs {
     /// Prints the lines as they are read; the exit code.
     pub async fn run(&self, ctx: &Context) -> Result<Done> {
         let session = ctx.session().await?;
-        let job = session.select(std::slice::from_ref(&self.job))?[0];
+        let job = session.config.select(std::slice::from_ref(&self.job))?[0];
         let arn = execution::find(&session, job, self.execution.as_deref()).await?;
         tracing::info!(execution = %arn, "container output");
         let mut reader = Reader::new(Selection {
@@ -167,7 +167,7 @@ fn exit_code(summary: &ExecutionSummary) -> ExitCode {
 impl StatusArgs {
     pub async fn run(&self, ctx: &Context) -> Result<Statuses> {
         let session = ctx.session().await?;
-        let jobs = session.select(self.job.as_slice())?;
+        let jobs = session.config.select(self.job.as_slice())?;
         Ok(Statuses(
             execution::statuses(&session, &jobs, self.count).await?,
         ))

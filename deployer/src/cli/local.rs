@@ -13,7 +13,6 @@ use serde::Serialize;
 use sjob::config::Config;
 use sjob::local::deliver::{self, Delivery};
 use sjob::local::{self, process, scheduler, LocalRun, SecretValues, SimulatedOutcome};
-use sjob::session;
 
 use super::context::{parse_input, Context, Document, Output, Report};
 
@@ -130,7 +129,7 @@ impl LocalCommand {
 impl LocalRunArgs {
     pub async fn run(&self, ctx: &Context) -> Result<LocalRunReport> {
         let config = ctx.load()?;
-        let job = session::select(&config, std::slice::from_ref(&self.job))?[0];
+        let job = config.select(std::slice::from_ref(&self.job))?[0];
         let delivery = self.delivery.delivery(ctx, &config);
         let secrets = if self.fetch_secrets {
             SecretValues::Aws(ctx.aws.clone())
@@ -161,10 +160,7 @@ impl LocalRunArgs {
 impl LocalScheduleArgs {
     pub async fn run(&self, ctx: &Context) -> Result<ExitCode> {
         let config = ctx.load()?;
-        let selected = session::select(&config, &self.jobs)?
-            .into_iter()
-            .cloned()
-            .collect();
+        let selected = config.select(&self.jobs)?.into_iter().cloned().collect();
         let delivery = self.delivery.delivery(ctx, &config);
         scheduler::serve(&config, selected, delivery, Duration::from_secs(self.grace)).await;
         Ok(ExitCode::SUCCESS)
@@ -174,7 +170,7 @@ impl LocalScheduleArgs {
 impl SimulateArgs {
     pub async fn run(&self, ctx: &Context) -> Result<Document> {
         let config = ctx.load()?;
-        let job = session::select(&config, std::slice::from_ref(&self.job))?[0];
+        let job = config.select(std::slice::from_ref(&self.job))?[0];
         let (kind, event) = local::simulate(&config, job, self.outcome, parse_input(&self.input)?)?;
         Ok(Document(match &self.invoke {
             None => event,

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use sjob::plan::{Action, Change, Plan};
+use sjob::plan::{Action, Change, Plan, Removals, EXTRA_REVISIONS};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -19,18 +19,6 @@ pub struct Summary {
     pub kept: usize,
 }
 
-/// What the plan is shown for; it decides how removals read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// `plan`, or `deploy` without `--prune`: removed jobs are kept.
-    Keep,
-    /// `deploy --prune`: removed jobs are deleted.
-    Prune,
-    /// `destroy`: every job in the plan is deleted.
-    Destroy,
-}
-
 /// A plan as reported.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanReport<'a> {
@@ -38,21 +26,24 @@ pub struct PlanReport<'a> {
     pub stage: &'a str,
     pub region: &'a str,
     pub account_id: &'a str,
-    pub changes: Vec<&'a Change>,
+    pub changes: Vec<Change>,
     /// Jobs deployed by sjob that the config no longer has.
     pub removed_jobs: Vec<&'a str>,
-    pub mode: Mode,
+    /// What the plan is shown for; it decides how removals read.
+    pub mode: Removals,
     pub summary: Summary,
 }
 
 impl<'a> PlanReport<'a> {
-    pub fn new(plan: &'a Plan, mode: Mode) -> Self {
+    pub fn new(plan: &'a Plan) -> Self {
+        let mode = plan.removals;
+        let changes = plan.changes();
         let mut summary = Summary::default();
-        for change in plan.changes() {
+        for change in &changes {
             match change.action {
                 Action::Create => summary.create += 1,
-                Action::Update { .. } => summary.update += 1,
-                Action::Delete if mode == Mode::Keep && plan.is_removal(change) => {
+                Action::Update { .. } | Action::RetireRevisions => summary.update += 1,
+                Action::Delete if mode == Removals::Keep && plan.is_removal(change) => {
                     summary.kept += 1
                 }
                 Action::Delete | Action::Replaced { .. } => summary.delete += 1,
@@ -62,15 +53,15 @@ impl<'a> PlanReport<'a> {
             }
         }
         PlanReport {
-            app_name: &plan.app_name,
-            stage: &plan.stage,
-            region: &plan.target.region,
-            account_id: &plan.target.account_id,
-            changes: plan.changes().collect(),
+            app_name: &plan.stack.app_name,
+            stage: &plan.stack.stage,
+            region: &plan.stack.target.region,
+            account_id: &plan.stack.target.account_id,
+            changes,
             removed_jobs: plan
                 .jobs
                 .iter()
-                .filter(|j| j.desired.is_none())
+                .filter(|j| !j.wanted)
                 .map(|j| j.batch_name.as_str())
                 .collect(),
             mode,
@@ -95,9 +86,9 @@ impl fmt::Display for PlanReport<'_> {
                 let removed = group.is_some_and(|job| self.removed_jobs.contains(&job));
                 let note = match (self.mode, removed) {
                     (_, false) => "",
-                    (Mode::Keep, true) => "  (not in the config: `deploy --prune` deletes it)",
-                    (Mode::Prune, true) => "  (not in the config: deleting)",
-                    (Mode::Destroy, true) => "  (deleting)",
+                    (Removals::Keep, true) => "  (not in the config: `deploy --prune` deletes it)",
+                    (Removals::Prune, true) => "  (not in the config: deleting)",
+                    (Removals::Destroy, true) => "  (deleting)",
                 };
                 writeln!(
                     f,
@@ -108,7 +99,8 @@ impl fmt::Display for PlanReport<'_> {
             let (sign, detail) = match &change.action {
                 Action::Create => ("+", String::new()),
                 Action::Update { fields } => ("~", format!("  ({})", fields.join(", "))),
-                Action::Delete if change.job.is_none() && self.mode == Mode::Keep => (
+                Action::RetireRevisions => ("~", format!("  ({EXTRA_REVISIONS})")),
+                Action::Delete if change.job.is_none() && self.mode == Removals::Keep => (
                     "-",
                     "  (not in [base]: `deploy --prune` deletes it)".to_string(),
                 ),

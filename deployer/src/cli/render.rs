@@ -53,7 +53,7 @@ impl RenderArgs {
         let mut session = ctx.session().await?;
         session.resolve_topic_key().await?;
         let mut rendered = serde_json::Map::new();
-        for job in session.select(self.job.as_slice())? {
+        for job in session.config.select(self.job.as_slice())? {
             let stack = session.render(job);
             rendered.insert(job.batch_name.clone(), job::describe(&stack, document));
         }

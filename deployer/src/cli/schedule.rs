@@ -8,7 +8,6 @@ use miette::Result;
 use serde::Serialize;
 use sjob::config;
 use sjob::schedule::{parse_timezone, Schedule};
-use sjob::session;
 
 use super::context::{Context, Report};
 
@@ -62,7 +61,7 @@ impl NextArgs {
             Err(parse_error) => {
                 let config =
                     config::load(&ctx.config).map_err(|_| miette::miette!("{parse_error}"))?;
-                let job = session::select(&config, std::slice::from_ref(&self.expression))?[0];
+                let job = config.select(std::slice::from_ref(&self.expression))?[0];
                 let zone = self
                     .tz
                     .clone()

@@ -3,11 +3,11 @@
 
 use std::process::ExitCode;
 
-use super::plan::{Mode, PlanReport};
+use super::plan::PlanReport;
 use miette::{IntoDiagnostic, Result};
 use sjob::apply;
 use sjob::apply::adopt::{self, Adoption};
-use sjob::plan::{Change, Plan};
+use sjob::plan::{self, Change, Plan, Removals};
 use sjob::progress::Progress;
 
 use super::context::{Context, Done, Report};
@@ -62,32 +62,35 @@ pub struct AdoptArgs {
 
 impl PlanArgs {
     pub async fn run(&self, ctx: &Context) -> Result<Done> {
-        let plan = ctx.session().await?.plan_deploy(&self.jobs).await?;
-        show(ctx, &plan, mode(self.prune))?;
+        let session = ctx.session().await?;
+        let removals = Removals::prune(self.prune);
+        let plan =
+            plan::build::deploy(session.context(), &session.config, &self.jobs, removals).await?;
+        show(ctx, &plan)?;
         apply::refuse_conflicts(&plan)?;
-        Ok(Done(
-            if self.detailed_exitcode && plan.has_changes(self.prune) {
-                ExitCode::from(EXIT_PLAN_CHANGES)
-            } else {
-                ExitCode::SUCCESS
-            },
-        ))
+        Ok(Done(if self.detailed_exitcode && plan.has_changes() {
+            ExitCode::from(EXIT_PLAN_CHANGES)
+        } else {
+            ExitCode::SUCCESS
+        }))
     }
 }
 
 impl DeployArgs {
     pub async fn run(&self, ctx: &Context) -> Result<Done> {
         let session = ctx.session().await?;
-        let plan = session.plan_deploy(&self.jobs).await?;
-        show(ctx, &plan, mode(self.prune))?;
+        let removals = Removals::prune(self.prune);
+        let plan =
+            plan::build::deploy(session.context(), &session.config, &self.jobs, removals).await?;
+        show(ctx, &plan)?;
         apply::refuse_conflicts(&plan)?;
-        confirm(&plan.deletes(self.prune), self.yes)?;
+        confirm(&plan.deletes(), self.yes)?;
         let progress = Progress::jobs(
             "deploy",
-            plan.jobs_to_apply(self.prune).len(),
+            plan.jobs_to_apply().len(),
             super::context::stderr_color(),
         );
-        apply::apply(&session.clients, &plan, self.prune, &progress).await?;
+        apply::apply(&session.clients, &plan, &progress).await?;
         tracing::info!("deploy complete");
         Ok(Done(ExitCode::SUCCESS))
     }
@@ -96,15 +99,15 @@ impl DeployArgs {
 impl DestroyArgs {
     pub async fn run(&self, ctx: &Context) -> Result<Done> {
         let session = ctx.session().await?;
-        let plan = session.plan_destroy(&self.jobs).await?;
-        show(ctx, &plan, Mode::Destroy)?;
-        confirm(&plan.deletes(true), self.yes)?;
+        let plan = plan::build::destroy(session.context(), &session.config, &self.jobs).await?;
+        show(ctx, &plan)?;
+        confirm(&plan.deletes(), self.yes)?;
         let progress = Progress::jobs(
             "destroy",
-            plan.jobs_to_apply(true).len(),
+            plan.jobs_to_apply().len(),
             super::context::stderr_color(),
         );
-        apply::apply(&session.clients, &plan, true, &progress).await?;
+        apply::apply(&session.clients, &plan, &progress).await?;
         tracing::info!("destroy complete");
         Ok(Done(ExitCode::SUCCESS))
     }
@@ -113,7 +116,7 @@ impl DestroyArgs {
 impl AdoptArgs {
     pub async fn run(&self, ctx: &Context) -> Result<Adoption> {
         let session = ctx.session().await?;
-        let plan = session.plan_adopt(&self.jobs).await?;
+        let plan = plan::build::adopt(session.context(), &session.config, &self.jobs).await?;
         let adoption = adopt::inspect(&session.clients, &plan).await?;
         Ok(if self.yes {
             adopt::apply(&session.clients, &plan, adoption).await?
@@ -126,22 +129,14 @@ impl AdoptArgs {
 impl Report for PlanReport<'_> {}
 impl Report for Adoption {}
 
-fn mode(prune: bool) -> Mode {
-    if prune {
-        Mode::Prune
-    } else {
-        Mode::Keep
-    }
-}
-
 /// Prints the plan before anything is refused, asked or applied.
-fn show(ctx: &Context, plan: &Plan, mode: Mode) -> Result<ExitCode> {
-    ctx.emit(PlanReport::new(plan, mode))
+fn show(ctx: &Context, plan: &Plan) -> Result<ExitCode> {
+    ctx.emit(PlanReport::new(plan))
 }
 
 /// Asks before deleting on a terminal; refuses without `--yes` elsewhere,
 /// so that no script deletes by accident.
-fn confirm(deletes: &[&Change], yes: bool) -> Result<()> {
+fn confirm(deletes: &[Change], yes: bool) -> Result<()> {
     use std::io::{BufRead, IsTerminal, Write};
     if deletes.is_empty() || yes {
         return Ok(());

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::job::{Architecture, ArnRef, NotificationTopic};
-use super::keys::{boolean, described, int, key, text, Key, Kind, EMPTY, NONE, REQUIRED};
+use super::keys::{boolean, described, int, key, text, Key, ValueType, EMPTY, NONE, REQUIRED};
 use crate::kms::KmsKey;
 
 /// `[base]`: each part is created only when present.
@@ -110,25 +110,25 @@ pub const SUBSCRIPTION_PROTOCOLS: &[&str] = &[
 pub const BASE_KEYS: &[Key] = &[
     key(
         "tags",
-        Kind::StringMap,
+        ValueType::StringMap,
         EMPTY,
         r#"Extra tags on every base resource."#,
     ),
     key(
         "notifications",
-        Kind::Table(NOTIFICATIONS_KEYS),
+        ValueType::Table(NOTIFICATIONS_KEYS),
         NONE,
         r#"The notification topic and its subscriptions."#,
     ),
     key(
         "handlers",
-        Kind::Table(HANDLERS_KEYS),
+        ValueType::Table(HANDLERS_KEYS),
         NONE,
         r#"The success and error handler functions."#,
     ),
     key(
         "compute",
-        Kind::Table(COMPUTE_KEYS),
+        ValueType::Table(COMPUTE_KEYS),
         NONE,
         r#"The Fargate compute environment and job queue."#,
     ),
@@ -138,20 +138,25 @@ pub const BASE_KEYS: &[Key] = &[
 pub const NOTIFICATIONS_KEYS: &[Key] = &[
     key(
         "topic_name",
-        Kind::String,
+        ValueType::String,
         described(r#"`{app}-{stage}-job-notifications`"#),
         r#"FIFO topics must end in `.fifo`; the default does when `fifo = true`."#,
     ),
-    key("fifo", Kind::Boolean, boolean(false), r#"A FIFO topic."#),
+    key(
+        "fifo",
+        ValueType::Boolean,
+        boolean(false),
+        r#"A FIFO topic."#,
+    ),
     key(
         "kms_key_id",
-        Kind::String,
+        ValueType::String,
         described(r#"none (unencrypted)"#),
         r#"The topic's KMS key: a key ARN, a key id, an alias name (`alias/...`) or an alias ARN; anything else is an error at its line. `plan` resolves it with `kms:DescribeKey` before any policy is written, and a key that does not exist stops it. Policies grant only the key ARN (`kms:GenerateDataKey`, `kms:Decrypt` for the handlers' role and each job's last resort): an alias in a policy's `Resource` matches nothing. The topic is set to the key ARN too, so a moved alias changes nothing until the next deploy moves both. A key AWS manages (`alias/aws/sns`) needs no grant and stays as written."#,
     ),
     key(
         "subscriptions",
-        Kind::Tables(SUBSCRIPTION_KEYS),
+        ValueType::Tables(SUBSCRIPTION_KEYS),
         EMPTY,
         r#"Each `{protocol, endpoint, filter_policy?, raw_message_delivery?}`. Endpoints are checked per protocol. A FIFO topic takes only `sqs`. Removing one from the config unsubscribes it at the next `deploy --prune`; subscriptions sjob did not create are never removed (see [Ownership](#ownership))."#,
     ),
@@ -161,25 +166,25 @@ pub const NOTIFICATIONS_KEYS: &[Key] = &[
 pub const SUBSCRIPTION_KEYS: &[Key] = &[
     key(
         "protocol",
-        Kind::String,
+        ValueType::String,
         REQUIRED,
         r#"`email`, `email-json`, `http`, `https`, `sqs`, `lambda`, `sms` or `firehose`."#,
     ),
     key(
         "endpoint",
-        Kind::String,
+        ValueType::String,
         REQUIRED,
         r#"The address, checked per protocol."#,
     ),
     key(
         "filter_policy",
-        Kind::Json,
+        ValueType::Json,
         NONE,
         r#"An SNS filter policy on the message attributes the handlers set: `status` (`SUCCEEDED`, `FAILED`, `SKIPPED`), `app_name`, `stage`, `batch_name`, `error_kind` (`job_failed`, `timeout`, `submit_rejected`, `handler_failed`, `skipped`, `missed`, `recovered`, `other`). Unknown attributes and impossible values are errors."#,
     ),
     key(
         "raw_message_delivery",
-        Kind::Boolean,
+        ValueType::Boolean,
         boolean(false),
         r#"Deliver the notification without SNS's envelope (sqs, http, https, firehose)."#,
     ),
@@ -189,44 +194,49 @@ pub const SUBSCRIPTION_KEYS: &[Key] = &[
 pub const HANDLERS_KEYS: &[Key] = &[
     key(
         "success_package",
-        Kind::String,
+        ValueType::String,
         text("target/lambda/success-handler/bootstrap.zip"),
         r#"The success handler's zip, relative to the config file. The code is updated only when a zip's SHA-256 changes."#,
     ),
     key(
         "error_package",
-        Kind::String,
+        ValueType::String,
         text("target/lambda/error-handler/bootstrap.zip"),
         r#"The error handler's zip, relative to the config file. The code is updated only when a zip's SHA-256 changes."#,
     ),
     key(
         "architecture",
-        Kind::String,
+        ValueType::String,
         text("arm64"),
         r#"`arm64` or `x86_64`; the zips must match."#,
     ),
-    key("memory", Kind::Integer, int(128), r#"Lambda memory in MB."#),
+    key(
+        "memory",
+        ValueType::Integer,
+        int(128),
+        r#"Lambda memory in MB."#,
+    ),
     key(
         "timeout_seconds",
-        Kind::Integer,
+        ValueType::Integer,
         int(60),
         r#"Lambda timeout, 1 to 900 seconds."#,
     ),
     key(
         "log_retention_days",
-        Kind::Integer,
+        ValueType::Integer,
         int(365),
         r#"Retention of the functions' log groups."#,
     ),
     key(
         "env",
-        Kind::StringMap,
+        ValueType::StringMap,
         EMPTY,
         r#"Extra environment (`NOTIFY_FORMAT`, `SJOB_ENRICH`). `AWS_*`, `LAMBDA_*` and `SNS_TOPIC_ARN` are reserved."#,
     ),
     key(
         "topic_arn",
-        Kind::String,
+        ValueType::String,
         NONE,
         r#"A topic to publish to when the config has no [base.notifications]."#,
     ),
@@ -236,31 +246,31 @@ pub const HANDLERS_KEYS: &[Key] = &[
 pub const COMPUTE_KEYS: &[Key] = &[
     key(
         "subnets",
-        Kind::Strings,
+        ValueType::Strings,
         REQUIRED,
         r#"Where Fargate tasks run."#,
     ),
     key(
         "security_groups",
-        Kind::Strings,
+        ValueType::Strings,
         described("one required"),
         r#"Security groups for the tasks: these, `vpc_id`, or both."#,
     ),
     key(
         "vpc_id",
-        Kind::String,
+        ValueType::String,
         described("one required"),
         r#"A VPC for a security group sjob creates (no inbound, all outbound)."#,
     ),
     key(
         "max_vcpus",
-        Kind::Integer,
+        ValueType::Integer,
         int(32),
         r#"As in the Terraform module."#,
     ),
     key(
         "capacity",
-        Kind::String,
+        ValueType::String,
         text("fargate"),
         r#"`fargate` or `fargate_spot`."#,
     ),

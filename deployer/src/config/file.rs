@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::base::{Base, BASE_KEYS};
 use super::diagnostic::ProblemRecord;
 use super::job::{Job, JOB_KEYS};
-use super::keys::{described, key, Key, Kind, NONE, REQUIRED};
+use super::keys::{described, key, Key, ValueType, NONE, REQUIRED};
 use crate::kms::{KmsKey, ResolvedKey};
 use crate::target::Target;
 
@@ -28,43 +28,43 @@ pub struct Config {
 pub const TOP_KEYS: &[Key] = &[
     key(
         "app_name",
-        Kind::String,
+        ValueType::String,
         REQUIRED,
         r#"Letters, digits, `-`, `_`. They prefix every resource name."#,
     ),
     key(
         "stage",
-        Kind::String,
+        ValueType::String,
         REQUIRED,
         r#"Letters, digits, `-`, `_`. They prefix every resource name."#,
     ),
     key(
         "region",
-        Kind::String,
+        ValueType::String,
         described(r#"AWS env/profile"#),
         r#"The region to deploy to."#,
     ),
     key(
         "account_id",
-        Kind::String,
+        ValueType::String,
         described(r#"STS"#),
         r#"The account ARNs are built for."#,
     ),
     key(
         "base",
-        Kind::Table(BASE_KEYS),
+        ValueType::Table(BASE_KEYS),
         NONE,
         r#"The shared base: notification topic, handler functions, compute."#,
     ),
     key(
         "defaults",
-        Kind::Table(JOB_KEYS),
+        ValueType::Table(JOB_KEYS),
         NONE,
         r#"Job keys every job gets unless it sets them (not `command`)."#,
     ),
     key(
         "jobs",
-        Kind::Named(JOB_KEYS),
+        ValueType::Named(JOB_KEYS),
         REQUIRED,
         r#"The jobs, one `[jobs.NAME]` table each. Required."#,
     ),
@@ -93,5 +93,32 @@ impl Config {
             }
         }
         self
+    }
+}
+
+/// A job name the config does not have.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("unknown job `{name}`; the config has: {known}")]
+#[diagnostic(code(sjob::session::job))]
+pub struct UnknownJob {
+    pub name: String,
+    pub known: String,
+}
+
+impl Config {
+    /// The named jobs (all when `names` is empty), checking each exists.
+    pub fn select(&self, names: &[String]) -> Result<Vec<&Job>, UnknownJob> {
+        if names.is_empty() {
+            return Ok(self.jobs.values().collect());
+        }
+        names
+            .iter()
+            .map(|name| {
+                self.jobs.get(name).ok_or_else(|| UnknownJob {
+                    name: name.clone(),
+                    known: self.jobs.keys().cloned().collect::<Vec<_>>().join(", "),
+                })
+            })
+            .collect()
     }
 }

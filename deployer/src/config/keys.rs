@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 #[derive(Debug, Clone, Copy)]
 pub struct Key {
     pub name: &'static str,
-    pub kind: Kind,
+    pub kind: ValueType,
     pub default: Default,
     /// Markdown: the README's table prints it as it is.
     pub doc: &'static str,
@@ -20,7 +20,7 @@ pub struct Key {
 
 /// The shape of a key's value.
 #[derive(Debug, Clone, Copy)]
-pub enum Kind {
+pub enum ValueType {
     String,
     /// A string or a number (`vcpus = 0.5`, `memory = "2048"`).
     Scalar,
@@ -83,7 +83,7 @@ pub const fn described(text: &'static str) -> Default {
     Default::Described(text)
 }
 
-pub const fn key(name: &'static str, kind: Kind, default: Default, doc: &'static str) -> Key {
+pub const fn key(name: &'static str, kind: ValueType, default: Default, doc: &'static str) -> Key {
     Key {
         name,
         kind,
@@ -126,7 +126,7 @@ impl Key {
             Literal::Integer(value) => value.into(),
             Literal::Boolean(value) => value.into(),
             Literal::Empty => match self.kind {
-                Kind::Strings | Kind::Tables(_) => json!([]),
+                ValueType::Strings | ValueType::Tables(_) => json!([]),
                 _ => json!({}),
             },
         })
@@ -177,11 +177,11 @@ pub fn flattened<'k>(prefix: &str, keys: &'k [Key]) -> Vec<(String, &'k Key)> {
     for key in keys {
         let path = format!("{prefix}{}", key.name);
         match key.kind {
-            Kind::Table(inner) => {
+            ValueType::Table(inner) => {
                 rows.push((path.clone(), key));
                 rows.extend(flattened(&format!("{path}."), inner));
             }
-            Kind::Tables(inner) => {
+            ValueType::Tables(inner) => {
                 rows.push((path.clone(), key));
                 rows.extend(flattened(&format!("{path}[]."), inner));
             }
@@ -231,19 +231,19 @@ fn table(keys: &[Key]) -> Value {
     json!({ "type": "object", "additionalProperties": false, "properties": properties })
 }
 
-fn kind(kind: Kind) -> Value {
+fn kind(kind: ValueType) -> Value {
     match kind {
-        Kind::String => json!({ "type": "string" }),
-        Kind::Scalar => json!({ "type": ["string", "number"] }),
-        Kind::Integer => json!({ "type": "integer" }),
-        Kind::Boolean => json!({ "type": "boolean" }),
-        Kind::Strings => json!({ "type": "array", "items": { "type": "string" } }),
-        Kind::StringMap => {
+        ValueType::String => json!({ "type": "string" }),
+        ValueType::Scalar => json!({ "type": ["string", "number"] }),
+        ValueType::Integer => json!({ "type": "integer" }),
+        ValueType::Boolean => json!({ "type": "boolean" }),
+        ValueType::Strings => json!({ "type": "array", "items": { "type": "string" } }),
+        ValueType::StringMap => {
             json!({ "type": "object", "additionalProperties": { "type": "string" } })
         }
-        Kind::Json => json!({}),
-        Kind::Table(keys) => table(keys),
-        Kind::Tables(keys) => json!({ "type": "array", "items": table(keys) }),
-        Kind::Named(keys) => json!({ "type": "object", "additionalProperties": table(keys) }),
+        ValueType::Json => json!({}),
+        ValueType::Table(keys) => table(keys),
+        ValueType::Tables(keys) => json!({ "type": "array", "items": table(keys) }),
+        ValueType::Named(keys) => json!({ "type": "object", "additionalProperties": table(keys) }),
     }
 }

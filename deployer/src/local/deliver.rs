@@ -12,7 +12,7 @@ use handlers::{HandlerKind, HandlerResponse};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
-use crate::aws::{self, Settings, SettingsError};
+use crate::aws::{self, SdkOptions, SdkOptionsError};
 
 #[derive(Debug, Clone)]
 pub enum Delivery {
@@ -20,7 +20,7 @@ pub enum Delivery {
     Outbox(PathBuf),
     /// In-process; published to this SNS topic with these settings (and
     /// the SDK's usual resolution: `AWS_ENDPOINT_URL`, credentials, ...).
-    Sns(String, Settings),
+    Sns(String, SdkOptions),
     /// Through the Lambda Invoke API at this endpoint.
     Lambda(String),
 }
@@ -32,7 +32,7 @@ pub enum DeliveryError {
     Handler(#[from] handlers::HandlerError),
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Settings(#[from] SettingsError),
+    SdkOptions(#[from] SdkOptionsError),
     #[error("invoking {function} at {endpoint} failed: {message}")]
     #[diagnostic(
         code(sjob::local::invoke),

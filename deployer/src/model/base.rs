@@ -140,8 +140,28 @@ pub struct NotificationsStack {
 #[derive(Debug, Clone, PartialEq)]
 pub struct HandlersStack {
     pub role: RoleSpec,
-    /// Success, then error.
-    pub functions: [HandlerFunction; 2],
+    pub functions: Handlers<HandlerFunction>,
+}
+
+/// Something for each of the two handlers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Handlers<T> {
+    pub success: T,
+    pub error: T,
+}
+
+impl<T> Handlers<T> {
+    /// Success, then error: the order plans list and apply them.
+    pub fn iter(&self) -> std::array::IntoIter<&T, 2> {
+        [&self.success, &self.error].into_iter()
+    }
+
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> Handlers<U> {
+        Handlers {
+            success: f(self.success),
+            error: f(self.error),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

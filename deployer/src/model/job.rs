@@ -9,7 +9,7 @@ use super::alarm::AlarmSpec;
 use super::diff::{field_diff, Diff};
 use super::identity::{Identity, Tags};
 use super::retry::RetryRule;
-use crate::names::JobNames;
+use crate::names::{JobNames, JobRoles};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoleSpec {
@@ -133,7 +133,7 @@ pub struct JobStack {
     /// The identity tags every resource of the stack carries.
     pub identity: Identity,
     pub names: JobNames,
-    pub roles: Vec<RoleSpec>,
+    pub roles: JobRoles<RoleSpec>,
     /// The state machine's log group, then the container's.
     pub log_groups: Vec<LogGroupSpec>,
     pub job_definition: JobDefinitionSpec,

@@ -15,10 +15,10 @@ use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::tagging::TagIndex;
 use crate::aws::{self, AwsError, Clients};
 use crate::model::{ClaimTableSpec, Identity, Observed, RoleSpec, Tags, JOB_TAG};
-use crate::names::JobNames;
-use crate::target::Target;
+use crate::names::{JobNames, JobRoles};
+use crate::stack::StackRef;
 
-use super::{ActualJob, JOB_CONCURRENCY};
+use super::{ActualJob, Context, JOB_CONCURRENCY};
 
 /// Listing every ACTIVE job definition of the account replaces one describe
 /// per job only while it takes fewer calls: one page (100 definitions) per
@@ -28,9 +28,7 @@ const JOBS_PER_DEFINITION_PAGE: usize = 10;
 
 #[derive(Debug)]
 pub struct Inventory {
-    app_name: String,
-    stage: String,
-    region: String,
+    stack: StackRef,
     roles: Roles,
     /// Log groups under the jobs' prefixes (both kinds): retention by name.
     log_groups: BTreeMap<String, Option<i32>>,
@@ -53,21 +51,14 @@ pub struct Inventory {
 impl Inventory {
     /// The listings, concurrently, for a command about the jobs whose batch
     /// names are `jobs`.
-    pub async fn load(
-        clients: &Clients,
-        app_name: &str,
-        stage: &str,
-        target: &Target,
-        jobs: &BTreeSet<String>,
-    ) -> Result<Self, AwsError> {
+    pub async fn load(cx: Context<'_>, jobs: &BTreeSet<String>) -> Result<Self, AwsError> {
+        let (clients, stack, target) = (cx.clients, cx.stack, &cx.stack.target);
         let definition_pages = (jobs.len() / JOBS_PER_DEFINITION_PAGE).max(1);
-        let job_prefix = JobNames::job_prefix(app_name, stage);
-        let names: Vec<JobNames> = jobs
-            .iter()
-            .map(|batch| JobNames::new(app_name, stage, batch))
-            .collect();
+        let job_prefix = stack.job_prefix();
+        let names: Vec<JobNames> = jobs.iter().map(|batch| stack.job_names(batch)).collect();
         let log_groups = async {
-            let listings = JobNames::log_group_prefixes(app_name, stage)
+            let listings = stack
+                .log_group_prefixes()
                 .map(|prefix| async move { aws::logs::list(&clients.logs, &prefix).await });
             let listed = futures::future::try_join_all(listings).await?;
             Ok::<_, AwsError>(listed.into_iter().flatten().collect())
@@ -111,7 +102,7 @@ impl Inventory {
             state_machines,
             schedules,
             aws::cloudwatch::list(&clients.cloudwatch, &job_prefix),
-            TagIndex::load(&clients.tagging, app_name, stage),
+            TagIndex::load(&clients.tagging, &stack.app_name, &stack.stage),
             aws::batch::list_active(&clients.batch, definition_pages),
             claim_tables,
         )?;
@@ -132,9 +123,7 @@ impl Inventory {
             .collect();
         Ok(Inventory {
             alarm_statements,
-            app_name: app_name.to_string(),
-            stage: stage.to_string(),
-            region: target.region.clone(),
+            stack: stack.clone(),
             roles,
             log_groups,
             state_machines,
@@ -154,8 +143,7 @@ impl Inventory {
     pub async fn jobs(&self, clients: &Clients) -> Result<BTreeSet<String>, AwsError> {
         let ours = |tags: &Tags| {
             let job = tags.get(JOB_TAG)?;
-            (Identity::of(tags) == Identity::job(&self.app_name, &self.stage, &self.region, job))
-                .then(|| job.clone())
+            (Identity::of(tags) == self.stack.job_identity(job)).then(|| job.clone())
         };
         let definitions: Vec<Tags> = self
             .job_definitions
@@ -173,7 +161,7 @@ impl Inventory {
             .chain(&definitions)
             .filter_map(ours)
             .collect();
-        let candidate = |name: &String| JobNames::batch_name_of(&self.app_name, &self.stage, name);
+        let candidate = |name: &String| self.stack.batch_name_of(name);
         if self.tags.all().is_none() {
             jobs.extend(self.state_machines.names.iter().filter_map(candidate));
         }
@@ -195,16 +183,25 @@ impl Inventory {
 
     /// Every resource of one job; the reads the listings leave run
     /// concurrently.
-    pub async fn read_job(
-        &self,
-        clients: &Clients,
-        target: &Target,
-        names: &JobNames,
-    ) -> Result<ActualJob, AwsError> {
+    pub async fn read_job(&self, cx: Context<'_>, names: &JobNames) -> Result<ActualJob, AwsError> {
+        let (clients, target) = (cx.clients, &cx.stack.target);
         let machine_arn = target.state_machine_arn(&names.job_name);
-        let roles = futures::future::try_join_all(
-            names.roles().map(|role| self.roles.get(&clients.iam, role)),
-        );
+        let role = |name| self.roles.get(&clients.iam, name);
+        let role_names = names.roles();
+        let roles = async {
+            let (exec, task, sfn, scheduler) = tokio::try_join!(
+                role(role_names.exec),
+                role(role_names.task),
+                role(role_names.sfn),
+                role(role_names.scheduler),
+            )?;
+            Ok::<_, AwsError>(JobRoles {
+                exec,
+                task,
+                sfn,
+                scheduler,
+            })
+        };
         let log_groups = futures::future::try_join_all(names.log_groups().map(|name| async move {
             let Some(&retention) = self.log_groups.get(name) else {
                 return Ok(None);
@@ -281,9 +278,8 @@ impl Inventory {
         let owner = match (&state_machine, &schedule) {
             (Some(machine), _) => machine.owner.clone(),
             (None, Some(s)) if s.observed.spec.role_arn == scheduler_role => roles
-                .iter()
-                .flatten()
-                .find(|r| r.spec.name == names.scheduler_role)
+                .scheduler
+                .as_ref()
                 .map(|r| r.owner.clone())
                 .unwrap_or_default(),
             (None, _) => Identity::default(),

@@ -10,9 +10,10 @@ use sha2::{Digest, Sha256};
 use super::iam;
 use crate::config::Config;
 use crate::model::{
-    BaseStack, ComputeEnvironmentSpec, ComputeStack, FunctionSpec, HandlerFunction, HandlersStack,
-    Identity, JobQueueSpec, LogGroupSpec, NotificationsStack, RoleSpec, SecurityGroupSpec,
-    SubscriptionSpec, Tags, TopicSpec, FUNCTION_HANDLER, FUNCTION_LOG_FORMAT, FUNCTION_RUNTIME,
+    BaseStack, ComputeEnvironmentSpec, ComputeStack, FunctionSpec, HandlerFunction, Handlers,
+    HandlersStack, Identity, JobQueueSpec, LogGroupSpec, NotificationsStack, RoleSpec,
+    SecurityGroupSpec, SubscriptionSpec, Tags, TopicSpec, FUNCTION_HANDLER, FUNCTION_LOG_FORMAT,
+    FUNCTION_RUNTIME,
 };
 use crate::names::BaseNames;
 use crate::target::Target;
@@ -107,10 +108,10 @@ impl BaseStack {
                         },
                     })
                 };
-                let functions = [
-                    function("success", &names.success_function, &h.success_package)?,
-                    function("error", &names.error_function, &h.error_package)?,
-                ];
+                let functions = Handlers {
+                    success: function("success", &names.success_function, &h.success_package)?,
+                    error: function("error", &names.error_function, &h.error_package)?,
+                };
                 Some(HandlersStack {
                     role: handler_role(
                         &names,

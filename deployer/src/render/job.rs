@@ -15,7 +15,7 @@ use crate::model::{
     AlarmSpec, ClaimTableSpec, Identity, JobDefinitionSpec, JobStack, LogGroupSpec, RoleSpec,
     ScheduleSpec, StateMachineSpec, PAY_PER_REQUEST,
 };
-use crate::names::JobNames;
+use crate::names::{JobNames, JobRoles};
 use crate::target::Target;
 
 impl JobStack {
@@ -34,28 +34,28 @@ impl JobStack {
             managed_policies: BTreeSet::new(),
             tags: tags.clone(),
         };
-        let roles = vec![
-            role(
+        let roles = JobRoles {
+            exec: role(
                 &names.exec_role,
                 &target.service_principal("ecs-tasks"),
                 iam::task_execution_policies(job, &names, target),
             ),
-            role(
+            task: role(
                 &names.task_role,
                 &target.service_principal("ecs-tasks"),
                 iam::task_policies(job, &names),
             ),
-            role(
+            sfn: role(
                 &names.sfn_role,
                 &target.service_principal("states"),
                 iam::state_machine_policies(job, &names, target),
             ),
-            role(
+            scheduler: role(
                 &names.scheduler_role,
                 &target.service_principal("scheduler"),
                 iam::scheduler_policies(job, &names, target),
             ),
-        ];
+        };
         JobStack {
             batch_name: job.batch_name.clone(),
             identity,

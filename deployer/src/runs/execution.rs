@@ -16,7 +16,6 @@ use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::sfn::Execution;
 use crate::aws::{self, AwsError};
 use crate::config::Job;
-use crate::names::JobNames;
 use crate::plan::JOB_CONCURRENCY;
 use crate::progress::Progress;
 use crate::runs::output::{Reader, Sink};
@@ -120,6 +119,7 @@ pub enum FindError {
 pub async fn find(session: &Session, job: &Job, given: Option<&str>) -> Result<String, FindError> {
     let names = session.render(job).names;
     let prefix = session
+        .stack
         .target
         .arn("states", &format!("execution:{}:", names.job_name));
     match given {
@@ -133,7 +133,7 @@ pub async fn find(session: &Session, job: &Job, given: Option<&str>) -> Result<S
         },
         Some(name) => Ok(format!("{prefix}{name}")),
         None => {
-            let machine = session.target.state_machine_arn(&names.job_name);
+            let machine = session.stack.target.state_machine_arn(&names.job_name);
             let listed =
                 aws::sfn::list_executions(&session.clients.sfn, &names.job_name, &machine, 1)
                     .await?;
@@ -151,7 +151,7 @@ pub async fn find(session: &Session, job: &Job, given: Option<&str>) -> Result<S
 /// Starts an execution with the schedule's input, or `input` if given.
 pub async fn start(session: &Session, job: &Job, input: Option<Value>) -> Result<String, AwsError> {
     let names = session.render(job).names;
-    let arn = session.target.state_machine_arn(&names.job_name);
+    let arn = session.stack.target.state_machine_arn(&names.job_name);
     let input = input.unwrap_or_else(|| job.schedule.input.clone());
     aws::sfn::start_execution(&session.clients.sfn, &names.job_name, &arn, &input).await
 }
@@ -413,11 +413,11 @@ pub async fn statuses(
         .buffered(JOB_CONCURRENCY)
         .try_collect::<Vec<_>>();
     let mut read = read.await?;
-    let queues: BTreeSet<String> = jobs.iter().map(|j| j.queue_arn(&session.target)).collect();
-    let prefix = format!(
-        "{}*",
-        JobNames::job_prefix(&session.config.app_name, &session.config.stage)
-    );
+    let queues: BTreeSet<String> = jobs
+        .iter()
+        .map(|j| j.queue_arn(&session.stack.target))
+        .collect();
+    let prefix = format!("{}*", session.stack.job_prefix());
     let mut batch_jobs = Vec::new();
     for queue in &queues {
         match aws::batch::list_named(&session.clients.batch, queue, &prefix).await {
@@ -479,7 +479,7 @@ async fn recent_executions(
     job_name: &str,
     count: i32,
 ) -> Result<Vec<ExecutionSummary>, AwsError> {
-    let arn = session.target.state_machine_arn(job_name);
+    let arn = session.stack.target.state_machine_arn(job_name);
     let listed = aws::sfn::list_executions(&session.clients.sfn, job_name, &arn, count).await;
     match listed {
         Ok(executions) => Ok(executions
