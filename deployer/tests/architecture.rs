@@ -480,45 +480,26 @@ fn shortest_cycle(graph: &BTreeMap<PathBuf, BTreeSet<PathBuf>>, start: &PathBuf)
     unreachable!("a file of a cycle's component reaches itself")
 }
 
-/// Cycles of a parent and its children that the typed plan's rewrite of
-/// `plan` and `apply` is to break (issue 29); each is named by its first file. Remove one from here
-/// as it goes: the test fails on a cycle not listed and on one listed that
-/// is gone.
-const KNOWN: &[&str] = &["plan/base.rs"];
-
 #[test]
 fn no_two_files_import_each_other_even_through_others() {
     let mut found = Vec::new();
     for root in ["lib.rs", "main.rs"] {
         found.extend(cycles(&graph(Path::new(root))));
     }
-    let shown = |cycles: &[&Vec<PathBuf>]| -> String {
-        cycles
-            .iter()
-            .map(|cycle| {
-                cycle
-                    .iter()
-                    .map(|f| f.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(" -> ")
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    let is_known = |cycle: &&Vec<PathBuf>| KNOWN.iter().any(|k| cycle[0] == Path::new(k));
-    let new: Vec<&Vec<PathBuf>> = found.iter().filter(|c| !is_known(c)).collect();
-    assert!(
-        new.is_empty(),
-        "import cycles (move what both sides use into a leaf file):\n{}",
-        shown(&new)
-    );
-    let gone: Vec<&&str> = KNOWN
+    let shown = found
         .iter()
-        .filter(|k| !found.iter().any(|c| c[0] == Path::new(k)))
-        .collect();
+        .map(|cycle| {
+            cycle
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" -> ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(
-        gone.is_empty(),
-        "no longer in a cycle: remove {gone:?} from KNOWN"
+        found.is_empty(),
+        "import cycles (move what both sides use into a leaf file):\n{shown}"
     );
 }
 

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{
-    action, Action, Change, Context, Converge, Inventory, Reading, Resource, ResourceKind, Step,
+use super::inventory::Inventory;
+use super::step::{
+    action, Action, Change, Context, Converge, Reading, Resource, ResourceKind, Step,
 };
 use crate::aws::{self, AwsError, Clients};
 use crate::model::{

@@ -3,7 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use super::{base, jobs, Context, Inventory, Plan, Removals};
+use super::inventory::Inventory;
+use super::stack_plan::Plan;
+use super::step::{Context, Removals};
+use super::{base, jobs};
 use crate::aws::AwsError;
 use crate::config::{Config, UnknownJob};
 use crate::model::{BaseStack, JobStack};

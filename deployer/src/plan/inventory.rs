@@ -10,15 +10,32 @@ use std::future::Future;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
+use crate::aws::batch::Revisions;
 use crate::aws::iam::Roles;
 use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::tagging::TagIndex;
 use crate::aws::{self, AwsError, Clients};
-use crate::model::{ClaimTableSpec, Identity, Observed, RoleSpec, Tags, JOB_TAG};
+use crate::model::{
+    AlarmSpec, ClaimTableSpec, Identity, LogGroupSpec, Observed, RoleSpec, StateMachineSpec, Tags,
+    JOB_TAG,
+};
 use crate::names::{JobNames, JobRoles};
 use crate::stack::StackRef;
 
-use super::{ActualJob, Context, JOB_CONCURRENCY};
+use super::step::{Context, JOB_CONCURRENCY};
+
+/// What exists for one job.
+#[derive(Debug, Clone, Default)]
+pub struct ActualJob {
+    pub roles: JobRoles<Option<Observed<RoleSpec>>>,
+    /// Those of [`JobNames::log_groups`] that exist.
+    pub log_groups: Vec<Option<Observed<LogGroupSpec>>>,
+    pub job_definition: Option<Revisions>,
+    pub state_machine: Option<Observed<StateMachineSpec>>,
+    pub schedule: Option<ScheduleRecord>,
+    pub alarm: Option<Observed<AlarmSpec>>,
+    pub claim_table: Option<Observed<ClaimTableSpec>>,
+}
 
 /// Listing every ACTIVE job definition of the account replaces one describe
 /// per job only while it takes fewer calls: one page (100 definitions) per

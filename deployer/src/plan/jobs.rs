@@ -5,8 +5,10 @@ use std::collections::BTreeSet;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use super::JOB_CONCURRENCY;
-use super::{Action, Change, Context, Converge, Inventory, Reading, Resource, ResourceKind, Step};
+use super::inventory::{ActualJob, Inventory};
+use super::step::{
+    Action, Change, Context, Converge, Reading, Resource, ResourceKind, Step, JOB_CONCURRENCY,
+};
 use crate::aws::batch::Revisions;
 use crate::aws::scheduler::ScheduleRecord;
 use crate::aws::{self, AwsError};
@@ -116,19 +118,6 @@ impl Reading<ScheduleSpec> for ScheduleRecord {
     fn observed_mut(&mut self) -> &mut Observed<ScheduleSpec> {
         &mut self.observed
     }
-}
-
-/// What exists for one job.
-#[derive(Debug, Clone, Default)]
-pub struct ActualJob {
-    pub roles: JobRoles<Option<Observed<RoleSpec>>>,
-    /// Those of [`JobNames::log_groups`] that exist.
-    pub log_groups: Vec<Option<Observed<LogGroupSpec>>>,
-    pub job_definition: Option<Revisions>,
-    pub state_machine: Option<Observed<StateMachineSpec>>,
-    pub schedule: Option<ScheduleRecord>,
-    pub alarm: Option<Observed<AlarmSpec>>,
-    pub claim_table: Option<Observed<ClaimTableSpec>>,
 }
 
 /// A job's steps, one for each resource it may have.
