@@ -1,6 +1,8 @@
-//! Desired versus actual: read what exists for each job, compare it with the
-//! rendered stack, and list the changes. Pure after the reads; `plan` never
-//! writes, `deploy` hands the plan to `apply`.
+//! Desired versus actual: read what exists for each job and the base, and
+//! decide a typed [`Step`] for each resource (desired spec, observed
+//! resource, action). Pure after the reads; `plan` never writes, `deploy`
+//! hands the plan to `apply`, which carries the steps out. [`Change`]s are
+//! only the report's view of the steps.
 
 pub mod base;
 pub mod build;
