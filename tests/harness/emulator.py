@@ -2202,17 +2202,17 @@ WARM_SERVICES = [
     "ec2", "events", "dynamodb", "cloudwatch", "kms", "secretsmanager", "ssm",
     "resourcegroupstaggingapi", "sts",
 ]
-WARM_ACCOUNT = "123456789012"
 WARM_REGION = "eu-west-1"
 
 
 def _warm(app: Any) -> None:
     from moto.backends import get_backend
+    from moto.core import DEFAULT_ACCOUNT_ID
     from moto.moto_server.werkzeug_app import create_backend_app
 
     for service in WARM_SERVICES:
         app.inner.app_instances[service] = create_backend_app(service)
-        backends = get_backend(service)[WARM_ACCOUNT]
+        backends = get_backend(service)[DEFAULT_ACCOUNT_ID]
         if WARM_REGION in backends.regions:
             backends[WARM_REGION]
         else:
@@ -2270,6 +2270,9 @@ def _forked_emulator(app: Any, connection: Any) -> int:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     request = json.loads(connection.makefile("r").readline())
     log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    # stdout too: the server's is the test process's pipe, read only until
+    # the server was READY.
+    os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
     devnull = os.open(os.devnull, os.O_RDONLY)

@@ -94,8 +94,18 @@ impl ForkServer {
             .spawn()
             .map_err(|e| format!("cannot run {python} (set SJOB_PYTHON to a Python 3 with moto: {INSTALL_HINT}): {e}"))?;
         let stdout = process.stdout.take().expect("stdout is piped");
-        let mut ready = String::new();
-        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut ready);
+        let (line, ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut ready = String::new();
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut ready);
+            let _ = line.send(ready);
+        });
+        let Ok(ready) = ready.recv_timeout(READY_TIMEOUT) else {
+            let _ = process.kill();
+            return Err(format!(
+                "the emulator's fork server printed no READY line within {READY_TIMEOUT:?}"
+            ));
+        };
         if ready.trim() == "READY fork-server" {
             return Ok(ForkServer {
                 socket,
