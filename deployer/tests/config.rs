@@ -118,6 +118,8 @@ fn each_bad_value_gets_its_own_message() {
         ("memory", "memory = 1000", "jobs.crawler.memory", "Fargate does not offer 1000 MiB with 1 vCPU"),
         ("vcpus", r#"vcpus = "3""#, "jobs.crawler.memory", "Fargate does not offer 3 vCPU; it offers 0.25, 0.5, 1, 2, 4, 8 and 16"),
         ("command", "command = []", "jobs.crawler.command", "the command is empty"),
+        ("platform_version", "platform_version = \"1.3.0\"\nephemeral_storage_gib = 50", "jobs.crawler.platform_version",
+            "Fargate platform version 1.3.0 does not support ephemeral_storage_gib: it needs 1.4.0 or later"),
         ("batch_job_queue_arn", r#"batch_job_queue_arn = "arn:aws:batch:ap-northeast-1:1234:job-queue/q""#,
             "defaults.batch_job_queue_arn", "`arn:aws:batch:ap-northeast-1:1234:job-queue/q` is not a batch ARN"),
         ("success_handler_arn", r#"success_handler_arn = "myapp-dev-BatchSuccessHandler""#,

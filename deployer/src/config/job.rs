@@ -482,7 +482,7 @@ pub const JOB_KEYS: &[Key] = &[
         "platform_version",
         ValueType::String,
         text("LATEST"),
-        r#"The Fargate platform version the task runs on: `LATEST`, `1.4.0` or `1.3.0` (the job definition's `fargatePlatformConfiguration.platformVersion`). Pin it when a job must not move with AWS's newest. `local run` shows it in the job record it hands the handlers."#,
+        r#"The Fargate platform version the task runs on: `LATEST`, `1.4.0` or `1.3.0` (the job definition's `fargatePlatformConfiguration.platformVersion`); `1.3.0` has no `ephemeral_storage_gib` and no ARM64. Pin it when a job must not move with AWS's newest. `local run` shows it in the job record it hands the handlers."#,
     ),
     key(
         "schedule_retry",

@@ -311,6 +311,30 @@ impl Validator {
             )
             .unwrap_or_else(|| at.default_choice("platform_version", &versions))
             .to_string();
+        // Amazon ECS Developer Guide, "Fargate Linux platform versions": more
+        // than 20 GiB of task storage, and ARM64, need 1.4.0 or later.
+        let needs_1_4: Vec<&str> = [
+            (ephemeral_storage_gib.is_some(), "ephemeral_storage_gib"),
+            (
+                cpu_architecture == Some(Architecture::Arm64),
+                "cpu_architecture = \"arm64\"",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(used, what)| used.then_some(what))
+        .collect();
+        if platform_version == "1.3.0" && !needs_1_4.is_empty() {
+            let (e, key) = at.get("platform_version")?;
+            self.problem(
+                &e.node.span,
+                &key,
+                format!(
+                    "Fargate platform version 1.3.0 does not support {}: it needs 1.4.0 or later",
+                    needs_1_4.join(" or ")
+                ),
+                Some("use platform_version = \"1.4.0\" or \"LATEST\"".into()),
+            );
+        }
         let schedule_retry = self.schedule_retry(&at);
         let schedule_dead_letter_arn = match at.get("schedule_dead_letter_arn") {
             Some(_) => self
