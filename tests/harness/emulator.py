@@ -1445,6 +1445,33 @@ def patch_batch_evaluate_on_exit_action() -> None:
     BatchBackend.register_job_definition = register_job_definition  # type: ignore[method-assign]
 
 
+def patch_batch_fargate_platform_version() -> None:
+    """moto gap: RegisterJobDefinition takes any ``fargatePlatformConfiguration``
+    with any container settings.  AWS: more than the default 20 GiB of task
+    storage (``ephemeralStorage``) and ARM64 (``runtimePlatform``) need
+    Fargate platform version 1.4.0 or later (Amazon ECS Developer Guide,
+    "Fargate Linux platform versions"; Batch API reference,
+    ``EphemeralStorage`` and ``RuntimePlatform``); Batch refuses the job
+    definition with a ``ClientException``."""
+    from moto.batch.exceptions import ClientException
+    from moto.batch.models import BatchBackend
+
+    original = BatchBackend.register_job_definition
+
+    def register_job_definition(self: Any, *args: Any, **kwargs: Any) -> Any:
+        container = kwargs.get("container_properties") or {}
+        version = (container.get("fargatePlatformConfiguration") or {}).get("platformVersion")
+        arm64 = (container.get("runtimePlatform") or {}).get("cpuArchitecture") == "ARM64"
+        if version == "1.3.0" and (container.get("ephemeralStorage") or arm64):
+            raise ClientException(
+                "Fargate platform version 1.3.0 does not support ephemeral storage or ARM64: "
+                "use platform version 1.4.0 or later"
+            )
+        return original(self, *args, **kwargs)
+
+    BatchBackend.register_job_definition = register_job_definition  # type: ignore[method-assign]
+
+
 def patch_batch_job_description() -> None:
     """moto gaps in Batch DescribeJobs (what `.sync` returns):
     * the environment list of a job grows on every DescribeJobs call
@@ -1933,6 +1960,7 @@ def apply_patches() -> None:
     patch_batch_terminate_running_job()  # f
     patch_batch_array_summaries()  # g
     patch_batch_evaluate_on_exit_action()  # g
+    patch_batch_fargate_platform_version()  # strict
     patch_batch_job_description()  # g
     patch_batch_submit_job()  # g
     patch_batch_describe_job_definitions_pages()  # g

@@ -197,6 +197,57 @@ async fn batch_refuses_a_platform_capability_outside_its_enum() {
     );
 }
 
+/// Not a model rule but a Fargate one, patched in `emulator.py`
+/// (`patch_batch_fargate_platform_version`): sjob's validate refuses the
+/// same config.
+#[tokio::test]
+async fn batch_refuses_ephemeral_storage_on_fargate_platform_1_3_0() {
+    use aws_sdk_batch::types::{
+        ContainerProperties, EphemeralStorage, FargatePlatformConfiguration, JobDefinitionType,
+        PlatformCapability, ResourceRequirement, ResourceType,
+    };
+    let (_emulator, aws) = emulator().await;
+    let register = |version: &str| {
+        aws.batch
+            .register_job_definition()
+            .job_definition_name("d")
+            .r#type(JobDefinitionType::Container)
+            .platform_capabilities(PlatformCapability::Fargate)
+            .container_properties(
+                ContainerProperties::builder()
+                    .image("busybox")
+                    .resource_requirements(
+                        ResourceRequirement::builder()
+                            .r#type(ResourceType::Vcpu)
+                            .value("1")
+                            .build(),
+                    )
+                    .resource_requirements(
+                        ResourceRequirement::builder()
+                            .r#type(ResourceType::Memory)
+                            .value("2048")
+                            .build(),
+                    )
+                    .ephemeral_storage(EphemeralStorage::builder().size_in_gib(50).build())
+                    .fargate_platform_configuration(
+                        FargatePlatformConfiguration::builder()
+                            .platform_version(version)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+    };
+    assert_refused(
+        register("1.3.0").await,
+        "ClientException",
+        "Fargate platform version 1.3.0 does not support ephemeral storage or ARM64: use platform version 1.4.0 or later",
+    );
+    register("1.4.0")
+        .await
+        .expect("1.4.0 has ephemeral storage");
+}
+
 #[tokio::test]
 async fn lambda_refuses_a_page_size_over_its_maximum() {
     let (_emulator, aws) = emulator().await;
